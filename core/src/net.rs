@@ -1,0 +1,1 @@
+//! Network domain types: MAC addresses, CIDRs and the reverse-DNS names derived from them.
