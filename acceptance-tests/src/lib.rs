@@ -1,0 +1,1 @@
+//! Acceptance-test harness: runs the real Terraform CLI against the rack provider.

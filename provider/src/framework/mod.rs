@@ -1,0 +1,1 @@
+//! Framework: schemas, plan rules, diagnostics and the protocol-6 server.

@@ -1,0 +1,1 @@
+//! TODO(values helper)
