@@ -1,1 +1,20 @@
-//! Framework: schemas, plan rules, diagnostics and the protocol-6 server.
+//! The framework: schemas, validators, plan rules, diagnostics and the protocol-6 server.
+//! Resources, data sources and functions are written against this module and
+//! [`crate::protocol::value`], never against protobuf types.
+
+pub mod diag;
+pub mod env;
+pub mod plan;
+pub mod resource;
+pub mod schema;
+pub mod timeouts;
+pub mod validate;
+
+pub use diag::{AttributePath, Diagnostic, Diagnostics, Severity};
+pub use resource::{
+    ApplyRequest, Context, DataSource, DeleteRequest, EphemeralResource, EphemeralResult,
+    Function, FunctionError, FunctionSignature, ImportRequest, ListItem, ListRequest,
+    ListResource, ListSink, Parameter, Private, Provider, ProviderData, ReadRequest, Resource,
+    StateResult,
+};
+pub use schema::{Attribute, Block, IdentityAttribute, IdentitySchema, NestedBlock, Nesting, Schema};
