@@ -267,3 +267,263 @@ pub fn derive_mac(seed: &str, prefix: &MacPrefix) -> MacAddress {
     }
     MacAddress(octets)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn mac(text: &str) -> MacAddress {
+        text.parse().unwrap()
+    }
+
+    fn prefix(text: &str) -> MacPrefix {
+        text.parse().unwrap()
+    }
+
+    const OCTETS: [u8; 6] = [0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff];
+
+    #[test]
+    fn parses_the_three_notations_case_insensitively() {
+        for text in [
+            "aa:bb:cc:dd:ee:ff",
+            "AA:BB:CC:DD:EE:FF",
+            "aa-bb-cc-dd-ee-ff",
+            "Aa-bB-cc-DD-ee-FF",
+            "aabb.ccdd.eeff",
+            "AABB.CCDD.EEFF",
+        ] {
+            assert_eq!(mac(text), MacAddress::new(OCTETS), "{text}");
+        }
+    }
+
+    #[test]
+    fn displays_lower_case_colon_form() {
+        assert_eq!(mac("AABB.CCDD.EEFF").to_string(), "aa:bb:cc:dd:ee:ff");
+        assert_eq!(mac("02-00-0A-00-00-01").to_string(), "02:00:0a:00:00:01");
+        let round_trip = mac("52:54:00:12:34:56");
+        assert_eq!(mac(&round_trip.to_string()), round_trip);
+    }
+
+    #[test]
+    fn rejects_malformed_addresses() {
+        for text in [
+            "",
+            " aa:bb:cc:dd:ee:ff",
+            "aa:bb:cc:dd:ee:ff ",
+            "aa:bb:cc:dd:ee:ff\n",
+            "aa: bb:cc:dd:ee:ff",
+            "aa:bb:cc:dd:ee",
+            "aa:bb:cc:dd:ee:ff:00",
+            "aa:bb:cc:dd:ee:f",
+            "a:b:c:d:e:f",
+            "aa:bb:cc:dd:ee:fff",
+            "aa:bb:cc:dd:ee:gg",
+            "aa:bb-cc:dd:ee:ff",
+            "aa:bb:cc:dd:ee:ff:",
+            "aabbccddeeff",
+            "aabb.ccdd",
+            "aabb.ccdd.eeff.0011",
+            "aab.bccd.deeff",
+            "aabb:ccdd:eeff",
+            "aabb.ccdd.eef",
+            "aabb.ccdd.eeé",
+            "+a:bb:cc:dd:ee:ff",
+            "éa:bb:cc:dd:ee:f",
+        ] {
+            assert!(
+                matches!(text.parse::<MacAddress>(), Err(MacError::BadAddress { .. })),
+                "{text:?} should be rejected"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_address_message() {
+        let err = "aa:bb".parse::<MacAddress>().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "\"aa:bb\" is not a MAC address; expected aa:bb:cc:dd:ee:ff, aa-bb-cc-dd-ee-ff or aabb.ccdd.eeff"
+        );
+    }
+
+    #[test]
+    fn address_bits() {
+        let qemu = mac("52:54:00:12:34:56");
+        assert!(qemu.is_unicast());
+        assert!(qemu.is_locally_administered());
+        assert!(!qemu.is_zero());
+
+        let oui = mac("00:1b:21:aa:bb:cc");
+        assert!(oui.is_unicast());
+        assert!(!oui.is_locally_administered());
+
+        let broadcast = mac("ff:ff:ff:ff:ff:ff");
+        assert!(!broadcast.is_unicast());
+        assert!(broadcast.is_locally_administered());
+
+        let multicast = mac("01:00:5e:00:00:01");
+        assert!(!multicast.is_unicast());
+        assert!(!multicast.is_locally_administered());
+
+        let zero = mac("00:00:00:00:00:00");
+        assert!(zero.is_zero());
+        assert!(zero.is_unicast());
+        assert!(!zero.is_locally_administered());
+    }
+
+    #[test]
+    fn octet_conversions() {
+        let address = MacAddress::from(OCTETS);
+        assert_eq!(address.octets(), OCTETS);
+        assert_eq!(<[u8; 6]>::from(address), OCTETS);
+    }
+
+    #[test]
+    fn parses_prefixes_of_zero_to_five_octets() {
+        assert_eq!(prefix(""), MacPrefix::EMPTY);
+        assert!(prefix("").is_empty());
+        assert_eq!(prefix("02").octets(), &[0x02]);
+        assert_eq!(prefix("52:54:00").octets(), &[0x52, 0x54, 0x00]);
+        assert_eq!(prefix("52-54-00").octets(), &[0x52, 0x54, 0x00]);
+        assert_eq!(prefix("0A:BC").octets(), &[0x0a, 0xbc]);
+        assert_eq!(prefix("02:00:00:00:01").len(), 5);
+    }
+
+    #[test]
+    fn prefix_display() {
+        assert_eq!(prefix("").to_string(), "");
+        assert_eq!(prefix("02").to_string(), "02");
+        assert_eq!(prefix("52-54-0A").to_string(), "52:54:0a");
+    }
+
+    #[test]
+    fn default_prefix_is_the_documented_constant() {
+        assert_eq!(MacPrefix::default(), prefix(DEFAULT_MAC_PREFIX));
+        assert_eq!(MacPrefix::default().to_string(), DEFAULT_MAC_PREFIX);
+    }
+
+    #[test]
+    fn rejects_malformed_prefixes() {
+        for text in [
+            " ",
+            "52:54:00 ",
+            " 02",
+            "2",
+            "052",
+            "52:",
+            ":52",
+            "52::00",
+            "52:54-00",
+            "zz",
+            "52.5400",
+            "+2",
+        ] {
+            assert_eq!(
+                text.parse::<MacPrefix>(),
+                Err(MacError::BadPrefix {
+                    text: text.to_owned()
+                }),
+                "{text:?}"
+            );
+        }
+        assert_eq!(
+            "52:54".parse::<MacPrefix>().map(|_| ()),
+            Ok(()),
+            "control case"
+        );
+    }
+
+    #[test]
+    fn rejects_prefixes_longer_than_five_octets() {
+        let err = "52:54:00:00:00:00".parse::<MacPrefix>().unwrap_err();
+        assert_eq!(
+            err,
+            MacError::PrefixTooLong {
+                text: "52:54:00:00:00:00".to_owned(),
+                octets: 6
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            "MAC prefix \"52:54:00:00:00:00\" has 6 octets; at most 5 are allowed"
+        );
+    }
+
+    #[test]
+    fn rejects_multicast_prefixes() {
+        for text in ["01", "53:54:00", "FF", "01:00:5e"] {
+            assert!(
+                matches!(
+                    text.parse::<MacPrefix>(),
+                    Err(MacError::MulticastPrefix { .. })
+                ),
+                "{text:?}"
+            );
+        }
+        assert_eq!(
+            "53:54:00".parse::<MacPrefix>().unwrap_err().to_string(),
+            "MAC prefix \"53:54:00\" has the multicast bit set in its first octet; use a unicast prefix such as 52:54:00 or 02"
+        );
+    }
+
+    // SHA-256("skaro.xivo.vm.farm") = 4eaaa27d75e5e29a...; SHA-256("") = e3b0c44298fc1c14...
+    // These outputs are pinned: if one changes, every derived interface address changes.
+    #[test]
+    fn derive_mac_is_pinned() {
+        let qemu = prefix(DEFAULT_MAC_PREFIX);
+        assert_eq!(
+            derive_mac("skaro.xivo.vm.farm", &qemu).to_string(),
+            "52:54:00:4e:aa:a2"
+        );
+        assert_eq!(
+            derive_mac("skaro.xivo.vm.farm", &MacPrefix::EMPTY).to_string(),
+            "4e:aa:a2:7d:75:e5"
+        );
+        assert_eq!(derive_mac("", &qemu).to_string(), "52:54:00:e3:b0:c4");
+        // 0xe3 has the multicast bit set; the empty prefix forces 0xe2.
+        assert_eq!(
+            derive_mac("", &MacPrefix::EMPTY).to_string(),
+            "e2:b0:c4:42:98:fc"
+        );
+        assert_eq!(
+            derive_mac("skaro.xivo.vm.farm", &prefix("02")).to_string(),
+            "02:4e:aa:a2:7d:75"
+        );
+        assert_eq!(
+            derive_mac("skaro.xivo.vm.farm", &prefix("02:00:00:00:01")).to_string(),
+            "02:00:00:00:01:4e"
+        );
+    }
+
+    #[test]
+    fn derive_mac_is_deterministic_and_seed_sensitive() {
+        let qemu = MacPrefix::default();
+        assert_eq!(derive_mac("web1/0", &qemu), derive_mac("web1/0", &qemu));
+        assert_ne!(derive_mac("web1/0", &qemu), derive_mac("web1/1", &qemu));
+        assert_ne!(derive_mac("web1/0", &qemu), derive_mac("web2/0", &qemu));
+    }
+
+    #[test]
+    fn derived_addresses_keep_the_prefix_and_are_unicast() {
+        for seed in [
+            "",
+            "a",
+            "web1/0",
+            "web1/1",
+            "skaro.xivo.vm.farm",
+            "ünïcode/3",
+        ] {
+            for text in ["", "02", "52:54:00", "00:16:3e", "02:00:00:00:01"] {
+                let fixed = prefix(text);
+                let derived = derive_mac(seed, &fixed);
+                assert!(
+                    derived.octets().starts_with(fixed.octets()),
+                    "{seed} {text}"
+                );
+                assert!(derived.is_unicast(), "{seed} {text}");
+            }
+            assert!(derive_mac(seed, &MacPrefix::EMPTY).is_locally_administered());
+        }
+    }
+}
