@@ -23,3 +23,63 @@ pub fn parse_ip(text: &str) -> Result<IpAddr, AddressError> {
         text: text.to_owned(),
     })
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    #[test]
+    fn parses_both_families() {
+        assert_eq!(
+            parse_ip("10.10.60.2").unwrap(),
+            IpAddr::V4(Ipv4Addr::new(10, 10, 60, 2))
+        );
+        assert_eq!(
+            parse_ip("2001:DB8::1").unwrap(),
+            IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1))
+        );
+    }
+
+    #[test]
+    fn ipv4_mapped_stays_ipv6() {
+        let ip = parse_ip("::ffff:10.0.0.1").unwrap();
+        assert!(ip.is_ipv6());
+        assert_eq!(ip.to_string(), "::ffff:10.0.0.1");
+    }
+
+    #[test]
+    fn rejects_non_addresses() {
+        for text in [
+            "",
+            "not-an-ip",
+            " 10.0.0.1",
+            "10.0.0.1 ",
+            "10.0.0.1\n",
+            "10.0.0",
+            "10.0.0.256",
+            "010.0.0.1",
+            "10.0.0.0/8",
+            "fe80::1%eth0",
+            "2001:db8:::1",
+            "[2001:db8::1]",
+        ] {
+            assert_eq!(
+                parse_ip(text),
+                Err(AddressError::NotAnAddress {
+                    text: text.to_owned()
+                }),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn message_quotes_the_text() {
+        assert_eq!(
+            parse_ip("not-an-ip").unwrap_err().to_string(),
+            "\"not-an-ip\" is not an IPv4 or IPv6 address"
+        );
+    }
+}

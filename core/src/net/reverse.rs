@@ -127,3 +127,142 @@ fn absolute_name(labels: impl Iterator<Item = String>, tree: &str) -> String {
     name.push_str(tree);
     name
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn zone(text: &str) -> Result<String, ReverseError> {
+        reverse_zone(&text.parse().unwrap())
+    }
+
+    fn ptr(text: &str) -> String {
+        ptr_name(text.parse().unwrap())
+    }
+
+    #[test]
+    fn ipv4_zones_on_octet_boundaries() {
+        assert_eq!(zone("10.0.0.0/8").unwrap(), "10.in-addr.arpa.");
+        assert_eq!(zone("10.10.0.0/16").unwrap(), "10.10.in-addr.arpa.");
+        assert_eq!(zone("192.0.2.0/24").unwrap(), "2.0.192.in-addr.arpa.");
+        assert_eq!(zone("10.10.60.2/32").unwrap(), "2.60.10.10.in-addr.arpa.");
+    }
+
+    #[test]
+    fn ipv4_zone_off_an_octet_boundary() {
+        assert_eq!(
+            zone("10.10.0.0/20"),
+            Err(ReverseError::Ipv4NotOctetBoundary { prefix_len: 20 })
+        );
+        assert_eq!(
+            zone("10.10.0.0/20").unwrap_err().to_string(),
+            "IPv4 reverse zones exist only for prefix lengths 8, 16, 24 and 32; /20 is not on an octet boundary (RFC 2317 classless delegation is not supported)"
+        );
+        for len in (1..32).filter(|len| len % 8 != 0) {
+            let text = format!("0.0.0.0/{len}");
+            assert_eq!(
+                zone(&text),
+                Err(ReverseError::Ipv4NotOctetBoundary { prefix_len: len }),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn ipv6_zones_on_nibble_boundaries() {
+        assert_eq!(zone("2001:db8::/32").unwrap(), "8.b.d.0.1.0.0.2.ip6.arpa.");
+        assert_eq!(zone("2000::/4").unwrap(), "2.ip6.arpa.");
+        assert_eq!(
+            zone("2001:DB8:A::/52").unwrap(),
+            "0.a.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa."
+        );
+        assert_eq!(
+            zone("2001:db8::1/128").unwrap(),
+            "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa."
+        );
+    }
+
+    #[test]
+    fn ipv6_zone_off_a_nibble_boundary() {
+        assert_eq!(
+            zone("2001:db8::/33").unwrap_err().to_string(),
+            "IPv6 reverse zones exist only for prefix lengths that are a multiple of 4, from 4 to 128; /33 is not on a nibble boundary"
+        );
+        for len in (1..128).filter(|len| len % 4 != 0) {
+            let text = format!("::/{len}");
+            assert_eq!(
+                zone(&text),
+                Err(ReverseError::Ipv6NotNibbleBoundary { prefix_len: len }),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn slash_zero_is_refused() {
+        assert_eq!(
+            zone("0.0.0.0/0"),
+            Err(ReverseError::WholeTree {
+                tree: "in-addr.arpa.",
+                min: 8
+            })
+        );
+        assert_eq!(
+            zone("0.0.0.0/0").unwrap_err().to_string(),
+            "A /0 network would take the whole in-addr.arpa. tree as its reverse zone; use a prefix length of at least 8"
+        );
+        assert_eq!(
+            zone("::/0").unwrap_err().to_string(),
+            "A /0 network would take the whole ip6.arpa. tree as its reverse zone; use a prefix length of at least 4"
+        );
+    }
+
+    #[test]
+    fn ptr_names() {
+        assert_eq!(ptr("10.10.60.2"), "2.60.10.10.in-addr.arpa.");
+        assert_eq!(ptr("0.0.0.0"), "0.0.0.0.in-addr.arpa.");
+        assert_eq!(ptr("255.255.255.255"), "255.255.255.255.in-addr.arpa.");
+        assert_eq!(
+            ptr("2001:DB8::567:89AB"),
+            "b.a.9.8.7.6.5.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa."
+        );
+        assert_eq!(
+            ptr("::"),
+            "0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa."
+        );
+    }
+
+    #[test]
+    fn ptr_name_of_ipv4_mapped_is_ipv6() {
+        assert_eq!(
+            ptr("::ffff:10.0.0.1"),
+            "1.0.0.0.0.0.a.0.f.f.f.f.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa."
+        );
+    }
+
+    #[test]
+    fn ipv6_ptr_names_have_32_nibbles() {
+        let name = ptr("2001:db8::1");
+        let labels: Vec<&str> = name
+            .trim_end_matches("ip6.arpa.")
+            .split_terminator('.')
+            .collect();
+        assert_eq!(labels.len(), 32);
+        assert!(labels.iter().all(|l| l.len() == 1));
+    }
+
+    #[test]
+    fn ptr_name_is_inside_its_reverse_zone() {
+        for (net, address) in [
+            ("10.10.0.0/16", "10.10.60.2"),
+            ("192.0.2.0/24", "192.0.2.77"),
+            ("2001:db8::/32", "2001:db8::567:89ab"),
+            ("2001:db8:a::/48", "2001:db8:a::1"),
+        ] {
+            let zone = zone(net).unwrap();
+            let name = ptr(address);
+            assert!(name.ends_with(&format!(".{zone}")), "{name} not in {zone}");
+        }
+    }
+}
