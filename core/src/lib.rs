@@ -2,3 +2,8 @@
 //! (names, MAC addresses, CIDRs). Nothing here knows about Terraform.
 
 pub mod net;
+
+pub use net::{
+    AddressError, Cidr, CidrError, DEFAULT_MAC_PREFIX, MacAddress, MacError, MacPrefix,
+    ReverseError, derive_mac, parse_ip, ptr_name, reverse_zone,
+};

@@ -1,1 +1,0 @@
-//! Network domain types: MAC addresses, CIDRs and the reverse-DNS names derived from them.
