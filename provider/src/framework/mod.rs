@@ -4,10 +4,13 @@
 
 pub mod diag;
 pub mod env;
+pub mod fromproto;
 pub mod plan;
 pub mod resource;
 pub mod schema;
+pub mod server;
 pub mod timeouts;
+pub mod toproto;
 pub mod validate;
 
 pub use diag::{AttributePath, Diagnostic, Diagnostics, Severity};

@@ -205,7 +205,7 @@ fn apply_defaults(block: &Block, config: &Value, planned: &mut Value) {
     }
 }
 
-fn null_write_only(block: &Block, planned: &mut Value) {
+pub(crate) fn null_write_only(block: &Block, planned: &mut Value) {
     for a in &block.attributes {
         let Some(p) = attr_mut(planned, &a.name) else {
             continue;
