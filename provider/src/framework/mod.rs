@@ -21,3 +21,6 @@ pub use resource::{
     StateResult,
 };
 pub use schema::{Attribute, Block, IdentityAttribute, IdentitySchema, NestedBlock, Nesting, Schema};
+
+#[cfg(test)]
+mod server_tests;
