@@ -1,3 +1,13 @@
-fn main() -> std::process::ExitCode {
-    rack_provider::plugin::main()
+//! `terraform-provider-rack`: started by Terraform or OpenTofu, never by hand.
+
+use std::process::ExitCode;
+
+use rack_provider::plugin::{self, MAX_GRPC_MESSAGE_SIZE};
+use rack_provider::protocol::proto::tfplugin6::provider_server::ProviderServer;
+
+fn main() -> ExitCode {
+    let service = ProviderServer::new(rack_provider::service())
+        .max_decoding_message_size(MAX_GRPC_MESSAGE_SIZE)
+        .max_encoding_message_size(MAX_GRPC_MESSAGE_SIZE);
+    plugin::main_with(service)
 }
