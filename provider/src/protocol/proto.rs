@@ -39,3 +39,6 @@ pub mod plugin {
 pub mod grpc_health_v1 {
     tonic::include_proto!("grpc.health.v1");
 }
+
+#[cfg(test)]
+mod tests;
