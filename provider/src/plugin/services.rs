@@ -9,7 +9,9 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::protocol::proto::grpc_health_v1::health_check_response::ServingStatus;
 use crate::protocol::proto::grpc_health_v1::health_server::{Health, HealthServer};
-use crate::protocol::proto::grpc_health_v1::{HealthCheckRequest, HealthCheckResponse};
+use crate::protocol::proto::grpc_health_v1::{
+    HealthCheckRequest, HealthCheckResponse, HealthListRequest, HealthListResponse,
+};
 use crate::protocol::proto::plugin::grpc_broker_server::{GrpcBroker, GrpcBrokerServer};
 use crate::protocol::proto::plugin::grpc_controller_server::{
     GrpcController, GrpcControllerServer,
@@ -94,6 +96,20 @@ impl Health for HealthService {
             })),
             None => Err(Status::not_found(format!("Unknown service {service:?}"))),
         }
+    }
+
+    async fn list(
+        &self,
+        _request: Request<HealthListRequest>,
+    ) -> Result<Response<HealthListResponse>, Status> {
+        let serving = HealthCheckResponse {
+            status: ServingStatus::Serving.into(),
+        };
+        let statuses = [String::new(), HEALTH_SERVICE_NAME.to_string()]
+            .into_iter()
+            .map(|name| (name, serving))
+            .collect();
+        Ok(Response::new(HealthListResponse { statuses }))
     }
 
     type WatchStream = BoxStream<HealthCheckResponse>;
