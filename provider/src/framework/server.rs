@@ -1226,6 +1226,25 @@ impl ProviderRpc for ProviderService {
         diags_only(unsupported("State storage"), |diagnostics| pb::write_state_bytes::Response { diagnostics })
     }
 
+    async fn lock_state(
+        &self,
+        _req: Request<pb::lock_state::Request>,
+    ) -> RpcResult<pb::lock_state::Response> {
+        diags_only(unsupported("State storage"), |diagnostics| pb::lock_state::Response {
+            diagnostics,
+            ..Default::default()
+        })
+    }
+
+    async fn unlock_state(
+        &self,
+        _req: Request<pb::unlock_state::Request>,
+    ) -> RpcResult<pb::unlock_state::Response> {
+        diags_only(unsupported("State storage"), |diagnostics| pb::unlock_state::Response {
+            diagnostics,
+        })
+    }
+
     async fn get_states(
         &self,
         _req: Request<pb::get_states::Request>,
