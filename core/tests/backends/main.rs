@@ -6,3 +6,13 @@ mod support;
 
 mod powerdns;
 mod rndc;
+
+/// A missing daemon must fail the test with its name and package, never skip it.
+#[test]
+fn missing_binary_is_named_in_the_error() {
+    let e = support::process::find_binary("rack-no-such-daemon", "rack-no-such-package")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("`rack-no-such-daemon` is not installed"), "{e}");
+    assert!(e.contains("apt-get install -y rack-no-such-package"), "{e}");
+}
