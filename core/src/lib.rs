@@ -2,6 +2,8 @@
 //! (names, MAC addresses, CIDRs). Nothing here knows about Terraform.
 
 pub mod net;
+pub mod powerdns;
+pub mod rndc;
 
 pub use net::{
     AddressError, Cidr, CidrError, DEFAULT_MAC_PREFIX, MacAddress, MacError, MacPrefix,

@@ -1,0 +1,218 @@
+//! A real BIND `named` in a temp dir: one primary zone open to TSIG-signed updates and
+//! transfers, new zones allowed, and an rndc control channel with two keys.
+
+use super::process::{self, Daemon, FixtureError, TempDir, err};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+/// How long named may take to answer its first query. It answers in ~60 ms here;
+/// the margin covers a loaded 2-core machine.
+const START_LIMIT: Duration = Duration::from_secs(20);
+
+/// Tries with fresh ports when named loses a port race with another test.
+const START_ATTEMPTS: usize = 3;
+
+/// The zone the fixture serves from the start.
+pub const INITIAL_ZONE: &str = "farm.";
+
+/// A key as named.conf declares it. `secret` is base64.
+#[derive(Clone)]
+pub struct Key {
+    /// Key name.
+    pub name: String,
+    /// Algorithm name as in named.conf (`hmac-sha256`...).
+    pub algorithm: String,
+    /// Base64 secret.
+    pub secret: String,
+}
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Key")
+            .field("name", &self.name)
+            .field("algorithm", &self.algorithm)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A running named. Stopped by PID and its directory removed on drop.
+#[derive(Debug)]
+pub struct Named {
+    // Field order matters: the daemon is stopped before its directory is removed.
+    daemon: Daemon,
+    dir: TempDir,
+    /// Address for DNS over UDP and TCP.
+    pub dns_addr: SocketAddr,
+    /// Address of the rndc control channel.
+    pub rndc_addr: SocketAddr,
+    /// TSIG key allowed to update (`zonesub ANY`) and transfer the initial zone.
+    pub tsig: Key,
+    /// rndc key, hmac-sha256.
+    pub rndc_key: Key,
+    /// A second rndc key, legacy hmac-md5, also accepted by the control channel.
+    pub rndc_md5_key: Key,
+    /// Directory holding zone files (named's `directory`), writable by named.
+    pub zone_dir: PathBuf,
+    /// Time from spawn to the first answered SOA query.
+    pub startup: Duration,
+}
+
+impl Named {
+    /// Starts named with [`INITIAL_ZONE`] and waits until it answers a SOA query and
+    /// its control port accepts connections.
+    pub fn start() -> Result<Self, FixtureError> {
+        let named = process::find_binary("named", "bind9")?;
+        let keygen = process::find_binary("tsig-keygen", "bind9")?;
+        let mut last = None;
+        for _ in 0..START_ATTEMPTS {
+            match Self::start_once(&named, &keygen) {
+                Ok(n) => return Ok(n),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| err("named did not start")))
+    }
+
+    fn start_once(named: &Path, keygen: &Path) -> Result<Self, FixtureError> {
+        let dir = TempDir::new("rack-named")?;
+        let zone_dir = dir.path().join("zones");
+        std::fs::create_dir_all(&zone_dir).map_err(|e| err(format!("mkdir zones: {e}")))?;
+        let tsig = generate_key(keygen, "rack-tsig", "hmac-sha256")?;
+        let rndc_key = generate_key(keygen, "rack-rndc", "hmac-sha256")?;
+        let rndc_md5_key = generate_key(keygen, "rack-rndc-md5", "hmac-md5")?;
+        let port = process::free_port()?;
+        let control_port = process::free_port()?;
+        let dns_addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        let rndc_addr = SocketAddr::from((Ipv4Addr::LOCALHOST, control_port));
+
+        write(&zone_dir.join("farm.db"), &soa_zone_text(INITIAL_ZONE, 1))?;
+        let d = dir.path().display();
+        let z = zone_dir.display();
+        let conf = format!(
+            r#"options {{
+    directory "{z}";
+    pid-file "{d}/named.pid";
+    session-keyfile "{d}/session.key";
+    managed-keys-directory "{d}";
+    listen-on port {port} {{ 127.0.0.1; }};
+    listen-on-v6 {{ none; }};
+    recursion no;
+    dnssec-validation no;
+    notify no;
+    allow-new-zones yes;
+}};
+{tsig_decl}
+{rndc_decl}
+{md5_decl}
+controls {{
+    inet 127.0.0.1 port {control_port} allow {{ 127.0.0.1; }} keys {{ "{rndc}"; "{md5}"; }};
+}};
+logging {{
+    channel file_log {{ file "{d}/named.log"; severity info; print-time yes; }};
+    category default {{ file_log; }};
+}};
+zone "{zone}" {{
+    type primary;
+    file "farm.db";
+    update-policy {{ grant "{tsig_name}" zonesub ANY; }};
+    allow-transfer {{ key "{tsig_name}"; }};
+}};
+"#,
+            tsig_decl = key_decl(&tsig),
+            rndc_decl = key_decl(&rndc_key),
+            md5_decl = key_decl(&rndc_md5_key),
+            rndc = rndc_key.name,
+            md5 = rndc_md5_key.name,
+            zone = INITIAL_ZONE,
+            tsig_name = tsig.name,
+        );
+        let conf_path = dir.path().join("named.conf");
+        write(&conf_path, &conf)?;
+
+        let log = dir.path().join("named.stderr");
+        let mut cmd = Command::new(named);
+        cmd.arg("-c")
+            .arg(&conf_path)
+            .args(["-u", "root", "-f", "-n", "1"]);
+        let mut daemon = Daemon::spawn("named", cmd, &log)?;
+        let startup = daemon.wait_until(START_LIMIT, &dir.path().join("named.log"), || {
+            process::dns_probe(dns_addr, INITIAL_ZONE, Duration::from_millis(100))
+                && process::tcp_open(rndc_addr)
+        })?;
+        Ok(Self {
+            daemon,
+            dir,
+            dns_addr,
+            rndc_addr,
+            tsig,
+            rndc_key,
+            rndc_md5_key,
+            zone_dir,
+            startup,
+        })
+    }
+
+    /// The temp dir holding named.conf, logs and the zone dir.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// named's process id.
+    pub fn pid(&self) -> u32 {
+        self.daemon.pid()
+    }
+
+    /// Writes `FILE` in the zone dir: a minimal zone (SOA, NS, the NS's A record) for
+    /// `zone`, ready for `rndc addzone`. Returns the file name relative to the zone dir.
+    pub fn write_zone_file(&self, zone: &str) -> Result<String, FixtureError> {
+        let file = format!("{}.db", zone.trim_end_matches('.'));
+        write(&self.zone_dir.join(&file), &soa_zone_text(zone, 1))?;
+        Ok(file)
+    }
+
+    /// The end of named's log, for assertion messages.
+    pub fn log_tail(&self) -> String {
+        process::tail(&self.dir.path().join("named.log"))
+    }
+}
+
+fn write(path: &Path, text: &str) -> Result<(), FixtureError> {
+    std::fs::write(path, text).map_err(|e| err(format!("cannot write {}: {e}", path.display())))
+}
+
+fn key_decl(k: &Key) -> String {
+    format!(
+        "key \"{}\" {{ algorithm {}; secret \"{}\"; }};",
+        k.name, k.algorithm, k.secret
+    )
+}
+
+/// A zone with SOA, NS `ns1.<zone>` and its A record on 127.0.0.1.
+pub fn soa_zone_text(zone: &str, serial: u32) -> String {
+    let origin = format!("{}.", zone.trim_end_matches('.'));
+    format!(
+        "$ORIGIN {origin}\n$TTL 300\n\
+         @ IN SOA ns1.{origin} hostmaster.{origin} {serial} 3600 600 86400 300\n\
+         @ IN NS ns1.{origin}\n\
+         ns1 IN A 127.0.0.1\n"
+    )
+}
+
+/// Runs `tsig-keygen -a ALG NAME` and reads the secret back from its output.
+fn generate_key(keygen: &Path, name: &str, algorithm: &str) -> Result<Key, FixtureError> {
+    let mut cmd = Command::new(keygen);
+    cmd.args(["-a", algorithm, name]);
+    let out = process::run(cmd, "tsig-keygen")?;
+    let secret = out
+        .split("secret \"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .ok_or_else(|| err(format!("no secret in tsig-keygen output: {out}")))?;
+    Ok(Key {
+        name: name.to_owned(),
+        algorithm: algorithm.to_owned(),
+        secret: secret.to_owned(),
+    })
+}
