@@ -245,7 +245,9 @@ mod tests {
 
     #[test]
     fn path_display() {
-        let p = AttributePath::attr("records").join_index(2).join_attr("data");
+        let p = AttributePath::attr("records")
+            .join_index(2)
+            .join_attr("data");
         assert_eq!(p.to_string(), "records[2].data");
         let p = AttributePath::attr("tags").join_key("env");
         assert_eq!(p.to_string(), "tags[\"env\"]");

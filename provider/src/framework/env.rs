@@ -78,8 +78,12 @@ mod tests {
     #[test]
     fn env_fills_only_null_attributes() {
         let block = Block::new("").attributes([
-            Attribute::string("address").optional().env("RACK_X_ADDRESS"),
-            Attribute::number("retries").optional().env("RACK_X_RETRIES"),
+            Attribute::string("address")
+                .optional()
+                .env("RACK_X_ADDRESS"),
+            Attribute::number("retries")
+                .optional()
+                .env("RACK_X_RETRIES"),
             Attribute::string("other").optional().env("RACK_X_OTHER"),
         ]);
         let mut config = Value::Object(
@@ -97,9 +101,18 @@ mod tests {
             _ => None,
         };
         let mut diags = Diagnostics::new();
-        apply_env(&block, &mut config, &AttributePath::root(), &lookup, &mut diags);
+        apply_env(
+            &block,
+            &mut config,
+            &AttributePath::root(),
+            &lookup,
+            &mut diags,
+        );
         assert!(diags.is_empty());
-        assert_eq!(config.attr("address").and_then(Value::as_str), Some("127.0.0.1:53"));
+        assert_eq!(
+            config.attr("address").and_then(Value::as_str),
+            Some("127.0.0.1:53")
+        );
         assert_eq!(config.attr("retries"), Some(&Value::Number(3.into())));
         assert_eq!(config.attr("other").and_then(Value::as_str), Some("set"));
     }

@@ -15,7 +15,10 @@ pub fn dynamic_value(v: Option<&pb::DynamicValue>, ty: &Type) -> Result<Value, V
 }
 
 /// Decodes identity data, if present.
-pub fn identity(v: Option<&pb::ResourceIdentityData>, ty: &Type) -> Result<Option<Value>, ValueError> {
+pub fn identity(
+    v: Option<&pb::ResourceIdentityData>,
+    ty: &Type,
+) -> Result<Option<Value>, ValueError> {
     match v.and_then(|i| i.identity_data.as_ref()) {
         Some(d) => dynamic_value(Some(d), ty).map(Some),
         None => Ok(None),
@@ -65,7 +68,10 @@ mod tests {
     fn empty_dynamic_value_is_null() {
         assert_eq!(dynamic_value(None, &Type::String).ok(), Some(Value::Null));
         let empty = pb::DynamicValue::default();
-        assert_eq!(dynamic_value(Some(&empty), &Type::String).ok(), Some(Value::Null));
+        assert_eq!(
+            dynamic_value(Some(&empty), &Type::String).ok(),
+            Some(Value::Null)
+        );
     }
 
     #[test]
@@ -76,7 +82,10 @@ mod tests {
         };
         let ty = Type::object([("a", Type::String)]);
         let v = dynamic_value(Some(&d), &ty).ok();
-        assert_eq!(v.as_ref().and_then(|v| v.attr("a")).and_then(Value::as_str), Some("x"));
+        assert_eq!(
+            v.as_ref().and_then(|v| v.attr("a")).and_then(Value::as_str),
+            Some("x")
+        );
     }
 
     #[test]

@@ -15,12 +15,13 @@ pub mod validate;
 
 pub use diag::{AttributePath, Diagnostic, Diagnostics, Severity};
 pub use resource::{
-    ApplyRequest, Context, DataSource, DeleteRequest, EphemeralResource, EphemeralResult,
-    Function, FunctionError, FunctionSignature, ImportRequest, ListItem, ListRequest,
-    ListResource, ListSink, Parameter, Private, Provider, ProviderData, ReadRequest, Resource,
-    StateResult,
+    ApplyRequest, Context, DataSource, DeleteRequest, EphemeralResource, EphemeralResult, Function,
+    FunctionError, FunctionSignature, ImportRequest, ListItem, ListRequest, ListResource, ListSink,
+    Parameter, Private, Provider, ProviderData, ReadRequest, Resource, StateResult,
 };
-pub use schema::{Attribute, Block, IdentityAttribute, IdentitySchema, NestedBlock, Nesting, Schema};
+pub use schema::{
+    Attribute, Block, IdentityAttribute, IdentitySchema, NestedBlock, Nesting, Schema,
+};
 
 #[cfg(test)]
 mod server_tests;

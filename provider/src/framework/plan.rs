@@ -200,7 +200,9 @@ fn apply_defaults(block: &Block, config: &Value, planned: &mut Value) {
     for nb in &block.blocks {
         let c = attr(config, &nb.name);
         if let Some(p) = attr_mut(planned, &nb.name) {
-            for_matched(nb.nesting, c, p, &mut |c, p| apply_defaults(&nb.block, c, p));
+            for_matched(nb.nesting, c, p, &mut |c, p| {
+                apply_defaults(&nb.block, c, p)
+            });
         }
     }
 }
@@ -219,7 +221,9 @@ pub(crate) fn null_write_only(block: &Block, planned: &mut Value) {
     }
     for nb in &block.blocks {
         if let Some(p) = attr_mut(planned, &nb.name) {
-            for_matched(nb.nesting, &NULL, p, &mut |_, p| null_write_only(&nb.block, p));
+            for_matched(nb.nesting, &NULL, p, &mut |_, p| {
+                null_write_only(&nb.block, p)
+            });
         }
     }
 }
@@ -234,7 +238,9 @@ fn mark_computed_unknown(block: &Block, config: &Value, planned: &mut Value) {
             *p = Value::Unknown;
         } else if let Some((nesting, attributes)) = nested_attributes(a) {
             let inner = attrs_block(attributes);
-            for_matched(nesting, c, p, &mut |c, p| mark_computed_unknown(&inner, c, p));
+            for_matched(nesting, c, p, &mut |c, p| {
+                mark_computed_unknown(&inner, c, p)
+            });
         }
     }
     for nb in &block.blocks {
@@ -322,13 +328,17 @@ mod tests {
     }
 
     fn schema() -> Schema {
-        Schema::new(Block::new("").attributes([
-            Attribute::string("name").required().requires_replace(),
-            Attribute::string("id").computed().use_state_for_unknown(),
-            Attribute::string("address").computed(),
-            Attribute::number("ttl").optional().default(Value::Number(3600.into())),
-            Attribute::string("secret").optional().write_only(),
-        ]))
+        Schema::new(
+            Block::new("").attributes([
+                Attribute::string("name").required().requires_replace(),
+                Attribute::string("id").computed().use_state_for_unknown(),
+                Attribute::string("address").computed(),
+                Attribute::number("ttl")
+                    .optional()
+                    .default(Value::Number(3600.into())),
+                Attribute::string("secret").optional().write_only(),
+            ]),
+        )
     }
 
     #[test]
@@ -401,7 +411,12 @@ mod tests {
 
     #[test]
     fn destroy_plans_null() {
-        let out = plan_attributes(&schema(), &obj(&[("name", s("a"))]), &Value::Null, &Value::Null);
+        let out = plan_attributes(
+            &schema(),
+            &obj(&[("name", s("a"))]),
+            &Value::Null,
+            &Value::Null,
+        );
         assert!(out.planned.is_null());
     }
 
@@ -413,6 +428,9 @@ mod tests {
             AttributePath::attr("b"),
         ];
         sort_paths(&mut paths);
-        assert_eq!(paths, vec![AttributePath::attr("a"), AttributePath::attr("b")]);
+        assert_eq!(
+            paths,
+            vec![AttributePath::attr("a"), AttributePath::attr("b")]
+        );
     }
 }

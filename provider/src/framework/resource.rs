@@ -165,7 +165,14 @@ pub trait Resource: Send + Sync + 'static {
     /// Extra checks of the whole configuration (attribute validators run before this).
     async fn validate(&self, _config: &Value, _diags: &mut Diagnostics) {}
     /// Resource-level plan hook, after the attribute plan rules.
-    async fn modify_plan(&self, _ctx: &Context, _prior: &Value, _config: &Value, _plan: &mut PlannedChange) {}
+    async fn modify_plan(
+        &self,
+        _ctx: &Context,
+        _prior: &Value,
+        _config: &Value,
+        _plan: &mut PlannedChange,
+    ) {
+    }
     /// Creates the object.
     async fn create(&self, ctx: &Context, req: ApplyRequest) -> StateResult;
     /// Reads the object; a null state means it is gone.

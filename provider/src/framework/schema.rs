@@ -257,7 +257,8 @@ impl Attribute {
                 nesting,
                 attributes,
             } => {
-                let object = object_type(attributes.iter().map(|a| (a.name.clone(), a.value_type())));
+                let object =
+                    object_type(attributes.iter().map(|a| (a.name.clone(), a.value_type())));
                 wrap(*nesting, object)
             }
         }
@@ -425,7 +426,11 @@ pub struct IdentitySchema {
 impl IdentitySchema {
     /// The object type of identity values.
     pub fn value_type(&self) -> Type {
-        object_type(self.attributes.iter().map(|a| (a.name.clone(), a.ty.clone())))
+        object_type(
+            self.attributes
+                .iter()
+                .map(|a| (a.name.clone(), a.ty.clone())),
+        )
     }
 }
 
@@ -454,12 +459,8 @@ mod tests {
         let block = Block::new("")
             .attributes([
                 Attribute::string("a").required(),
-                Attribute::nested(
-                    "n",
-                    Nesting::List,
-                    [Attribute::number("x").optional()],
-                )
-                .optional(),
+                Attribute::nested("n", Nesting::List, [Attribute::number("x").optional()])
+                    .optional(),
             ])
             .block(NestedBlock {
                 name: "b".into(),
@@ -480,12 +481,14 @@ mod tests {
 
     #[test]
     fn write_only_is_found_at_depth() {
-        let s = Schema::new(Block::new("").attributes([Attribute::nested(
-            "graphics",
-            Nesting::Single,
-            [Attribute::string("password").optional().write_only()],
-        )
-        .optional()]));
+        let s = Schema::new(
+            Block::new("").attributes([Attribute::nested(
+                "graphics",
+                Nesting::Single,
+                [Attribute::string("password").optional().write_only()],
+            )
+            .optional()]),
+        );
         assert!(s.has_write_only());
     }
 }

@@ -18,9 +18,9 @@ use crate::framework::diag::{AttributePath, Diagnostic, Diagnostics};
 use crate::framework::fromproto::{self, ClientCapabilities};
 use crate::framework::plan::{self, null_write_only};
 use crate::framework::resource::{
-    ApplyRequest, Context, DataSource, DeleteRequest, EphemeralResource, Function,
-    ImportRequest, ListRequest, ListResource, ListSink, Private, Provider, ProviderData,
-    ReadRequest, Resource, StateResult,
+    ApplyRequest, Context, DataSource, DeleteRequest, EphemeralResource, Function, ImportRequest,
+    ListRequest, ListResource, ListSink, Private, Provider, ProviderData, ReadRequest, Resource,
+    StateResult,
 };
 use crate::framework::schema::{AttributeType, Block, IdentitySchema, Schema};
 use crate::framework::timeouts::operation_timeout;
@@ -151,7 +151,9 @@ impl ProviderService {
     }
 
     fn resource(&self, name: &str) -> Result<&ResourceEntry, Diagnostics> {
-        self.resources.get(name).ok_or_else(|| unknown_type("resource", name))
+        self.resources
+            .get(name)
+            .ok_or_else(|| unknown_type("resource", name))
     }
 
     fn server_capabilities() -> pb::ServerCapabilities {
@@ -283,9 +285,16 @@ impl Drop for RpcLog {
 }
 
 /// Write-only attributes set in `config` while the client cannot handle them.
-fn write_only_set(block: &Block, config: &Value, path: &AttributePath, out: &mut Vec<AttributePath>) {
+fn write_only_set(
+    block: &Block,
+    config: &Value,
+    path: &AttributePath,
+    out: &mut Vec<AttributePath>,
+) {
     for a in &block.attributes {
-        let Some(v) = config.attr(&a.name) else { continue };
+        let Some(v) = config.attr(&a.name) else {
+            continue;
+        };
         let p = path.join_attr(&a.name);
         if a.write_only && !v.is_null() {
             out.push(p);
@@ -314,9 +323,11 @@ fn prune_json(v: serde_json::Value, ty: &Type) -> serde_json::Value {
         (J::Array(items), Type::List(t) | Type::Set(t)) => {
             J::Array(items.into_iter().map(|i| prune_json(i, t)).collect())
         }
-        (J::Object(map), Type::Map(t)) => {
-            J::Object(map.into_iter().map(|(k, v)| (k, prune_json(v, t))).collect())
-        }
+        (J::Object(map), Type::Map(t)) => J::Object(
+            map.into_iter()
+                .map(|(k, v)| (k, prune_json(v, t)))
+                .collect(),
+        ),
         (v, _) => v,
     }
 }
@@ -351,9 +362,15 @@ impl ProviderService {
                     timeout,
                 },
             );
-            let diags = with_timeout(timeout, "delete", fut).await.unwrap_or_else(|d| d);
+            let diags = with_timeout(timeout, "delete", fut)
+                .await
+                .unwrap_or_else(|d| d);
             // When delete failed, the object still exists: keep it in state.
-            let state = if diags.has_errors() { prior.clone() } else { Value::Null };
+            let state = if diags.has_errors() {
+                prior.clone()
+            } else {
+                Value::Null
+            };
             StateResult {
                 state,
                 private,
@@ -561,7 +578,9 @@ impl ProviderService {
         let json = if req.version == current {
             json
         } else if req.version < current {
-            r.imp.upgrade_state(req.version, json).map_err(Diagnostics::from)?
+            r.imp
+                .upgrade_state(req.version, json)
+                .map_err(Diagnostics::from)?
         } else {
             return Err(Diagnostic::error(
                 "State was written by a newer provider",
@@ -583,14 +602,24 @@ impl ProviderService {
     }
 
     async fn configure_inner(&self, req: pb::configure_provider::Request) -> Diagnostics {
-        let mut config = match decode(req.config.as_ref(), &self.provider_type, "provider configuration") {
+        let mut config = match decode(
+            req.config.as_ref(),
+            &self.provider_type,
+            "provider configuration",
+        ) {
             Ok(c) => c,
             Err(d) => return d,
         };
         tracing::info!(terraform_version = %req.terraform_version, "Configuring provider");
         let mut diags = Diagnostics::new();
         let block = &self.provider_schema.block;
-        env::apply_env(block, &mut config, &AttributePath::root(), &|k| std::env::var(k).ok(), &mut diags);
+        env::apply_env(
+            block,
+            &mut config,
+            &AttributePath::root(),
+            &|k| std::env::var(k).ok(),
+            &mut diags,
+        );
         validate_block(block, &config, &AttributePath::root(), &mut diags);
         if diags.has_errors() {
             return diags;
@@ -608,7 +637,8 @@ impl ProviderService {
     ) -> Result<Diagnostics, Diagnostics> {
         let r = self.resource(&req.type_name)?;
         let config = decode(req.config.as_ref(), &r.ty, "configuration")?;
-        let caps: ClientCapabilities = fromproto::client_capabilities(req.client_capabilities.as_ref());
+        let caps: ClientCapabilities =
+            fromproto::client_capabilities(req.client_capabilities.as_ref());
         let mut diags = Diagnostics::new();
         if !caps.write_only_attributes_allowed {
             let mut set = Vec::new();
@@ -644,7 +674,10 @@ async fn with_timeout<T>(
     })
 }
 
-fn flatten<T: Default>(r: Result<T, Diagnostics>, set: impl FnOnce(&mut T, Vec<pb::Diagnostic>)) -> RpcResult<T> {
+fn flatten<T: Default>(
+    r: Result<T, Diagnostics>,
+    set: impl FnOnce(&mut T, Vec<pb::Diagnostic>),
+) -> RpcResult<T> {
     Ok(Response::new(match r {
         Ok(v) => v,
         Err(d) => {
@@ -677,27 +710,37 @@ impl ProviderRpc for ProviderService {
             data_sources: self
                 .data_sources
                 .keys()
-                .map(|k| m::DataSourceMetadata { type_name: k.to_string() })
+                .map(|k| m::DataSourceMetadata {
+                    type_name: k.to_string(),
+                })
                 .collect(),
             resources: self
                 .resources
                 .keys()
-                .map(|k| m::ResourceMetadata { type_name: k.to_string() })
+                .map(|k| m::ResourceMetadata {
+                    type_name: k.to_string(),
+                })
                 .collect(),
             functions: self
                 .functions
                 .keys()
-                .map(|k| m::FunctionMetadata { name: k.to_string() })
+                .map(|k| m::FunctionMetadata {
+                    name: k.to_string(),
+                })
                 .collect(),
             ephemeral_resources: self
                 .ephemeral
                 .keys()
-                .map(|k| m::EphemeralMetadata { type_name: k.to_string() })
+                .map(|k| m::EphemeralMetadata {
+                    type_name: k.to_string(),
+                })
                 .collect(),
             list_resources: self
                 .lists
                 .keys()
-                .map(|k| m::ListResourceMetadata { type_name: k.to_string() })
+                .map(|k| m::ListResourceMetadata {
+                    type_name: k.to_string(),
+                })
                 .collect(),
             state_stores: Vec::new(),
             actions: Vec::new(),
@@ -718,16 +761,27 @@ impl ProviderRpc for ProviderService {
     ) -> RpcResult<pb::validate_provider_config::Response> {
         let _log = rpc_span("ValidateProviderConfig", "");
         let req = req.into_inner();
-        let diags = match decode(req.config.as_ref(), &self.provider_type, "provider configuration") {
+        let diags = match decode(
+            req.config.as_ref(),
+            &self.provider_type,
+            "provider configuration",
+        ) {
             Ok(config) => {
                 let mut diags = Diagnostics::new();
-                validate_block(&self.provider_schema.block, &config, &AttributePath::root(), &mut diags);
+                validate_block(
+                    &self.provider_schema.block,
+                    &config,
+                    &AttributePath::root(),
+                    &mut diags,
+                );
                 self.provider.validate(&config, &mut diags).await;
                 diags
             }
             Err(d) => d,
         };
-        diags_only(diags, |diagnostics| pb::validate_provider_config::Response { diagnostics })
+        diags_only(diags, |diagnostics| {
+            pb::validate_provider_config::Response { diagnostics }
+        })
     }
 
     async fn validate_resource_config(
@@ -736,8 +790,13 @@ impl ProviderRpc for ProviderService {
     ) -> RpcResult<pb::validate_resource_config::Response> {
         let req = req.into_inner();
         let _log = rpc_span("ValidateResourceConfig", &req.type_name);
-        let diags = self.validate_resource_inner(req).await.unwrap_or_else(|d| d);
-        diags_only(diags, |diagnostics| pb::validate_resource_config::Response { diagnostics })
+        let diags = self
+            .validate_resource_inner(req)
+            .await
+            .unwrap_or_else(|d| d);
+        diags_only(diags, |diagnostics| {
+            pb::validate_resource_config::Response { diagnostics }
+        })
     }
 
     async fn validate_data_resource_config(
@@ -758,7 +817,9 @@ impl ProviderRpc for ProviderService {
                 }
             },
         };
-        diags_only(diags, |diagnostics| pb::validate_data_resource_config::Response { diagnostics })
+        diags_only(diags, |diagnostics| {
+            pb::validate_data_resource_config::Response { diagnostics }
+        })
     }
 
     async fn upgrade_resource_state(
@@ -827,7 +888,9 @@ impl ProviderRpc for ProviderService {
     ) -> RpcResult<pb::configure_provider::Response> {
         let _log = rpc_span("ConfigureProvider", "");
         let diags = self.configure_inner(req.into_inner()).await;
-        diags_only(diags, |diagnostics| pb::configure_provider::Response { diagnostics })
+        diags_only(diags, |diagnostics| pb::configure_provider::Response {
+            diagnostics,
+        })
     }
 
     async fn read_resource(
@@ -872,12 +935,13 @@ impl ProviderRpc for ProviderService {
     ) -> RpcResult<pb::move_resource_state::Response> {
         let req = req.into_inner();
         let _log = rpc_span("MoveResourceState", &req.target_type_name);
-        diags_only(unsupported("Moving resource state between types"), |diagnostics| {
-            pb::move_resource_state::Response {
+        diags_only(
+            unsupported("Moving resource state between types"),
+            |diagnostics| pb::move_resource_state::Response {
                 diagnostics,
                 ..Default::default()
-            }
-        })
+            },
+        )
     }
 
     async fn read_data_source(
@@ -915,12 +979,13 @@ impl ProviderRpc for ProviderService {
     ) -> RpcResult<pb::generate_resource_config::Response> {
         let req = req.into_inner();
         let _log = rpc_span("GenerateResourceConfig", &req.type_name);
-        diags_only(unsupported("Generating resource configuration"), |diagnostics| {
-            pb::generate_resource_config::Response {
+        diags_only(
+            unsupported("Generating resource configuration"),
+            |diagnostics| pb::generate_resource_config::Response {
                 diagnostics,
                 ..Default::default()
-            }
-        })
+            },
+        )
     }
 
     async fn validate_ephemeral_resource_config(
@@ -941,7 +1006,9 @@ impl ProviderRpc for ProviderService {
                 }
             },
         };
-        diags_only(diags, |diagnostics| pb::validate_ephemeral_resource_config::Response { diagnostics })
+        diags_only(diags, |diagnostics| {
+            pb::validate_ephemeral_resource_config::Response { diagnostics }
+        })
     }
 
     async fn open_ephemeral_resource(
@@ -1016,7 +1083,9 @@ impl ProviderRpc for ProviderService {
         }
         .await
         .unwrap_or_else(|d| d);
-        diags_only(diags, |diagnostics| pb::close_ephemeral_resource::Response { diagnostics })
+        diags_only(diags, |diagnostics| {
+            pb::close_ephemeral_resource::Response { diagnostics }
+        })
     }
 
     type ListResourceStream = BoxStream<pb::list_resource::Event>;
@@ -1035,13 +1104,21 @@ impl ProviderRpc for ProviderService {
             Box::pin(futures::stream::iter([Ok(event)]))
         };
         let Some(l) = self.lists.get(req.type_name.as_str()) else {
-            return Ok(Response::new(error_stream(unknown_type("list resource", &req.type_name))));
+            return Ok(Response::new(error_stream(unknown_type(
+                "list resource",
+                &req.type_name,
+            ))));
         };
         let Some(r) = self.resources.get(req.type_name.as_str()) else {
-            return Ok(Response::new(error_stream(unknown_type("resource", &req.type_name))));
+            return Ok(Response::new(error_stream(unknown_type(
+                "resource",
+                &req.type_name,
+            ))));
         };
         let Some((_, identity_ty)) = r.identity.clone() else {
-            return Ok(Response::new(error_stream(unsupported("Listing a resource without identity"))));
+            return Ok(Response::new(error_stream(unsupported(
+                "Listing a resource without identity",
+            ))));
         };
         let config = match decode(req.config.as_ref(), &l.ty, "list configuration") {
             Ok(c) => c,
@@ -1058,48 +1135,51 @@ impl ProviderRpc for ProviderService {
         tokio::spawn(async move { imp.list(&ctx, request, ListSink(tx)).await });
         let resource_ty = r.ty.clone();
         let limit = usize::try_from(req.limit).ok().filter(|l| *l > 0);
-        let stream = async_stream(move |out: mpsc::Sender<Result<pb::list_resource::Event, Status>>| async move {
-            let mut sent = 0usize;
-            while let Some(item) = rx.recv().await {
-                let event = match item {
-                    Err(d) => pb::list_resource::Event {
-                        diagnostic: vec![toproto::diagnostic(&d)],
-                        ..Default::default()
-                    },
-                    Ok(item) => {
-                        let encoded = identity_data(&item.identity, &identity_ty).and_then(|id| {
-                            let obj = item
-                                .resource
-                                .as_ref()
-                                .map(|v| encode(v, &resource_ty, "listed resource"))
-                                .transpose()?;
-                            Ok((id, obj))
-                        });
-                        match encoded {
-                            Ok((identity, resource_object)) => {
-                                sent += 1;
-                                pb::list_resource::Event {
-                                    identity: Some(identity),
-                                    display_name: item.display_name,
-                                    resource_object,
-                                    diagnostic: Vec::new(),
+        let stream = async_stream(
+            move |out: mpsc::Sender<Result<pb::list_resource::Event, Status>>| async move {
+                let mut sent = 0usize;
+                while let Some(item) = rx.recv().await {
+                    let event = match item {
+                        Err(d) => pb::list_resource::Event {
+                            diagnostic: vec![toproto::diagnostic(&d)],
+                            ..Default::default()
+                        },
+                        Ok(item) => {
+                            let encoded =
+                                identity_data(&item.identity, &identity_ty).and_then(|id| {
+                                    let obj = item
+                                        .resource
+                                        .as_ref()
+                                        .map(|v| encode(v, &resource_ty, "listed resource"))
+                                        .transpose()?;
+                                    Ok((id, obj))
+                                });
+                            match encoded {
+                                Ok((identity, resource_object)) => {
+                                    sent += 1;
+                                    pb::list_resource::Event {
+                                        identity: Some(identity),
+                                        display_name: item.display_name,
+                                        resource_object,
+                                        diagnostic: Vec::new(),
+                                    }
                                 }
+                                Err(d) => pb::list_resource::Event {
+                                    diagnostic: toproto::diagnostics(d),
+                                    ..Default::default()
+                                },
                             }
-                            Err(d) => pb::list_resource::Event {
-                                diagnostic: toproto::diagnostics(d),
-                                ..Default::default()
-                            },
                         }
+                    };
+                    if out.send(Ok(event)).await.is_err() {
+                        break;
                     }
-                };
-                if out.send(Ok(event)).await.is_err() {
-                    break;
+                    if limit.is_some_and(|l| sent >= l) {
+                        break;
+                    }
                 }
-                if limit.is_some_and(|l| sent >= l) {
-                    break;
-                }
-            }
-        });
+            },
+        );
         Ok(Response::new(stream))
     }
 
@@ -1121,7 +1201,9 @@ impl ProviderRpc for ProviderService {
                 }
             },
         };
-        diags_only(diags, |diagnostics| pb::validate_list_resource_config::Response { diagnostics })
+        diags_only(diags, |diagnostics| {
+            pb::validate_list_resource_config::Response { diagnostics }
+        })
     }
 
     async fn get_functions(
@@ -1184,7 +1266,9 @@ impl ProviderRpc for ProviderService {
                     error: None,
                 })),
                 Err(e) => fail(crate::framework::resource::FunctionError {
-                    text: format!("The function produced an invalid result ({e}); this is a bug in the provider"),
+                    text: format!(
+                        "The function produced an invalid result ({e}); this is a bug in the provider"
+                    ),
                     argument: None,
                 }),
             },
@@ -1196,14 +1280,21 @@ impl ProviderRpc for ProviderService {
         &self,
         _req: Request<pb::validate_state_store::Request>,
     ) -> RpcResult<pb::validate_state_store::Response> {
-        diags_only(unsupported("State storage"), |diagnostics| pb::validate_state_store::Response { diagnostics })
+        diags_only(unsupported("State storage"), |diagnostics| {
+            pb::validate_state_store::Response { diagnostics }
+        })
     }
 
     async fn configure_state_store(
         &self,
         _req: Request<pb::configure_state_store::Request>,
     ) -> RpcResult<pb::configure_state_store::Response> {
-        diags_only(unsupported("State storage"), |diagnostics| pb::configure_state_store::Response { diagnostics })
+        diags_only(unsupported("State storage"), |diagnostics| {
+            pb::configure_state_store::Response {
+                diagnostics,
+                ..Default::default()
+            }
+        })
     }
 
     type ReadStateBytesStream = BoxStream<pb::read_state_bytes::Response>;
@@ -1223,16 +1314,20 @@ impl ProviderRpc for ProviderService {
         &self,
         _req: Request<Streaming<pb::write_state_bytes::RequestChunk>>,
     ) -> RpcResult<pb::write_state_bytes::Response> {
-        diags_only(unsupported("State storage"), |diagnostics| pb::write_state_bytes::Response { diagnostics })
+        diags_only(unsupported("State storage"), |diagnostics| {
+            pb::write_state_bytes::Response { diagnostics }
+        })
     }
 
     async fn lock_state(
         &self,
         _req: Request<pb::lock_state::Request>,
     ) -> RpcResult<pb::lock_state::Response> {
-        diags_only(unsupported("State storage"), |diagnostics| pb::lock_state::Response {
-            diagnostics,
-            ..Default::default()
+        diags_only(unsupported("State storage"), |diagnostics| {
+            pb::lock_state::Response {
+                diagnostics,
+                ..Default::default()
+            }
         })
     }
 
@@ -1240,8 +1335,8 @@ impl ProviderRpc for ProviderService {
         &self,
         _req: Request<pb::unlock_state::Request>,
     ) -> RpcResult<pb::unlock_state::Response> {
-        diags_only(unsupported("State storage"), |diagnostics| pb::unlock_state::Response {
-            diagnostics,
+        diags_only(unsupported("State storage"), |diagnostics| {
+            pb::unlock_state::Response { diagnostics }
         })
     }
 
@@ -1249,9 +1344,11 @@ impl ProviderRpc for ProviderService {
         &self,
         _req: Request<pb::get_states::Request>,
     ) -> RpcResult<pb::get_states::Response> {
-        diags_only(unsupported("State storage"), |diagnostics| pb::get_states::Response {
-            diagnostics,
-            ..Default::default()
+        diags_only(unsupported("State storage"), |diagnostics| {
+            pb::get_states::Response {
+                diagnostics,
+                ..Default::default()
+            }
         })
     }
 
@@ -1259,16 +1356,20 @@ impl ProviderRpc for ProviderService {
         &self,
         _req: Request<pb::delete_state::Request>,
     ) -> RpcResult<pb::delete_state::Response> {
-        diags_only(unsupported("State storage"), |diagnostics| pb::delete_state::Response { diagnostics })
+        diags_only(unsupported("State storage"), |diagnostics| {
+            pb::delete_state::Response { diagnostics }
+        })
     }
 
     async fn plan_action(
         &self,
         _req: Request<pb::plan_action::Request>,
     ) -> RpcResult<pb::plan_action::Response> {
-        diags_only(unsupported("Actions"), |diagnostics| pb::plan_action::Response {
-            diagnostics,
-            deferred: None,
+        diags_only(unsupported("Actions"), |diagnostics| {
+            pb::plan_action::Response {
+                diagnostics,
+                deferred: None,
+            }
         })
     }
 
@@ -1292,7 +1393,9 @@ impl ProviderRpc for ProviderService {
         &self,
         _req: Request<pb::validate_action_config::Request>,
     ) -> RpcResult<pb::validate_action_config::Response> {
-        diags_only(unsupported("Actions"), |diagnostics| pb::validate_action_config::Response { diagnostics })
+        diags_only(unsupported("Actions"), |diagnostics| {
+            pb::validate_action_config::Response { diagnostics }
+        })
     }
 
     async fn stop_provider(
@@ -1301,7 +1404,9 @@ impl ProviderRpc for ProviderService {
     ) -> RpcResult<pb::stop_provider::Response> {
         let _log = rpc_span("StopProvider", "");
         self.stopped.store(true, Ordering::Relaxed);
-        Ok(Response::new(pb::stop_provider::Response { error: String::new() }))
+        Ok(Response::new(pb::stop_provider::Response {
+            error: String::new(),
+        }))
     }
 }
 
@@ -1323,7 +1428,13 @@ mod tests {
 
     #[test]
     fn prune_drops_attributes_the_schema_lost() {
-        let ty = Type::object([("a", Type::String), ("l", Type::List(Box::new(Type::object([("x", Type::String)]))))]);
+        let ty = Type::object([
+            ("a", Type::String),
+            (
+                "l",
+                Type::List(Box::new(Type::object([("x", Type::String)]))),
+            ),
+        ]);
         let v = serde_json::json!({"a": "1", "gone": 2, "l": [{"x": "y", "old": true}]});
         assert_eq!(
             prune_json(v, &ty),

@@ -28,7 +28,12 @@ fn s(v: &str) -> Value {
 }
 
 fn obj(pairs: &[(&str, Value)]) -> Value {
-    Value::Object(pairs.iter().map(|(k, v)| ((*k).to_string(), v.clone())).collect())
+    Value::Object(
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), v.clone()))
+            .collect(),
+    )
 }
 
 #[async_trait]
@@ -51,9 +56,22 @@ impl Resource for Thing {
         })
     }
     async fn create(&self, _ctx: &Context, req: ApplyRequest) -> StateResult {
-        let name = req.planned.attr("name").and_then(Value::as_str).unwrap_or_default().to_string();
-        let value = req.planned.attr("value").and_then(Value::as_str).unwrap_or_default().to_string();
-        assert_eq!(req.config.attr("token").and_then(Value::as_str), Some("secret"));
+        let name = req
+            .planned
+            .attr("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let value = req
+            .planned
+            .attr("value")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        assert_eq!(
+            req.config.attr("token").and_then(Value::as_str),
+            Some("secret")
+        );
         self.0.0.lock().unwrap().insert(name.clone(), value);
         let mut state = req.planned.clone();
         if let Value::Object(m) = &mut state {
@@ -66,7 +84,12 @@ impl Resource for Thing {
         }
     }
     async fn read(&self, _ctx: &Context, req: ReadRequest) -> StateResult {
-        let name = req.state.attr("name").and_then(Value::as_str).unwrap_or_default().to_string();
+        let name = req
+            .state
+            .attr("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         let found = self.0.0.lock().unwrap().get(&name).cloned();
         let state = match found {
             None => Value::Null,
@@ -77,26 +100,43 @@ impl Resource for Thing {
                 ("token", Value::Null),
             ]),
         };
-        StateResult { state, ..StateResult::default() }
+        StateResult {
+            state,
+            ..StateResult::default()
+        }
     }
     async fn update(&self, ctx: &Context, req: ApplyRequest) -> StateResult {
         self.create(ctx, req).await
     }
     async fn delete(&self, _ctx: &Context, req: DeleteRequest) -> Diagnostics {
-        let name = req.prior.attr("name").and_then(Value::as_str).unwrap_or_default().to_string();
+        let name = req
+            .prior
+            .attr("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         self.0.0.lock().unwrap().remove(&name);
         Diagnostics::new()
     }
     async fn import(&self, _ctx: &Context, req: ImportRequest) -> StateResult {
         let name = match req {
             ImportRequest::Id(id) => id,
-            ImportRequest::Identity(v) => v.attr("name").and_then(Value::as_str).unwrap_or_default().to_string(),
+            ImportRequest::Identity(v) => v
+                .attr("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
         };
         if !self.0.0.lock().unwrap().contains_key(&name) {
             return StateResult::failed(Value::Null, Diagnostic::error("No such thing", name));
         }
         StateResult {
-            state: obj(&[("name", s(&name)), ("value", Value::Null), ("id", Value::Null), ("token", Value::Null)]),
+            state: obj(&[
+                ("name", s(&name)),
+                ("value", Value::Null),
+                ("id", Value::Null),
+                ("token", Value::Null),
+            ]),
             identity: Some(obj(&[("name", s(&name))])),
             ..StateResult::default()
         }
@@ -108,9 +148,11 @@ struct TestProvider(Arc<Store>);
 #[async_trait]
 impl Provider for TestProvider {
     fn schema(&self) -> Schema {
-        Schema::new(Block::new("Test.").attributes([Attribute::string("endpoint")
-            .optional()
-            .env("RACK_TEST_ENDPOINT_THAT_IS_NEVER_SET")]))
+        Schema::new(
+            Block::new("Test.").attributes([Attribute::string("endpoint")
+                .optional()
+                .env("RACK_TEST_ENDPOINT_THAT_IS_NEVER_SET")]),
+        )
     }
     async fn configure(&self, _config: Value, _diags: &mut Diagnostics) -> Option<ProviderData> {
         Some(Arc::new(()))
@@ -125,7 +167,10 @@ impl Provider for TestProvider {
 
 fn service() -> (ProviderService, Arc<Store>) {
     let store = Arc::new(Store::default());
-    (ProviderService::new(Arc::new(TestProvider(store.clone()))), store)
+    (
+        ProviderService::new(Arc::new(TestProvider(store.clone()))),
+        store,
+    )
 }
 
 fn ty() -> Type {
@@ -133,7 +178,10 @@ fn ty() -> Type {
 }
 
 fn dv(v: &Value, t: &Type) -> Option<pb::DynamicValue> {
-    Some(pb::DynamicValue { msgpack: msgpack::encode(v, t).unwrap(), json: Vec::new() })
+    Some(pb::DynamicValue {
+        msgpack: msgpack::encode(v, t).unwrap(),
+        json: Vec::new(),
+    })
 }
 
 fn un(d: Option<pb::DynamicValue>, t: &Type) -> Value {
@@ -141,13 +189,19 @@ fn un(d: Option<pb::DynamicValue>, t: &Type) -> Value {
 }
 
 fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 #[test]
 fn schema_lists_functions_and_resources() {
     let (svc, _) = service();
-    let r = rt().block_on(svc.get_provider_schema(Request::new(pb::get_provider_schema::Request {}))).unwrap().into_inner();
+    let r = rt()
+        .block_on(svc.get_provider_schema(Request::new(pb::get_provider_schema::Request {})))
+        .unwrap()
+        .into_inner();
     let mut names: Vec<_> = r.functions.keys().cloned().collect();
     names.sort();
     assert_eq!(names, ["mac_address", "ptr_name", "reverse_zone"]);
@@ -162,10 +216,15 @@ fn call_function_ok_and_error_names_argument() {
     let (svc, _) = service();
     let rt = rt();
     let call = |name: &str, args: &[&str]| {
-        rt.block_on(svc.call_function(Request::new(pb::call_function::Request {
-            name: name.into(),
-            arguments: args.iter().map(|a| dv(&s(a), &Type::String).unwrap()).collect(),
-        })))
+        rt.block_on(
+            svc.call_function(Request::new(pb::call_function::Request {
+                name: name.into(),
+                arguments: args
+                    .iter()
+                    .map(|a| dv(&s(a), &Type::String).unwrap())
+                    .collect(),
+            })),
+        )
         .unwrap()
         .into_inner()
     };
@@ -182,85 +241,147 @@ fn resource_lifecycle_through_rpcs() {
     let (svc, store) = service();
     let rt = rt();
     let t = ty();
-    let config = obj(&[("name", s("a")), ("value", s("1")), ("id", Value::Null), ("token", s("secret"))]);
+    let config = obj(&[
+        ("name", s("a")),
+        ("value", s("1")),
+        ("id", Value::Null),
+        ("token", s("secret")),
+    ]);
 
     // Validate: write-only needs the client capability.
-    let v = rt.block_on(svc.validate_resource_config(Request::new(pb::validate_resource_config::Request {
-        type_name: "rack_test_thing".into(),
-        config: dv(&config, &t),
-        client_capabilities: None,
-    }))).unwrap().into_inner();
+    let v = rt
+        .block_on(svc.validate_resource_config(Request::new(
+            pb::validate_resource_config::Request {
+                type_name: "rack_test_thing".into(),
+                config: dv(&config, &t),
+                client_capabilities: None,
+            },
+        )))
+        .unwrap()
+        .into_inner();
     assert_eq!(v.diagnostics.len(), 1);
     assert_eq!(v.diagnostics[0].attribute.as_ref().unwrap().steps.len(), 1);
-    let v = rt.block_on(svc.validate_resource_config(Request::new(pb::validate_resource_config::Request {
-        type_name: "rack_test_thing".into(),
-        config: dv(&config, &t),
-        client_capabilities: Some(pb::ClientCapabilities { deferral_allowed: false, write_only_attributes_allowed: true }),
-    }))).unwrap().into_inner();
+    let v = rt
+        .block_on(svc.validate_resource_config(Request::new(
+            pb::validate_resource_config::Request {
+                type_name: "rack_test_thing".into(),
+                config: dv(&config, &t),
+                client_capabilities: Some(pb::ClientCapabilities {
+                    deferral_allowed: false,
+                    write_only_attributes_allowed: true,
+                }),
+            },
+        )))
+        .unwrap()
+        .into_inner();
     assert!(v.diagnostics.is_empty(), "{:?}", v.diagnostics);
 
     // Plan create: computed id unknown, write-only nulled.
-    let p = rt.block_on(svc.plan_resource_change(Request::new(pb::plan_resource_change::Request {
-        type_name: "rack_test_thing".into(),
-        prior_state: dv(&Value::Null, &t),
-        proposed_new_state: dv(&config, &t),
-        config: dv(&config, &t),
-        ..Default::default()
-    }))).unwrap().into_inner();
+    let p = rt
+        .block_on(
+            svc.plan_resource_change(Request::new(pb::plan_resource_change::Request {
+                type_name: "rack_test_thing".into(),
+                prior_state: dv(&Value::Null, &t),
+                proposed_new_state: dv(&config, &t),
+                config: dv(&config, &t),
+                ..Default::default()
+            })),
+        )
+        .unwrap()
+        .into_inner();
     assert!(p.diagnostics.is_empty(), "{:?}", p.diagnostics);
     let planned = un(p.planned_state, &t);
     assert_eq!(planned.attr("id"), Some(&Value::Unknown));
     assert_eq!(planned.attr("token"), Some(&Value::Null));
 
     // Apply create.
-    let a = rt.block_on(svc.apply_resource_change(Request::new(pb::apply_resource_change::Request {
-        type_name: "rack_test_thing".into(),
-        prior_state: dv(&Value::Null, &t),
-        planned_state: dv(&planned, &t),
-        config: dv(&config, &t),
-        ..Default::default()
-    }))).unwrap().into_inner();
+    let a = rt
+        .block_on(
+            svc.apply_resource_change(Request::new(pb::apply_resource_change::Request {
+                type_name: "rack_test_thing".into(),
+                prior_state: dv(&Value::Null, &t),
+                planned_state: dv(&planned, &t),
+                config: dv(&config, &t),
+                ..Default::default()
+            })),
+        )
+        .unwrap()
+        .into_inner();
     assert!(a.diagnostics.is_empty(), "{:?}", a.diagnostics);
     let state = un(a.new_state, &t);
     assert_eq!(state.attr("id"), Some(&s("id-a")));
     assert_eq!(state.attr("token"), Some(&Value::Null));
     assert!(a.new_identity.is_some());
-    assert_eq!(store.0.lock().unwrap().get("a").cloned(), Some("1".to_string()));
+    assert_eq!(
+        store.0.lock().unwrap().get("a").cloned(),
+        Some("1".to_string())
+    );
 
     // Plan a change of a requires-replace attribute.
-    let renamed = obj(&[("name", s("b")), ("value", s("1")), ("id", s("id-a")), ("token", Value::Null)]);
-    let p = rt.block_on(svc.plan_resource_change(Request::new(pb::plan_resource_change::Request {
-        type_name: "rack_test_thing".into(),
-        prior_state: dv(&state, &t),
-        proposed_new_state: dv(&renamed, &t),
-        config: dv(&obj(&[("name", s("b")), ("value", s("1")), ("id", Value::Null), ("token", Value::Null)]), &t),
-        ..Default::default()
-    }))).unwrap().into_inner();
+    let renamed = obj(&[
+        ("name", s("b")),
+        ("value", s("1")),
+        ("id", s("id-a")),
+        ("token", Value::Null),
+    ]);
+    let p = rt
+        .block_on(
+            svc.plan_resource_change(Request::new(pb::plan_resource_change::Request {
+                type_name: "rack_test_thing".into(),
+                prior_state: dv(&state, &t),
+                proposed_new_state: dv(&renamed, &t),
+                config: dv(
+                    &obj(&[
+                        ("name", s("b")),
+                        ("value", s("1")),
+                        ("id", Value::Null),
+                        ("token", Value::Null),
+                    ]),
+                    &t,
+                ),
+                ..Default::default()
+            })),
+        )
+        .unwrap()
+        .into_inner();
     assert_eq!(p.requires_replace.len(), 1);
 
     // Out-of-band delete: read returns null state.
     store.0.lock().unwrap().clear();
-    let r = rt.block_on(svc.read_resource(Request::new(pb::read_resource::Request {
-        type_name: "rack_test_thing".into(),
-        current_state: dv(&state, &t),
-        ..Default::default()
-    }))).unwrap().into_inner();
+    let r = rt
+        .block_on(svc.read_resource(Request::new(pb::read_resource::Request {
+            type_name: "rack_test_thing".into(),
+            current_state: dv(&state, &t),
+            ..Default::default()
+        })))
+        .unwrap()
+        .into_inner();
     assert!(un(r.new_state, &t).is_null());
 
     // Import of something missing fails with a diagnostic; of something present succeeds.
-    let i = rt.block_on(svc.import_resource_state(Request::new(pb::import_resource_state::Request {
-        type_name: "rack_test_thing".into(),
-        id: "zzz".into(),
-        ..Default::default()
-    }))).unwrap().into_inner();
+    let i = rt
+        .block_on(
+            svc.import_resource_state(Request::new(pb::import_resource_state::Request {
+                type_name: "rack_test_thing".into(),
+                id: "zzz".into(),
+                ..Default::default()
+            })),
+        )
+        .unwrap()
+        .into_inner();
     assert!(i.imported_resources.is_empty());
     assert_eq!(i.diagnostics.len(), 1);
     store.0.lock().unwrap().insert("c".into(), "3".into());
-    let i = rt.block_on(svc.import_resource_state(Request::new(pb::import_resource_state::Request {
-        type_name: "rack_test_thing".into(),
-        id: "c".into(),
-        ..Default::default()
-    }))).unwrap().into_inner();
+    let i = rt
+        .block_on(
+            svc.import_resource_state(Request::new(pb::import_resource_state::Request {
+                type_name: "rack_test_thing".into(),
+                id: "c".into(),
+                ..Default::default()
+            })),
+        )
+        .unwrap()
+        .into_inner();
     assert_eq!(i.imported_resources.len(), 1);
     assert!(i.imported_resources[0].identity.is_some());
 }
@@ -269,14 +390,21 @@ fn resource_lifecycle_through_rpcs() {
 fn upgrade_state_prunes_removed_attributes() {
     let (svc, _) = service();
     let t = ty();
-    let r = rt().block_on(svc.upgrade_resource_state(Request::new(pb::upgrade_resource_state::Request {
-        type_name: "rack_test_thing".into(),
-        version: 0,
-        raw_state: Some(pb::RawState {
-            json: br#"{"name":"a","value":null,"id":"x","token":null,"removed_long_ago":1}"#.to_vec(),
-            flatmap: Default::default(),
-        }),
-    }))).unwrap().into_inner();
+    let r = rt()
+        .block_on(
+            svc.upgrade_resource_state(Request::new(pb::upgrade_resource_state::Request {
+                type_name: "rack_test_thing".into(),
+                version: 0,
+                raw_state: Some(pb::RawState {
+                    json:
+                        br#"{"name":"a","value":null,"id":"x","token":null,"removed_long_ago":1}"#
+                            .to_vec(),
+                    flatmap: Default::default(),
+                }),
+            })),
+        )
+        .unwrap()
+        .into_inner();
     assert!(r.diagnostics.is_empty(), "{:?}", r.diagnostics);
     assert_eq!(un(r.upgraded_state, &t).attr("id"), Some(&s("x")));
 }
@@ -284,10 +412,13 @@ fn upgrade_state_prunes_removed_attributes() {
 #[test]
 fn unknown_resource_type_is_a_diagnostic() {
     let (svc, _) = service();
-    let r = rt().block_on(svc.read_resource(Request::new(pb::read_resource::Request {
-        type_name: "rack_nope".into(),
-        ..Default::default()
-    }))).unwrap().into_inner();
+    let r = rt()
+        .block_on(svc.read_resource(Request::new(pb::read_resource::Request {
+            type_name: "rack_nope".into(),
+            ..Default::default()
+        })))
+        .unwrap()
+        .into_inner();
     assert_eq!(r.diagnostics.len(), 1);
     assert!(r.diagnostics[0].summary.contains("rack_nope"));
 }

@@ -46,7 +46,9 @@ pub fn operation_timeout(value: &Value, operation: &str) -> Duration {
 /// Parses a Go-style duration: a sequence of number+unit pairs (h, m, s, ms).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let bad = || {
-        format!("{text:?} is not a duration; write it as a number and a unit, e.g. 30s, 10m or 1h30m")
+        format!(
+            "{text:?} is not a duration; write it as a number and a unit, e.g. 30s, 10m or 1h30m"
+        )
     };
     if text.is_empty() {
         return Err(bad());

@@ -27,6 +27,7 @@ fn block(b: &Block, version: i64) -> pb::schema::Block {
         description: b.description.clone(),
         description_kind: MARKDOWN,
         deprecated: b.deprecated,
+        deprecation_message: String::new(),
     }
 }
 
@@ -56,6 +57,7 @@ fn attribute(a: &Attribute) -> pb::schema::Attribute {
         sensitive: a.sensitive,
         description_kind: MARKDOWN,
         deprecated: a.deprecation.is_some(),
+        deprecation_message: a.deprecation.clone().unwrap_or_default(),
         write_only: a.write_only,
     }
 }
@@ -71,7 +73,9 @@ pub fn attribute_description(a: &Attribute) -> String {
         parts.push(m.description());
     }
     if let Some(var) = a.env {
-        parts.push(format!("Can also be set with the `{var}` environment variable."));
+        parts.push(format!(
+            "Can also be set with the `{var}` environment variable."
+        ));
     }
     if let Some(msg) = &a.deprecation {
         parts.push(format!("**Deprecated**: {msg}"));
@@ -216,10 +220,15 @@ mod tests {
 
     #[test]
     fn attribute_flags_and_kinds() {
-        let s = Schema::new(Block::new("Thing.").attributes([
-            Attribute::string("name").required().description("Name."),
-            Attribute::string("password").optional().sensitive().write_only(),
-        ]))
+        let s = Schema::new(
+            Block::new("Thing.").attributes([
+                Attribute::string("name").required().description("Name."),
+                Attribute::string("password")
+                    .optional()
+                    .sensitive()
+                    .write_only(),
+            ]),
+        )
         .version(2);
         let p = schema(&s);
         assert_eq!(p.version, 2);

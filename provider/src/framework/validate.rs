@@ -104,11 +104,18 @@ impl Validator for IntBetween {
 
 /// Runs every validator and deprecation check of `block` over a configuration value.
 /// Unknown and null values are not validated (they are checked again once known).
-pub fn validate_block(block: &Block, config: &Value, path: &AttributePath, diags: &mut Diagnostics) {
+pub fn validate_block(
+    block: &Block,
+    config: &Value,
+    path: &AttributePath,
+    diags: &mut Diagnostics,
+) {
     let Value::Object(attrs) = config else { return };
     validate_attributes(&block.attributes, attrs, path, diags);
     for nb in &block.blocks {
-        let Some(v) = attrs.get(&nb.name) else { continue };
+        let Some(v) = attrs.get(&nb.name) else {
+            continue;
+        };
         let p = path.join_attr(&nb.name);
         for_each_element(nb.nesting, v, &p, &mut |elem, ep| {
             validate_block(&nb.block, elem, ep, diags)
@@ -123,7 +130,9 @@ fn validate_attributes(
     diags: &mut Diagnostics,
 ) {
     for a in attributes {
-        let Some(v) = values.get(&a.name) else { continue };
+        let Some(v) = values.get(&a.name) else {
+            continue;
+        };
         if v.is_null() {
             continue;
         }
@@ -252,7 +261,9 @@ mod tests {
         let block = Block::new("").attributes([Attribute::nested(
             "opts",
             Nesting::List,
-            [Attribute::number("code").required().validator(IntBetween(1, 254))],
+            [Attribute::number("code")
+                .required()
+                .validator(IntBetween(1, 254))],
         )
         .optional()]);
         let cfg = obj(&[(
@@ -266,6 +277,9 @@ mod tests {
         validate_block(&block, &cfg, &AttributePath::root(), &mut diags);
         let d = diags.into_vec();
         assert_eq!(d.len(), 1);
-        assert_eq!(d[0].attribute.as_ref().map(ToString::to_string).as_deref(), Some("opts[1].code"));
+        assert_eq!(
+            d[0].attribute.as_ref().map(ToString::to_string).as_deref(),
+            Some("opts[1].code")
+        );
     }
 }

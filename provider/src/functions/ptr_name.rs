@@ -19,14 +19,19 @@ impl Function for PtrNameFunction {
 
     fn signature(&self) -> FunctionSignature {
         FunctionSignature {
-            parameters: vec![Parameter::new("ip", Type::String, "An IPv4 or IPv6 address.")],
+            parameters: vec![Parameter::new(
+                "ip",
+                Type::String,
+                "An IPv4 or IPv6 address.",
+            )],
             variadic: None,
             returns: Type::String,
             summary: "The reverse-DNS (PTR) name of an address".into(),
-            description: "Returns the absolute owner name, with a trailing dot, of the PTR record for `ip`: \
+            description:
+                "Returns the absolute owner name, with a trailing dot, of the PTR record for `ip`: \
                  `\"10.10.60.2\"` gives `\"2.60.10.10.in-addr.arpa.\"`; an IPv6 address gives its \
                  32-nibble `ip6.arpa.` name."
-                .into(),
+                    .into(),
             deprecation: None,
         }
     }
@@ -48,7 +53,10 @@ mod tests {
 
     #[test]
     fn ipv4_and_ipv6() {
-        assert_eq!(call("10.10.60.2"), Ok(Value::String("2.60.10.10.in-addr.arpa.".into())));
+        assert_eq!(
+            call("10.10.60.2"),
+            Ok(Value::String("2.60.10.10.in-addr.arpa.".into()))
+        );
         assert_eq!(
             call("2001:db8::1"),
             Ok(Value::String(

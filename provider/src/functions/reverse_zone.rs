@@ -68,7 +68,10 @@ mod tests {
 
     #[test]
     fn ipv4_and_ipv6() {
-        assert_eq!(call("10.10.0.0/16"), Ok(Value::String("10.10.in-addr.arpa.".into())));
+        assert_eq!(
+            call("10.10.0.0/16"),
+            Ok(Value::String("10.10.in-addr.arpa.".into()))
+        );
         assert_eq!(
             call("2001:db8::/32"),
             Ok(Value::String("8.b.d.0.1.0.0.2.ip6.arpa.".into()))

@@ -1229,3 +1229,10 @@ mod tests {
         }
     }
 }
+
+impl Default for Value {
+    /// Null: what an absent value is.
+    fn default() -> Self {
+        Value::Null
+    }
+}
