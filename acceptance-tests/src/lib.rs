@@ -28,7 +28,7 @@ mod provider;
 mod terraform;
 mod workdir;
 
-pub use process::CmdResult;
+pub use process::{CmdResult, run as run_command};
 pub use provider::{
     MirrorInstall, PROVIDER_SOURCE, PROVIDER_VERSION, install_into_mirror, provider_binary,
     workspace_root,
