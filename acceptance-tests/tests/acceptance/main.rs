@@ -1,0 +1,7 @@
+//! Acceptance tests: the real Terraform CLI against the rack provider and real services.
+//! One integration binary; each module is one user story.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod functions;
+mod harness;

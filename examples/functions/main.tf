@@ -1,0 +1,32 @@
+# The rack provider functions, with no backend configured: `scripts/up` applies this.
+
+terraform {
+  required_providers {
+    rack = {
+      source = "terraform.local/rack/rack"
+    }
+  }
+}
+
+# A stable MAC address for a VM's interface, derived from its name.
+output "vm_mac" {
+  value = provider::rack::mac_address("skaro.xivo.vm.farm")
+}
+
+# Reverse zones to create on the DNS server for a network.
+output "reverse_zone_v4" {
+  value = provider::rack::reverse_zone("10.10.0.0/16")
+}
+
+output "reverse_zone_v6" {
+  value = provider::rack::reverse_zone("2001:db8::/32")
+}
+
+# PTR owner names for a host's addresses.
+output "ptr_v4" {
+  value = provider::rack::ptr_name("10.10.60.2")
+}
+
+output "ptr_v6" {
+  value = provider::rack::ptr_name("2001:db8::1")
+}
