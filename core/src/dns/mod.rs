@@ -1,0 +1,3 @@
+//! DNS.
+pub mod name;
+pub mod wire;
