@@ -1,3 +1,5 @@
 //! DNS.
 pub mod name;
+pub mod rdata;
+mod text;
 pub mod wire;
