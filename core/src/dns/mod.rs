@@ -1,4 +1,5 @@
 //! DNS.
+pub mod message;
 pub mod name;
 pub mod rdata;
 mod text;
