@@ -3,4 +3,5 @@ pub mod message;
 pub mod name;
 pub mod rdata;
 mod text;
+pub mod update;
 pub mod wire;
