@@ -358,7 +358,10 @@ impl Message {
     /// The full response code: the header's four bits with the OPT record's upper eight
     /// (RFC 6891 §6.1.3).
     pub fn rcode(&self) -> Rcode {
-        let upper = self.edns.as_ref().map_or(0, |e| u16::from(e.extended_rcode));
+        let upper = self
+            .edns
+            .as_ref()
+            .map_or(0, |e| u16::from(e.extended_rcode));
         Rcode(upper << 4 | u16::from(self.header.rcode & 0x0F))
     }
 
@@ -392,7 +395,12 @@ impl Message {
             out.extend_from_slice(&q.qtype.code().to_be_bytes());
             out.extend_from_slice(&q.qclass.0.to_be_bytes());
         }
-        for rr in self.answers.iter().chain(&self.authority).chain(&self.additional) {
+        for rr in self
+            .answers
+            .iter()
+            .chain(&self.authority)
+            .chain(&self.additional)
+        {
             rr.encode(&mut out)?;
         }
         if let Some(edns) = &self.edns {
@@ -440,9 +448,8 @@ impl Message {
                 qclass,
             });
         }
-        let rr_cap = |count: u16, r: &Reader<'_>| {
-            usize::from(count).min(r.remaining() / (RR_FIXED_LEN + 1))
-        };
+        let rr_cap =
+            |count: u16, r: &Reader<'_>| usize::from(count).min(r.remaining() / (RR_FIXED_LEN + 1));
         msg.answers.reserve(rr_cap(ancount, &r));
         for _ in 0..ancount {
             let rr = read_rr(&mut r)?;
@@ -526,17 +533,16 @@ impl RawRecord<'_> {
     /// keep their rdata opaque, since type formats are defined per class.
     fn into_record(self) -> Result<Record, WireError> {
         let typed = matches!(self.class, Class::IN | Class::NONE | Class::ANY);
-        let rdata = if (self.rdlength == 0 && matches!(self.class, Class::ANY | Class::NONE))
-            || !typed
-        {
-            RData::Unknown {
-                rtype: self.rtype,
-                data: self.rdata_bytes(self.msg).to_vec(),
-            }
-        } else {
-            let mut r = Reader::window(self.msg, self.rdata_start, self.msg.len());
-            RData::decode(self.rtype, &mut r, self.rdlength, true)?
-        };
+        let rdata =
+            if (self.rdlength == 0 && matches!(self.class, Class::ANY | Class::NONE)) || !typed {
+                RData::Unknown {
+                    rtype: self.rtype,
+                    data: self.rdata_bytes(self.msg).to_vec(),
+                }
+            } else {
+                let mut r = Reader::window(self.msg, self.rdata_start, self.msg.len());
+                RData::decode(self.rtype, &mut r, self.rdlength, true)?
+            };
         Ok(Record {
             name: self.name,
             class: self.class,
@@ -627,7 +633,9 @@ mod tests {
         m.extend_from_slice(b"\xab\xcd\x84\x00\x00\x01\x00\x03\x00\x00\x00\x00");
         m.extend_from_slice(b"\x04farm\x00\x00\x0f\x00\x01"); // farm. MX IN at 12
         // farm. MX 10 mail.farm. ; owner pointer to 12, exchange "mail" + pointer to 12
-        m.extend_from_slice(b"\xc0\x0c\x00\x0f\x00\x01\x00\x00\x0e\x10\x00\x09\x00\x0a\x04mail\xc0\x0c");
+        m.extend_from_slice(
+            b"\xc0\x0c\x00\x0f\x00\x01\x00\x00\x0e\x10\x00\x09\x00\x0a\x04mail\xc0\x0c",
+        );
         // mail.farm. A 192.0.2.1 ; owner pointer to "mail" label at 12+10+12+2 = 36
         m.extend_from_slice(b"\xc0\x24\x00\x01\x00\x01\x00\x00\x0e\x10\x00\x04\xc0\x00\x02\x01");
         // farm. SOA with both names compressed
@@ -702,7 +710,15 @@ mod tests {
             ..Header::default()
         }
         .encode(&mut bytes, [0, 0, 1, 0]);
-        encode_rr(&mut bytes, &n("www.farm."), RecordType::A, Class::ANY, 0, |_| Ok(())).unwrap();
+        encode_rr(
+            &mut bytes,
+            &n("www.farm."),
+            RecordType::A,
+            Class::ANY,
+            0,
+            |_| Ok(()),
+        )
+        .unwrap();
         let msg = Message::parse(&bytes).unwrap();
         assert_eq!(msg.header.opcode, Opcode::UPDATE);
         assert_eq!(

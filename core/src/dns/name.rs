@@ -143,8 +143,14 @@ impl Name {
                 b'\\' => {
                     let first = bytes.next().ok_or_else(bad_escape)?;
                     if first.is_ascii_digit() {
-                        let d2 = bytes.next().filter(u8::is_ascii_digit).ok_or_else(bad_escape)?;
-                        let d3 = bytes.next().filter(u8::is_ascii_digit).ok_or_else(bad_escape)?;
+                        let d2 = bytes
+                            .next()
+                            .filter(u8::is_ascii_digit)
+                            .ok_or_else(bad_escape)?;
+                        let d3 = bytes
+                            .next()
+                            .filter(u8::is_ascii_digit)
+                            .ok_or_else(bad_escape)?;
                         let value = u32::from(first - b'0') * 100
                             + u32::from(d2 - b'0') * 10
                             + u32::from(d3 - b'0');
@@ -192,7 +198,11 @@ impl Name {
     fn append(mut self, suffix: &Name) -> Result<Self, usize> {
         self.labels.extend(suffix.labels.iter().cloned());
         let len = self.wire_len();
-        if len > MAX_NAME_LEN { Err(len) } else { Ok(self) }
+        if len > MAX_NAME_LEN {
+            Err(len)
+        } else {
+            Ok(self)
+        }
     }
 
     /// Whether this name is `zone` or below it.
@@ -360,9 +370,18 @@ mod tests {
         assert_eq!(n(r"\065\066c.farm.").to_string(), "abc.farm.");
         assert_eq!(n(r"sp\032ace.farm.").to_string(), r"sp\032ace.farm.");
         assert_eq!(n(r"x\000y.").labels().next().unwrap(), b"x\0y");
-        assert!(matches!(Name::parse(r"a\256."), Err(NameError::BadEscape { .. })));
-        assert!(matches!(Name::parse(r"a\25"), Err(NameError::BadEscape { .. })));
-        assert!(matches!(Name::parse("a\\"), Err(NameError::BadEscape { .. })));
+        assert!(matches!(
+            Name::parse(r"a\256."),
+            Err(NameError::BadEscape { .. })
+        ));
+        assert!(matches!(
+            Name::parse(r"a\25"),
+            Err(NameError::BadEscape { .. })
+        ));
+        assert!(matches!(
+            Name::parse("a\\"),
+            Err(NameError::BadEscape { .. })
+        ));
     }
 
     #[test]
@@ -375,12 +394,21 @@ mod tests {
         ));
         // 4 labels of 63 = 4 * 64 + 1 = 257 octets.
         let long = [l63.as_str(); 4].join(".");
-        assert!(matches!(Name::parse(&long), Err(NameError::TooLong { len: 257, .. })));
+        assert!(matches!(
+            Name::parse(&long),
+            Err(NameError::TooLong { len: 257, .. })
+        ));
         // 3 labels of 63 and one of 61 = 255 octets exactly.
         let max = format!("{l63}.{l63}.{l63}.{}", "a".repeat(61));
         assert_eq!(Name::parse(&max).unwrap().wire_len(), 255);
-        assert!(matches!(Name::parse("a..b"), Err(NameError::EmptyLabel { .. })));
-        assert!(matches!(Name::parse(".a"), Err(NameError::EmptyLabel { .. })));
+        assert!(matches!(
+            Name::parse("a..b"),
+            Err(NameError::EmptyLabel { .. })
+        ));
+        assert!(matches!(
+            Name::parse(".a"),
+            Err(NameError::EmptyLabel { .. })
+        ));
         assert_eq!(Name::parse(""), Err(NameError::Empty));
     }
 
@@ -392,7 +420,10 @@ mod tests {
         assert_eq!(Name::resolve("WWW.Lab", &zone).unwrap(), n("www.lab.farm."));
         assert_eq!(Name::resolve("www.farm.", &zone).unwrap(), n("www.farm."));
         assert_eq!(Name::resolve("other.", &zone).unwrap(), n("other."));
-        assert_eq!(Name::resolve(r"a\.", &zone).unwrap().to_string(), r"a\..farm.");
+        assert_eq!(
+            Name::resolve(r"a\.", &zone).unwrap().to_string(),
+            r"a\..farm."
+        );
         assert_eq!(Name::resolve("", &zone), Err(NameError::Empty));
         let l63 = "a".repeat(63);
         let deep = n(&format!("{l63}.{l63}.{l63}."));
@@ -490,6 +521,9 @@ mod tests {
         }
         let last = prev.unwrap();
         let mut r = Reader::window(&msg, last, msg.len());
-        assert!(matches!(Name::decode(&mut r, true), Err(WireError::NameTooLong { .. })));
+        assert!(matches!(
+            Name::decode(&mut r, true),
+            Err(WireError::NameTooLong { .. })
+        ));
     }
 }

@@ -481,7 +481,9 @@ fn example(rtype: RecordType) -> &'static str {
         RecordType::Txt => "\"v=spf1 -all\"",
         RecordType::Caa => "0 issue \"letsencrypt.org\"",
         RecordType::Sshfp => "4 2 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-        RecordType::Tlsa => "3 1 1 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        RecordType::Tlsa => {
+            "3 1 1 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+        }
         RecordType::Naptr => "100 10 \"u\" \"E2U+sip\" \"!^.*$!sip:info@farm.example!\" .",
         RecordType::Soa => "ns1.farm. hostmaster.farm. 1 7200 3600 1209600 300",
         RecordType::Svcb | RecordType::Https => "1 . alpn=h2,h3 port=8443",
@@ -511,7 +513,7 @@ fn svc_key_from_name(name: &str) -> Option<u16> {
 fn check_svc_param(key: u16, value: &[u8]) -> Result<(), &'static str> {
     match key {
         0 => {
-            if value.is_empty() || value.len() % 2 != 0 {
+            if value.is_empty() || !value.len().is_multiple_of(2) {
                 return Err("mandatory must list at least one key");
             }
             let keys: Vec<u16> = value
@@ -542,9 +544,9 @@ fn check_svc_param(key: u16, value: &[u8]) -> Result<(), &'static str> {
         2 => Err("no-default-alpn takes no value"),
         3 if value.len() == 2 => Ok(()),
         3 => Err("port must be 2 bytes"),
-        4 if !value.is_empty() && value.len() % 4 == 0 => Ok(()),
+        4 if !value.is_empty() && value.len().is_multiple_of(4) => Ok(()),
         4 => Err("ipv4hint must hold whole IPv4 addresses"),
-        6 if !value.is_empty() && value.len() % 16 == 0 => Ok(()),
+        6 if !value.is_empty() && value.len().is_multiple_of(16) => Ok(()),
         6 => Err("ipv6hint must hold whole IPv6 addresses"),
         SVC_KEY_INVALID => Err("key65535 is reserved"),
         _ => Ok(()),
@@ -622,12 +624,18 @@ impl RData {
             RecordType::A => {
                 need(1)?;
                 let raw = t(0)?.raw;
-                Self::A(raw.parse().map_err(|_| ctx.bad("address", raw, "an IPv4 address"))?)
+                Self::A(
+                    raw.parse()
+                        .map_err(|_| ctx.bad("address", raw, "an IPv4 address"))?,
+                )
             }
             RecordType::Aaaa => {
                 need(1)?;
                 let raw = t(0)?.raw;
-                Self::Aaaa(raw.parse().map_err(|_| ctx.bad("address", raw, "an IPv6 address"))?)
+                Self::Aaaa(
+                    raw.parse()
+                        .map_err(|_| ctx.bad("address", raw, "an IPv6 address"))?,
+                )
             }
             RecordType::Cname | RecordType::Ns | RecordType::Ptr | RecordType::Dname => {
                 need(1)?;
@@ -661,8 +669,8 @@ impl RData {
                 }
                 let mut strings = Vec::new();
                 for token in &tokens {
-                    let bytes =
-                        text::unescape(token.raw).map_err(|why| ctx.bad("string", token.raw, why))?;
+                    let bytes = text::unescape(token.raw)
+                        .map_err(|why| ctx.bad("string", token.raw, why))?;
                     if bytes.is_empty() {
                         strings.push(bytes);
                     } else {
@@ -812,7 +820,9 @@ impl RData {
                 None => Vec::new(),
             };
             let shown = value_raw.unwrap_or_default();
-            let bad = |expected: &str| ctx.bad("parameter value", &format!("{key_text}={shown}"), expected);
+            let bad = |expected: &str| {
+                ctx.bad("parameter value", &format!("{key_text}={shown}"), expected)
+            };
             let wire = match key {
                 0 => {
                     let mut keys = Vec::new();
@@ -840,8 +850,9 @@ impl RData {
                 4 => {
                     let mut wire = Vec::new();
                     for item in String::from_utf8_lossy(&value).split(',') {
-                        let addr: Ipv4Addr =
-                            item.parse().map_err(|_| bad("IPv4 addresses separated by commas"))?;
+                        let addr: Ipv4Addr = item
+                            .parse()
+                            .map_err(|_| bad("IPv4 addresses separated by commas"))?;
                         wire.extend_from_slice(&addr.octets());
                     }
                     wire
@@ -850,8 +861,9 @@ impl RData {
                 6 => {
                     let mut wire = Vec::new();
                     for item in String::from_utf8_lossy(&value).split(',') {
-                        let addr: Ipv6Addr =
-                            item.parse().map_err(|_| bad("IPv6 addresses separated by commas"))?;
+                        let addr: Ipv6Addr = item
+                            .parse()
+                            .map_err(|_| bad("IPv6 addresses separated by commas"))?;
                         wire.extend_from_slice(&addr.octets());
                     }
                     wire
@@ -1268,7 +1280,11 @@ impl fmt::Display for RData {
                 algorithm,
                 fingerprint_type,
                 fingerprint,
-            } => write!(f, "{algorithm} {fingerprint_type} {}", text::hex(fingerprint)),
+            } => write!(
+                f,
+                "{algorithm} {fingerprint_type} {}",
+                text::hex(fingerprint)
+            ),
             Self::Tlsa {
                 usage,
                 selector,
@@ -1360,7 +1376,11 @@ mod tests {
         round_trip("SRV", "10 5 5060 sip", "10 5 5060 sip.farm.");
         round_trip("TXT", "hello", "\"hello\"");
         round_trip("TXT", r#""a" "b""#, r#""a" "b""#);
-        round_trip("TXT", r#""say \"hi\"\059 \\ \195\169""#, r#""say \"hi\"; \\ \195\169""#);
+        round_trip(
+            "TXT",
+            r#""say \"hi\"\059 \\ \195\169""#,
+            r#""say \"hi\"; \\ \195\169""#,
+        );
         round_trip("TXT", r#""""#, r#""""#);
         round_trip(
             "CAA",
@@ -1392,20 +1412,30 @@ mod tests {
             "1 . mandatory=alpn,port alpn=\"h3,h2\" no-default-alpn port=8443 \
              ipv4hint=192.0.2.1 ech=AAEC ipv6hint=2001:db8::1,2001:db8::2 key65000=\"x y\"",
         );
-        round_trip("SVCB", "1 svc key1=h2 key3=53", "1 svc.farm. alpn=\"h2\" port=53");
+        round_trip(
+            "SVCB",
+            "1 svc key1=h2 key3=53",
+            "1 svc.farm. alpn=\"h2\" port=53",
+        );
         round_trip("TYPE65280", "\\# 3 abcdef", "\\# 3 abcdef");
         round_trip("TYPE65280", "\\# 0", "\\# 0");
     }
 
     #[test]
     fn normalisation_makes_spellings_equal() {
-        assert_eq!(parse("AAAA", "2001:DB8:0:0::1"), parse("AAAA", "2001:db8::1"));
+        assert_eq!(
+            parse("AAAA", "2001:DB8:0:0::1"),
+            parse("AAAA", "2001:db8::1")
+        );
         assert_eq!(parse("MX", "10 MAIL.Farm."), parse("MX", "10 mail.farm."));
         assert_eq!(parse("MX", "10 mail"), parse("MX", "10 mail.farm."));
         assert_eq!(parse("TXT", r#""a" "b""#), parse("TXT", "a b"));
         assert_ne!(parse("TXT", r#""a" "b""#), parse("TXT", "ab"));
         assert_eq!(parse("TXT", r"\097"), parse("TXT", "a"));
-        assert_eq!(parse("CAA", "0 Issue \"ca.example\""), parse("CAA", "0 issue ca.example"));
+        assert_eq!(
+            parse("CAA", "0 Issue \"ca.example\""),
+            parse("CAA", "0 issue ca.example")
+        );
         assert_eq!(parse("SSHFP", "1 1 AB cd"), parse("SSHFP", "1 1 abcd"));
         assert_eq!(
             parse("HTTPS", "1 . port=443 alpn=h2"),
@@ -1512,7 +1542,10 @@ mod tests {
     fn record_types() {
         assert_eq!("mx".parse::<RecordType>().unwrap(), RecordType::Mx);
         assert_eq!("TYPE15".parse::<RecordType>().unwrap(), RecordType::Mx);
-        assert_eq!("type123".parse::<RecordType>().unwrap(), RecordType::Unknown(123));
+        assert_eq!(
+            "type123".parse::<RecordType>().unwrap(),
+            RecordType::Unknown(123)
+        );
         assert_eq!(RecordType::Unknown(123).to_string(), "TYPE123");
         assert_eq!(RecordType::Unknown(15), RecordType::Mx);
         assert_eq!(RecordType::from(65).to_string(), "HTTPS");

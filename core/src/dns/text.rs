@@ -39,7 +39,9 @@ pub(crate) fn tokenize(text: &str) -> Result<Vec<Token<'_>>, &'static str> {
         while let Some(&c) = bytes.get(i) {
             match c {
                 b'\\' => i += 2,
-                b'"' => i = closing_quote(bytes, i + 1).ok_or("has an unterminated quoted string")? + 1,
+                b'"' => {
+                    i = closing_quote(bytes, i + 1).ok_or("has an unterminated quoted string")? + 1
+                }
                 c if c.is_ascii_whitespace() || c == b'(' || c == b')' => break,
                 _ => i += 1,
             }
@@ -129,7 +131,7 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 
 /// Decodes hex digits (either case, no separators).
 pub(crate) fn unhex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     text.as_bytes()
@@ -147,16 +149,26 @@ mod tests {
     use super::*;
 
     fn raws(text: &str) -> Vec<(&str, bool)> {
-        tokenize(text).unwrap().into_iter().map(|t| (t.raw, t.quoted)).collect()
+        tokenize(text)
+            .unwrap()
+            .into_iter()
+            .map(|t| (t.raw, t.quoted))
+            .collect()
     }
 
     #[test]
     fn tokens() {
-        assert_eq!(raws("  10   mail.farm. "), [("10", false), ("mail.farm.", false)]);
+        assert_eq!(
+            raws("  10   mail.farm. "),
+            [("10", false), ("mail.farm.", false)]
+        );
         assert_eq!(raws(r#""a b" c"#), [("a b", true), ("c", false)]);
         assert_eq!(raws(r#""a\"b""#), [(r#"a\"b"#, true)]);
         assert_eq!(raws(r"a\ b"), [(r"a\ b", false)]);
-        assert_eq!(raws(r#"alpn="h2 x" port=1"#), [(r#"alpn="h2 x""#, false), ("port=1", false)]);
+        assert_eq!(
+            raws(r#"alpn="h2 x" port=1"#),
+            [(r#"alpn="h2 x""#, false), ("port=1", false)]
+        );
         assert_eq!(raws("( 1\n 2 )"), [("1", false), ("2", false)]);
         assert_eq!(raws(r#""""#), [("", true)]);
         assert!(tokenize(r#""abc"#).is_err());

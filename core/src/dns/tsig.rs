@@ -355,13 +355,11 @@ fn append_tsig(
     mac: &[u8],
     original_id: u16,
 ) -> Result<(), TsigError> {
-    let arcount = arcount(msg)?
-        .checked_add(1)
-        .ok_or(WireError::TooLong {
-            what: "additional section",
-            len: usize::from(u16::MAX) + 1,
-            max: usize::from(u16::MAX),
-        })?;
+    let arcount = arcount(msg)?.checked_add(1).ok_or(WireError::TooLong {
+        what: "additional section",
+        len: usize::from(u16::MAX) + 1,
+        max: usize::from(u16::MAX),
+    })?;
     encode_rr(msg, &key.name, RecordType::Tsig, Class::ANY, 0, |o| {
         key.algorithm.name().encode(o);
         timers(o, time_signed, fudge);
@@ -471,10 +469,9 @@ fn check_record(message: &Message, key: &TsigKey) -> Result<(), TsigError> {
         }
         Rcode::BADTIME => {
             // RFC 8945 §5.2.3: other data holds the server's time, 48 bits.
-            let server_time = tsig
-                .other
-                .get(..6)
-                .map_or(0, |b| b.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b)));
+            let server_time = tsig.other.get(..6).map_or(0, |b| {
+                b.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b))
+            });
             return Err(TsigError::BadTime {
                 server_time,
                 client_time: tsig.time_signed,
@@ -738,7 +735,11 @@ mod tests {
         // Outside the fudge, or with another secret, it fails with the right error.
         assert!(matches!(
             verify_request(&bytes, &key, NSUPDATE_TIME + 301),
-            Err(TsigError::ClockSkew { skew: 301, fudge: 300, .. })
+            Err(TsigError::ClockSkew {
+                skew: 301,
+                fudge: 300,
+                ..
+            })
         ));
         let other = TsigKey::new(key.name.clone(), key.algorithm, b"wrong".to_vec()).unwrap();
         assert!(matches!(
@@ -837,9 +838,16 @@ mod tests {
         );
         assert!(e.to_string().contains("clocks"), "{e}");
         assert_eq!(check(Rcode::BADTRUNC, &[]), TsigError::BadTrunc);
-        assert!(matches!(check(Rcode(99), &[]), TsigError::OtherError { .. }));
+        assert!(matches!(
+            check(Rcode(99), &[]),
+            TsigError::OtherError { .. }
+        ));
         // An unsigned answer.
-        let plain = response_to(&Message::query(5, "farm.".parse().unwrap(), RecordType::Soa).to_bytes().unwrap());
+        let plain = response_to(
+            &Message::query(5, "farm.".parse().unwrap(), RecordType::Soa)
+                .to_bytes()
+                .unwrap(),
+        );
         assert!(matches!(
             verify_response(&plain, &key, &req, 1000),
             Err(TsigError::Unsigned { .. })
@@ -917,7 +925,10 @@ mod tests {
 
         // The first message must be signed.
         let mut v = StreamVerifier::new(key.clone(), &request);
-        assert!(matches!(v.verify(&messages[1], 550), Err(TsigError::Unsigned { .. })));
+        assert!(matches!(
+            v.verify(&messages[1], 550),
+            Err(TsigError::Unsigned { .. })
+        ));
 
         // 100 unsigned in a row is too many; ending unsigned is an error.
         let mut v = StreamVerifier::new(key.clone(), &request);
@@ -926,7 +937,10 @@ mod tests {
             v.verify(m, 550).unwrap();
         }
         assert_eq!(v.finish(), Err(TsigError::UnsignedEnd));
-        assert_eq!(v.verify(&messages[1], 550).unwrap_err(), TsigError::TooManyUnsigned);
+        assert_eq!(
+            v.verify(&messages[1], 550).unwrap_err(),
+            TsigError::TooManyUnsigned
+        );
     }
 
     #[test]
@@ -937,7 +951,10 @@ mod tests {
         assert!(!debug.contains("secret-for"), "{debug}");
         assert!(debug.contains("redacted"));
         assert_eq!(key.secret(), b"secret-for-rack-tests-32-bytes!!");
-        assert_eq!("hmac-sha1".parse::<TsigAlgorithm>().unwrap(), TsigAlgorithm::HmacSha1);
+        assert_eq!(
+            "hmac-sha1".parse::<TsigAlgorithm>().unwrap(),
+            TsigAlgorithm::HmacSha1
+        );
         assert_eq!(TsigAlgorithm::HmacSha512.name().to_string(), "hmac-sha512.");
         assert!(matches!(
             "hmac-md5".parse::<TsigAlgorithm>(),

@@ -221,7 +221,8 @@ impl UpdateBuilder {
         rtype: RecordType,
     ) -> Result<&mut Self, UpdateError> {
         self.check_rrset(name, rtype)?;
-        self.updates.push(Self::entry(name, rtype, Class::ANY, None));
+        self.updates
+            .push(Self::entry(name, rtype, Class::ANY, None));
         Ok(self)
     }
 
@@ -303,9 +304,11 @@ impl UpdateBuilder {
         out.extend_from_slice(&RecordType::Soa.code().to_be_bytes());
         out.extend_from_slice(&Class::IN.0.to_be_bytes());
         for e in self.prerequisites.iter().chain(&self.updates) {
-            encode_rr(&mut out, &e.name, e.rtype, e.class, e.ttl, |o| match &e.rdata {
-                Some(rd) => rd.encode(o),
-                None => Ok(()),
+            encode_rr(&mut out, &e.name, e.rtype, e.class, e.ttl, |o| {
+                match &e.rdata {
+                    Some(rd) => rd.encode(o),
+                    None => Ok(()),
+                }
             })?;
         }
         if out.len() > MAX_MESSAGE_LEN {

@@ -228,7 +228,10 @@ mod tests {
         let msg = [1, 2, 3, 4, 5];
         let mut r = Reader::window(&msg, 1, 3);
         assert_eq!(r.u16("x").unwrap(), 0x0203);
-        assert!(matches!(r.u8("y"), Err(WireError::Truncated { offset: 3, .. })));
+        assert!(matches!(
+            r.u8("y"),
+            Err(WireError::Truncated { offset: 3, .. })
+        ));
         let mut r = Reader::window(&msg, 4, 100);
         assert_eq!(r.remaining(), 1);
         assert!(r.u32("z").is_err());
