@@ -346,6 +346,16 @@ fn prior(mac: &[u8]) -> Vec<u8> {
     v
 }
 
+/// A copy of `msg` with `id` in its header: MACs always cover the original ID (RFC 8945
+/// §4.3.2).
+fn with_id(msg: &[u8], id: u16) -> Vec<u8> {
+    let mut covered = msg.to_vec();
+    if let Some(slot) = covered.get_mut(0..2) {
+        slot.copy_from_slice(&id.to_be_bytes());
+    }
+    covered
+}
+
 /// Appends a TSIG record to `msg` and increments ARCOUNT (RFC 8945 §4.2, §5.1).
 fn append_tsig(
     msg: &mut Vec<u8>,
@@ -417,7 +427,7 @@ pub fn sign_response(
     now: u64,
 ) -> Result<Vec<u8>, TsigError> {
     let vars = variables(key, now, DEFAULT_FUDGE, Rcode::NOERROR, &[]);
-    let mac = key.mac(&[&prior(&request.mac), msg, &vars]);
+    let mac = key.mac(&[&prior(&request.mac), &with_id(msg, request.id), &vars]);
     append_tsig(msg, key, now, DEFAULT_FUDGE, &mac, request.id)?;
     Ok(mac)
 }
@@ -670,9 +680,10 @@ impl StreamSigner {
             timers(&mut v, now, DEFAULT_FUDGE);
             v
         };
+        let covered = with_id(msg, self.request.id);
         let mac = self
             .key
-            .mac(&[&prior(&self.prior_mac), &self.unsigned, msg, &vars]);
+            .mac(&[&prior(&self.prior_mac), &self.unsigned, &covered, &vars]);
         append_tsig(msg, &self.key, now, DEFAULT_FUDGE, &mac, self.request.id)?;
         self.prior_mac = mac;
         self.unsigned.clear();
@@ -694,6 +705,14 @@ mod tests {
     const NSUPDATE_REQUEST: &str = "c69828000001000100010001046661726d000006000103777777c00c000100fe000000000000c016000100010000012c0004c0000201087261636b2d6b65790000fa00ff00000000003d0b686d61632d7368613235360000006b025513012c00204324b41587ad66d597c5fc7b59e58f78f2519148a4be4c6358403cb94279783ac69800000000";
     const NSUPDATE_SECRET: &str = "c2VjcmV0LWZvci1yYWNrLXRlc3RzLTMyLWJ5dGVzISE=";
     const NSUPDATE_TIME: u64 = 0x6b02_5513;
+
+    /// A SOA query signed by BIND 9.18's `dig -y` and the answer `named` 9.18 signed for it,
+    /// captured by a UDP relay; then an UPDATE from `nsupdate` and `named`'s signed NOERROR.
+    const DIG_SOA_QUERY: &str = "20b100200001000000000001046661726d0000060001087261636b2d6b65790000fa00ff00000000003d0b686d61632d7368613235360000006b0255bb012c00206bc39fd3518ca6d6c1cf24db2ad8135d1d5ae63104b3e5c0b3408d618cc4466320b100000000";
+    const NAMED_SOA_ANSWER: &str = "20b184000001000100010002046661726d0000060001c00c000600010000012c0027036e7331c00c0a686f73746d6173746572c00c0000000100001c2000000e10001275000000012cc00c000200010000012c0002c022c022000100010000012c0004c0000235087261636b2d6b65790000fa00ff00000000003d0b686d61632d7368613235360000006b0255bb012c0020355068b9a42614da4900665103bc2d6d3fe6b54faf34814955e364b228b21f5e20b100000000";
+    const NSUPDATE_REQUEST_2: &str = "5d1c28000001000100010001046661726d000006000103777777c00c000100fe000000000000c016000100010000012c0004c0000201087261636b2d6b65790000fa00ff00000000003d0b686d61632d7368613235360000006b0255bb012c00200f24c6909db32f94ae68ed33597833161b66b515c0452fbda1714d488f92c10f5d1c00000000";
+    const NAMED_UPDATE_ANSWER: &str = "5d1ca8000001000000000001046661726d0000060001087261636b2d6b65790000fa00ff00000000003d0b686d61632d7368613235360000006b0255bb012c00207f95103c356dd8c025756d670c166ec9b9d05c345ddb47e289120c71867839af5d1c00000000";
+    const NAMED_TIME: u64 = 0x6b02_55bb;
 
     fn unhex(s: &str) -> Vec<u8> {
         crate::dns::text::unhex(s).unwrap()
@@ -744,6 +763,33 @@ mod tests {
         let other = TsigKey::new(key.name.clone(), key.algorithm, b"wrong".to_vec()).unwrap();
         assert!(matches!(
             verify_request(&bytes, &other, NSUPDATE_TIME),
+            Err(TsigError::MacMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn known_answers_from_named() {
+        let key = key("hmac-sha256");
+        let (_, request) = verify_request(&unhex(DIG_SOA_QUERY), &key, NAMED_TIME).unwrap();
+        let answer =
+            verify_response(&unhex(NAMED_SOA_ANSWER), &key, &request, NAMED_TIME + 1).unwrap();
+        assert_eq!(answer.rcode(), Rcode::NOERROR);
+        assert_eq!(
+            answer.answers[0].to_string(),
+            "farm. 300 IN SOA ns1.farm. hostmaster.farm. 1 7200 3600 1209600 300"
+        );
+        assert!(matches!(
+            verify_response(&unhex(NAMED_SOA_ANSWER), &key, &request, NAMED_TIME + 400),
+            Err(TsigError::ClockSkew { .. })
+        ));
+        let (_, request) = verify_request(&unhex(NSUPDATE_REQUEST_2), &key, NAMED_TIME).unwrap();
+        let answer =
+            verify_response(&unhex(NAMED_UPDATE_ANSWER), &key, &request, NAMED_TIME).unwrap();
+        assert_eq!(answer.header.opcode, Opcode::UPDATE);
+        assert_eq!(answer.rcode(), Rcode::NOERROR);
+        // The SOA answer does not verify as the answer to the UPDATE.
+        assert!(matches!(
+            verify_response(&unhex(NAMED_SOA_ANSWER), &key, &request, NAMED_TIME),
             Err(TsigError::MacMismatch { .. })
         ));
     }
@@ -901,7 +947,7 @@ mod tests {
             .collect();
         for (i, sign) in plan.iter().enumerate() {
             let mut m = base.clone();
-            m[3] = (i as u8) & 0x0f; // make each message distinct (the rcode bits)
+            m[1] = i as u8; // distinct IDs: the MAC covers the original ID
             if *sign {
                 signer.sign(&mut m, 500 + i as u64).unwrap();
             } else {
