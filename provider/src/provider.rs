@@ -27,11 +27,10 @@ pub struct RackProvider;
 impl Provider for RackProvider {
     fn schema(&self) -> Schema {
         Schema::new(Block::new(
-            "Manages a data-centre zone as code: DNS zones and records, DHCP static leases, \
-             libvirt networks, volumes and virtual machines, package repositories and switches, \
-             each through the service a team already runs. Every setting of this block can also \
-             come from the environment variable named in its description. Provider functions \
-             need no configuration.",
+            "Manages a data-centre zone as code, through the services the team already runs \
+             (BIND or any RFC 2136 server, Kea, libvirt). Every setting of this block can \
+             also come from the environment variable named in its description. The provider \
+             functions need no configuration.",
         ))
     }
 

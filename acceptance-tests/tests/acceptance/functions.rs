@@ -1,9 +1,5 @@
 //! Provider functions: `provider::rack::mac_address`, `reverse_zone` and `ptr_name`, run
 //! through Terraform from `examples/functions`.
-//!
-//! PENDING ON THE PROVIDER: these tests fail until the provider serves protocol 6
-//! (handshake, GetProviderSchema with functions, CallFunction). They are not ignored on
-//! purpose: they are the definition of done for that work.
 
 use std::time::Duration;
 
