@@ -6,3 +6,4 @@
 mod examples;
 mod functions;
 mod harness;
+mod logging;

@@ -73,8 +73,18 @@ pub fn level_from_env(get: impl Fn(&str) -> Option<String>) -> LevelFilter {
 pub fn init() {
     let level = level_from_env(|k| std::env::var(k).ok());
     let _ = tracing_subscriber::registry()
-        .with(HclogLayer::new(std::io::stderr).with_filter(level))
+        .with(HclogLayer::new(std::io::stderr).with_filter(crate_filter(level)))
         .try_init();
+}
+
+/// Our own crates log at `level`; libraries (h2, hyper, rustls, tonic) only from WARN up,
+/// since their frame-by-frame debug output would drown what a user is looking for.
+pub fn crate_filter(level: LevelFilter) -> tracing_subscriber::filter::Targets {
+    tracing_subscriber::filter::Targets::new()
+        .with_default(level.min(LevelFilter::WARN))
+        .with_target("rack_provider", level)
+        .with_target("rack_core", level)
+        .with_target("terraform_provider_rack", level)
 }
 
 /// A [`Layer`] writing one hclog JSON line per event.
@@ -388,5 +398,21 @@ mod tests {
             LevelFilter::OFF
         );
         assert_eq!(level_from_env(env(&[("TF_LOG", "loud")])), LevelFilter::OFF);
+    }
+}
+
+#[cfg(test)]
+mod filter_tests {
+    use super::*;
+
+    #[test]
+    fn libraries_are_capped_at_warn() {
+        let f = crate_filter(LevelFilter::DEBUG);
+        assert!(f.would_enable("rack_provider::framework", &tracing::Level::DEBUG));
+        assert!(f.would_enable("rack_core::dns", &tracing::Level::DEBUG));
+        assert!(!f.would_enable("h2::codec", &tracing::Level::DEBUG));
+        assert!(f.would_enable("h2::codec", &tracing::Level::WARN));
+        let off = crate_filter(LevelFilter::OFF);
+        assert!(!off.would_enable("h2::codec", &tracing::Level::ERROR));
     }
 }
