@@ -422,3 +422,299 @@ fn unknown_resource_type_is_a_diagnostic() {
     assert_eq!(r.diagnostics.len(), 1);
     assert!(r.diagnostics[0].summary.contains("rack_nope"));
 }
+
+// ---- ephemeral resources, list resources, identity import, upgrades, timeouts ----
+
+use std::time::{Duration, SystemTime};
+
+use futures::StreamExt as _;
+
+use crate::framework::resource::{
+    EphemeralResource, EphemeralResult, ListItem, ListRequest, ListResource, ListSink, Private,
+};
+use crate::framework::timeouts::timeouts_attribute;
+
+struct Token;
+
+#[async_trait]
+impl EphemeralResource for Token {
+    fn type_name(&self) -> &'static str {
+        "rack_test_token"
+    }
+    fn schema(&self) -> Schema {
+        Schema::new(Block::new("A token.").attributes([
+            Attribute::string("scope").required(),
+            Attribute::string("value").computed().sensitive(),
+        ]))
+    }
+    async fn open(&self, _ctx: &Context, config: Value) -> EphemeralResult {
+        let scope = config
+            .attr("scope")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let mut private = Private::default();
+        private.0.insert("scope".into(), serde_json::json!(scope));
+        EphemeralResult {
+            result: obj(&[("scope", s(&scope)), ("value", s("t0ken"))]),
+            private,
+            renew_at: Some(SystemTime::UNIX_EPOCH + Duration::from_secs(2_000_000_000)),
+            diags: Diagnostics::new(),
+        }
+    }
+}
+
+struct ThingList(Arc<Store>);
+
+#[async_trait]
+impl ListResource for ThingList {
+    fn type_name(&self) -> &'static str {
+        "rack_test_thing"
+    }
+    fn schema(&self) -> Schema {
+        Schema::new(Block::new("Filter.").attributes([Attribute::string("prefix").optional()]))
+    }
+    async fn list(&self, _ctx: &Context, req: ListRequest, sink: ListSink) {
+        let prefix = req
+            .config
+            .attr("prefix")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let items: Vec<(String, String)> = self.0.0.lock().unwrap().clone().into_iter().collect();
+        for (name, value) in items.into_iter().filter(|(n, _)| n.starts_with(&prefix)) {
+            let resource = req.include_resource.then(|| {
+                obj(&[
+                    ("name", s(&name)),
+                    ("value", s(&value)),
+                    ("id", s(&format!("id-{name}"))),
+                    ("token", Value::Null),
+                ])
+            });
+            let item = ListItem {
+                identity: obj(&[("name", s(&name))]),
+                display_name: name.clone(),
+                resource,
+            };
+            if !sink.item(item).await {
+                return;
+            }
+        }
+    }
+}
+
+struct Slow;
+
+#[async_trait]
+impl Resource for Slow {
+    fn type_name(&self) -> &'static str {
+        "rack_test_slow"
+    }
+    fn schema(&self) -> Schema {
+        Schema::new(Block::new("Slow.").attributes([
+            Attribute::string("name").required(),
+            timeouts_attribute(&["create"]),
+        ]))
+        .version(1)
+    }
+    async fn create(&self, _ctx: &Context, req: ApplyRequest) -> StateResult {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        StateResult {
+            state: req.planned,
+            ..StateResult::default()
+        }
+    }
+    async fn read(&self, _ctx: &Context, req: ReadRequest) -> StateResult {
+        StateResult {
+            state: req.state,
+            ..StateResult::default()
+        }
+    }
+    async fn update(&self, ctx: &Context, req: ApplyRequest) -> StateResult {
+        self.create(ctx, req).await
+    }
+    async fn delete(&self, _ctx: &Context, _req: DeleteRequest) -> Diagnostics {
+        Diagnostics::new()
+    }
+    fn upgrade_state(
+        &self,
+        from: i64,
+        mut raw: serde_json::Value,
+    ) -> Result<serde_json::Value, Diagnostic> {
+        // Version 0 called the attribute "label".
+        assert_eq!(from, 0);
+        if let Some(map) = raw.as_object_mut()
+            && let Some(label) = map.remove("label")
+        {
+            map.insert("name".into(), label);
+        }
+        Ok(raw)
+    }
+}
+
+struct FullProvider(Arc<Store>);
+
+#[async_trait]
+impl Provider for FullProvider {
+    fn schema(&self) -> Schema {
+        Schema::default()
+    }
+    async fn configure(&self, _config: Value, _diags: &mut Diagnostics) -> Option<ProviderData> {
+        None
+    }
+    fn resources(&self) -> Vec<Arc<dyn Resource>> {
+        vec![Arc::new(Thing(self.0.clone())), Arc::new(Slow)]
+    }
+    fn ephemeral_resources(&self) -> Vec<Arc<dyn EphemeralResource>> {
+        vec![Arc::new(Token)]
+    }
+    fn list_resources(&self) -> Vec<Arc<dyn ListResource>> {
+        vec![Arc::new(ThingList(self.0.clone()))]
+    }
+}
+
+fn full() -> (ProviderService, Arc<Store>) {
+    let store = Arc::new(Store::default());
+    (
+        ProviderService::new(Arc::new(FullProvider(store.clone()))),
+        store,
+    )
+}
+
+#[test]
+fn ephemeral_open_returns_result_private_and_renewal() {
+    let (svc, _) = full();
+    let t = Token.schema().value_type();
+    let r = rt()
+        .block_on(
+            svc.open_ephemeral_resource(Request::new(pb::open_ephemeral_resource::Request {
+                type_name: "rack_test_token".into(),
+                config: dv(&obj(&[("scope", s("dns")), ("value", Value::Null)]), &t),
+                client_capabilities: None,
+            })),
+        )
+        .unwrap()
+        .into_inner();
+    assert!(r.diagnostics.is_empty(), "{:?}", r.diagnostics);
+    assert_eq!(un(r.result, &t).attr("value"), Some(&s("t0ken")));
+    assert_eq!(r.renew_at.map(|t| t.seconds), Some(2_000_000_000));
+    assert!(!r.private.unwrap_or_default().is_empty());
+}
+
+#[test]
+fn list_streams_identities_respecting_limit_and_objects() {
+    let (svc, store) = full();
+    for n in ["web1", "web2", "web3", "db1"] {
+        store.0.lock().unwrap().insert(n.into(), "v".into());
+    }
+    let lt = ThingList(store.clone()).schema().value_type();
+    let rt = rt();
+    let events: Vec<_> = rt.block_on(async {
+        let stream = svc
+            .list_resource(Request::new(pb::list_resource::Request {
+                type_name: "rack_test_thing".into(),
+                config: dv(&obj(&[("prefix", s("web"))]), &lt),
+                include_resource_object: true,
+                limit: 2,
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        stream.collect::<Vec<_>>().await
+    });
+    assert_eq!(events.len(), 2);
+    let first = events[0].as_ref().unwrap();
+    assert_eq!(first.display_name, "web1");
+    assert!(first.identity.is_some());
+    assert_eq!(
+        un(first.resource_object.clone(), &ty()).attr("id"),
+        Some(&s("id-web1"))
+    );
+}
+
+#[test]
+fn import_by_identity() {
+    let (svc, store) = full();
+    store.0.lock().unwrap().insert("x".into(), "1".into());
+    let id_ty = Type::object([("name", Type::String)]);
+    let r = rt()
+        .block_on(
+            svc.import_resource_state(Request::new(pb::import_resource_state::Request {
+                type_name: "rack_test_thing".into(),
+                id: String::new(),
+                client_capabilities: None,
+                identity: Some(pb::ResourceIdentityData {
+                    identity_data: dv(&obj(&[("name", s("x"))]), &id_ty),
+                }),
+            })),
+        )
+        .unwrap()
+        .into_inner();
+    assert!(r.diagnostics.is_empty(), "{:?}", r.diagnostics);
+    assert_eq!(
+        un(r.imported_resources[0].state.clone(), &ty()).attr("name"),
+        Some(&s("x"))
+    );
+}
+
+#[test]
+fn state_upgrade_from_an_older_version() {
+    let (svc, _) = full();
+    let t = Slow.schema().value_type();
+    let r = rt()
+        .block_on(
+            svc.upgrade_resource_state(Request::new(pb::upgrade_resource_state::Request {
+                type_name: "rack_test_slow".into(),
+                version: 0,
+                raw_state: Some(pb::RawState {
+                    json: br#"{"label":"old"}"#.to_vec(),
+                    flatmap: Default::default(),
+                }),
+            })),
+        )
+        .unwrap()
+        .into_inner();
+    assert!(r.diagnostics.is_empty(), "{:?}", r.diagnostics);
+    assert_eq!(un(r.upgraded_state, &t).attr("name"), Some(&s("old")));
+    // A state from a newer provider is refused with a diagnostic.
+    let r = rt()
+        .block_on(
+            svc.upgrade_resource_state(Request::new(pb::upgrade_resource_state::Request {
+                type_name: "rack_test_slow".into(),
+                version: 7,
+                raw_state: Some(pb::RawState {
+                    json: br#"{"name":"x"}"#.to_vec(),
+                    flatmap: Default::default(),
+                }),
+            })),
+        )
+        .unwrap()
+        .into_inner();
+    assert!(r.diagnostics[0].summary.contains("newer provider"));
+}
+
+#[test]
+fn create_honours_the_configured_timeout() {
+    let (svc, _) = full();
+    let t = Slow.schema().value_type();
+    let planned = obj(&[
+        ("name", s("n")),
+        ("timeouts", obj(&[("create", s("50ms"))])),
+    ]);
+    let r = rt()
+        .block_on(
+            svc.apply_resource_change(Request::new(pb::apply_resource_change::Request {
+                type_name: "rack_test_slow".into(),
+                prior_state: dv(&Value::Null, &t),
+                planned_state: dv(&planned, &t),
+                config: dv(&planned, &t),
+                ..Default::default()
+            })),
+        )
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.diagnostics.len(), 1);
+    assert!(r.diagnostics[0].summary.contains("Timed out during create"));
+    // Nothing was created: the state stays null, so the next apply tries again.
+    assert!(un(r.new_state, &t).is_null());
+}
