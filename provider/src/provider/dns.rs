@@ -1,0 +1,424 @@
+//! The provider block's `dns` section: named DNS servers, each with its TSIG key and an
+//! optional zone-management backend (rndc or the PowerDNS API).
+//!
+//! ```hcl
+//! dns {
+//!   default_server = "primary"
+//!   server "primary" {
+//!     address       = "10.0.0.53:53"
+//!     key_name      = "rack."
+//!     key_algorithm = "hmac-sha256"
+//!     key_secret    = var.tsig_secret
+//!   }
+//! }
+//! ```
+//!
+//! The default server's settings can also come from `RACK_DNS_*` environment variables; with
+//! no `server` block at all, `RACK_DNS_ADDRESS` defines a server named `default`.
+
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rack_core::dns::{DnsClient, ServerConfig, Transport, TsigKey};
+use rack_core::powerdns::PowerDnsClient;
+use rack_core::rndc::{RndcClient, RndcKey};
+use rack_core::zones::{BindZones, PowerDnsZones, ZoneManager};
+
+use crate::framework::diag::{AttributePath, Diagnostic, Diagnostics};
+use crate::framework::env::apply_env;
+use crate::framework::schema::{Attribute, Block, NestedBlock, Nesting};
+use crate::framework::timeouts::parse_duration;
+use crate::framework::validate::{IntBetween, check, one_of};
+use crate::protocol::value::Value;
+
+/// Name of the server the `RACK_DNS_*` variables define when no `server` block exists.
+pub const ENV_SERVER_NAME: &str = "default";
+
+/// How long one DNS exchange may take when `timeout` is not set.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How often a timed-out query is retried when `retries` is not set.
+pub const DEFAULT_RETRIES: u32 = 2;
+
+const ALGORITHMS: [&str; 4] = ["hmac-sha256", "hmac-sha384", "hmac-sha512", "hmac-sha1"];
+
+fn duration_check() -> impl crate::framework::validate::Validator {
+    check(
+        "A duration such as `5s` or `500ms`.",
+        "Invalid duration",
+        |v| match v.as_str().map(parse_duration) {
+            Some(Err(e)) => Err(e),
+            _ => Ok(()),
+        },
+    )
+}
+
+/// The `dns` block of the provider configuration.
+pub fn block() -> NestedBlock {
+    let rndc = Block::new("Zone management through BIND's control channel (rndc).").attributes([
+        Attribute::string("address")
+            .required()
+            .description("Control channel address, `host:port` (the `controls` statement of named.conf)."),
+        Attribute::string("key_name")
+            .required()
+            .description("Name of the rndc key."),
+        Attribute::string("algorithm")
+            .optional()
+            .description("HMAC algorithm of the rndc key. Default: `hmac-sha256`.")
+            .validator(one_of(["hmac-md5", "hmac-sha1", "hmac-sha224", "hmac-sha256", "hmac-sha384", "hmac-sha512"])),
+        Attribute::string("secret")
+            .required()
+            .sensitive()
+            .description("Base64 secret of the rndc key."),
+    ]);
+    let powerdns = Block::new("Zone management through the PowerDNS HTTP API.").attributes([
+        Attribute::string("url")
+            .required()
+            .description("Base URL of the API, e.g. `http://127.0.0.1:8081`."),
+        Attribute::string("api_key")
+            .required()
+            .sensitive()
+            .description("The `api-key` of pdns.conf."),
+        Attribute::string("server_id")
+            .optional()
+            .description("PowerDNS server id. Default: `localhost`."),
+    ]);
+    let server = Block::new(
+        "One DNS server, by a name of your choice (the block label). Resources pick it with \
+         `server`.",
+    )
+    .attributes([
+        Attribute::string("address")
+            .optional()
+            .env("RACK_DNS_ADDRESS")
+            .description("Where the server answers DNS, `host:port`. Required."),
+        Attribute::string("key_name")
+            .optional()
+            .env("RACK_DNS_KEY_NAME")
+            .description("Name of the TSIG key that signs updates and zone transfers."),
+        Attribute::string("key_algorithm")
+            .optional()
+            .env("RACK_DNS_KEY_ALGORITHM")
+            .description("TSIG algorithm. Default: `hmac-sha256`.")
+            .validator(one_of(ALGORITHMS)),
+        Attribute::string("key_secret")
+            .optional()
+            .sensitive()
+            .env("RACK_DNS_KEY_SECRET")
+            .description("Base64 TSIG secret, as `tsig-keygen` prints it."),
+        Attribute::string("transport")
+            .optional()
+            .env("RACK_DNS_TRANSPORT")
+            .description("`udp` (falling back to TCP for large answers) or `tcp`. Default: `udp`.")
+            .validator(one_of(["udp", "tcp"])),
+        Attribute::string("timeout")
+            .optional()
+            .env("RACK_DNS_TIMEOUT")
+            .description("How long one exchange may take. Default: `5s`.")
+            .validator(duration_check()),
+        Attribute::number("retries")
+            .optional()
+            .env("RACK_DNS_RETRIES")
+            .description("How often a timed-out UDP query is retried. Default: 2.")
+            .validator(IntBetween(0, 10)),
+        Attribute::string("zone_directory")
+            .optional()
+            .env("RACK_DNS_ZONE_DIRECTORY")
+            .description(
+                "With `rndc`: the directory where rack writes a new zone's initial file before \
+                 `rndc addzone`. It must be the DNS server's own directory (named reads the \
+                 file), so rack must run on the server or share that directory.",
+            ),
+    ])
+    .block(NestedBlock {
+        name: "rndc".into(),
+        nesting: Nesting::Single,
+        block: rndc,
+        min_items: 0,
+        max_items: 1,
+    })
+    .block(NestedBlock {
+        name: "powerdns".into(),
+        nesting: Nesting::Single,
+        block: powerdns,
+        min_items: 0,
+        max_items: 1,
+    });
+    NestedBlock {
+        name: "dns".into(),
+        nesting: Nesting::Single,
+        block: Block::new("DNS servers that `rack_dns_*` resources use.")
+            .attributes([Attribute::string("default_server").optional().description(
+                "The server used when a resource omits `server`. Optional when there is one server.",
+            )])
+            .block(NestedBlock {
+                name: "server".into(),
+                nesting: Nesting::Map,
+                block: server,
+                min_items: 0,
+                max_items: 0,
+            }),
+        min_items: 0,
+        max_items: 1,
+    }
+}
+
+/// One configured DNS server.
+pub struct DnsServer {
+    /// The block label.
+    pub name: String,
+    /// Queries, transfers and updates.
+    pub client: DnsClient,
+    /// Zone creation and deletion, when `rndc` or `powerdns` is configured.
+    pub zones: Option<Arc<dyn ZoneManager>>,
+}
+
+impl std::fmt::Debug for DnsServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DnsServer")
+            .field("name", &self.name)
+            .field("zone_management", &self.zones.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Every configured DNS server.
+#[derive(Debug, Default)]
+pub struct DnsServers {
+    servers: BTreeMap<String, Arc<DnsServer>>,
+    default: Option<String>,
+}
+
+impl DnsServers {
+    /// The server named `name`, or the default one.
+    pub fn get(&self, name: Option<&str>) -> Result<Arc<DnsServer>, Diagnostic> {
+        let wanted = match name {
+            Some(n) => n.to_string(),
+            None => self.default.clone().ok_or_else(|| {
+                Diagnostic::error(
+                    "No DNS server is configured",
+                    "Add a `dns { server \"NAME\" { address = ... } }` section to the rack provider \
+                     block, or set RACK_DNS_ADDRESS (and RACK_DNS_KEY_NAME, RACK_DNS_KEY_SECRET).",
+                )
+            })?,
+        };
+        self.servers.get(&wanted).cloned().ok_or_else(|| {
+            let known: Vec<&str> = self.servers.keys().map(String::as_str).collect();
+            Diagnostic::error(
+                format!("Unknown DNS server {wanted:?}"),
+                format!(
+                    "The provider's dns block defines {}. Use one of those names in `server`.",
+                    if known.is_empty() { "no servers".to_string() } else { known.join(", ") }
+                ),
+            )
+        })
+    }
+
+    /// All servers, by name.
+    pub fn all(&self) -> impl Iterator<Item = &Arc<DnsServer>> {
+        self.servers.values()
+    }
+}
+
+fn str_attr<'a>(v: &'a Value, name: &str) -> Option<&'a str> {
+    v.attr(name).and_then(Value::as_str)
+}
+
+/// Builds the servers from the `dns` block's value (environment fallbacks applied here).
+pub fn configure(
+    dns: &Value,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    diags: &mut Diagnostics,
+) -> DnsServers {
+    let base = AttributePath::attr("dns");
+    let mut servers: BTreeMap<String, Value> = match dns.attr("server") {
+        Some(Value::Map(m)) => m.clone(),
+        _ => BTreeMap::new(),
+    };
+    let default = str_attr(dns, "default_server").map(str::to_string).or_else(|| {
+        if servers.len() == 1 {
+            servers.keys().next().cloned()
+        } else if servers.is_empty() && lookup("RACK_DNS_ADDRESS").is_some() {
+            Some(ENV_SERVER_NAME.to_string())
+        } else {
+            None
+        }
+    });
+    if let Some(d) = &default {
+        if servers.is_empty() && d == ENV_SERVER_NAME {
+            servers.insert(d.clone(), Value::Object(BTreeMap::new()));
+        }
+        match servers.get_mut(d) {
+            Some(v) => {
+                let server_block = block().block;
+                let server_schema = &server_block.blocks[0].block;
+                apply_env(server_schema, v, &base.join_attr("server").join_key(d), lookup, diags);
+            }
+            None => diags.error_at(
+                base.join_attr("default_server"),
+                format!("Unknown default DNS server {d:?}"),
+                "Name one of the `server` blocks of the dns section.",
+            ),
+        }
+    }
+    let mut out = DnsServers {
+        servers: BTreeMap::new(),
+        default,
+    };
+    for (name, v) in servers {
+        let path = base.join_attr("server").join_key(&name);
+        if let Some(server) = server(&name, &v, &path, diags) {
+            out.servers.insert(name, Arc::new(server));
+        }
+    }
+    out
+}
+
+fn server(name: &str, v: &Value, path: &AttributePath, diags: &mut Diagnostics) -> Option<DnsServer> {
+    let Some(address) = str_attr(v, "address") else {
+        diags.error_at(
+            path.join_attr("address"),
+            format!("DNS server {name:?} has no address"),
+            "Set `address = \"host:port\"` in its server block (or RACK_DNS_ADDRESS for the default server).",
+        );
+        return None;
+    };
+    let tsig = match (str_attr(v, "key_name"), str_attr(v, "key_secret")) {
+        (Some(key), Some(secret)) => {
+            let algorithm = str_attr(v, "key_algorithm").unwrap_or("hmac-sha256");
+            match TsigKey::from_base64(key, algorithm, secret) {
+                Ok(k) => Some(k),
+                Err(e) => {
+                    diags.push(
+                        Diagnostic::from_error(&e, "Check key_name, key_algorithm and key_secret (the base64 secret that tsig-keygen prints).")
+                            .at(path.join_attr("key_secret")),
+                    );
+                    return None;
+                }
+            }
+        }
+        (None, None) => None,
+        (Some(_), None) | (None, Some(_)) => {
+            diags.error_at(
+                path.join_attr("key_secret"),
+                "Incomplete TSIG key",
+                "Set both key_name and key_secret, or neither (unsigned updates are rarely allowed).",
+            );
+            return None;
+        }
+    };
+    let update_key = str_attr(v, "key_name").map(str::to_string);
+    let timeout = str_attr(v, "timeout")
+        .and_then(|t| parse_duration(t).ok())
+        .unwrap_or(DEFAULT_TIMEOUT);
+    let retries = v
+        .attr("retries")
+        .and_then(Value::as_number)
+        .and_then(|n| n.to_u64())
+        .and_then(|n| u32::try_from(n).ok())
+        .unwrap_or(DEFAULT_RETRIES);
+    let transport = match str_attr(v, "transport") {
+        Some("tcp") => Transport::Tcp,
+        _ => Transport::UdpWithTcpFallback,
+    };
+    let client = DnsClient::new(ServerConfig {
+        address: address.to_string(),
+        tsig,
+        transport,
+        timeout,
+        retries,
+    });
+    let rndc = v.attr("rndc").filter(|r| !r.is_null());
+    let pdns = v.attr("powerdns").filter(|p| !p.is_null());
+    let zones: Option<Arc<dyn ZoneManager>> = match (rndc, pdns) {
+        (Some(_), Some(_)) => {
+            diags.error_at(
+                path.join_attr("powerdns"),
+                "Two zone-management backends",
+                "Configure either `rndc` or `powerdns` for one server, not both.",
+            );
+            return None;
+        }
+        (Some(r), None) => Some(Arc::new(bind_zones(r, v, path, update_key, timeout, diags)?)),
+        (None, Some(p)) => {
+            let url = str_attr(p, "url").unwrap_or_default();
+            let key = str_attr(p, "api_key").unwrap_or_default();
+            match PowerDnsClient::new(url, key, timeout) {
+                Ok(c) => {
+                    let c = match str_attr(p, "server_id") {
+                        Some(id) => c.with_server_id(id),
+                        None => c,
+                    };
+                    Some(Arc::new(PowerDnsZones::new(c, update_key)))
+                }
+                Err(e) => {
+                    diags.push(
+                        Diagnostic::from_error(&e, "Check the PowerDNS API url, e.g. http://127.0.0.1:8081.")
+                            .at(path.join_attr("powerdns").join_attr("url")),
+                    );
+                    return None;
+                }
+            }
+        }
+        (None, None) => None,
+    };
+    Some(DnsServer {
+        name: name.to_string(),
+        client,
+        zones,
+    })
+}
+
+fn bind_zones(
+    r: &Value,
+    server: &Value,
+    path: &AttributePath,
+    update_key: Option<String>,
+    timeout: Duration,
+    diags: &mut Diagnostics,
+) -> Option<BindZones> {
+    let rpath = path.join_attr("rndc");
+    let addr_text = str_attr(r, "address").unwrap_or_default();
+    let Some(addr) = resolve(addr_text) else {
+        diags.error_at(
+            rpath.join_attr("address"),
+            format!("Cannot resolve rndc address {addr_text:?}"),
+            "Use host:port, e.g. 127.0.0.1:953, as in the `controls` statement of named.conf.",
+        );
+        return None;
+    };
+    let algorithm = match str_attr(r, "algorithm").unwrap_or("hmac-sha256").parse() {
+        Ok(a) => a,
+        Err(e) => {
+            diags.push(Diagnostic::from_error(&e, "").at(rpath.join_attr("algorithm")));
+            return None;
+        }
+    };
+    let key = RndcKey {
+        name: str_attr(r, "key_name").unwrap_or_default().to_string(),
+        algorithm,
+        secret: str_attr(r, "secret").unwrap_or_default().to_string(),
+    };
+    let Some(dir) = str_attr(server, "zone_directory") else {
+        diags.error_at(
+            path.join_attr("zone_directory"),
+            "rndc needs zone_directory",
+            "Set zone_directory to the DNS server's directory where new zone files go (BIND reads them there).",
+        );
+        return None;
+    };
+    Some(BindZones::new(
+        RndcClient::new(addr, key, timeout),
+        PathBuf::from(dir),
+        update_key,
+    ))
+}
+
+fn resolve(text: &str) -> Option<SocketAddr> {
+    text.parse()
+        .ok()
+        .or_else(|| text.to_socket_addrs().ok().and_then(|mut a| a.next()))
+}
