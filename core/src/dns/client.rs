@@ -715,7 +715,9 @@ impl DnsClient {
         };
         match rcode {
             Rcode::NOERROR => {}
-            Rcode::NXDOMAIN | Rcode::NOTAUTH => return Err(not_found()),
+            // An authoritative-only server such as BIND answers REFUSED for names in no zone
+            // it serves.
+            Rcode::NXDOMAIN | Rcode::NOTAUTH | Rcode::REFUSED => return Err(not_found()),
             rcode => {
                 return Err(self
                     .inner
@@ -890,7 +892,7 @@ impl Inner {
         }
     }
 
-    fn network_error(e: TransportError) -> DnsError {
+    fn network_error(server: SocketAddr, e: TransportError) -> DnsError {
         match e {
             TransportError::Timeout {
                 server,
@@ -902,15 +904,7 @@ impl Inner {
                 attempts,
             },
             TransportError::ConnectionRefused { server } => DnsError::ConnectionRefused { server },
-            TransportError::Closed { server }
-            | TransportError::TooShort { server, .. }
-            | TransportError::Io { server, .. } => DnsError::Network { server, source: e },
-            // Resolution and request size are checked before anything is sent; an
-            // address-less error still needs one, so report it as unusable.
-            other => DnsError::Address {
-                address: String::new(),
-                source: other,
-            },
+            source => DnsError::Network { server, source },
         }
     }
 
@@ -931,7 +925,7 @@ impl Inner {
         let started = Instant::now();
         let bytes = transport::exchange(&ep, &request, self.udp())
             .await
-            .map_err(Self::network_error)?;
+            .map_err(|e| Self::network_error(ep.server, e))?;
         let msg = self.verify(ep.server, &bytes, mac.as_ref(), Operation::Query, name)?;
         tracing::debug!(%name, %rtype, rcode = %msg.rcode(), elapsed_ms = started.elapsed().as_millis() as u64, sent = self.sent.load(Ordering::Relaxed), "DNS query answered");
         Ok((ep.server, msg))
@@ -952,7 +946,7 @@ impl Inner {
         let started = Instant::now();
         let mut reader = TcpStreamReader::open(&ep, &request)
             .await
-            .map_err(Self::network_error)?;
+            .map_err(|e| Self::network_error(ep.server, e))?;
         let mut verifier = match (&self.config.tsig, &mac) {
             (Some(key), Some(mac)) => Some(StreamVerifier::new(key.clone(), mac)),
             _ => None,
@@ -961,7 +955,10 @@ impl Inner {
         let unexpected = |reason| DnsError::Unexpected { server, reason };
         let mut messages = 0u64;
         loop {
-            let bytes = reader.next_message().await.map_err(Self::network_error)?;
+            let bytes = reader
+                .next_message()
+                .await
+                .map_err(|e| Self::network_error(ep.server, e))?;
             messages += 1;
             let msg = match verifier.as_mut() {
                 Some(v) => v
@@ -1093,7 +1090,7 @@ impl Inner {
             let started = Instant::now();
             let bytes = transport::exchange(&ep, &request, self.udp())
                 .await
-                .map_err(Self::network_error)?;
+                .map_err(|e| Self::network_error(ep.server, e))?;
             let msg = self.verify(ep.server, &bytes, mac.as_ref(), Operation::Update, zone)?;
             tracing::debug!(%zone, changes = group.len(), bytes = request.len(), rcode = %msg.rcode(), elapsed_ms = started.elapsed().as_millis() as u64, sent = self.sent.load(Ordering::Relaxed), "UPDATE answered");
             Ok::<_, DnsError>((ep.server, msg.rcode()))
