@@ -12,21 +12,31 @@
 //! - [`tsig`]: RFC 8945 signatures over the bytes the layers above produce. The caller
 //!   passes the current time, so signing and verification stay pure.
 //!
-//! Transport (UDP with TCP fallback, length-prefixed TCP streams for AXFR, timeouts and
-//! retries) lives beside this module, not in it: it moves these byte buffers and reads the
-//! clock, and nothing here depends on it.
+//!
+//! Beside the sans-IO layers, and depending on them, not the other way round:
+//! - [`transport`]: moves the byte buffers (UDP with TCP fallback, length-prefixed TCP
+//!   streams for AXFR, timeouts and retries); no DNS semantics beyond ID and framing.
+//! - [`client`]: [`DnsClient`], the async client the provider uses: zone snapshots by AXFR
+//!   (fetched once, shared by concurrent readers), direct queries, and RRset changes
+//!   coalesced into UPDATE messages with prerequisites; reads the clock for TSIG.
 
+pub mod client;
 pub mod message;
 pub mod name;
 pub mod rdata;
 mod text;
+pub mod transport;
 pub mod tsig;
 pub mod update;
 pub mod wire;
 
+pub use client::{
+    DnsClient, DnsError, Operation, RrSet, RrsetChange, ServerConfig, Transport, ZoneSnapshot,
+};
 pub use message::{Class, Edns, Header, Message, Opcode, Question, Rcode, Record, TsigRecord};
 pub use name::{Name, NameError};
 pub use rdata::{RData, RDataError, RecordType, SvcParams};
+pub use transport::TransportError;
 pub use tsig::{
     RequestMac, StreamSigner, StreamVerifier, TsigAlgorithm, TsigError, TsigKey, sign_request,
     sign_response, verify_request, verify_response,
