@@ -495,7 +495,7 @@ pub enum DnsError {
     },
     /// The RRset's content is no longer what the change expected.
     #[error(
-        "{name} {rtype} was changed outside Terraform since it was last read; run terraform apply again (refresh shows the change)"
+        "{name} {rtype} was changed by someone else since it was last read; read it again before changing it"
     )]
     Conflict {
         /// Owner name.
