@@ -7,9 +7,11 @@
 
 pub mod framework;
 pub mod functions;
+pub mod list_resources;
 pub mod plugin;
 pub mod protocol;
 pub mod provider;
+pub mod resources;
 
 use std::sync::Arc;
 

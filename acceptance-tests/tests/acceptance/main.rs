@@ -3,6 +3,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../../../core/tests/support/mod.rs"]
+mod support;
+
+mod dns_record_set;
 mod examples;
 mod functions;
 mod harness;

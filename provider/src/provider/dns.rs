@@ -59,16 +59,23 @@ fn duration_check() -> impl crate::framework::validate::Validator {
 /// The `dns` block of the provider configuration.
 pub fn block() -> NestedBlock {
     let rndc = Block::new("Zone management through BIND's control channel (rndc).").attributes([
-        Attribute::string("address")
-            .required()
-            .description("Control channel address, `host:port` (the `controls` statement of named.conf)."),
+        Attribute::string("address").required().description(
+            "Control channel address, `host:port` (the `controls` statement of named.conf).",
+        ),
         Attribute::string("key_name")
             .required()
             .description("Name of the rndc key."),
         Attribute::string("algorithm")
             .optional()
             .description("HMAC algorithm of the rndc key. Default: `hmac-sha256`.")
-            .validator(one_of(["hmac-md5", "hmac-sha1", "hmac-sha224", "hmac-sha256", "hmac-sha384", "hmac-sha512"])),
+            .validator(one_of([
+                "hmac-md5",
+                "hmac-sha1",
+                "hmac-sha224",
+                "hmac-sha256",
+                "hmac-sha384",
+                "hmac-sha512",
+            ])),
         Attribute::string("secret")
             .required()
             .sensitive()
@@ -211,7 +218,11 @@ impl DnsServers {
                 format!("Unknown DNS server {wanted:?}"),
                 format!(
                     "The provider's dns block defines {}. Use one of those names in `server`.",
-                    if known.is_empty() { "no servers".to_string() } else { known.join(", ") }
+                    if known.is_empty() {
+                        "no servers".to_string()
+                    } else {
+                        known.join(", ")
+                    }
                 ),
             )
         })
@@ -238,15 +249,17 @@ pub fn configure(
         Some(Value::Map(m)) => m.clone(),
         _ => BTreeMap::new(),
     };
-    let default = str_attr(dns, "default_server").map(str::to_string).or_else(|| {
-        if servers.len() == 1 {
-            servers.keys().next().cloned()
-        } else if servers.is_empty() && lookup("RACK_DNS_ADDRESS").is_some() {
-            Some(ENV_SERVER_NAME.to_string())
-        } else {
-            None
-        }
-    });
+    let default = str_attr(dns, "default_server")
+        .map(str::to_string)
+        .or_else(|| {
+            if servers.len() == 1 {
+                servers.keys().next().cloned()
+            } else if servers.is_empty() && lookup("RACK_DNS_ADDRESS").is_some() {
+                Some(ENV_SERVER_NAME.to_string())
+            } else {
+                None
+            }
+        });
     if let Some(d) = &default {
         if servers.is_empty() && d == ENV_SERVER_NAME {
             servers.insert(d.clone(), Value::Object(BTreeMap::new()));
@@ -255,7 +268,13 @@ pub fn configure(
             Some(v) => {
                 let server_block = block().block;
                 let server_schema = &server_block.blocks[0].block;
-                apply_env(server_schema, v, &base.join_attr("server").join_key(d), lookup, diags);
+                apply_env(
+                    server_schema,
+                    v,
+                    &base.join_attr("server").join_key(d),
+                    lookup,
+                    diags,
+                );
             }
             None => diags.error_at(
                 base.join_attr("default_server"),
@@ -277,7 +296,12 @@ pub fn configure(
     out
 }
 
-fn server(name: &str, v: &Value, path: &AttributePath, diags: &mut Diagnostics) -> Option<DnsServer> {
+fn server(
+    name: &str,
+    v: &Value,
+    path: &AttributePath,
+    diags: &mut Diagnostics,
+) -> Option<DnsServer> {
     let Some(address) = str_attr(v, "address") else {
         diags.error_at(
             path.join_attr("address"),
@@ -342,7 +366,9 @@ fn server(name: &str, v: &Value, path: &AttributePath, diags: &mut Diagnostics) 
             );
             return None;
         }
-        (Some(r), None) => Some(Arc::new(bind_zones(r, v, path, update_key, timeout, diags)?)),
+        (Some(r), None) => Some(Arc::new(bind_zones(
+            r, v, path, update_key, timeout, diags,
+        )?)),
         (None, Some(p)) => {
             let url = str_attr(p, "url").unwrap_or_default();
             let key = str_attr(p, "api_key").unwrap_or_default();
@@ -356,8 +382,11 @@ fn server(name: &str, v: &Value, path: &AttributePath, diags: &mut Diagnostics) 
                 }
                 Err(e) => {
                     diags.push(
-                        Diagnostic::from_error(&e, "Check the PowerDNS API url, e.g. http://127.0.0.1:8081.")
-                            .at(path.join_attr("powerdns").join_attr("url")),
+                        Diagnostic::from_error(
+                            &e,
+                            "Check the PowerDNS API url, e.g. http://127.0.0.1:8081.",
+                        )
+                        .at(path.join_attr("powerdns").join_attr("url")),
                     );
                     return None;
                 }

@@ -1,13 +1,17 @@
 //! The `rack` provider: its configuration block and everything it offers.
 
+pub mod dns;
+
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
 use crate::framework::schema::{Block, Schema};
-use crate::framework::{Diagnostics, Function, Provider, ProviderData};
+use crate::framework::{Diagnostics, Function, ListResource, Provider, ProviderData, Resource};
 use crate::functions;
+use crate::list_resources::dns_record_set::DnsRecordSetList;
 use crate::protocol::value::Value;
+use crate::resources::dns_record_set::DnsRecordSet;
 
 /// Provider type name, as in `provider "rack" {}` and `provider::rack::...`.
 pub const TYPE_NAME: &str = "rack";
@@ -17,7 +21,10 @@ pub const SOURCE_ADDRESS: &str = "terraform.local/rack/rack";
 
 /// What the provider keeps after `configure`, shared by every resource.
 #[derive(Debug, Default)]
-pub struct RackConfig {}
+pub struct RackConfig {
+    /// The DNS servers of the `dns` block.
+    pub dns: dns::DnsServers,
+}
 
 /// The rack provider.
 #[derive(Debug, Default, Clone, Copy)]
@@ -26,16 +33,30 @@ pub struct RackProvider;
 #[async_trait]
 impl Provider for RackProvider {
     fn schema(&self) -> Schema {
-        Schema::new(Block::new(
-            "Manages a data-centre zone as code, through the services the team already runs \
+        Schema::new(
+            Block::new(
+                "Manages a data-centre zone as code, through the services the team already runs \
              (BIND or any RFC 2136 server, Kea, libvirt). Every setting of this block can \
              also come from the environment variable named in its description. The provider \
              functions need no configuration.",
-        ))
+            )
+            .block(dns::block()),
+        )
     }
 
-    async fn configure(&self, _config: Value, _diags: &mut Diagnostics) -> Option<ProviderData> {
-        Some(Arc::new(RackConfig::default()))
+    async fn configure(&self, config: Value, diags: &mut Diagnostics) -> Option<ProviderData> {
+        let lookup = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let dns_value = config.attr("dns").cloned().unwrap_or(Value::Null);
+        let dns = dns::configure(&dns_value, &lookup, diags);
+        Some(Arc::new(RackConfig { dns }))
+    }
+
+    fn resources(&self) -> Vec<Arc<dyn Resource>> {
+        vec![Arc::new(DnsRecordSet)]
+    }
+
+    fn list_resources(&self) -> Vec<Arc<dyn ListResource>> {
+        vec![Arc::new(DnsRecordSetList)]
     }
 
     fn functions(&self) -> Vec<Arc<dyn Function>> {

@@ -1,0 +1,228 @@
+//! `rack_dns_record_set` against a real BIND: apply -> dig answers -> plan is empty ->
+//! import gives the same state -> update in place -> out-of-band change and delete show
+//! in plan -> destroy leaves nothing behind.
+
+use std::io::Write as _;
+use std::process::{Command, Stdio};
+
+use rack_acceptance_tests::Workdir;
+
+use crate::support::Named;
+
+/// `dig +short` against the fixture: the answer lines, sorted.
+pub fn dig(named: &Named, name: &str, rtype: &str) -> Vec<String> {
+    let out = Command::new("dig")
+        .args([
+            &format!("@{}", named.dns_addr.ip()),
+            "-p",
+            &named.dns_addr.port().to_string(),
+            "+short",
+            "+norecurse",
+            name,
+            rtype,
+        ])
+        .output()
+        .expect("dig is missing: install the Debian package bind9-dnsutils (scripts/install-prerequisites)");
+    let mut lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .filter(|l| !l.is_empty())
+        .collect();
+    lines.sort();
+    lines
+}
+
+/// Sends `commands` with nsupdate, signed with the fixture's key: a change made outside
+/// Terraform.
+pub fn nsupdate(named: &Named, commands: &str) {
+    let key = format!("{}:{}:{}", named.tsig.algorithm, named.tsig.name, named.tsig.secret);
+    let mut child = Command::new("nsupdate")
+        .args(["-y", &key])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("nsupdate is missing: install the Debian package bind9-dnsutils");
+    let script = format!(
+        "server {} {}\n{commands}\nsend\n",
+        named.dns_addr.ip(),
+        named.dns_addr.port()
+    );
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(script.as_bytes())
+        .expect("write to nsupdate");
+    let out = child.wait_with_output().expect("nsupdate");
+    assert!(
+        out.status.success(),
+        "nsupdate failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A workdir whose provider reaches `named` through the RACK_DNS_* variables (the TSIG
+/// secret never appears in a .tf file).
+pub fn workdir(named: &Named) -> Workdir {
+    let mut wd = Workdir::new();
+    wd.set_env("RACK_DNS_ADDRESS", named.dns_addr.to_string());
+    wd.set_env("RACK_DNS_KEY_NAME", named.tsig.name.clone());
+    wd.set_env("RACK_DNS_KEY_ALGORITHM", named.tsig.algorithm.clone());
+    wd.set_env("RACK_DNS_KEY_SECRET", named.tsig.secret.clone());
+    wd
+}
+
+const PROVIDER: &str = r#"
+terraform {
+  required_providers {
+    rack = { source = "terraform.local/rack/rack" }
+  }
+}
+
+provider "rack" {}
+"#;
+
+fn config(web_ip: &str, mx: &str) -> String {
+    format!(
+        r#"{PROVIDER}
+resource "rack_dns_record_set" "web" {{
+  zone    = "farm."
+  name    = "web"
+  type    = "A"
+  ttl     = 300
+  records = ["{web_ip}"]
+}}
+
+resource "rack_dns_record_set" "mx" {{
+  zone    = "farm"
+  name    = "@"
+  type    = "MX"
+  records = ["{mx}"]
+}}
+
+resource "rack_dns_record_set" "txt" {{
+  zone    = "farm."
+  name    = "info.farm."
+  type    = "TXT"
+  records = ["\"v=spf1 -all\"", "hello world"]
+}}
+
+resource "rack_dns_record_set" "v6" {{
+  zone    = "farm."
+  name    = "web"
+  type    = "AAAA"
+  records = ["2001:DB8:0:0::10"]
+}}
+"#
+    )
+}
+
+#[test]
+fn record_set_lifecycle() {
+    let named = Named::start().expect("start named");
+    let wd = workdir(&named);
+    wd.write_main(&config("10.10.60.2", "10 MAIL.farm."));
+    wd.apply();
+
+    assert_eq!(dig(&named, "web.farm.", "A"), ["10.10.60.2"]);
+    assert_eq!(dig(&named, "farm.", "MX"), ["10 mail.farm."]);
+    assert_eq!(dig(&named, "web.farm.", "AAAA"), ["2001:db8::10"]);
+    assert_eq!(dig(&named, "info.farm.", "TXT"), ["\"hello world\"", "\"v=spf1 -all\""]);
+    // Other spellings of the same data (case, IPv6 form, TXT quoting) are no change.
+    wd.assert_plan_empty();
+
+    // Import by ID gives the same state.
+    wd.assert_import_same_state("rack_dns_record_set.web", "farm./web/A", &[]);
+    wd.assert_plan_empty();
+
+    // Update in place.
+    wd.write_main(&config("10.10.60.3", "20 mail"));
+    let plan = wd.plan();
+    assert_eq!(plan.actions("rack_dns_record_set.web"), ["update"]);
+    assert_eq!(plan.actions("rack_dns_record_set.mx"), ["update"]);
+    wd.apply();
+    assert_eq!(dig(&named, "web.farm.", "A"), ["10.10.60.3"]);
+    assert_eq!(dig(&named, "farm.", "MX"), ["20 mail.farm."]);
+    wd.assert_plan_empty();
+
+    // Out-of-band change: refresh shows it, apply puts it back.
+    nsupdate(&named, "update add web.farm. 300 IN A 10.10.60.99");
+    let plan = wd.plan();
+    assert_eq!(plan.actions("rack_dns_record_set.web"), ["update"]);
+    wd.apply();
+    assert_eq!(dig(&named, "web.farm.", "A"), ["10.10.60.3"]);
+
+    // Out-of-band delete: the record set leaves state and is recreated.
+    nsupdate(&named, "update delete web.farm. AAAA");
+    let plan = wd.plan();
+    assert_eq!(plan.actions("rack_dns_record_set.v6"), ["create"]);
+    wd.apply();
+    assert_eq!(dig(&named, "web.farm.", "AAAA"), ["2001:db8::10"]);
+    wd.assert_plan_empty();
+
+    // A changed name replaces.
+    wd.write_main(&config("10.10.60.3", "20 mail").replace("name    = \"web\"\n  type    = \"A\"", "name    = \"www\"\n  type    = \"A\""));
+    let plan = wd.plan();
+    assert_eq!(plan.actions("rack_dns_record_set.web"), ["delete", "create"]);
+    wd.apply();
+    assert_eq!(dig(&named, "www.farm.", "A"), ["10.10.60.3"]);
+    assert!(dig(&named, "web.farm.", "A").is_empty());
+
+    wd.destroy();
+    wd.assert_destroyed();
+    for (name, rtype) in [("www.farm.", "A"), ("farm.", "MX"), ("info.farm.", "TXT"), ("web.farm.", "AAAA")] {
+        assert!(dig(&named, name, rtype).is_empty(), "{name} {rtype} left behind");
+    }
+}
+
+#[test]
+fn bad_input_is_caught_at_plan_time() {
+    let named = Named::start().expect("start named");
+    let wd = workdir(&named);
+    let cases = [
+        ("name = \"www.example.\"\n  type = \"A\"\n  records = [\"10.0.0.1\"]", "outside zone"),
+        ("name = \"www\"\n  type = \"A\"\n  records = [\"10.0.0.300\"]", "records"),
+        ("name = \"www\"\n  type = \"MX\"\n  records = [\"mail.farm.\"]", "preference"),
+        ("name = \"www\"\n  type = \"CNAME\"\n  records = [\"a.farm.\", \"b.farm.\"]", "exactly one"),
+        ("name = \"www\"\n  type = \"A\"\n  ttl = -1\n  records = [\"10.0.0.1\"]", "ttl"),
+    ];
+    for (body, needle) in cases {
+        wd.write_main(&format!(
+            "{PROVIDER}\nresource \"rack_dns_record_set\" \"x\" {{\n  zone = \"farm.\"\n  {body}\n}}\n"
+        ));
+        let out = wd.run(&["plan", "-no-color"]).failure();
+        assert!(
+            out.stderr.contains(needle),
+            "plan of {body:?} should fail mentioning {needle:?}:\n{}",
+            out.stderr
+        );
+    }
+}
+
+#[test]
+fn wrong_key_and_unreachable_server_say_what_to_check() {
+    let named = Named::start().expect("start named");
+    let mut wd = workdir(&named);
+    wd.set_env("RACK_DNS_KEY_SECRET", "c2VjcmV0IHRoYXQgaXMgd3Jvbmc=");
+    wd.write_main(&format!(
+        "{PROVIDER}\nresource \"rack_dns_record_set\" \"x\" {{\n  zone = \"farm.\"\n  name = \"www\"\n  type = \"A\"\n  records = [\"10.0.0.1\"]\n}}\n"
+    ));
+    let out = wd.run(&["apply", "-auto-approve", "-no-color"]).failure();
+    assert!(out.stderr.contains("secret"), "{}", out.stderr);
+    // Nothing was written.
+    assert!(dig(&named, "www.farm.", "A").is_empty());
+
+    wd.set_env("RACK_DNS_ADDRESS", "127.0.0.1:9");
+    wd.set_env("RACK_DNS_KEY_SECRET", named.tsig.secret.clone());
+    let out = wd.run(&["apply", "-auto-approve", "-no-color"]).failure();
+    assert!(out.stderr.contains("127.0.0.1:9"), "{}", out.stderr);
+
+    // A zone the server does not have.
+    wd.set_env("RACK_DNS_ADDRESS", named.dns_addr.to_string());
+    wd.write_main(&format!(
+        "{PROVIDER}\nresource \"rack_dns_record_set\" \"x\" {{\n  zone = \"nope.\"\n  name = \"www\"\n  type = \"A\"\n  records = [\"10.0.0.1\"]\n}}\n"
+    ));
+    let out = wd.run(&["apply", "-auto-approve", "-no-color"]).failure();
+    assert!(out.stderr.contains("nope."), "{}", out.stderr);
+}

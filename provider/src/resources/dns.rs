@@ -1,0 +1,272 @@
+//! What the DNS resources, data sources and list resources share: finding the server,
+//! naming an RRset, turning rdata text into typed rdata and back, and DNS errors as
+//! diagnostics.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use rack_core::dns::{DnsError, Name, RData, RecordType, RrSet};
+
+use crate::framework::{AttributePath, Context, Diagnostic, Diagnostics};
+use crate::protocol::value::Value;
+use crate::provider::RackConfig;
+use crate::provider::dns::DnsServer;
+
+/// Record types a `rack_dns_record_set` can hold.
+pub const RECORD_TYPES: [&str; 15] = [
+    "A", "AAAA", "CNAME", "MX", "NS", "PTR", "SRV", "TXT", "CAA", "SSHFP", "TLSA", "NAPTR",
+    "DNAME", "SVCB", "HTTPS",
+];
+
+/// The server a resource names (or the default), from the configured provider.
+pub fn server(ctx: &Context, name: Option<&str>) -> Result<Arc<DnsServer>, Diagnostic> {
+    let config = ctx.provider_data::<RackConfig>()?;
+    config.dns.get(name)
+}
+
+/// A string attribute, if known and not null.
+pub fn str_attr<'a>(v: &'a Value, name: &str) -> Option<&'a str> {
+    v.attr(name).and_then(Value::as_str)
+}
+
+/// The strings of a set attribute, if known; None when it or an element is unknown.
+pub fn string_set(v: &Value, name: &str) -> Option<Vec<String>> {
+    match v.attr(name)? {
+        Value::Set(items) | Value::List(items) => items
+            .iter()
+            .map(|i| i.as_str().map(str::to_string))
+            .collect(),
+        Value::Null => Some(Vec::new()),
+        _ => None,
+    }
+}
+
+/// A set of strings as a value.
+pub fn set_value(items: impl IntoIterator<Item = String>) -> Value {
+    Value::Set(items.into_iter().map(Value::String).collect())
+}
+
+/// An RRset's address: zone, absolute owner name and type.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RrsetKey {
+    /// The zone.
+    pub zone: Name,
+    /// The absolute owner name.
+    pub owner: Name,
+    /// The type.
+    pub rtype: RecordType,
+}
+
+impl RrsetKey {
+    /// The import ID: `<zone>/<name relative to the zone>/<TYPE>`.
+    pub fn id(&self) -> String {
+        format!(
+            "{}/{}/{}",
+            self.zone,
+            self.owner.relative_to(&self.zone),
+            self.rtype
+        )
+    }
+}
+
+/// Parses a zone name; the error points at `path`.
+pub fn parse_zone(text: &str, path: &AttributePath) -> Result<Name, Diagnostic> {
+    Name::parse(text).map_err(|e| {
+        Diagnostic::from_error(
+            &e,
+            "Write the zone as a domain name, e.g. `farm.` or `60.10.10.in-addr.arpa.`.",
+        )
+        .at(path.clone())
+    })
+}
+
+/// Resolves an owner (`@`, relative, or absolute) inside `zone`; outside is an error.
+pub fn parse_owner(text: &str, zone: &Name, path: &AttributePath) -> Result<Name, Diagnostic> {
+    let owner = Name::resolve(text, zone).map_err(|e| {
+        Diagnostic::from_error(&e, "Write `@` for the zone apex, a name relative to the zone (`www`), or an absolute name ending in a dot.")
+            .at(path.clone())
+    })?;
+    if !owner.is_subdomain_of(zone) {
+        return Err(Diagnostic::error(
+            format!("{owner} is outside zone {zone}"),
+            format!("A record set's name must be inside its zone. Use a relative name (e.g. `www`) or an absolute name ending in `.{zone}`."),
+        )
+        .at(path.clone()));
+    }
+    Ok(owner)
+}
+
+/// Parses a record type name.
+pub fn parse_type(text: &str, path: &AttributePath) -> Result<RecordType, Diagnostic> {
+    if !RECORD_TYPES.contains(&text) {
+        return Err(Diagnostic::error(
+            format!("Unsupported record type {text:?}"),
+            format!("Use one of {} (upper case).", RECORD_TYPES.join(", ")),
+        )
+        .at(path.clone()));
+    }
+    text.parse().map_err(|_| {
+        Diagnostic::error(format!("Unsupported record type {text:?}"), "").at(path.clone())
+    })
+}
+
+/// The key of an object with `zone`, `name` and `type`, when all three are known.
+pub fn key_of(v: &Value) -> Result<Option<RrsetKey>, Diagnostic> {
+    let (Some(zone), Some(name), Some(rtype)) = (
+        str_attr(v, "zone"),
+        str_attr(v, "name"),
+        str_attr(v, "type"),
+    ) else {
+        return Ok(None);
+    };
+    let zone = parse_zone(zone, &AttributePath::attr("zone"))?;
+    let owner = parse_owner(name, &zone, &AttributePath::attr("name"))?;
+    let rtype = parse_type(rtype, &AttributePath::attr("type"))?;
+    Ok(Some(RrsetKey { zone, owner, rtype }))
+}
+
+/// Parses rdata texts; an error names the offending record.
+pub fn parse_records(
+    texts: &[String],
+    rtype: RecordType,
+    zone: &Name,
+    path: &AttributePath,
+) -> Result<Vec<RData>, Diagnostic> {
+    texts
+        .iter()
+        .map(|t| {
+            RData::parse(rtype, t, zone).map_err(|e| {
+                Diagnostic::from_error(
+                    &e,
+                    &format!("Fix the record {t:?}: each element of `records` is one {rtype} record's data in zone-file syntax."),
+                )
+                .at(path.clone())
+            })
+        })
+        .collect()
+}
+
+/// Normalised presentation forms, as a set.
+pub fn normalised(rdata: &[RData]) -> BTreeSet<String> {
+    rdata.iter().map(ToString::to_string).collect()
+}
+
+/// Whether the texts mean the same records as `rdata` (same set after normalisation).
+pub fn equivalent(texts: &[String], rdata: &[RData], rtype: RecordType, zone: &Name) -> bool {
+    match parse_records(texts, rtype, zone, &AttributePath::root()) {
+        Ok(parsed) => normalised(&parsed) == normalised(rdata),
+        Err(_) => false,
+    }
+}
+
+/// The records of an RRset as the state stores them: `kept` when it means the same (so a
+/// user's spelling never shows as a diff), otherwise the server's normalised forms.
+pub fn records_for_state(kept: Option<&[String]>, rrset: &RrSet, zone: &Name) -> Vec<String> {
+    match kept {
+        Some(k) if equivalent(k, &rrset.rdata, rrset.rtype, zone) => k.to_vec(),
+        _ => normalised(&rrset.rdata).into_iter().collect(),
+    }
+}
+
+/// A DNS error as a diagnostic; the error's own text says what to check.
+pub fn dns_error(e: &DnsError, what: &str) -> Diagnostic {
+    let mut d = Diagnostic::from_error(e, "");
+    d.summary = format!("Cannot {what}");
+    d
+}
+
+/// Adds `d` to `diags` and returns nothing, for `?`-less early returns.
+pub fn push(diags: &mut Diagnostics, d: Diagnostic) {
+    diags.push(d);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn zone() -> Name {
+        Name::parse("farm.").unwrap()
+    }
+
+    #[test]
+    fn owners_resolve_and_stay_inside_the_zone() {
+        let p = AttributePath::attr("name");
+        assert_eq!(parse_owner("@", &zone(), &p).unwrap().to_string(), "farm.");
+        assert_eq!(
+            parse_owner("www", &zone(), &p).unwrap().to_string(),
+            "www.farm."
+        );
+        assert_eq!(
+            parse_owner("WWW.Farm.", &zone(), &p).unwrap().to_string(),
+            "www.farm."
+        );
+        let e = parse_owner("www.example.", &zone(), &p).unwrap_err();
+        assert!(e.summary.contains("outside zone farm."));
+        assert_eq!(e.attribute, Some(p));
+    }
+
+    #[test]
+    fn equivalent_spellings() {
+        let rdata = parse_records(
+            &["10 mail.farm.".into()],
+            RecordType::Mx,
+            &zone(),
+            &AttributePath::root(),
+        )
+        .unwrap();
+        assert!(equivalent(
+            &["10 MAIL.farm.".into()],
+            &rdata,
+            RecordType::Mx,
+            &zone()
+        ));
+        assert!(equivalent(
+            &["10 mail".into()],
+            &rdata,
+            RecordType::Mx,
+            &zone()
+        ));
+        assert!(!equivalent(
+            &["20 mail".into()],
+            &rdata,
+            RecordType::Mx,
+            &zone()
+        ));
+        let v6 = parse_records(
+            &["2001:db8::1".into()],
+            RecordType::Aaaa,
+            &zone(),
+            &AttributePath::root(),
+        )
+        .unwrap();
+        assert!(equivalent(
+            &["2001:DB8:0:0::1".into()],
+            &v6,
+            RecordType::Aaaa,
+            &zone()
+        ));
+    }
+
+    #[test]
+    fn bad_rdata_names_the_record() {
+        let e = parse_records(
+            &["mail.farm.".into()],
+            RecordType::Mx,
+            &zone(),
+            &AttributePath::attr("records"),
+        )
+        .unwrap_err();
+        assert!(e.detail.contains("mail.farm."), "{}", e.detail);
+        assert_eq!(e.attribute, Some(AttributePath::attr("records")));
+    }
+
+    #[test]
+    fn id_format() {
+        let k = RrsetKey {
+            zone: zone(),
+            owner: Name::parse("www.farm.").unwrap(),
+            rtype: RecordType::A,
+        };
+        assert_eq!(k.id(), "farm./www/A");
+    }
+}

@@ -1,0 +1,4 @@
+//! Managed resources, one file each.
+
+pub mod dns;
+pub mod dns_record_set;
