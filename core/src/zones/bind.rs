@@ -38,8 +38,9 @@ impl BindZones {
     /// With `update_key`, each zone accepts RFC 2136 updates of any record
     /// (`update-policy { grant KEY zonesub ANY; }`) and AXFR (`allow-transfer { key KEY; }`)
     /// signed with that TSIG key, which named.conf must declare. Without it, the zone has no
-    /// update policy and no transfer permission: rack can create and delete it but not
-    /// change its SOA, NS or any other record.
+    /// update policy, so rack can create and delete it but not change its SOA, NS or any
+    /// other record, and transfers follow named's own `allow-transfer` option (BIND 9.18
+    /// allows them from anyone when that option is absent).
     pub fn new(rndc: RndcClient, zone_directory: PathBuf, update_key: Option<String>) -> Self {
         Self {
             rndc,
@@ -79,7 +80,7 @@ impl BindZones {
                 step,
                 zone: zone.clone(),
                 file: None,
-                source,
+                source: Box::new(source),
             })
     }
 }
@@ -118,7 +119,7 @@ impl ZoneManager for BindZones {
                     step: Step::Create,
                     zone: zone.clone(),
                     file: Some(file),
-                    source,
+                    source: Box::new(source),
                 })
             }
         }
@@ -134,7 +135,7 @@ impl ZoneManager for BindZones {
                 step: Step::Delete,
                 zone: zone.clone(),
                 file: None,
-                source,
+                source: Box::new(source),
             }),
         }
     }

@@ -237,7 +237,7 @@ pub enum ZoneError {
         file: Option<PathBuf>,
         /// What the control channel said.
         #[source]
-        source: RndcError,
+        source: Box<RndcError>,
     },
     /// The PowerDNS API refused or failed a request.
     #[error("Cannot {step} zone {zone} on PowerDNS{}", powerdns_hint(*.step, .source))]
@@ -248,19 +248,19 @@ pub enum ZoneError {
         zone: Name,
         /// What the API client said.
         #[source]
-        source: PowerDnsError,
+        source: Box<PowerDnsError>,
     },
 }
 
 /// What to check when named refuses a command; connection and key problems are already
 /// explained by the rndc error itself.
 fn bind_hint(step: Step, source: &RndcError, file: &Option<PathBuf>) -> String {
-    if !matches!(source, RndcError::Command { .. }) {
+    if !matches!(*source, RndcError::Command { .. }) {
         return String::new();
     }
     match (step, file) {
         (Step::Create, Some(file)) => format!(
-            "; check `allow-new-zones yes;` in named.conf, that named can read {} (zone_directory must be named's own zone directory, on the same host) and that BIND accepts the zone name",
+            "; check `allow-new-zones yes;` in named.conf, that named can read {} (zone_directory must be named's own zone directory, on the same host) and that BIND accepts the zone name and the name server names (`check-names`)",
             file.display()
         ),
         (Step::Delete, _) => {
@@ -274,7 +274,7 @@ fn bind_hint(step: Step, source: &RndcError, file: &Option<PathBuf>) -> String {
 fn powerdns_hint(step: Step, source: &PowerDnsError) -> &'static str {
     match (step, source) {
         (Step::AllowKey, PowerDnsError::Api { .. }) => {
-            "; check that the TSIG key exists in PowerDNS and that the backend stores metadata (for gsqlite3: `gsqlite3-dnssec=yes`)"
+            "; check that the update key is stored in PowerDNS under that name and that the backend stores metadata (for gsqlite3: `gsqlite3-dnssec=yes`)"
         }
         _ => "",
     }
@@ -398,12 +398,12 @@ mod tests {
             step: Step::Create,
             zone: name("lab."),
             file: Some(PathBuf::from("/var/lib/bind/lab.db")),
-            source: RndcError::Command {
+            source: Box::new(RndcError::Command {
                 command: "addzone".into(),
                 result: 1,
                 err: "permission denied".into(),
                 text: None,
-            },
+            }),
         };
         let msg = e.to_string();
         assert!(

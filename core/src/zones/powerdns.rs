@@ -16,9 +16,6 @@ use crate::dns::Name;
 use crate::powerdns::{NewZone, PowerDnsClient, PowerDnsError, ZoneKind};
 use async_trait::async_trait;
 
-/// Metadata kind listing the TSIG keys allowed to transfer (AXFR) a zone.
-pub const TSIG_ALLOW_AXFR: &str = "TSIG-ALLOW-AXFR";
-
 /// Creates and deletes zones on one PowerDNS server.
 #[derive(Debug, Clone)]
 pub struct PowerDnsZones {
@@ -39,16 +36,16 @@ impl PowerDnsZones {
         ZoneError::PowerDns {
             step,
             zone: zone.clone(),
-            source,
+            source: Box::new(source),
         }
     }
 
     async fn allow_key(&self, zone: &str, key: &str) -> Result<(), PowerDnsError> {
-        self.client.allow_updates_with_key(zone, key).await?;
+        // Transfers first: PowerDNS checks there that the key exists.
         self.client
-            .set_metadata(zone, TSIG_ALLOW_AXFR, &[key.to_owned()])
+            .allow_axfr_with_keys(zone, &[key.to_owned()])
             .await?;
-        Ok(())
+        self.client.allow_updates_with_key(zone, key).await
     }
 }
 
