@@ -5,6 +5,7 @@ pub mod dns;
 pub mod net;
 pub mod powerdns;
 pub mod rndc;
+pub mod zones;
 
 pub use net::{
     AddressError, Cidr, CidrError, DEFAULT_MAC_PREFIX, MacAddress, MacError, MacPrefix,

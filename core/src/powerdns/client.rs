@@ -1,7 +1,9 @@
 //! HTTP transport for the PowerDNS API: one `reqwest` client, the `X-API-Key` header
 //! (marked sensitive), JSON in and out, and status codes mapped to [`PowerDnsError`].
 
-use super::types::{self, CreateZoneBody, ErrorBody, Metadata, NewZone, TsigKey, Zone};
+use super::types::{
+    self, CreateZoneBody, ErrorBody, Metadata, NewZone, TsigKey, Zone, ZoneSettings,
+};
 use super::{PowerDnsError, TSIG_ALLOW_DNSUPDATE};
 use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode};
@@ -149,6 +151,23 @@ impl PowerDnsClient {
         self.set_metadata(zone, TSIG_ALLOW_DNSUPDATE, &[key_name.to_owned()])
             .await?;
         Ok(())
+    }
+
+    /// Lets AXFR of `zone` signed with any of the TSIG keys `key_names` through
+    /// (`TSIG-ALLOW-AXFR`), replacing the zone's previous list. PowerDNS keeps that
+    /// metadata kind out of the metadata endpoint, so this sets the zone's
+    /// `master_tsig_key_ids` (`PUT /servers/{id}/zones/{zone}`); it answers 422 when a key
+    /// does not exist.
+    pub async fn allow_axfr_with_keys(
+        &self,
+        zone: &str,
+        key_names: &[String],
+    ) -> Result<(), PowerDnsError> {
+        let body = ZoneSettings {
+            master_tsig_key_ids: key_names.iter().map(|k| types::zone_id(k)).collect(),
+        };
+        self.empty(Method::PUT, &self.zone_path(zone), Some(&body))
+            .await
     }
 
     fn server_path(&self) -> String {

@@ -14,6 +14,10 @@ use thiserror::Error;
 
 /// Metadata kind listing the TSIG keys whose signed updates PowerDNS accepts for a zone.
 pub const TSIG_ALLOW_DNSUPDATE: &str = "TSIG-ALLOW-DNSUPDATE";
+/// Metadata kind listing the TSIG keys allowed to transfer (AXFR) a zone. The API refuses
+/// to write it as metadata; [`PowerDnsClient::allow_axfr_with_keys`] sets it through the
+/// zone's `master_tsig_key_ids`.
+pub const TSIG_ALLOW_AXFR: &str = "TSIG-ALLOW-AXFR";
 /// Metadata kind listing the networks allowed to send updates (overrides the global
 /// `allow-dnsupdate-from`).
 pub const ALLOW_DNSUPDATE_FROM: &str = "ALLOW-DNSUPDATE-FROM";

@@ -168,6 +168,13 @@ pub(crate) struct Metadata {
     pub metadata: Vec<String>,
 }
 
+/// Body of a zone `PUT`: only the settings rack changes after creation.
+#[derive(Debug, Serialize)]
+pub(crate) struct ZoneSettings {
+    /// Ids of the TSIG keys allowed to transfer the zone (`TSIG-ALLOW-AXFR`).
+    pub master_tsig_key_ids: Vec<String>,
+}
+
 /// An error body: `{"error": "..."}`.
 #[derive(Debug, Deserialize)]
 pub(crate) struct ErrorBody {
