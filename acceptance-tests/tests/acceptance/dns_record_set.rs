@@ -35,7 +35,10 @@ pub fn dig(named: &Named, name: &str, rtype: &str) -> Vec<String> {
 /// Sends `commands` with nsupdate, signed with the fixture's key: a change made outside
 /// Terraform.
 pub fn nsupdate(named: &Named, commands: &str) {
-    let key = format!("{}:{}:{}", named.tsig.algorithm, named.tsig.name, named.tsig.secret);
+    let key = format!(
+        "{}:{}:{}",
+        named.tsig.algorithm, named.tsig.name, named.tsig.secret
+    );
     let mut child = Command::new("nsupdate")
         .args(["-y", &key])
         .stdin(Stdio::piped())
@@ -105,7 +108,14 @@ resource "rack_dns_record_set" "txt" {{
   zone    = "farm."
   name    = "info.farm."
   type    = "TXT"
-  records = ["\"v=spf1 -all\"", "hello world"]
+  records = ["\"v=spf1 -all\"", "\"hello world\""]
+}}
+
+resource "rack_dns_record_set" "mail" {{
+  zone    = "farm."
+  name    = "mail"
+  type    = "A"
+  records = ["10.10.60.25"]
 }}
 
 resource "rack_dns_record_set" "v6" {{
@@ -128,7 +138,10 @@ fn record_set_lifecycle() {
     assert_eq!(dig(&named, "web.farm.", "A"), ["10.10.60.2"]);
     assert_eq!(dig(&named, "farm.", "MX"), ["10 mail.farm."]);
     assert_eq!(dig(&named, "web.farm.", "AAAA"), ["2001:db8::10"]);
-    assert_eq!(dig(&named, "info.farm.", "TXT"), ["\"hello world\"", "\"v=spf1 -all\""]);
+    assert_eq!(
+        dig(&named, "info.farm.", "TXT"),
+        ["\"hello world\"", "\"v=spf1 -all\""]
+    );
     // Other spellings of the same data (case, IPv6 form, TXT quoting) are no change.
     wd.assert_plan_empty();
 
@@ -162,17 +175,31 @@ fn record_set_lifecycle() {
     wd.assert_plan_empty();
 
     // A changed name replaces.
-    wd.write_main(&config("10.10.60.3", "20 mail").replace("name    = \"web\"\n  type    = \"A\"", "name    = \"www\"\n  type    = \"A\""));
+    wd.write_main(&config("10.10.60.3", "20 mail").replace(
+        "name    = \"web\"\n  type    = \"A\"",
+        "name    = \"www\"\n  type    = \"A\"",
+    ));
     let plan = wd.plan();
-    assert_eq!(plan.actions("rack_dns_record_set.web"), ["delete", "create"]);
+    assert_eq!(
+        plan.actions("rack_dns_record_set.web"),
+        ["delete", "create"]
+    );
     wd.apply();
     assert_eq!(dig(&named, "www.farm.", "A"), ["10.10.60.3"]);
     assert!(dig(&named, "web.farm.", "A").is_empty());
 
     wd.destroy();
     wd.assert_destroyed();
-    for (name, rtype) in [("www.farm.", "A"), ("farm.", "MX"), ("info.farm.", "TXT"), ("web.farm.", "AAAA")] {
-        assert!(dig(&named, name, rtype).is_empty(), "{name} {rtype} left behind");
+    for (name, rtype) in [
+        ("www.farm.", "A"),
+        ("farm.", "MX"),
+        ("info.farm.", "TXT"),
+        ("web.farm.", "AAAA"),
+    ] {
+        assert!(
+            dig(&named, name, rtype).is_empty(),
+            "{name} {rtype} left behind"
+        );
     }
 }
 
@@ -181,11 +208,26 @@ fn bad_input_is_caught_at_plan_time() {
     let named = Named::start().expect("start named");
     let wd = workdir(&named);
     let cases = [
-        ("name = \"www.example.\"\n  type = \"A\"\n  records = [\"10.0.0.1\"]", "outside zone"),
-        ("name = \"www\"\n  type = \"A\"\n  records = [\"10.0.0.300\"]", "records"),
-        ("name = \"www\"\n  type = \"MX\"\n  records = [\"mail.farm.\"]", "preference"),
-        ("name = \"www\"\n  type = \"CNAME\"\n  records = [\"a.farm.\", \"b.farm.\"]", "exactly one"),
-        ("name = \"www\"\n  type = \"A\"\n  ttl = -1\n  records = [\"10.0.0.1\"]", "ttl"),
+        (
+            "name = \"www.example.\"\n  type = \"A\"\n  records = [\"10.0.0.1\"]",
+            "outside zone",
+        ),
+        (
+            "name = \"www\"\n  type = \"A\"\n  records = [\"10.0.0.300\"]",
+            "records",
+        ),
+        (
+            "name = \"www\"\n  type = \"MX\"\n  records = [\"mail.farm.\"]",
+            "preference",
+        ),
+        (
+            "name = \"www\"\n  type = \"CNAME\"\n  records = [\"a.farm.\", \"b.farm.\"]",
+            "exactly one",
+        ),
+        (
+            "name = \"www\"\n  type = \"A\"\n  ttl = -1\n  records = [\"10.0.0.1\"]",
+            "ttl",
+        ),
     ];
     for (body, needle) in cases {
         wd.write_main(&format!(

@@ -312,7 +312,11 @@ fn refused_hint(op: &Operation, key: &Option<Name>) -> String {
     };
     match op {
         Operation::Update => {
-            format!("check that the zone's update-policy (or allow-update) grants {who}")
+            format!(
+                "check that the zone's update-policy (or allow-update) grants {who}, and the \
+                 server's log for a failed integrity check (e.g. an MX or NS target without \
+                 address records)"
+            )
         }
         Operation::Transfer => format!("check that the zone's allow-transfer grants {who}"),
         Operation::Query => {
@@ -1029,7 +1033,13 @@ impl Inner {
                         let _ = p.reply.send(Ok(()));
                     }
                 }
-                BatchOutcome::Prerequisite(_) | BatchOutcome::TooLong(_) if group.len() > 1 => {
+                // A REFUSED can be about one change's data (BIND's check-mx, check-names),
+                // so it is split like a prerequisite failure: the other changes still go in.
+                BatchOutcome::Prerequisite(_)
+                | BatchOutcome::TooLong(_)
+                | BatchOutcome::Failed(DnsError::Refused { .. })
+                    if group.len() > 1 =>
+                {
                     let second = group.split_off(group.len() / 2);
                     tracing::debug!(%zone, first = group.len(), second = second.len(), "splitting the UPDATE batch");
                     groups.push(second);
