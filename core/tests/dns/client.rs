@@ -282,7 +282,8 @@ async fn out_of_band_change_fails_only_its_own_record() {
         "{err:?}"
     );
     assert!(
-        err.to_string().contains("db.farm. A was changed by someone else"),
+        err.to_string()
+            .contains("db.farm. A was changed by someone else"),
         "{err}"
     );
     // The out-of-band value survived; the others were applied.

@@ -59,14 +59,19 @@ fn duration_check() -> impl crate::framework::validate::Validator {
 /// The `dns` block of the provider configuration.
 pub fn block() -> NestedBlock {
     let rndc = Block::new("Zone management through BIND's control channel (rndc).").attributes([
-        Attribute::string("address").required().description(
-            "Control channel address, `host:port` (the `controls` statement of named.conf).",
-        ),
+        Attribute::string("address")
+            .optional()
+            .env("RACK_DNS_RNDC_ADDRESS")
+            .description(
+                "Control channel address, `host:port` (the `controls` statement of named.conf). Required.",
+            ),
         Attribute::string("key_name")
-            .required()
-            .description("Name of the rndc key."),
+            .optional()
+            .env("RACK_DNS_RNDC_KEY_NAME")
+            .description("Name of the rndc key. Required."),
         Attribute::string("algorithm")
             .optional()
+            .env("RACK_DNS_RNDC_ALGORITHM")
             .description("HMAC algorithm of the rndc key. Default: `hmac-sha256`.")
             .validator(one_of([
                 "hmac-md5",
@@ -77,20 +82,24 @@ pub fn block() -> NestedBlock {
                 "hmac-sha512",
             ])),
         Attribute::string("secret")
-            .required()
+            .optional()
             .sensitive()
-            .description("Base64 secret of the rndc key."),
+            .env("RACK_DNS_RNDC_SECRET")
+            .description("Base64 secret of the rndc key. Required."),
     ]);
     let powerdns = Block::new("Zone management through the PowerDNS HTTP API.").attributes([
         Attribute::string("url")
-            .required()
-            .description("Base URL of the API, e.g. `http://127.0.0.1:8081`."),
+            .optional()
+            .env("RACK_DNS_POWERDNS_URL")
+            .description("Base URL of the API, e.g. `http://127.0.0.1:8081`. Required."),
         Attribute::string("api_key")
-            .required()
+            .optional()
             .sensitive()
-            .description("The `api-key` of pdns.conf."),
+            .env("RACK_DNS_POWERDNS_API_KEY")
+            .description("The `api-key` of pdns.conf. Required."),
         Attribute::string("server_id")
             .optional()
+            .env("RACK_DNS_POWERDNS_SERVER_ID")
             .description("PowerDNS server id. Default: `localhost`."),
     ]);
     let server = Block::new(
@@ -158,9 +167,12 @@ pub fn block() -> NestedBlock {
         name: "dns".into(),
         nesting: Nesting::Single,
         block: Block::new("DNS servers that `rack_dns_*` resources use.")
-            .attributes([Attribute::string("default_server").optional().description(
-                "The server used when a resource omits `server`. Optional when there is one server.",
-            )])
+            .attributes([Attribute::string("default_server")
+                .optional()
+                .env("RACK_DNS_DEFAULT_SERVER")
+                .description(
+                    "The server used when a resource omits `server`. Optional when there is one server.",
+                )])
             .block(NestedBlock {
                 name: "server".into(),
                 nesting: Nesting::Map,
@@ -251,6 +263,7 @@ pub fn configure(
     };
     let default = str_attr(dns, "default_server")
         .map(str::to_string)
+        .or_else(|| lookup("RACK_DNS_DEFAULT_SERVER"))
         .or_else(|| {
             if servers.len() == 1 {
                 servers.keys().next().cloned()
@@ -265,17 +278,7 @@ pub fn configure(
             servers.insert(d.clone(), Value::Object(BTreeMap::new()));
         }
         match servers.get_mut(d) {
-            Some(v) => {
-                let server_block = block().block;
-                let server_schema = &server_block.blocks[0].block;
-                apply_env(
-                    server_schema,
-                    v,
-                    &base.join_attr("server").join_key(d),
-                    lookup,
-                    diags,
-                );
-            }
+            Some(v) => apply_server_env(v, &base.join_attr("server").join_key(d), lookup, diags),
             None => diags.error_at(
                 base.join_attr("default_server"),
                 format!("Unknown default DNS server {d:?}"),
@@ -294,6 +297,37 @@ pub fn configure(
         }
     }
     out
+}
+
+/// Fills the default server's unset settings from `RACK_DNS_*`, including its `rndc` and
+/// `powerdns` backends, which the environment can supply even without a block.
+fn apply_server_env(
+    server: &mut Value,
+    path: &AttributePath,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    diags: &mut Diagnostics,
+) {
+    let dns_block = block().block;
+    let Some(server_block) = dns_block.blocks.first().map(|b| &b.block) else {
+        return;
+    };
+    apply_env(server_block, server, path, lookup, diags);
+    let Value::Object(attrs) = server else { return };
+    for (nested, trigger) in [
+        ("rndc", "RACK_DNS_RNDC_ADDRESS"),
+        ("powerdns", "RACK_DNS_POWERDNS_URL"),
+    ] {
+        let Some(nb) = server_block.blocks.iter().find(|b| b.name == nested) else {
+            continue;
+        };
+        let slot = attrs.entry(nested.to_string()).or_insert(Value::Null);
+        if slot.is_null() && lookup(trigger).is_some() {
+            *slot = Value::Object(BTreeMap::new());
+        }
+        if !slot.is_null() {
+            apply_env(&nb.block, slot, &path.join_attr(nested), lookup, diags);
+        }
+    }
 }
 
 fn server(
@@ -370,6 +404,21 @@ fn server(
             r, v, path, update_key, timeout, diags,
         )?)),
         (None, Some(p)) => {
+            for (attr, var) in [
+                ("url", "RACK_DNS_POWERDNS_URL"),
+                ("api_key", "RACK_DNS_POWERDNS_API_KEY"),
+            ] {
+                if str_attr(p, attr).is_none() {
+                    diags.error_at(
+                        path.join_attr("powerdns").join_attr(attr),
+                        format!("powerdns needs {attr}"),
+                        format!(
+                            "Set `{attr}` in the powerdns block (or {var} for the default server)."
+                        ),
+                    );
+                    return None;
+                }
+            }
             let url = str_attr(p, "url").unwrap_or_default();
             let key = str_attr(p, "api_key").unwrap_or_default();
             match PowerDnsClient::new(url, key, timeout) {
@@ -410,6 +459,20 @@ fn bind_zones(
     diags: &mut Diagnostics,
 ) -> Option<BindZones> {
     let rpath = path.join_attr("rndc");
+    for (attr, var) in [
+        ("address", "RACK_DNS_RNDC_ADDRESS"),
+        ("key_name", "RACK_DNS_RNDC_KEY_NAME"),
+        ("secret", "RACK_DNS_RNDC_SECRET"),
+    ] {
+        if str_attr(r, attr).is_none() {
+            diags.error_at(
+                rpath.join_attr(attr),
+                format!("rndc needs {attr}"),
+                format!("Set `{attr}` in the rndc block (or {var} for the default server)."),
+            );
+            return None;
+        }
+    }
     let addr_text = str_attr(r, "address").unwrap_or_default();
     let Some(addr) = resolve(addr_text) else {
         diags.error_at(
@@ -450,4 +513,88 @@ fn resolve(text: &str) -> Option<SocketAddr> {
     text.parse()
         .ok()
         .or_else(|| text.to_socket_addrs().ok().and_then(|mut a| a.next()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    const SECRET: &str = "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0";
+
+    #[test]
+    fn environment_alone_defines_the_default_server() {
+        let lookup = env(&[
+            ("RACK_DNS_ADDRESS", "127.0.0.1:5353"),
+            ("RACK_DNS_KEY_NAME", "rack."),
+            ("RACK_DNS_KEY_SECRET", SECRET),
+            ("RACK_DNS_RNDC_ADDRESS", "127.0.0.1:953"),
+            ("RACK_DNS_RNDC_KEY_NAME", "rndc-key"),
+            ("RACK_DNS_RNDC_SECRET", SECRET),
+            ("RACK_DNS_ZONE_DIRECTORY", "/var/lib/bind"),
+        ]);
+        let mut diags = Diagnostics::new();
+        let servers = configure(&Value::Null, &lookup, &mut diags);
+        assert!(diags.is_empty(), "{diags:?}");
+        let s = servers.get(None).unwrap();
+        assert_eq!(s.name, ENV_SERVER_NAME);
+        assert_eq!(s.client.config().address, "127.0.0.1:5353");
+        assert!(s.client.config().tsig.is_some());
+        assert!(s.zones.is_some());
+    }
+
+    #[test]
+    fn configuration_wins_over_environment() {
+        let dns = Value::object([(
+            "server",
+            Value::Map(
+                [(
+                    "primary".to_string(),
+                    Value::object([("address", Value::from("10.0.0.53:53"))]),
+                )]
+                .into(),
+            ),
+        )]);
+        let lookup = env(&[("RACK_DNS_ADDRESS", "127.0.0.1:5353")]);
+        let mut diags = Diagnostics::new();
+        let servers = configure(&dns, &lookup, &mut diags);
+        assert!(diags.is_empty(), "{diags:?}");
+        let s = servers.get(None).unwrap();
+        assert_eq!(s.name, "primary");
+        assert_eq!(s.client.config().address, "10.0.0.53:53");
+        assert!(servers.get(Some("other")).is_err());
+    }
+
+    #[test]
+    fn half_a_key_points_at_the_secret() {
+        let lookup = env(&[
+            ("RACK_DNS_ADDRESS", "127.0.0.1:5353"),
+            ("RACK_DNS_KEY_NAME", "rack."),
+        ]);
+        let mut diags = Diagnostics::new();
+        configure(&Value::Null, &lookup, &mut diags);
+        let d = diags.into_vec();
+        assert_eq!(d.len(), 1);
+        assert_eq!(
+            d[0].attribute.as_ref().map(ToString::to_string).as_deref(),
+            Some("dns.server[\"default\"].key_secret")
+        );
+    }
+
+    #[test]
+    fn no_server_is_a_clear_error_when_used() {
+        let mut diags = Diagnostics::new();
+        let servers = configure(&Value::Null, &env(&[]), &mut diags);
+        assert!(diags.is_empty());
+        let e = servers.get(None).unwrap_err();
+        assert!(e.detail.contains("RACK_DNS_ADDRESS"));
+    }
 }
