@@ -6,7 +6,9 @@
 #[path = "../../../core/tests/support/mod.rs"]
 mod support;
 
+mod dns_common;
 mod dns_record_set;
+mod dns_record_types;
 mod examples;
 mod functions;
 mod harness;
