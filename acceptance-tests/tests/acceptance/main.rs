@@ -6,6 +6,7 @@
 #[path = "../../../core/tests/support/mod.rs"]
 mod support;
 
+mod dns_adoption;
 mod dns_common;
 mod dns_record_set;
 mod dns_record_types;
