@@ -8,6 +8,7 @@ mod support;
 
 mod dns_adoption;
 mod dns_common;
+mod dns_conflicts;
 mod dns_record_set;
 mod dns_record_types;
 mod examples;
