@@ -9,6 +9,7 @@ mod support;
 mod dns_adoption;
 mod dns_common;
 mod dns_conflicts;
+mod dns_farm_scenario;
 mod dns_powerdns;
 mod dns_record_set;
 mod dns_record_types;
