@@ -313,17 +313,18 @@ impl Workdir {
             .success()
     }
 
-    /// `terraform query` over the `*.tfquery.hcl` files; must succeed.
+    /// `terraform query` over the `*.tfquery.hcl` files; must succeed. (`query` has no
+    /// `-input` flag; `TF_INPUT=0` covers it.)
     #[track_caller]
     pub fn query(&self) -> CmdResult {
-        self.run(&["query", "-input=false", "-no-color"]).success()
+        self.run(&["query", "-no-color"]).success()
     }
 
     /// `terraform query -json`; must succeed. Returns the JSON messages, one per line
     /// (found resources arrive as `type = "list_resource_found"`).
     #[track_caller]
     pub fn query_json(&self) -> Vec<Value> {
-        let run = self.run(&["query", "-input=false", "-json"]).success();
+        let run = self.run(&["query", "-json"]).success();
         json_lines(&run)
     }
 

@@ -53,6 +53,14 @@ fn has_terraform_block(dir: &Path) -> bool {
         })
 }
 
+fn has_query_file(dir: &Path) -> bool {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|e| e.file_name().to_string_lossy().ends_with(".tfquery.hcl"))
+}
+
 #[test]
 fn every_example_validates() {
     let dirs = example_dirs();
@@ -67,7 +75,12 @@ fn every_example_validates() {
             wd.write_file("versions.tf", REQUIRED_PROVIDERS);
         }
         wd.init();
-        let out = wd.validate();
+        // `-query` validates `.tfquery.hcl` files (list blocks) as well.
+        let out = if has_query_file(&dir) {
+            wd.run(&["validate", "-no-color", "-query"]).success()
+        } else {
+            wd.validate()
+        };
         assert!(
             out.stdout.contains("The configuration is valid"),
             "{} does not validate:\n{}\n{}",

@@ -6,7 +6,13 @@
 #[path = "../../../core/tests/support/mod.rs"]
 mod support;
 
+mod dns_adoption;
+mod dns_common;
+mod dns_conflicts;
+mod dns_farm_scenario;
+mod dns_powerdns;
 mod dns_record_set;
+mod dns_record_types;
 mod examples;
 mod functions;
 mod harness;

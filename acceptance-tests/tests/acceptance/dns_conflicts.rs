@@ -1,0 +1,124 @@
+//! A record set changed on the server between `plan -out` and `apply` of that plan: rack's
+//! UPDATE carries the planned prior records as prerequisites (RFC 2136 §2.4.3), so the
+//! server refuses it, the apply fails naming the record set, and the out-of-band value
+//! stays. The next plan shows the difference and the apply after it converges. Other
+//! record sets in the same apply are written all the same.
+
+use rack_acceptance_tests::Workdir;
+
+use crate::dns_common::{PROVIDER, Server};
+use crate::support::Named;
+
+/// `web` and `db` A record sets with the given addresses.
+fn config(web: &str, db: &str) -> String {
+    format!(
+        r#"{PROVIDER}
+resource "rack_dns_record_set" "web" {{
+  zone    = "farm."
+  name    = "web"
+  type    = "A"
+  ttl     = 300
+  records = ["{web}"]
+}}
+
+resource "rack_dns_record_set" "db" {{
+  zone    = "farm."
+  name    = "db"
+  type    = "A"
+  ttl     = 300
+  records = ["{db}"]
+}}
+"#
+    )
+}
+
+/// `terraform plan -out=saved.tfplan`; must succeed.
+fn save_plan(wd: &Workdir) {
+    wd.run(&["plan", "-input=false", "-no-color", "-out=saved.tfplan"])
+        .success();
+}
+
+/// `terraform apply saved.tfplan`; must fail. Returns its stderr.
+fn apply_saved_plan_fails(wd: &Workdir) -> String {
+    wd.run(&["apply", "-input=false", "-no-color", "saved.tfplan"])
+        .failure()
+        .stderr
+}
+
+#[test]
+fn change_between_plan_and_apply_is_not_overwritten() {
+    let named = Named::start().expect("start named");
+    let server = Server::of_named(&named);
+    let wd = server.workdir();
+    wd.write_main(&config("10.10.60.2", "10.10.60.30"));
+    wd.apply();
+
+    wd.write_main(&config("10.10.60.3", "10.10.60.30"));
+    save_plan(&wd);
+    server.nsupdate("update delete web.farm. A\nupdate add web.farm. 300 IN A 10.10.60.99");
+    let stderr = apply_saved_plan_fails(&wd);
+    assert!(
+        stderr.contains("web.farm. A") && stderr.contains("changed outside Terraform"),
+        "the error should name the record set and say why:\n{stderr}"
+    );
+    assert_eq!(
+        server.dig("web.farm.", "A"),
+        ["10.10.60.99"],
+        "the out-of-band value was overwritten"
+    );
+
+    // The next plan sees the out-of-band value and puts the configured one back.
+    let plan = wd.plan();
+    assert_eq!(plan.actions("rack_dns_record_set.web"), ["update"]);
+    wd.apply();
+    assert_eq!(server.dig("web.farm.", "A"), ["10.10.60.3"]);
+    wd.assert_plan_empty();
+
+    // Deleted out of band between plan and apply: not recreated behind the user's back.
+    wd.write_main(&config("10.10.60.4", "10.10.60.30"));
+    save_plan(&wd);
+    server.nsupdate("update delete web.farm. A");
+    let stderr = apply_saved_plan_fails(&wd);
+    assert!(stderr.contains("web.farm. A"), "{stderr}");
+    assert!(server.dig("web.farm.", "A").is_empty());
+    let plan = wd.plan();
+    assert_eq!(plan.actions("rack_dns_record_set.web"), ["create"]);
+    wd.apply();
+    assert_eq!(server.dig("web.farm.", "A"), ["10.10.60.4"]);
+    wd.assert_plan_empty();
+}
+
+#[test]
+fn one_conflict_does_not_stop_the_other_changes() {
+    let named = Named::start().expect("start named");
+    let server = Server::of_named(&named);
+    let wd = server.workdir();
+    wd.write_main(&config("10.10.60.2", "10.10.60.30"));
+    wd.apply();
+
+    // Both change in one apply; only web is changed on the server meanwhile.
+    wd.write_main(&config("10.10.60.3", "10.10.60.31"));
+    save_plan(&wd);
+    server.nsupdate("update delete web.farm. A\nupdate add web.farm. 300 IN A 10.10.60.99");
+    let stderr = apply_saved_plan_fails(&wd);
+    assert!(stderr.contains("web.farm. A"), "{stderr}");
+    assert!(
+        !stderr.contains("db.farm."),
+        "db was not changed out of band and must not fail:\n{stderr}"
+    );
+    assert_eq!(server.dig("web.farm.", "A"), ["10.10.60.99"]);
+    assert_eq!(server.dig("db.farm.", "A"), ["10.10.60.31"]);
+
+    // db is in state with its new value; only web is left to converge.
+    let plan = wd.plan();
+    assert_eq!(plan.actions("rack_dns_record_set.web"), ["update"]);
+    assert_eq!(plan.actions("rack_dns_record_set.db"), ["no-op"]);
+    wd.apply();
+    assert_eq!(server.dig("web.farm.", "A"), ["10.10.60.3"]);
+    wd.assert_plan_empty();
+
+    wd.destroy();
+    wd.assert_destroyed();
+    let left = server.axfr_data("farm.");
+    assert!(left.is_empty(), "left behind after destroy: {left:#?}");
+}
