@@ -99,7 +99,12 @@ pub fn run(opts: &Options) -> anyhow::Result<String> {
     let size = std::fs::metadata(&binary).map_or(0, |m| m.len());
     let _ = writeln!(
         out,
-        "- Provider: release build, {:.1} MiB ({})",
+        "- Provider: {}, {:.1} MiB ({})",
+        if is_release(&binary) {
+            "release build"
+        } else {
+            "RACK_PROVIDER_BINARY"
+        },
         size as f64 / 1048576.0,
         binary.display()
     );
@@ -123,11 +128,7 @@ pub fn run(opts: &Options) -> anyhow::Result<String> {
 fn release_provider() -> anyhow::Result<PathBuf> {
     let binary = crate::provider_binary().to_path_buf();
     let explicit = std::env::var_os("RACK_PROVIDER_BINARY").is_some_and(|v| !v.is_empty());
-    let release = binary
-        .parent()
-        .and_then(Path::file_name)
-        .is_some_and(|d| d == "release");
-    if !release && !explicit {
+    if !is_release(&binary) && !explicit {
         bail!(
             "{} is not a release build; run the benchmark with `cargo run --release` \
              (scripts/bench does)",
@@ -135,6 +136,14 @@ fn release_provider() -> anyhow::Result<PathBuf> {
         );
     }
     Ok(binary)
+}
+
+/// Whether `binary` sits in cargo's release output directory.
+fn is_release(binary: &Path) -> bool {
+    binary
+        .parent()
+        .and_then(Path::file_name)
+        .is_some_and(|d| d == "release")
 }
 
 /// Ways of starting a process in the start-up rounds.

@@ -173,8 +173,8 @@ mod tests {
 
     #[test]
     fn units() {
-        assert_eq!(Unit::Ms.format(3.14159), "3.14 ms");
-        assert_eq!(Unit::Ms.format(31.4159), "31.4 ms");
+        assert_eq!(Unit::Ms.format(3.256), "3.26 ms");
+        assert_eq!(Unit::Ms.format(31.44), "31.4 ms");
         assert_eq!(Unit::S.format(1.5), "1.50 s");
         assert_eq!(Unit::MiB.format(12.34), "12.3 MiB");
         assert_eq!(Unit::Ms.range(1.0, 2.0), "1.00 ms–2.00 ms");
