@@ -44,6 +44,9 @@ const SAMPLE_EVERY: Duration = Duration::from_millis(5);
 /// its libraries and gone to sleep.
 const SETTLE: Duration = Duration::from_millis(50);
 
+/// P-521 signatures timed on their own, to split the AutoMTLS cost between the sides.
+const P521_ROUNDS: usize = 20;
+
 /// Deadline for one `terraform plan`; only there so a hang ends the run.
 const PLAN_TIMEOUT: Duration = Duration::from_secs(600);
 
@@ -172,6 +175,9 @@ struct StartSamples {
     provider: [ProviderStarts; 3],
     /// Encoded size of the GetProviderSchema answer.
     schema_bytes: usize,
+    /// P-521 signing and verifying times, ms.
+    p521_sign: Vec<f64>,
+    p521_verify: Vec<f64>,
 }
 
 #[derive(Debug, Default)]
@@ -225,6 +231,7 @@ async fn measure_starts(binary: &Path, rounds: usize) -> anyhow::Result<StartSam
             samples.schema_bytes = kept.schema_bytes;
         }
     }
+    (samples.p521_sign, samples.p521_verify) = super::cert::time_p521(P521_ROUNDS);
     Ok(samples)
 }
 
@@ -645,6 +652,13 @@ fn notes(starts: &StartSamples, plans: &PlanSamples) -> anyhow::Result<Vec<Strin
         format!(
             "GetProviderSchema answer: {} bytes encoded.",
             starts.schema_bytes
+        ),
+        format!(
+            "One P-521 ECDSA signature with the pure-Rust `p521` crate: {:.2} ms to sign \
+             (this benchmark's host side, included in the P-521 rows), {:.2} ms to verify \
+             (the provider's side); medians of {P521_ROUNDS}.",
+            median(&starts.p521_sign),
+            median(&starts.p521_verify)
         ),
     ])
 }
