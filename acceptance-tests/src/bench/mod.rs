@@ -1,0 +1,34 @@
+//! Benchmarks of the release provider, run by the `bench` binary
+//! (`scripts/bench <name>`); each prints a markdown report for `BENCHMARKS.md`.
+//!
+//! A benchmark measures against a baseline in the same run, in interleaved rounds, and
+//! reports medians with their spread: the machines are shared and noisy, so a number
+//! from another run, or a single sample, says little.
+
+mod cert;
+pub mod foundation;
+mod host;
+mod procfs;
+mod stats;
+
+/// One benchmark the `bench` binary can run.
+#[derive(Debug, Clone, Copy)]
+pub struct Benchmark {
+    /// The subcommand naming it.
+    pub name: &'static str,
+    /// One line on what it measures.
+    pub about: &'static str,
+    /// Runs it with `--runs` rounds and returns the markdown report.
+    pub run: fn(runs: usize) -> anyhow::Result<String>,
+}
+
+/// Every benchmark, in the order `--help` lists them. Later sections (DNS, DHCP, VMs)
+/// add theirs here.
+pub const BENCHMARKS: &[Benchmark] = &[Benchmark {
+    name: "foundation",
+    about: "provider start-up, handshake, memory, and `terraform plan` with 0 and 200 function calls",
+    run: |runs| foundation::run(&foundation::Options { runs }),
+}];
+
+/// Rounds when `--runs` is not given.
+pub const DEFAULT_RUNS: usize = 10;

@@ -1,0 +1,73 @@
+//! Benchmarks of the release provider against baselines measured in the same run.
+//!
+//! `cargo run --release -p rack-acceptance-tests --bin bench -- <benchmark> [--runs N]`,
+//! or `scripts/bench <benchmark>`, which also installs Terraform. The markdown report goes
+//! to stdout, progress to stderr. See `BENCHMARKS.md`.
+
+use std::process::ExitCode;
+
+use rack_acceptance_tests::bench::{BENCHMARKS, Benchmark, DEFAULT_RUNS};
+
+fn usage() -> String {
+    let mut text = format!(
+        "usage: bench <benchmark> [--runs N]\n\n\
+         --runs N  rounds of each measurement (default {DEFAULT_RUNS})\n\nbenchmarks:\n"
+    );
+    for b in BENCHMARKS {
+        text.push_str(&format!("  {:<12} {}\n", b.name, b.about));
+    }
+    text
+}
+
+/// The benchmark and the number of rounds, from the command line.
+fn parse(args: &[String]) -> Result<(&'static Benchmark, usize), String> {
+    let mut name = None;
+    let mut runs = DEFAULT_RUNS;
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--runs" => {
+                let value = args.next().ok_or("--runs needs a number")?;
+                runs = value
+                    .parse()
+                    .ok()
+                    .filter(|&n: &usize| n > 0)
+                    .ok_or_else(|| format!("--runs {value:?} is not a positive number"))?;
+            }
+            other if other.starts_with('-') => return Err(format!("unknown option {other}")),
+            other if name.is_none() => name = Some(other.to_owned()),
+            other => return Err(format!("unexpected argument {other}")),
+        }
+    }
+    let name = name.ok_or("no benchmark named")?;
+    let bench = BENCHMARKS
+        .iter()
+        .find(|b| b.name == name)
+        .ok_or_else(|| format!("no benchmark called {name:?}"))?;
+    Ok((bench, runs))
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        print!("{}", usage());
+        return ExitCode::SUCCESS;
+    }
+    let (bench, runs) = match parse(&args) {
+        Ok(choice) => choice,
+        Err(message) => {
+            eprintln!("bench: {message}\n\n{}", usage());
+            return ExitCode::from(2);
+        }
+    };
+    match (bench.run)(runs) {
+        Ok(report) => {
+            print!("{report}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("bench {}: {e:#}", bench.name);
+            ExitCode::FAILURE
+        }
+    }
+}
