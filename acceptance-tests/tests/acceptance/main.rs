@@ -7,6 +7,7 @@
 mod support;
 
 mod dns_record_set;
+mod dns_zone;
 mod examples;
 mod functions;
 mod harness;
