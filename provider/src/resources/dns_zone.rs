@@ -655,15 +655,16 @@ impl Resource for DnsZone {
                 creating = true;
             }
         }
-        if creating && let Ok(srv) = server(ctx, server_name.as_deref()) {
-            if srv.zones.is_none() {
-                let attr = if config.attr("server").is_some_and(|s| !s.is_null()) {
-                    AttributePath::attr("server")
-                } else {
-                    AttributePath::attr("name")
-                };
-                plan.diags.push(no_zone_management(&srv).at(attr));
-            }
+        if creating
+            && let Ok(srv) = server(ctx, server_name.as_deref())
+            && srv.zones.is_none()
+        {
+            let attr = if config.attr("server").is_some_and(|s| !s.is_null()) {
+                AttributePath::attr("server")
+            } else {
+                AttributePath::attr("name")
+            };
+            plan.diags.push(no_zone_management(&srv).at(attr));
         }
     }
 
@@ -729,14 +730,12 @@ impl Resource for DnsZone {
         if let Ok(snapshot) = srv.client.zone_fresh(&zone).await
             && let Some(ns) = snapshot.rrset(&zone, RecordType::Ns)
             && ns.ttl != model.ttl
-        {
-            if let Err(d) =
+            && let Err(d) =
                 replace_ns(&srv, &zone, ns.rdata.clone(), model.ttl, model.ns_rdata()).await
-            {
-                let mut result = applied(&srv, &zone, planned).await;
-                result.diags.push(d);
-                return result;
-            }
+        {
+            let mut result = applied(&srv, &zone, planned).await;
+            result.diags.push(d);
+            return result;
         }
         applied(&srv, &zone, planned).await
     }
