@@ -5,6 +5,7 @@
 //! (schemas, plan rules, diagnostics, pure conversion to and from protobuf, the RPC server),
 //! and the provider itself ([`provider`], [`functions`]), written against the framework only.
 
+pub mod data_sources;
 pub mod framework;
 pub mod functions;
 pub mod list_resources;

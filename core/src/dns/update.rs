@@ -247,6 +247,11 @@ impl UpdateBuilder {
     /// Replaces the RRset `name`/`rtype` with `new` (TTL `ttl`), on condition that it still
     /// holds exactly `prior` (empty: that it does not exist). Combines §2.4.2 (or §2.4.3),
     /// §2.5.2 and §2.5.1. An empty `new` deletes the RRset.
+    ///
+    /// The apex NS RRset is the exception: servers ignore "delete an RRset" there
+    /// (§3.4.2.4), so the new records are added first and then each prior record that is
+    /// not among them is deleted on its own (§2.5.4), which servers honour as long as the
+    /// RRset keeps one record. An empty `new` cannot empty the apex NS RRset.
     pub fn replace_rrset(
         &mut self,
         name: &Name,
@@ -265,6 +270,15 @@ impl UpdateBuilder {
             }
         }
         self.require_rrset_exact(name, rtype, prior)?;
+        if rtype == RecordType::Ns && *name == self.zone {
+            for rd in new {
+                self.add(&Record::new(name.clone(), ttl, rd.clone()))?;
+            }
+            for rd in prior.iter().filter(|rd| !new.contains(rd)) {
+                self.delete_record(name, rd)?;
+            }
+            return Ok(self);
+        }
         if !prior.is_empty() {
             self.delete_rrset(name, rtype)?;
         }
@@ -441,6 +455,32 @@ mod tests {
                 "www.farm. 0 ANY A \\# 0",
                 "www.farm. 600 IN A 192.0.2.3",
                 "mail.farm. 60 IN A 192.0.2.9",
+            ]
+        );
+    }
+
+    #[test]
+    fn apex_ns_is_replaced_record_by_record() {
+        let zone = n("farm.");
+        let ns = |s: &str| RData::Ns(n(s));
+        let mut b = UpdateBuilder::new(zone.clone());
+        b.replace_rrset(
+            &zone,
+            RecordType::Ns,
+            &[ns("ns1.example."), ns("ns2.example.")],
+            3600,
+            &[ns("ns2.example."), ns("ns3.example.")],
+        )
+        .unwrap();
+        let msg = Message::parse(&b.build(3).unwrap()).unwrap();
+        assert_eq!(msg.answers.len(), 2);
+        let upd: Vec<String> = msg.authority.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            upd,
+            [
+                "farm. 3600 IN NS ns2.example.",
+                "farm. 3600 IN NS ns3.example.",
+                "farm. 0 NONE NS ns1.example.",
             ]
         );
     }

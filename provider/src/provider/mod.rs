@@ -6,12 +6,17 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::data_sources::dns_record_set::DnsRecordSetData;
+use crate::data_sources::dns_zone::DnsZoneData;
 use crate::framework::schema::{Block, Schema};
-use crate::framework::{Diagnostics, Function, ListResource, Provider, ProviderData, Resource};
+use crate::framework::{
+    DataSource, Diagnostics, Function, ListResource, Provider, ProviderData, Resource,
+};
 use crate::functions;
 use crate::list_resources::dns_record_set::DnsRecordSetList;
 use crate::protocol::value::Value;
 use crate::resources::dns_record_set::DnsRecordSet;
+use crate::resources::dns_zone::DnsZone;
 
 /// Provider type name, as in `provider "rack" {}` and `provider::rack::...`.
 pub const TYPE_NAME: &str = "rack";
@@ -52,7 +57,11 @@ impl Provider for RackProvider {
     }
 
     fn resources(&self) -> Vec<Arc<dyn Resource>> {
-        vec![Arc::new(DnsRecordSet)]
+        vec![Arc::new(DnsRecordSet), Arc::new(DnsZone)]
+    }
+
+    fn data_sources(&self) -> Vec<Arc<dyn DataSource>> {
+        vec![Arc::new(DnsZoneData), Arc::new(DnsRecordSetData)]
     }
 
     fn list_resources(&self) -> Vec<Arc<dyn ListResource>> {

@@ -2,3 +2,4 @@
 
 pub mod dns;
 pub mod dns_record_set;
+pub mod dns_zone;

@@ -1,0 +1,4 @@
+//! Data sources: what a configuration reads from the services without managing it.
+
+pub mod dns_record_set;
+pub mod dns_zone;
