@@ -2,89 +2,26 @@
 //! import gives the same state -> update in place -> out-of-band change and delete show
 //! in plan -> destroy leaves nothing behind.
 
-use std::io::Write as _;
-use std::process::{Command, Stdio};
-
 use rack_acceptance_tests::Workdir;
 
+use crate::dns_common::{PROVIDER, Server};
 use crate::support::Named;
 
 /// `dig +short` against the fixture: the answer lines, sorted.
 pub fn dig(named: &Named, name: &str, rtype: &str) -> Vec<String> {
-    let out = Command::new("dig")
-        .args([
-            &format!("@{}", named.dns_addr.ip()),
-            "-p",
-            &named.dns_addr.port().to_string(),
-            "+short",
-            "+norecurse",
-            name,
-            rtype,
-        ])
-        .output()
-        .expect("dig is missing: install the Debian package bind9-dnsutils (scripts/install-prerequisites)");
-    let mut lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_string)
-        .filter(|l| !l.is_empty())
-        .collect();
-    lines.sort();
-    lines
+    Server::of_named(named).dig(name, rtype)
 }
 
-/// Sends `commands` with nsupdate, signed with the fixture's key: a change made outside
-/// Terraform.
+/// A change made outside Terraform, with nsupdate and the fixture's key.
 pub fn nsupdate(named: &Named, commands: &str) {
-    let key = format!(
-        "{}:{}:{}",
-        named.tsig.algorithm, named.tsig.name, named.tsig.secret
-    );
-    let mut child = Command::new("nsupdate")
-        .args(["-y", &key])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("nsupdate is missing: install the Debian package bind9-dnsutils");
-    let script = format!(
-        "server {} {}\n{commands}\nsend\n",
-        named.dns_addr.ip(),
-        named.dns_addr.port()
-    );
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(script.as_bytes())
-        .expect("write to nsupdate");
-    let out = child.wait_with_output().expect("nsupdate");
-    assert!(
-        out.status.success(),
-        "nsupdate failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    Server::of_named(named).nsupdate(commands);
 }
 
 /// A workdir whose provider reaches `named` through the RACK_DNS_* variables (the TSIG
 /// secret never appears in a .tf file).
 pub fn workdir(named: &Named) -> Workdir {
-    let mut wd = Workdir::new();
-    wd.set_env("RACK_DNS_ADDRESS", named.dns_addr.to_string());
-    wd.set_env("RACK_DNS_KEY_NAME", named.tsig.name.clone());
-    wd.set_env("RACK_DNS_KEY_ALGORITHM", named.tsig.algorithm.clone());
-    wd.set_env("RACK_DNS_KEY_SECRET", named.tsig.secret.clone());
-    wd
+    Server::of_named(named).workdir()
 }
-
-const PROVIDER: &str = r#"
-terraform {
-  required_providers {
-    rack = { source = "terraform.local/rack/rack" }
-  }
-}
-
-provider "rack" {}
-"#;
 
 fn config(web_ip: &str, mx: &str) -> String {
     format!(
