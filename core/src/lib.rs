@@ -2,6 +2,7 @@
 //! (names, MAC addresses, CIDRs). Nothing here knows about Terraform.
 
 pub mod dns;
+pub mod kea;
 pub mod net;
 pub mod powerdns;
 pub mod rndc;

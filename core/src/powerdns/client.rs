@@ -42,6 +42,12 @@ impl PowerDnsClient {
         key.set_sensitive(true);
         let mut headers = HeaderMap::new();
         headers.insert("X-API-Key", key);
+        // reqwest's rustls backend (enabled for the Kea client's TLS settings) needs a
+        // crypto provider even for plain http: the workspace's, ring, unless the process
+        // installed one already.
+        if rustls::crypto::CryptoProvider::get_default().is_none() {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        }
         let http = reqwest::Client::builder()
             .default_headers(headers)
             .timeout(timeout)

@@ -1,0 +1,733 @@
+//! The client rack's DHCP resources use: commands over HTTP to Kea's control agent, the
+//! server's configuration read once and cached, and reservation changes coalesced into
+//! as few configuration writes as possible.
+//!
+//! # Reads
+//!
+//! [`KeaClient::reservations`] reads the subnet's reservations from the server's
+//! configuration, fetched by one `config-get` and kept for the life of the client;
+//! concurrent first callers share the one fetch. After our own writes the cache is
+//! dropped, so the next read fetches again.
+//!
+//! # Writes
+//!
+//! Kea 2.2 has no command to change one reservation of its configuration (the
+//! `host_cmds` hook came to the open-source Kea in 3.0). [`KeaClient::apply`] therefore
+//! queues the change; one writer task per client takes everything queued, applies it to
+//! the cached configuration in memory (conflicts fail their own change only), fetches the
+//! configuration again and compares its hash with the cached one, and only if nothing
+//! changed underneath sends one `config-set` with all the changes, then `config-write` to
+//! persist it. Changes that arrive while a write is under way go together in the next
+//! one. When Kea rejects a `config-set` holding several changes, nothing was changed; the
+//! batch is split in halves and tried again until the rejected change is alone, so one bad
+//! option cannot fail its neighbours.
+//!
+//! Where the server lists `reservation-add` in `list-commands` (the `host_cmds` hook),
+//! changes go through `reservation-add` and `reservation-del` instead, one by one, after
+//! the same conflict check on the cached configuration.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use reqwest::header::CONTENT_TYPE;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+use super::KeaError;
+use super::commands::{self, Answer, Command, Lease4, ResultCode};
+use super::config::{self, Change, Reservation, config_hash};
+use crate::net::{Cidr, MacAddress};
+
+/// How long one HTTP request may take unless configured: a `config-set` of a large
+/// configuration took ~80 ms on this project's machines, so this is generous.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How much of an unexpected HTTP body goes into an error message.
+const BODY_EXCERPT: usize = 300;
+
+/// A password or private key: kept out of `Debug` output and logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps `value`.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself, for the one place that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// One Kea server's control agent and how to talk to it.
+#[derive(Debug, Clone)]
+pub struct KeaConfig {
+    /// The agent's URL, e.g. `http://127.0.0.1:8000` or `https://kea.example:8000`.
+    pub url: String,
+    /// User for HTTP basic authentication; `None` sends no credentials.
+    pub username: Option<String>,
+    /// Password for HTTP basic authentication.
+    pub password: Option<Secret>,
+    /// PEM certificates of the CA(s) that signed the agent's certificate; `None` trusts
+    /// the system's CA bundle.
+    pub ca_cert_pem: Option<String>,
+    /// PEM client certificate chain, when the agent requires client certificates.
+    pub client_cert_pem: Option<String>,
+    /// PEM private key of the client certificate.
+    pub client_key_pem: Option<Secret>,
+    /// How long one request may take.
+    pub timeout: Duration,
+}
+
+impl KeaConfig {
+    /// `url` with no credentials, no TLS settings and a 30 s timeout.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            username: None,
+            password: None,
+            ca_cert_pem: None,
+            client_cert_pem: None,
+            client_key_pem: None,
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+
+    /// The same with basic-auth credentials.
+    pub fn with_basic_auth(mut self, username: impl Into<String>, password: Secret) -> Self {
+        self.username = Some(username.into());
+        self.password = Some(password);
+        self
+    }
+}
+
+/// Which leases to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LeaseQuery {
+    /// Every lease in the subnet with this CIDR (`lease4-get-all`).
+    Subnet(Cidr),
+    /// The leases of this MAC address (`lease4-get-by-hw-address`).
+    HwAddress(MacAddress),
+}
+
+/// The server's configuration as fetched, with its hash.
+#[derive(Debug)]
+struct Fetched {
+    config: Value,
+    hash: String,
+}
+
+struct Pending {
+    change: Change,
+    reply: oneshot::Sender<Result<(), KeaError>>,
+}
+
+#[derive(Default)]
+struct WriteQueue {
+    pending: VecDeque<Pending>,
+    /// Whether a task is writing.
+    running: bool,
+}
+
+struct Inner {
+    config: KeaConfig,
+    http: reqwest::Client,
+    calls: AtomicU64,
+    cache: tokio::sync::Mutex<Option<Arc<Fetched>>>,
+    commands: tokio::sync::Mutex<Option<Arc<Vec<String>>>>,
+    writes: Mutex<WriteQueue>,
+}
+
+/// A client for one Kea server. Cheap to clone: clones share the cached configuration,
+/// the write queue and the call counter. Create one per server per process.
+#[derive(Clone)]
+pub struct KeaClient {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for KeaClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeaClient")
+            .field("config", &self.inner.config)
+            .field("calls_made", &self.calls_made())
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // The queue stays consistent even if a holder panicked: every critical section is a
+    // push, a take or a flag change.
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn tls_error(reason: impl Into<String>) -> KeaError {
+    KeaError::Tls {
+        reason: reason.into(),
+    }
+}
+
+/// The rustls configuration for `config`'s TLS settings, with the ring provider.
+fn tls_config(config: &KeaConfig) -> Result<rustls::ClientConfig, KeaError> {
+    let mut roots = rustls::RootCertStore::empty();
+    let ca_pem = match &config.ca_cert_pem {
+        Some(pem) => pem.clone().into_bytes(),
+        None => std::fs::read(SYSTEM_CA_BUNDLE).unwrap_or_default(),
+    };
+    for cert in CertificateDer::pem_slice_iter(&ca_pem) {
+        let cert = cert.map_err(|e| tls_error(format!("the CA certificate is not PEM ({e})")))?;
+        roots
+            .add(cert)
+            .map_err(|e| tls_error(format!("the CA certificate cannot be used ({e})")))?;
+    }
+    if config.ca_cert_pem.is_some() && roots.is_empty() {
+        return Err(tls_error("the CA certificate PEM holds no certificate"));
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| tls_error(e.to_string()))?
+        .with_root_certificates(roots);
+    match (&config.client_cert_pem, &config.client_key_pem) {
+        (None, None) => Ok(builder.with_no_client_auth()),
+        (Some(cert), Some(key)) => {
+            let chain = CertificateDer::pem_slice_iter(cert.as_bytes())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| tls_error(format!("the client certificate is not PEM ({e})")))?;
+            if chain.is_empty() {
+                return Err(tls_error("the client certificate PEM holds no certificate"));
+            }
+            // The key's parse error is not shown: it could quote the key.
+            let key = PrivateKeyDer::from_pem_slice(key.expose().as_bytes())
+                .map_err(|_| tls_error("the client key is not a PEM private key"))?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| tls_error(format!("the client certificate and key ({e})")))
+        }
+        _ => Err(tls_error(
+            "a client certificate needs its key and a key its certificate; set both or neither",
+        )),
+    }
+}
+
+/// Debian's bundle of the system's trusted CAs, used for https without a CA setting.
+const SYSTEM_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+impl KeaClient {
+    /// A client for `config`. Sends nothing until used.
+    pub fn new(config: KeaConfig) -> Result<Self, KeaError> {
+        let url = config.url.trim().trim_end_matches('/').to_owned();
+        let https = url.starts_with("https://");
+        if !(https || url.starts_with("http://")) || url.len() <= "https://".len() {
+            return Err(KeaError::InvalidUrl {
+                url: config.url.clone(),
+            });
+        }
+        let tls_set = config.ca_cert_pem.is_some()
+            || config.client_cert_pem.is_some()
+            || config.client_key_pem.is_some();
+        if tls_set && !https {
+            return Err(tls_error(
+                "CA, client certificate or key are set but the URL is not https://",
+            ));
+        }
+        // reqwest builds its TLS configuration even for plain http, so it always gets one
+        // here, with the ring provider (the workspace's rustls provider).
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .tls_backend_preconfigured(tls_config(&config)?)
+            .build()
+            .map_err(|e| tls_error(format!("cannot build the HTTP client ({e})")))?;
+        let config = KeaConfig { url, ..config };
+        Ok(Self {
+            inner: Arc::new(Inner {
+                config,
+                http,
+                calls: AtomicU64::new(0),
+                cache: tokio::sync::Mutex::new(None),
+                commands: tokio::sync::Mutex::new(None),
+                writes: Mutex::default(),
+            }),
+        })
+    }
+
+    /// The configuration (its URL without a trailing `/`).
+    pub fn config(&self) -> &KeaConfig {
+        &self.inner.config
+    }
+
+    /// HTTP requests sent so far (each carries one command).
+    pub fn calls_made(&self) -> u64 {
+        self.inner.calls.load(Ordering::Relaxed)
+    }
+
+    /// The server's configuration, `{"Dhcp4": {...}}`: one `config-get`, cached until our
+    /// own next write; concurrent first callers share the fetch. A failed fetch is not
+    /// cached.
+    pub async fn configuration(&self) -> Result<Value, KeaError> {
+        Ok(self.inner.cached().await?.config.clone())
+    }
+
+    /// The reservations of `subnet`, from the cached configuration.
+    pub async fn reservations(&self, subnet: Cidr) -> Result<Vec<Reservation>, KeaError> {
+        let fetched = self.inner.cached().await?;
+        Ok(config::reservations(&fetched.config, subnet)?)
+    }
+
+    /// Drops the cached configuration: the next read fetches it again.
+    pub async fn invalidate(&self) {
+        *self.inner.cache.lock().await = None;
+    }
+
+    /// The commands the server supports (`list-commands`, asked once per client).
+    pub async fn commands(&self) -> Result<Arc<Vec<String>>, KeaError> {
+        self.inner.commands().await
+    }
+
+    /// Applies one reservation change. Changes that arrive together are written together
+    /// (see the module docs). A conflict with another reservation, in- or outside rack,
+    /// fails with [`super::ConfigError::Conflict`] naming it; a configuration changed by
+    /// someone else since it was read fails with [`KeaError::ConcurrentChange`].
+    pub async fn apply(&self, change: Change) -> Result<(), KeaError> {
+        change.validate()?;
+        let (reply, answer) = oneshot::channel();
+        let start = {
+            let mut q = lock(&self.inner.writes);
+            q.pending.push_back(Pending { change, reply });
+            !std::mem::replace(&mut q.running, true)
+        };
+        if start {
+            let inner = self.inner.clone();
+            tokio::spawn(async move { inner.drive_writes().await });
+        }
+        answer.await.unwrap_or(Err(KeaError::Abandoned))
+    }
+
+    /// Active leases (the `lease_cmds` hook): of a subnet, or of a MAC address.
+    pub async fn leases(&self, query: LeaseQuery) -> Result<Vec<Lease4>, KeaError> {
+        let command = match query {
+            LeaseQuery::Subnet(cidr) => {
+                let fetched = self.inner.cached().await?;
+                let subnets = config::subnets(&fetched.config)?;
+                let id = subnets
+                    .iter()
+                    .find(|s| s.cidr == cidr)
+                    .and_then(|s| s.id)
+                    .ok_or_else(|| config::ConfigError::SubnetNotFound {
+                        subnet: cidr,
+                        known: subnets
+                            .iter()
+                            .map(|s| s.cidr.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    })?;
+                Command::lease4_get_all(&[id])
+            }
+            LeaseQuery::HwAddress(mac) => Command::lease4_get_by_hw_address(mac),
+        };
+        let name = command.name;
+        let answer = self.inner.call(command).await?;
+        commands::parse_leases(&answer).map_err(|source| self.inner.malformed(name, source))
+    }
+}
+
+/// Marks the write queue idle and fails what is queued ([`KeaError::Abandoned`]) if the
+/// writer task ends without emptying it, e.g. on panic.
+struct WriterGuard<'a> {
+    inner: &'a Inner,
+    armed: bool,
+}
+
+impl Drop for WriterGuard<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            let mut q = lock(&self.inner.writes);
+            q.pending.clear();
+            q.running = false;
+        }
+    }
+}
+
+impl Inner {
+    fn malformed(&self, command: &'static str, source: commands::MalformedAnswer) -> KeaError {
+        KeaError::Malformed {
+            url: self.config.url.clone(),
+            command,
+            source,
+        }
+    }
+
+    /// Sends one command and maps transport failures and error results to [`KeaError`].
+    /// Results 0 (success) and 3 (empty) are answers.
+    async fn call(&self, command: Command) -> Result<Answer, KeaError> {
+        let url = &self.config.url;
+        let name = command.name;
+        let mut req = self
+            .http
+            .post(url)
+            .header(CONTENT_TYPE, "application/json")
+            .body(command.to_bytes());
+        if let Some(user) = &self.config.username {
+            req = req.basic_auth(user, self.config.password.as_ref().map(Secret::expose));
+        }
+        let started = Instant::now();
+        let calls = self.calls.fetch_add(1, Ordering::Relaxed) + 1;
+        let transport = |e: reqwest::Error| {
+            if e.is_timeout() {
+                KeaError::Timeout {
+                    url: url.clone(),
+                    timeout: self.config.timeout,
+                }
+            } else {
+                KeaError::Unreachable {
+                    url: url.clone(),
+                    source: Arc::new(e),
+                }
+            }
+        };
+        let resp = req.send().await.map_err(transport)?;
+        let status = resp.status();
+        let body = resp.bytes().await.map_err(transport)?;
+        tracing::debug!(
+            command = name,
+            status = status.as_u16(),
+            bytes = body.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            calls,
+            "Kea command answered"
+        );
+        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+            return Err(KeaError::AuthRefused {
+                url: url.clone(),
+                username: self.config.username.clone().unwrap_or_default(),
+                status: status.as_u16(),
+            });
+        }
+        if !status.is_success() {
+            return Err(KeaError::Http {
+                url: url.clone(),
+                command: name,
+                status: status.as_u16(),
+                body: String::from_utf8_lossy(&body)
+                    .chars()
+                    .take(BODY_EXCERPT)
+                    .collect(),
+            });
+        }
+        let answer =
+            commands::parse_answer(&body).map_err(|source| self.malformed(name, source))?;
+        let text = answer.text().to_owned();
+        match answer.result {
+            ResultCode::Success | ResultCode::Empty => Ok(answer),
+            // The agent's own answers when it cannot pass the command on.
+            ResultCode::Error
+                if text.contains("unable to forward command")
+                    || text.contains("forwarding socket is not configured") =>
+            {
+                Err(KeaError::ServerUnavailable {
+                    url: url.clone(),
+                    text,
+                })
+            }
+            ResultCode::Unsupported => Err(KeaError::Unsupported {
+                command: name,
+                hook: hook_of(name),
+                text,
+            }),
+            ResultCode::Error if name == "config-set" => Err(KeaError::ConfigRejected { text }),
+            ResultCode::Error if name == "config-write" => Err(KeaError::ConfigWrite { text }),
+            result => Err(KeaError::CommandFailed {
+                command: name,
+                result: result.code(),
+                text,
+            }),
+        }
+    }
+
+    async fn fetch(&self) -> Result<Fetched, KeaError> {
+        let answer = self.call(Command::config_get()).await?;
+        let config =
+            commands::parse_config(&answer).map_err(|s| self.malformed("config-get", s))?;
+        let hash = config_hash(&config);
+        Ok(Fetched { config, hash })
+    }
+
+    async fn cached(&self) -> Result<Arc<Fetched>, KeaError> {
+        let mut slot = self.cache.lock().await;
+        if let Some(f) = slot.as_ref() {
+            return Ok(f.clone());
+        }
+        let f = Arc::new(self.fetch().await?);
+        *slot = Some(f.clone());
+        Ok(f)
+    }
+
+    async fn commands(&self) -> Result<Arc<Vec<String>>, KeaError> {
+        let mut slot = self.commands.lock().await;
+        if let Some(c) = slot.as_ref() {
+            return Ok(c.clone());
+        }
+        let answer = self.call(Command::list_commands()).await?;
+        let list = Arc::new(
+            commands::parse_command_list(&answer)
+                .map_err(|s| self.malformed("list-commands", s))?,
+        );
+        *slot = Some(list.clone());
+        Ok(list)
+    }
+
+    /// Writes the queued changes, batch after batch, until the queue is empty.
+    async fn drive_writes(self: Arc<Self>) {
+        let mut guard = WriterGuard {
+            inner: &self,
+            armed: true,
+        };
+        loop {
+            let batch: Vec<Pending> = {
+                let mut q = lock(&self.writes);
+                if q.pending.is_empty() {
+                    q.running = false;
+                    break;
+                }
+                q.pending.drain(..).collect()
+            };
+            let host_cmds = match self.commands().await {
+                Ok(list) => list.iter().any(|c| c == "reservation-add"),
+                Err(e) => {
+                    fail(batch, &e);
+                    continue;
+                }
+            };
+            if host_cmds {
+                self.write_with_host_cmds(batch).await;
+            } else {
+                self.write_config(batch).await;
+            }
+        }
+        guard.armed = false;
+    }
+
+    /// Writes a batch by config-get / config-set / config-write, splitting it when Kea
+    /// rejects the configuration.
+    async fn write_config(&self, batch: Vec<Pending>) {
+        let mut groups = vec![batch];
+        while let Some(group) = groups.pop() {
+            let started = Instant::now();
+            let size = group.len();
+            if let Some((first, second)) = self.write_group(group).await {
+                tracing::debug!(
+                    first = first.len(),
+                    second = second.len(),
+                    "Kea rejected the batch; splitting it"
+                );
+                groups.push(second);
+                groups.push(first);
+            } else {
+                tracing::debug!(
+                    changes = size,
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    calls = self.calls.load(Ordering::Relaxed),
+                    "Kea reservation batch done"
+                );
+            }
+        }
+    }
+
+    /// One attempt at one group. Answers every caller, or gives the group back in halves
+    /// when Kea rejected it and it has more than one change.
+    async fn write_group(&self, group: Vec<Pending>) -> Option<(Vec<Pending>, Vec<Pending>)> {
+        let base = match self.cached().await {
+            Ok(b) => b,
+            Err(e) => {
+                fail(group, &e);
+                return None;
+            }
+        };
+        let mut work = base.config.clone();
+        let mut accepted = Vec::with_capacity(group.len());
+        for p in group {
+            match config::apply(&mut work, &p.change) {
+                Ok(()) => accepted.push(p),
+                Err(e) => {
+                    let _ = p.reply.send(Err(e.into()));
+                }
+            }
+        }
+        if accepted.is_empty() {
+            return None;
+        }
+        // The hash check: the configuration must still be the one the edit started from.
+        let fresh = match self.fetch().await {
+            Ok(f) => f,
+            Err(e) => {
+                fail(accepted, &e);
+                return None;
+            }
+        };
+        if fresh.hash != base.hash {
+            tracing::debug!(cached = %base.hash, server = %fresh.hash, "Kea configuration changed underneath");
+            *self.cache.lock().await = Some(Arc::new(fresh));
+            fail(
+                accepted,
+                &KeaError::ConcurrentChange {
+                    url: self.config.url.clone(),
+                },
+            );
+            return None;
+        }
+        match self.call(Command::config_set(work)).await {
+            Ok(_) => {}
+            Err(KeaError::ConfigRejected { .. }) if accepted.len() > 1 => {
+                let second = accepted.split_off(accepted.len() / 2);
+                return Some((accepted, second));
+            }
+            Err(e) => {
+                // A failed config-set changes nothing; the cache still holds the server's
+                // configuration.
+                fail(accepted, &e);
+                return None;
+            }
+        }
+        // Kea fills in defaults on config-set: read again rather than keep our edit.
+        *self.cache.lock().await = None;
+        let result = self.call(Command::config_write()).await.map(|_| ());
+        for p in accepted {
+            let _ = p.reply.send(result.clone());
+        }
+        None
+    }
+
+    /// Writes a batch through the host_cmds hook, one change at a time.
+    async fn write_with_host_cmds(&self, batch: Vec<Pending>) {
+        for p in batch {
+            let result = self.host_cmds_change(&p.change).await;
+            let _ = p.reply.send(result);
+        }
+        *self.cache.lock().await = None;
+    }
+
+    async fn host_cmds_change(&self, change: &Change) -> Result<(), KeaError> {
+        let base = self.cached().await?;
+        // The conflict check, on a copy.
+        let mut work = base.config.clone();
+        config::apply(&mut work, change)?;
+        let subnet = change.subnet();
+        let id = config::subnets(&base.config)?
+            .into_iter()
+            .find(|s| s.cidr == subnet)
+            .and_then(|s| s.id)
+            .ok_or_else(|| config::ConfigError::SubnetNotFound {
+                subnet,
+                known: String::from("(no id)"),
+            })?;
+        let identifier = change.identifier();
+        if matches!(change, Change::Replace(_) | Change::Remove { .. }) {
+            self.call(Command::reservation_del(
+                id,
+                identifier.kind(),
+                &identifier.value(),
+            ))
+            .await?;
+        }
+        if let Change::Add(r) | Change::Replace(r) = change {
+            self.call(Command::reservation_add(id, &r.to_kea_json()))
+                .await?;
+        }
+        *self.cache.lock().await = None;
+        Ok(())
+    }
+}
+
+fn fail(group: Vec<Pending>, e: &KeaError) {
+    for p in group {
+        let _ = p.reply.send(Err(e.clone()));
+    }
+}
+
+/// The hook library providing `command`, for [`KeaError::Unsupported`].
+fn hook_of(command: &str) -> &'static str {
+    if command.starts_with("lease") {
+        "libdhcp_lease_cmds.so"
+    } else if command.starts_with("reservation") {
+        "libdhcp_host_cmds.so"
+    } else {
+        "that provides it"
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_the_secrets() {
+        let mut config = KeaConfig::new("http://127.0.0.1:8000")
+            .with_basic_auth("rack", Secret::new("hunter2-password"));
+        config.client_key_pem = Some(Secret::new("-----BEGIN PRIVATE KEY-----"));
+        let text = format!("{:?}", config);
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(!text.contains("BEGIN PRIVATE"), "{text}");
+        config.client_key_pem = None;
+        let client = KeaClient::new(config).unwrap();
+        let text = format!("{client:?}");
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(text.contains("redacted"), "{text}");
+    }
+
+    #[test]
+    fn urls_and_tls_settings_are_checked() {
+        for bad in ["", "127.0.0.1:8000", "ftp://x", "http://"] {
+            let e = KeaClient::new(KeaConfig::new(bad)).unwrap_err();
+            assert!(matches!(e, KeaError::InvalidUrl { .. }), "{bad}: {e}");
+        }
+        let mut c = KeaConfig::new("http://127.0.0.1:8000/");
+        c.ca_cert_pem = Some("x".into());
+        assert!(matches!(
+            KeaClient::new(c).unwrap_err(),
+            KeaError::Tls { .. }
+        ));
+        let mut c = KeaConfig::new("https://127.0.0.1:8000");
+        c.ca_cert_pem = Some("not a pem".into());
+        let e = KeaClient::new(c).unwrap_err().to_string();
+        assert!(e.contains("holds no certificate"), "{e}");
+        let mut c = KeaConfig::new("https://127.0.0.1:8000");
+        c.client_key_pem = Some(Secret::new("k"));
+        let e = KeaClient::new(c).unwrap_err().to_string();
+        assert!(e.contains("set both or neither"), "{e}");
+        let c = KeaClient::new(KeaConfig::new("http://127.0.0.1:8000/")).unwrap();
+        assert_eq!(c.config().url, "http://127.0.0.1:8000");
+    }
+
+    #[test]
+    fn errors_say_what_to_check() {
+        let e = KeaError::ConcurrentChange {
+            url: "http://k:8000".into(),
+        }
+        .to_string();
+        assert!(
+            e.contains("changed by someone else") && e.contains("run again"),
+            "{e}"
+        );
+        let e = KeaError::ConfigRejected {
+            text: "definition for the option 'dhcp4.x' does not exist".into(),
+        }
+        .to_string();
+        assert!(e.contains("dhcp4.x' does not exist"), "{e}");
+        assert_eq!(hook_of("lease4-get-all"), "libdhcp_lease_cmds.so");
+    }
+}
