@@ -1,0 +1,492 @@
+//! A real Kea DHCPv4 server in its own network namespace, its control agent on 127.0.0.1,
+//! and busybox `udhcpc` as a DHCP client in a second namespace.
+//!
+//! Layout: namespace `<name>-s` holds kea-dhcp4 on one end of a veth pair, with
+//! [`SERVER_ADDR`] in [`SUBNET`]; the other end of the pair is in namespace `<name>-c`,
+//! where `udhcpc` runs. Both namespaces exist only for the fixture. kea-ctrl-agent runs in
+//! the host namespace on a free loopback port with basic auth and reaches kea-dhcp4
+//! through its unix control socket. On drop: both daemons are killed by PID, both
+//! namespaces (and with them the veth pair) deleted, the temp dir removed.
+
+use super::process::{self, Daemon, FixtureError, TempDir, err};
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+/// The subnet kea-dhcp4 serves on the veth (inside the fixture's namespaces only).
+pub const SUBNET: &str = "10.77.0.0/24";
+/// The server's address on its end of the veth.
+pub const SERVER_ADDR: &str = "10.77.0.1";
+/// The dynamic pool of [`SUBNET`]; reservations in tests use addresses outside it.
+pub const POOL: &str = "10.77.0.100 - 10.77.0.150";
+
+/// How long kea-dhcp4 and the agent may take until `list-commands` answers.
+const START_LIMIT: Duration = Duration::from_secs(20);
+/// Tries with a fresh port when the agent loses a port race with another test.
+const START_ATTEMPTS: usize = 3;
+/// How long one udhcpc run may take: it sends up to 4 discovers a second apart.
+const UDHCPC_LIMIT: Duration = Duration::from_secs(15);
+/// The Debian path of the lease_cmds hook library.
+const LEASE_CMDS: &str = "/usr/lib/x86_64-linux-gnu/kea/hooks/libdhcp_lease_cmds.so";
+
+/// A network namespace created by the fixture and deleted on drop.
+#[derive(Debug)]
+pub struct Netns {
+    ip: PathBuf,
+    name: String,
+}
+
+impl Netns {
+    /// Creates namespace `name` with its loopback up.
+    pub fn create(ip: &Path, name: &str) -> Result<Self, FixtureError> {
+        let mut cmd = Command::new(ip);
+        cmd.args(["netns", "add", name]);
+        process::run(cmd, &format!("ip netns add {name} (needs root)"))?;
+        let ns = Self {
+            ip: ip.to_owned(),
+            name: name.to_owned(),
+        };
+        ns.ip(&["link", "set", "lo", "up"])?;
+        Ok(ns)
+    }
+
+    /// Its name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Runs `ip -n <name> args...`.
+    pub fn ip(&self, args: &[&str]) -> Result<String, FixtureError> {
+        let mut cmd = Command::new(&self.ip);
+        cmd.arg("-n").arg(&self.name).args(args);
+        process::run(cmd, &format!("ip -n {} {}", self.name, args.join(" ")))
+    }
+
+    /// A command that runs `program` inside the namespace (`ip netns exec` execs it, so
+    /// the child's PID is the program's).
+    pub fn command(&self, program: &Path) -> Command {
+        let mut cmd = Command::new(&self.ip);
+        cmd.args(["netns", "exec", &self.name]).arg(program);
+        cmd
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new(&self.ip)
+            .args(["netns", "del", &self.name])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// What `udhcpc` obtained: the variables its script saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DhcpLease {
+    /// The address offered (`ip`).
+    pub ip: String,
+    /// The next-server / siaddr field (`siaddr`), if set.
+    pub siaddr: Option<String>,
+    /// The header's boot file field (`boot_file`), if set.
+    pub boot_file: Option<String>,
+    /// Every option udhcpc exported: by its name (`hostname`, `router`, `bootfile` for
+    /// option 67, ...) or as `optNN` (hex) for those it has no name for.
+    pub options: BTreeMap<String, String>,
+}
+
+/// The variables udhcpc exports that are about the lease (the rest is our environment).
+const LEASE_VARS: &[&str] = &[
+    "ip",
+    "siaddr",
+    "sname",
+    "boot_file",
+    "subnet",
+    "mask",
+    "router",
+    "dns",
+    "domain",
+    "hostname",
+    "bootfile",
+    "serverid",
+    "lease",
+    "broadcast",
+    "ntpsrv",
+    "tftp",
+    "message",
+];
+
+/// A running kea-dhcp4 and kea-ctrl-agent. Everything is removed on drop.
+#[derive(Debug)]
+pub struct Kea {
+    // Field order matters: daemons stop before the namespaces go, the dir goes last.
+    agent: Option<Daemon>,
+    dhcp4: Daemon,
+    client_ns: Netns,
+    server_ns: Netns,
+    dir: TempDir,
+    busybox: PathBuf,
+    /// The agent's URL, `http://127.0.0.1:<port>`.
+    pub url: String,
+    /// The agent's address.
+    pub agent_addr: SocketAddr,
+    /// Basic-auth user.
+    pub username: String,
+    /// Basic-auth password.
+    pub password: String,
+    /// The veth end in the client namespace.
+    pub client_iface: String,
+    /// The veth end in the server namespace, kea-dhcp4's interface.
+    pub server_iface: String,
+    /// kea-dhcp4's configuration file (config-write writes here).
+    pub config_file: PathBuf,
+    /// Time from the first spawn until the agent answered `list-commands` for dhcp4.
+    pub startup: Duration,
+}
+
+impl Kea {
+    /// Creates the namespaces and veth pair, starts kea-dhcp4 inside and the agent
+    /// outside, and waits until the agent answers `list-commands` from dhcp4.
+    pub fn start() -> Result<Self, FixtureError> {
+        let started = Instant::now();
+        let ip = process::find_binary("ip", "iproute2")?;
+        let dhcp4 = process::find_binary("kea-dhcp4", "kea-dhcp4-server")?;
+        let agent = process::find_binary("kea-ctrl-agent", "kea-ctrl-agent")?;
+        let busybox = process::find_binary("busybox", "busybox-static")?;
+        if !Path::new(LEASE_CMDS).is_file() {
+            return Err(err(format!(
+                "the lease_cmds hook {LEASE_CMDS} is missing; install the Debian package \
+                 `kea-dhcp4-server` (apt-get install -y kea-dhcp4-server)"
+            )));
+        }
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let pid = std::process::id();
+        let dir = TempDir::new("rack-kea")?;
+        let server_ns = Netns::create(&ip, &format!("rack-kea-{pid}-{n}-s"))?;
+        let client_ns = Netns::create(&ip, &format!("rack-kea-{pid}-{n}-c"))?;
+        // Interface names have at most 15 characters.
+        let tag = format!("{:x}{n}", pid % 0xfffff);
+        let server_iface = format!("rks{tag}");
+        let client_iface = format!("rkc{tag}");
+        let mut cmd = Command::new(&ip);
+        cmd.args(["link", "add", &server_iface, "netns", server_ns.name()])
+            .args(["type", "veth", "peer", "name", &client_iface])
+            .args(["netns", client_ns.name()]);
+        process::run(cmd, "ip link add (veth pair)")?;
+        server_ns.ip(&[
+            "addr",
+            "add",
+            &format!("{SERVER_ADDR}/24"),
+            "dev",
+            &server_iface,
+        ])?;
+        server_ns.ip(&["link", "set", &server_iface, "up"])?;
+        client_ns.ip(&["link", "set", &client_iface, "up"])?;
+
+        let d = dir.path();
+        let socket = d.join("kea4.sock");
+        let config_file = d.join("kea-dhcp4.conf");
+        let dhcp4_conf = format!(
+            r#"{{"Dhcp4": {{
+  "interfaces-config": {{"interfaces": ["{server_iface}"], "dhcp-socket-type": "raw"}},
+  "control-socket": {{"socket-type": "unix", "socket-name": "{socket}"}},
+  "lease-database": {{"type": "memfile", "persist": false}},
+  "hooks-libraries": [{{"library": "{LEASE_CMDS}"}}],
+  "valid-lifetime": 600,
+  "subnet4": [{{"id": 1, "subnet": "{SUBNET}", "pools": [{{"pool": "{POOL}"}}],
+               "option-data": [{{"name": "routers", "data": "{SERVER_ADDR}"}}]}}],
+  "loggers": [{{"name": "kea-dhcp4", "output_options": [{{"output": "{log}"}}], "severity": "INFO"}}]
+}}}}"#,
+            socket = socket.display(),
+            log = d.join("kea-dhcp4.log").display(),
+        );
+        std::fs::write(&config_file, dhcp4_conf)
+            .map_err(|e| err(format!("cannot write kea-dhcp4.conf: {e}")))?;
+        let password = random_token();
+        std::fs::write(d.join("password"), &password)
+            .map_err(|e| err(format!("cannot write the password file: {e}")))?;
+
+        let mut cmd = server_ns.command(&dhcp4);
+        cmd.arg("-c").arg(&config_file);
+        kea_env(&mut cmd, d);
+        let dhcp4_out = d.join("kea-dhcp4.out");
+        let mut dhcp4 = Daemon::spawn("kea-dhcp4", cmd, &dhcp4_out)?;
+
+        let mut last = None;
+        for attempt in 0..START_ATTEMPTS {
+            let port = process::free_port()?;
+            let agent_addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+            let agent_conf = format!(
+                r#"{{"Control-agent": {{
+  "http-host": "127.0.0.1", "http-port": {port},
+  "authentication": {{"type": "basic", "realm": "rack", "clients": [{{"user": "rack", "password-file": "{pw}"}}]}},
+  "control-sockets": {{"dhcp4": {{"socket-type": "unix", "socket-name": "{socket}"}}}},
+  "loggers": [{{"name": "kea-ctrl-agent", "output_options": [{{"output": "{log}"}}], "severity": "INFO"}}]
+}}}}"#,
+                pw = d.join("password").display(),
+                socket = socket.display(),
+                log = d.join("kea-ctrl-agent.log").display(),
+            );
+            let agent_file = d.join("kea-ctrl-agent.conf");
+            std::fs::write(&agent_file, agent_conf)
+                .map_err(|e| err(format!("cannot write kea-ctrl-agent.conf: {e}")))?;
+            let mut cmd = Command::new(&agent);
+            cmd.arg("-c").arg(&agent_file);
+            kea_env(&mut cmd, d);
+            let agent_out = d.join(format!("kea-ctrl-agent-{attempt}.out"));
+            let mut daemon = Daemon::spawn("kea-ctrl-agent", cmd, &agent_out)?;
+            let auth = ("rack", password.as_str());
+            let ready = daemon.wait_until(START_LIMIT, &agent_out, || {
+                if let Some(status) = dhcp4.exited() {
+                    // Reported below with kea-dhcp4's own log.
+                    let _ = status;
+                    return true;
+                }
+                post(
+                    agent_addr,
+                    Some(auth),
+                    r#"{"command":"list-commands","service":["dhcp4"]}"#,
+                )
+                .is_some_and(|(status, body)| status == 200 && body.contains("\"result\": 0"))
+            });
+            if let Some(status) = dhcp4.exited() {
+                return Err(err(format!(
+                    "kea-dhcp4 exited ({status}); log:\n{}\n{}",
+                    process::tail(&dhcp4_out),
+                    process::tail(&d.join("kea-dhcp4.log"))
+                )));
+            }
+            match ready {
+                Ok(_) => {
+                    return Ok(Self {
+                        agent: Some(daemon),
+                        dhcp4,
+                        client_ns,
+                        server_ns,
+                        dir,
+                        busybox,
+                        url: format!("http://{agent_addr}"),
+                        agent_addr,
+                        username: "rack".to_owned(),
+                        password,
+                        client_iface,
+                        server_iface,
+                        config_file,
+                        startup: started.elapsed(),
+                    });
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| err("kea-ctrl-agent did not start")))
+    }
+
+    /// The temp dir holding configurations, logs, the sockets and pid files.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// kea-dhcp4's process id.
+    pub fn dhcp4_pid(&self) -> u32 {
+        self.dhcp4.pid()
+    }
+
+    /// Stops the control agent (by PID); kea-dhcp4 keeps running.
+    pub fn stop_agent(&mut self) {
+        self.agent = None;
+    }
+
+    /// Sends one raw command to the agent with the fixture's credentials; returns the
+    /// HTTP status and body. For out-of-band changes a test makes behind the client's back.
+    pub fn command(&self, json: &str) -> Result<(u16, String), FixtureError> {
+        post(
+            self.agent_addr,
+            Some((&self.username, &self.password)),
+            json,
+        )
+        .ok_or_else(|| err(format!("no answer from kea-ctrl-agent at {}", self.url)))
+    }
+
+    /// The end of kea-dhcp4's and the agent's logs, for assertion messages.
+    pub fn log_tail(&self) -> String {
+        format!(
+            "kea-dhcp4:\n{}\nkea-ctrl-agent:\n{}",
+            process::tail(&self.dir().join("kea-dhcp4.log")),
+            process::tail(&self.dir().join("kea-ctrl-agent.log"))
+        )
+    }
+
+    /// Runs `udhcpc` once in the client namespace with MAC address `mac` on its interface
+    /// (`-O` asks for the options `request` as well) and returns what it was offered and
+    /// acknowledged. Fails if no lease was obtained in [`UDHCPC_LIMIT`].
+    pub fn udhcpc(&self, mac: &str, request: &[u8]) -> Result<DhcpLease, FixtureError> {
+        self.client_ns
+            .ip(&["link", "set", &self.client_iface, "address", mac])?;
+        let script = self.dir().join("udhcpc.sh");
+        let out = self
+            .dir()
+            .join(format!("udhcpc-{}.env", mac.replace(':', "")));
+        let _ = std::fs::remove_file(&out);
+        std::fs::write(
+            &script,
+            "#!/bin/sh\n# udhcpc calls this with the event; on bound, keep its variables.\n\
+             [ \"$1\" = bound ] && env > \"$RACK_UDHCPC_OUT\"\nexit 0\n",
+        )
+        .map_err(|e| err(format!("cannot write the udhcpc script: {e}")))?;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
+            .map_err(|e| err(format!("cannot make the udhcpc script executable: {e}")))?;
+        let mut cmd = self.client_ns.command(&self.busybox);
+        cmd.args(["udhcpc", "-f", "-q", "-n", "-i", &self.client_iface])
+            .arg("-s")
+            .arg(&script)
+            .args(["-t", "4", "-T", "1", "-A", "1"]);
+        for code in request {
+            cmd.arg("-O").arg(code.to_string());
+        }
+        cmd.env("RACK_UDHCPC_OUT", &out);
+        let log = self.dir().join("udhcpc.log");
+        let mut child = Daemon::spawn("udhcpc", cmd, &log)?;
+        let start = Instant::now();
+        let status = loop {
+            if let Some(status) = child.exited() {
+                break status;
+            }
+            if start.elapsed() > UDHCPC_LIMIT {
+                return Err(err(format!(
+                    "udhcpc got no lease within {UDHCPC_LIMIT:?}; its log:\n{}\n{}",
+                    process::tail(&log),
+                    self.log_tail()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let env = std::fs::read_to_string(&out).map_err(|_| {
+            err(format!(
+                "udhcpc ({status}) obtained no lease; its log:\n{}\n{}",
+                process::tail(&log),
+                self.log_tail()
+            ))
+        })?;
+        let mut options = BTreeMap::new();
+        for line in env.lines() {
+            let Some((k, v)) = line.split_once('=') else {
+                continue;
+            };
+            let numbered = k
+                .strip_prefix("opt")
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+            if LEASE_VARS.contains(&k) || numbered {
+                options.insert(k.to_owned(), v.to_owned());
+            }
+        }
+        let ip = options
+            .remove("ip")
+            .ok_or_else(|| err(format!("udhcpc's script saw no ip: {env}")))?;
+        Ok(DhcpLease {
+            ip,
+            siaddr: options.remove("siaddr"),
+            boot_file: options.remove("boot_file"),
+            options,
+        })
+    }
+}
+
+/// Where Kea writes its pid and lock files: the fixture's dir, not /run.
+fn kea_env(cmd: &mut Command, dir: &Path) {
+    cmd.env("KEA_PIDFILE_DIR", dir).env("KEA_LOCKFILE_DIR", dir);
+}
+
+/// One HTTP/1.1 POST of a JSON body on loopback, with basic auth when given; returns the
+/// status and body, `None` on any failure.
+pub fn post(addr: SocketAddr, auth: Option<(&str, &str)>, json: &str) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    let mut req = format!(
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
+        json.len()
+    );
+    if let Some((user, password)) = auth {
+        let token = base64(format!("{user}:{password}").as_bytes());
+        req.push_str(&format!("Authorization: Basic {token}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(json);
+    s.write_all(req.as_bytes()).ok()?;
+    // Read the head, then exactly Content-Length bytes (the agent may keep the
+    // connection open).
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let (head_end, length) = loop {
+        let n = s.read(&mut chunk).ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..i]).to_ascii_lowercase();
+            let length = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok())?;
+            break (i + 4, length);
+        }
+    };
+    while buf.len() < head_end + length {
+        let n = s.read(&mut chunk).ok()?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let status = head.split_whitespace().nth(1)?.parse().ok()?;
+    let end = (head_end + length).min(buf.len());
+    Some((
+        status,
+        String::from_utf8_lossy(&buf[head_end..end]).into_owned(),
+    ))
+}
+
+/// Standard base64 with padding (RFC 4648 §4), for the Authorization header.
+fn base64(data: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// 32 hex characters from the OS's random source, with a time-based fallback.
+fn random_token() -> String {
+    let mut bytes = [0u8; 16];
+    let filled = std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .is_ok();
+    if !filled {
+        let n = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        bytes = (n ^ u128::from(std::process::id())).to_be_bytes();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
