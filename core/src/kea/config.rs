@@ -185,7 +185,9 @@ impl fmt::Display for HostIdentifier {
 /// optionally separated by `:` or `-`.
 fn normalize_hex(text: &str) -> Option<String> {
     let digits: String = text.chars().filter(|c| *c != ':' && *c != '-').collect();
-    if digits.is_empty() || digits.len() % 2 != 0 || !digits.chars().all(|c| c.is_ascii_hexdigit())
+    if digits.is_empty()
+        || !digits.len().is_multiple_of(2)
+        || !digits.chars().all(|c| c.is_ascii_hexdigit())
     {
         return None;
     }
@@ -503,7 +505,7 @@ fn known_subnets(config: &Value) -> String {
     }
 }
 
-fn find_subnet<'a>(config: &'a Value, cidr: Cidr) -> Result<&'a Value, ConfigError> {
+fn find_subnet(config: &Value, cidr: Cidr) -> Result<&Value, ConfigError> {
     subnet_lists(dhcp4(config)?)
         .find(|s| cidr_of(s) == Some(cidr))
         .ok_or_else(|| ConfigError::SubnetNotFound {
