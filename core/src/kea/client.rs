@@ -497,6 +497,12 @@ impl Inner {
             armed: true,
         };
         loop {
+            // Asked before the queue is taken, so that the first batch also holds what
+            // arrived during this first call.
+            let host_cmds = self
+                .commands()
+                .await
+                .map(|list| list.iter().any(|c| c == "reservation-add"));
             let batch: Vec<Pending> = {
                 let mut q = lock(&self.writes);
                 if q.pending.is_empty() {
@@ -505,8 +511,8 @@ impl Inner {
                 }
                 q.pending.drain(..).collect()
             };
-            let host_cmds = match self.commands().await {
-                Ok(list) => list.iter().any(|c| c == "reservation-add"),
+            let host_cmds = match host_cmds {
+                Ok(yes) => yes,
                 Err(e) => {
                     fail(batch, &e);
                     continue;

@@ -310,7 +310,7 @@ async fn kea_rejections_show_kea_text_and_spare_the_neighbours() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn wrong_password_and_stopped_agent_are_distinct_errors() {
+async fn wrong_password_stopped_server_and_stopped_agent_are_distinct_errors() {
     let mut kea = start();
     let mut config = KeaConfig::new(&kea.url).with_basic_auth("rack", Secret::new("wrong"));
     config.timeout = Duration::from_secs(10);
@@ -332,6 +332,12 @@ async fn wrong_password_and_stopped_agent_are_distinct_errors() {
         .await;
     let e = e.unwrap_err().to_string();
     assert!(e.contains("10.77.0.0/24"), "{e}");
+
+    // The agent answers, the server behind it does not.
+    kea.stop_dhcp4();
+    let e = client(&kea).reservations(subnet()).await.unwrap_err();
+    assert!(matches!(e, KeaError::ServerUnavailable { .. }), "{e:?}");
+    assert!(e.to_string().contains("check that kea-dhcp4 runs"), "{e}");
 
     kea.stop_agent();
     let fresh = client(&kea);

@@ -126,7 +126,7 @@ const LEASE_VARS: &[&str] = &[
 pub struct Kea {
     // Field order matters: daemons stop before the namespaces go, the dir goes last.
     agent: Option<Daemon>,
-    dhcp4: Daemon,
+    dhcp4: Option<Daemon>,
     client_ns: Netns,
     server_ns: Netns,
     dir: TempDir,
@@ -266,7 +266,7 @@ impl Kea {
                 Ok(_) => {
                     return Ok(Self {
                         agent: Some(daemon),
-                        dhcp4,
+                        dhcp4: Some(dhcp4),
                         client_ns,
                         server_ns,
                         dir,
@@ -292,9 +292,14 @@ impl Kea {
         self.dir.path()
     }
 
-    /// kea-dhcp4's process id.
+    /// kea-dhcp4's process id (0 once stopped).
     pub fn dhcp4_pid(&self) -> u32 {
-        self.dhcp4.pid()
+        self.dhcp4.as_ref().map_or(0, Daemon::pid)
+    }
+
+    /// Stops kea-dhcp4 (by PID); the agent keeps running.
+    pub fn stop_dhcp4(&mut self) {
+        self.dhcp4 = None;
     }
 
     /// Stops the control agent (by PID); kea-dhcp4 keeps running.
