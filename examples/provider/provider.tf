@@ -6,6 +6,36 @@ terraform {
   }
 }
 
-# Backend settings (DNS, DHCP, libvirt, ...) are added here as the provider grows; every
-# setting can also come from an environment variable.
-provider "rack" {}
+variable "tsig_secret" {
+  description = "Base64 TSIG secret (tsig-keygen); pass it as TF_VAR_tsig_secret."
+  type        = string
+  sensitive   = true
+}
+
+variable "rndc_secret" {
+  description = "Base64 rndc key secret; pass it as TF_VAR_rndc_secret."
+  type        = string
+  sensitive   = true
+}
+
+# Functions need no configuration. The dns section names the DNS servers rack_dns_*
+# resources use; every setting of the default server can also come from RACK_DNS_*
+# environment variables instead.
+provider "rack" {
+  dns {
+    server "primary" {
+      address       = "10.0.0.53:53"
+      key_name      = "rack."
+      key_algorithm = "hmac-sha256"
+      key_secret    = var.tsig_secret
+
+      # Needed only to create and delete zones (rack_dns_zone).
+      rndc {
+        address  = "10.0.0.53:953"
+        key_name = "rndc-key"
+        secret   = var.rndc_secret
+      }
+      zone_directory = "/var/cache/bind"
+    }
+  }
+}
