@@ -128,7 +128,7 @@ pub fn run(opts: &Options) -> anyhow::Result<String> {
 
 /// The release provider: built on first use by the harness (`cargo run --release` makes
 /// it a release build), or `RACK_PROVIDER_BINARY`.
-fn release_provider() -> anyhow::Result<PathBuf> {
+pub(super) fn release_provider() -> anyhow::Result<PathBuf> {
     let binary = crate::provider_binary().to_path_buf();
     let explicit = std::env::var_os("RACK_PROVIDER_BINARY").is_some_and(|v| !v.is_empty());
     if !is_release(&binary) && !explicit {
@@ -142,7 +142,7 @@ fn release_provider() -> anyhow::Result<PathBuf> {
 }
 
 /// Whether `binary` sits in cargo's release output directory.
-fn is_release(binary: &Path) -> bool {
+pub(super) fn is_release(binary: &Path) -> bool {
     binary
         .parent()
         .and_then(Path::file_name)
@@ -668,7 +668,7 @@ fn millis(d: Duration) -> f64 {
 }
 
 /// Today's date and time in UTC, e.g. `2025-01-31 14:05 UTC`.
-fn date() -> String {
+pub(super) fn date() -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());

@@ -6,10 +6,16 @@
 //! from another run, or a single sample, says little.
 
 mod cert;
+pub mod dns;
 pub mod foundation;
 mod host;
 mod procfs;
 mod stats;
+
+/// The real backends of the core crate's integration tests (named, PowerDNS), shared
+/// with benchmarks that need a server.
+#[path = "../../../core/tests/support/mod.rs"]
+mod support;
 
 /// One benchmark the `bench` binary can run.
 #[derive(Debug, Clone, Copy)]
@@ -18,17 +24,25 @@ pub struct Benchmark {
     pub name: &'static str,
     /// One line on what it measures.
     pub about: &'static str,
+    /// Rounds when `--runs` is not given.
+    pub default_runs: usize,
     /// Runs it with `--runs` rounds and returns the markdown report.
     pub run: fn(runs: usize) -> anyhow::Result<String>,
 }
 
 /// Every benchmark, in the order `--help` lists them. Later sections (DNS, DHCP, VMs)
 /// add theirs here.
-pub const BENCHMARKS: &[Benchmark] = &[Benchmark {
-    name: "foundation",
-    about: "provider start-up, handshake, memory, and `terraform plan` with 0 and 200 function calls",
-    run: |runs| foundation::run(&foundation::Options { runs }),
-}];
-
-/// Rounds when `--runs` is not given.
-pub const DEFAULT_RUNS: usize = 10;
+pub const BENCHMARKS: &[Benchmark] = &[
+    Benchmark {
+        name: "foundation",
+        about: "provider start-up, handshake, memory, and `terraform plan` with 0 and 200 function calls",
+        default_runs: 10,
+        run: |runs| foundation::run(&foundation::Options { runs }),
+    },
+    Benchmark {
+        name: "dns",
+        about: "1000 `rack_dns_record_set` against BIND: apply, no-change plan and DNS messages, vs. `terraform_data` and nsupdate/AXFR",
+        default_runs: dns::DEFAULT_ROUNDS,
+        run: |runs| dns::run(&dns::Options { runs }),
+    },
+];

@@ -6,15 +6,18 @@
 
 use std::process::ExitCode;
 
-use rack_acceptance_tests::bench::{BENCHMARKS, Benchmark, DEFAULT_RUNS};
+use rack_acceptance_tests::bench::{BENCHMARKS, Benchmark};
 
 fn usage() -> String {
-    let mut text = format!(
+    let mut text = String::from(
         "usage: bench <benchmark> [--runs N]\n\n\
-         --runs N  rounds of each measurement (default {DEFAULT_RUNS})\n\nbenchmarks:\n"
+         --runs N  rounds of each measurement (default: the benchmark's own, below)\n\nbenchmarks:\n",
     );
     for b in BENCHMARKS {
-        text.push_str(&format!("  {:<12} {}\n", b.name, b.about));
+        text.push_str(&format!(
+            "  {:<12} {} (default {} rounds)\n",
+            b.name, b.about, b.default_runs
+        ));
     }
     text
 }
@@ -22,17 +25,19 @@ fn usage() -> String {
 /// The benchmark and the number of rounds, from the command line.
 fn parse(args: &[String]) -> Result<(&'static Benchmark, usize), String> {
     let mut name = None;
-    let mut runs = DEFAULT_RUNS;
+    let mut runs = None;
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--runs" => {
                 let value = args.next().ok_or("--runs needs a number")?;
-                runs = value
-                    .parse()
-                    .ok()
-                    .filter(|&n: &usize| n > 0)
-                    .ok_or_else(|| format!("--runs {value:?} is not a positive number"))?;
+                runs = Some(
+                    value
+                        .parse()
+                        .ok()
+                        .filter(|&n: &usize| n > 0)
+                        .ok_or_else(|| format!("--runs {value:?} is not a positive number"))?,
+                );
             }
             other if other.starts_with('-') => return Err(format!("unknown option {other}")),
             other if name.is_none() => name = Some(other.to_owned()),
@@ -44,7 +49,7 @@ fn parse(args: &[String]) -> Result<(&'static Benchmark, usize), String> {
         .iter()
         .find(|b| b.name == name)
         .ok_or_else(|| format!("no benchmark called {name:?}"))?;
-    Ok((bench, runs))
+    Ok((bench, runs.unwrap_or(bench.default_runs)))
 }
 
 fn main() -> ExitCode {

@@ -1,5 +1,6 @@
 //! A real BIND `named` in a temp dir: one primary zone open to TSIG-signed updates and
-//! transfers, new zones allowed, and an rndc control channel with two keys.
+//! transfers, new zones allowed, an rndc control channel with two keys, and on request a
+//! statistics channel (for benchmarks that count what the server received).
 
 use super::process::{self, Daemon, FixtureError, TempDir, err};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -57,17 +58,30 @@ pub struct Named {
     pub zone_dir: PathBuf,
     /// Time from spawn to the first answered SOA query.
     pub startup: Duration,
+    /// named's statistics channel (HTTP; counters as JSON at `/json/v1/server`), when
+    /// started with [`Named::start_with_statistics`].
+    pub stats_addr: Option<SocketAddr>,
 }
 
 impl Named {
     /// Starts named with [`INITIAL_ZONE`] and waits until it answers a SOA query and
     /// its control port accepts connections.
     pub fn start() -> Result<Self, FixtureError> {
+        Self::start_with(false)
+    }
+
+    /// Like [`start`](Self::start), with a statistics channel on 127.0.0.1 as well
+    /// ([`stats_addr`](Self::stats_addr)).
+    pub fn start_with_statistics() -> Result<Self, FixtureError> {
+        Self::start_with(true)
+    }
+
+    fn start_with(statistics: bool) -> Result<Self, FixtureError> {
         let named = process::find_binary("named", "bind9")?;
         let keygen = process::find_binary("tsig-keygen", "bind9")?;
         let mut last = None;
         for _ in 0..START_ATTEMPTS {
-            match Self::start_once(&named, &keygen) {
+            match Self::start_once(&named, &keygen, statistics) {
                 Ok(n) => return Ok(n),
                 Err(e) => last = Some(e),
             }
@@ -75,7 +89,7 @@ impl Named {
         Err(last.unwrap_or_else(|| err("named did not start")))
     }
 
-    fn start_once(named: &Path, keygen: &Path) -> Result<Self, FixtureError> {
+    fn start_once(named: &Path, keygen: &Path, statistics: bool) -> Result<Self, FixtureError> {
         let dir = TempDir::new("rack-named")?;
         let zone_dir = dir.path().join("zones");
         std::fs::create_dir_all(&zone_dir).map_err(|e| err(format!("mkdir zones: {e}")))?;
@@ -86,6 +100,21 @@ impl Named {
         let control_port = process::free_port()?;
         let dns_addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
         let rndc_addr = SocketAddr::from((Ipv4Addr::LOCALHOST, control_port));
+        let stats_addr = if statistics {
+            Some(SocketAddr::from((
+                Ipv4Addr::LOCALHOST,
+                process::free_port()?,
+            )))
+        } else {
+            None
+        };
+        let stats_decl = stats_addr.map_or_else(String::new, |a| {
+            format!(
+                "statistics-channels {{\n    inet {} port {} allow {{ 127.0.0.1; }};\n}};\n",
+                a.ip(),
+                a.port()
+            )
+        });
 
         write(&zone_dir.join("farm.db"), &soa_zone_text(INITIAL_ZONE, 1))?;
         let d = dir.path().display();
@@ -109,7 +138,7 @@ impl Named {
 controls {{
     inet 127.0.0.1 port {control_port} allow {{ 127.0.0.1; }} keys {{ "{rndc}"; "{md5}"; }};
 }};
-logging {{
+{stats_decl}logging {{
     channel file_log {{ file "{d}/named.log"; severity info; print-time yes; }};
     category default {{ file_log; }};
 }};
@@ -140,6 +169,7 @@ zone "{zone}" {{
         let startup = daemon.wait_until(START_LIMIT, &dir.path().join("named.log"), || {
             process::dns_probe(dns_addr, INITIAL_ZONE, Duration::from_millis(100))
                 && process::tcp_open(rndc_addr)
+                && stats_addr.is_none_or(process::tcp_open)
         })?;
         Ok(Self {
             daemon,
@@ -151,6 +181,7 @@ zone "{zone}" {{
             rndc_md5_key,
             zone_dir,
             startup,
+            stats_addr,
         })
     }
 
