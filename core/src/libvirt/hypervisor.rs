@@ -328,3 +328,81 @@ impl Hypervisor {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The thread and channel against libvirt's in-process test driver (`test:///default`,
+    //! no daemon). The real daemon is exercised in `tests/libvirt`.
+
+    use super::*;
+    use crate::libvirt::{NetworkMode, NetworkSpec};
+
+    #[tokio::test]
+    async fn connects_lazily_and_runs_calls_on_its_thread() {
+        let hv = Hypervisor::new("test:///default").unwrap();
+        let caller = std::thread::current().id();
+        let (uri, _) = hv.ping().await.unwrap();
+        assert_eq!(uri, "test:///default");
+        let worker = hv
+            .call("thread id", |_| Ok(std::thread::current().id()))
+            .await
+            .unwrap();
+        assert_ne!(worker, caller);
+        let again = hv
+            .call("thread id", |_| Ok(std::thread::current().id()))
+            .await;
+        assert_eq!(again.unwrap(), worker, "one thread per hypervisor");
+    }
+
+    #[tokio::test]
+    async fn a_panicking_call_fails_alone() {
+        let hv = Hypervisor::new("test:///default").unwrap();
+        let e = hv
+            .call::<(), _>("panic", |_| panic!("deliberate"))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, LibvirtError::WorkerGone { .. }), "{e:?}");
+        hv.ping().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_slow_call_times_out() {
+        let hv = Hypervisor::with_timeout("test:///default", Duration::from_millis(50)).unwrap();
+        let e = hv
+            .call("sleep", |_| {
+                std::thread::sleep(Duration::from_millis(300));
+                Ok(())
+            })
+            .await
+            .unwrap_err();
+        assert!(matches!(e, LibvirtError::Timeout { .. }), "{e:?}");
+        assert!(
+            e.to_string()
+                .contains("did not answer the request to sleep"),
+            "{e}"
+        );
+    }
+
+    #[tokio::test]
+    async fn listing_is_filled_once_and_follows_our_writes() {
+        let hv = Hypervisor::new("test:///default").unwrap();
+        let before = hv.networks().await.unwrap();
+        assert!(before.iter().any(|n| n.name == "default"), "{before:?}");
+        let mut spec = NetworkSpec::new("rack-unit-isolated", NetworkMode::Isolated);
+        spec.bridge = Some("rkunit0".into());
+        let created = hv.create_network(&spec).await.unwrap();
+        assert_eq!(created.spec.clone().unwrap(), spec);
+        assert_eq!(hv.network(&spec.name).await.unwrap(), Some(created));
+        assert_eq!(hv.networks().await.unwrap().len(), before.len() + 1);
+        assert!(hv.delete_network(&spec.name).await.unwrap());
+        assert_eq!(hv.network(&spec.name).await.unwrap(), None);
+    }
+
+    #[test]
+    fn hints_by_transport() {
+        let e = virt::error::Error::from(std::ffi::CString::new("a\0b").unwrap_err());
+        assert!(connect_hint("qemu+tls://h/system", &e).contains("certificate"));
+        assert!(connect_hint("qemu+ssh://root@h/system", &e).contains("~/.ssh/config"));
+        assert!(connect_hint("qemu:///system", &e).contains("check the URI"));
+    }
+}
