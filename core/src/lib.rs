@@ -3,6 +3,7 @@
 
 pub mod dns;
 pub mod kea;
+pub mod libvirt;
 pub mod net;
 pub mod powerdns;
 pub mod rndc;

@@ -1,5 +1,5 @@
 //! Real backends for integration tests, started in temp dirs on 127.0.0.1 (Kea's DHCP
-//! side in network namespaces the fixture creates).
+//! side and libvirtd in network namespaces the fixtures create).
 //!
 //! Plain std code with no test-only dependencies, so that any test binary (this crate's
 //! or the acceptance tests', through `#[path = ".../core/tests/support/mod.rs"] mod
@@ -9,11 +9,13 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod kea;
+pub mod libvirt;
 pub mod named;
 pub mod pdns;
 pub mod process;
 
 pub use kea::Kea;
+pub use libvirt::Libvirt;
 pub use named::Named;
 pub use pdns::PowerDns;
 pub use process::FixtureError;

@@ -1,0 +1,408 @@
+//! One libvirt connection per hypervisor URI, owned by a dedicated OS thread.
+//!
+//! libvirt's client library blocks on every call (an RPC to the daemon). A [`Hypervisor`]
+//! starts one thread that owns the `virt::connect::Connect`, opens it on the first call,
+//! and runs the calls sent to it one after the other. Async callers send a closure over a
+//! bounded channel and await its result on a oneshot channel, so no tokio worker ever
+//! blocks on libvirt, and a slow daemon shows as callers waiting to send rather than as
+//! a queue growing without bound. The connection is opened again when libvirt reports it
+//! dead (daemon restarted, SSH tunnel gone).
+//!
+//! Listings are cached per hypervisor, "fill once, read many": the first reader lists,
+//! concurrent first readers wait for that one listing, and later reads are answered from
+//! memory. The cache is changed by the calls themselves, on the connection's thread, so
+//! it follows rack's own writes in the order libvirt saw them.
+
+use std::collections::BTreeMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use virt::connect::Connect;
+
+use super::network::{NetworkSpec, NetworkState};
+use super::{LibvirtError, classify, known};
+
+/// Calls that may wait for a connection's thread. The thread runs one call at a time,
+/// so more waiting calls only hold memory and hide a stuck daemon; this many covers
+/// Terraform's default parallelism (10) with room for reads issued beside it.
+pub const MAX_CALLS_IN_FLIGHT: usize = 32;
+
+/// How long a caller waits for the answer to one call (queueing included) before
+/// giving up; the thread itself cannot be interrupted inside libvirt.
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(120);
+
+type Job = Box<dyn FnOnce(&mut Session) + Send>;
+
+/// The connection as the thread holds it.
+struct Session {
+    uri: String,
+    conn: Option<Connect>,
+}
+
+impl Session {
+    fn link(&mut self) -> Result<Link<'_>, LibvirtError> {
+        if let Some(conn) = &self.conn
+            && !conn.is_alive().unwrap_or(false)
+        {
+            self.conn = None;
+        }
+        if self.conn.is_none() {
+            let conn = Connect::open(Some(&self.uri)).map_err(|source| {
+                let hint = connect_hint(&self.uri, &source);
+                LibvirtError::Connect {
+                    uri: self.uri.clone(),
+                    hint,
+                    source,
+                }
+            })?;
+            self.conn = Some(conn);
+        }
+        match &self.conn {
+            Some(conn) => Ok(Link {
+                conn,
+                uri: &self.uri,
+            }),
+            None => Err(LibvirtError::WorkerGone {
+                uri: self.uri.clone(),
+            }),
+        }
+    }
+}
+
+/// What to check when a connection cannot be opened, by the URI's transport.
+fn connect_hint(uri: &str, e: &virt::error::Error) -> String {
+    use virt::error::ErrorNumber;
+    let denied = matches!(
+        known(e),
+        Some(
+            ErrorNumber::AuthFailed
+                | ErrorNumber::AuthCancelled
+                | ErrorNumber::AuthUnavailable
+                | ErrorNumber::OperationDenied
+                | ErrorNumber::AccessDenied
+        )
+    ) || e.message().contains("Permission denied");
+    if denied {
+        return "check that this user may use the daemon's socket (root or the libvirt group \
+                for qemu:///system) and the polkit or SASL setup"
+            .to_owned();
+    }
+    let transport = uri
+        .split("://")
+        .next()
+        .and_then(|scheme| scheme.split_once('+'))
+        .map(|(_, t)| t);
+    match transport {
+        Some("ssh") => "check the URI, that `ssh` reaches the host without a password prompt \
+                        (keys, ~/.ssh/config), and that libvirtd or virtqemud runs there"
+            .to_owned(),
+        Some("tls") => "check the URI, the host's TLS port (16514), and the client \
+                        certificate and CA under /etc/pki"
+            .to_owned(),
+        _ => "check the URI (e.g. qemu:///system) and that libvirtd or virtqemud runs and \
+              listens on its socket"
+            .to_owned(),
+    }
+}
+
+/// The open connection, lent to one call on the thread.
+pub(crate) struct Link<'a> {
+    conn: &'a Connect,
+    uri: &'a str,
+}
+
+impl Link<'_> {
+    pub(crate) fn conn(&self) -> &Connect {
+        self.conn
+    }
+
+    pub(crate) fn uri(&self) -> &str {
+        self.uri
+    }
+
+    /// Maps a libvirt error of `action` to a [`LibvirtError`] that says what to check.
+    pub(crate) fn fail(&self, action: impl Into<String>, e: virt::error::Error) -> LibvirtError {
+        classify(self.uri, action.into(), None, e)
+    }
+
+    /// Like [`Link::fail`], for an action on the network `spec` (names its bridge when
+    /// the error is about one).
+    pub(crate) fn fail_on(
+        &self,
+        action: impl Into<String>,
+        spec: &NetworkSpec,
+        e: virt::error::Error,
+    ) -> LibvirtError {
+        classify(self.uri, action.into(), Some(spec), e)
+    }
+}
+
+/// A "fill once, read many" listing of one kind of object, by name.
+#[derive(Debug)]
+pub(crate) struct Listing<T> {
+    filled: Mutex<Option<BTreeMap<String, T>>>,
+    fill: tokio::sync::Mutex<()>,
+}
+
+impl<T> Default for Listing<T> {
+    fn default() -> Self {
+        Self {
+            filled: Mutex::new(None),
+            fill: tokio::sync::Mutex::new(()),
+        }
+    }
+}
+
+impl<T: Clone> Listing<T> {
+    fn lock(&self) -> MutexGuard<'_, Option<BTreeMap<String, T>>> {
+        self.filled.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Everything, if the listing was filled.
+    pub(crate) fn values(&self) -> Option<Vec<T>> {
+        self.lock().as_ref().map(|m| m.values().cloned().collect())
+    }
+
+    /// One entry (`None` also when the listing is not filled).
+    pub(crate) fn get(&self, name: &str) -> Option<T> {
+        self.lock().as_ref().and_then(|m| m.get(name).cloned())
+    }
+
+    /// Serialises fillers, so that concurrent first readers share one listing.
+    pub(crate) async fn fill_lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.fill.lock().await
+    }
+
+    /// Replaces the whole listing (on the connection's thread).
+    pub(crate) fn fill(&self, entries: impl IntoIterator<Item = (String, T)>) {
+        *self.lock() = Some(entries.into_iter().collect());
+    }
+
+    /// Records one object as read or written (on the connection's thread); ignored until
+    /// the listing is filled, since the fill will read it anyway.
+    pub(crate) fn put(&self, name: &str, value: T) {
+        if let Some(m) = self.lock().as_mut() {
+            m.insert(name.to_owned(), value);
+        }
+    }
+
+    /// Records that an object is gone (on the connection's thread).
+    pub(crate) fn remove(&self, name: &str) {
+        if let Some(m) = self.lock().as_mut() {
+            m.remove(name);
+        }
+    }
+}
+
+struct Inner {
+    uri: String,
+    jobs: mpsc::Sender<Job>,
+    timeout: Duration,
+    networks: Arc<Listing<NetworkState>>,
+}
+
+/// A handle on one hypervisor (libvirt URI). Cheap to clone; the clones share the
+/// connection, its thread and the caches. The thread ends when the last clone is dropped.
+#[derive(Clone)]
+pub struct Hypervisor {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Hypervisor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hypervisor")
+            .field("uri", &self.inner.uri)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Hypervisor {
+    /// A handle for `uri` (e.g. `qemu:///system`, `qemu+ssh://root@host/system`). Starts
+    /// the connection's thread; the connection itself is opened by the first call.
+    pub fn new(uri: impl Into<String>) -> Result<Self, LibvirtError> {
+        Self::with_timeout(uri, DEFAULT_CALL_TIMEOUT)
+    }
+
+    /// Like [`Hypervisor::new`], waiting at most `timeout` for each call's answer.
+    pub fn with_timeout(uri: impl Into<String>, timeout: Duration) -> Result<Self, LibvirtError> {
+        let uri = uri.into();
+        let (jobs, mut rx) = mpsc::channel::<Job>(MAX_CALLS_IN_FLIGHT);
+        let mut session = Session {
+            uri: uri.clone(),
+            conn: None,
+        };
+        std::thread::Builder::new()
+            .name("libvirt".to_owned())
+            .spawn(move || {
+                // libvirt prints every error on stderr unless told otherwise; ours are
+                // returned to the callers instead.
+                virt::error::clear_error_callback();
+                while let Some(job) = rx.blocking_recv() {
+                    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| job(&mut session)));
+                    if outcome.is_err() {
+                        // The caller sees its answer channel closed; start afresh.
+                        session.conn = None;
+                    }
+                }
+            })
+            .map_err(|source| LibvirtError::Thread {
+                uri: uri.clone(),
+                source: Arc::new(source),
+            })?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                uri,
+                jobs,
+                timeout,
+                networks: Arc::default(),
+            }),
+        })
+    }
+
+    /// The URI this handle connects to.
+    pub fn uri(&self) -> &str {
+        &self.inner.uri
+    }
+
+    pub(crate) fn network_cache(&self) -> Arc<Listing<NetworkState>> {
+        self.inner.networks.clone()
+    }
+
+    /// Runs `f` with the connection on the connection's thread and returns its result.
+    /// `action` names the call in errors ("define network \"x\"").
+    pub(crate) async fn call<T, F>(
+        &self,
+        action: impl Into<String>,
+        f: F,
+    ) -> Result<T, LibvirtError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Link<'_>) -> Result<T, LibvirtError> + Send + 'static,
+    {
+        let uri = &self.inner.uri;
+        let action = action.into();
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move |session: &mut Session| {
+            let result = session.link().and_then(|link| f(&link));
+            let lost = matches!(&result, Err(e) if e.connection_lost());
+            if lost {
+                session.conn = None;
+            }
+            let _ = tx.send(result);
+        });
+        let answer = async {
+            self.inner
+                .jobs
+                .send(job)
+                .await
+                .map_err(|_| LibvirtError::WorkerGone { uri: uri.clone() })?;
+            rx.await
+                .map_err(|_| LibvirtError::WorkerGone { uri: uri.clone() })?
+        };
+        match tokio::time::timeout(self.inner.timeout, answer).await {
+            Ok(result) => result,
+            Err(_) => Err(LibvirtError::Timeout {
+                uri: uri.clone(),
+                action,
+                timeout: self.inner.timeout,
+            }),
+        }
+    }
+
+    /// Opens the connection if it is not open, and returns libvirt's idea of the URI
+    /// and the daemon's version (`major * 1_000_000 + minor * 1000 + release`).
+    pub async fn ping(&self) -> Result<(String, u32), LibvirtError> {
+        self.call("connect", |link| {
+            let uri = link
+                .conn()
+                .uri()
+                .map_err(|e| link.fail("read the connection's URI", e))?;
+            let version = link
+                .conn()
+                .lib_version()
+                .map_err(|e| link.fail("read the daemon's version", e))?;
+            Ok((uri, version))
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The thread and channel against libvirt's in-process test driver (`test:///default`,
+    //! no daemon). The real daemon is exercised in `tests/libvirt`.
+
+    use super::*;
+    use crate::libvirt::{NetworkMode, NetworkSpec};
+
+    #[tokio::test]
+    async fn connects_lazily_and_runs_calls_on_its_thread() {
+        let hv = Hypervisor::new("test:///default").unwrap();
+        let caller = std::thread::current().id();
+        let (uri, _) = hv.ping().await.unwrap();
+        assert_eq!(uri, "test:///default");
+        let worker = hv
+            .call("thread id", |_| Ok(std::thread::current().id()))
+            .await
+            .unwrap();
+        assert_ne!(worker, caller);
+        let again = hv
+            .call("thread id", |_| Ok(std::thread::current().id()))
+            .await;
+        assert_eq!(again.unwrap(), worker, "one thread per hypervisor");
+    }
+
+    #[tokio::test]
+    async fn a_panicking_call_fails_alone() {
+        let hv = Hypervisor::new("test:///default").unwrap();
+        let e = hv
+            .call::<(), _>("panic", |_| panic!("deliberate"))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, LibvirtError::WorkerGone { .. }), "{e:?}");
+        hv.ping().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_slow_call_times_out() {
+        let hv = Hypervisor::with_timeout("test:///default", Duration::from_millis(50)).unwrap();
+        let e = hv
+            .call("sleep", |_| {
+                std::thread::sleep(Duration::from_millis(300));
+                Ok(())
+            })
+            .await
+            .unwrap_err();
+        assert!(matches!(e, LibvirtError::Timeout { .. }), "{e:?}");
+        assert!(
+            e.to_string()
+                .contains("did not answer the request to sleep"),
+            "{e}"
+        );
+    }
+
+    #[tokio::test]
+    async fn listing_is_filled_once_and_follows_our_writes() {
+        let hv = Hypervisor::new("test:///default").unwrap();
+        let before = hv.networks().await.unwrap();
+        assert!(before.iter().any(|n| n.name == "default"), "{before:?}");
+        let mut spec = NetworkSpec::new("rack-unit-isolated", NetworkMode::Isolated);
+        spec.bridge = Some("rkunit0".into());
+        let created = hv.create_network(&spec).await.unwrap();
+        assert_eq!(created.spec.clone().unwrap(), spec);
+        assert_eq!(hv.network(&spec.name).await.unwrap(), Some(created));
+        assert_eq!(hv.networks().await.unwrap().len(), before.len() + 1);
+        assert!(hv.delete_network(&spec.name).await.unwrap());
+        assert_eq!(hv.network(&spec.name).await.unwrap(), None);
+    }
+
+    #[test]
+    fn hints_by_transport() {
+        let e = virt::error::Error::from(std::ffi::CString::new("a\0b").unwrap_err());
+        assert!(connect_hint("qemu+tls://h/system", &e).contains("certificate"));
+        assert!(connect_hint("qemu+ssh://root@h/system", &e).contains("~/.ssh/config"));
+        assert!(connect_hint("qemu:///system", &e).contains("check the URI"));
+    }
+}
