@@ -266,6 +266,32 @@ pub struct DhcpServer {
     pub name: String,
     /// How rack reaches it.
     pub backend: Arc<dyn DhcpBackend>,
+    /// Reservations this process planned to replace (delete, then create anew). Terraform
+    /// plans the create half of a replacement with no prior state, so this is how that
+    /// plan knows that the old reservation's address is about to be free.
+    pub replacing: std::sync::Mutex<Vec<(Cidr, kea::HostIdentifier)>>,
+}
+
+impl DhcpServer {
+    /// Notes that the reservation of `identifier` in `subnet` is being replaced.
+    pub fn note_replacing(&self, subnet: Cidr, identifier: kea::HostIdentifier) {
+        let mut list = self
+            .replacing
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if !list.iter().any(|(s, i)| *s == subnet && *i == identifier) {
+            list.push((subnet, identifier));
+        }
+    }
+
+    /// Whether the reservation of `identifier` in `subnet` is being replaced.
+    pub fn is_replacing(&self, subnet: Cidr, identifier: &kea::HostIdentifier) -> bool {
+        self.replacing
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .iter()
+            .any(|(s, i)| *s == subnet && i == identifier)
+    }
 }
 
 /// Every configured DHCP server.
@@ -432,6 +458,7 @@ fn server(
         Ok(client) => Some(DhcpServer {
             name: name.to_string(),
             backend: Arc::new(KeaBackend(client)),
+            replacing: std::sync::Mutex::default(),
         }),
         Err(e) => {
             let attr = match e {

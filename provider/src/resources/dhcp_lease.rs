@@ -293,16 +293,19 @@ impl Resource for DhcpLease {
                 ));
             }
         };
+        if is_new && let Some(o) = &old {
+            srv.note_replacing(o.subnet, o.identifier.clone());
+        }
         let ip_changed = is_new
             || old
                 .as_ref()
                 .is_none_or(|o| o.ip_address != wanted.ip_address);
         for other in &existing {
-            let own = !is_new
-                && old
-                    .as_ref()
-                    .is_some_and(|o| o.identifier == other.identifier && o.subnet == other.subnet);
-            if own {
+            // The lease's own entry, also when it is being replaced (destroyed first).
+            let own = old
+                .as_ref()
+                .is_some_and(|o| o.identifier == other.identifier && o.subnet == other.subnet);
+            if own || (prior.is_null() && srv.is_replacing(other.subnet, &other.identifier)) {
                 continue;
             }
             let entry = describe(other);
