@@ -6,6 +6,10 @@
 #[path = "../../../core/tests/support/mod.rs"]
 mod support;
 
+mod dhcp_common;
+mod dhcp_faults;
+mod dhcp_lease;
+mod dhcp_scenario;
 mod dns_adoption;
 mod dns_common;
 mod dns_conflicts;

@@ -131,6 +131,7 @@ pub struct Kea {
     server_ns: Netns,
     dir: TempDir,
     busybox: PathBuf,
+    dhcp4_bin: PathBuf,
     /// The agent's URL, `http://127.0.0.1:<port>`.
     pub url: String,
     /// The agent's address.
@@ -216,7 +217,7 @@ impl Kea {
         cmd.arg("-c").arg(&config_file);
         kea_env(&mut cmd, d);
         let dhcp4_out = d.join("kea-dhcp4.out");
-        let mut dhcp4 = Daemon::spawn("kea-dhcp4", cmd, &dhcp4_out)?;
+        let mut dhcp4_daemon = Daemon::spawn("kea-dhcp4", cmd, &dhcp4_out)?;
 
         let mut last = None;
         for attempt in 0..START_ATTEMPTS {
@@ -243,7 +244,7 @@ impl Kea {
             let mut daemon = Daemon::spawn("kea-ctrl-agent", cmd, &agent_out)?;
             let auth = ("rack", password.as_str());
             let ready = daemon.wait_until(START_LIMIT, &agent_out, || {
-                if let Some(status) = dhcp4.exited() {
+                if let Some(status) = dhcp4_daemon.exited() {
                     // Reported below with kea-dhcp4's own log.
                     let _ = status;
                     return true;
@@ -255,7 +256,7 @@ impl Kea {
                 )
                 .is_some_and(|(status, body)| status == 200 && body.contains("\"result\": 0"))
             });
-            if let Some(status) = dhcp4.exited() {
+            if let Some(status) = dhcp4_daemon.exited() {
                 return Err(err(format!(
                     "kea-dhcp4 exited ({status}); log:\n{}\n{}",
                     process::tail(&dhcp4_out),
@@ -266,11 +267,12 @@ impl Kea {
                 Ok(_) => {
                     return Ok(Self {
                         agent: Some(daemon),
-                        dhcp4: Some(dhcp4),
+                        dhcp4: Some(dhcp4_daemon),
                         client_ns,
                         server_ns,
                         dir,
                         busybox,
+                        dhcp4_bin: dhcp4.clone(),
                         url: format!("http://{agent_addr}"),
                         agent_addr,
                         username: "rack".to_owned(),
@@ -300,6 +302,33 @@ impl Kea {
     /// Stops kea-dhcp4 (by PID); the agent keeps running.
     pub fn stop_dhcp4(&mut self) {
         self.dhcp4 = None;
+    }
+
+    /// Starts kea-dhcp4 again after [`Kea::stop_dhcp4`], from its configuration file (what
+    /// `config-write` saved), and waits until the agent reaches it.
+    pub fn restart_dhcp4(&mut self) -> Result<(), FixtureError> {
+        self.dhcp4 = None;
+        let d = self.dir.path().to_owned();
+        let mut cmd = self.server_ns.command(&self.dhcp4_bin);
+        cmd.arg("-c").arg(&self.config_file);
+        kea_env(&mut cmd, &d);
+        let out = d.join("kea-dhcp4-restart.out");
+        let mut daemon = Daemon::spawn("kea-dhcp4", cmd, &out)?;
+        let (addr, user, password) = (
+            self.agent_addr,
+            self.username.clone(),
+            self.password.clone(),
+        );
+        daemon.wait_until(START_LIMIT, &out, || {
+            post(
+                addr,
+                Some((&user, &password)),
+                r#"{"command":"list-commands","service":["dhcp4"]}"#,
+            )
+            .is_some_and(|(status, body)| status == 200 && body.contains("\"result\": 0"))
+        })?;
+        self.dhcp4 = Some(daemon);
+        Ok(())
     }
 
     /// Stops the control agent (by PID); kea-dhcp4 keeps running.

@@ -1,11 +1,13 @@
 //! The `rack` provider: its configuration block and everything it offers.
 
+pub mod dhcp;
 pub mod dns;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::data_sources::dhcp_leases::DhcpLeasesData;
 use crate::data_sources::dns_record_set::DnsRecordSetData;
 use crate::data_sources::dns_zone::DnsZoneData;
 use crate::framework::schema::{Block, Schema};
@@ -13,8 +15,10 @@ use crate::framework::{
     DataSource, Diagnostics, Function, ListResource, Provider, ProviderData, Resource,
 };
 use crate::functions;
+use crate::list_resources::dhcp_lease::DhcpLeaseList;
 use crate::list_resources::dns_record_set::DnsRecordSetList;
 use crate::protocol::value::Value;
+use crate::resources::dhcp_lease::DhcpLease;
 use crate::resources::dns_record_set::DnsRecordSet;
 use crate::resources::dns_zone::DnsZone;
 
@@ -29,6 +33,8 @@ pub const SOURCE_ADDRESS: &str = "terraform.local/rack/rack";
 pub struct RackConfig {
     /// The DNS servers of the `dns` block.
     pub dns: dns::DnsServers,
+    /// The DHCP servers of the `dhcp` block.
+    pub dhcp: dhcp::DhcpServers,
 }
 
 /// The rack provider.
@@ -45,7 +51,8 @@ impl Provider for RackProvider {
              also come from the environment variable named in its description. The provider \
              functions need no configuration.",
             )
-            .block(dns::block()),
+            .block(dns::block())
+            .block(dhcp::block()),
         )
     }
 
@@ -53,19 +60,29 @@ impl Provider for RackProvider {
         let lookup = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let dns_value = config.attr("dns").cloned().unwrap_or(Value::Null);
         let dns = dns::configure(&dns_value, &lookup, diags);
-        Some(Arc::new(RackConfig { dns }))
+        let dhcp_value = config.attr("dhcp").cloned().unwrap_or(Value::Null);
+        let dhcp = dhcp::configure(&dhcp_value, &lookup, diags);
+        Some(Arc::new(RackConfig { dns, dhcp }))
     }
 
     fn resources(&self) -> Vec<Arc<dyn Resource>> {
-        vec![Arc::new(DnsRecordSet), Arc::new(DnsZone)]
+        vec![
+            Arc::new(DnsRecordSet),
+            Arc::new(DnsZone),
+            Arc::new(DhcpLease),
+        ]
     }
 
     fn data_sources(&self) -> Vec<Arc<dyn DataSource>> {
-        vec![Arc::new(DnsZoneData), Arc::new(DnsRecordSetData)]
+        vec![
+            Arc::new(DnsZoneData),
+            Arc::new(DnsRecordSetData),
+            Arc::new(DhcpLeasesData),
+        ]
     }
 
     fn list_resources(&self) -> Vec<Arc<dyn ListResource>> {
-        vec![Arc::new(DnsRecordSetList)]
+        vec![Arc::new(DnsRecordSetList), Arc::new(DhcpLeaseList)]
     }
 
     fn functions(&self) -> Vec<Arc<dyn Function>> {

@@ -1,5 +1,7 @@
 //! Managed resources, one file each.
 
+pub mod dhcp;
+pub mod dhcp_lease;
 pub mod dns;
 pub mod dns_record_set;
 pub mod dns_zone;

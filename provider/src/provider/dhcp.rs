@@ -1,0 +1,552 @@
+//! The provider block's `dhcp` section: named DHCP servers, each reached through one
+//! backend. Today the backend is Kea's control agent; a libvirt network (a hypervisor name
+//! plus a network name) is the next one, and slots in as another [`DhcpBackend`].
+//!
+//! ```hcl
+//! dhcp {
+//!   default_server = "kea1"
+//!   server "kea1" {
+//!     kea {
+//!       url      = "https://10.0.0.67:8000"
+//!       username = "rack"
+//!       password = var.kea_password
+//!     }
+//!   }
+//! }
+//! ```
+//!
+//! The default server's settings can also come from `RACK_DHCP_*` environment variables;
+//! with no `server` block at all, `RACK_DHCP_KEA_URL` defines a server named `default`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rack_core::Cidr;
+use rack_core::kea::{
+    self, Change, ConfigError, KeaClient, KeaConfig, KeaError, LeaseQuery, Reservation, Secret,
+};
+use rack_core::net::MacAddress;
+
+use crate::framework::diag::{AttributePath, Diagnostic, Diagnostics};
+use crate::framework::env::apply_env;
+use crate::framework::schema::{Attribute, Block, NestedBlock, Nesting};
+use crate::framework::timeouts::parse_duration;
+use crate::framework::validate::check;
+use crate::protocol::value::Value;
+
+/// Name of the server the `RACK_DHCP_*` variables define when no `server` block exists.
+pub const ENV_SERVER_NAME: &str = "default";
+
+/// How long one request to a Kea control agent may take when `timeout` is not set.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why a DHCP backend could not do what was asked.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum DhcpError {
+    /// The reservation or the server's configuration does not allow it (conflicts, an
+    /// unknown subnet, ...), whatever the backend.
+    #[error(transparent)]
+    Config(ConfigError),
+    /// The Kea backend failed.
+    #[error(transparent)]
+    Kea(KeaError),
+}
+
+impl From<KeaError> for DhcpError {
+    fn from(e: KeaError) -> Self {
+        match e {
+            KeaError::Config(c) => Self::Config(c),
+            other => Self::Kea(other),
+        }
+    }
+}
+
+/// One active lease as a backend reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActiveLease {
+    /// The leased address.
+    pub ip: std::net::Ipv4Addr,
+    /// The client's MAC address, if recorded.
+    pub mac: Option<MacAddress>,
+    /// The client identifier, hex octets joined by `:`, if recorded.
+    pub client_id: Option<String>,
+    /// The hostname the server recorded.
+    pub hostname: Option<String>,
+    /// The subnet the lease belongs to, when the backend can tell.
+    pub subnet: Option<Cidr>,
+    /// Lifetime in seconds.
+    pub valid_lifetime: u64,
+    /// When the client last talked to the server, seconds since the epoch.
+    pub cltt: u64,
+    /// Expiry, seconds since the epoch.
+    pub expires: u64,
+    /// `default`, `declined` or `expired-reclaimed`.
+    pub state: &'static str,
+}
+
+/// Which leases to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseFilter {
+    /// Every lease of a subnet.
+    Subnet(Cidr),
+    /// The leases of one MAC address.
+    Mac(MacAddress),
+}
+
+/// What the DHCP resources need from a server, whatever runs it. The reservation model
+/// (`Reservation`, `Change`) is rack-core's and backend-neutral.
+#[async_trait]
+pub trait DhcpBackend: Send + Sync + fmt::Debug {
+    /// A word for messages, e.g. `Kea`.
+    fn kind(&self) -> &'static str;
+    /// The reservations of `subnet` (read once per provider process, kept until our own
+    /// next write or [`DhcpBackend::forget`]).
+    async fn reservations(&self, subnet: Cidr) -> Result<Vec<Reservation>, DhcpError>;
+    /// Drops what was read, so the next read asks the server.
+    async fn forget(&self);
+    /// Applies one change; changes that arrive together may be written together.
+    async fn apply(&self, change: Change) -> Result<(), DhcpError>;
+    /// Active leases.
+    async fn leases(&self, filter: LeaseFilter) -> Result<Vec<ActiveLease>, DhcpError>;
+}
+
+/// Kea through its control agent.
+#[derive(Debug)]
+pub struct KeaBackend(pub KeaClient);
+
+#[async_trait]
+impl DhcpBackend for KeaBackend {
+    fn kind(&self) -> &'static str {
+        "Kea"
+    }
+
+    async fn reservations(&self, subnet: Cidr) -> Result<Vec<Reservation>, DhcpError> {
+        Ok(self.0.reservations(subnet).await?)
+    }
+
+    async fn forget(&self) {
+        self.0.invalidate().await;
+    }
+
+    async fn apply(&self, change: Change) -> Result<(), DhcpError> {
+        Ok(self.0.apply(change).await?)
+    }
+
+    async fn leases(&self, filter: LeaseFilter) -> Result<Vec<ActiveLease>, DhcpError> {
+        let query = match filter {
+            LeaseFilter::Subnet(c) => LeaseQuery::Subnet(c),
+            LeaseFilter::Mac(m) => LeaseQuery::HwAddress(m),
+        };
+        let leases = self.0.leases(query).await?;
+        let config = self.0.configuration().await?;
+        let subnets = kea::config::subnets(&config).map_err(DhcpError::Config)?;
+        Ok(leases
+            .into_iter()
+            .map(|l| ActiveLease {
+                ip: l.ip_address,
+                mac: l.hw_address,
+                client_id: l.client_id,
+                hostname: l.hostname,
+                subnet: subnets
+                    .iter()
+                    .find(|s| s.id == Some(l.subnet_id))
+                    .map(|s| s.cidr),
+                valid_lifetime: l.valid_lifetime,
+                cltt: l.cltt,
+                expires: l.cltt.saturating_add(l.valid_lifetime),
+                state: match l.state {
+                    0 => "default",
+                    1 => "declined",
+                    _ => "expired-reclaimed",
+                },
+            })
+            .collect())
+    }
+}
+
+fn duration_check() -> impl crate::framework::validate::Validator {
+    check(
+        "A duration such as `30s` or `500ms`.",
+        "Invalid duration",
+        |v| match v.as_str().map(parse_duration) {
+            Some(Err(e)) => Err(e),
+            _ => Ok(()),
+        },
+    )
+}
+
+/// The `kea` block of a server.
+fn kea_block() -> Block {
+    Block::new("Kea DHCPv4 through its control agent (`kea-ctrl-agent`).").attributes([
+        Attribute::string("url")
+            .optional()
+            .env("RACK_DHCP_KEA_URL")
+            .description(
+                "The control agent's URL, `http://host:port` or `https://host:port` (its \
+                 `http-host` and `http-port`). Required.",
+            ),
+        Attribute::string("username")
+            .optional()
+            .env("RACK_DHCP_KEA_USERNAME")
+            .description(
+                "User for HTTP basic authentication (the agent's `authentication` clients).",
+            ),
+        Attribute::string("password")
+            .optional()
+            .sensitive()
+            .env("RACK_DHCP_KEA_PASSWORD")
+            .description("Password for HTTP basic authentication."),
+        Attribute::string("ca_cert")
+            .optional()
+            .env("RACK_DHCP_KEA_CA_CERT")
+            .description(
+                "PEM certificate(s) of the CA that signed the agent's certificate, for `https` \
+                 (e.g. `file(\"ca.pem\")`). Default: the system's CAs.",
+            ),
+        Attribute::string("client_cert")
+            .optional()
+            .env("RACK_DHCP_KEA_CLIENT_CERT")
+            .description("PEM client certificate, when the agent requires one (`cert-required`)."),
+        Attribute::string("client_key")
+            .optional()
+            .sensitive()
+            .env("RACK_DHCP_KEA_CLIENT_KEY")
+            .description("PEM private key of `client_cert`."),
+        Attribute::string("timeout")
+            .optional()
+            .env("RACK_DHCP_KEA_TIMEOUT")
+            .description("How long one request may take. Default: `30s`.")
+            .validator(duration_check()),
+    ])
+}
+
+/// The `dhcp` block of the provider configuration.
+pub fn block() -> NestedBlock {
+    let server = Block::new(
+        "One DHCP server, by a name of your choice (the block label). Resources pick it with \
+         `server`. It names exactly one backend block; `kea` is the one available now.",
+    )
+    .block(NestedBlock {
+        name: "kea".into(),
+        nesting: Nesting::Single,
+        block: kea_block(),
+        min_items: 0,
+        max_items: 1,
+    });
+    NestedBlock {
+        name: "dhcp".into(),
+        nesting: Nesting::Single,
+        block: Block::new("DHCP servers that `rack_dhcp_*` resources and data sources use.")
+            .attributes([Attribute::string("default_server")
+                .optional()
+                .env("RACK_DHCP_DEFAULT_SERVER")
+                .description(
+                    "The server used when a resource omits `server`. Optional when there is one server.",
+                )])
+            .block(NestedBlock {
+                name: "server".into(),
+                nesting: Nesting::Map,
+                block: server,
+                min_items: 0,
+                max_items: 0,
+            }),
+        min_items: 0,
+        max_items: 1,
+    }
+}
+
+/// One configured DHCP server.
+#[derive(Debug)]
+pub struct DhcpServer {
+    /// The block label.
+    pub name: String,
+    /// How rack reaches it.
+    pub backend: Arc<dyn DhcpBackend>,
+    /// Reservations this process planned to replace (delete, then create anew). Terraform
+    /// plans the create half of a replacement with no prior state, so this is how that
+    /// plan knows that the old reservation's address is about to be free.
+    pub replacing: std::sync::Mutex<Vec<(Cidr, kea::HostIdentifier)>>,
+}
+
+impl DhcpServer {
+    /// Notes that the reservation of `identifier` in `subnet` is being replaced.
+    pub fn note_replacing(&self, subnet: Cidr, identifier: kea::HostIdentifier) {
+        let mut list = self
+            .replacing
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if !list.iter().any(|(s, i)| *s == subnet && *i == identifier) {
+            list.push((subnet, identifier));
+        }
+    }
+
+    /// Whether the reservation of `identifier` in `subnet` is being replaced.
+    pub fn is_replacing(&self, subnet: Cidr, identifier: &kea::HostIdentifier) -> bool {
+        self.replacing
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .iter()
+            .any(|(s, i)| *s == subnet && i == identifier)
+    }
+}
+
+/// Every configured DHCP server.
+#[derive(Debug, Default)]
+pub struct DhcpServers {
+    servers: BTreeMap<String, Arc<DhcpServer>>,
+    default: Option<String>,
+}
+
+impl DhcpServers {
+    /// The server named `name`, or the default one.
+    pub fn get(&self, name: Option<&str>) -> Result<Arc<DhcpServer>, Diagnostic> {
+        let wanted = match name {
+            Some(n) => n.to_string(),
+            None => self.default.clone().ok_or_else(|| {
+                Diagnostic::error(
+                    "No DHCP server is configured",
+                    "Add a `dhcp { server \"NAME\" { kea { url = ... } } }` section to the rack \
+                     provider block, or set RACK_DHCP_KEA_URL (and RACK_DHCP_KEA_USERNAME, \
+                     RACK_DHCP_KEA_PASSWORD).",
+                )
+            })?,
+        };
+        self.servers.get(&wanted).cloned().ok_or_else(|| {
+            let known: Vec<&str> = self.servers.keys().map(String::as_str).collect();
+            Diagnostic::error(
+                format!("Unknown DHCP server {wanted:?}"),
+                format!(
+                    "The provider's dhcp block defines {}. Use one of those names in `server`.",
+                    if known.is_empty() {
+                        "no servers".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                ),
+            )
+        })
+    }
+
+    /// The name of the default server, if there is one.
+    pub fn default_name(&self) -> Option<&str> {
+        self.default.as_deref()
+    }
+}
+
+fn str_attr<'a>(v: &'a Value, name: &str) -> Option<&'a str> {
+    v.attr(name).and_then(Value::as_str)
+}
+
+/// Builds the servers from the `dhcp` block's value (environment fallbacks applied here).
+pub fn configure(
+    dhcp: &Value,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    diags: &mut Diagnostics,
+) -> DhcpServers {
+    let base = AttributePath::attr("dhcp");
+    let mut servers: BTreeMap<String, Value> = match dhcp.attr("server") {
+        Some(Value::Map(m)) => m.clone(),
+        _ => BTreeMap::new(),
+    };
+    let default = str_attr(dhcp, "default_server")
+        .map(str::to_string)
+        .or_else(|| lookup("RACK_DHCP_DEFAULT_SERVER"))
+        .or_else(|| {
+            if servers.len() == 1 {
+                servers.keys().next().cloned()
+            } else if servers.is_empty() && lookup("RACK_DHCP_KEA_URL").is_some() {
+                Some(ENV_SERVER_NAME.to_string())
+            } else {
+                None
+            }
+        });
+    if let Some(d) = &default {
+        if servers.is_empty() && d == ENV_SERVER_NAME {
+            servers.insert(d.clone(), Value::Object(BTreeMap::new()));
+        }
+        match servers.get_mut(d) {
+            Some(v) => apply_server_env(v, &base.join_attr("server").join_key(d), lookup, diags),
+            None => diags.error_at(
+                base.join_attr("default_server"),
+                format!("Unknown default DHCP server {d:?}"),
+                "Name one of the `server` blocks of the dhcp section.",
+            ),
+        }
+    }
+    let mut out = DhcpServers {
+        servers: BTreeMap::new(),
+        default,
+    };
+    for (name, v) in servers {
+        let path = base.join_attr("server").join_key(&name);
+        if let Some(server) = server(&name, &v, &path, diags) {
+            out.servers.insert(name, Arc::new(server));
+        }
+    }
+    out
+}
+
+/// Fills the default server's unset `kea` settings from `RACK_DHCP_KEA_*`; the
+/// environment can supply the whole block.
+fn apply_server_env(
+    server: &mut Value,
+    path: &AttributePath,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    diags: &mut Diagnostics,
+) {
+    let Value::Object(attrs) = server else { return };
+    let slot = attrs.entry("kea".to_string()).or_insert(Value::Null);
+    if slot.is_null() && lookup("RACK_DHCP_KEA_URL").is_some() {
+        *slot = Value::Object(BTreeMap::new());
+    }
+    if !slot.is_null() {
+        apply_env(&kea_block(), slot, &path.join_attr("kea"), lookup, diags);
+    }
+}
+
+fn server(
+    name: &str,
+    v: &Value,
+    path: &AttributePath,
+    diags: &mut Diagnostics,
+) -> Option<DhcpServer> {
+    let Some(k) = v.attr("kea").filter(|k| !k.is_null()) else {
+        diags.error_at(
+            path.clone(),
+            format!("DHCP server {name:?} has no backend"),
+            "Add a `kea { url = \"http://host:port\" }` block to it (or set RACK_DHCP_KEA_URL \
+             for the default server).",
+        );
+        return None;
+    };
+    let kpath = path.join_attr("kea");
+    let Some(url) = str_attr(k, "url") else {
+        diags.error_at(
+            kpath.join_attr("url"),
+            format!("DHCP server {name:?} has no Kea control agent URL"),
+            "Set `url` in its kea block (or RACK_DHCP_KEA_URL for the default server).",
+        );
+        return None;
+    };
+    let mut config = KeaConfig::new(url);
+    config.timeout = str_attr(k, "timeout")
+        .and_then(|t| parse_duration(t).ok())
+        .unwrap_or(DEFAULT_TIMEOUT);
+    match (str_attr(k, "username"), str_attr(k, "password")) {
+        (Some(u), p) => {
+            config.username = Some(u.to_string());
+            config.password = Some(Secret::new(p.unwrap_or_default()));
+        }
+        (None, Some(_)) => {
+            diags.error_at(
+                kpath.join_attr("username"),
+                "A Kea password without a username",
+                "Set `username` too (or RACK_DHCP_KEA_USERNAME for the default server).",
+            );
+            return None;
+        }
+        (None, None) => {}
+    }
+    config.ca_cert_pem = str_attr(k, "ca_cert").map(str::to_string);
+    config.client_cert_pem = str_attr(k, "client_cert").map(str::to_string);
+    config.client_key_pem = str_attr(k, "client_key").map(Secret::new);
+    match KeaClient::new(config) {
+        Ok(client) => Some(DhcpServer {
+            name: name.to_string(),
+            backend: Arc::new(KeaBackend(client)),
+            replacing: std::sync::Mutex::default(),
+        }),
+        Err(e) => {
+            let attr = match e {
+                KeaError::InvalidUrl { .. } => "url",
+                _ => "ca_cert",
+            };
+            diags.push(
+                Diagnostic::from_error(&e, "Check the kea block of this server.")
+                    .at(kpath.join_attr(attr)),
+            );
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn environment_alone_defines_the_default_server() {
+        let lookup = env(&[
+            ("RACK_DHCP_KEA_URL", "http://127.0.0.1:8000"),
+            ("RACK_DHCP_KEA_USERNAME", "rack"),
+            ("RACK_DHCP_KEA_PASSWORD", "hunter2"),
+        ]);
+        let mut diags = Diagnostics::new();
+        let servers = configure(&Value::Null, &lookup, &mut diags);
+        assert!(diags.is_empty(), "{diags:?}");
+        let s = servers.get(None).unwrap();
+        assert_eq!(s.name, ENV_SERVER_NAME);
+        assert_eq!(s.backend.kind(), "Kea");
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn configuration_wins_over_environment() {
+        let dhcp = Value::object([(
+            "server",
+            Value::Map(
+                [(
+                    "kea1".to_string(),
+                    Value::object([(
+                        "kea",
+                        Value::object([("url", Value::from("http://10.0.0.67:8000"))]),
+                    )]),
+                )]
+                .into(),
+            ),
+        )]);
+        let lookup = env(&[("RACK_DHCP_KEA_URL", "http://127.0.0.1:8000")]);
+        let mut diags = Diagnostics::new();
+        let servers = configure(&dhcp, &lookup, &mut diags);
+        assert!(diags.is_empty(), "{diags:?}");
+        let s = servers.get(None).unwrap();
+        assert_eq!(s.name, "kea1");
+        assert!(format!("{:?}", s.backend).contains("10.0.0.67"));
+        assert!(servers.get(Some("other")).is_err());
+    }
+
+    #[test]
+    fn a_bad_url_points_at_it() {
+        let lookup = env(&[("RACK_DHCP_KEA_URL", "127.0.0.1:8000")]);
+        let mut diags = Diagnostics::new();
+        configure(&Value::Null, &lookup, &mut diags);
+        let d = diags.into_vec();
+        assert_eq!(d.len(), 1);
+        assert_eq!(
+            d[0].attribute.as_ref().map(ToString::to_string).as_deref(),
+            Some("dhcp.server[\"default\"].kea.url")
+        );
+    }
+
+    #[test]
+    fn no_server_is_a_clear_error_when_used() {
+        let mut diags = Diagnostics::new();
+        let servers = configure(&Value::Null, &env(&[]), &mut diags);
+        assert!(diags.is_empty());
+        let e = servers.get(None).unwrap_err();
+        assert!(e.detail.contains("RACK_DHCP_KEA_URL"));
+    }
+}
