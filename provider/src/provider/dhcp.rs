@@ -30,6 +30,7 @@ use rack_core::kea::{
 };
 use rack_core::net::MacAddress;
 
+use super::servers::{self, NamedServers, Section};
 use crate::framework::diag::{AttributePath, Diagnostic, Diagnostics};
 use crate::framework::env::apply_env;
 use crate::framework::schema::{Attribute, Block, NestedBlock, Nesting};
@@ -37,8 +38,7 @@ use crate::framework::timeouts::parse_duration;
 use crate::framework::validate::check;
 use crate::protocol::value::Value;
 
-/// Name of the server the `RACK_DHCP_*` variables define when no `server` block exists.
-pub const ENV_SERVER_NAME: &str = "default";
+pub use super::servers::ENV_SERVER_NAME;
 
 /// How long one request to a Kea control agent may take when `timeout` is not set.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -295,47 +295,17 @@ impl DhcpServer {
 }
 
 /// Every configured DHCP server.
-#[derive(Debug, Default)]
-pub struct DhcpServers {
-    servers: BTreeMap<String, Arc<DhcpServer>>,
-    default: Option<String>,
-}
+pub type DhcpServers = NamedServers<DhcpServer>;
 
-impl DhcpServers {
-    /// The server named `name`, or the default one.
-    pub fn get(&self, name: Option<&str>) -> Result<Arc<DhcpServer>, Diagnostic> {
-        let wanted = match name {
-            Some(n) => n.to_string(),
-            None => self.default.clone().ok_or_else(|| {
-                Diagnostic::error(
-                    "No DHCP server is configured",
-                    "Add a `dhcp { server \"NAME\" { kea { url = ... } } }` section to the rack \
+static SECTION: Section = Section {
+    block: "dhcp",
+    kind: "DHCP",
+    default_env: "RACK_DHCP_DEFAULT_SERVER",
+    trigger_env: "RACK_DHCP_KEA_URL",
+    missing_hint: "Add a `dhcp { server \"NAME\" { kea { url = ... } } }` section to the rack \
                      provider block, or set RACK_DHCP_KEA_URL (and RACK_DHCP_KEA_USERNAME, \
                      RACK_DHCP_KEA_PASSWORD).",
-                )
-            })?,
-        };
-        self.servers.get(&wanted).cloned().ok_or_else(|| {
-            let known: Vec<&str> = self.servers.keys().map(String::as_str).collect();
-            Diagnostic::error(
-                format!("Unknown DHCP server {wanted:?}"),
-                format!(
-                    "The provider's dhcp block defines {}. Use one of those names in `server`.",
-                    if known.is_empty() {
-                        "no servers".to_string()
-                    } else {
-                        known.join(", ")
-                    }
-                ),
-            )
-        })
-    }
-
-    /// The name of the default server, if there is one.
-    pub fn default_name(&self) -> Option<&str> {
-        self.default.as_deref()
-    }
-}
+};
 
 fn str_attr<'a>(v: &'a Value, name: &str) -> Option<&'a str> {
     v.attr(name).and_then(Value::as_str)
@@ -347,47 +317,7 @@ pub fn configure(
     lookup: &dyn Fn(&str) -> Option<String>,
     diags: &mut Diagnostics,
 ) -> DhcpServers {
-    let base = AttributePath::attr("dhcp");
-    let mut servers: BTreeMap<String, Value> = match dhcp.attr("server") {
-        Some(Value::Map(m)) => m.clone(),
-        _ => BTreeMap::new(),
-    };
-    let default = str_attr(dhcp, "default_server")
-        .map(str::to_string)
-        .or_else(|| lookup("RACK_DHCP_DEFAULT_SERVER"))
-        .or_else(|| {
-            if servers.len() == 1 {
-                servers.keys().next().cloned()
-            } else if servers.is_empty() && lookup("RACK_DHCP_KEA_URL").is_some() {
-                Some(ENV_SERVER_NAME.to_string())
-            } else {
-                None
-            }
-        });
-    if let Some(d) = &default {
-        if servers.is_empty() && d == ENV_SERVER_NAME {
-            servers.insert(d.clone(), Value::Object(BTreeMap::new()));
-        }
-        match servers.get_mut(d) {
-            Some(v) => apply_server_env(v, &base.join_attr("server").join_key(d), lookup, diags),
-            None => diags.error_at(
-                base.join_attr("default_server"),
-                format!("Unknown default DHCP server {d:?}"),
-                "Name one of the `server` blocks of the dhcp section.",
-            ),
-        }
-    }
-    let mut out = DhcpServers {
-        servers: BTreeMap::new(),
-        default,
-    };
-    for (name, v) in servers {
-        let path = base.join_attr("server").join_key(&name);
-        if let Some(server) = server(&name, &v, &path, diags) {
-            out.servers.insert(name, Arc::new(server));
-        }
-    }
-    out
+    servers::configure(&SECTION, dhcp, lookup, diags, apply_server_env, server)
 }
 
 /// Fills the default server's unset `kea` settings from `RACK_DHCP_KEA_*`; the

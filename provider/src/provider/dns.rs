@@ -27,6 +27,7 @@ use rack_core::powerdns::PowerDnsClient;
 use rack_core::rndc::{RndcClient, RndcKey};
 use rack_core::zones::{BindZones, PowerDnsZones, ZoneManager};
 
+use super::servers::{self, NamedServers, Section};
 use crate::framework::diag::{AttributePath, Diagnostic, Diagnostics};
 use crate::framework::env::apply_env;
 use crate::framework::schema::{Attribute, Block, NestedBlock, Nesting};
@@ -34,8 +35,7 @@ use crate::framework::timeouts::parse_duration;
 use crate::framework::validate::{IntBetween, check, one_of};
 use crate::protocol::value::Value;
 
-/// Name of the server the `RACK_DNS_*` variables define when no `server` block exists.
-pub const ENV_SERVER_NAME: &str = "default";
+pub use super::servers::ENV_SERVER_NAME;
 
 /// How long one DNS exchange may take when `timeout` is not set.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -205,46 +205,16 @@ impl std::fmt::Debug for DnsServer {
 }
 
 /// Every configured DNS server.
-#[derive(Debug, Default)]
-pub struct DnsServers {
-    servers: BTreeMap<String, Arc<DnsServer>>,
-    default: Option<String>,
-}
+pub type DnsServers = NamedServers<DnsServer>;
 
-impl DnsServers {
-    /// The server named `name`, or the default one.
-    pub fn get(&self, name: Option<&str>) -> Result<Arc<DnsServer>, Diagnostic> {
-        let wanted = match name {
-            Some(n) => n.to_string(),
-            None => self.default.clone().ok_or_else(|| {
-                Diagnostic::error(
-                    "No DNS server is configured",
-                    "Add a `dns { server \"NAME\" { address = ... } }` section to the rack provider \
+static SECTION: Section = Section {
+    block: "dns",
+    kind: "DNS",
+    default_env: "RACK_DNS_DEFAULT_SERVER",
+    trigger_env: "RACK_DNS_ADDRESS",
+    missing_hint: "Add a `dns { server \"NAME\" { address = ... } }` section to the rack provider \
                      block, or set RACK_DNS_ADDRESS (and RACK_DNS_KEY_NAME, RACK_DNS_KEY_SECRET).",
-                )
-            })?,
-        };
-        self.servers.get(&wanted).cloned().ok_or_else(|| {
-            let known: Vec<&str> = self.servers.keys().map(String::as_str).collect();
-            Diagnostic::error(
-                format!("Unknown DNS server {wanted:?}"),
-                format!(
-                    "The provider's dns block defines {}. Use one of those names in `server`.",
-                    if known.is_empty() {
-                        "no servers".to_string()
-                    } else {
-                        known.join(", ")
-                    }
-                ),
-            )
-        })
-    }
-
-    /// All servers, by name.
-    pub fn all(&self) -> impl Iterator<Item = &Arc<DnsServer>> {
-        self.servers.values()
-    }
-}
+};
 
 fn str_attr<'a>(v: &'a Value, name: &str) -> Option<&'a str> {
     v.attr(name).and_then(Value::as_str)
@@ -256,47 +226,7 @@ pub fn configure(
     lookup: &dyn Fn(&str) -> Option<String>,
     diags: &mut Diagnostics,
 ) -> DnsServers {
-    let base = AttributePath::attr("dns");
-    let mut servers: BTreeMap<String, Value> = match dns.attr("server") {
-        Some(Value::Map(m)) => m.clone(),
-        _ => BTreeMap::new(),
-    };
-    let default = str_attr(dns, "default_server")
-        .map(str::to_string)
-        .or_else(|| lookup("RACK_DNS_DEFAULT_SERVER"))
-        .or_else(|| {
-            if servers.len() == 1 {
-                servers.keys().next().cloned()
-            } else if servers.is_empty() && lookup("RACK_DNS_ADDRESS").is_some() {
-                Some(ENV_SERVER_NAME.to_string())
-            } else {
-                None
-            }
-        });
-    if let Some(d) = &default {
-        if servers.is_empty() && d == ENV_SERVER_NAME {
-            servers.insert(d.clone(), Value::Object(BTreeMap::new()));
-        }
-        match servers.get_mut(d) {
-            Some(v) => apply_server_env(v, &base.join_attr("server").join_key(d), lookup, diags),
-            None => diags.error_at(
-                base.join_attr("default_server"),
-                format!("Unknown default DNS server {d:?}"),
-                "Name one of the `server` blocks of the dns section.",
-            ),
-        }
-    }
-    let mut out = DnsServers {
-        servers: BTreeMap::new(),
-        default,
-    };
-    for (name, v) in servers {
-        let path = base.join_attr("server").join_key(&name);
-        if let Some(server) = server(&name, &v, &path, diags) {
-            out.servers.insert(name, Arc::new(server));
-        }
-    }
-    out
+    servers::configure(&SECTION, dns, lookup, diags, apply_server_env, server)
 }
 
 /// Fills the default server's unset settings from `RACK_DNS_*`, including its `rndc` and

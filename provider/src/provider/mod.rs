@@ -2,6 +2,7 @@
 
 pub mod dhcp;
 pub mod dns;
+pub mod servers;
 
 use std::sync::Arc;
 
