@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, anyhow, bail};
 use serde_json::Value;
 
-use super::foundation::{date, is_release, release_provider};
+use super::foundation::{date, provider_line, release_provider};
 use super::procfs::{Machine, mib};
 use super::stats::{Row, Summary, Unit, table};
 use super::support::Named;
@@ -810,18 +810,7 @@ pub fn run(opts: &Options) -> anyhow::Result<String> {
         "- Terraform: {terraform_version} ({}), default parallelism (10)",
         terraform_bin.display()
     );
-    let size = std::fs::metadata(&binary).map_or(0, |m| m.len());
-    let _ = writeln!(
-        out,
-        "- Provider: {}, {:.1} MiB ({})",
-        if is_release(&binary) {
-            "release build"
-        } else {
-            "RACK_PROVIDER_BINARY"
-        },
-        size as f64 / 1048576.0,
-        binary.display()
-    );
+    let _ = writeln!(out, "{}", provider_line(&binary));
     let _ = writeln!(
         out,
         "- DNS server: BIND {bind_version}, the `core/tests/support` fixture on 127.0.0.1, \

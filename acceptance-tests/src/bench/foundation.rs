@@ -99,18 +99,7 @@ pub fn run(opts: &Options) -> anyhow::Result<String> {
         "- Terraform: {terraform_version} ({})",
         terraform.display()
     );
-    let size = std::fs::metadata(&binary).map_or(0, |m| m.len());
-    let _ = writeln!(
-        out,
-        "- Provider: {}, {:.1} MiB ({})",
-        if is_release(&binary) {
-            "release build"
-        } else {
-            "RACK_PROVIDER_BINARY"
-        },
-        size as f64 / 1048576.0,
-        binary.display()
-    );
+    let _ = writeln!(out, "{}", provider_line(&binary));
     let _ = writeln!(
         out,
         "- Rounds: {} process starts of each kind, {} plans of each configuration, \
@@ -142,6 +131,22 @@ pub(super) fn release_provider() -> anyhow::Result<PathBuf> {
 }
 
 /// Whether `binary` sits in cargo's release output directory.
+/// The report line naming the provider binary measured: release build or
+/// `RACK_PROVIDER_BINARY`, its size and path.
+pub(super) fn provider_line(binary: &Path) -> String {
+    let size = std::fs::metadata(binary).map_or(0, |m| m.len());
+    format!(
+        "- Provider: {}, {:.1} MiB ({})",
+        if is_release(binary) {
+            "release build"
+        } else {
+            "RACK_PROVIDER_BINARY"
+        },
+        size as f64 / 1048576.0,
+        binary.display()
+    )
+}
+
 pub(super) fn is_release(binary: &Path) -> bool {
     binary
         .parent()

@@ -237,26 +237,11 @@ pub fn block() -> NestedBlock {
         min_items: 0,
         max_items: 1,
     });
-    NestedBlock {
-        name: "dhcp".into(),
-        nesting: Nesting::Single,
-        block: Block::new("DHCP servers that `rack_dhcp_*` resources and data sources use.")
-            .attributes([Attribute::string("default_server")
-                .optional()
-                .env("RACK_DHCP_DEFAULT_SERVER")
-                .description(
-                    "The server used when a resource omits `server`. Optional when there is one server.",
-                )])
-            .block(NestedBlock {
-                name: "server".into(),
-                nesting: Nesting::Map,
-                block: server,
-                min_items: 0,
-                max_items: 0,
-            }),
-        min_items: 0,
-        max_items: 1,
-    }
+    servers::section_block(
+        &SECTION,
+        "DHCP servers that `rack_dhcp_*` resources and data sources use.",
+        server,
+    )
 }
 
 /// One configured DHCP server.

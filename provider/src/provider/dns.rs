@@ -163,26 +163,11 @@ pub fn block() -> NestedBlock {
         min_items: 0,
         max_items: 1,
     });
-    NestedBlock {
-        name: "dns".into(),
-        nesting: Nesting::Single,
-        block: Block::new("DNS servers that `rack_dns_*` resources use.")
-            .attributes([Attribute::string("default_server")
-                .optional()
-                .env("RACK_DNS_DEFAULT_SERVER")
-                .description(
-                    "The server used when a resource omits `server`. Optional when there is one server.",
-                )])
-            .block(NestedBlock {
-                name: "server".into(),
-                nesting: Nesting::Map,
-                block: server,
-                min_items: 0,
-                max_items: 0,
-            }),
-        min_items: 0,
-        max_items: 1,
-    }
+    servers::section_block(
+        &SECTION,
+        "DNS servers that `rack_dns_*` resources use.",
+        server,
+    )
 }
 
 /// One configured DNS server.

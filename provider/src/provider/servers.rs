@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::framework::diag::{AttributePath, Diagnostic, Diagnostics};
+use crate::framework::schema::{Attribute, Block, NestedBlock, Nesting};
 use crate::protocol::value::Value;
 
 /// Name of the server the environment defines when no `server` block exists.
@@ -24,6 +25,31 @@ pub struct Section {
     pub trigger_env: &'static str,
     /// What to write when no server is configured at all.
     pub missing_hint: &'static str,
+}
+
+/// The section's block: `default_server` and the `server "NAME" { ... }` blocks, whose
+/// content is `server`.
+pub fn section_block(section: &Section, description: &str, server: Block) -> NestedBlock {
+    NestedBlock {
+        name: section.block.into(),
+        nesting: Nesting::Single,
+        block: Block::new(description)
+            .attributes([Attribute::string("default_server")
+                .optional()
+                .env(section.default_env)
+                .description(
+                    "The server used when a resource omits `server`. Optional when there is one server.",
+                )])
+            .block(NestedBlock {
+                name: "server".into(),
+                nesting: Nesting::Map,
+                block: server,
+                min_items: 0,
+                max_items: 0,
+            }),
+        min_items: 0,
+        max_items: 1,
+    }
 }
 
 /// The configured servers of one section.
