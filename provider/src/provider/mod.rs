@@ -23,6 +23,7 @@ use crate::protocol::value::Value;
 use crate::resources::dhcp_lease::DhcpLease;
 use crate::resources::dns_record_set::DnsRecordSet;
 use crate::resources::dns_zone::DnsZone;
+use crate::resources::network::Network;
 
 /// Provider type name, as in `provider "rack" {}` and `provider::rack::...`.
 pub const TYPE_NAME: &str = "rack";
@@ -80,6 +81,7 @@ impl Provider for RackProvider {
             Arc::new(DnsRecordSet),
             Arc::new(DnsZone),
             Arc::new(DhcpLease),
+            Arc::new(Network),
         ]
     }
 
