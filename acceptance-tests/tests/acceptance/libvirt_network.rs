@@ -249,3 +249,26 @@ resource "rack_network" "lan" {{
     wd.assert_plan_empty();
     wd.destroy();
 }
+
+#[test]
+fn hypervisor_data_source_reports_what_works() {
+    let lv = start();
+    let wd = workdir(&lv);
+    wd.write_main(&format!(
+        r#"{PROVIDER}
+data "rack_hypervisor" "this" {{}}
+
+output "info" {{
+  value = data.rack_hypervisor.this
+}}
+"#
+    ));
+    wd.apply();
+    let info = wd.output("info");
+    assert_eq!(info["name"], "default", "{info}");
+    assert_eq!(info["driver"], "QEMU", "{info}");
+    assert_eq!(info["arch"], "x86_64", "{info}");
+    let types = info["domain_types"].as_array().expect("domain_types");
+    assert!(types.iter().any(|t| t == "qemu"), "{info}");
+    assert!(info["memory_bytes"].as_u64().unwrap_or(0) > 0, "{info}");
+}

@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use crate::data_sources::dhcp_leases::DhcpLeasesData;
 use crate::data_sources::dns_record_set::DnsRecordSetData;
 use crate::data_sources::dns_zone::DnsZoneData;
+use crate::data_sources::hypervisor::HypervisorData;
 use crate::framework::schema::{Block, Schema};
 use crate::framework::{
     DataSource, Diagnostics, Function, ListResource, Provider, ProviderData, Resource,
@@ -90,6 +91,7 @@ impl Provider for RackProvider {
             Arc::new(DnsZoneData),
             Arc::new(DnsRecordSetData),
             Arc::new(DhcpLeasesData),
+            Arc::new(HypervisorData),
         ]
     }
 
