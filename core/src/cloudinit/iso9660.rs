@@ -15,6 +15,7 @@
 //! | 23     | primary root directory (6.8, 9.1)                           |
 //! | 24     | Joliet root directory                                       |
 //! | 25-    | file contents, each from a sector boundary (both trees share them) |
+//! | last 150 | zeros (padding for readers that read ahead)                |
 //!
 //! The primary tree uses ISO 9660 level 2 names (upper-case d-characters, `NAME.;1`);
 //! Linux, Windows and blkid read the Joliet tree when it is there, which holds the
@@ -32,6 +33,12 @@ const PATH_TABLES_SECTOR: usize = SYSTEM_AREA + 3;
 const PRIMARY_ROOT_SECTOR: usize = PATH_TABLES_SECTOR + 4;
 const JOLIET_ROOT_SECTOR: usize = PRIMARY_ROOT_SECTOR + 1;
 const FIRST_FILE_SECTOR: usize = JOLIET_ROOT_SECTOR + 1;
+
+/// Zero sectors after the last file, as `mkisofs -pad` writes them: readers read ahead
+/// of what the directory says (busybox's and udev's volume_id read the first 68 KiB
+/// whatever the image's size, and Linux's CD-ROM driver reads past the last file), and
+/// fail on an image shorter than that.
+const PADDING_SECTORS: usize = 150;
 
 /// A directory record without its file identifier (ECMA-119 9.1).
 const DIR_RECORD_FIXED: usize = 33;
@@ -95,7 +102,7 @@ pub fn build(label: &str, files: &[IsoFile<'_>]) -> Result<Vec<u8>, IsoError> {
         extents.push((next, len));
         next += f.data.len().div_ceil(SECTOR).max(1);
     }
-    let total = next;
+    let total = next + PADDING_SECTORS;
     let total_u32 = u32::try_from(total).map_err(|_| IsoError::TooLarge)?;
     if total.checked_mul(SECTOR).is_none() {
         return Err(IsoError::TooLarge);
@@ -401,14 +408,14 @@ mod tests {
     #[test]
     fn descriptors_and_size() {
         let image = sample();
-        // 25 sectors of metadata, then one sector per file (the empty one too).
-        assert_eq!(image.len(), 28 * SECTOR);
+        // 25 sectors of metadata, one sector per file (the empty one too), padding.
+        assert_eq!(image.len(), (28 + 150) * SECTOR);
         assert!(image[..16 * SECTOR].iter().all(|b| *b == 0));
         let pvd = sector(&image, 16);
         assert_eq!(&pvd[..7], b"\x01CD001\x01");
         assert_eq!(&pvd[40..72], format!("{:<32}", "cidata").as_bytes());
-        assert_eq!(le32(&pvd[80..84]), 28);
-        assert_eq!(&pvd[84..88], &28u32.to_be_bytes());
+        assert_eq!(le32(&pvd[80..84]), 178);
+        assert_eq!(&pvd[84..88], &178u32.to_be_bytes());
         let svd = sector(&image, 17);
         assert_eq!(&svd[..7], b"\x02CD001\x01");
         assert_eq!(&svd[88..91], b"%/E");

@@ -79,6 +79,33 @@ impl Guest {
 /// The guest's own lines in a console log, without the prefix.
 pub fn guest_lines(log: &str) -> Vec<String> {
     log.lines()
-        .filter_map(|l| l.split_once(GUEST_PREFIX).map(|(_, rest)| rest.trim().to_owned()))
+        .filter_map(|l| {
+            l.split_once(GUEST_PREFIX)
+                .map(|(_, rest)| rest.trim().to_owned())
+        })
         .collect()
+}
+
+/// Gives `/dev/kvm` group `kvm` and mode 0660 as Debian's udev rules would. Here KVM is
+/// nested without hardware support, so the tests use TCG; but libvirt's QEMU driver
+/// probes `/dev/kvm` and, while it is root-only, probes QEMU's capabilities again every
+/// few seconds, which stalls the first domain definition.
+pub fn fix_kvm_permissions() -> Result<(), FixtureError> {
+    let kvm = Path::new("/dev/kvm");
+    if !kvm.exists() {
+        return Ok(());
+    }
+    for (program, arg) in [("chgrp", "kvm"), ("chmod", "0660")] {
+        let status = Command::new(program)
+            .arg(arg)
+            .arg(kvm)
+            .status()
+            .map_err(|e| err(format!("cannot run {program}: {e}")))?;
+        if !status.success() {
+            return Err(err(format!(
+                "`{program} {arg} /dev/kvm` failed; run the tests as root"
+            )));
+        }
+    }
+    Ok(())
 }
