@@ -233,7 +233,7 @@ fn primary_name(name: &str) -> Vec<u8> {
 
 /// One directory record (ECMA-119 9.1). `id` is the file identifier.
 fn dir_record(id: &[u8], extent: usize, len: u32, directory: bool) -> Vec<u8> {
-    let pad = usize::from(id.len() % 2 == 0);
+    let pad = usize::from(id.len().is_multiple_of(2));
     let total = DIR_RECORD_FIXED + id.len() + pad;
     let mut r = vec![0u8; total];
     // Callers keep identifiers at most 128 bytes (64 UCS-2 characters), so this fits.

@@ -546,7 +546,7 @@ pub fn parse_memory_kib(text: &str) -> Result<u64, DomainSpecError> {
         _ => return Err(bad()),
     };
     let bytes = number.checked_mul(bytes_per).ok_or_else(bad)?;
-    if bytes == 0 || bytes % 1024 != 0 {
+    if bytes == 0 || !bytes.is_multiple_of(1024) {
         return Err(bad());
     }
     Ok(bytes / 1024)
@@ -765,6 +765,19 @@ pub fn interface_xml(iface: &InterfaceSpec, mac: MacAddress) -> String {
 /// libvirt's domain XML for `spec` (`running` and `autostart` are not part of it). Call
 /// [`DomainSpec::validate`] first: this builds whatever it is given.
 pub fn domain_xml(spec: &DomainSpec) -> String {
+    domain_element(spec).to_xml()
+}
+
+/// [`domain_xml`] for an existing domain: with its UUID, as libvirt wants for a new
+/// definition of a domain it knows.
+fn redefinition_xml(spec: &DomainSpec, uuid: &str) -> String {
+    let mut root = domain_element(spec);
+    root.children
+        .insert(1, Element::new("uuid").with_text(uuid));
+    root.to_xml()
+}
+
+fn domain_element(spec: &DomainSpec) -> Element {
     let mut root = Element::new("domain")
         .attr("type", spec.domain_type.as_str())
         .child(Element::new("name").with_text(&spec.name))
@@ -873,7 +886,7 @@ pub fn domain_xml(spec: &DomainSpec) -> String {
         }
         devices = devices.child(e);
     }
-    root.child(devices).to_xml()
+    root.child(devices)
 }
 
 fn unsupported(msg: impl Into<String>) -> DomainSpecError {
@@ -1456,6 +1469,26 @@ fn require(link: &Link<'_>, name: &str) -> Result<Domain, LibvirtError> {
     })
 }
 
+/// Maps a failed start: a missing network is named (libvirt only finds out at start),
+/// anything else is classified as usual.
+fn start_failed(link: &Link<'_>, vm: &str, e: virt::error::Error) -> LibvirtError {
+    if e.code().is(virt::error::ErrorNumber::NoNetwork) {
+        // "Network not found: no network with matching name 'x'"
+        let message = e.message();
+        let network = message
+            .rsplit_once('\'')
+            .and_then(|(head, _)| head.rsplit_once('\''))
+            .map(|(_, n)| n.to_owned())
+            .unwrap_or_default();
+        return LibvirtError::NotFound {
+            uri: link.uri().to_owned(),
+            kind: ObjectKind::Network,
+            name: network,
+        };
+    }
+    link.fail(format!("start VM {vm:?}"), e)
+}
+
 fn spec_error(name: &str, source: DomainSpecError) -> LibvirtError {
     LibvirtError::DomainSpec {
         name: name.to_owned(),
@@ -1672,9 +1705,7 @@ impl Hypervisor {
                 return Err(link.fail(format!("set autostart of VM {name:?}"), e));
             }
             let start_error = if spec.running {
-                dom.create()
-                    .err()
-                    .map(|e| link.fail(format!("start VM {name:?}"), e))
+                dom.create().err().map(|e| start_failed(link, name, e))
             } else {
                 None
             };
@@ -1695,8 +1726,7 @@ impl Hypervisor {
                 .is_active()
                 .map_err(|e| link.fail(format!("start VM {name:?}"), e))?
             {
-                dom.create()
-                    .map_err(|e| link.fail(format!("start VM {name:?}"), e))?;
+                dom.create().map_err(|e| start_failed(link, &name, e))?;
             }
             let state = read_state(link, &dom)?;
             cache.put(&name, state.clone());
@@ -1813,7 +1843,7 @@ impl Hypervisor {
             if before.active {
                 shutdown = Some(self.shutdown_domain(&name, shutdown_timeout).await?);
             }
-            let xml = domain_xml(desired);
+            let xml = redefinition_xml(desired, &before.uuid);
             let autostart = desired.autostart;
             self.call(format!("redefine VM {name:?}"), move |link| {
                 let dom = link
@@ -2079,4 +2109,457 @@ fn apply_live(
             .map_err(|e| link.fail(format!("set autostart of VM {name:?}"), e))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What libvirt 9.0 answers (`virsh dumpxml --inactive`) for `guest()` after
+    /// defining it: the test guest's definition from `tests/libvirt/vm.rs`.
+    const LIBVIRT_GUEST: &str = r"<domain type='qemu'>
+  <name>web1</name>
+  <uuid>47f8949d-c2ee-40c9-9ba6-e87adba60c4f</uuid>
+  <memory unit='KiB'>262144</memory>
+  <currentMemory unit='KiB'>196608</currentMemory>
+  <vcpu placement='static' current='1'>2</vcpu>
+  <os>
+    <type arch='x86_64' machine='pc-i440fx-7.2'>hvm</type>
+    <kernel>/var/cache/rack-test-guest/vmlinuz</kernel>
+    <initrd>/var/cache/rack-test-guest/initrd.gz</initrd>
+    <cmdline>console=ttyS0 quiet</cmdline>
+    <boot dev='hd'/>
+  </os>
+  <features>
+    <acpi/>
+    <apic/>
+  </features>
+  <cpu mode='custom' match='exact' check='none'>
+    <model fallback='forbid'>qemu64</model>
+  </cpu>
+  <clock offset='utc'/>
+  <on_poweroff>destroy</on_poweroff>
+  <on_reboot>restart</on_reboot>
+  <on_crash>destroy</on_crash>
+  <devices>
+    <emulator>/usr/bin/qemu-system-x86_64</emulator>
+    <disk type='volume' device='cdrom'>
+      <driver name='qemu' type='raw'/>
+      <source pool='vmpool' volume='web1-cidata.iso'/>
+      <target dev='sda' bus='sata'/>
+      <readonly/>
+      <address type='drive' controller='0' bus='0' target='0' unit='0'/>
+    </disk>
+    <controller type='usb' index='0' model='piix3-uhci'>
+      <address type='pci' domain='0x0000' bus='0x00' slot='0x01' function='0x2'/>
+    </controller>
+    <controller type='pci' index='0' model='pci-root'/>
+    <controller type='sata' index='0'>
+      <address type='pci' domain='0x0000' bus='0x00' slot='0x03' function='0x0'/>
+    </controller>
+    <interface type='network'>
+      <mac address='52:54:00:ee:1d:7e'/>
+      <source network='vmnet'/>
+      <model type='e1000'/>
+      <address type='pci' domain='0x0000' bus='0x00' slot='0x02' function='0x0'/>
+    </interface>
+    <serial type='pty'>
+      <log file='/var/log/rack/web1-console.log' append='off'/>
+      <target type='isa-serial' port='0'>
+        <model name='isa-serial'/>
+      </target>
+    </serial>
+    <console type='pty'>
+      <log file='/var/log/rack/web1-console.log' append='off'/>
+      <target type='serial' port='0'/>
+    </console>
+    <input type='mouse' bus='ps2'/>
+    <input type='keyboard' bus='ps2'/>
+    <audio id='1' type='none'/>
+    <memballoon model='virtio'>
+      <address type='pci' domain='0x0000' bus='0x00' slot='0x04' function='0x0'/>
+    </memballoon>
+  </devices>
+</domain>
+";
+
+    fn guest() -> DomainSpec {
+        let mut spec = DomainSpec::new("web1", 192 * 1024);
+        spec.domain_type = DomainType::Qemu;
+        spec.max_memory_kib = Some(256 * 1024);
+        spec.max_vcpus = Some(2);
+        spec.direct_boot = Some(DirectBoot {
+            kernel: "/var/cache/rack-test-guest/vmlinuz".into(),
+            initrd: Some("/var/cache/rack-test-guest/initrd.gz".into()),
+            cmdline: Some("console=ttyS0 quiet".into()),
+        });
+        spec.interfaces = vec![InterfaceSpec {
+            model: Some("e1000".into()),
+            ..InterfaceSpec::network("vmnet")
+        }];
+        spec.serial_console = true;
+        spec.console_log = Some("/var/log/rack/web1-console.log".into());
+        spec.cloud_init_pool = Some("vmpool".into());
+        spec.running = false;
+        spec
+    }
+
+    fn full() -> DomainSpec {
+        let mut spec = guest();
+        spec.domain_type = DomainType::Kvm;
+        spec.firmware = Firmware::Uefi;
+        spec.machine = Some("q35".into());
+        spec.cpu_mode = Some("host-passthrough".into());
+        spec.boot = vec![BootDevice::Disk, BootDevice::Network];
+        spec.direct_boot = None;
+        spec.disks = vec![
+            DiskSpec {
+                format: Some("qcow2".into()),
+                serial: Some("root-1".into()),
+                ..DiskSpec::new("default", "web1-root.qcow2")
+            },
+            DiskSpec {
+                bus: DiskBus::Scsi,
+                readonly: true,
+                ..DiskSpec::new("default", "data")
+            },
+        ];
+        spec.interfaces.push(InterfaceSpec {
+            source: InterfaceSource::Bridge("br0".into()),
+            model: None,
+            mac: Some("02:00:00:00:00:01".parse().unwrap()),
+        });
+        spec.graphics = Some(GraphicsSpec {
+            kind: GraphicsKind::Vnc,
+            listen: Some("127.0.0.1".into()),
+            password: Some("s3cret".into()),
+        });
+        spec.guest_agent = true;
+        spec.autostart = true;
+        spec
+    }
+
+    #[test]
+    fn parses_what_libvirt_answers_and_plans_nothing() {
+        let read = parse_domain_xml(LIBVIRT_GUEST, false, false).unwrap();
+        assert_eq!(read.machine.as_deref(), Some("pc-i440fx-7.2"));
+        assert_eq!(read.cpu_mode.as_deref(), Some("custom"));
+        assert_eq!(read.interfaces[0].mac, Some(interface_mac("web1", 0)));
+        assert_eq!(read.cloud_init_pool.as_deref(), Some("vmpool"));
+        assert!(read.disks.is_empty(), "the seed is not a user disk");
+        assert!(plan_domain_update(&read, &guest()).is_empty());
+    }
+
+    #[test]
+    fn every_attribute_round_trips() {
+        let spec = full();
+        spec.validate().unwrap();
+        let xml = domain_xml(&spec);
+        let mut back = parse_domain_xml(&xml, spec.running, spec.autostart).unwrap();
+        assert_eq!(back.disks[0].target.as_deref(), Some("vda"));
+        assert_eq!(back.disks[1].target.as_deref(), Some("sda"));
+        for d in &mut back.disks {
+            d.target = None;
+        }
+        let mut want = spec.clone();
+        want.interfaces = want.resolved_interfaces();
+        // The defaults are written out: raw, virtio.
+        want.disks[1].format = Some("raw".into());
+        want.interfaces[1].model = Some("virtio".into());
+        assert_eq!(back, want, "{xml}");
+        assert!(plan_domain_update(&back, &spec).is_empty());
+        assert!(xml.contains("<os firmware=\"efi\">"), "{xml}");
+        assert!(xml.contains("passwd=\"s3cret\""), "{xml}");
+        assert!(xml.contains("model=\"virtio-scsi\""), "{xml}");
+        // The seed is the last disk, after the scsi one on the shared sd names.
+        assert!(
+            xml.contains("volume=\"web1-cidata.iso\"/>\n      <target dev=\"sdb\""),
+            "{xml}"
+        );
+    }
+
+    #[test]
+    fn redefinition_carries_the_uuid() {
+        let xml = redefinition_xml(&guest(), "47f8949d-c2ee-40c9-9ba6-e87adba60c4f");
+        assert!(
+            xml.starts_with("<domain type=\"qemu\">\n  <name>web1</name>\n  <uuid>47f8949d"),
+            "{xml}"
+        );
+    }
+
+    #[test]
+    fn memory_sizes() {
+        assert_eq!(parse_memory_kib("512MiB"), Ok(512 * 1024));
+        assert_eq!(parse_memory_kib("512"), Ok(512 * 1024));
+        assert_eq!(parse_memory_kib("2G"), Ok(2 * 1024 * 1024));
+        assert_eq!(parse_memory_kib("1048576KiB"), Ok(1048576));
+        assert_eq!(parse_memory_kib("1024000KB"), Ok(1_000_000));
+        assert_eq!(parse_memory_kib(" 1 TiB "), Ok(1 << 30));
+        for bad in [
+            "12XB",
+            "",
+            "MiB",
+            "0",
+            "1.5GiB",
+            "-1G",
+            "100B",
+            "99999999999999999999T",
+        ] {
+            assert_eq!(
+                parse_memory_kib(bad),
+                Err(DomainSpecError::MemorySize(bad.into())),
+                "{bad}"
+            );
+        }
+        assert!(
+            DomainSpecError::MemorySize("12XB".into())
+                .to_string()
+                .contains("e.g. 512MiB")
+        );
+    }
+
+    #[test]
+    fn validation() {
+        full().validate().unwrap();
+        let bad = |f: fn(&mut DomainSpec)| {
+            let mut s = full();
+            f(&mut s);
+            s.validate().unwrap_err()
+        };
+        assert!(matches!(
+            bad(|s| s.name = "a b".into()),
+            DomainSpecError::Name(_)
+        ));
+        assert!(matches!(
+            bad(|s| s.vcpus = 0),
+            DomainSpecError::Range {
+                attribute: "vcpus",
+                ..
+            }
+        ));
+        assert!(matches!(
+            bad(|s| s.max_vcpus = Some(0)),
+            DomainSpecError::Range {
+                attribute: "max_vcpus",
+                ..
+            }
+        ));
+        assert!(matches!(
+            bad(|s| s.max_memory_kib = Some(1)),
+            DomainSpecError::Range {
+                attribute: "max_memory",
+                ..
+            }
+        ));
+        assert!(matches!(
+            bad(|s| s.cpu_mode = Some("fast".into())),
+            DomainSpecError::CpuMode(_)
+        ));
+        assert!(matches!(
+            bad(|s| s.interfaces[1].mac = Some(interface_mac("web1", 0))),
+            DomainSpecError::DuplicateMac {
+                first: 0,
+                second: 1,
+                ..
+            }
+        ));
+        assert!(matches!(
+            bad(|s| s.disks[1].volume = "web1-root.qcow2".into()),
+            DomainSpecError::DuplicateDisk { .. }
+        ));
+        assert!(matches!(
+            bad(|s| {
+                s.disks[0].target = Some("sda".into());
+                s.disks[1].target = Some("sda".into());
+            }),
+            DomainSpecError::DuplicateTarget(_)
+        ));
+        assert!(matches!(
+            bad(|s| s.disks[0].serial = Some("has space".into())),
+            DomainSpecError::Value {
+                attribute: "disk.serial",
+                ..
+            }
+        ));
+        assert!(matches!(
+            bad(|s| s.serial_console = false),
+            DomainSpecError::Value {
+                attribute: "console_log",
+                ..
+            }
+        ));
+        assert!(matches!(
+            bad(|s| s.direct_boot = Some(DirectBoot {
+                kernel: "vmlinuz".into(),
+                initrd: None,
+                cmdline: None
+            })),
+            DomainSpecError::Value {
+                attribute: "kernel",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn derived_macs_follow_the_provider_function() {
+        // provider::rack::mac_address("web1/0") gives the same address.
+        assert_eq!(
+            interface_mac("web1", 0),
+            derive_mac("web1/0", &MacPrefix::default())
+        );
+        let spec = full();
+        assert_eq!(spec.mac(0), Some(interface_mac("web1", 0)));
+        assert_eq!(spec.mac(1), Some("02:00:00:00:00:01".parse().unwrap()));
+        assert_eq!(spec.mac(2), None);
+    }
+
+    #[test]
+    fn plan_live_changes() {
+        let mut current = full();
+        // libvirt reports the versioned machine type of the alias asked for.
+        current.machine = Some("pc-q35-7.2".into());
+        let mut want = full();
+        want.memory_kib = 200 * 1024;
+        want.vcpus = 2;
+        want.running = true;
+        want.autostart = false;
+        want.disks.push(DiskSpec::new("default", "extra"));
+        want.disks.remove(1);
+        want.interfaces.push(InterfaceSpec::network("other"));
+        want.graphics.as_mut().unwrap().password = Some("changed".into());
+        let plan = plan_domain_update(&current, &want);
+        assert!(
+            plan.replace.is_empty() && plan.restart.is_empty(),
+            "{plan:?}"
+        );
+        assert_eq!(plan.memory_kib, Some(200 * 1024));
+        assert_eq!(plan.vcpus, Some(2));
+        assert_eq!(plan.running, Some(true));
+        assert_eq!(plan.autostart, Some(false));
+        assert_eq!(plan.attach_disks, vec![DiskSpec::new("default", "extra")]);
+        assert_eq!(plan.detach_disks, vec![current.disks[1].clone()]);
+        assert_eq!(plan.attach_interfaces.len(), 1);
+        assert_eq!(
+            plan.attach_interfaces[0].mac,
+            Some(interface_mac("web1", 2))
+        );
+        assert!(plan.detach_interfaces.is_empty());
+        assert!(plan.has_live_changes() && !plan.needs_restart());
+    }
+
+    #[test]
+    fn plan_restart_and_replace() {
+        let current = full();
+        let mut want = full();
+        want.memory_kib = 512 * 1024;
+        want.max_memory_kib = None;
+        want.vcpus = 4;
+        want.max_vcpus = Some(4);
+        want.firmware = Firmware::Bios;
+        want.boot = vec![BootDevice::Cdrom];
+        want.disks[0].bus = DiskBus::Sata;
+        want.interfaces[0].model = Some("virtio".into());
+        want.guest_agent = false;
+        want.cloud_init_pool = None;
+        want.machine = Some("pc".into());
+        let plan = plan_domain_update(&current, &want);
+        assert_eq!(
+            plan.restart,
+            [
+                "machine",
+                "firmware",
+                "boot",
+                "max_vcpus",
+                "max_memory",
+                "qemu_guest_agent",
+                "cloud_init",
+                "memory",
+                "vcpus",
+                "disk",
+                "network_interface"
+            ]
+        );
+        for attr in &plan.restart {
+            assert!(DOMAIN_RESTART_ATTRIBUTES.contains(attr), "{attr}");
+        }
+        assert!(plan.needs_restart());
+
+        // A SATA disk cannot be hot-plugged: adding one needs a restart.
+        let mut want = full();
+        want.disks.push(DiskSpec {
+            bus: DiskBus::Sata,
+            ..DiskSpec::new("default", "s")
+        });
+        assert_eq!(plan_domain_update(&current, &want).restart, ["disk"]);
+
+        // Interfaces swapped: the order (and so the guest's names) changes.
+        let mut want = full();
+        want.interfaces = want.resolved_interfaces();
+        want.interfaces.swap(0, 1);
+        assert_eq!(
+            plan_domain_update(&current, &want).restart,
+            ["network_interface"]
+        );
+
+        let mut want = full();
+        want.name = "web2".into();
+        assert_eq!(plan_domain_update(&current, &want).replace, ["name"]);
+        for attr in DOMAIN_REPLACE_ATTRIBUTES {
+            assert_eq!(*attr, "name");
+        }
+    }
+
+    #[test]
+    fn refuses_what_it_cannot_model() {
+        let cases = [
+            "<domain type='xen'><name>x</name><memory>1</memory><vcpu>1</vcpu></domain>",
+            "<domain type='kvm'><memory>1</memory><vcpu>1</vcpu></domain>",
+            "<domain type='kvm'><name>x</name><vcpu>1</vcpu></domain>",
+            "<domain type='kvm'><name>x</name><memory>1</memory><vcpu>1</vcpu><devices>\
+             <disk type='file' device='disk'><source file='/x'/><target dev='vda' bus='virtio'/>\
+             </disk></devices></domain>",
+            "<domain type='kvm'><name>x</name><memory>1</memory><vcpu>1</vcpu><devices>\
+             <disk type='volume' device='disk'><source pool='p' volume='v'/><target dev='hda' bus='ide'/>\
+             </disk></devices></domain>",
+            "<domain type='kvm'><name>x</name><memory>1</memory><vcpu>1</vcpu><devices>\
+             <interface type='user'/></devices></domain>",
+            "<network><name>x</name></network>",
+        ];
+        for xml in cases {
+            assert!(
+                matches!(
+                    parse_domain_xml(xml, false, false),
+                    Err(DomainSpecError::Unsupported(_))
+                ),
+                "{xml}"
+            );
+        }
+        assert!(matches!(
+            parse_domain_xml("<domain>", false, false),
+            Err(DomainSpecError::Syntax(_))
+        ));
+    }
+
+    #[test]
+    fn targets_and_machines() {
+        let taken: BTreeSet<String> = ["vda".to_owned(), "sda".to_owned()].into();
+        let mut disks = vec![
+            DiskSpec::new("p", "a"),
+            DiskSpec {
+                bus: DiskBus::Scsi,
+                ..DiskSpec::new("p", "b")
+            },
+        ];
+        assign_targets(&mut disks, &taken);
+        assert_eq!(disks[0].target.as_deref(), Some("vdb"));
+        assert_eq!(disks[1].target.as_deref(), Some("sdb"));
+        assert_eq!(disk_letters(0), "a");
+        assert_eq!(disk_letters(25), "z");
+        assert_eq!(disk_letters(26), "aa");
+        assert_eq!(disk_letters(27), "ab");
+        assert!(machine_matches("pc", "pc-i440fx-7.2"));
+        assert!(machine_matches("q35", "pc-q35-7.2"));
+        assert!(!machine_matches("q35", "pc-i440fx-7.2"));
+    }
 }
