@@ -21,6 +21,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use virt::connect::Connect;
 
+use super::domain::DomainState;
 use super::network::{NetworkSpec, NetworkState};
 use super::{LibvirtError, classify, known};
 
@@ -201,6 +202,7 @@ struct Inner {
     jobs: mpsc::Sender<Job>,
     timeout: Duration,
     networks: Arc<Listing<NetworkState>>,
+    domains: Arc<Listing<DomainState>>,
 }
 
 /// A handle on one hypervisor (libvirt URI). Cheap to clone; the clones share the
@@ -257,6 +259,7 @@ impl Hypervisor {
                 jobs,
                 timeout,
                 networks: Arc::default(),
+                domains: Arc::default(),
             }),
         })
     }
@@ -268,6 +271,10 @@ impl Hypervisor {
 
     pub(crate) fn network_cache(&self) -> Arc<Listing<NetworkState>> {
         self.inner.networks.clone()
+    }
+
+    pub(crate) fn domain_cache(&self) -> Arc<Listing<DomainState>> {
+        self.inner.domains.clone()
     }
 
     /// Runs `f` with the connection on the connection's thread and returns its result.

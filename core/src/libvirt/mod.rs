@@ -4,15 +4,26 @@
 //! - `hypervisor`: the connection's thread, the bounded channel to it, and the
 //!   "fill once, read many" listings;
 //! - `network`: virtual networks, their model and XML (pure) and their operations;
+//! - `domain`: virtual machines, their model and XML (pure), update plans and their
+//!   operations; `seed_volume`: the cloud-init seed volume they write;
 //! - `xml`: a small element tree over `quick-xml`.
 //!
 //! libvirt's C library is reached only through the `virt` crate's safe wrappers.
 
+pub mod domain;
 mod hypervisor;
 pub mod network;
 pub mod node;
+mod seed_volume;
 mod xml;
 
+pub use domain::{
+    AddressSource, BootDevice, DOMAIN_REPLACE_ATTRIBUTES, DOMAIN_RESTART_ATTRIBUTES, DirectBoot,
+    DiskBus, DiskDevice, DiskSpec, DomainCreated, DomainSpec, DomainSpecError, DomainState,
+    DomainType, DomainUpdatePlan, DomainUpdated, Firmware, GraphicsKind, GraphicsSpec,
+    GuestInterface, InterfaceSource, InterfaceSpec, ShutdownOutcome, cloud_init_volume_name,
+    domain_xml, interface_mac, parse_domain_xml, parse_memory_kib, plan_domain_update,
+};
 pub use hypervisor::{DEFAULT_CALL_TIMEOUT, Hypervisor, MAX_CALLS_IN_FLIGHT};
 pub use network::{
     DhcpRange, DomainConfig, IpConfig, NetworkMode, NetworkSpec, NetworkSpecError, NetworkState,
@@ -37,6 +48,8 @@ pub enum ObjectKind {
     StoragePool,
     /// A storage volume.
     Volume,
+    /// A virtual machine (libvirt domain).
+    Domain,
 }
 
 impl fmt::Display for ObjectKind {
@@ -45,6 +58,7 @@ impl fmt::Display for ObjectKind {
             Self::Network => "Network",
             Self::StoragePool => "Storage pool",
             Self::Volume => "Volume",
+            Self::Domain => "VM",
         })
     }
 }
@@ -171,6 +185,41 @@ pub enum LibvirtError {
         name: String,
         /// The attributes that differ.
         attributes: Vec<&'static str>,
+    },
+    /// The VM specification is not valid, or what libvirt holds cannot be modelled.
+    #[error("VM {name:?} cannot be used as given")]
+    DomainSpec {
+        /// The VM.
+        name: String,
+        /// What is wrong.
+        #[source]
+        source: domain::DomainSpecError,
+    },
+    /// The change needs the VM replaced; nothing was changed.
+    #[error(
+        "Changing {} of VM {name:?} needs the VM to be replaced",
+        .attributes.join(", ")
+    )]
+    DomainRequiresReplacement {
+        /// The VM.
+        name: String,
+        /// The attributes that differ.
+        attributes: Vec<&'static str>,
+    },
+    /// Interfaces of a VM got no address in time.
+    #[error(
+        "VM {name:?} has no address from the {from} source for {} after {waited:?}; check that the guest booted and runs a DHCP client (lease source: on a libvirt network with DHCP) or the QEMU guest agent (agent source)",
+        .missing.join(", ")
+    )]
+    NoAddress {
+        /// The VM.
+        name: String,
+        /// Where addresses were looked for.
+        from: String,
+        /// The MAC addresses of the interfaces without one.
+        missing: Vec<String>,
+        /// How long it waited.
+        waited: Duration,
     },
     /// No answer within the call timeout.
     #[error(

@@ -8,12 +8,14 @@
 
 #![allow(dead_code, unused_imports)]
 
+pub mod guest;
 pub mod kea;
 pub mod libvirt;
 pub mod named;
 pub mod pdns;
 pub mod process;
 
+pub use guest::Guest;
 pub use kea::Kea;
 pub use libvirt::Libvirt;
 pub use named::Named;
