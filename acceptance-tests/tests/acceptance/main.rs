@@ -21,6 +21,7 @@ mod dns_zone;
 mod examples;
 mod functions;
 mod harness;
+mod lab;
 mod libvirt_common;
 mod libvirt_network;
 mod logging;
