@@ -66,7 +66,12 @@ impl Lab {
                 std::env::var_os("RACK_TEST_GUEST_DIR")
                     .unwrap_or_else(|| "/var/cache/rack-test-guest".into()),
             );
-        for key in ["TF_CLI_ARGS", "TF_DATA_DIR", "TF_PLUGIN_CACHE_DIR", "TF_LOG"] {
+        for key in [
+            "TF_CLI_ARGS",
+            "TF_DATA_DIR",
+            "TF_PLUGIN_CACHE_DIR",
+            "TF_LOG",
+        ] {
             cmd.env_remove(key);
         }
         run_command(cmd, limit).expect("run scripts/up")
@@ -92,7 +97,17 @@ impl Lab {
     /// One ping from inside the lab's namespace.
     fn ping(&self, ip: &str) -> bool {
         Command::new("ip")
-            .args(["netns", "exec", &self.namespace, "ping", "-c", "1", "-W", "2", ip])
+            .args([
+                "netns",
+                "exec",
+                &self.namespace,
+                "ping",
+                "-c",
+                "1",
+                "-W",
+                "2",
+                ip,
+            ])
             .output()
             .is_ok_and(|o| o.status.success())
     }
@@ -110,7 +125,10 @@ impl Lab {
                     .filter_map(|p| p.parse::<u32>().ok()),
             );
         }
-        for entry in std::fs::read_dir(self.state.join("lab")).into_iter().flatten() {
+        for entry in std::fs::read_dir(self.state.join("lab"))
+            .into_iter()
+            .flatten()
+        {
             let path = entry.expect("read the lab directory").path();
             if path.extension().is_some_and(|e| e == "pid") {
                 let text = std::fs::read_to_string(&path).expect("read a pid file");
@@ -197,14 +215,13 @@ fn lab_up_twice_then_down() {
 
     let vms = farm_vms(&lab.state);
     assert_eq!(vms.len(), 2, "the farm has two VMs: {vms:?}");
-    let defines_vms = std::fs::read_to_string(
-        workspace_root().join("examples/scenarios/farm/main.tf"),
-    )
-    .expect("read the farm example")
-    .contains("resource \"rack_vm\"");
+    let defines_vms =
+        std::fs::read_to_string(workspace_root().join("examples/scenarios/farm/main.tf"))
+            .expect("read the farm example")
+            .contains("resource \"rack_vm\"");
     for (name, ip) in &vms {
-        assert_eq!(lab.dig(&[name, "A"]), [ip.clone()], "A record of {name}");
-        assert_eq!(lab.dig(&["-x", ip]), [name.clone()], "PTR record of {ip}");
+        assert_eq!(lab.dig(&[name, "A"]), [ip.as_str()], "A record of {name}");
+        assert_eq!(lab.dig(&["-x", ip]), [name.as_str()], "PTR record of {ip}");
         assert!(
             first.stdout.contains(ip.as_str()),
             "{ip} is not in what scripts/up showed:\n{first}"
