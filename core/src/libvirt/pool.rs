@@ -444,16 +444,21 @@ fn storage_error(
     e: virt::error::Error,
 ) -> LibvirtError {
     let message = e.message();
-    let path_problem = message.contains("No such file or directory")
-        || message.contains("cannot open directory")
-        || message.contains("Not a directory")
-        || message.contains("not found")
-        || message.contains("Cannot find")
-        || message.contains("cannot find")
-        || message.contains("Permission denied")
-        || message.contains("Read-only file system")
-        || message.contains("existing")
-        || message.contains("format");
+    let path_problem = [
+        "No such file or directory",
+        "cannot open directory",
+        "cannot create path",
+        "Not a directory",
+        "not found",
+        "Cannot find",
+        "cannot find",
+        "Permission denied",
+        "Read-only file system",
+        "already formatted",
+        "does not match the expected format",
+    ]
+    .iter()
+    .any(|m| message.contains(m));
     if path_problem {
         let (what, hint) = match &spec.kind {
             PoolKind::Dir { path } => (
@@ -550,6 +555,7 @@ impl Hypervisor {
                     Err(e) => return Err(e),
                 }
             }
+            states.sort_by(|a, b| a.name.cmp(&b.name));
             store.fill(states.iter().map(|s| (s.name.clone(), s.clone())));
             Ok(states)
         })

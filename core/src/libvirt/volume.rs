@@ -906,6 +906,7 @@ impl Hypervisor {
                     Err(e) => return Err(e),
                 }
             }
+            states.sort_by(|a, b| a.name.cmp(&b.name));
             store.fill(states.iter().map(|s| (s.name.clone(), s.clone())));
             Ok(states)
         })
@@ -1211,7 +1212,11 @@ impl Hypervisor {
             (None, None) => Err(upload_err(UploadError::Interrupted(source_name.clone()))),
         };
         let report = match streamed {
-            Ok(report) => report,
+            Ok(mut report) => {
+                // A file's sum was checked before; a download's while it streamed.
+                report.sha256 = expected.clone();
+                report
+            }
             Err(e) => {
                 let _ = self.delete_volume(&spec.pool, &spec.name).await;
                 return Err(e);
