@@ -15,7 +15,7 @@
 //!
 //! # What changes in place, what forces replacement
 //!
-//! Only `autostart` changes in place (and an inactive pool is started again). The name,
+//! Only `autostart` and whether the pool runs change in place. The name,
 //! the kind, the path, the volume group and its devices force replacement
 //! ([`POOL_REPLACE_ATTRIBUTES`]).
 //!
@@ -661,9 +661,9 @@ impl Hypervisor {
         .await
     }
 
-    /// Changes the pool `desired.name` in place to match `desired`: autostart, and starts
-    /// it if it is inactive. Fails with [`LibvirtError::StorageRequiresReplacement`],
-    /// changing nothing, if anything else differs.
+    /// Changes the pool `desired.name` in place to match `desired` (autostart). Fails with
+    /// [`LibvirtError::StorageRequiresReplacement`], changing nothing, if anything else
+    /// differs. Whether it runs is [`Hypervisor::set_pool_active`]'s.
     pub async fn update_pool(&self, desired: &PoolSpec) -> Result<PoolState, LibvirtError> {
         desired
             .validate()
@@ -685,11 +685,6 @@ impl Hypervisor {
                         attributes: plan.replace,
                     });
                 }
-                if !before.active {
-                    pool.create(0).map_err(|e| {
-                        storage_error(link, format!("start storage pool {name:?}"), &desired, e)
-                    })?;
-                }
                 if let Some(autostart) = plan.autostart {
                     pool.set_autostart(autostart).map_err(|e| {
                         link.fail(format!("set autostart of storage pool {name:?}"), e)
@@ -700,6 +695,46 @@ impl Hypervisor {
                 Ok(state)
             },
         )
+        .await
+    }
+
+    /// Starts or stops the pool (stopping leaves its volumes in place, unusable until it
+    /// runs again).
+    pub async fn set_pool_active(
+        &self,
+        name: &str,
+        active: bool,
+    ) -> Result<PoolState, LibvirtError> {
+        let name = name.to_owned();
+        let cache = self.pool_cache();
+        let verb = if active { "start" } else { "stop" };
+        self.call(format!("{verb} storage pool {name:?}"), move |link| {
+            let pool = require_pool(link, &name)?;
+            let action = || format!("{verb} storage pool {name:?}");
+            let now = pool
+                .is_active()
+                .map_err(|e| pool_error(link, action(), &name, e))?;
+            if now != active {
+                let done = if active {
+                    pool.create(0)
+                } else {
+                    pool.destroy()
+                };
+                if let Err(e) = done {
+                    let spec = pool
+                        .xml_desc(0)
+                        .ok()
+                        .and_then(|xml| parse_pool_xml(&xml, false).ok());
+                    return Err(match &spec {
+                        Some(spec) => storage_error(link, action(), spec, e),
+                        None => pool_error(link, action(), &name, e),
+                    });
+                }
+            }
+            let state = read_pool(link, &pool)?;
+            cache.put(&name, state.clone());
+            Ok(state)
+        })
         .await
     }
 

@@ -164,15 +164,19 @@ async fn dir_pool_create_update_drift_delete() {
     assert_eq!(imported.spec.unwrap(), want);
     assert_eq!(hv.refresh_pools().await.unwrap().len(), 1);
 
-    // Stopped out of band: seen inactive; update starts it again.
+    // Stopped out of band: seen inactive; started again.
     let virsh = crate::support::process::find_binary("virsh", "libvirt-clients").unwrap();
     let mut cmd = std::process::Command::new(virsh);
     cmd.args(["-c", hv.uri(), "pool-destroy", "images"]);
     crate::support::process::run(cmd, "virsh pool-destroy").unwrap();
     let stopped = hv.pool_fresh("images").await.unwrap().unwrap();
     assert!(!stopped.active, "{stopped:?}");
-    let started = hv.update_pool(&want).await.unwrap();
+    let still = hv.update_pool(&want).await.unwrap();
+    assert!(!still.active, "update changes autostart only");
+    let started = hv.set_pool_active("images", true).await.unwrap();
     assert!(started.active);
+    assert!(!hv.set_pool_active("images", false).await.unwrap().active);
+    assert!(hv.set_pool_active("images", true).await.unwrap().active);
     assert!(hv.delete_pool("images").await.unwrap());
     assert!(hv.pool_fresh("images").await.unwrap().is_none());
 }
