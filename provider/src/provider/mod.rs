@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use crate::data_sources::dhcp_leases::DhcpLeasesData;
 use crate::data_sources::dns_record_set::DnsRecordSetData;
 use crate::data_sources::dns_zone::DnsZoneData;
+use crate::data_sources::volume::VolumeData;
 use crate::framework::schema::{Block, Schema};
 use crate::framework::{
     DataSource, Diagnostics, Function, ListResource, Provider, ProviderData, Resource,
@@ -24,6 +25,8 @@ use crate::resources::dhcp_lease::DhcpLease;
 use crate::resources::dns_record_set::DnsRecordSet;
 use crate::resources::dns_zone::DnsZone;
 use crate::resources::network::Network;
+use crate::resources::storage_pool::StoragePool;
+use crate::resources::volume::Volume;
 
 /// Provider type name, as in `provider "rack" {}` and `provider::rack::...`.
 pub const TYPE_NAME: &str = "rack";
@@ -82,6 +85,8 @@ impl Provider for RackProvider {
             Arc::new(DnsZone),
             Arc::new(DhcpLease),
             Arc::new(Network),
+            Arc::new(StoragePool),
+            Arc::new(Volume),
         ]
     }
 
@@ -90,6 +95,7 @@ impl Provider for RackProvider {
             Arc::new(DnsZoneData),
             Arc::new(DnsRecordSetData),
             Arc::new(DhcpLeasesData),
+            Arc::new(VolumeData),
         ]
     }
 
