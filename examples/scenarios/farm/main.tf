@@ -98,3 +98,27 @@ resource "rack_dns_record_set" "ptr" {
   ttl     = 300
   records = ["${each.key}.${local.zone}"]
 }
+
+# The farm's disks: a pool, the base image uploaded once, one copy-on-write overlay per
+# VM on it.
+resource "rack_storage_pool" "farm" {
+  name = "farm"
+  type = "dir"
+  path = "/var/lib/libvirt/images/farm"
+}
+
+resource "rack_volume" "base" {
+  pool        = rack_storage_pool.farm.name
+  name        = "base.raw"
+  format      = "raw"
+  source_file = var.base_image
+  sha256      = filesha256(var.base_image)
+}
+
+resource "rack_volume" "vm" {
+  for_each = local.vms
+
+  pool        = rack_storage_pool.farm.name
+  name        = "${each.key}.qcow2"
+  base_volume = rack_volume.base.name
+}

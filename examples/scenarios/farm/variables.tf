@@ -3,3 +3,8 @@ variable "nameserver" {
   type        = string
   default     = "ns1.example.net."
 }
+
+variable "base_image" {
+  description = "A bootable raw disk image on the machine running Terraform, the base of every VM's disk (scripts/up builds one: scripts/build-base-image)."
+  type        = string
+}
