@@ -20,11 +20,13 @@ use crate::framework::{
 use crate::functions;
 use crate::list_resources::dhcp_lease::DhcpLeaseList;
 use crate::list_resources::dns_record_set::DnsRecordSetList;
+use crate::list_resources::vm::VmList;
 use crate::protocol::value::Value;
 use crate::resources::dhcp_lease::DhcpLease;
 use crate::resources::dns_record_set::DnsRecordSet;
 use crate::resources::dns_zone::DnsZone;
 use crate::resources::network::Network;
+use crate::resources::vm::Vm;
 
 /// Provider type name, as in `provider "rack" {}` and `provider::rack::...`.
 pub const TYPE_NAME: &str = "rack";
@@ -83,6 +85,7 @@ impl Provider for RackProvider {
             Arc::new(DnsZone),
             Arc::new(DhcpLease),
             Arc::new(Network),
+            Arc::new(Vm),
         ]
     }
 
@@ -96,7 +99,11 @@ impl Provider for RackProvider {
     }
 
     fn list_resources(&self) -> Vec<Arc<dyn ListResource>> {
-        vec![Arc::new(DnsRecordSetList), Arc::new(DhcpLeaseList)]
+        vec![
+            Arc::new(DnsRecordSetList),
+            Arc::new(DhcpLeaseList),
+            Arc::new(VmList),
+        ]
     }
 
     fn functions(&self) -> Vec<Arc<dyn Function>> {

@@ -7,3 +7,4 @@ pub mod dns_record_set;
 pub mod dns_zone;
 pub mod libvirt;
 pub mod network;
+pub mod vm;
