@@ -24,3 +24,5 @@ mod harness;
 mod libvirt_common;
 mod libvirt_network;
 mod logging;
+mod vm_errors;
+mod vm_lifecycle;
