@@ -1,8 +1,8 @@
 //! `rack_vm` when things go wrong, and adoption, against a real libvirtd (no guest boots:
-//! the VMs sit in the BIOS): bad input fails at plan time at its attribute -> a VM whose
-//! disk volume is missing is defined but cannot start, the state records it with
-//! `running = false` next to the error -> once the volume exists the next apply
-//! converges -> `terraform query` lists it, import by UUID gives the same state -> destroy
+//! the VMs sit in the BIOS): bad input fails at plan time at its attribute -> a disk on a
+//! missing volume fails before anything is defined -> a VM whose network is missing is
+//! defined but cannot start, the state records it with `running = false` next to the
+//! error -> once the network exists the next apply converges -> `terraform query` lists it, import by UUID gives the same state -> destroy
 //! leaves the volumes alone.
 
 use serde_json::Value;
@@ -12,7 +12,10 @@ use crate::support::guest::fix_kvm_permissions;
 
 const POOL: &str = "errpool";
 
-fn vm(volume: &str) -> String {
+fn vm(volume: &str, network: Option<&str>) -> String {
+    let iface = network
+        .map(|n| format!("network_interface {{\n    network = \"{n}\"\n  }}"))
+        .unwrap_or_default();
     format!(
         r#"{PROVIDER}
 resource "rack_vm" "vm1" {{
@@ -24,6 +27,8 @@ resource "rack_vm" "vm1" {{
     pool   = "{POOL}"
     volume = "{volume}"
   }}
+
+  {iface}
 }}
 "#
     )
@@ -89,13 +94,31 @@ resource "rack_vm" "twins" {{
     let names = virsh_ok(&lv, &["list", "--all", "--name"]);
     assert!(names.trim().is_empty(), "a failed plan defined {names}");
 
-    // A missing volume: defined, not started; the state says running = false.
-    wd.write_main(&vm("root1"));
+    // A missing volume fails before anything is defined, naming the disk.
+    wd.write_main(&vm("root1", None));
     let text = wd
         .run(&["apply", "-auto-approve", "-input=false", "-no-color"])
         .failure()
         .combined();
-    assert!(text.contains("root1"), "{text}");
+    assert!(
+        text.contains("Volume \"root1\" does not exist in pool \"errpool\""),
+        "{text}"
+    );
+    let names = virsh_ok(&lv, &["list", "--all", "--name"]);
+    assert!(names.trim().is_empty(), "a failed create defined {names}");
+
+    // A network that does not exist: libvirt defines the VM and finds out at start. The
+    // state records it with running = false next to the error.
+    virsh_ok(
+        &lv,
+        &["vol-create-as", POOL, "root1", "8M", "--format", "raw"],
+    );
+    wd.write_main(&vm("root1", Some("late")));
+    let text = wd
+        .run(&["apply", "-auto-approve", "-input=false", "-no-color"])
+        .failure()
+        .combined();
+    assert!(text.contains("Network \"late\" does not exist"), "{text}");
     assert!(text.contains("did not start"), "{text}");
     let state = wd.resource_values("rack_vm.vm1");
     assert_eq!(state["running"], false, "{state}");
@@ -105,11 +128,14 @@ resource "rack_vm" "twins" {{
         "the definition stays"
     );
 
-    // Once the volume exists, the next apply converges.
-    virsh_ok(
-        &lv,
-        &["vol-create-as", POOL, "root1", "8M", "--format", "raw"],
-    );
+    // Once the network exists, the next apply converges.
+    let net = lv.dir().join("late.xml");
+    std::fs::write(
+        &net,
+        "<network><name>late</name><bridge name='rklate0'/><ip address='10.95.0.1' prefix='24'/></network>",
+    )
+    .unwrap();
+    virsh_ok(&lv, &["net-create", &net.display().to_string()]);
     wd.apply();
     assert_eq!(virsh_ok(&lv, &["domstate", "vm1"]).trim(), "running");
     assert_eq!(wd.resource_values("rack_vm.vm1")["running"], true);

@@ -321,7 +321,7 @@ pub struct DomainSpec {
     /// A serial console (a pty on the hypervisor, `virsh console`).
     pub serial_console: bool,
     /// A file on the hypervisor that receives everything the serial console prints
-    /// (through virtlogd); needs `serial_console`.
+    /// (through virtlogd, appended across starts); needs `serial_console`.
     pub console_log: Option<String>,
     /// A virtio channel for the QEMU guest agent.
     pub guest_agent: bool,
@@ -849,7 +849,9 @@ fn domain_element(spec: &DomainSpec) -> Element {
     if spec.serial_console {
         let mut serial = Element::new("serial").attr("type", "pty");
         if let Some(log) = &spec.console_log {
-            serial = serial.child(Element::new("log").attr("file", log).attr("append", "off"));
+            // Appended across starts (virtlogd rotates it), so a restart keeps what the
+            // shutdown printed.
+            serial = serial.child(Element::new("log").attr("file", log).attr("append", "on"));
         }
         devices = devices
             .child(serial.child(Element::new("target").attr("port", 0)))
@@ -1651,6 +1653,35 @@ impl Hypervisor {
         self.call(
             format!("write cloud-init volume {volume:?} in pool {pool:?}"),
             move |link| seed_volume::upload(link, &pool, &volume, &image),
+        )
+        .await
+    }
+
+    /// The disks of `spec` whose volume (or pool) does not exist, as (index, pool exists):
+    /// checked before a definition, since libvirt itself finds out only at start.
+    pub async fn missing_volumes(
+        &self,
+        spec: &DomainSpec,
+    ) -> Result<Vec<(usize, bool)>, LibvirtError> {
+        let disks: Vec<(String, String)> = spec
+            .disks
+            .iter()
+            .map(|d| (d.pool.clone(), d.volume.clone()))
+            .collect();
+        self.call(
+            format!("check the volumes of VM {:?}", spec.name),
+            move |link| {
+                let mut missing = Vec::new();
+                for (i, (pool, volume)) in disks.iter().enumerate() {
+                    match seed_volume::exists(link, pool, volume) {
+                        Ok(true) => {}
+                        Ok(false) => missing.push((i, true)),
+                        Err(LibvirtError::NotFound { .. }) => missing.push((i, false)),
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok(missing)
+            },
         )
         .await
     }

@@ -313,6 +313,20 @@ fn spec_of(v: &Value, config: &Value) -> Result<DomainSpec, Vec<Diagnostic>> {
         let password = single(config, "graphics")
             .and_then(|c| str_attr(c, "password"))
             .map(str::to_owned);
+        if kind == GraphicsKind::Vnc
+            && let Some(p) = &password
+            && p.len() > 8
+        {
+            errs.push(invalid(
+                AttributePath::attr("graphics").join_attr("password"),
+                "VNC password too long",
+                format!(
+                    "The password is {} characters long; VNC (QEMU) takes at most 8. Use a \
+                     shorter one, or SPICE.",
+                    p.len()
+                ),
+            ));
+        }
         spec.graphics = Some(GraphicsSpec {
             kind,
             listen: str_attr(g, "listen").map(str::to_owned),
@@ -1111,8 +1125,9 @@ impl Resource for Vm {
                     .sensitive()
                     .write_only()
                     .description(
-                        "The console password. Write-only: never stored in state; libvirt \
-                         receives it when the VM is defined or redefined.",
+                        "The console password (at most 8 characters for VNC). Write-only: \
+                         never stored in state; libvirt receives it when the VM is defined or \
+                         redefined.",
                     ),
             ]);
         let cloud_init = Block::new(
@@ -1143,7 +1158,9 @@ impl Resource for Vm {
             "Waits after create (and after updates that start or restart the VM) until every \
              interface has an address that is neither link-local nor loopback, or fails \
              naming the interfaces without one and the sources tried. With source `lease`, \
-             interfaces on a host bridge are not waited for.",
+             interfaces on a host bridge are not waited for, and a lease from an earlier \
+             boot (dnsmasq keeps it for its lifetime) counts at once after a restart; the \
+             agent answers only from the running guest.",
         )
         .attributes([
             Attribute::string("timeout")
@@ -1263,7 +1280,7 @@ impl Resource for Vm {
                 ),
                 Attribute::string("console_log").optional().description(
                     "A file on the hypervisor that receives everything the serial console \
-                     prints.",
+                     prints, appended across starts (virtlogd rotates it).",
                 ),
                 bool_attr(
                     "qemu_guest_agent",
@@ -1429,10 +1446,11 @@ impl Resource for Vm {
             }
         }
         let want_running = boolean(&plan.planned, "running") != Some(false);
+        // Addresses stay known unless the guest starts, stops or restarts.
         fill_planned(
             &mut plan.planned,
             prior,
-            restart.is_empty() && prior_running && want_running,
+            restart.is_empty() && prior_running == want_running,
         );
         if !restart.is_empty() && prior_running && want_running {
             let name = str_attr(&plan.planned, "name").unwrap_or_default();
@@ -1469,6 +1487,10 @@ impl Resource for Vm {
             Ok(h) => h,
             Err(d) => return StateResult::failed(Value::Null, d),
         };
+        let checked = check_volumes(&hv.handle, &spec, &Value::Null).await;
+        if checked.has_errors() {
+            return StateResult::failed(Value::Null, checked);
+        }
         let seed = seed_of(&planned);
         let created = match hv.handle.create_domain(&spec, seed.as_ref()).await {
             Ok(c) => c,
@@ -1543,6 +1565,10 @@ impl Resource for Vm {
                 &format!("Updating VM {name:?} on hypervisor {:?}.", hv.name),
             )
         };
+        let checked = check_volumes(&hv.handle, &desired, &prior).await;
+        if checked.has_errors() {
+            return StateResult::failed(prior, checked);
+        }
         let seed = seed_of(&planned);
         let change = seed_change(&prior, &planned);
         if change != SeedChange::None
@@ -1698,6 +1724,51 @@ impl Resource for Vm {
             ),
         }
     }
+}
+
+/// Fails, naming the disk, when a volume (or pool) that `spec` attaches and `prior` did
+/// not does not exist: libvirt would define the VM and find out only at start.
+async fn check_volumes(hv: &Hypervisor, spec: &DomainSpec, prior: &Value) -> Diagnostics {
+    let mut diags = Diagnostics::new();
+    let missing = match hv.missing_volumes(spec).await {
+        Ok(m) => m,
+        Err(e) => {
+            diags.push(libvirt_diag(
+                &e,
+                &format!("Checking the volumes of VM {:?}.", spec.name),
+            ));
+            return diags;
+        }
+    };
+    let before = items(prior, "disk");
+    for (i, pool_exists) in missing {
+        let Some(d) = spec.disks.get(i) else { continue };
+        let attached = before.iter().any(|p| {
+            str_attr(p, "pool") == Some(d.pool.as_str())
+                && str_attr(p, "volume") == Some(d.volume.as_str())
+        });
+        if attached {
+            continue;
+        }
+        let path = AttributePath::attr("disk").join_index(i);
+        diags.push(if pool_exists {
+            invalid(
+                path.join_attr("volume"),
+                format!("Volume {:?} does not exist in pool {:?}", d.volume, d.pool),
+                "Create the volume first (a `rack_volume` this VM refers to is created \
+                 before it), or fix the name; `virsh vol-list <pool>` on the hypervisor lists \
+                 the pool's volumes. Nothing was changed.",
+            )
+        } else {
+            invalid(
+                path.join_attr("pool"),
+                format!("Storage pool {:?} does not exist", d.pool),
+                "Create the pool first, or fix the name; `virsh pool-list --all` on the \
+                 hypervisor lists them. Nothing was changed.",
+            )
+        });
+    }
+    diags
 }
 
 /// After a failed update: the state is what libvirt holds, so the next plan starts from
