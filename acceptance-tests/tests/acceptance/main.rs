@@ -27,3 +27,5 @@ mod libvirt_network;
 mod logging;
 mod storage_pool;
 mod storage_volume;
+mod vm_errors;
+mod vm_lifecycle;

@@ -321,7 +321,7 @@ pub struct DomainSpec {
     /// A serial console (a pty on the hypervisor, `virsh console`).
     pub serial_console: bool,
     /// A file on the hypervisor that receives everything the serial console prints
-    /// (through virtlogd); needs `serial_console`.
+    /// (through virtlogd, appended across starts); needs `serial_console`.
     pub console_log: Option<String>,
     /// A virtio channel for the QEMU guest agent.
     pub guest_agent: bool,
@@ -849,7 +849,9 @@ fn domain_element(spec: &DomainSpec) -> Element {
     if spec.serial_console {
         let mut serial = Element::new("serial").attr("type", "pty");
         if let Some(log) = &spec.console_log {
-            serial = serial.child(Element::new("log").attr("file", log).attr("append", "off"));
+            // Appended across starts (virtlogd rotates it), so a restart keeps what the
+            // shutdown printed.
+            serial = serial.child(Element::new("log").attr("file", log).attr("append", "on"));
         }
         devices = devices
             .child(serial.child(Element::new("target").attr("port", 0)))
@@ -1243,7 +1245,7 @@ impl DomainUpdatePlan {
 
 /// Whether the machine type libvirt reports (`pc-i440fx-7.2`) is what was asked for
 /// (`pc`, `q35`, or exactly that).
-fn machine_matches(desired: &str, actual: &str) -> bool {
+pub fn machine_matches(desired: &str, actual: &str) -> bool {
     desired == actual
         || (desired == "pc" && actual.starts_with("pc-i440fx-"))
         || (desired == "q35" && actual.starts_with("pc-q35-"))
@@ -1655,6 +1657,47 @@ impl Hypervisor {
         .await
     }
 
+    /// The disks of `spec` whose volume (or pool) does not exist, as (index, pool exists):
+    /// checked before a definition, since libvirt itself finds out only at start.
+    pub async fn missing_volumes(
+        &self,
+        spec: &DomainSpec,
+    ) -> Result<Vec<(usize, bool)>, LibvirtError> {
+        let disks: Vec<(String, String)> = spec
+            .disks
+            .iter()
+            .map(|d| (d.pool.clone(), d.volume.clone()))
+            .collect();
+        self.call(
+            format!("check the volumes of VM {:?}", spec.name),
+            move |link| {
+                let mut missing = Vec::new();
+                for (i, (pool, volume)) in disks.iter().enumerate() {
+                    match seed_volume::exists(link, pool, volume) {
+                        Ok(true) => {}
+                        Ok(false) => missing.push((i, true)),
+                        Err(LibvirtError::NotFound { .. }) => missing.push((i, false)),
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok(missing)
+            },
+        )
+        .await
+    }
+
+    /// Deletes VM `vm`'s cloud-init seed volume from `pool` (after the seed was taken out
+    /// of its definition); whether it existed.
+    pub async fn delete_cloud_init(&self, vm: &str, pool: &str) -> Result<bool, LibvirtError> {
+        let volume = cloud_init_volume_name(vm);
+        let pool = pool.to_owned();
+        self.call(
+            format!("delete cloud-init volume {volume:?} in pool {pool:?}"),
+            move |link| seed_volume::delete(link, &pool, &volume),
+        )
+        .await
+    }
+
     /// Defines the domain, writes its cloud-init seed first when `spec.cloud_init_pool`
     /// and `seed` are given, sets autostart, and starts it if `spec.running`. A start
     /// that fails does not undo the rest: it is reported in
@@ -1986,8 +2029,9 @@ impl Hypervisor {
         .await
     }
 
-    /// Waits until every MAC in `macs` has an address from `source`, or `timeout`
-    /// passes; returns the interfaces with addresses, in `macs` order.
+    /// Waits until every MAC in `macs` has an address from `source` that is neither
+    /// link-local nor loopback ([`routable`]), or `timeout` passes; returns the
+    /// interfaces with such addresses, in `macs` order.
     pub async fn wait_for_addresses(
         &self,
         name: &str,
@@ -2010,7 +2054,9 @@ impl Hypervisor {
                 .filter_map(|m| {
                     found
                         .iter()
-                        .find(|i| i.mac == Some(*m) && !i.addresses.is_empty())
+                        .find(|i| {
+                            i.mac == Some(*m) && i.addresses.iter().any(|(ip, _)| routable(*ip))
+                        })
                         .cloned()
                 })
                 .collect();
@@ -2031,6 +2077,17 @@ impl Hypervisor {
                 });
             }
             tokio::time::sleep(POLL).await;
+        }
+    }
+}
+
+/// Whether an interface address is one other hosts can reach the guest at: not
+/// loopback, not link-local (`169.254.0.0/16`, `fe80::/10`), not unspecified.
+pub fn routable(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(a) => !(a.is_loopback() || a.is_link_local() || a.is_unspecified()),
+        IpAddr::V6(a) => {
+            !(a.is_loopback() || a.is_unspecified() || (a.segments()[0] & 0xffc0) == 0xfe80)
         }
     }
 }
@@ -2285,6 +2342,21 @@ mod tests {
             xml.starts_with("<domain type=\"qemu\">\n  <name>web1</name>\n  <uuid>47f8949d"),
             "{xml}"
         );
+    }
+
+    #[test]
+    fn routable_addresses() {
+        for (ip, want) in [
+            ("10.93.0.5", true),
+            ("fd10::5", true),
+            ("169.254.1.1", false),
+            ("fe80::5054:ff:fe00:1", false),
+            ("127.0.0.1", false),
+            ("::1", false),
+            ("0.0.0.0", false),
+        ] {
+            assert_eq!(routable(ip.parse().unwrap()), want, "{ip}");
+        }
     }
 
     #[test]

@@ -29,7 +29,8 @@ pub use domain::{
     DiskBus, DiskDevice, DiskSpec, DomainCreated, DomainSpec, DomainSpecError, DomainState,
     DomainType, DomainUpdatePlan, DomainUpdated, Firmware, GraphicsKind, GraphicsSpec,
     GuestInterface, InterfaceSource, InterfaceSpec, ShutdownOutcome, cloud_init_volume_name,
-    domain_xml, interface_mac, parse_domain_xml, parse_memory_kib, plan_domain_update,
+    domain_xml, interface_mac, machine_matches, parse_domain_xml, parse_memory_kib,
+    plan_domain_update, routable,
 };
 pub use hypervisor::{DEFAULT_CALL_TIMEOUT, Hypervisor, MAX_CALLS_IN_FLIGHT};
 pub use network::{

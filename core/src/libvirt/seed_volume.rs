@@ -86,6 +86,13 @@ pub(crate) fn upload(
     Ok(())
 }
 
+/// Whether volume `name` exists in `pool`; [`LibvirtError::NotFound`] for a missing
+/// pool.
+pub(crate) fn exists(link: &Link<'_>, pool_name: &str, name: &str) -> Result<bool, LibvirtError> {
+    let pool = lookup_pool(link, pool_name)?;
+    Ok(lookup_volume(link, &pool, pool_name, name)?.is_some())
+}
+
 /// Deletes the volume `name` from `pool`; whether it existed. A missing pool counts as
 /// a missing volume.
 pub(crate) fn delete(link: &Link<'_>, pool_name: &str, name: &str) -> Result<bool, LibvirtError> {

@@ -2,3 +2,4 @@
 
 pub mod dhcp_lease;
 pub mod dns_record_set;
+pub mod vm;

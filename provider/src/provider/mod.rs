@@ -21,12 +21,14 @@ use crate::framework::{
 use crate::functions;
 use crate::list_resources::dhcp_lease::DhcpLeaseList;
 use crate::list_resources::dns_record_set::DnsRecordSetList;
+use crate::list_resources::vm::VmList;
 use crate::protocol::value::Value;
 use crate::resources::dhcp_lease::DhcpLease;
 use crate::resources::dns_record_set::DnsRecordSet;
 use crate::resources::dns_zone::DnsZone;
 use crate::resources::network::Network;
 use crate::resources::storage_pool::StoragePool;
+use crate::resources::vm::Vm;
 use crate::resources::volume::Volume;
 
 /// Provider type name, as in `provider "rack" {}` and `provider::rack::...`.
@@ -88,6 +90,7 @@ impl Provider for RackProvider {
             Arc::new(Network),
             Arc::new(StoragePool),
             Arc::new(Volume),
+            Arc::new(Vm),
         ]
     }
 
@@ -102,7 +105,11 @@ impl Provider for RackProvider {
     }
 
     fn list_resources(&self) -> Vec<Arc<dyn ListResource>> {
-        vec![Arc::new(DnsRecordSetList), Arc::new(DhcpLeaseList)]
+        vec![
+            Arc::new(DnsRecordSetList),
+            Arc::new(DhcpLeaseList),
+            Arc::new(VmList),
+        ]
     }
 
     fn functions(&self) -> Vec<Arc<dyn Function>> {

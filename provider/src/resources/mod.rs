@@ -8,4 +8,5 @@ pub mod dns_zone;
 pub mod libvirt;
 pub mod network;
 pub mod storage_pool;
+pub mod vm;
 pub mod volume;
