@@ -122,3 +122,39 @@ resource "rack_volume" "vm" {
   name        = "${each.key}.qcow2"
   base_volume = rack_volume.base.name
 }
+
+# The VMs: each boots from its overlay of the base image (the BIOS runs the boot loader
+# on the disk), takes the MAC address its lease reserves, and gets its hostname from
+# cloud-init. Every console line goes to a log file on the hypervisor.
+resource "rack_vm" "vm" {
+  for_each = local.vms
+
+  name   = each.key
+  type   = var.domain_type
+  vcpus  = 1
+  memory = "256MiB"
+
+  disk {
+    pool   = rack_storage_pool.farm.name
+    volume = rack_volume.vm[each.key].name
+    format = "qcow2"
+  }
+
+  network_interface {
+    network = rack_network.farm.name
+    mac     = rack_dhcp_lease.vm[each.key].mac
+  }
+
+  console_log = "/var/log/libvirt/qemu/${each.key}.console.log"
+
+  cloud_init {
+    meta_data = <<-EOT
+      instance-id: ${each.key}-1
+      local-hostname: ${each.key}
+    EOT
+    user_data = <<-EOT
+      #cloud-config
+      fqdn: ${each.key}.${trimsuffix(local.zone, ".")}
+    EOT
+  }
+}
