@@ -4,14 +4,17 @@
 //! - `hypervisor`: the connection's thread, the bounded channel to it, and the
 //!   "fill once, read many" listings;
 //! - `network`: virtual networks, their model and XML (pure) and their operations;
+//! - `dhcp_host`: the static DHCP host entries of a network, changed in place;
 //! - `xml`: a small element tree over `quick-xml`.
 //!
 //! libvirt's C library is reached only through the `virt` crate's safe wrappers.
 
+pub mod dhcp_host;
 mod hypervisor;
 pub mod network;
 mod xml;
 
+pub use dhcp_host::{DhcpHost, DhcpHostError, HostChange};
 pub use hypervisor::{DEFAULT_CALL_TIMEOUT, Hypervisor, MAX_CALLS_IN_FLIGHT};
 pub use network::{
     DhcpRange, DomainConfig, IpConfig, NetworkMode, NetworkSpec, NetworkSpecError, NetworkState,

@@ -9,6 +9,8 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod dhcp_hosts;
+
 use rack_core::libvirt::{
     DhcpRange, DomainConfig, Hypervisor, IpConfig, LibvirtError, NetworkMode, NetworkSpec,
     NetworkState,
