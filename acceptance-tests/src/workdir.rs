@@ -542,6 +542,43 @@ impl PlanResult {
             None => panic!("the plan has no change for {address}\n{}", self.run),
         }
     }
+
+    /// The attributes whose change forces `address` to be replaced, as Terraform reports
+    /// them (`replace_paths`), each path joined with `.` (e.g. `ipv4.cidr`).
+    pub fn replace_paths(&self, address: &str) -> Vec<String> {
+        let changes = self
+            .json
+            .get("resource_changes")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let Some(change) = changes
+            .iter()
+            .find(|c| c.get("address").and_then(Value::as_str) == Some(address))
+        else {
+            return Vec::new();
+        };
+        change
+            .pointer("/change/replace_paths")
+            .and_then(Value::as_array)
+            .map(|paths| {
+                paths
+                    .iter()
+                    .filter_map(Value::as_array)
+                    .map(|steps| {
+                        steps
+                            .iter()
+                            .map(|s| match s {
+                                Value::String(t) => t.clone(),
+                                other => other.to_string(),
+                            })
+                            .collect::<Vec<_>>()
+                            .join(".")
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
 }
 
 #[cfg(test)]

@@ -22,6 +22,13 @@ variable "rndc_secret" {
 # resources use; every setting of the default server can also come from RACK_DNS_*
 # environment variables instead.
 provider "rack" {
+  # KVM hypervisors by name; resources pick one with `hypervisor` (RACK_HYPERVISORS).
+  hypervisors = {
+    kvm1 = "qemu+ssh://root@kvm1.dc1.example.net/system"
+    kvm2 = "qemu+ssh://root@kvm2.dc1.example.net/system"
+  }
+  default_hypervisor = "kvm1"
+
   dns {
     server "primary" {
       address       = "10.0.0.53:53"

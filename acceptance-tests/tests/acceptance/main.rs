@@ -21,4 +21,6 @@ mod dns_zone;
 mod examples;
 mod functions;
 mod harness;
+mod libvirt_common;
+mod libvirt_network;
 mod logging;

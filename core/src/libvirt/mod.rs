@@ -12,6 +12,7 @@
 pub mod dhcp_host;
 mod hypervisor;
 pub mod network;
+pub mod node;
 mod xml;
 
 pub use dhcp_host::{DhcpHost, DhcpHostError, HostChange};
@@ -20,6 +21,7 @@ pub use network::{
     DhcpRange, DomainConfig, IpConfig, NetworkMode, NetworkSpec, NetworkSpecError, NetworkState,
     NetworkUpdatePlan, REPLACE_ATTRIBUTES, network_xml, parse_network_xml, plan_update,
 };
+pub use node::NodeInfo;
 
 use std::fmt;
 use std::sync::Arc;
@@ -201,6 +203,18 @@ pub enum LibvirtError {
     WorkerGone {
         /// The URI.
         uri: String,
+    },
+    /// libvirt answered with a document rack cannot read.
+    #[error(
+        "Cannot read the {what} the hypervisor at {uri} reported ({reason}); check its libvirt version"
+    )]
+    Unreadable {
+        /// The URI.
+        uri: String,
+        /// What was read.
+        what: String,
+        /// Why it cannot be read.
+        reason: String,
     },
     /// Any other failure.
     #[error("The hypervisor at {uri} failed to {action}; check libvirtd's log on the hypervisor")]

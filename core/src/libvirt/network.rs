@@ -905,6 +905,42 @@ impl Hypervisor {
         .await
     }
 
+    /// Starts (`active`) or stops the network `name`; nothing happens when it is already
+    /// so. Guests attached to a network that is stopped lose their link until it runs
+    /// again and they are reattached.
+    pub async fn set_network_active(
+        &self,
+        name: &str,
+        active: bool,
+    ) -> Result<NetworkState, LibvirtError> {
+        let name = name.to_owned();
+        let cache = self.network_cache();
+        let verb = if active { "start" } else { "stop" };
+        self.call(format!("{verb} network {name:?}"), move |link| {
+            let net = lookup(link, &name)?.ok_or_else(|| LibvirtError::NotFound {
+                uri: link.uri().to_owned(),
+                kind: ObjectKind::Network,
+                name: name.clone(),
+            })?;
+            let action = || format!("{verb} network {name:?}");
+            let now = net.is_active().map_err(|e| link.fail(action(), e))?;
+            if now != active {
+                let done = if active { net.create() } else { net.destroy() };
+                if let Err(e) = done {
+                    let spec = read_state(link, &net).ok().and_then(|s| s.spec.ok());
+                    return Err(match &spec {
+                        Some(spec) => link.fail_on(action(), spec, e),
+                        None => link.fail(action(), e),
+                    });
+                }
+            }
+            let state = read_state(link, &net)?;
+            cache.put(&name, state.clone());
+            Ok(state)
+        })
+        .await
+    }
+
     /// Stops the network if it runs and removes its definition. Returns whether there
     /// was a network of that name.
     pub async fn delete_network(&self, name: &str) -> Result<bool, LibvirtError> {

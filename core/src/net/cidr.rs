@@ -70,6 +70,21 @@ impl Cidr {
         Self::build(network, prefix_len, &prefix_len.to_string())
     }
 
+    /// The network of prefix length `prefix_len` that holds `address` (host bits
+    /// cleared), e.g. `10.10.60.0/24` for `10.10.60.1` and 24.
+    pub fn containing(address: IpAddr, prefix_len: u8) -> Result<Self, CidrError> {
+        let network = match address {
+            IpAddr::V4(ip) if prefix_len <= 32 => {
+                IpAddr::V4(Ipv4Addr::from(u32::from(ip) & v4_mask(prefix_len)))
+            }
+            IpAddr::V6(ip) if prefix_len <= 128 => {
+                IpAddr::V6(Ipv6Addr::from(u128::from(ip) & v6_mask(prefix_len)))
+            }
+            other => other,
+        };
+        Self::build(network, prefix_len, &prefix_len.to_string())
+    }
+
     /// The network address (all host bits zero).
     pub const fn network(&self) -> IpAddr {
         self.network

@@ -364,3 +364,26 @@ async fn errors_say_what_to_check() {
     assert!(e.to_string().contains("check the URI"), "{e}");
     assert!(hv.delete_network("backplane").await.unwrap());
 }
+
+#[tokio::test]
+async fn node_info_names_the_domain_types_that_work() {
+    let (_fixture, hv) = start();
+    let info = hv.node_info().await.unwrap();
+    assert_eq!(info.driver, "QEMU", "{info:?}");
+    assert!(info.libvirt_version.starts_with("9."), "{info:?}");
+    assert!(info.cpus >= 1 && info.memory_bytes > 0, "{info:?}");
+    assert_eq!(info.arch, "x86_64", "{info:?}");
+    assert!(info.domain_types.iter().any(|t| t == "qemu"), "{info:?}");
+    // These machines have /dev/kvm without hardware virtualisation for nested guests.
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap();
+    let hw = cpuinfo.split_whitespace().any(|w| w == "vmx" || w == "svm");
+    if !hw {
+        assert!(!info.domain_types.iter().any(|t| t == "kvm"), "{info:?}");
+        assert!(
+            info.unusable_domain_types
+                .get("kvm")
+                .is_some_and(|why| why.contains("vmx")),
+            "{info:?}"
+        );
+    }
+}

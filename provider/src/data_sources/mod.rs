@@ -3,3 +3,4 @@
 pub mod dhcp_leases;
 pub mod dns_record_set;
 pub mod dns_zone;
+pub mod hypervisor;

@@ -2,6 +2,7 @@
 
 pub mod dhcp;
 pub mod dns;
+pub mod hypervisors;
 pub mod servers;
 
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use async_trait::async_trait;
 use crate::data_sources::dhcp_leases::DhcpLeasesData;
 use crate::data_sources::dns_record_set::DnsRecordSetData;
 use crate::data_sources::dns_zone::DnsZoneData;
+use crate::data_sources::hypervisor::HypervisorData;
 use crate::framework::schema::{Block, Schema};
 use crate::framework::{
     DataSource, Diagnostics, Function, ListResource, Provider, ProviderData, Resource,
@@ -22,6 +24,7 @@ use crate::protocol::value::Value;
 use crate::resources::dhcp_lease::DhcpLease;
 use crate::resources::dns_record_set::DnsRecordSet;
 use crate::resources::dns_zone::DnsZone;
+use crate::resources::network::Network;
 
 /// Provider type name, as in `provider "rack" {}` and `provider::rack::...`.
 pub const TYPE_NAME: &str = "rack";
@@ -36,6 +39,8 @@ pub struct RackConfig {
     pub dns: dns::DnsServers,
     /// The DHCP servers of the `dhcp` block.
     pub dhcp: dhcp::DhcpServers,
+    /// The KVM hypervisors of the `hypervisors` map.
+    pub hypervisors: hypervisors::Hypervisors,
 }
 
 /// The rack provider.
@@ -52,6 +57,7 @@ impl Provider for RackProvider {
              also come from the environment variable named in its description. The provider \
              functions need no configuration.",
             )
+            .attributes(hypervisors::attributes())
             .block(dns::block())
             .block(dhcp::block()),
         )
@@ -59,11 +65,16 @@ impl Provider for RackProvider {
 
     async fn configure(&self, config: Value, diags: &mut Diagnostics) -> Option<ProviderData> {
         let lookup = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let hypervisors = hypervisors::configure(&config, &lookup, diags);
         let dns_value = config.attr("dns").cloned().unwrap_or(Value::Null);
         let dns = dns::configure(&dns_value, &lookup, diags);
         let dhcp_value = config.attr("dhcp").cloned().unwrap_or(Value::Null);
         let dhcp = dhcp::configure(&dhcp_value, &lookup, diags);
-        Some(Arc::new(RackConfig { dns, dhcp }))
+        Some(Arc::new(RackConfig {
+            dns,
+            dhcp,
+            hypervisors,
+        }))
     }
 
     fn resources(&self) -> Vec<Arc<dyn Resource>> {
@@ -71,6 +82,7 @@ impl Provider for RackProvider {
             Arc::new(DnsRecordSet),
             Arc::new(DnsZone),
             Arc::new(DhcpLease),
+            Arc::new(Network),
         ]
     }
 
@@ -79,6 +91,7 @@ impl Provider for RackProvider {
             Arc::new(DnsZoneData),
             Arc::new(DnsRecordSetData),
             Arc::new(DhcpLeasesData),
+            Arc::new(HypervisorData),
         ]
     }
 

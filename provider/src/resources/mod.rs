@@ -5,3 +5,5 @@ pub mod dhcp_lease;
 pub mod dns;
 pub mod dns_record_set;
 pub mod dns_zone;
+pub mod libvirt;
+pub mod network;

@@ -1,0 +1,57 @@
+//! What the libvirt acceptance tests share: the libvirtd fixture seen by the provider
+//! through `RACK_HYPERVISORS`, and `virsh` for looking at what libvirt holds and for
+//! changes made behind Terraform's back.
+
+use std::process::Command;
+
+use rack_acceptance_tests::Workdir;
+
+use crate::support::Libvirt;
+
+/// The provider block every libvirt test uses; the hypervisor comes from
+/// `RACK_HYPERVISORS` (a lone URI: a hypervisor named `default`).
+pub const PROVIDER: &str = r#"
+terraform {
+  required_providers {
+    rack = { source = "terraform.local/rack/rack" }
+  }
+}
+
+provider "rack" {}
+"#;
+
+/// Starts the fixture or fails naming what is missing.
+pub fn start() -> Libvirt {
+    Libvirt::start().unwrap_or_else(|e| panic!("cannot start the libvirt fixture: {e}"))
+}
+
+/// A workdir whose provider reaches `libvirt` as its default hypervisor.
+pub fn workdir(libvirt: &Libvirt) -> Workdir {
+    let mut wd = Workdir::new();
+    wd.set_env("RACK_HYPERVISORS", libvirt.uri.clone());
+    wd.set_env("RACK_HYPERVISOR_TIMEOUT", "60s");
+    wd
+}
+
+/// Runs `virsh -c URI args...`; returns (success, stdout, stderr).
+pub fn virsh(libvirt: &Libvirt, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new("virsh")
+        .arg("-c")
+        .arg(&libvirt.uri)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run virsh (package libvirt-clients): {e}"));
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `virsh args...`, which must succeed; returns its stdout.
+#[track_caller]
+pub fn virsh_ok(libvirt: &Libvirt, args: &[&str]) -> String {
+    let (ok, out, err) = virsh(libvirt, args);
+    assert!(ok, "virsh {args:?} failed: {err}\n{out}");
+    out
+}

@@ -1,0 +1,78 @@
+//! What the libvirt resources and data sources share: finding the hypervisor, import IDs
+//! of the form `<hypervisor>/<name>`, and libvirt errors as diagnostics.
+
+use rack_core::libvirt::LibvirtError;
+
+use crate::framework::{Context, Diagnostic};
+use crate::protocol::value::Value;
+use crate::provider::RackConfig;
+use crate::provider::hypervisors::NamedHypervisor;
+
+/// The hypervisor a resource names (or the default), from the configured provider.
+pub fn hypervisor(ctx: &Context, name: Option<&str>) -> Result<NamedHypervisor, Diagnostic> {
+    let config = ctx.provider_data::<RackConfig>()?;
+    config.hypervisors.get(name)
+}
+
+/// A string attribute, if known and not null.
+pub fn str_attr<'a>(v: &'a Value, name: &str) -> Option<&'a str> {
+    v.attr(name).and_then(Value::as_str)
+}
+
+/// Sets attribute `name` of an object value.
+pub fn obj_set(v: &mut Value, name: &str, new: Value) {
+    if let Value::Object(m) = v {
+        m.insert(name.to_string(), new);
+    }
+}
+
+/// A libvirt failure as a diagnostic: the error's message (which says what to check) as
+/// summary, the chain as detail, and `hint` about what rack was doing.
+pub fn libvirt_diag(e: &LibvirtError, hint: &str) -> Diagnostic {
+    Diagnostic::from_error(e, hint)
+}
+
+/// Splits an import ID `<hypervisor>/<rest>` or `<rest>` (default hypervisor), where
+/// `rest` has `parts` segments separated by `/`.
+pub fn split_import_id(id: &str, parts: usize) -> Option<(Option<String>, Vec<String>)> {
+    let segments: Vec<&str> = id.split('/').collect();
+    if segments.iter().any(|s| s.is_empty()) {
+        return None;
+    }
+    if segments.len() == parts {
+        Some((None, segments.iter().map(|s| (*s).to_string()).collect()))
+    } else if segments.len() == parts + 1 {
+        Some((
+            Some(segments[0].to_string()),
+            segments[1..].iter().map(|s| (*s).to_string()).collect(),
+        ))
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn import_ids_with_and_without_hypervisor() {
+        assert_eq!(
+            split_import_id("farm", 1),
+            Some((None, vec!["farm".to_string()]))
+        );
+        assert_eq!(
+            split_import_id("kvm1/farm", 1),
+            Some((Some("kvm1".to_string()), vec!["farm".to_string()]))
+        );
+        assert_eq!(
+            split_import_id("kvm1/default/disk0", 2),
+            Some((
+                Some("kvm1".to_string()),
+                vec!["default".to_string(), "disk0".to_string()]
+            ))
+        );
+        assert_eq!(split_import_id("a/b/c", 1), None);
+        assert_eq!(split_import_id("kvm1/", 1), None);
+    }
+}
