@@ -20,7 +20,10 @@
 //! one `config-set` with all the changes, then `config-write` to persist it. When the
 //! cache was empty (after our own previous write) the configuration it fetches is the
 //! current one and serves as both base and check: one `config-get` per batch, not two.
-//! Changes that arrive while a write is under way go together in the next one. When Kea rejects a `config-set` holding several changes, nothing was changed; the
+//! After a write the cache holds the configuration as set (reads, such as the plans
+//! Terraform makes between applies, need no `config-get`), and the next batch fetches
+//! Kea's own form, with the defaults it filled in, as its base. Changes that arrive while
+//! a write is under way go together in the next one. When Kea rejects a `config-set` holding several changes, nothing was changed; the
 //! batch is split in halves and tried again until the rejected change is alone, so one bad
 //! option cannot fail its neighbours.
 //!
@@ -135,11 +138,13 @@ pub enum LeaseQuery {
     HwAddress(MacAddress),
 }
 
-/// The server's configuration as fetched, with its hash.
+/// The server's configuration as fetched, with its hash; or, after our own
+/// `config-set`, the configuration we set, with no hash (Kea fills in defaults, so its
+/// own form, and hash, are known only from the next `config-get`).
 #[derive(Debug)]
 struct Fetched {
     config: Value,
-    hash: String,
+    hash: Option<String>,
 }
 
 struct Pending {
@@ -472,7 +477,7 @@ impl Inner {
         let answer = self.call(Command::config_get()).await?;
         let config =
             commands::parse_config(&answer).map_err(|s| self.malformed("config-get", s))?;
-        let hash = config_hash(&config);
+        let hash = Some(config_hash(&config));
         Ok(Fetched { config, hash })
     }
 
@@ -574,13 +579,27 @@ impl Inner {
     /// One attempt at one group. Answers every caller, or gives the group back in halves
     /// when Kea rejected it and it has more than one change.
     async fn write_group(&self, group: Vec<Pending>) -> Option<(Vec<Pending>, Vec<Pending>)> {
-        let (base, fetched_now) = match self.cached_or_fetched().await {
+        let (mut base, mut fetched_now) = match self.cached_or_fetched().await {
             Ok(b) => b,
             Err(e) => {
                 fail(group, &e);
                 return None;
             }
         };
+        if base.hash.is_none() {
+            // What our previous batch set, in our form: Kea's own is the base.
+            match self.fetch().await {
+                Ok(f) => {
+                    let f = Arc::new(f);
+                    *self.cache.lock().await = Some(f.clone());
+                    (base, fetched_now) = (f, true);
+                }
+                Err(e) => {
+                    fail(group, &e);
+                    return None;
+                }
+            }
+        }
         let mut work = base.config.clone();
         let mut accepted = Vec::with_capacity(group.len());
         for p in group {
@@ -610,7 +629,7 @@ impl Inner {
         if let Some(fresh) = fresh
             && fresh.hash != base.hash
         {
-            tracing::debug!(cached = %base.hash, server = %fresh.hash, "Kea configuration changed underneath");
+            tracing::debug!(cached = ?base.hash, server = ?fresh.hash, "Kea configuration changed underneath");
             *self.cache.lock().await = Some(Arc::new(fresh));
             fail(
                 accepted,
@@ -620,6 +639,7 @@ impl Inner {
             );
             return None;
         }
+        let written = work.clone();
         match self.call(Command::config_set(work)).await {
             Ok(_) => {}
             Err(KeaError::ConfigRejected { .. }) if accepted.len() > 1 => {
@@ -633,8 +653,12 @@ impl Inner {
                 return None;
             }
         }
-        // Kea fills in defaults on config-set: read again rather than keep our edit.
-        *self.cache.lock().await = None;
+        // Reads (the plans Terraform makes between applies) are answered from what we
+        // set; the next batch fetches Kea's own form as its base.
+        *self.cache.lock().await = Some(Arc::new(Fetched {
+            config: written,
+            hash: None,
+        }));
         let result = self.call(Command::config_write()).await.map(|_| ());
         for p in accepted {
             let _ = p.reply.send(result.clone());
