@@ -1,7 +1,8 @@
 //! `rack_dhcp_lease` on a libvirt network (a `libvirt` DHCP server) against a real
 //! libvirtd: apply -> the network holds the host entry and a real DHCP client (udhcpc on
 //! the network's bridge) gets the address and hostname -> plan is empty -> import gives
-//! the same state -> a new address changes in place, dnsmasq keeps running (same PID) and
+//! the same state -> `rack_dhcp_leases` reads the client's lease -> a new address
+//! changes in place, dnsmasq keeps running (same PID) and
 //! the client sees it -> entries changed and deleted out of band (virsh net-update) show
 //! in plan and are put back -> boot options, and another lease's address or hostname,
 //! are refused at plan time naming why -> destroy leaves no entry behind.
@@ -92,6 +93,31 @@ fn lease_on_a_libvirt_network() {
         &[],
     );
     wd.assert_plan_empty();
+
+    // The data source reads the lease the client holds, by MAC and by subnet.
+    wd.write_main(&config(
+        "10.10.62.20",
+        "node1",
+        r#"
+data "rack_dhcp_leases" "by_mac" {
+  server = "farm"
+  mac    = "02:00:00:62:00:01"
+}
+data "rack_dhcp_leases" "by_subnet" {
+  server = "farm"
+  subnet = "10.10.62.0/24"
+}
+output "by_mac" {
+  value = data.rack_dhcp_leases.by_mac.leases[*].ip
+}
+output "by_subnet" {
+  value = [for l in data.rack_dhcp_leases.by_subnet.leases : l.mac]
+}
+"#,
+    ));
+    wd.apply();
+    assert_eq!(wd.output("by_mac"), serde_json::json!(["10.10.62.20"]));
+    assert_eq!(wd.output("by_subnet"), serde_json::json!([MAC]));
 
     // A new address and hostname change in place; dnsmasq is not restarted.
     wd.write_main(&config("10.10.62.21", "node1b", ""));

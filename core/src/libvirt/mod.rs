@@ -5,18 +5,22 @@
 //!   "fill once, read many" listings;
 //! - `network`: virtual networks, their model and XML (pure) and their operations;
 //! - `dhcp_host`: the static DHCP host entries of a network, changed in place;
+//! - `leases`: the active DHCP leases of a network (the one module with `unsafe`: a
+//!   libvirt call the `virt` crate does not wrap);
 //! - `xml`: a small element tree over `quick-xml`.
 //!
 //! libvirt's C library is reached only through the `virt` crate's safe wrappers.
 
 pub mod dhcp_host;
 mod hypervisor;
+mod leases;
 pub mod network;
 pub mod node;
 mod xml;
 
 pub use dhcp_host::{DhcpHost, DhcpHostError, HostChange};
 pub use hypervisor::{DEFAULT_CALL_TIMEOUT, Hypervisor, MAX_CALLS_IN_FLIGHT};
+pub use leases::NetworkLease;
 pub use network::{
     DhcpRange, DomainConfig, IpConfig, NetworkMode, NetworkSpec, NetworkSpecError, NetworkState,
     NetworkUpdatePlan, REPLACE_ATTRIBUTES, network_xml, parse_network_xml, plan_update,

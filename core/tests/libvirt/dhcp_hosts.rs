@@ -11,7 +11,7 @@ use rack_core::libvirt::{DhcpHost, DhcpHostError, HostChange, LibvirtError};
 use rack_core::net::MacAddress;
 
 use crate::support::Libvirt;
-use crate::{isolated_spec, start};
+use crate::{ip, isolated_spec, start};
 
 const MAC: &str = "02:00:00:93:00:01";
 const OTHER_MAC: &str = "02:00:00:93:00:02";
@@ -90,6 +90,21 @@ async fn host_entries_reach_a_dhcp_client_without_restarting_dnsmasq() {
         "{lease:?}"
     );
     assert_eq!(fixture.dnsmasq_pid(&spec.name), Some(dnsmasq), "restarted");
+    // libvirt reports the lease (`virsh net-dhcp-leases`), all of them or by MAC.
+    let leases = hv.dhcp_leases(&spec.name, None).await.unwrap();
+    let ours: Vec<_> = leases.iter().filter(|l| l.mac == Some(mac(MAC))).collect();
+    assert_eq!(ours.len(), 1, "{leases:?}");
+    assert_eq!(ours[0].ip, ip("10.92.0.50"));
+    assert_eq!((ours[0].prefix, ours[0].iface.as_str()), (24, "rkback0"));
+    assert!(ours[0].expiry > 0, "{leases:?}");
+    let by_mac = hv.dhcp_leases(&spec.name, Some(mac(MAC))).await.unwrap();
+    assert_eq!(by_mac, vec![ours[0].clone()]);
+    assert!(
+        hv.dhcp_leases(&spec.name, Some(mac(OTHER_MAC)))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // Another entry for the same address, MAC or hostname is refused, naming this one.
     for wanted in [
@@ -189,6 +204,8 @@ async fn host_entry_errors_say_what_to_check() {
         "{e}"
     );
     let subnet: Cidr = "10.92.0.0/24".parse().unwrap();
+    let e = hv.dhcp_leases("nowhere", None).await.unwrap_err();
+    assert!(e.to_string().contains("\"nowhere\" does not exist"), "{e}");
     let e = hv.dhcp_hosts("nowhere", subnet).await.unwrap_err();
     assert!(
         matches!(e, DhcpHostError::Libvirt(LibvirtError::NotFound { .. })),

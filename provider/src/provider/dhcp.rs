@@ -27,6 +27,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -408,14 +409,46 @@ impl DhcpBackend for LibvirtBackend {
             .map_err(|e| self.error(e, Some(&wanted)))
     }
 
-    async fn leases(&self, _filter: LeaseFilter) -> Result<Vec<ActiveLease>, DhcpError> {
-        Err(DhcpError::Unsupported {
-            backend: "libvirt",
-            what: "listing active leases".to_owned(),
-            hint: "The libvirt bindings rack uses have no call for a network's DHCP leases \
-                   (virNetworkGetDHCPLeases); run `virsh net-dhcp-leases NETWORK` on the \
-                   hypervisor, or use a Kea server.",
-        })
+    async fn leases(&self, filter: LeaseFilter) -> Result<Vec<ActiveLease>, DhcpError> {
+        let hv = self.handle()?;
+        let mac = match filter {
+            LeaseFilter::Mac(m) => Some(m),
+            LeaseFilter::Subnet(_) => None,
+        };
+        let leases = hv
+            .dhcp_leases(&self.network, mac)
+            .await
+            .map_err(|e| self.error(e, None))?;
+        Ok(leases
+            .into_iter()
+            .filter_map(|l| {
+                let IpAddr::V4(ip) = l.ip else { return None };
+                let subnet = u8::try_from(l.prefix)
+                    .ok()
+                    .filter(|p| *p <= 32)
+                    .and_then(|p| {
+                        let mask = u32::MAX.checked_shl(32 - u32::from(p)).unwrap_or(0);
+                        Cidr::new(IpAddr::V4(Ipv4Addr::from(u32::from(ip) & mask)), p).ok()
+                    });
+                if let LeaseFilter::Subnet(wanted) = filter
+                    && subnet != Some(wanted)
+                {
+                    return None;
+                }
+                Some(ActiveLease {
+                    ip,
+                    mac: l.mac,
+                    client_id: l.client_id,
+                    hostname: l.hostname,
+                    subnet,
+                    // libvirt reports the expiry only.
+                    valid_lifetime: 0,
+                    cltt: 0,
+                    expires: u64::try_from(l.expiry).unwrap_or(0),
+                    state: "default",
+                })
+            })
+            .collect())
     }
 }
 
