@@ -12,9 +12,10 @@ pub mod foundation;
 mod host;
 mod procfs;
 mod stats;
+pub mod storage;
 
-/// The real backends of the core crate's integration tests (named, PowerDNS, Kea), shared
-/// with benchmarks that need a server.
+/// The real backends of the core crate's integration tests (named, PowerDNS, Kea,
+/// libvirtd), shared with benchmarks that need a server.
 #[path = "../../../core/tests/support/mod.rs"]
 mod support;
 
@@ -51,5 +52,11 @@ pub const BENCHMARKS: &[Benchmark] = &[
         about: "500 `rack_dhcp_lease` in one subnet against Kea: apply, no-change plan and Kea commands, vs. `terraform_data` and one raw config-set",
         default_runs: dhcp::DEFAULT_ROUNDS,
         run: |runs| dhcp::run(&dhcp::Options { runs }),
+    },
+    Benchmark {
+        name: "storage",
+        about: "libvirt volumes: 20 qcow2 overlays vs 20 full copies (time, bytes written); sparse upload of 1 GiB holding 100 MiB vs `virsh vol-upload --sparse`",
+        default_runs: storage::DEFAULT_ROUNDS,
+        run: |runs| storage::run(&storage::Options { runs }),
     },
 ];

@@ -25,3 +25,5 @@ mod harness;
 mod libvirt_common;
 mod libvirt_network;
 mod logging;
+mod storage_pool;
+mod storage_volume;

@@ -5,20 +5,38 @@
 //!   "fill once, read many" listings;
 //! - `network`: virtual networks, their model and XML (pure) and their operations;
 //! - `dhcp_host`: the static DHCP host entries of a network, changed in place;
-//! - `leases`: the active DHCP leases of a network (the one module with `unsafe`: a
-//!   libvirt call the `virt` crate does not wrap);
+//!   `leases`: its active DHCP leases;
+//! - `domain`: virtual machines, their model and XML (pure), update plans and their
+//!   operations; `seed_volume`: the cloud-init seed volume they write;
+//! - `pool`, `volume`: storage pools and volumes, the same way; `upload` streams a
+//!   volume's content sparse, `stream_hole` is the one call the `virt` crate lacks;
 //! - `xml`: a small element tree over `quick-xml`.
 //!
-//! libvirt's C library is reached only through the `virt` crate's safe wrappers.
+//! libvirt's C library is reached through the `virt` crate's safe wrappers, except
+//! `virStreamSendHole` (`stream_hole.rs`) and `virNetworkGetDHCPLeases` (`leases.rs`),
+//! the workspace's only `unsafe`.
 
 pub mod dhcp_host;
+pub mod domain;
 mod hypervisor;
 mod leases;
 pub mod network;
 pub mod node;
+pub mod pool;
+mod seed_volume;
+mod stream_hole;
+mod upload;
+pub mod volume;
 mod xml;
 
 pub use dhcp_host::{DhcpHost, DhcpHostError, HostChange};
+pub use domain::{
+    AddressSource, BootDevice, DOMAIN_REPLACE_ATTRIBUTES, DOMAIN_RESTART_ATTRIBUTES, DirectBoot,
+    DiskBus, DiskDevice, DiskSpec, DomainCreated, DomainSpec, DomainSpecError, DomainState,
+    DomainType, DomainUpdatePlan, DomainUpdated, Firmware, GraphicsKind, GraphicsSpec,
+    GuestInterface, InterfaceSource, InterfaceSpec, ShutdownOutcome, cloud_init_volume_name,
+    domain_xml, interface_mac, parse_domain_xml, parse_memory_kib, plan_domain_update,
+};
 pub use hypervisor::{DEFAULT_CALL_TIMEOUT, Hypervisor, MAX_CALLS_IN_FLIGHT};
 pub use leases::NetworkLease;
 pub use network::{
@@ -26,6 +44,15 @@ pub use network::{
     NetworkUpdatePlan, REPLACE_ATTRIBUTES, network_xml, parse_network_xml, plan_update,
 };
 pub use node::NodeInfo;
+pub use pool::{
+    POOL_REPLACE_ATTRIBUTES, PoolKind, PoolSpec, PoolSpecError, PoolState, PoolUpdatePlan,
+    parse_pool_xml, plan_pool_update, pool_xml,
+};
+pub use upload::{CHUNK as UPLOAD_CHUNK, UploadError, UploadReport};
+pub use volume::{
+    BackingStore, SourceLocation, UploadSource, VOLUME_REPLACE_ATTRIBUTES, VolumeContent,
+    VolumeFormat, VolumeRef, VolumeSpec, VolumeSpecError, VolumeState, VolumeXml, parse_volume_xml,
+};
 
 use std::fmt;
 use std::sync::Arc;
@@ -44,6 +71,8 @@ pub enum ObjectKind {
     StoragePool,
     /// A storage volume.
     Volume,
+    /// A virtual machine (libvirt domain).
+    Domain,
 }
 
 impl fmt::Display for ObjectKind {
@@ -52,6 +81,7 @@ impl fmt::Display for ObjectKind {
             Self::Network => "Network",
             Self::StoragePool => "Storage pool",
             Self::Volume => "Volume",
+            Self::Domain => "VM",
         })
     }
 }
@@ -133,6 +163,105 @@ pub enum LibvirtError {
         #[source]
         source: Option<virt::error::Error>,
     },
+    /// A storage pool's directory, volume group or devices cannot be used.
+    #[error("Storage pool {pool:?} cannot use {storage} on the hypervisor at {uri}; {hint}")]
+    PoolStorage {
+        /// The URI.
+        uri: String,
+        /// The pool.
+        pool: String,
+        /// The directory, volume group or devices.
+        storage: String,
+        /// What to check.
+        hint: &'static str,
+        /// libvirt's error (boxed: this variant carries the most fields).
+        #[source]
+        source: Box<virt::error::Error>,
+    },
+    /// A storage pool exists but is not running.
+    #[error(
+        "Storage pool {pool:?} on the hypervisor at {uri} is not active; start it (`virsh pool-start`, or apply its rack_storage_pool again) and check its storage"
+    )]
+    PoolInactive {
+        /// The URI.
+        uri: String,
+        /// The pool.
+        pool: String,
+        /// libvirt's error.
+        #[source]
+        source: virt::error::Error,
+    },
+    /// The pool's storage is full.
+    #[error(
+        "Storage pool {pool:?} on the hypervisor at {uri} has no room to {action}; free space there or use another pool"
+    )]
+    NoSpace {
+        /// The URI.
+        uri: String,
+        /// The pool.
+        pool: String,
+        /// What was being done.
+        action: String,
+        /// libvirt's error.
+        #[source]
+        source: virt::error::Error,
+    },
+    /// A storage pool specification is not valid, or its XML cannot be modelled.
+    #[error("Storage pool {name:?} cannot be used as given")]
+    PoolSpec {
+        /// The pool.
+        name: String,
+        /// What is wrong.
+        #[source]
+        source: PoolSpecError,
+    },
+    /// A volume specification is not valid, or its XML cannot be read.
+    #[error("Volume {pool}/{name} cannot be used as given")]
+    VolumeSpec {
+        /// The pool.
+        pool: String,
+        /// The volume.
+        name: String,
+        /// What is wrong.
+        #[source]
+        source: VolumeSpecError,
+    },
+    /// A smaller volume was asked for; nothing was changed.
+    #[error(
+        "Volume {pool}/{name} is {current}; shrinking it to {wanted} is refused because the data at its end would be lost. Keep size at least {current}, or replace the volume"
+    )]
+    Shrink {
+        /// The pool.
+        pool: String,
+        /// The volume.
+        name: String,
+        /// Its capacity now.
+        current: crate::size::ByteSize,
+        /// The capacity asked for.
+        wanted: crate::size::ByteSize,
+    },
+    /// A volume's content could not be read, checked or streamed; the volume was
+    /// deleted again.
+    #[error("Cannot fill volume {pool}/{name} from its source")]
+    Upload {
+        /// The pool.
+        pool: String,
+        /// The volume.
+        name: String,
+        /// What went wrong.
+        #[source]
+        source: Arc<UploadError>,
+    },
+    /// A storage change needs the object replaced; nothing was changed.
+    #[error("Changing {} of {kind} {name:?} needs it to be replaced", .attributes.join(", "))]
+    StorageRequiresReplacement {
+        /// Pool or volume.
+        kind: ObjectKind,
+        /// Its name.
+        name: String,
+        /// The attributes that differ.
+        attributes: Vec<&'static str>,
+    },
     /// The bridge name or an address is already used on the hypervisor.
     #[error(
         "Cannot {action} on the hypervisor at {uri}: its bridge name or address range is already in use there; choose another bridge name or subnet, or remove what uses it"
@@ -178,6 +307,41 @@ pub enum LibvirtError {
         name: String,
         /// The attributes that differ.
         attributes: Vec<&'static str>,
+    },
+    /// The VM specification is not valid, or what libvirt holds cannot be modelled.
+    #[error("VM {name:?} cannot be used as given")]
+    DomainSpec {
+        /// The VM.
+        name: String,
+        /// What is wrong.
+        #[source]
+        source: domain::DomainSpecError,
+    },
+    /// The change needs the VM replaced; nothing was changed.
+    #[error(
+        "Changing {} of VM {name:?} needs the VM to be replaced",
+        .attributes.join(", ")
+    )]
+    DomainRequiresReplacement {
+        /// The VM.
+        name: String,
+        /// The attributes that differ.
+        attributes: Vec<&'static str>,
+    },
+    /// Interfaces of a VM got no address in time.
+    #[error(
+        "VM {name:?} has no address from the {from} source for {} after {waited:?}; check that the guest booted and runs a DHCP client (lease source: on a libvirt network with DHCP) or the QEMU guest agent (agent source)",
+        .missing.join(", ")
+    )]
+    NoAddress {
+        /// The VM.
+        name: String,
+        /// Where addresses were looked for.
+        from: String,
+        /// The MAC addresses of the interfaces without one.
+        missing: Vec<String>,
+        /// How long it waited.
+        waited: Duration,
     },
     /// No answer within the call timeout.
     #[error(

@@ -8,13 +8,16 @@
 
 #![allow(dead_code, unused_imports)]
 
+pub mod guest;
 pub mod kea;
 pub mod libvirt;
 pub mod named;
 pub mod pdns;
 pub mod process;
+pub mod storage;
 pub mod udhcpc;
 
+pub use guest::Guest;
 pub use kea::Kea;
 pub use libvirt::Libvirt;
 pub use named::Named;

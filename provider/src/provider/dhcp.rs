@@ -68,9 +68,9 @@ pub enum DhcpError {
     /// The Kea backend failed.
     #[error(transparent)]
     Kea(KeaError),
-    /// The libvirt backend failed.
+    /// The libvirt backend failed (boxed: libvirt's errors are large).
     #[error(transparent)]
-    Libvirt(DhcpHostError),
+    Libvirt(Box<DhcpHostError>),
     /// The hypervisor a libvirt server names is not configured.
     #[error("{summary}: {detail}")]
     Hypervisor {
@@ -308,7 +308,7 @@ impl LibvirtBackend {
                 entry,
                 what,
             }),
-            other => DhcpError::Libvirt(other),
+            other => DhcpError::Libvirt(Box::new(other)),
         }
     }
 }

@@ -754,8 +754,10 @@ pub fn dhcp_error(e: &DhcpError, what: &str) -> Diagnostic {
             };
             d.at(AttributePath::attr(attr))
         }
-        DhcpError::Config(ConfigError::SubnetNotFound { .. })
-        | DhcpError::Libvirt(DhcpHostError::SubnetNotFound { .. }) => {
+        DhcpError::Config(ConfigError::SubnetNotFound { .. }) => {
+            d.at(AttributePath::attr("subnet"))
+        }
+        DhcpError::Libvirt(e) if matches!(**e, DhcpHostError::SubnetNotFound { .. }) => {
             d.at(AttributePath::attr("subnet"))
         }
         _ => d,
