@@ -90,8 +90,18 @@ async fn host_entries_reach_a_dhcp_client_without_restarting_dnsmasq() {
         "{lease:?}"
     );
     assert_eq!(fixture.dnsmasq_pid(&spec.name), Some(dnsmasq), "restarted");
-    // libvirt reports the lease (`virsh net-dhcp-leases`), all of them or by MAC.
-    let leases = hv.dhcp_leases(&spec.name, None).await.unwrap();
+    // libvirt reports the lease (`virsh net-dhcp-leases`), all of them or by MAC, once
+    // dnsmasq's lease script (libvirt's lease helper) has recorded it: after the ACK,
+    // asynchronously.
+    let t = Instant::now();
+    let leases = loop {
+        let leases = hv.dhcp_leases(&spec.name, None).await.unwrap();
+        if !leases.is_empty() || t.elapsed() > std::time::Duration::from_secs(10) {
+            break leases;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    eprintln!("libvirt reported the lease {:?} after udhcpc", t.elapsed());
     let ours: Vec<_> = leases.iter().filter(|l| l.mac == Some(mac(MAC))).collect();
     assert_eq!(ours.len(), 1, "{leases:?}");
     assert_eq!(ours[0].ip, ip("10.92.0.50"));
