@@ -359,7 +359,11 @@ fn data_main_tf() -> String {
 }
 
 /// Runs `terraform <args>`; fails unless it exits with one of `ok_codes`.
-fn terraform(wd: &Workdir, args: &[&str], ok_codes: &[i32]) -> anyhow::Result<CmdResult> {
+pub(super) fn terraform(
+    wd: &Workdir,
+    args: &[&str],
+    ok_codes: &[i32],
+) -> anyhow::Result<CmdResult> {
     let result =
         crate::run_command(wd.command(args), COMMAND_TIMEOUT).context("Cannot start terraform")?;
     match result.code {
@@ -368,7 +372,7 @@ fn terraform(wd: &Workdir, args: &[&str], ok_codes: &[i32]) -> anyhow::Result<Cm
     }
 }
 
-fn apply(wd: &Workdir) -> anyhow::Result<CmdResult> {
+pub(super) fn apply(wd: &Workdir) -> anyhow::Result<CmdResult> {
     terraform(
         wd,
         &["apply", "-auto-approve", "-input=false", "-no-color"],
@@ -377,7 +381,7 @@ fn apply(wd: &Workdir) -> anyhow::Result<CmdResult> {
 }
 
 /// A plan that must find nothing to do (`-detailed-exitcode` 0).
-fn plan_no_change(wd: &Workdir) -> anyhow::Result<CmdResult> {
+pub(super) fn plan_no_change(wd: &Workdir) -> anyhow::Result<CmdResult> {
     terraform(
         wd,
         &["plan", "-input=false", "-no-color", "-detailed-exitcode"],
@@ -386,7 +390,7 @@ fn plan_no_change(wd: &Workdir) -> anyhow::Result<CmdResult> {
 }
 
 /// Forgets the state, so the next apply creates everything again.
-fn remove_state(wd: &Workdir) -> anyhow::Result<()> {
+pub(super) fn remove_state(wd: &Workdir) -> anyhow::Result<()> {
     for file in ["terraform.tfstate", "terraform.tfstate.backup"] {
         let path = wd.path().join(file);
         match std::fs::remove_file(&path) {
@@ -398,7 +402,7 @@ fn remove_state(wd: &Workdir) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn destroy(wd: &Workdir) -> anyhow::Result<CmdResult> {
+pub(super) fn destroy(wd: &Workdir) -> anyhow::Result<CmdResult> {
     terraform(
         wd,
         &["destroy", "-auto-approve", "-input=false", "-no-color"],
@@ -430,9 +434,9 @@ struct Measured {
 
 /// The rack provider's processes during one command.
 #[derive(Debug, Clone, Copy)]
-struct ProviderCpu {
-    seconds: f64,
-    starts: usize,
+pub(super) struct ProviderCpu {
+    pub(super) seconds: f64,
+    pub(super) starts: usize,
 }
 
 #[derive(Debug, Default)]
@@ -472,7 +476,7 @@ struct Workdirs {
 /// Writes `<dir>/terraform-provider-rack`: runs the real binary as a child (not `exec`),
 /// then appends bash's `times` (two lines: the shell's own CPU, then its children's) to
 /// `times_file`, and exits with the provider's status.
-fn write_wrapper(dir: &Path, binary: &Path, times_file: &Path) -> anyhow::Result<()> {
+pub(super) fn write_wrapper(dir: &Path, binary: &Path, times_file: &Path) -> anyhow::Result<()> {
     let quote = |p: &Path| -> anyhow::Result<String> {
         let text = p
             .to_str()
@@ -483,7 +487,7 @@ fn write_wrapper(dir: &Path, binary: &Path, times_file: &Path) -> anyhow::Result
         Ok(format!("'{text}'"))
     };
     let script = format!(
-        "#!/bin/bash\n# Written by the rack DNS benchmark: run the provider, then note its CPU time.\n\
+        "#!/bin/bash\n# Written by a rack benchmark: run the provider, then note its CPU time.\n\
          {} \"$@\"\nstatus=$?\ntimes >> {}\nexit $status\n",
         quote(binary)?,
         quote(times_file)?
@@ -498,7 +502,7 @@ fn write_wrapper(dir: &Path, binary: &Path, times_file: &Path) -> anyhow::Result
 
 /// Reads and empties the wrapper's file: the CPU seconds of every provider process that
 /// ended since the last call.
-fn take_provider_cpu(times_file: &Path) -> anyhow::Result<ProviderCpu> {
+pub(super) fn take_provider_cpu(times_file: &Path) -> anyhow::Result<ProviderCpu> {
     let text = std::fs::read_to_string(times_file).unwrap_or_default();
     std::fs::write(times_file, "")
         .with_context(|| format!("Cannot empty {}", times_file.display()))?;
@@ -507,7 +511,7 @@ fn take_provider_cpu(times_file: &Path) -> anyhow::Result<ProviderCpu> {
 
 /// Sums the children's line (every second line) of bash `times` outputs such as
 /// `0m0.002s 0m0.001s\n0m1.250s 0m0.310s`.
-fn parse_times(text: &str) -> anyhow::Result<ProviderCpu> {
+pub(super) fn parse_times(text: &str) -> anyhow::Result<ProviderCpu> {
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     if !lines.len().is_multiple_of(2) {
         bail!("Unexpected `times` output from the provider wrapper: {text:?}");
@@ -532,7 +536,7 @@ fn parse_times(text: &str) -> anyhow::Result<ProviderCpu> {
 /// CPU seconds of this process's waited-for children (`cutime` + `cstime`, fields 16
 /// and 17 of `/proc/self/stat`): Terraform, and the providers it waited for, once it has
 /// exited.
-fn children_cpu(ticks_per_second: f64) -> anyhow::Result<f64> {
+pub(super) fn children_cpu(ticks_per_second: f64) -> anyhow::Result<f64> {
     let stat = std::fs::read_to_string("/proc/self/stat").context("Cannot read /proc/self/stat")?;
     let after_name = stat
         .rsplit_once(") ")
@@ -550,7 +554,7 @@ fn children_cpu(ticks_per_second: f64) -> anyhow::Result<f64> {
 }
 
 /// Clock ticks per second of `/proc` times (`getconf CLK_TCK`, 100 on Linux).
-fn clock_ticks() -> f64 {
+pub(super) fn clock_ticks() -> f64 {
     Command::new("getconf")
         .arg("CLK_TCK")
         .output()
@@ -1006,7 +1010,7 @@ fn provider_view_table(view: &Instrumented) -> String {
 }
 
 /// Median of per-round ratios `a[i] / b[i]` (same round, same position).
-fn paired_ratios(a: &[f64], b: &[f64]) -> Option<Summary> {
+pub(super) fn paired_ratios(a: &[f64], b: &[f64]) -> Option<Summary> {
     let ratios: Vec<f64> = a.iter().zip(b).map(|(x, y)| x / y).collect();
     Summary::of(&ratios)
 }
@@ -1055,7 +1059,7 @@ fn targets(samples: &Samples) -> anyhow::Result<String> {
     Ok(out)
 }
 
-fn yes_no(met: bool) -> &'static str {
+pub(super) fn yes_no(met: bool) -> &'static str {
     if met { "yes" } else { "**no**" }
 }
 

@@ -6,6 +6,7 @@
 //! from another run, or a single sample, says little.
 
 mod cert;
+pub mod dhcp;
 pub mod dns;
 pub mod foundation;
 mod host;
@@ -13,8 +14,8 @@ mod procfs;
 mod stats;
 pub mod storage;
 
-/// The real backends of the core crate's integration tests (named, PowerDNS, libvirtd),
-/// shared with benchmarks that need a server.
+/// The real backends of the core crate's integration tests (named, PowerDNS, Kea,
+/// libvirtd), shared with benchmarks that need a server.
 #[path = "../../../core/tests/support/mod.rs"]
 mod support;
 
@@ -45,6 +46,12 @@ pub const BENCHMARKS: &[Benchmark] = &[
         about: "1000 `rack_dns_record_set` against BIND: apply, no-change plan and DNS messages, vs. `terraform_data` and nsupdate/AXFR",
         default_runs: dns::DEFAULT_ROUNDS,
         run: |runs| dns::run(&dns::Options { runs }),
+    },
+    Benchmark {
+        name: "dhcp",
+        about: "500 `rack_dhcp_lease` in one subnet against Kea: apply, no-change plan and Kea commands, vs. `terraform_data` and one raw config-set",
+        default_runs: dhcp::DEFAULT_ROUNDS,
+        run: |runs| dhcp::run(&dhcp::Options { runs }),
     },
     Benchmark {
         name: "storage",

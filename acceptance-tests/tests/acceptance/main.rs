@@ -9,6 +9,7 @@ mod support;
 mod dhcp_common;
 mod dhcp_faults;
 mod dhcp_lease;
+mod dhcp_libvirt;
 mod dhcp_scenario;
 mod dns_adoption;
 mod dns_common;

@@ -13,12 +13,17 @@
 //!
 //! Kea 2.2 has no command to change one reservation of its configuration (the
 //! `host_cmds` hook came to the open-source Kea in 3.0). [`KeaClient::apply`] therefore
-//! queues the change; one writer task per client takes everything queued, applies it to
-//! the cached configuration in memory (conflicts fail their own change only), fetches the
-//! configuration again and compares its hash with the cached one, and only if nothing
-//! changed underneath sends one `config-set` with all the changes, then `config-write` to
-//! persist it. Changes that arrive while a write is under way go together in the next
-//! one. When Kea rejects a `config-set` holding several changes, nothing was changed; the
+//! queues the change; one writer task per client waits [`COALESCE_WINDOW`] for the changes
+//! that arrive together, takes everything queued, applies it to the cached configuration
+//! in memory (conflicts fail their own change only), fetches the configuration again and
+//! compares its hash with the cached one, and only if nothing changed underneath sends
+//! one `config-set` with all the changes, then `config-write` to persist it. When the
+//! cache was empty (after our own previous write) the configuration it fetches is the
+//! current one and serves as both base and check: one `config-get` per batch, not two.
+//! After a write the cache holds the configuration as set (reads, such as the plans
+//! Terraform makes between applies, need no `config-get`), and the next batch fetches
+//! Kea's own form, with the defaults it filled in, as its base. Changes that arrive while
+//! a write is under way go together in the next one. When Kea rejects a `config-set` holding several changes, nothing was changed; the
 //! batch is split in halves and tried again until the rejected change is alone, so one bad
 //! option cannot fail its neighbours.
 //!
@@ -47,6 +52,14 @@ use crate::net::{Cidr, MacAddress};
 /// How long one HTTP request may take unless configured: a `config-set` of a large
 /// configuration took ~80 ms on this project's machines, so this is generous.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long the writer waits, before taking a batch, for changes that arrive together.
+/// Terraform hands the provider one resource at a time, some milliseconds apart, with at
+/// most `-parallelism` (10) in flight, and every batch costs a whole-configuration
+/// `config-get` and `config-set` (tens of milliseconds each with hundreds of
+/// reservations, mostly Kea's CPU): waiting this long lets more of the changes in flight
+/// share one batch, at the cost of one short delay per batch.
+pub const COALESCE_WINDOW: Duration = Duration::from_millis(30);
 
 /// How much of an unexpected HTTP body goes into an error message.
 const BODY_EXCERPT: usize = 300;
@@ -125,11 +138,13 @@ pub enum LeaseQuery {
     HwAddress(MacAddress),
 }
 
-/// The server's configuration as fetched, with its hash.
+/// The server's configuration as fetched, with its hash; or, after our own
+/// `config-set`, the configuration we set, with no hash (Kea fills in defaults, so its
+/// own form, and hash, are known only from the next `config-get`).
 #[derive(Debug)]
 struct Fetched {
     config: Value,
-    hash: String,
+    hash: Option<String>,
 }
 
 struct Pending {
@@ -462,18 +477,24 @@ impl Inner {
         let answer = self.call(Command::config_get()).await?;
         let config =
             commands::parse_config(&answer).map_err(|s| self.malformed("config-get", s))?;
-        let hash = config_hash(&config);
+        let hash = Some(config_hash(&config));
         Ok(Fetched { config, hash })
     }
 
     async fn cached(&self) -> Result<Arc<Fetched>, KeaError> {
+        self.cached_or_fetched().await.map(|(f, _)| f)
+    }
+
+    /// The cached configuration, fetched if there was none; `true` when it was fetched by
+    /// this call (so it is the server's configuration as of now).
+    async fn cached_or_fetched(&self) -> Result<(Arc<Fetched>, bool), KeaError> {
         let mut slot = self.cache.lock().await;
         if let Some(f) = slot.as_ref() {
-            return Ok(f.clone());
+            return Ok((f.clone(), false));
         }
         let f = Arc::new(self.fetch().await?);
         *slot = Some(f.clone());
-        Ok(f)
+        Ok((f, true))
     }
 
     async fn commands(&self) -> Result<Arc<Vec<String>>, KeaError> {
@@ -497,6 +518,8 @@ impl Inner {
             armed: true,
         };
         loop {
+            // Let the changes that arrive together gather before the batch is taken.
+            tokio::time::sleep(COALESCE_WINDOW).await;
             // Asked before the queue is taken, so that the first batch also holds what
             // arrived during this first call.
             let host_cmds = self
@@ -556,13 +579,27 @@ impl Inner {
     /// One attempt at one group. Answers every caller, or gives the group back in halves
     /// when Kea rejected it and it has more than one change.
     async fn write_group(&self, group: Vec<Pending>) -> Option<(Vec<Pending>, Vec<Pending>)> {
-        let base = match self.cached().await {
+        let (mut base, mut fetched_now) = match self.cached_or_fetched().await {
             Ok(b) => b,
             Err(e) => {
                 fail(group, &e);
                 return None;
             }
         };
+        if base.hash.is_none() {
+            // What our previous batch set, in our form: Kea's own is the base.
+            match self.fetch().await {
+                Ok(f) => {
+                    let f = Arc::new(f);
+                    *self.cache.lock().await = Some(f.clone());
+                    (base, fetched_now) = (f, true);
+                }
+                Err(e) => {
+                    fail(group, &e);
+                    return None;
+                }
+            }
+        }
         let mut work = base.config.clone();
         let mut accepted = Vec::with_capacity(group.len());
         for p in group {
@@ -577,15 +614,22 @@ impl Inner {
             return None;
         }
         // The hash check: the configuration must still be the one the edit started from.
-        let fresh = match self.fetch().await {
-            Ok(f) => f,
-            Err(e) => {
-                fail(accepted, &e);
-                return None;
+        // A base fetched just now is the current configuration: nothing to compare.
+        let fresh = if fetched_now {
+            None
+        } else {
+            match self.fetch().await {
+                Ok(f) => Some(f),
+                Err(e) => {
+                    fail(accepted, &e);
+                    return None;
+                }
             }
         };
-        if fresh.hash != base.hash {
-            tracing::debug!(cached = %base.hash, server = %fresh.hash, "Kea configuration changed underneath");
+        if let Some(fresh) = fresh
+            && fresh.hash != base.hash
+        {
+            tracing::debug!(cached = ?base.hash, server = ?fresh.hash, "Kea configuration changed underneath");
             *self.cache.lock().await = Some(Arc::new(fresh));
             fail(
                 accepted,
@@ -595,6 +639,7 @@ impl Inner {
             );
             return None;
         }
+        let written = work.clone();
         match self.call(Command::config_set(work)).await {
             Ok(_) => {}
             Err(KeaError::ConfigRejected { .. }) if accepted.len() > 1 => {
@@ -608,8 +653,12 @@ impl Inner {
                 return None;
             }
         }
-        // Kea fills in defaults on config-set: read again rather than keep our edit.
-        *self.cache.lock().await = None;
+        // Reads (the plans Terraform makes between applies) are answered from what we
+        // set; the next batch fetches Kea's own form as its base.
+        *self.cache.lock().await = Some(Arc::new(Fetched {
+            config: written,
+            hash: None,
+        }));
         let result = self.call(Command::config_write()).await.map(|_| ());
         for p in accepted {
             let _ = p.reply.send(result.clone());

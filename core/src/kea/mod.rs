@@ -9,7 +9,7 @@ mod client;
 pub mod commands;
 pub mod config;
 
-pub use client::{KeaClient, KeaConfig, LeaseQuery, Secret};
+pub use client::{COALESCE_WINDOW, KeaClient, KeaConfig, LeaseQuery, Secret};
 pub use commands::{Answer, Command, Lease4, MalformedAnswer, ResultCode};
 pub use config::{
     Change, ConfigError, HostIdentifier, OptionData, Reservation, Subnet4, config_hash,

@@ -4,6 +4,8 @@
 //! - `hypervisor`: the connection's thread, the bounded channel to it, and the
 //!   "fill once, read many" listings;
 //! - `network`: virtual networks, their model and XML (pure) and their operations;
+//! - `dhcp_host`: the static DHCP host entries of a network, changed in place;
+//!   `leases`: its active DHCP leases;
 //! - `domain`: virtual machines, their model and XML (pure), update plans and their
 //!   operations; `seed_volume`: the cloud-init seed volume they write;
 //! - `pool`, `volume`: storage pools and volumes, the same way; `upload` streams a
@@ -11,10 +13,13 @@
 //! - `xml`: a small element tree over `quick-xml`.
 //!
 //! libvirt's C library is reached through the `virt` crate's safe wrappers, except
-//! `virStreamSendHole` (`stream_hole.rs`, the workspace's only `unsafe`).
+//! `virStreamSendHole` (`stream_hole.rs`) and `virNetworkGetDHCPLeases` (`leases.rs`),
+//! the workspace's only `unsafe`.
 
+pub mod dhcp_host;
 pub mod domain;
 mod hypervisor;
+mod leases;
 pub mod network;
 pub mod node;
 pub mod pool;
@@ -24,6 +29,7 @@ mod upload;
 pub mod volume;
 mod xml;
 
+pub use dhcp_host::{DhcpHost, DhcpHostError, HostChange};
 pub use domain::{
     AddressSource, BootDevice, DOMAIN_REPLACE_ATTRIBUTES, DOMAIN_RESTART_ATTRIBUTES, DirectBoot,
     DiskBus, DiskDevice, DiskSpec, DomainCreated, DomainSpec, DomainSpecError, DomainState,
@@ -33,6 +39,7 @@ pub use domain::{
     plan_domain_update, routable,
 };
 pub use hypervisor::{DEFAULT_CALL_TIMEOUT, Hypervisor, MAX_CALLS_IN_FLIGHT};
+pub use leases::NetworkLease;
 pub use network::{
     DhcpRange, DomainConfig, IpConfig, NetworkMode, NetworkSpec, NetworkSpecError, NetworkState,
     NetworkUpdatePlan, REPLACE_ATTRIBUTES, network_xml, parse_network_xml, plan_update,

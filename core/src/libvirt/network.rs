@@ -419,7 +419,7 @@ fn parse_addr(text: &str, what: &str) -> Result<IpAddr, NetworkSpecError> {
 }
 
 /// The prefix length of a contiguous IPv4 netmask.
-fn netmask_prefix(mask: &str) -> Result<u8, NetworkSpecError> {
+pub(super) fn netmask_prefix(mask: &str) -> Result<u8, NetworkSpecError> {
     let bad = || unsupported(format!("netmask {mask:?} is not a contiguous IPv4 mask"));
     let m: std::net::Ipv4Addr = mask.parse().map_err(|_| bad())?;
     let m = u32::from(m);
@@ -657,7 +657,7 @@ pub struct NetworkState {
 }
 
 /// Reads one network's state (on the connection's thread).
-fn read_state(link: &Link<'_>, net: &Network) -> Result<NetworkState, LibvirtError> {
+pub(super) fn read_state(link: &Link<'_>, net: &Network) -> Result<NetworkState, LibvirtError> {
     let name = net
         .name()
         .map_err(|e| link.fail("read the name of a network", e))?;
@@ -679,7 +679,7 @@ fn read_state(link: &Link<'_>, net: &Network) -> Result<NetworkState, LibvirtErr
     })
 }
 
-fn lookup(link: &Link<'_>, name: &str) -> Result<Option<Network>, LibvirtError> {
+pub(super) fn lookup(link: &Link<'_>, name: &str) -> Result<Option<Network>, LibvirtError> {
     match link.conn().lookup_network_by_name(name) {
         Ok(net) => Ok(Some(net)),
         Err(e) if e.code().is(virt::error::ErrorNumber::NoNetwork) => Ok(None),

@@ -1,8 +1,8 @@
 //! `virStreamSendHole`, which the `virt` crate does not wrap: the one call that lets a
 //! sparse upload tell libvirt "this many zero bytes" instead of sending them.
 //!
-//! This is the only module of rack with `unsafe` code (the workspace denies it
-//! elsewhere). It is sound because:
+//! This is one of the two modules of rack with `unsafe` code (the other is `leases.rs`;
+//! the workspace denies it elsewhere). It is sound because:
 //!
 //! - the pointer comes from [`Stream::as_ptr`] on a `Stream` borrowed for the whole call,
 //!   so the stream object is alive (the wrapper holds a reference count that is only

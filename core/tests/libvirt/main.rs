@@ -11,6 +11,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod dhcp_hosts;
 mod storage;
 mod vm;
 

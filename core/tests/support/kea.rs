@@ -9,10 +9,10 @@
 //! namespaces (and with them the veth pair) deleted, the temp dir removed.
 
 use super::process::{self, Daemon, FixtureError, TempDir, err};
-use std::collections::BTreeMap;
+use super::udhcpc;
+pub use super::udhcpc::DhcpLease;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -29,8 +29,6 @@ pub const POOL: &str = "10.77.0.100 - 10.77.0.150";
 const START_LIMIT: Duration = Duration::from_secs(20);
 /// Tries with a fresh port when the agent loses a port race with another test.
 const START_ATTEMPTS: usize = 3;
-/// How long one udhcpc run may take: it sends up to 4 discovers a second apart.
-const UDHCPC_LIMIT: Duration = Duration::from_secs(15);
 /// The Debian path of the lease_cmds hook library.
 const LEASE_CMDS: &str = "/usr/lib/x86_64-linux-gnu/kea/hooks/libdhcp_lease_cmds.so";
 
@@ -85,41 +83,6 @@ impl Drop for Netns {
             .status();
     }
 }
-
-/// What `udhcpc` obtained: the variables its script saw.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DhcpLease {
-    /// The address offered (`ip`).
-    pub ip: String,
-    /// The next-server / siaddr field (`siaddr`), if set.
-    pub siaddr: Option<String>,
-    /// The header's boot file field (`boot_file`), if set.
-    pub boot_file: Option<String>,
-    /// Every option udhcpc exported: by its name (`hostname`, `router`, `bootfile` for
-    /// option 67, ...) or as `optNN` (hex) for those it has no name for.
-    pub options: BTreeMap<String, String>,
-}
-
-/// The variables udhcpc exports that are about the lease (the rest is our environment).
-const LEASE_VARS: &[&str] = &[
-    "ip",
-    "siaddr",
-    "sname",
-    "boot_file",
-    "subnet",
-    "mask",
-    "router",
-    "dns",
-    "domain",
-    "hostname",
-    "bootfile",
-    "serverid",
-    "lease",
-    "broadcast",
-    "ntpsrv",
-    "tftp",
-    "message",
-];
 
 /// A running kea-dhcp4 and kea-ctrl-agent. Everything is removed on drop.
 #[derive(Debug)]
@@ -358,76 +321,17 @@ impl Kea {
 
     /// Runs `udhcpc` once in the client namespace with MAC address `mac` on its interface
     /// (`-O` asks for the options `request` as well) and returns what it was offered and
-    /// acknowledged. Fails if no lease was obtained in [`UDHCPC_LIMIT`].
+    /// acknowledged. Fails if no lease was obtained in time.
     pub fn udhcpc(&self, mac: &str, request: &[u8]) -> Result<DhcpLease, FixtureError> {
-        self.client_ns
-            .ip(&["link", "set", &self.client_iface, "address", mac])?;
-        let script = self.dir().join("udhcpc.sh");
-        let out = self
-            .dir()
-            .join(format!("udhcpc-{}.env", mac.replace(':', "")));
-        let _ = std::fs::remove_file(&out);
-        std::fs::write(
-            &script,
-            "#!/bin/sh\n# udhcpc calls this with the event; on bound, keep its variables.\n\
-             [ \"$1\" = bound ] && env > \"$RACK_UDHCPC_OUT\"\nexit 0\n",
+        udhcpc::run(
+            &self.client_ns,
+            &self.client_iface,
+            &self.busybox,
+            self.dir(),
+            mac,
+            request,
         )
-        .map_err(|e| err(format!("cannot write the udhcpc script: {e}")))?;
-        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
-            .map_err(|e| err(format!("cannot make the udhcpc script executable: {e}")))?;
-        let mut cmd = self.client_ns.command(&self.busybox);
-        cmd.args(["udhcpc", "-f", "-q", "-n", "-i", &self.client_iface])
-            .arg("-s")
-            .arg(&script)
-            .args(["-t", "4", "-T", "1", "-A", "1"]);
-        for code in request {
-            cmd.arg("-O").arg(code.to_string());
-        }
-        cmd.env("RACK_UDHCPC_OUT", &out);
-        let log = self.dir().join("udhcpc.log");
-        let mut child = Daemon::spawn("udhcpc", cmd, &log)?;
-        let start = Instant::now();
-        let status = loop {
-            if let Some(status) = child.exited() {
-                break status;
-            }
-            if start.elapsed() > UDHCPC_LIMIT {
-                return Err(err(format!(
-                    "udhcpc got no lease within {UDHCPC_LIMIT:?}; its log:\n{}\n{}",
-                    process::tail(&log),
-                    self.log_tail()
-                )));
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        let env = std::fs::read_to_string(&out).map_err(|_| {
-            err(format!(
-                "udhcpc ({status}) obtained no lease; its log:\n{}\n{}",
-                process::tail(&log),
-                self.log_tail()
-            ))
-        })?;
-        let mut options = BTreeMap::new();
-        for line in env.lines() {
-            let Some((k, v)) = line.split_once('=') else {
-                continue;
-            };
-            let numbered = k
-                .strip_prefix("opt")
-                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
-            if LEASE_VARS.contains(&k) || numbered {
-                options.insert(k.to_owned(), v.to_owned());
-            }
-        }
-        let ip = options
-            .remove("ip")
-            .ok_or_else(|| err(format!("udhcpc's script saw no ip: {env}")))?;
-        Ok(DhcpLease {
-            ip,
-            siaddr: options.remove("siaddr"),
-            boot_file: options.remove("boot_file"),
-            options,
-        })
+        .map_err(|e| err(format!("{e}\n{}", self.log_tail())))
     }
 }
 

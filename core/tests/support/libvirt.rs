@@ -19,6 +19,7 @@
 
 use super::kea::Netns;
 use super::process::{self, Daemon, FixtureError, TempDir, err};
+use super::udhcpc::{self, DhcpLease};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -29,6 +30,10 @@ use std::time::{Duration, Instant};
 const START_LIMIT: Duration = Duration::from_secs(30);
 /// How long killed processes may take to disappear from the namespace.
 const STOP_LIMIT: Duration = Duration::from_secs(5);
+/// How long a new port of a libvirt bridge may take to forward (STP listening and
+/// learning take about 4 s with libvirt's forward delay of 0, the kernel's minimum 2 s
+/// each).
+const BRIDGE_PORT_LIMIT: Duration = Duration::from_secs(30);
 
 /// The system directories libvirtd uses when run as root, and the fixture's directory
 /// bind-mounted over each.
@@ -261,5 +266,75 @@ impl Drop for Libvirt {
         self.stop_namespace_processes();
         // Kills tini by PID and reaps it; the fields drop next: namespace, then dir.
         self.tini = None;
+    }
+}
+
+/// A DHCP client on a bridge of the fixture's libvirt: a namespace of its own joined to
+/// the bridge by a veth pair (one end enslaved to the bridge in libvirt's namespace, the
+/// other in the client's). Dropping it deletes the namespace, and with it the pair.
+#[derive(Debug)]
+pub struct DhcpClient {
+    ns: Netns,
+    dir: TempDir,
+    busybox: PathBuf,
+    /// The client's interface.
+    pub iface: String,
+}
+
+impl DhcpClient {
+    /// Runs busybox `udhcpc` once with MAC address `mac`, asking for the options
+    /// `request` too; see [`udhcpc::run`].
+    pub fn udhcpc(&self, mac: &str, request: &[u8]) -> Result<DhcpLease, FixtureError> {
+        udhcpc::run(
+            &self.ns,
+            &self.iface,
+            &self.busybox,
+            self.dir.path(),
+            mac,
+            request,
+        )
+    }
+}
+
+impl Libvirt {
+    /// A DHCP client attached to `bridge` (a bridge libvirt created for a network).
+    pub fn dhcp_client(&self, bridge: &str) -> Result<DhcpClient, FixtureError> {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let busybox = process::find_binary("busybox", "busybox-static")?;
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let pid = std::process::id();
+        let ns = Netns::create(&self.ip, &format!("rk-lvc-{pid}-{n}"))?;
+        // Interface names have at most 15 characters.
+        let tag = format!("{:x}{n}", pid % 0xfffff);
+        let (iface, peer) = (format!("rvc{tag}"), format!("rvp{tag}"));
+        let mut cmd = Command::new(&self.ip);
+        cmd.args(["link", "add", &iface, "netns", ns.name()])
+            .args(["type", "veth", "peer", "name", &peer])
+            .args(["netns", self.namespace()]);
+        process::run(cmd, "ip link add (veth pair to the libvirt bridge)")?;
+        self.ip(&["link", "set", &peer, "master", bridge])?;
+        self.ip(&["link", "set", &peer, "up"])?;
+        ns.ip(&["link", "set", &iface, "up"])?;
+        // libvirt's bridges run STP: a new port forwards only after its listening and
+        // learning states (a few seconds), and DHCP broadcasts sent before are lost.
+        let started = Instant::now();
+        loop {
+            let details = self.ip(&["-d", "link", "show", "dev", &peer])?;
+            if details.contains("state forwarding") {
+                break;
+            }
+            if started.elapsed() > BRIDGE_PORT_LIMIT {
+                return Err(err(format!(
+                    "port {peer} of bridge {bridge} is not forwarding after {BRIDGE_PORT_LIMIT:?}:\n{details}"
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(DhcpClient {
+            ns,
+            dir: TempDir::new("rack-lv-dhcp")?,
+            busybox,
+            iface,
+        })
     }
 }

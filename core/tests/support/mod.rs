@@ -15,6 +15,7 @@ pub mod named;
 pub mod pdns;
 pub mod process;
 pub mod storage;
+pub mod udhcpc;
 
 pub use guest::Guest;
 pub use kea::Kea;

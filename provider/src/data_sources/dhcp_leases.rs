@@ -1,6 +1,7 @@
 //! `rack_dhcp_leases` data source: the active leases of a subnet or of a MAC address, as
 //! the DHCP server reports them (Kea: `lease4-get-all`, `lease4-get-by-hw-address` of the
-//! lease_cmds hook). This is how a configuration reads a machine's current address.
+//! lease_cmds hook; libvirt: `virNetworkGetDHCPLeases`). This is how a configuration reads
+//! a machine's current address.
 
 use async_trait::async_trait;
 
@@ -79,10 +80,12 @@ impl DataSource for DhcpLeasesData {
                 .description("The lease's subnet, as a CIDR."),
             Attribute::number("valid_lifetime")
                 .computed()
-                .description("Lease lifetime, seconds."),
+                .description("Lease lifetime, seconds; 0 from a libvirt server, which reports only the expiry."),
             Attribute::number("cltt")
                 .computed()
-                .description("When the client last renewed, seconds since the Unix epoch."),
+                .description(
+                    "When the client last renewed, seconds since the Unix epoch; 0 from a libvirt server.",
+                ),
             Attribute::number("expires")
                 .computed()
                 .description("When the lease expires, seconds since the Unix epoch."),
@@ -93,8 +96,8 @@ impl DataSource for DhcpLeasesData {
         Schema::new(
             Block::new(
                 "The active leases of a subnet, or of one MAC address, as the DHCP server reports \
-                 them (Kea needs its `lease_cmds` hook library). Read a machine's current \
-                 address from here.",
+                 them (Kea needs its `lease_cmds` hook library; a libvirt network reports what \
+                 `virsh net-dhcp-leases` shows). Read a machine's current address from here.",
             )
             .attributes([
                 Attribute::string("server").optional().computed().description(

@@ -1,6 +1,7 @@
 //! The provider block's `dhcp` section: named DHCP servers, each reached through one
-//! backend. Today the backend is Kea's control agent; a libvirt network (a hypervisor name
-//! plus a network name) is the next one, and slots in as another [`DhcpBackend`].
+//! backend ([`DhcpBackend`]): Kea's control agent, or a libvirt network (a hypervisor of
+//! the provider's `hypervisors` map plus a network name), whose dnsmasq serves the static
+//! host entries rack writes.
 //!
 //! ```hcl
 //! dhcp {
@@ -12,6 +13,12 @@
 //!       password = var.kea_password
 //!     }
 //!   }
+//!   server "lab" {
+//!     libvirt {
+//!       hypervisor = "kvm1" # default: the default hypervisor
+//!       network    = "lab"
+//!     }
+//!   }
 //! }
 //! ```
 //!
@@ -20,16 +27,23 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use rack_core::Cidr;
 use rack_core::kea::{
-    self, Change, ConfigError, KeaClient, KeaConfig, KeaError, LeaseQuery, Reservation, Secret,
+    self, Change, ConfigError, HostIdentifier, KeaClient, KeaConfig, KeaError, LeaseQuery,
+    Reservation, Secret,
+};
+use rack_core::libvirt::{
+    DhcpHost, DhcpHostError, HostChange, Hypervisor, LibvirtError, ObjectKind,
 };
 use rack_core::net::MacAddress;
 
+use super::hypervisors::Hypervisors;
 use super::servers::{self, NamedServers, Section};
 use crate::framework::diag::{AttributePath, Diagnostic, Diagnostics};
 use crate::framework::env::apply_env;
@@ -54,6 +68,27 @@ pub enum DhcpError {
     /// The Kea backend failed.
     #[error(transparent)]
     Kea(KeaError),
+    /// The libvirt backend failed (boxed: libvirt's errors are large).
+    #[error(transparent)]
+    Libvirt(Box<DhcpHostError>),
+    /// The hypervisor a libvirt server names is not configured.
+    #[error("{summary}: {detail}")]
+    Hypervisor {
+        /// What is wrong.
+        summary: String,
+        /// What to do about it.
+        detail: String,
+    },
+    /// The backend cannot do this at all.
+    #[error("The {backend} backend does not support {what}; {hint}")]
+    Unsupported {
+        /// The backend.
+        backend: &'static str,
+        /// What was asked.
+        what: String,
+        /// What to do instead.
+        hint: &'static str,
+    },
 }
 
 impl From<KeaError> for DhcpError {
@@ -112,6 +147,15 @@ pub trait DhcpBackend: Send + Sync + fmt::Debug {
     async fn apply(&self, change: Change) -> Result<(), DhcpError>;
     /// Active leases.
     async fn leases(&self, filter: LeaseFilter) -> Result<Vec<ActiveLease>, DhcpError>;
+    /// The attributes of `r` this backend cannot store, each with why: refused at plan
+    /// time, at the attribute.
+    fn unsupported(&self, _r: &Reservation) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
+    /// Whether two reservations of a subnet may not share a hostname.
+    fn unique_hostnames(&self) -> bool {
+        false
+    }
 }
 
 /// Kea through its control agent.
@@ -163,6 +207,246 @@ impl DhcpBackend for KeaBackend {
                     1 => "declined",
                     _ => "expired-reclaimed",
                 },
+            })
+            .collect())
+    }
+}
+
+/// The static DHCP host entries of a libvirt network (`<host mac= ip= name=>` of its
+/// `<ip><dhcp>`), changed in place through `virNetworkUpdate`. The hypervisor is looked up
+/// by name in the provider's `hypervisors` map when the backend is first used, so a
+/// configuration that never touches this server never needs the hypervisor.
+#[derive(Debug)]
+pub struct LibvirtBackend {
+    /// The hypervisor's name in `hypervisors`; `None`: the default hypervisor.
+    pub hypervisor: Option<String>,
+    /// The libvirt network.
+    pub network: String,
+    hypervisors: Hypervisors,
+    /// Set by [`DhcpBackend::forget`]: the next read asks libvirt, not the cache.
+    stale: AtomicBool,
+}
+
+impl LibvirtBackend {
+    /// A backend for `network` on `hypervisor` (or the default one), resolved in
+    /// `hypervisors` on first use.
+    pub fn new(hypervisor: Option<String>, network: String, hypervisors: Hypervisors) -> Self {
+        Self {
+            hypervisor,
+            network,
+            hypervisors,
+            stale: AtomicBool::new(false),
+        }
+    }
+
+    fn handle(&self) -> Result<Hypervisor, DhcpError> {
+        self.hypervisors
+            .get(self.hypervisor.as_deref())
+            .map(|h| h.handle)
+            .map_err(|d| DhcpError::Hypervisor {
+                summary: d.summary,
+                detail: d.detail,
+            })
+    }
+
+    /// The host entry of a reservation: a MAC address, an address and a hostname, which
+    /// is all a libvirt host entry holds (the rest is refused at plan time).
+    fn host_of(r: &Reservation) -> Result<DhcpHost, DhcpError> {
+        match &r.identifier {
+            HostIdentifier::HwAddress(mac) => Ok(DhcpHost {
+                mac: Some(*mac),
+                ip: r.ip_address,
+                name: r.hostname.clone(),
+            }),
+            other => Err(DhcpError::Unsupported {
+                backend: "libvirt",
+                what: format!("a reservation by {}", other.kind()),
+                hint: "Identify the client by `mac`.",
+            }),
+        }
+    }
+
+    /// A host entry as a reservation of `subnet`; entries without a MAC address are
+    /// identified by their hostname (read only).
+    fn reservation_of(subnet: Cidr, h: DhcpHost) -> Option<Reservation> {
+        let identifier = match (h.mac, &h.name) {
+            (Some(mac), _) => HostIdentifier::HwAddress(mac),
+            (None, Some(name)) => HostIdentifier::Other {
+                kind: "name".to_owned(),
+                value: name.clone(),
+            },
+            (None, None) => return None,
+        };
+        let mut r = Reservation::new(subnet, identifier);
+        r.ip_address = h.ip;
+        r.hostname = h.name;
+        Some(r)
+    }
+
+    /// Maps the core's errors onto the backend-neutral ones where the resources react to
+    /// them (a missing entry, a conflict naming the other entry).
+    fn error(&self, e: DhcpHostError, wanted: Option<&HostIdentifier>) -> DhcpError {
+        match e {
+            DhcpHostError::NotFound { subnet, mac, .. } => {
+                DhcpError::Config(ConfigError::NotFound {
+                    subnet,
+                    identifier: HostIdentifier::HwAddress(mac),
+                })
+            }
+            DhcpHostError::Conflict {
+                network,
+                subnet,
+                entry,
+                what,
+                ..
+            } if wanted.is_some() => DhcpError::Config(ConfigError::Conflict {
+                wanted: wanted.cloned().unwrap_or(HostIdentifier::Other {
+                    kind: String::new(),
+                    value: String::new(),
+                }),
+                subnet: format!("{subnet} of libvirt network {network:?}"),
+                entry,
+                what,
+            }),
+            other => DhcpError::Libvirt(Box::new(other)),
+        }
+    }
+}
+
+#[async_trait]
+impl DhcpBackend for LibvirtBackend {
+    fn kind(&self) -> &'static str {
+        "libvirt"
+    }
+
+    fn unsupported(&self, r: &Reservation) -> Vec<(&'static str, String)> {
+        let why = "A libvirt network's host entry holds only a MAC address, an address and a \
+                   hostname: libvirt keeps boot options (`<bootp>`) per network, and cannot \
+                   change them on a running network. Use a Kea server for this lease, or \
+                   remove the attribute.";
+        let mut out = Vec::new();
+        if !matches!(r.identifier, HostIdentifier::HwAddress(_)) {
+            out.push(("client_id", why.to_owned()));
+        }
+        if r.next_server.is_some() {
+            out.push(("next_server", why.to_owned()));
+        }
+        if r.boot_file_name.is_some() {
+            out.push(("boot_file", why.to_owned()));
+        }
+        if !r.option_data.is_empty() {
+            out.push(("options", why.to_owned()));
+        }
+        if !r.client_classes.is_empty() {
+            out.push(("client_classes", why.to_owned()));
+        }
+        if r.ip_address.is_none() {
+            out.push(("ip", "A libvirt host entry needs an address.".to_owned()));
+        }
+        out
+    }
+
+    fn unique_hostnames(&self) -> bool {
+        true
+    }
+
+    async fn reservations(&self, subnet: Cidr) -> Result<Vec<Reservation>, DhcpError> {
+        let hv = self.handle()?;
+        let hosts = if self.stale.swap(false, Ordering::Relaxed) {
+            hv.dhcp_hosts_fresh(&self.network, subnet).await
+        } else {
+            hv.dhcp_hosts(&self.network, subnet).await
+        };
+        let hosts = match hosts {
+            Ok(h) => h,
+            // No network, no entries: a plan that creates the network with its leases
+            // (the write then fails, naming the network, if it still does not exist).
+            Err(DhcpHostError::Libvirt(LibvirtError::NotFound {
+                kind: ObjectKind::Network,
+                ..
+            })) => Vec::new(),
+            Err(e) => return Err(self.error(e, None)),
+        };
+        Ok(hosts
+            .into_iter()
+            .filter_map(|h| Self::reservation_of(subnet, h))
+            .collect())
+    }
+
+    async fn forget(&self) {
+        self.stale.store(true, Ordering::Relaxed);
+    }
+
+    async fn apply(&self, change: Change) -> Result<(), DhcpError> {
+        let hv = self.handle()?;
+        let subnet = change.subnet();
+        let wanted = change.identifier().clone();
+        let host_change = match change {
+            Change::Add(r) => HostChange::Add(Self::host_of(&r)?),
+            Change::Replace(r) => HostChange::Modify(Self::host_of(&r)?),
+            Change::Remove {
+                identifier: HostIdentifier::HwAddress(mac),
+                ..
+            } => HostChange::Delete(mac),
+            Change::Remove { identifier, .. } => {
+                return Err(DhcpError::Unsupported {
+                    backend: "libvirt",
+                    what: format!("removing a reservation by {}", identifier.kind()),
+                    hint: "rack writes libvirt host entries by MAC address only.",
+                });
+            }
+            other => {
+                return Err(DhcpError::Unsupported {
+                    backend: "libvirt",
+                    what: format!("the change {other:?}"),
+                    hint: "This is a bug in rack, please report it.",
+                });
+            }
+        };
+        hv.change_dhcp_host(&self.network, subnet, host_change)
+            .await
+            .map(|_| ())
+            .map_err(|e| self.error(e, Some(&wanted)))
+    }
+
+    async fn leases(&self, filter: LeaseFilter) -> Result<Vec<ActiveLease>, DhcpError> {
+        let hv = self.handle()?;
+        let mac = match filter {
+            LeaseFilter::Mac(m) => Some(m),
+            LeaseFilter::Subnet(_) => None,
+        };
+        let leases = hv
+            .dhcp_leases(&self.network, mac)
+            .await
+            .map_err(|e| self.error(e, None))?;
+        Ok(leases
+            .into_iter()
+            .filter_map(|l| {
+                let IpAddr::V4(ip) = l.ip else { return None };
+                let subnet = u8::try_from(l.prefix)
+                    .ok()
+                    .filter(|p| *p <= 32)
+                    .and_then(|p| {
+                        let mask = u32::MAX.checked_shl(32 - u32::from(p)).unwrap_or(0);
+                        Cidr::new(IpAddr::V4(Ipv4Addr::from(u32::from(ip) & mask)), p).ok()
+                    });
+                if let LeaseFilter::Subnet(wanted) = filter
+                    && subnet != Some(wanted)
+                {
+                    return None;
+                }
+                Some(ActiveLease {
+                    ip,
+                    mac: l.mac,
+                    client_id: l.client_id,
+                    hostname: l.hostname,
+                    subnet,
+                    // libvirt reports the expiry only.
+                    valid_lifetime: 0,
+                    cltt: 0,
+                    expires: u64::try_from(l.expiry).unwrap_or(0),
+                    state: "default",
+                })
             })
             .collect())
     }
@@ -224,16 +508,45 @@ fn kea_block() -> Block {
     ])
 }
 
+/// The `libvirt` block of a server.
+fn libvirt_block() -> Block {
+    Block::new(
+        "The DHCP of a libvirt network: rack writes static host entries (`<host mac ip \
+         name>` of its `<ip><dhcp>`), which the network's dnsmasq serves. Changes apply to \
+         the running network and its definition together, without restarting it. A host \
+         entry holds a MAC address, an address and a hostname only: leases with \
+         `next_server`, `boot_file`, `options`, `client_classes` or `client_id` are refused \
+         at plan time (libvirt keeps boot options per network), and two leases of a subnet \
+         may not share a hostname.",
+    )
+    .attributes([
+        Attribute::string("hypervisor").optional().description(
+            "Name of a hypervisor in the provider's `hypervisors` map. Default: the default \
+             hypervisor.",
+        ),
+        Attribute::string("network")
+            .required()
+            .description("The libvirt network's name, e.g. `default`."),
+    ])
+}
+
 /// The `dhcp` block of the provider configuration.
 pub fn block() -> NestedBlock {
     let server = Block::new(
         "One DHCP server, by a name of your choice (the block label). Resources pick it with \
-         `server`. It names exactly one backend block; `kea` is the one available now.",
+         `server`. It names exactly one backend block: `kea` or `libvirt`.",
     )
     .block(NestedBlock {
         name: "kea".into(),
         nesting: Nesting::Single,
         block: kea_block(),
+        min_items: 0,
+        max_items: 1,
+    })
+    .block(NestedBlock {
+        name: "libvirt".into(),
+        nesting: Nesting::Single,
+        block: libvirt_block(),
         min_items: 0,
         max_items: 1,
     });
@@ -297,12 +610,21 @@ fn str_attr<'a>(v: &'a Value, name: &str) -> Option<&'a str> {
 }
 
 /// Builds the servers from the `dhcp` block's value (environment fallbacks applied here).
+/// A `libvirt` server keeps `hypervisors` and finds its hypervisor there when first used.
 pub fn configure(
     dhcp: &Value,
     lookup: &dyn Fn(&str) -> Option<String>,
     diags: &mut Diagnostics,
+    hypervisors: &Hypervisors,
 ) -> DhcpServers {
-    servers::configure(&SECTION, dhcp, lookup, diags, apply_server_env, server)
+    servers::configure(
+        &SECTION,
+        dhcp,
+        lookup,
+        diags,
+        apply_server_env,
+        |name, v, path, diags| server(name, v, path, diags, hypervisors),
+    )
 }
 
 /// Fills the default server's unset `kea` settings from `RACK_DHCP_KEA_*`; the
@@ -314,6 +636,9 @@ fn apply_server_env(
     diags: &mut Diagnostics,
 ) {
     let Value::Object(attrs) = server else { return };
+    if attrs.get("libvirt").is_some_and(|l| !l.is_null()) {
+        return;
+    }
     let slot = attrs.entry("kea".to_string()).or_insert(Value::Null);
     if slot.is_null() && lookup("RACK_DHCP_KEA_URL").is_some() {
         *slot = Value::Object(BTreeMap::new());
@@ -328,13 +653,44 @@ fn server(
     v: &Value,
     path: &AttributePath,
     diags: &mut Diagnostics,
+    hypervisors: &Hypervisors,
 ) -> Option<DhcpServer> {
-    let Some(k) = v.attr("kea").filter(|k| !k.is_null()) else {
+    let kea = v.attr("kea").filter(|k| !k.is_null());
+    let libvirt = v.attr("libvirt").filter(|l| !l.is_null());
+    if let Some(l) = libvirt {
+        if kea.is_some() {
+            diags.error_at(
+                path.join_attr("libvirt"),
+                format!("DHCP server {name:?} has two backends"),
+                "Keep either its `kea` block or its `libvirt` block; define another server for \
+                 the other.",
+            );
+            return None;
+        }
+        let Some(network) = str_attr(l, "network") else {
+            diags.error_at(
+                path.join_attr("libvirt").join_attr("network"),
+                format!("DHCP server {name:?} names no libvirt network"),
+                "Set `network` in its libvirt block.",
+            );
+            return None;
+        };
+        return Some(DhcpServer {
+            name: name.to_string(),
+            backend: Arc::new(LibvirtBackend::new(
+                str_attr(l, "hypervisor").map(str::to_string),
+                network.to_string(),
+                hypervisors.clone(),
+            )),
+            replacing: std::sync::Mutex::default(),
+        });
+    }
+    let Some(k) = kea else {
         diags.error_at(
             path.clone(),
             format!("DHCP server {name:?} has no backend"),
             "Add a `kea { url = \"http://host:port\" }` block to it (or set RACK_DHCP_KEA_URL \
-             for the default server).",
+             for the default server), or a `libvirt { network = \"NAME\" }` block.",
         );
         return None;
     };
@@ -410,7 +766,7 @@ mod tests {
             ("RACK_DHCP_KEA_PASSWORD", "hunter2"),
         ]);
         let mut diags = Diagnostics::new();
-        let servers = configure(&Value::Null, &lookup, &mut diags);
+        let servers = configure(&Value::Null, &lookup, &mut diags, &Hypervisors::default());
         assert!(diags.is_empty(), "{diags:?}");
         let s = servers.get(None).unwrap();
         assert_eq!(s.name, ENV_SERVER_NAME);
@@ -435,7 +791,7 @@ mod tests {
         )]);
         let lookup = env(&[("RACK_DHCP_KEA_URL", "http://127.0.0.1:8000")]);
         let mut diags = Diagnostics::new();
-        let servers = configure(&dhcp, &lookup, &mut diags);
+        let servers = configure(&dhcp, &lookup, &mut diags, &Hypervisors::default());
         assert!(diags.is_empty(), "{diags:?}");
         let s = servers.get(None).unwrap();
         assert_eq!(s.name, "kea1");
@@ -447,7 +803,7 @@ mod tests {
     fn a_bad_url_points_at_it() {
         let lookup = env(&[("RACK_DHCP_KEA_URL", "127.0.0.1:8000")]);
         let mut diags = Diagnostics::new();
-        configure(&Value::Null, &lookup, &mut diags);
+        configure(&Value::Null, &lookup, &mut diags, &Hypervisors::default());
         let d = diags.into_vec();
         assert_eq!(d.len(), 1);
         assert_eq!(
@@ -459,7 +815,7 @@ mod tests {
     #[test]
     fn no_server_is_a_clear_error_when_used() {
         let mut diags = Diagnostics::new();
-        let servers = configure(&Value::Null, &env(&[]), &mut diags);
+        let servers = configure(&Value::Null, &env(&[]), &mut diags, &Hypervisors::default());
         assert!(diags.is_empty());
         let e = servers.get(None).unwrap_err();
         assert!(e.detail.contains("RACK_DHCP_KEA_URL"));

@@ -132,8 +132,8 @@ pub struct NamedHypervisor {
     pub handle: Hypervisor,
 }
 
-/// Every configured hypervisor.
-#[derive(Debug, Default)]
+/// Every configured hypervisor. Cheap to clone: the clones share the handles.
+#[derive(Debug, Default, Clone)]
 pub struct Hypervisors {
     by_name: BTreeMap<String, Hypervisor>,
     default: Option<String>,

@@ -74,7 +74,7 @@ impl Provider for RackProvider {
         let dns_value = config.attr("dns").cloned().unwrap_or(Value::Null);
         let dns = dns::configure(&dns_value, &lookup, diags);
         let dhcp_value = config.attr("dhcp").cloned().unwrap_or(Value::Null);
-        let dhcp = dhcp::configure(&dhcp_value, &lookup, diags);
+        let dhcp = dhcp::configure(&dhcp_value, &lookup, diags, &hypervisors);
         Some(Arc::new(RackConfig {
             dns,
             dhcp,

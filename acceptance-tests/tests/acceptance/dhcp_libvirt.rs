@@ -1,0 +1,223 @@
+//! `rack_dhcp_lease` on a libvirt network (a `libvirt` DHCP server) against a real
+//! libvirtd: apply -> the network holds the host entry and a real DHCP client (udhcpc on
+//! the network's bridge) gets the address and hostname -> plan is empty -> import gives
+//! the same state -> `rack_dhcp_leases` reads the client's lease -> a new address
+//! changes in place, dnsmasq keeps running (same PID) and
+//! the client sees it -> entries changed and deleted out of band (virsh net-update) show
+//! in plan and are put back -> boot options, and another lease's address or hostname,
+//! are refused at plan time naming why -> destroy leaves no entry behind.
+
+use crate::libvirt_common::{start, virsh, virsh_ok, workdir};
+use crate::support::Libvirt;
+
+const MAC: &str = "02:00:00:62:00:01";
+const BRIDGE: &str = "rkdhcp0";
+
+/// The network (managed by rack too) and one lease on it through the `farm` server.
+fn config(ip: &str, hostname: &str, extra: &str) -> String {
+    format!(
+        r#"
+terraform {{
+  required_providers {{
+    rack = {{ source = "terraform.local/rack/rack" }}
+  }}
+}}
+
+provider "rack" {{
+  dhcp {{
+    server "farm" {{
+      libvirt {{
+        network = "farm"
+      }}
+    }}
+  }}
+}}
+
+resource "rack_network" "farm" {{
+  name   = "farm"
+  mode   = "isolated"
+  bridge = "{BRIDGE}"
+  ipv4 = {{
+    cidr        = "10.10.62.0/24"
+    dhcp_ranges = [{{ start = "10.10.62.100", end = "10.10.62.150" }}]
+  }}
+}}
+
+resource "rack_dhcp_lease" "node1" {{
+  subnet   = "10.10.62.0/24"
+  mac      = "{MAC}"
+  ip       = "{ip}"
+  hostname = "{hostname}"
+
+  depends_on = [rack_network.farm]
+}}
+{extra}"#
+    )
+}
+
+fn hosts(lv: &Libvirt) -> String {
+    virsh_ok(lv, &["net-dumpxml", "farm"])
+        .lines()
+        .filter(|l| l.contains("<host "))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn lease_on_a_libvirt_network() {
+    let lv = start();
+    let wd = workdir(&lv);
+    wd.write_main(&config("10.10.62.20", "node1", ""));
+    wd.apply();
+
+    assert_eq!(
+        hosts(&lv).trim(),
+        "<host mac='02:00:00:62:00:01' name='node1' ip='10.10.62.20'/>"
+    );
+    let dnsmasq = lv.dnsmasq_pid("farm").expect("dnsmasq serves the network");
+    let client = lv
+        .dhcp_client(BRIDGE)
+        .unwrap_or_else(|e| panic!("cannot attach a DHCP client: {e}"));
+    let lease = client.udhcpc(MAC, &[]).expect("udhcpc gets the entry");
+    assert_eq!(lease.ip, "10.10.62.20", "{lease:?}");
+    assert_eq!(
+        lease.options.get("hostname").map(String::as_str),
+        Some("node1"),
+        "{lease:?}"
+    );
+    wd.assert_plan_empty();
+
+    wd.assert_import_same_state(
+        "rack_dhcp_lease.node1",
+        "farm/10.10.62.0/24/02-00-00-62-00-01",
+        &[],
+    );
+    wd.assert_plan_empty();
+
+    // The data source reads the lease the client holds, by MAC and by subnet.
+    wd.write_main(&config(
+        "10.10.62.20",
+        "node1",
+        r#"
+data "rack_dhcp_leases" "by_mac" {
+  server = "farm"
+  mac    = "02:00:00:62:00:01"
+}
+data "rack_dhcp_leases" "by_subnet" {
+  server = "farm"
+  subnet = "10.10.62.0/24"
+}
+output "by_mac" {
+  value = data.rack_dhcp_leases.by_mac.leases[*].ip
+}
+output "by_subnet" {
+  value = [for l in data.rack_dhcp_leases.by_subnet.leases : l.mac]
+}
+"#,
+    ));
+    wd.apply();
+    assert_eq!(wd.output("by_mac"), serde_json::json!(["10.10.62.20"]));
+    assert_eq!(wd.output("by_subnet"), serde_json::json!([MAC]));
+
+    // A new address and hostname change in place; dnsmasq is not restarted.
+    wd.write_main(&config("10.10.62.21", "node1b", ""));
+    let plan = wd.plan();
+    assert_eq!(plan.actions("rack_dhcp_lease.node1"), vec!["update"]);
+    wd.apply();
+    assert!(
+        hosts(&lv).contains("name='node1b' ip='10.10.62.21'"),
+        "{}",
+        hosts(&lv)
+    );
+    let lease = client.udhcpc(MAC, &[]).expect("udhcpc after the update");
+    assert_eq!(lease.ip, "10.10.62.21", "{lease:?}");
+    assert_eq!(lv.dnsmasq_pid("farm"), Some(dnsmasq), "dnsmasq restarted");
+    wd.assert_plan_empty();
+
+    // Changed out of band: the plan puts the address back.
+    virsh_ok(
+        &lv,
+        &[
+            "net-update",
+            "farm",
+            "modify",
+            "ip-dhcp-host",
+            "<host mac='02:00:00:62:00:01' name='node1b' ip='10.10.62.99'/>",
+            "--live",
+            "--config",
+        ],
+    );
+    let plan = wd.plan();
+    assert_eq!(plan.actions("rack_dhcp_lease.node1"), vec!["update"]);
+    wd.apply();
+    assert!(hosts(&lv).contains("ip='10.10.62.21'"), "{}", hosts(&lv));
+    wd.assert_plan_empty();
+
+    // Deleted out of band: the plan creates it again.
+    virsh_ok(
+        &lv,
+        &[
+            "net-update",
+            "farm",
+            "delete",
+            "ip-dhcp-host",
+            "<host mac='02:00:00:62:00:01' name='node1b' ip='10.10.62.21'/>",
+            "--live",
+            "--config",
+        ],
+    );
+    assert_eq!(hosts(&lv), "");
+    let plan = wd.plan();
+    assert_eq!(plan.actions("rack_dhcp_lease.node1"), vec!["create"]);
+    wd.apply();
+    assert!(hosts(&lv).contains("ip='10.10.62.21'"), "{}", hosts(&lv));
+    wd.assert_plan_empty();
+
+    // What a libvirt host entry cannot hold, and what another entry holds, fail at plan
+    // time at the attribute, naming why.
+    wd.write_main(&config(
+        "10.10.62.21",
+        "node1b",
+        r#"
+resource "rack_dhcp_lease" "pxe" {
+  subnet      = "10.10.62.0/24"
+  mac         = "02:00:00:62:00:02"
+  ip          = "10.10.62.30"
+  next_server = "10.10.62.1"
+  boot_file   = "pxelinux.0"
+}
+"#,
+    ));
+    let out = wd.run(&["plan", "-input=false", "-no-color"]);
+    assert_eq!(out.code, Some(1), "{out}");
+    assert!(
+        out.stderr.contains("not supported by the libvirt backend")
+            && out.stderr.contains("boot_file")
+            && out.stderr.contains("next_server"),
+        "{out}"
+    );
+    wd.write_main(&config(
+        "10.10.62.21",
+        "node1b",
+        r#"
+resource "rack_dhcp_lease" "twin" {
+  subnet   = "10.10.62.0/24"
+  mac      = "02:00:00:62:00:03"
+  ip       = "10.10.62.31"
+  hostname = "node1b"
+}
+"#,
+    ));
+    let out = wd.run(&["plan", "-input=false", "-no-color"]);
+    assert_eq!(out.code, Some(1), "{out}");
+    assert!(
+        out.stderr.contains("node1b") && out.stderr.contains("02:00:00:62:00:01"),
+        "{out}"
+    );
+
+    wd.write_main(&config("10.10.62.21", "node1b", ""));
+    wd.destroy();
+    wd.assert_destroyed();
+    let (exists, _, _) = virsh(&lv, &["net-info", "farm"]);
+    assert!(!exists, "the network is gone");
+}
