@@ -1,5 +1,5 @@
 //! `rack-core`: the clients for the services rack manages and the domain types they share
-//! (names, MAC addresses, CIDRs). Nothing here knows about Terraform.
+//! (names, MAC addresses, CIDRs, sizes). Nothing here knows about Terraform.
 
 pub mod cloudinit;
 pub mod dns;
@@ -8,9 +8,11 @@ pub mod libvirt;
 pub mod net;
 pub mod powerdns;
 pub mod rndc;
+pub mod size;
 pub mod zones;
 
 pub use net::{
     AddressError, Cidr, CidrError, DEFAULT_MAC_PREFIX, MacAddress, MacError, MacPrefix,
     ReverseError, derive_mac, parse_ip, ptr_name, reverse_zone,
 };
+pub use size::{ByteSize, SizeError};

@@ -11,9 +11,10 @@ pub mod foundation;
 mod host;
 mod procfs;
 mod stats;
+pub mod storage;
 
-/// The real backends of the core crate's integration tests (named, PowerDNS), shared
-/// with benchmarks that need a server.
+/// The real backends of the core crate's integration tests (named, PowerDNS, libvirtd),
+/// shared with benchmarks that need a server.
 #[path = "../../../core/tests/support/mod.rs"]
 mod support;
 
@@ -44,5 +45,11 @@ pub const BENCHMARKS: &[Benchmark] = &[
         about: "1000 `rack_dns_record_set` against BIND: apply, no-change plan and DNS messages, vs. `terraform_data` and nsupdate/AXFR",
         default_runs: dns::DEFAULT_ROUNDS,
         run: |runs| dns::run(&dns::Options { runs }),
+    },
+    Benchmark {
+        name: "storage",
+        about: "libvirt volumes: 20 qcow2 overlays vs 20 full copies (time, bytes written); sparse upload of 1 GiB holding 100 MiB vs `virsh vol-upload --sparse`",
+        default_runs: storage::DEFAULT_ROUNDS,
+        run: |runs| storage::run(&storage::Options { runs }),
     },
 ];

@@ -272,3 +272,28 @@ output "info" {{
     assert!(types.iter().any(|t| t == "qemu"), "{info}");
     assert!(info["memory_bytes"].as_u64().unwrap_or(0) > 0, "{info}");
 }
+
+#[test]
+fn an_unreachable_hypervisor_says_what_to_check() {
+    let mut wd = rack_acceptance_tests::Workdir::new();
+    let socket = wd.path().join("no-libvirt-sock");
+    wd.set_env(
+        "RACK_HYPERVISORS",
+        format!("kvm1=qemu+unix:///system?socket={}", socket.display()),
+    );
+    wd.write_main(&format!(
+        r#"{PROVIDER}
+resource "rack_network" "n" {{
+  name = "n"
+  mode = "isolated"
+}}
+"#
+    ));
+    wd.init();
+    let out = wd
+        .run(&["apply", "-auto-approve", "-input=false"])
+        .failure();
+    let text = out.combined();
+    assert!(text.contains("Cannot connect to the hypervisor"), "{text}");
+    assert!(text.contains("check the URI"), "{text}");
+}

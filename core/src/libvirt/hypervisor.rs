@@ -23,6 +23,8 @@ use virt::connect::Connect;
 
 use super::domain::DomainState;
 use super::network::{NetworkSpec, NetworkState};
+use super::pool::PoolState;
+use super::volume::VolumeCaches;
 use super::{LibvirtError, classify, known};
 
 /// Calls that may wait for a connection's thread. The thread runs one call at a time,
@@ -203,6 +205,8 @@ struct Inner {
     timeout: Duration,
     networks: Arc<Listing<NetworkState>>,
     domains: Arc<Listing<DomainState>>,
+    pools: Arc<Listing<PoolState>>,
+    volumes: Arc<VolumeCaches>,
 }
 
 /// A handle on one hypervisor (libvirt URI). Cheap to clone; the clones share the
@@ -260,6 +264,8 @@ impl Hypervisor {
                 timeout,
                 networks: Arc::default(),
                 domains: Arc::default(),
+                pools: Arc::default(),
+                volumes: Arc::default(),
             }),
         })
     }
@@ -275,6 +281,26 @@ impl Hypervisor {
 
     pub(crate) fn domain_cache(&self) -> Arc<Listing<DomainState>> {
         self.inner.domains.clone()
+    }
+
+    pub(crate) fn pool_cache(&self) -> Arc<Listing<PoolState>> {
+        self.inner.pools.clone()
+    }
+
+    pub(crate) fn volume_caches(&self) -> Arc<VolumeCaches> {
+        self.inner.volumes.clone()
+    }
+
+    /// Opens a connection of its own to this hypervisor, for work that would hold the
+    /// shared connection's thread too long (streaming a volume's content). Blocking: call
+    /// it where blocking is allowed, and use the connection on that thread only.
+    pub(crate) fn open_dedicated(&self) -> Result<Connect, LibvirtError> {
+        let uri = &self.inner.uri;
+        Connect::open(Some(uri)).map_err(|source| LibvirtError::Connect {
+            uri: uri.clone(),
+            hint: connect_hint(uri, &source),
+            source,
+        })
     }
 
     /// Runs `f` with the connection on the connection's thread and returns its result.

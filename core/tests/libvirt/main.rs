@@ -3,12 +3,15 @@
 //! is checked through the client, what exists is checked in the namespace: the bridge
 //! (`ip -n NS link`), dnsmasq's process and configuration, the NAT rules. The tests fail
 //! (never skip) naming the missing binary when libvirt, QEMU, dnsmasq or tini is absent.
+//! Storage pools and volumes are in `storage.rs` (files checked on disk and with
+//! `qemu-img`; the logical pool needs lvm2 and a free loop device).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "../support/mod.rs"]
 mod support;
 
+mod storage;
 mod vm;
 
 use rack_core::libvirt::{

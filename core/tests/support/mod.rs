@@ -14,6 +14,7 @@ pub mod libvirt;
 pub mod named;
 pub mod pdns;
 pub mod process;
+pub mod storage;
 
 pub use guest::Guest;
 pub use kea::Kea;

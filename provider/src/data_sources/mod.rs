@@ -4,3 +4,4 @@ pub mod dhcp_leases;
 pub mod dns_record_set;
 pub mod dns_zone;
 pub mod hypervisor;
+pub mod volume;

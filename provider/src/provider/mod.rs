@@ -13,6 +13,7 @@ use crate::data_sources::dhcp_leases::DhcpLeasesData;
 use crate::data_sources::dns_record_set::DnsRecordSetData;
 use crate::data_sources::dns_zone::DnsZoneData;
 use crate::data_sources::hypervisor::HypervisorData;
+use crate::data_sources::volume::VolumeData;
 use crate::framework::schema::{Block, Schema};
 use crate::framework::{
     DataSource, Diagnostics, Function, ListResource, Provider, ProviderData, Resource,
@@ -26,7 +27,9 @@ use crate::resources::dhcp_lease::DhcpLease;
 use crate::resources::dns_record_set::DnsRecordSet;
 use crate::resources::dns_zone::DnsZone;
 use crate::resources::network::Network;
+use crate::resources::storage_pool::StoragePool;
 use crate::resources::vm::Vm;
+use crate::resources::volume::Volume;
 
 /// Provider type name, as in `provider "rack" {}` and `provider::rack::...`.
 pub const TYPE_NAME: &str = "rack";
@@ -85,6 +88,8 @@ impl Provider for RackProvider {
             Arc::new(DnsZone),
             Arc::new(DhcpLease),
             Arc::new(Network),
+            Arc::new(StoragePool),
+            Arc::new(Volume),
             Arc::new(Vm),
         ]
     }
@@ -95,6 +100,7 @@ impl Provider for RackProvider {
             Arc::new(DnsRecordSetData),
             Arc::new(DhcpLeasesData),
             Arc::new(HypervisorData),
+            Arc::new(VolumeData),
         ]
     }
 

@@ -1,0 +1,124 @@
+# A small VM farm on one KVM hypervisor, its DHCP server and its DNS server: the zone
+# farm. and its reverse zone, a routed network 10.10.60.0/24, and per VM a static DHCP
+# lease plus A and PTR records. scripts/up applies this folder against a lab it starts
+# on the local machine (see README.md).
+
+terraform {
+  required_providers {
+    rack = {
+      source = "terraform.local/rack/rack"
+    }
+  }
+}
+
+# Every setting comes from the environment, so this folder holds no addresses or
+# secrets: RACK_HYPERVISORS, RACK_DNS_* (address, TSIG key, rndc and zone directory for
+# creating zones) and RACK_DHCP_KEA_* (the Kea control agent). scripts/up writes them to
+# .state/lab/env.
+provider "rack" {}
+
+locals {
+  zone         = "farm."
+  network      = "10.10.60.0/24"
+  gateway      = cidrhost(local.network, 1)
+  reverse_zone = provider::rack::reverse_zone(local.network)
+
+  # VM name => host number in the network.
+  vms = {
+    web1 = 11
+    web2 = 12
+  }
+  addresses = { for name, n in local.vms : name => cidrhost(local.network, n) }
+}
+
+resource "rack_dns_zone" "farm" {
+  name = local.zone
+  soa = {
+    mname = var.nameserver
+    rname = "hostmaster.${local.zone}"
+  }
+  nameservers = [var.nameserver]
+  ttl         = 300
+}
+
+resource "rack_dns_zone" "reverse" {
+  name = local.reverse_zone
+  soa = {
+    mname = var.nameserver
+    rname = "hostmaster.${local.zone}"
+  }
+  nameservers = [var.nameserver]
+  ttl         = 300
+}
+
+# The farm's network: libvirt's bridge holds the gateway address and routes (no NAT).
+# libvirt hands out no addresses here: Kea does, on this bridge.
+resource "rack_network" "farm" {
+  name   = "farm"
+  mode   = "route"
+  bridge = "rkfarm0"
+  ipv4 = {
+    cidr    = local.network
+    gateway = local.gateway
+  }
+}
+
+# One reservation per VM, for the MAC address its NIC gets. Naming the network's
+# address range makes Terraform create the bridge first, so the DHCP server can listen
+# on it when the reservations arrive.
+resource "rack_dhcp_lease" "vm" {
+  for_each = local.vms
+
+  subnet   = rack_network.farm.ipv4.cidr
+  mac      = provider::rack::mac_address("${each.key}.${local.zone}")
+  ip       = local.addresses[each.key]
+  hostname = each.key
+  options = [
+    { name = "routers", data = local.gateway },
+    { name = "domain-name", data = trimsuffix(local.zone, ".") },
+  ]
+}
+
+resource "rack_dns_record_set" "a" {
+  for_each = local.addresses
+
+  zone    = rack_dns_zone.farm.name
+  name    = each.key
+  type    = "A"
+  ttl     = 300
+  records = [each.value]
+}
+
+resource "rack_dns_record_set" "ptr" {
+  for_each = local.addresses
+
+  zone    = rack_dns_zone.reverse.name
+  name    = provider::rack::ptr_name(each.value)
+  type    = "PTR"
+  ttl     = 300
+  records = ["${each.key}.${local.zone}"]
+}
+
+# The farm's disks: a pool, the base image uploaded once, one copy-on-write overlay per
+# VM on it.
+resource "rack_storage_pool" "farm" {
+  name = "farm"
+  type = "dir"
+  path = "/var/lib/libvirt/images/farm"
+}
+
+resource "rack_volume" "base" {
+  pool        = rack_storage_pool.farm.name
+  name        = "base.raw"
+  format      = "raw"
+  source_file = var.base_image
+  sha256      = filesha256(var.base_image)
+}
+
+resource "rack_volume" "vm" {
+  for_each = local.vms
+
+  pool        = rack_storage_pool.farm.name
+  name        = "${each.key}.qcow2"
+  base_volume = rack_volume.base.name
+}
