@@ -118,11 +118,22 @@ impl Vm {
     /// Waits until the guest's console log has `line` (after the prefix), returning
     /// every guest line so far.
     async fn wait_console(&self, name: &str, line: &str, timeout: Duration) -> Vec<String> {
+        self.wait_console_n(name, line, 1, timeout).await
+    }
+
+    /// Waits until the console log, appended across starts, has `line` `count` times.
+    async fn wait_console_n(
+        &self,
+        name: &str,
+        line: &str,
+        count: usize,
+        timeout: Duration,
+    ) -> Vec<String> {
         let started = Instant::now();
         loop {
             let log = std::fs::read_to_string(self.console_log(name)).unwrap_or_default();
             let lines = guest_lines(&log);
-            if lines.iter().any(|l| l == line) {
+            if lines.iter().filter(|l| *l == line).count() >= count {
                 return lines;
             }
             assert!(
@@ -280,7 +291,8 @@ async fn vm_lifecycle_on_tcg() {
     );
     assert_eq!(updated.state.live_memory_kib, Some(320 * 1024));
     assert!(plan_domain_update(&updated.state.spec.clone().unwrap(), &spec).is_empty());
-    vm.wait_console(name, "ready", BOOT_TIMEOUT).await;
+    // The log is appended across starts: the second boot's "ready".
+    vm.wait_console_n(name, "ready", 2, BOOT_TIMEOUT).await;
 
     // running = false: the guest powers off on the ACPI button within the timeout.
     spec.running = false;

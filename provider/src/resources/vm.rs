@@ -896,12 +896,10 @@ fn fill_planned(planned: &mut Value, prior: &Value, keep_addresses: bool) {
                 p.attr("pool") == disk.attr("pool") && p.attr("volume") == disk.attr("volume")
             });
             for attr in ["format", "target"] {
-                if disk.attr(attr).is_some_and(Value::is_unknown) {
-                    match same.and_then(|p| p.attr(attr)).filter(|v| !v.is_null()) {
-                        Some(v) => obj_set(&mut disk, attr, v.clone()),
-                        None if attr == "format" => obj_set(&mut disk, attr, Value::from("raw")),
-                        None => {}
-                    }
+                if disk.attr(attr).is_some_and(Value::is_unknown)
+                    && let Some(v) = same.and_then(|p| p.attr(attr)).filter(|v| !v.is_null())
+                {
+                    obj_set(&mut disk, attr, v.clone());
                 }
             }
             out.push(disk);
@@ -971,6 +969,38 @@ fn fill_seed_pool(planned: &mut Value) {
         obj_set(&mut ci, "pool", pool);
         obj_set(planned, "cloud_init", ci);
     }
+}
+
+/// The format of every disk whose format is still unknown, from the pool's volume
+/// listing; a volume that does not exist yet (created by the same apply) is looked at
+/// again at apply.
+async fn plan_formats(hv: &Hypervisor, planned: &mut Value) {
+    let Some(Value::List(disks)) = planned.attr("disk").cloned() else {
+        return;
+    };
+    let mut out = Vec::with_capacity(disks.len());
+    for mut disk in disks {
+        if disk.attr("format").is_some_and(Value::is_unknown)
+            && let (Some(pool), Some(volume)) = (str_attr(&disk, "pool"), str_attr(&disk, "volume"))
+            && let Ok(Some(v)) = hv.volume(pool, volume).await
+        {
+            let format = v.format.unwrap_or_else(|| "raw".to_owned());
+            obj_set(&mut disk, "format", Value::from(format));
+        }
+        out.push(disk);
+    }
+    obj_set(planned, "disk", Value::List(out));
+}
+
+/// Fills the format of every disk that has none from the volume itself: qemu must not
+/// read a qcow2 image as raw.
+async fn apply_formats(hv: &Hypervisor, spec: &mut DomainSpec) -> Result<(), LibvirtError> {
+    for d in spec.disks.iter_mut().filter(|d| d.format.is_none()) {
+        if let Some(v) = hv.volume_fresh(&d.pool, &d.volume).await? {
+            d.format = Some(v.format.unwrap_or_else(|| "raw".to_owned()));
+        }
+    }
+    Ok(())
 }
 
 /// Whether the seed of `planned` must be written over the one of `prior`, and whether
@@ -1069,8 +1099,8 @@ impl Resource for Vm {
                 .optional()
                 .computed()
                 .description(
-                    "The volume's format, `raw` or `qcow2`; `raw` when omitted. Set `qcow2` for \
-                 copy-on-write volumes.",
+                    "The volume's format, `raw` or `qcow2`; the volume's own format (as libvirt \
+                 reports it) when omitted.",
                 ),
             Attribute::string("target")
                 .optional()
@@ -1446,6 +1476,9 @@ impl Resource for Vm {
             }
         }
         let want_running = boolean(&plan.planned, "running") != Some(false);
+        if let Ok(hv) = hypervisor(ctx, str_attr(&plan.planned, "hypervisor")) {
+            plan_formats(&hv.handle, &mut plan.planned).await;
+        }
         // Addresses stay known unless the guest starts, stops or restarts.
         fill_planned(
             &mut plan.planned,
@@ -1490,6 +1523,11 @@ impl Resource for Vm {
         let checked = check_volumes(&hv.handle, &spec, &Value::Null).await;
         if checked.has_errors() {
             return StateResult::failed(Value::Null, checked);
+        }
+        let mut spec = spec;
+        if let Err(e) = apply_formats(&hv.handle, &mut spec).await {
+            let d = libvirt_diag(&e, &format!("Reading the volumes of VM {:?}.", spec.name));
+            return StateResult::failed(Value::Null, d);
         }
         let seed = seed_of(&planned);
         let created = match hv.handle.create_domain(&spec, seed.as_ref()).await {
@@ -1568,6 +1606,11 @@ impl Resource for Vm {
         let checked = check_volumes(&hv.handle, &desired, &prior).await;
         if checked.has_errors() {
             return StateResult::failed(prior, checked);
+        }
+        let mut desired = desired;
+        if let Err(e) = apply_formats(&hv.handle, &mut desired).await {
+            let d = libvirt_diag(&e, &format!("Reading the volumes of VM {name:?}."));
+            return StateResult::failed(prior, d);
         }
         let seed = seed_of(&planned);
         let change = seed_change(&prior, &planned);
@@ -1986,7 +2029,7 @@ mod tests {
         let disks = items(&planned, "disk");
         assert_eq!(str_attr(&disks[0], "format"), Some("qcow2"));
         assert_eq!(str_attr(&disks[0], "target"), Some("vda"));
-        assert_eq!(str_attr(&disks[1], "format"), Some("raw"));
+        assert!(disks[1].attr("format").is_some_and(Value::is_unknown));
         assert!(disks[1].attr("target").is_some_and(Value::is_unknown));
     }
 
