@@ -1576,31 +1576,14 @@ impl Hypervisor {
     }
 
     async fn domains_cached(&self, refresh: bool) -> Result<Vec<DomainState>, LibvirtError> {
-        let cache = self.domain_cache();
-        if !refresh && let Some(list) = cache.values() {
-            return Ok(list);
-        }
-        let _fill = cache.fill_lock().await;
-        if !refresh && let Some(list) = cache.values() {
-            return Ok(list);
-        }
-        let store = cache.clone();
-        self.call("list VMs", move |link| {
-            let doms = link
-                .conn()
-                .list_all_domains(0)
-                .map_err(|e| link.fail("list VMs", e))?;
-            let mut states = Vec::with_capacity(doms.len());
-            for dom in &doms {
-                match read_state(link, dom) {
-                    Ok(s) => states.push(s),
-                    Err(LibvirtError::NotFound { .. }) => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            store.fill(states.iter().map(|s| (s.name.clone(), s.clone())));
-            Ok(states)
-        })
+        self.listing(
+            self.domain_cache(),
+            refresh,
+            "list VMs",
+            |c| c.list_all_domains(0),
+            read_state,
+            |s| &s.name,
+        )
         .await
     }
 
@@ -1613,20 +1596,9 @@ impl Hypervisor {
     /// One domain read from libvirt now (and the cache updated): for import, and to
     /// confirm drift.
     pub async fn domain_fresh(&self, name: &str) -> Result<Option<DomainState>, LibvirtError> {
-        let cache = self.domain_cache();
-        let name = name.to_owned();
-        self.call(format!("read VM {name:?}"), move |link| {
-            let state = match lookup(link, &name)? {
-                Some(d) => Some(read_state(link, &d)?),
-                None => None,
-            };
-            match &state {
-                Some(s) => cache.put(&name, s.clone()),
-                None => cache.remove(&name),
-            }
-            Ok(state)
-        })
-        .await
+        let action = format!("read VM {name:?}");
+        self.read_one(self.domain_cache(), action, name, lookup, read_state)
+            .await
     }
 
     /// Writes (or rewrites) VM `vm`'s cloud-init seed into `pool` as

@@ -344,6 +344,81 @@ impl Hypervisor {
         }
     }
 
+    /// Every object of one kind, "fill once, read many": the first caller lists them with
+    /// `list` and reads each with `read` on the connection's thread, concurrent first
+    /// callers wait for that one listing, later callers get `cache`'s copy. `refresh`
+    /// lists again. Objects undefined between the listing and their read are left out.
+    pub(crate) async fn listing<T, O>(
+        &self,
+        cache: Arc<Listing<T>>,
+        refresh: bool,
+        action: &'static str,
+        list: fn(&Connect) -> Result<Vec<O>, virt::error::Error>,
+        read: fn(&Link<'_>, &O) -> Result<T, LibvirtError>,
+        name: fn(&T) -> &str,
+    ) -> Result<Vec<T>, LibvirtError>
+    where
+        T: Clone + Send + 'static,
+        O: 'static,
+    {
+        if !refresh && let Some(values) = cache.values() {
+            return Ok(values);
+        }
+        let _fill = cache.fill_lock().await;
+        if !refresh && let Some(values) = cache.values() {
+            return Ok(values);
+        }
+        let store = cache.clone();
+        self.call(action, move |link| {
+            let objects = list(link.conn()).map_err(|e| link.fail(action, e))?;
+            let mut states = Vec::with_capacity(objects.len());
+            for object in &objects {
+                match read(link, object) {
+                    Ok(s) => states.push(s),
+                    Err(LibvirtError::NotFound { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            states.sort_by(|a, b| name(a).cmp(name(b)));
+            store.fill(states.iter().map(|s| (name(s).to_owned(), s.clone())));
+            Ok(states)
+        })
+        .await
+    }
+
+    /// One object read from libvirt now, bypassing `cache` and updating it: `None` when
+    /// `lookup` finds nothing or it vanishes before `read`.
+    pub(crate) async fn read_one<T, O>(
+        &self,
+        cache: Arc<Listing<T>>,
+        action: String,
+        name: &str,
+        lookup: fn(&Link<'_>, &str) -> Result<Option<O>, LibvirtError>,
+        read: fn(&Link<'_>, &O) -> Result<T, LibvirtError>,
+    ) -> Result<Option<T>, LibvirtError>
+    where
+        T: Clone + Send + 'static,
+        O: 'static,
+    {
+        let name = name.to_owned();
+        self.call(action, move |link| {
+            let state = match lookup(link, &name)? {
+                Some(object) => match read(link, &object) {
+                    Ok(s) => Some(s),
+                    Err(LibvirtError::NotFound { .. }) => None,
+                    Err(e) => return Err(e),
+                },
+                None => None,
+            };
+            match &state {
+                Some(s) => cache.put(&name, s.clone()),
+                None => cache.remove(&name),
+            }
+            Ok(state)
+        })
+        .await
+    }
+
     /// Opens the connection if it is not open, and returns libvirt's idea of the URI
     /// and the daemon's version (`major * 1_000_000 + minor * 1000 + release`).
     pub async fn ping(&self) -> Result<(String, u32), LibvirtError> {

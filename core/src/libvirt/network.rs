@@ -717,32 +717,14 @@ impl Hypervisor {
     }
 
     async fn networks_cached(&self, refresh: bool) -> Result<Vec<NetworkState>, LibvirtError> {
-        let cache = self.network_cache();
-        if !refresh && let Some(list) = cache.values() {
-            return Ok(list);
-        }
-        let _fill = cache.fill_lock().await;
-        if !refresh && let Some(list) = cache.values() {
-            return Ok(list);
-        }
-        let store = cache.clone();
-        self.call("list networks", move |link| {
-            let nets = link
-                .conn()
-                .list_all_networks(0)
-                .map_err(|e| link.fail("list networks", e))?;
-            let mut states = Vec::with_capacity(nets.len());
-            for net in &nets {
-                match read_state(link, net) {
-                    Ok(s) => states.push(s),
-                    // Undefined between the listing and the read: not there.
-                    Err(LibvirtError::NotFound { .. }) => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            store.fill(states.iter().map(|s| (s.name.clone(), s.clone())));
-            Ok(states)
-        })
+        self.listing(
+            self.network_cache(),
+            refresh,
+            "list networks",
+            |c| c.list_all_networks(0),
+            read_state,
+            |s| &s.name,
+        )
         .await
     }
 
@@ -756,20 +738,9 @@ impl Hypervisor {
     /// One network read from libvirt now, bypassing the cache (and updating it): for
     /// import, and to confirm drift before acting on it.
     pub async fn network_fresh(&self, name: &str) -> Result<Option<NetworkState>, LibvirtError> {
-        let cache = self.network_cache();
-        let name = name.to_owned();
-        self.call(format!("read network {name:?}"), move |link| {
-            let state = match lookup(link, &name)? {
-                Some(net) => Some(read_state(link, &net)?),
-                None => None,
-            };
-            match &state {
-                Some(s) => cache.put(&name, s.clone()),
-                None => cache.remove(&name),
-            }
-            Ok(state)
-        })
-        .await
+        let action = format!("read network {name:?}");
+        self.read_one(self.network_cache(), action, name, lookup, read_state)
+            .await
     }
 
     /// Defines the network, starts it and sets autostart. If starting fails the

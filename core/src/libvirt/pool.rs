@@ -532,33 +532,14 @@ impl Hypervisor {
     }
 
     async fn pools_cached(&self, refresh: bool) -> Result<Vec<PoolState>, LibvirtError> {
-        let cache = self.pool_cache();
-        if !refresh && let Some(list) = cache.values() {
-            return Ok(list);
-        }
-        let _fill = cache.fill_lock().await;
-        if !refresh && let Some(list) = cache.values() {
-            return Ok(list);
-        }
-        let store = cache.clone();
-        self.call("list storage pools", move |link| {
-            let pools = link
-                .conn()
-                .list_all_storage_pools(0)
-                .map_err(|e| link.fail("list storage pools", e))?;
-            let mut states = Vec::with_capacity(pools.len());
-            for pool in &pools {
-                match read_pool(link, pool) {
-                    Ok(s) => states.push(s),
-                    // Undefined between the listing and the read: not there.
-                    Err(LibvirtError::NotFound { .. }) => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            states.sort_by(|a, b| a.name.cmp(&b.name));
-            store.fill(states.iter().map(|s| (s.name.clone(), s.clone())));
-            Ok(states)
-        })
+        self.listing(
+            self.pool_cache(),
+            refresh,
+            "list storage pools",
+            |c| c.list_all_storage_pools(0),
+            read_pool,
+            |s| &s.name,
+        )
         .await
     }
 
@@ -572,24 +553,9 @@ impl Hypervisor {
     /// One pool read from libvirt now, bypassing the cache (and updating it): for import,
     /// and to confirm drift before acting on it.
     pub async fn pool_fresh(&self, name: &str) -> Result<Option<PoolState>, LibvirtError> {
-        let cache = self.pool_cache();
-        let name = name.to_owned();
-        self.call(format!("read storage pool {name:?}"), move |link| {
-            let state = match lookup_pool(link, &name)? {
-                Some(pool) => match read_pool(link, &pool) {
-                    Ok(s) => Some(s),
-                    Err(LibvirtError::NotFound { .. }) => None,
-                    Err(e) => return Err(e),
-                },
-                None => None,
-            };
-            match &state {
-                Some(s) => cache.put(&name, s.clone()),
-                None => cache.remove(&name),
-            }
-            Ok(state)
-        })
-        .await
+        let action = format!("read storage pool {name:?}");
+        self.read_one(self.pool_cache(), action, name, lookup_pool, read_pool)
+            .await
     }
 
     /// Defines the pool, builds it, starts it and sets autostart. If a step fails the
