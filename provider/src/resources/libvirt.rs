@@ -26,6 +26,16 @@ pub fn obj_set(v: &mut Value, name: &str, new: Value) {
     }
 }
 
+/// Plans the default hypervisor's name where the configuration leaves `hypervisor` out,
+/// so the plan shows where the object will live.
+pub fn plan_default_hypervisor(ctx: &Context, planned: &mut Value) {
+    if planned.attr("hypervisor").is_some_and(Value::is_unknown)
+        && let Ok(hv) = hypervisor(ctx, None)
+    {
+        obj_set(planned, "hypervisor", Value::from(hv.name.as_str()));
+    }
+}
+
 /// A libvirt failure as a diagnostic: the error's message (which says what to check) as
 /// summary, the chain as detail, and `hint` about what rack was doing.
 pub fn libvirt_diag(e: &LibvirtError, hint: &str) -> Diagnostic {

@@ -17,7 +17,9 @@ use rack_core::libvirt::{
     plan_update,
 };
 
-use super::libvirt::{hypervisor, libvirt_diag, obj_set, split_import_id, str_attr};
+use super::libvirt::{
+    hypervisor, libvirt_diag, obj_set, plan_default_hypervisor, split_import_id, str_attr,
+};
 use crate::framework::plan::PlannedChange;
 use crate::framework::schema::{
     Attribute, Block, IdentityAttribute, IdentitySchema, Nesting, Schema,
@@ -561,18 +563,7 @@ impl Resource for Network {
         if plan.planned.is_null() {
             return;
         }
-        if plan
-            .planned
-            .attr("hypervisor")
-            .is_some_and(Value::is_unknown)
-            && let Ok(hv) = hypervisor(ctx, None)
-        {
-            obj_set(
-                &mut plan.planned,
-                "hypervisor",
-                Value::from(hv.name.as_str()),
-            );
-        }
+        plan_default_hypervisor(ctx, &mut plan.planned);
         // The default gateway is known at plan time.
         for family in ["ipv4", "ipv6"] {
             let Some(Value::Object(ip)) = plan.planned.attr(family).cloned() else {

@@ -11,7 +11,9 @@ use rack_core::libvirt::{
     LibvirtError, PoolKind, PoolSpec, PoolSpecError, PoolState, plan_pool_update,
 };
 
-use super::libvirt::{hypervisor, libvirt_diag, obj_set, split_import_id, str_attr};
+use super::libvirt::{
+    hypervisor, libvirt_diag, obj_set, plan_default_hypervisor, split_import_id, str_attr,
+};
 use crate::framework::plan::PlannedChange;
 use crate::framework::schema::{Attribute, Block, IdentityAttribute, IdentitySchema, Schema};
 use crate::framework::validate::one_of;
@@ -354,18 +356,7 @@ impl Resource for StoragePool {
         if plan.planned.is_null() {
             return;
         }
-        if plan
-            .planned
-            .attr("hypervisor")
-            .is_some_and(Value::is_unknown)
-            && let Ok(hv) = hypervisor(ctx, None)
-        {
-            obj_set(
-                &mut plan.planned,
-                "hypervisor",
-                Value::from(hv.name.as_str()),
-            );
-        }
+        plan_default_hypervisor(ctx, &mut plan.planned);
         // A logical pool's volume group and path are known at plan time.
         if str_attr(&plan.planned, "type") == Some("logical")
             && let Some(name) = str_attr(&plan.planned, "name").map(str::to_string)

@@ -25,7 +25,9 @@ use rack_core::libvirt::{
 };
 use rack_core::net::MacAddress;
 
-use super::libvirt::{hypervisor, libvirt_diag, obj_set, split_import_id, str_attr};
+use super::libvirt::{
+    hypervisor, libvirt_diag, obj_set, plan_default_hypervisor, split_import_id, str_attr,
+};
 use crate::framework::plan::PlannedChange;
 use crate::framework::schema::{
     Attribute, Block, IdentityAttribute, IdentitySchema, NestedBlock, Nesting, Schema,
@@ -1424,18 +1426,7 @@ impl Resource for Vm {
         if plan.planned.is_null() {
             return;
         }
-        if plan
-            .planned
-            .attr("hypervisor")
-            .is_some_and(Value::is_unknown)
-            && let Ok(hv) = hypervisor(ctx, None)
-        {
-            obj_set(
-                &mut plan.planned,
-                "hypervisor",
-                Value::from(hv.name.as_str()),
-            );
-        }
+        plan_default_hypervisor(ctx, &mut plan.planned);
         if let (Some(hv), Some(name)) = (
             str_attr(&plan.planned, "hypervisor"),
             str_attr(&plan.planned, "name"),

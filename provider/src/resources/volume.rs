@@ -17,7 +17,9 @@ use rack_core::libvirt::{
     VolumeSpec, VolumeSpecError, VolumeState,
 };
 
-use super::libvirt::{hypervisor, libvirt_diag, obj_set, split_import_id, str_attr};
+use super::libvirt::{
+    hypervisor, libvirt_diag, obj_set, plan_default_hypervisor, split_import_id, str_attr,
+};
 use crate::framework::plan::PlannedChange;
 use crate::framework::schema::{Attribute, Block, IdentityAttribute, IdentitySchema, Schema};
 use crate::framework::validate::{check, one_of};
@@ -518,18 +520,7 @@ impl Resource for Volume {
         if plan.planned.is_null() {
             return;
         }
-        if plan
-            .planned
-            .attr("hypervisor")
-            .is_some_and(Value::is_unknown)
-            && let Ok(hv) = hypervisor(ctx, None)
-        {
-            obj_set(
-                &mut plan.planned,
-                "hypervisor",
-                Value::from(hv.name.as_str()),
-            );
-        }
+        plan_default_hypervisor(ctx, &mut plan.planned);
         if let (Some(hv), Some(pool), Some(name)) = (
             str_attr(&plan.planned, "hypervisor"),
             str_attr(&plan.planned, "pool"),
