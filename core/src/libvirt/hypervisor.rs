@@ -12,6 +12,13 @@
 //! concurrent first readers wait for that one listing, and later reads are answered from
 //! memory. The cache is changed by the calls themselves, on the connection's thread, so
 //! it follows rack's own writes in the order libvirt saw them.
+//!
+//! Calls that take long inside libvirtd and touch neither the caches nor anything other
+//! calls read and write (starting a domain: QEMU's start-up; uploading a small volume)
+//! can instead run on the side lane ([`Hypervisor::call_parallel`]): up to
+//! [`PARALLEL_CALLS`] at once on blocking threads, spread over [`SIDE_CONNECTIONS`]
+//! connections of their own, so ten VMs start together as they would from ten `virsh`
+//! shells.
 
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
@@ -31,6 +38,14 @@ use super::{LibvirtError, classify, known};
 /// so more waiting calls only hold memory and hide a stuck daemon; this many covers
 /// Terraform's default parallelism (10) with room for reads issued beside it.
 pub const MAX_CALLS_IN_FLIGHT: usize = 32;
+
+/// Side-lane calls in flight at once: Terraform's default parallelism.
+pub const PARALLEL_CALLS: usize = 10;
+
+/// Connections the side lane spreads its calls over. libvirtd serves at most 5 requests
+/// of one client connection at a time by default (`max_client_requests`); each call goes
+/// to the connection with the fewest in flight, so no connection carries more than 4.
+pub const SIDE_CONNECTIONS: usize = 3;
 
 /// How long a caller waits for the answer to one call (queueing included) before
 /// giving up; the thread itself cannot be interrupted inside libvirt.
@@ -71,6 +86,69 @@ impl Session {
                 uri: self.uri.clone(),
             }),
         }
+    }
+}
+
+/// The side lane's connections, each opened on first use and again when libvirt
+/// reports it dead, and the calls each carries now.
+#[derive(Default)]
+struct Side {
+    conns: [Option<Arc<Connect>>; SIDE_CONNECTIONS],
+    busy: [usize; SIDE_CONNECTIONS],
+}
+
+/// A side connection lent to one call; gives its place back when dropped.
+struct SideLease<'a> {
+    inner: &'a Inner,
+    index: usize,
+    conn: Arc<Connect>,
+}
+
+impl SideLease<'_> {
+    /// The least busy side connection. Blocking (it may open the connection).
+    fn take(inner: &Inner) -> Result<SideLease<'_>, LibvirtError> {
+        let mut side = inner.side.lock().unwrap_or_else(|p| p.into_inner());
+        let index = (0..SIDE_CONNECTIONS)
+            .min_by_key(|&i| side.busy[i])
+            .unwrap_or(0);
+        let alive = side.conns[index]
+            .as_ref()
+            .filter(|c| c.is_alive().unwrap_or(false))
+            .cloned();
+        let conn = match alive {
+            Some(conn) => conn,
+            None => {
+                let conn =
+                    Connect::open(Some(&inner.uri)).map_err(|source| LibvirtError::Connect {
+                        uri: inner.uri.clone(),
+                        hint: connect_hint(&inner.uri, &source),
+                        source,
+                    })?;
+                let conn = Arc::new(conn);
+                side.conns[index] = Some(conn.clone());
+                conn
+            }
+        };
+        side.busy[index] += 1;
+        Ok(SideLease { inner, index, conn })
+    }
+
+    /// Forgets the connection (libvirt reported it lost): the next call opens another.
+    fn lost(&self) {
+        let mut side = self.inner.side.lock().unwrap_or_else(|p| p.into_inner());
+        if side.conns[self.index]
+            .as_ref()
+            .is_some_and(|c| Arc::ptr_eq(c, &self.conn))
+        {
+            side.conns[self.index] = None;
+        }
+    }
+}
+
+impl Drop for SideLease<'_> {
+    fn drop(&mut self) {
+        let mut side = self.inner.side.lock().unwrap_or_else(|p| p.into_inner());
+        side.busy[self.index] = side.busy[self.index].saturating_sub(1);
     }
 }
 
@@ -203,6 +281,9 @@ struct Inner {
     uri: String,
     jobs: mpsc::Sender<Job>,
     timeout: Duration,
+    /// The side lane's connections and its slots.
+    side: Mutex<Side>,
+    side_slots: Arc<tokio::sync::Semaphore>,
     networks: Arc<Listing<NetworkState>>,
     domains: Arc<Listing<DomainState>>,
     pools: Arc<Listing<PoolState>>,
@@ -262,6 +343,8 @@ impl Hypervisor {
                 uri,
                 jobs,
                 timeout,
+                side: Mutex::default(),
+                side_slots: Arc::new(tokio::sync::Semaphore::new(PARALLEL_CALLS)),
                 networks: Arc::default(),
                 domains: Arc::default(),
                 pools: Arc::default(),
@@ -338,6 +421,58 @@ impl Hypervisor {
             Ok(result) => result,
             Err(_) => Err(LibvirtError::Timeout {
                 uri: uri.clone(),
+                action,
+                timeout: self.inner.timeout,
+            }),
+        }
+    }
+
+    /// Runs `f` on the side lane: on a blocking thread, with a side connection, beside
+    /// the connection's thread and up to [`PARALLEL_CALLS`] - 1 other side calls. For
+    /// calls that only wait on libvirtd for one object of their own (a domain's start):
+    /// `f` must not touch the caches, nor read-modify-write anything shared (a network's
+    /// hosts), since nothing orders it against other calls. The timeout counts from the
+    /// call, waiting for a slot included.
+    pub(crate) async fn call_parallel<T, F>(
+        &self,
+        action: impl Into<String>,
+        f: F,
+    ) -> Result<T, LibvirtError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Link<'_>) -> Result<T, LibvirtError> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        let uri = inner.uri.clone();
+        let answer = async move {
+            let gone = || LibvirtError::WorkerGone { uri: uri.clone() };
+            let permit = inner
+                .side_slots
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|_| gone())?;
+            let task = tokio::task::spawn_blocking(move || {
+                let _slot = permit;
+                let lease = SideLease::take(&inner)?;
+                let link = Link {
+                    conn: &lease.conn,
+                    uri: &inner.uri,
+                };
+                let result = f(&link);
+                if matches!(&result, Err(e) if e.connection_lost()) {
+                    lease.lost();
+                }
+                result
+            });
+            // A panic in `f` fails this call alone, as on the connection's thread.
+            task.await.map_err(|_| gone())?
+        };
+        let action = action.into();
+        match tokio::time::timeout(self.inner.timeout, answer).await {
+            Ok(result) => result,
+            Err(_) => Err(LibvirtError::Timeout {
+                uri: self.inner.uri.clone(),
                 action,
                 timeout: self.inner.timeout,
             }),
@@ -460,6 +595,49 @@ mod tests {
             .call("thread id", |_| Ok(std::thread::current().id()))
             .await;
         assert_eq!(again.unwrap(), worker, "one thread per hypervisor");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn side_calls_run_together_off_the_connection_thread() {
+        let hv = Hypervisor::new("test:///default").unwrap();
+        let worker = hv
+            .call("thread id", |_| Ok(std::thread::current().id()))
+            .await
+            .unwrap();
+        let started = std::time::Instant::now();
+        let calls: Vec<_> = (0..PARALLEL_CALLS)
+            .map(|_| {
+                let hv = hv.clone();
+                tokio::spawn(async move {
+                    hv.call_parallel("sleep", |link| {
+                        std::thread::sleep(Duration::from_millis(200));
+                        link.conn()
+                            .uri()
+                            .map_err(|e| link.fail("read the URI", e))?;
+                        Ok(std::thread::current().id())
+                    })
+                    .await
+                })
+            })
+            .collect();
+        let mut threads = Vec::new();
+        for c in calls {
+            threads.push(c.await.unwrap());
+        }
+        let elapsed = started.elapsed();
+        assert!(
+            elapsed < Duration::from_millis(200 * PARALLEL_CALLS as u64 - 100),
+            "{PARALLEL_CALLS} side calls of 200 ms took {elapsed:?}: not together"
+        );
+        for t in threads {
+            assert_ne!(t.unwrap(), worker);
+        }
+        let e = hv
+            .call_parallel::<(), _>("panic", |_| panic!("deliberate"))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, LibvirtError::WorkerGone { .. }), "{e:?}");
+        hv.call_parallel("again", |_| Ok(())).await.unwrap();
     }
 
     #[tokio::test]
