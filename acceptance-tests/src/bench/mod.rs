@@ -13,6 +13,7 @@ mod host;
 mod procfs;
 mod stats;
 pub mod storage;
+pub mod vm;
 
 /// The real backends of the core crate's integration tests (named, PowerDNS, Kea,
 /// libvirtd), shared with benchmarks that need a server.
@@ -58,5 +59,11 @@ pub const BENCHMARKS: &[Benchmark] = &[
         about: "libvirt volumes: 20 qcow2 overlays vs 20 full copies (time, bytes written); sparse upload of 1 GiB holding 100 MiB vs `virsh vol-upload --sparse`",
         default_runs: storage::DEFAULT_ROUNDS,
         run: |runs| storage::run(&storage::Options { runs }),
+    },
+    Benchmark {
+        name: "vm",
+        about: "10 `rack_vm` booting from overlays of one base volume, with cloud-init: time until all run, until all have addresses, destroy, vs. the same done with virsh",
+        default_runs: vm::DEFAULT_ROUNDS,
+        run: |runs| vm::run(&vm::Options { runs }),
     },
 ];
