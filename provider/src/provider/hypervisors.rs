@@ -48,7 +48,9 @@ pub fn attributes() -> Vec<Attribute> {
                  `~/.ssh/config`), `qemu+tls://host/system`. Resources pick one with \
                  `hypervisor`. Also from `{ENV_HYPERVISORS}`, as `name=uri` pairs separated \
                  by commas, or a single URI that defines a hypervisor named \
-                 `{ENV_HYPERVISOR_NAME}`."
+                 `{ENV_HYPERVISOR_NAME}`. rack keeps one connection per hypervisor, and \
+                 opens up to three more when it starts VMs or writes their cloud-init \
+                 seeds, so that several run at once."
             ))
             .validator(check(
                 "Every URI names a libvirt driver and transport, e.g. `qemu:///system`.",
@@ -128,7 +130,7 @@ pub fn check_uri(uri: &str) -> Result<(), String> {
 pub struct NamedHypervisor {
     /// Its name in the `hypervisors` map.
     pub name: String,
-    /// The handle (one connection per process).
+    /// The handle (one connection thread per process, plus the side lane's connections).
     pub handle: Hypervisor,
 }
 
