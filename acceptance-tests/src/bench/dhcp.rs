@@ -52,6 +52,34 @@ const SUBNET: &str = "10.78.0.0/22";
 /// The `id` of [`SUBNET`] in Kea's configuration.
 const SUBNET_ID: u64 = 2;
 
+/// Names a Terraform `-parallelism` for the applies and destroys of both
+/// configurations (default: Terraform's own, 10): how the apply scales when Terraform
+/// hands the provider more leases at once.
+const ENV_PARALLELISM: &str = "RACK_BENCH_PARALLELISM";
+
+/// The parallelism asked for with [`ENV_PARALLELISM`], if any.
+fn parallelism() -> anyhow::Result<Option<u32>> {
+    match std::env::var(ENV_PARALLELISM) {
+        Ok(v) if !v.is_empty() => v
+            .parse()
+            .ok()
+            .filter(|&n: &u32| n > 0)
+            .map(Some)
+            .ok_or_else(|| anyhow!("{ENV_PARALLELISM}={v:?} is not a positive number")),
+        _ => Ok(None),
+    }
+}
+
+/// Makes `wd`'s applies and destroys run with `-parallelism=n` (through
+/// `TF_CLI_ARGS_apply` and `TF_CLI_ARGS_destroy`, which the workdir sets for Terraform).
+fn set_parallelism(wd: &mut Workdir, n: Option<u32>) {
+    if let Some(n) = n {
+        let arg = format!("-parallelism={n}");
+        wd.set_env("TF_CLI_ARGS_apply", arg.clone())
+            .set_env("TF_CLI_ARGS_destroy", arg);
+    }
+}
+
 /// No-change plans per round of each configuration.
 const PLANS_PER_ROUND: usize = 2;
 
@@ -333,6 +361,7 @@ fn rack_workdir(cli_config: &str, server: &Server, debug_log: bool) -> Workdir {
     if debug_log {
         wd.set_env("TF_LOG_PROVIDER", "DEBUG");
     }
+    set_parallelism(&mut wd, parallelism().ok().flatten());
     wd.write_main(&rack_main_tf());
     wd
 }
@@ -580,10 +609,12 @@ pub fn run(opts: &Options) -> anyhow::Result<String> {
     let times = wrapper_dir.path().join("times");
     write_wrapper(wrapper_dir.path(), &binary, &times)?;
     let cli_config = crate::provider::dev_overrides_cli_config(wrapper_dir.path());
+    let parallelism = parallelism()?;
     let wds = Workdirs {
         rack: rack_workdir(&cli_config, &server, false),
         data: {
-            let wd = Workdir::without_provider();
+            let mut wd = Workdir::without_provider();
+            set_parallelism(&mut wd, parallelism);
             wd.write_main(&data_main_tf());
             wd
         },
@@ -621,8 +652,12 @@ pub fn run(opts: &Options) -> anyhow::Result<String> {
     );
     let _ = writeln!(
         out,
-        "- Terraform: {terraform_version} ({}), default parallelism (10)",
-        terraform_bin.display()
+        "- Terraform: {terraform_version} ({}), {}",
+        terraform_bin.display(),
+        parallelism.map_or_else(
+            || "default parallelism (10)".to_owned(),
+            |n| format!("`-parallelism={n}` for every apply and destroy ({ENV_PARALLELISM})")
+        )
     );
     let _ = writeln!(out, "{}", provider_line(&binary));
     let _ = writeln!(
@@ -898,12 +933,13 @@ fn notes(samples: &Samples, view: &Instrumented) -> Vec<String> {
     if p.batches > 0 {
         notes.push(format!(
             "In the instrumented apply, {} config-sets carried {} changes (mean {:.1}, largest \
-             {}): Terraform hands the provider at most 10 resources at a time, and the \
+             {}): Terraform hands the provider at most {} resources at a time, and the \
              provider writes together what arrived while the previous write was under way.",
             p.batches,
             p.changes,
             p.changes as f64 / p.batches as f64,
-            p.largest
+            p.largest,
+            parallelism().ok().flatten().unwrap_or(10)
         ));
     }
     notes
