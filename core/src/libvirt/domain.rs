@@ -1693,43 +1693,44 @@ impl Hypervisor {
         }
         let xml = domain_xml(spec);
         let name = spec.name.clone();
-        let running = spec.running;
         let spec = spec.clone();
-        self.call(format!("create VM {:?}", spec.name), move |link| {
-            let name = spec.name.as_str();
-            let cleanup_seed = |link: &Link<'_>| {
-                if let Some(pool) = &spec.cloud_init_pool {
-                    let _ = seed_volume::delete(link, pool, &cloud_init_volume_name(name));
+        // Define, autostart and start touch no cache (the fresh read below, on the
+        // connection's thread, records the result), so they run on the side lane, where
+        // ten VMs are defined and started together; the start waits for QEMU.
+        let start_error = self
+            .call_parallel(format!("create VM {:?}", spec.name), move |link| {
+                let name = spec.name.as_str();
+                let cleanup_seed = |link: &Link<'_>| {
+                    if let Some(pool) = &spec.cloud_init_pool {
+                        let _ = seed_volume::delete(link, pool, &cloud_init_volume_name(name));
+                    }
+                };
+                if lookup(link, name)?.is_some() {
+                    return Err(LibvirtError::Exists {
+                        uri: link.uri().to_owned(),
+                        kind: ObjectKind::Domain,
+                        name: name.to_owned(),
+                    });
                 }
-            };
-            if lookup(link, name)?.is_some() {
-                return Err(LibvirtError::Exists {
-                    uri: link.uri().to_owned(),
-                    kind: ObjectKind::Domain,
-                    name: name.to_owned(),
-                });
-            }
-            let dom = match link.conn().define_domain_xml(&xml) {
-                Ok(d) => d,
-                Err(e) => {
+                let dom = match link.conn().define_domain_xml(&xml) {
+                    Ok(d) => d,
+                    Err(e) => {
+                        cleanup_seed(link);
+                        return Err(link.fail(format!("define VM {name:?}"), e));
+                    }
+                };
+                if let Err(e) = dom.set_autostart(spec.autostart) {
+                    let _ = dom.undefine();
                     cleanup_seed(link);
-                    return Err(link.fail(format!("define VM {name:?}"), e));
+                    return Err(link.fail(format!("set autostart of VM {name:?}"), e));
                 }
-            };
-            if let Err(e) = dom.set_autostart(spec.autostart) {
-                let _ = dom.undefine();
-                cleanup_seed(link);
-                return Err(link.fail(format!("set autostart of VM {name:?}"), e));
-            }
-            Ok(())
-        })
-        .await?;
-        // The start waits for QEMU; on the side lane, ten VMs start together.
-        let start_error = if running {
-            self.start_on_side_lane(&name).await.err()
-        } else {
-            None
-        };
+                Ok(if spec.running {
+                    dom.create().err().map(|e| start_failed(link, name, e))
+                } else {
+                    None
+                })
+            })
+            .await?;
         let state = self
             .domain_fresh(&name)
             .await?

@@ -14,7 +14,8 @@
 //! it follows rack's own writes in the order libvirt saw them.
 //!
 //! Calls that take long inside libvirtd and touch neither the caches nor anything other
-//! calls read and write (starting a domain: QEMU's start-up; uploading a small volume)
+//! calls read and write (defining and starting a new domain: QEMU's start-up; writing
+//! its cloud-init seed)
 //! can instead run on the side lane ([`Hypervisor::call_parallel`]): up to
 //! [`PARALLEL_CALLS`] at once on blocking threads, spread over [`SIDE_CONNECTIONS`]
 //! connections of their own, so ten VMs start together as they would from ten `virsh`
