@@ -49,8 +49,8 @@ pub fn attributes() -> Vec<Attribute> {
                  `hypervisor`. Also from `{ENV_HYPERVISORS}`, as `name=uri` pairs separated \
                  by commas, or a single URI that defines a hypervisor named \
                  `{ENV_HYPERVISOR_NAME}`. rack keeps one connection per hypervisor, and \
-                 opens up to three more when it starts VMs or writes their cloud-init \
-                 seeds, so that several run at once."
+                 opens up to three more when it creates or starts VMs, so that several \
+                 start at once."
             ))
             .validator(check(
                 "Every URI names a libvirt driver and transport, e.g. `qemu:///system`.",
