@@ -130,7 +130,8 @@ fn upload_image(dir: &Path) -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
-fn sha256_hex(path: &Path) -> anyhow::Result<String> {
+/// `sha256sum` of a file, in hex.
+pub(super) fn sha256_hex(path: &Path) -> anyhow::Result<String> {
     let out = Command::new("sha256sum")
         .arg(path)
         .output()

@@ -35,6 +35,7 @@ use super::dns::{ProviderCpu, take_provider_cpu, write_wrapper};
 use super::foundation::{date, provider_line, release_provider};
 use super::procfs::{Machine, mib};
 use super::stats::{Row, Summary, Target, Unit, table};
+use super::storage::sha256_hex;
 use super::support::Libvirt;
 use super::support::guest::fix_kvm_permissions;
 use super::support::process::TempDir;
@@ -542,18 +543,6 @@ fn base_image(dir: &Path) -> anyhow::Result<PathBuf> {
         );
     }
     Ok(image)
-}
-
-fn sha256_hex(path: &Path) -> anyhow::Result<String> {
-    let out = Command::new("sha256sum")
-        .arg(path)
-        .output()
-        .context("Cannot run sha256sum (coreutils)")?;
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .next()
-        .map(str::to_owned)
-        .ok_or_else(|| anyhow!("sha256sum printed nothing"))
 }
 
 #[derive(Debug, Default)]
