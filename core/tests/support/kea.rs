@@ -262,6 +262,11 @@ impl Kea {
         self.dhcp4.as_ref().map_or(0, Daemon::pid)
     }
 
+    /// kea-ctrl-agent's process id (0 once stopped).
+    pub fn agent_pid(&self) -> u32 {
+        self.agent.as_ref().map_or(0, Daemon::pid)
+    }
+
     /// Stops kea-dhcp4 (by PID); the agent keeps running.
     pub fn stop_dhcp4(&mut self) {
         self.dhcp4 = None;
