@@ -13,19 +13,26 @@
 //!
 //! Kea 2.2 has no command to change one reservation of its configuration (the
 //! `host_cmds` hook came to the open-source Kea in 3.0). [`KeaClient::apply`] therefore
-//! queues the change; one writer task per client waits [`COALESCE_WINDOW`] for the changes
-//! that arrive together, takes everything queued, applies it to the cached configuration
-//! in memory (conflicts fail their own change only), fetches the configuration again and
-//! compares its hash with the cached one, and only if nothing changed underneath sends
-//! one `config-set` with all the changes, then `config-write` to persist it. When the
-//! cache was empty (after our own previous write) the configuration it fetches is the
-//! current one and serves as both base and check: one `config-get` per batch, not two.
+//! queues the change; one writer task per client, once started, waits [`COALESCE_WINDOW`]
+//! for the changes that arrive together, takes everything queued, applies it to the cached
+//! configuration in memory (conflicts fail their own change only), fetches the
+//! configuration again and compares its hash with the cached one, and only if nothing
+//! changed underneath sends one `config-set` with all the changes, then `config-write` to
+//! persist it. When the cache was empty (after our own previous write) the configuration
+//! it fetches is the current one and serves as both base and check: one `config-get` per
+//! batch, not two. Changes that arrive while that `config-get` is under way join the
+//! batch once the check has passed (they are applied to the server's current
+//! configuration too), and the next batch starts as soon as one is written, without
+//! waiting again: Terraform keeps only a few changes in flight, and each of them waits for
+//! a whole batch, so every wait adds to all of them.
+//!
 //! After a write the cache holds the configuration as set (reads, such as the plans
 //! Terraform makes between applies, need no `config-get`), and the next batch fetches
 //! Kea's own form, with the defaults it filled in, as its base. Changes that arrive while
-//! a write is under way go together in the next one. When Kea rejects a `config-set` holding several changes, nothing was changed; the
-//! batch is split in halves and tried again until the rejected change is alone, so one bad
-//! option cannot fail its neighbours.
+//! a write is under way go together in the next one. When Kea rejects a `config-set`
+//! holding several changes, nothing was changed; the batch is split in halves and tried
+//! again until the rejected change is alone, so one bad option cannot fail its
+//! neighbours.
 //!
 //! Where the server lists `reservation-add` in `list-commands` (the `host_cmds` hook),
 //! changes go through `reservation-add` and `reservation-del` instead, one by one, after
@@ -53,12 +60,13 @@ use crate::net::{Cidr, MacAddress};
 /// configuration took ~80 ms on this project's machines, so this is generous.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// How long the writer waits, before taking a batch, for changes that arrive together.
-/// Terraform hands the provider one resource at a time, some milliseconds apart, with at
-/// most `-parallelism` (10) in flight, and every batch costs a whole-configuration
-/// `config-get` and `config-set` (tens of milliseconds each with hundreds of
-/// reservations, mostly Kea's CPU): waiting this long lets more of the changes in flight
-/// share one batch, at the cost of one short delay per batch.
+/// How long a writer that starts waits, before taking its first batch, for changes that
+/// arrive together. Terraform hands the provider one resource at a time, some
+/// milliseconds apart, with at most `-parallelism` (10) in flight, and every batch costs a
+/// whole-configuration `config-get` and `config-set` (tens of milliseconds each with
+/// hundreds of reservations, mostly Kea's CPU). Later batches do not wait: they take what
+/// queued while the previous one was written, and what arrives during their own
+/// `config-get`.
 pub const COALESCE_WINDOW: Duration = Duration::from_millis(30);
 
 /// How much of an unexpected HTTP body goes into an error message.
@@ -517,9 +525,13 @@ impl Inner {
             inner: &self,
             armed: true,
         };
+        let mut first = true;
         loop {
-            // Let the changes that arrive together gather before the batch is taken.
-            tokio::time::sleep(COALESCE_WINDOW).await;
+            // Let the changes that arrive together gather before the first batch is
+            // taken; later batches take what queued while the previous one was written.
+            if std::mem::take(&mut first) {
+                tokio::time::sleep(COALESCE_WINDOW).await;
+            }
             // Asked before the queue is taken, so that the first batch also holds what
             // arrived during this first call.
             let host_cmds = self
@@ -554,36 +566,51 @@ impl Inner {
     /// rejects the configuration.
     async fn write_config(&self, batch: Vec<Pending>) {
         let mut groups = vec![batch];
+        // Only a batch's first attempt takes in the changes that arrive during its
+        // config-get; the halves of a rejected batch are tried as they are.
+        let mut take_late = true;
         while let Some(group) = groups.pop() {
             let started = Instant::now();
-            let size = group.len();
-            if let Some((first, second)) = self.write_group(group).await {
-                tracing::debug!(
-                    first = first.len(),
-                    second = second.len(),
-                    "Kea rejected the batch; splitting it"
-                );
-                groups.push(second);
-                groups.push(first);
-            } else {
-                tracing::debug!(
-                    changes = size,
+            match self
+                .write_group(group, std::mem::take(&mut take_late))
+                .await
+            {
+                Attempt::Split(first, second) => {
+                    tracing::debug!(
+                        first = first.len(),
+                        second = second.len(),
+                        "Kea rejected the batch; splitting it"
+                    );
+                    groups.push(second);
+                    groups.push(first);
+                }
+                Attempt::Written(changes) => tracing::debug!(
+                    changes,
                     elapsed_ms = started.elapsed().as_millis() as u64,
                     calls = self.calls.load(Ordering::Relaxed),
                     "Kea reservation batch done"
-                );
+                ),
+                Attempt::Answered => {}
             }
         }
     }
 
-    /// One attempt at one group. Answers every caller, or gives the group back in halves
-    /// when Kea rejected it and it has more than one change.
-    async fn write_group(&self, group: Vec<Pending>) -> Option<(Vec<Pending>, Vec<Pending>)> {
+    /// The changes queued since the batch was taken.
+    fn take_queued(&self) -> Vec<Pending> {
+        lock(&self.writes).pending.drain(..).collect()
+    }
+
+    /// One attempt at one group: answers every caller, or gives the group back in halves
+    /// when Kea rejected it and it has more than one change. With `take_late`, the
+    /// changes queued while the configuration was being fetched join the group once the
+    /// check has passed: the configuration they are applied to is the server's current
+    /// one, so they cost no extra command.
+    async fn write_group(&self, group: Vec<Pending>, take_late: bool) -> Attempt {
         let (mut base, mut fetched_now) = match self.cached_or_fetched().await {
             Ok(b) => b,
             Err(e) => {
                 fail(group, &e);
-                return None;
+                return Attempt::Answered;
             }
         };
         if base.hash.is_none() {
@@ -596,22 +623,15 @@ impl Inner {
                 }
                 Err(e) => {
                     fail(group, &e);
-                    return None;
+                    return Attempt::Answered;
                 }
             }
         }
         let mut work = base.config.clone();
         let mut accepted = Vec::with_capacity(group.len());
-        for p in group {
-            match config::apply(&mut work, &p.change) {
-                Ok(()) => accepted.push(p),
-                Err(e) => {
-                    let _ = p.reply.send(Err(e.into()));
-                }
-            }
-        }
+        apply_each(&mut work, group, &mut accepted);
         if accepted.is_empty() {
-            return None;
+            return Attempt::Answered;
         }
         // The hash check: the configuration must still be the one the edit started from.
         // A base fetched just now is the current configuration: nothing to compare.
@@ -622,7 +642,7 @@ impl Inner {
                 Ok(f) => Some(f),
                 Err(e) => {
                     fail(accepted, &e);
-                    return None;
+                    return Attempt::Answered;
                 }
             }
         };
@@ -637,20 +657,23 @@ impl Inner {
                     url: self.config.url.clone(),
                 },
             );
-            return None;
+            return Attempt::Answered;
+        }
+        if take_late {
+            apply_each(&mut work, self.take_queued(), &mut accepted);
         }
         let written = work.clone();
         match self.call(Command::config_set(work)).await {
             Ok(_) => {}
             Err(KeaError::ConfigRejected { .. }) if accepted.len() > 1 => {
                 let second = accepted.split_off(accepted.len() / 2);
-                return Some((accepted, second));
+                return Attempt::Split(accepted, second);
             }
             Err(e) => {
                 // A failed config-set changes nothing; the cache still holds the server's
                 // configuration.
                 fail(accepted, &e);
-                return None;
+                return Attempt::Answered;
             }
         }
         // Reads (the plans Terraform makes between applies) are answered from what we
@@ -660,10 +683,11 @@ impl Inner {
             hash: None,
         }));
         let result = self.call(Command::config_write()).await.map(|_| ());
+        let changes = accepted.len();
         for p in accepted {
             let _ = p.reply.send(result.clone());
         }
-        None
+        Attempt::Written(changes)
     }
 
     /// Writes a batch through the host_cmds hook, one change at a time.
@@ -704,6 +728,29 @@ impl Inner {
         }
         *self.cache.lock().await = None;
         Ok(())
+    }
+}
+
+/// How one attempt at a group of changes ended.
+enum Attempt {
+    /// One config-set carried this many changes; their callers are answered.
+    Written(usize),
+    /// Every caller is answered and nothing was set.
+    Answered,
+    /// Kea rejected the configuration: the two halves are to be tried on their own.
+    Split(Vec<Pending>, Vec<Pending>),
+}
+
+/// Applies each change to `work`: a change that conflicts is answered with its error,
+/// the others go into `accepted`.
+fn apply_each(work: &mut Value, group: Vec<Pending>, accepted: &mut Vec<Pending>) {
+    for p in group {
+        match config::apply(work, &p.change) {
+            Ok(()) => accepted.push(p),
+            Err(e) => {
+                let _ = p.reply.send(Err(e.into()));
+            }
+        }
     }
 }
 
