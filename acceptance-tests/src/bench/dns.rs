@@ -32,7 +32,7 @@ use anyhow::{Context as _, anyhow, bail};
 use serde_json::Value;
 
 use super::foundation::{date, provider_line, release_provider};
-use super::procfs::{Machine, mib};
+use super::procfs::Machine;
 use super::stats::{Row, Summary, Unit, table};
 use super::support::Named;
 use super::support::named::INITIAL_ZONE;
@@ -781,7 +781,6 @@ pub fn run(opts: &Options) -> anyhow::Result<String> {
     };
 
     let mut samples = Samples::default();
-    let load_at_start = machine.loadavg.clone();
     for round in 0..=opts.runs {
         for i in 0..CYCLES.len() {
             let cycle = CYCLES[(round + i) % CYCLES.len()];
@@ -801,14 +800,7 @@ pub fn run(opts: &Options) -> anyhow::Result<String> {
     let mut out = String::new();
     let _ = writeln!(out, "### Results\n");
     let _ = writeln!(out, "- Date: {}", date());
-    let _ = writeln!(
-        out,
-        "- Machine: {} CPUs ({}), {:.1} GiB RAM, {}; load average at start {load_at_start}, at end {load_at_end}",
-        machine.cpus,
-        machine.cpu_model,
-        mib(machine.mem_kib) / 1024.0,
-        machine.kernel,
-    );
+    let _ = writeln!(out, "{}", machine.report_line(None, Some(&load_at_end)));
     let _ = writeln!(
         out,
         "- Terraform: {terraform_version} ({}), default parallelism (10)",

@@ -85,15 +85,7 @@ pub fn run(opts: &Options) -> anyhow::Result<String> {
     let mut out = String::new();
     let _ = writeln!(out, "### Foundation\n");
     let _ = writeln!(out, "- Date: {}", date());
-    let _ = writeln!(
-        out,
-        "- Machine: {} CPUs ({}), {:.1} GiB RAM, {}; load average at start {}",
-        machine.cpus,
-        machine.cpu_model,
-        mib(machine.mem_kib) / 1024.0,
-        machine.kernel,
-        machine.loadavg
-    );
+    let _ = writeln!(out, "{}", machine.report_line(None, None));
     let _ = writeln!(
         out,
         "- Terraform: {terraform_version} ({})",

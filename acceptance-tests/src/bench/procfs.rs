@@ -84,12 +84,55 @@ impl Machine {
             loadavg,
         }
     }
+
+    /// The report's "- Machine: ..." line: CPUs, RAM, kernel, then `note` (if any), then
+    /// the load average at the start of the run and, when given, at its end.
+    pub fn report_line(&self, note: Option<&str>, load_at_end: Option<&str>) -> String {
+        let mut line = format!(
+            "- Machine: {} CPUs ({}), {:.1} GiB RAM, {}",
+            self.cpus,
+            self.cpu_model,
+            mib(self.mem_kib) / 1024.0,
+            self.kernel,
+        );
+        if let Some(note) = note {
+            line.push_str("; ");
+            line.push_str(note);
+        }
+        line.push_str("; load average at start ");
+        line.push_str(&self.loadavg);
+        if let Some(end) = load_at_end {
+            line.push_str(", at end ");
+            line.push_str(end);
+        }
+        line
+    }
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn machine_report_line() {
+        let m = Machine {
+            cpus: 2,
+            cpu_model: "Some CPU".to_owned(),
+            mem_kib: 2 * 1024 * 1024,
+            kernel: "Linux 6.1".to_owned(),
+            loadavg: "0.50 0.40 0.30".to_owned(),
+        };
+        assert_eq!(
+            m.report_line(None, None),
+            "- Machine: 2 CPUs (Some CPU), 2.0 GiB RAM, Linux 6.1; load average at start 0.50 0.40 0.30"
+        );
+        assert_eq!(
+            m.report_line(Some("no KVM"), Some("1 1 1")),
+            "- Machine: 2 CPUs (Some CPU), 2.0 GiB RAM, Linux 6.1; no KVM; load average at start \
+             0.50 0.40 0.30, at end 1 1 1"
+        );
+    }
 
     #[test]
     fn status_lines() {

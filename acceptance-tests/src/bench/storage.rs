@@ -29,7 +29,7 @@ use rack_core::libvirt::{
 };
 
 use super::foundation::date;
-use super::procfs::{Machine, mib};
+use super::procfs::Machine;
 use super::stats::{Row, Summary, Unit, table};
 use super::support::Libvirt;
 use super::support::process::TempDir;
@@ -316,7 +316,6 @@ async fn run_async(opts: &Options) -> anyhow::Result<String> {
     let mut s = Samples::default();
     let overlay = VolumeContent::Backing("base.qcow2".parse()?);
     let copy = VolumeContent::CloneOf("base.qcow2".parse()?);
-    let load_at_start = machine.loadavg.clone();
     for round in 0..=opts.runs {
         let counted = round > 0;
         eprintln!(
@@ -358,14 +357,7 @@ async fn run_async(opts: &Options) -> anyhow::Result<String> {
     let mut out = String::new();
     let _ = writeln!(out, "### Results\n");
     let _ = writeln!(out, "- Date: {}", date());
-    let _ = writeln!(
-        out,
-        "- Machine: {} CPUs ({}), {:.1} GiB RAM, {}; load average at start {load_at_start}, at end {load_at_end}",
-        machine.cpus,
-        machine.cpu_model,
-        mib(machine.mem_kib) / 1024.0,
-        machine.kernel,
-    );
+    let _ = writeln!(out, "{}", machine.report_line(None, Some(&load_at_end)));
     let _ = writeln!(
         out,
         "- libvirt {}.{}.{} (the `core/tests/support` fixture: libvirtd under tini in its own \

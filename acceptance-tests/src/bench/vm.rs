@@ -33,7 +33,7 @@ use rack_core::libvirt::{VolumeFormat, VolumeSpec, interface_mac};
 
 use super::dns::{ProviderCpu, take_provider_cpu, write_wrapper};
 use super::foundation::{date, provider_line, release_provider};
-use super::procfs::{Machine, mib};
+use super::procfs::Machine;
 use super::stats::{Row, Summary, Target, Unit, table};
 use super::storage::sha256_hex;
 use super::support::Libvirt;
@@ -617,7 +617,6 @@ pub fn run(opts: &Options) -> anyhow::Result<String> {
     };
 
     let mut s = Samples::default();
-    let load_at_start = machine.loadavg.clone();
     for round in 0..=opts.runs {
         let counted = round > 0;
         let rack_first = round % 2 == 0;
@@ -655,12 +654,8 @@ pub fn run(opts: &Options) -> anyhow::Result<String> {
     let _ = writeln!(out, "- Date: {}", date());
     let _ = writeln!(
         out,
-        "- Machine: {} CPUs ({}), {:.1} GiB RAM, {}; no KVM acceleration (QEMU TCG); load \
-         average at start {load_at_start}, at end {load_at_end}",
-        machine.cpus,
-        machine.cpu_model,
-        mib(machine.mem_kib) / 1024.0,
-        machine.kernel,
+        "{}",
+        machine.report_line(Some("no KVM acceleration (QEMU TCG)"), Some(&load_at_end))
     );
     let _ = writeln!(
         out,
