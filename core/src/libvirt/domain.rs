@@ -1601,6 +1601,17 @@ impl Hypervisor {
             .await
     }
 
+    /// [`Self::domain_fresh`] of a VM that must exist: a missing one is `NotFound`.
+    async fn domain_existing(&self, name: &str) -> Result<DomainState, LibvirtError> {
+        self.domain_fresh(name)
+            .await?
+            .ok_or_else(|| LibvirtError::NotFound {
+                uri: self.uri().to_owned(),
+                kind: ObjectKind::Domain,
+                name: name.to_owned(),
+            })
+    }
+
     /// Writes (or rewrites) VM `vm`'s cloud-init seed into `pool` as
     /// [`cloud_init_volume_name`]. A running guest reads the new contents at its next
     /// boot.
@@ -1731,14 +1742,7 @@ impl Hypervisor {
                 })
             })
             .await?;
-        let state = self
-            .domain_fresh(&name)
-            .await?
-            .ok_or_else(|| LibvirtError::NotFound {
-                uri: self.uri().to_owned(),
-                kind: ObjectKind::Domain,
-                name: name.clone(),
-            })?;
+        let state = self.domain_existing(&name).await?;
         Ok(DomainCreated { state, start_error })
     }
 
@@ -1761,13 +1765,7 @@ impl Hypervisor {
     /// Starts the domain (no-op if it runs).
     pub async fn start_domain(&self, name: &str) -> Result<DomainState, LibvirtError> {
         self.start_on_side_lane(name).await?;
-        self.domain_fresh(name)
-            .await?
-            .ok_or_else(|| LibvirtError::NotFound {
-                uri: self.uri().to_owned(),
-                kind: ObjectKind::Domain,
-                name: name.to_owned(),
-            })
+        self.domain_existing(name).await
     }
 
     /// Forces the domain off at once (no-op if it is off).
@@ -1855,14 +1853,7 @@ impl Hypervisor {
             .validate()
             .map_err(|e| spec_error(&desired.name, e))?;
         let name = desired.name.clone();
-        let before = self
-            .domain_fresh(&name)
-            .await?
-            .ok_or_else(|| LibvirtError::NotFound {
-                uri: self.uri().to_owned(),
-                kind: ObjectKind::Domain,
-                name: name.clone(),
-            })?;
+        let before = self.domain_existing(&name).await?;
         let current = before.spec.clone().map_err(|e| spec_error(&name, e))?;
         let plan = plan_domain_update(&current, desired);
         if !plan.replace.is_empty() {
@@ -1915,14 +1906,7 @@ impl Hypervisor {
                 None => {}
             }
         }
-        let state = self
-            .domain_fresh(&name)
-            .await?
-            .ok_or_else(|| LibvirtError::NotFound {
-                uri: self.uri().to_owned(),
-                kind: ObjectKind::Domain,
-                name: name.clone(),
-            })?;
+        let state = self.domain_existing(&name).await?;
         Ok(DomainUpdated {
             plan,
             restarted,
