@@ -418,10 +418,20 @@ impl Hypervisor {
             rx.await
                 .map_err(|_| LibvirtError::WorkerGone { uri: uri.clone() })?
         };
+        self.within_timeout(action, answer).await
+    }
+
+    /// `answer`, or [`LibvirtError::Timeout`] naming `action` once the hypervisor's
+    /// timeout has passed.
+    async fn within_timeout<T>(
+        &self,
+        action: String,
+        answer: impl Future<Output = Result<T, LibvirtError>>,
+    ) -> Result<T, LibvirtError> {
         match tokio::time::timeout(self.inner.timeout, answer).await {
             Ok(result) => result,
             Err(_) => Err(LibvirtError::Timeout {
-                uri: uri.clone(),
+                uri: self.inner.uri.clone(),
                 action,
                 timeout: self.inner.timeout,
             }),
@@ -469,15 +479,7 @@ impl Hypervisor {
             // A panic in `f` fails this call alone, as on the connection's thread.
             task.await.map_err(|_| gone())?
         };
-        let action = action.into();
-        match tokio::time::timeout(self.inner.timeout, answer).await {
-            Ok(result) => result,
-            Err(_) => Err(LibvirtError::Timeout {
-                uri: self.inner.uri.clone(),
-                action,
-                timeout: self.inner.timeout,
-            }),
-        }
+        self.within_timeout(action.into(), answer).await
     }
 
     /// Every object of one kind, "fill once, read many": the first caller lists them with
