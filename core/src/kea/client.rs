@@ -38,7 +38,7 @@
 //! changes go through `reservation-add` and `reservation-del` instead, one by one, after
 //! the same conflict check on the cached configuration.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -153,6 +153,28 @@ pub enum LeaseQuery {
 struct Fetched {
     config: Value,
     hash: Option<String>,
+    /// The reservations of each subnet read so far, parsed once: every lease's refresh
+    /// and plan reads its subnet, so parsing it per read would cost O(leases²).
+    parsed: Mutex<HashMap<Cidr, Arc<Vec<Reservation>>>>,
+}
+
+impl Fetched {
+    fn new(config: Value, hash: Option<String>) -> Self {
+        Self {
+            config,
+            hash,
+            parsed: Mutex::default(),
+        }
+    }
+
+    fn reservations(&self, subnet: Cidr) -> Result<Arc<Vec<Reservation>>, config::ConfigError> {
+        if let Some(list) = lock(&self.parsed).get(&subnet) {
+            return Ok(list.clone());
+        }
+        let list = Arc::new(config::reservations(&self.config, subnet)?);
+        lock(&self.parsed).insert(subnet, list.clone());
+        Ok(list)
+    }
 }
 
 struct Pending {
@@ -308,7 +330,7 @@ impl KeaClient {
     /// The reservations of `subnet`, from the cached configuration.
     pub async fn reservations(&self, subnet: Cidr) -> Result<Vec<Reservation>, KeaError> {
         let fetched = self.inner.cached().await?;
-        Ok(config::reservations(&fetched.config, subnet)?)
+        Ok(fetched.reservations(subnet)?.as_ref().clone())
     }
 
     /// Drops the cached configuration: the next read fetches it again.
@@ -486,7 +508,7 @@ impl Inner {
         let config =
             commands::parse_config(&answer).map_err(|s| self.malformed("config-get", s))?;
         let hash = Some(config_hash(&config));
-        Ok(Fetched { config, hash })
+        Ok(Fetched::new(config, hash))
     }
 
     async fn cached(&self) -> Result<Arc<Fetched>, KeaError> {
@@ -678,10 +700,7 @@ impl Inner {
         }
         // Reads (the plans Terraform makes between applies) are answered from what we
         // set; the next batch fetches Kea's own form as its base.
-        *self.cache.lock().await = Some(Arc::new(Fetched {
-            config: written,
-            hash: None,
-        }));
+        *self.cache.lock().await = Some(Arc::new(Fetched::new(written, None)));
         let result = self.call(Command::config_write()).await.map(|_| ());
         let changes = accepted.len();
         for p in accepted {
@@ -775,6 +794,23 @@ fn hook_of(command: &str) -> &'static str {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_subnets_reservations_are_parsed_once_per_configuration() {
+        let config = serde_json::json!({"Dhcp4": {"subnet4": [{
+            "id": 1, "subnet": "10.77.0.0/24",
+            "reservations": [{"hw-address": "02:00:00:00:00:01", "ip-address": "10.77.0.5"}]
+        }]}});
+        let subnet: Cidr = "10.77.0.0/24".parse().unwrap();
+        let fetched = Fetched::new(config, None);
+        let first = fetched.reservations(subnet).unwrap();
+        assert_eq!(first.len(), 1);
+        assert!(Arc::ptr_eq(&first, &fetched.reservations(subnet).unwrap()));
+        // A subnet the configuration lacks is an error, and is not remembered.
+        let other: Cidr = "10.99.0.0/24".parse().unwrap();
+        assert!(fetched.reservations(other).is_err());
+        assert!(!lock(&fetched.parsed).contains_key(&other));
+    }
 
     #[test]
     fn debug_hides_the_secrets() {
