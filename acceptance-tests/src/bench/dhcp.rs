@@ -31,7 +31,7 @@ use super::dns::{
     ProviderCpu, apply, children_cpu, clock_ticks, destroy, paired_ratios, plan_no_change,
     remove_state, take_provider_cpu, write_wrapper, yes_no,
 };
-use super::foundation::{date, provider_line, release_provider};
+use super::foundation::{date, provider_line, release_provider, terraform_line};
 use super::procfs::Machine;
 use super::stats::{Row, Summary, Unit, table};
 use super::support::Kea;
@@ -691,14 +691,14 @@ pub fn run(opts: &Options) -> anyhow::Result<String> {
     let _ = writeln!(out, "### Results\n");
     let _ = writeln!(out, "- Date: {}", date());
     let _ = writeln!(out, "{}", machine.report_line(None, Some(&load_at_end)));
+    let how = parallelism.map_or_else(
+        || "default parallelism (10)".to_owned(),
+        |n| format!("`-parallelism={n}` for every apply and destroy ({ENV_PARALLELISM})"),
+    );
     let _ = writeln!(
         out,
-        "- Terraform: {terraform_version} ({}), {}",
-        terraform_bin.display(),
-        parallelism.map_or_else(
-            || "default parallelism (10)".to_owned(),
-            |n| format!("`-parallelism={n}` for every apply and destroy ({ENV_PARALLELISM})")
-        )
+        "{}",
+        terraform_line(&terraform_version, &terraform_bin, Some(&how))
     );
     let _ = writeln!(out, "{}", provider_line(&binary));
     let _ = writeln!(

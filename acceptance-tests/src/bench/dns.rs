@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, anyhow, bail};
 use serde_json::Value;
 
-use super::foundation::{date, provider_line, release_provider};
+use super::foundation::{date, provider_line, release_provider, terraform_line};
 use super::procfs::Machine;
 use super::stats::{Row, Summary, Unit, table};
 use super::support::Named;
@@ -803,8 +803,12 @@ pub fn run(opts: &Options) -> anyhow::Result<String> {
     let _ = writeln!(out, "{}", machine.report_line(None, Some(&load_at_end)));
     let _ = writeln!(
         out,
-        "- Terraform: {terraform_version} ({}), default parallelism (10)",
-        terraform_bin.display()
+        "{}",
+        terraform_line(
+            &terraform_version,
+            &terraform_bin,
+            Some("default parallelism (10)")
+        )
     );
     let _ = writeln!(out, "{}", provider_line(&binary));
     let _ = writeln!(

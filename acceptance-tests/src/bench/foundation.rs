@@ -88,8 +88,8 @@ pub fn run(opts: &Options) -> anyhow::Result<String> {
     let _ = writeln!(out, "{}", machine.report_line(None, None));
     let _ = writeln!(
         out,
-        "- Terraform: {terraform_version} ({})",
-        terraform.display()
+        "{}",
+        terraform_line(&terraform_version, &terraform, None)
     );
     let _ = writeln!(out, "{}", provider_line(&binary));
     let _ = writeln!(
@@ -137,6 +137,26 @@ pub(super) fn provider_line(binary: &Path) -> String {
         size as f64 / 1048576.0,
         binary.display()
     )
+}
+
+/// The report line naming Terraform: its version and path, then `how` it was run (its
+/// parallelism), when the report says.
+pub(super) fn terraform_line(version: &str, binary: &Path, how: Option<&str>) -> String {
+    let mut line = format!("- Terraform: {version} ({})", binary.display());
+    if let Some(how) = how {
+        line.push_str(", ");
+        line.push_str(how);
+    }
+    line
+}
+
+/// The async runtime of the benchmarks that drive libvirt: two workers, as on CI.
+pub(super) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("Cannot start the async runtime")
 }
 
 pub(super) fn is_release(binary: &Path) -> bool {
@@ -696,6 +716,19 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn terraform_lines() {
+        let bin = Path::new("/opt/tf/terraform");
+        assert_eq!(
+            terraform_line("1.15.5", bin, None),
+            "- Terraform: 1.15.5 (/opt/tf/terraform)"
+        );
+        assert_eq!(
+            terraform_line("1.15.5", bin, Some("default parallelism (10)")),
+            "- Terraform: 1.15.5 (/opt/tf/terraform), default parallelism (10)"
+        );
+    }
 
     #[test]
     fn calendar_dates() {

@@ -28,7 +28,7 @@ use rack_core::libvirt::{
     Hypervisor, PoolSpec, SourceLocation, UploadSource, VolumeContent, VolumeFormat, VolumeSpec,
 };
 
-use super::foundation::date;
+use super::foundation::{date, runtime};
 use super::procfs::Machine;
 use super::stats::{Row, Summary, Unit, table};
 use super::support::Libvirt;
@@ -266,11 +266,7 @@ pub fn run(opts: &Options) -> anyhow::Result<String> {
     if opts.runs == 0 {
         bail!("--runs must be at least 1");
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("Cannot start the async runtime")?;
+    let runtime = runtime()?;
     runtime.block_on(run_async(opts))
 }
 

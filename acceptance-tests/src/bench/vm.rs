@@ -32,7 +32,7 @@ use rack_core::libvirt::{Hypervisor, PoolSpec, SourceLocation, UploadSource, Vol
 use rack_core::libvirt::{VolumeFormat, VolumeSpec, interface_mac};
 
 use super::dns::{ProviderCpu, take_provider_cpu, write_wrapper};
-use super::foundation::{date, provider_line, release_provider};
+use super::foundation::{date, provider_line, release_provider, runtime, terraform_line};
 use super::procfs::Machine;
 use super::stats::{Row, Summary, Target, Unit, table};
 use super::storage::sha256_hex;
@@ -556,11 +556,7 @@ pub fn run(opts: &Options) -> anyhow::Result<String> {
     if opts.runs == 0 {
         bail!("--runs must be at least 1");
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("Cannot start the async runtime")?;
+    let runtime = runtime()?;
     let machine = Machine::read();
     let binary = release_provider()?;
     let terraform_bin = crate::terraform_path().to_path_buf();
@@ -659,8 +655,12 @@ pub fn run(opts: &Options) -> anyhow::Result<String> {
     );
     let _ = writeln!(
         out,
-        "- Terraform: {terraform_version} ({}), default parallelism (10)",
-        terraform_bin.display()
+        "{}",
+        terraform_line(
+            &terraform_version,
+            &terraform_bin,
+            Some("default parallelism (10)")
+        )
     );
     let _ = writeln!(out, "{}", provider_line(&binary));
     let _ = writeln!(
