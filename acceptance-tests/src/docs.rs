@@ -220,7 +220,7 @@ fn render_index(provider: &Value, examples: &dyn Examples) -> String {
     let description = match str_field(block, "description").trim() {
         "" => {
             "The rack provider manages a data-centre zone: DNS on BIND, DHCP on Kea, KVM \
-               virtual machines and networks on libvirt, APT repositories and switches."
+               virtual machines and networks on libvirt."
         }
         text => text,
     };
