@@ -1,0 +1,57 @@
+//! The data-source RPCs: validate and read.
+
+use super::*;
+
+impl ProviderService {
+    pub(super) async fn serve_validate_data_resource_config(
+        &self,
+        req: Request<pb::validate_data_resource_config::Request>,
+    ) -> RpcResult<pb::validate_data_resource_config::Response> {
+        let req = req.into_inner();
+        let _log = rpc_span("ValidateDataResourceConfig", &req.type_name);
+        let diags = match self.data_sources.get(req.type_name.as_str()) {
+            None => unknown_type("data source", &req.type_name),
+            Some(d) => match decode(req.config.as_ref(), &d.ty, "configuration") {
+                Err(e) => e,
+                Ok(config) => {
+                    let mut diags = Diagnostics::new();
+                    validate_block(&d.schema.block, &config, &AttributePath::root(), &mut diags);
+                    d.imp.validate(&config, &mut diags).await;
+                    diags
+                }
+            },
+        };
+        diags_only(diags, |diagnostics| {
+            pb::validate_data_resource_config::Response { diagnostics }
+        })
+    }
+
+    pub(super) async fn serve_read_data_source(
+        &self,
+        req: Request<pb::read_data_source::Request>,
+    ) -> RpcResult<pb::read_data_source::Response> {
+        let req = req.into_inner();
+        let _log = rpc_span("ReadDataSource", &req.type_name);
+        let result = async {
+            let d = self
+                .data_sources
+                .get(req.type_name.as_str())
+                .ok_or_else(|| unknown_type("data source", &req.type_name))?;
+            let config = decode(req.config.as_ref(), &d.ty, "configuration")?;
+            let ctx = self.context().await;
+            let (state, diags) = d.imp.read(&ctx, config).await;
+            let state = if diags.has_errors() && state.is_null() {
+                None
+            } else {
+                Some(encode(&state, &d.ty, "data source state")?)
+            };
+            Ok(pb::read_data_source::Response {
+                state,
+                diagnostics: toproto::diagnostics(diags),
+                deferred: None,
+            })
+        }
+        .await;
+        flatten(result, |r, d| r.diagnostics = d)
+    }
+}

@@ -1,0 +1,105 @@
+//! The ephemeral-resource RPCs: validate, open, renew, close.
+
+use super::*;
+
+impl ProviderService {
+    pub(super) async fn serve_validate_ephemeral_resource_config(
+        &self,
+        req: Request<pb::validate_ephemeral_resource_config::Request>,
+    ) -> RpcResult<pb::validate_ephemeral_resource_config::Response> {
+        let req = req.into_inner();
+        let _log = rpc_span("ValidateEphemeralResourceConfig", &req.type_name);
+        let diags = match self.ephemeral.get(req.type_name.as_str()) {
+            None => unknown_type("ephemeral resource", &req.type_name),
+            Some(e) => match decode(req.config.as_ref(), &e.ty, "configuration") {
+                Err(d) => d,
+                Ok(config) => {
+                    let mut diags = Diagnostics::new();
+                    validate_block(&e.schema.block, &config, &AttributePath::root(), &mut diags);
+                    e.imp.validate(&config, &mut diags).await;
+                    diags
+                }
+            },
+        };
+        diags_only(diags, |diagnostics| {
+            pb::validate_ephemeral_resource_config::Response { diagnostics }
+        })
+    }
+
+    pub(super) async fn serve_open_ephemeral_resource(
+        &self,
+        req: Request<pb::open_ephemeral_resource::Request>,
+    ) -> RpcResult<pb::open_ephemeral_resource::Response> {
+        let req = req.into_inner();
+        let _log = rpc_span("OpenEphemeralResource", &req.type_name);
+        let result = async {
+            let e = self
+                .ephemeral
+                .get(req.type_name.as_str())
+                .ok_or_else(|| unknown_type("ephemeral resource", &req.type_name))?;
+            let config = decode(req.config.as_ref(), &e.ty, "configuration")?;
+            let ctx = self.context().await;
+            let out = e.imp.open(&ctx, config).await;
+            let result = if out.diags.has_errors() {
+                None
+            } else {
+                Some(encode(&out.result, &e.ty, "ephemeral result")?)
+            };
+            Ok(pb::open_ephemeral_resource::Response {
+                diagnostics: toproto::diagnostics(out.diags),
+                renew_at: out.renew_at.map(prost_types::Timestamp::from),
+                result,
+                private: Some(out.private.to_bytes()),
+                deferred: None,
+            })
+        }
+        .await;
+        flatten(result, |r, d| r.diagnostics = d)
+    }
+
+    pub(super) async fn serve_renew_ephemeral_resource(
+        &self,
+        req: Request<pb::renew_ephemeral_resource::Request>,
+    ) -> RpcResult<pb::renew_ephemeral_resource::Response> {
+        let req = req.into_inner();
+        let _log = rpc_span("RenewEphemeralResource", &req.type_name);
+        let result = async {
+            let e = self
+                .ephemeral
+                .get(req.type_name.as_str())
+                .ok_or_else(|| unknown_type("ephemeral resource", &req.type_name))?;
+            let private = private(req.private.as_deref().unwrap_or_default())?;
+            let ctx = self.context().await;
+            let out = e.imp.renew(&ctx, private).await;
+            Ok(pb::renew_ephemeral_resource::Response {
+                diagnostics: toproto::diagnostics(out.diags),
+                renew_at: out.renew_at.map(prost_types::Timestamp::from),
+                private: Some(out.private.to_bytes()),
+            })
+        }
+        .await;
+        flatten(result, |r, d| r.diagnostics = d)
+    }
+
+    pub(super) async fn serve_close_ephemeral_resource(
+        &self,
+        req: Request<pb::close_ephemeral_resource::Request>,
+    ) -> RpcResult<pb::close_ephemeral_resource::Response> {
+        let req = req.into_inner();
+        let _log = rpc_span("CloseEphemeralResource", &req.type_name);
+        let diags = async {
+            let e = self
+                .ephemeral
+                .get(req.type_name.as_str())
+                .ok_or_else(|| unknown_type("ephemeral resource", &req.type_name))?;
+            let private = private(req.private.as_deref().unwrap_or_default())?;
+            let ctx = self.context().await;
+            Ok::<_, Diagnostics>(e.imp.close(&ctx, private).await)
+        }
+        .await
+        .unwrap_or_else(|d| d);
+        diags_only(diags, |diagnostics| {
+            pb::close_ephemeral_resource::Response { diagnostics }
+        })
+    }
+}
