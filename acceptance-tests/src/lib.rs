@@ -22,8 +22,6 @@
 //! Nothing is skipped: without a Terraform >= [`MIN_TERRAFORM`] the tests fail and say to
 //! run `scripts/install-terraform`.
 
-pub mod bench;
-pub mod docs;
 mod process;
 mod provider;
 mod terraform;
@@ -31,8 +29,8 @@ mod workdir;
 
 pub use process::{CmdResult, run as run_command};
 pub use provider::{
-    MirrorInstall, PROVIDER_SOURCE, PROVIDER_VERSION, install_into_mirror, provider_binary,
-    workspace_root,
+    MirrorInstall, PROVIDER_SOURCE, PROVIDER_VERSION, dev_overrides_cli_config,
+    install_into_mirror, provider_binary, workspace_root,
 };
 pub use terraform::{MIN_TERRAFORM, terraform_path, terraform_version};
 pub use workdir::{PlanResult, ResourceChange, Workdir, state_resources};

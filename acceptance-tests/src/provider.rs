@@ -217,7 +217,7 @@ provider_installation {{
 }
 
 /// The CLI configuration text for development: the provider is run straight from `dir`.
-pub(crate) fn dev_overrides_cli_config(dir: &Path) -> String {
+pub fn dev_overrides_cli_config(dir: &Path) -> String {
     format!(
         r#"disable_checkpoint = true
 

@@ -39,7 +39,7 @@ use super::storage::sha256_hex;
 use super::support::Libvirt;
 use super::support::guest::fix_kvm_permissions;
 use super::support::process::TempDir;
-use crate::{CmdResult, Workdir};
+use rack_acceptance_tests::{CmdResult, Workdir};
 
 /// Rounds when `--runs` is not given: a round boots 20 VMs under TCG, about 3 minutes
 /// on the 2-CPU machines.
@@ -522,7 +522,7 @@ fn network_xml() -> String {
 
 /// The lab's base image, built by `scripts/build-base-image` into `dir`.
 fn base_image(dir: &Path) -> anyhow::Result<PathBuf> {
-    let script = crate::workspace_root()
+    let script = rack_acceptance_tests::workspace_root()
         .join("scripts")
         .join("build-base-image");
     let cache = std::env::var_os("RACK_TEST_GUEST_DIR")
@@ -559,8 +559,8 @@ pub fn run(opts: &Options) -> anyhow::Result<String> {
     let runtime = runtime()?;
     let machine = Machine::read();
     let binary = release_provider()?;
-    let terraform_bin = crate::terraform_path().to_path_buf();
-    let terraform_version = crate::terraform_version(&terraform_bin)?;
+    let terraform_bin = rack_acceptance_tests::terraform_path().to_path_buf();
+    let terraform_version = rack_acceptance_tests::terraform_version(&terraform_bin)?;
 
     eprintln!("bench: starting libvirtd, building the base image");
     fix_kvm_permissions().map_err(|e| anyhow!("{e}"))?;
@@ -600,8 +600,9 @@ pub fn run(opts: &Options) -> anyhow::Result<String> {
     std::fs::create_dir_all(&wrapper_dir)?;
     let times = wrapper_dir.join("times");
     write_wrapper(&wrapper_dir, &binary, &times)?;
-    let mut wd =
-        Workdir::with_cli_config_text(&crate::provider::dev_overrides_cli_config(&wrapper_dir));
+    let mut wd = Workdir::with_cli_config_text(&rack_acceptance_tests::dev_overrides_cli_config(
+        &wrapper_dir,
+    ));
     wd.set_env("RACK_HYPERVISORS", fixture.uri.clone())
         .set_env("RACK_HYPERVISOR_TIMEOUT", "120s");
     let bench = Bench {

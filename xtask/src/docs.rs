@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use serde_json::{Map, Value};
 
-use crate::provider::PROVIDER_SOURCE;
-use crate::workdir::Workdir;
+use rack_acceptance_tests::PROVIDER_SOURCE;
+use rack_acceptance_tests::Workdir;
 
 /// Where the schema snapshot lives, relative to the workspace root.
 pub const SCHEMA_SNAPSHOT: &str = "schemas/provider-schema.json";

@@ -1,12 +1,12 @@
 //! Benchmarks of the release provider against baselines measured in the same run.
 //!
-//! `cargo run --release -p rack-acceptance-tests --bin bench -- <benchmark> [--runs N]`,
+//! `cargo run --release -p xtask --bin bench -- <benchmark> [--runs N]`,
 //! or `scripts/bench <benchmark>`, which also installs Terraform. The markdown report goes
 //! to stdout, progress to stderr. See `BENCHMARKS.md`.
 
 use std::process::ExitCode;
 
-use rack_acceptance_tests::bench::{BENCHMARKS, Benchmark};
+use xtask::bench::{BENCHMARKS, Benchmark};
 
 fn usage() -> String {
     let mut text = String::from(

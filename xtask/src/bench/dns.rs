@@ -37,7 +37,7 @@ use super::stats::{Row, Summary, Unit, table};
 use super::support::Named;
 use super::support::named::INITIAL_ZONE;
 use super::support::process::http_get;
-use crate::{CmdResult, Workdir};
+use rack_acceptance_tests::{CmdResult, Workdir};
 
 /// Rounds when `--runs` is not given: one round applies and destroys 1000 record sets and
 /// 1000 `terraform_data` resources, which takes about a minute on a quiet machine.
@@ -364,8 +364,8 @@ pub(super) fn terraform(
     args: &[&str],
     ok_codes: &[i32],
 ) -> anyhow::Result<CmdResult> {
-    let result =
-        crate::run_command(wd.command(args), COMMAND_TIMEOUT).context("Cannot start terraform")?;
+    let result = rack_acceptance_tests::run_command(wd.command(args), COMMAND_TIMEOUT)
+        .context("Cannot start terraform")?;
     match result.code {
         Some(code) if ok_codes.contains(&code) => Ok(result),
         _ => bail!("terraform {} failed\n{result}", args.join(" ")),
@@ -750,8 +750,8 @@ pub fn run(opts: &Options) -> anyhow::Result<String> {
     }
     let machine = Machine::read();
     let binary = release_provider()?;
-    let terraform_bin = crate::terraform_path().to_path_buf();
-    let terraform_version = crate::terraform_version(&terraform_bin)?;
+    let terraform_bin = rack_acceptance_tests::terraform_path().to_path_buf();
+    let terraform_version = rack_acceptance_tests::terraform_version(&terraform_bin)?;
     let ticks = clock_ticks();
 
     eprintln!("bench: starting named");
@@ -769,7 +769,7 @@ pub fn run(opts: &Options) -> anyhow::Result<String> {
         .context("Cannot create a directory for the provider wrapper")?;
     let times = wrapper_dir.path().join("times");
     write_wrapper(wrapper_dir.path(), &binary, &times)?;
-    let cli_config = crate::provider::dev_overrides_cli_config(wrapper_dir.path());
+    let cli_config = rack_acceptance_tests::dev_overrides_cli_config(wrapper_dir.path());
     let wds = Workdirs {
         rack: rack_workdir(&cli_config, &server, false),
         data: {

@@ -1,11 +1,12 @@
 //! Regenerates `schemas/provider-schema.json` and `docs/` from the built provider.
 //!
-//! `cargo run -p rack-acceptance-tests --bin generate` writes the files;
+//! `cargo run -p xtask --bin generate` writes the files;
 //! `... --bin generate -- --check` writes nothing and exits 1 listing the stale files.
 
 use std::process::ExitCode;
 
-use rack_acceptance_tests::{docs, workspace_root};
+use rack_acceptance_tests::workspace_root;
+use xtask::docs;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -24,9 +25,7 @@ fn main() -> ExitCode {
             for path in &stale {
                 eprintln!("  {path}");
             }
-            eprintln!(
-                "Run `cargo run -p rack-acceptance-tests --bin generate` and commit the result."
-            );
+            eprintln!("Run `cargo run -p xtask --bin generate` and commit the result.");
             ExitCode::FAILURE
         }
         Ok(_) if check => {

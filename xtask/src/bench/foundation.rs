@@ -19,7 +19,7 @@ use anyhow::{Context as _, anyhow, bail};
 use super::host::{self, Curve, Handshake, HostIdentity};
 use super::procfs::{self, Machine, Memory, mib};
 use super::stats::{Row, Summary, Target, Unit, table};
-use crate::Workdir;
+use rack_acceptance_tests::Workdir;
 
 /// The start-up target: Terraform starts every provider at least once per command, often
 /// twice, so its start-up is paid on every plan.
@@ -64,8 +64,8 @@ pub fn run(opts: &Options) -> anyhow::Result<String> {
     }
     let machine = Machine::read();
     let binary = release_provider()?;
-    let terraform = crate::terraform_path().to_path_buf();
-    let terraform_version = crate::terraform_version(&terraform)?;
+    let terraform = rack_acceptance_tests::terraform_path().to_path_buf();
+    let terraform_version = rack_acceptance_tests::terraform_version(&terraform)?;
 
     eprintln!(
         "bench: process starts ({} rounds)",
@@ -110,7 +110,7 @@ pub fn run(opts: &Options) -> anyhow::Result<String> {
 /// The release provider: built on first use by the harness (`cargo run --release` makes
 /// it a release build), or `RACK_PROVIDER_BINARY`.
 pub(super) fn release_provider() -> anyhow::Result<PathBuf> {
-    let binary = crate::provider_binary().to_path_buf();
+    let binary = rack_acceptance_tests::provider_binary().to_path_buf();
     let explicit = std::env::var_os("RACK_PROVIDER_BINARY").is_some_and(|v| !v.is_empty());
     if !is_release(&binary) && !explicit {
         bail!(
@@ -389,7 +389,7 @@ fn measure_plans(binary: &Path, rounds: usize) -> anyhow::Result<PlanSamples> {
         .context("Cannot create a directory for the provider wrapper")?;
     let pid_file = wrapper_dir.path().join("pids");
     write_wrapper(wrapper_dir.path(), binary, &pid_file)?;
-    let cli_config = crate::provider::dev_overrides_cli_config(wrapper_dir.path());
+    let cli_config = rack_acceptance_tests::dev_overrides_cli_config(wrapper_dir.path());
     let workdirs: Vec<Workdir> = CONFIGS
         .iter()
         .map(|config| {

@@ -36,7 +36,7 @@ use super::procfs::Machine;
 use super::stats::{Row, Summary, Unit, table};
 use super::support::Kea;
 use super::support::kea::post;
-use crate::{CmdResult, Workdir};
+use rack_acceptance_tests::{CmdResult, Workdir};
 
 /// Rounds when `--runs` is not given.
 pub const DEFAULT_ROUNDS: usize = 3;
@@ -640,8 +640,8 @@ pub fn run(opts: &Options) -> anyhow::Result<String> {
     }
     let machine = Machine::read();
     let binary = release_provider()?;
-    let terraform_bin = crate::terraform_path().to_path_buf();
-    let terraform_version = crate::terraform_version(&terraform_bin)?;
+    let terraform_bin = rack_acceptance_tests::terraform_path().to_path_buf();
+    let terraform_version = rack_acceptance_tests::terraform_version(&terraform_bin)?;
     let ticks = clock_ticks();
 
     eprintln!("bench: starting Kea");
@@ -657,7 +657,7 @@ pub fn run(opts: &Options) -> anyhow::Result<String> {
         .context("Cannot create a directory for the provider wrapper")?;
     let times = wrapper_dir.path().join("times");
     write_wrapper(wrapper_dir.path(), &binary, &times)?;
-    let cli_config = crate::provider::dev_overrides_cli_config(wrapper_dir.path());
+    let cli_config = rack_acceptance_tests::dev_overrides_cli_config(wrapper_dir.path());
     let parallelism = parallelism()?;
     let wds = Workdirs {
         rack: rack_workdir(&cli_config, &server, false),
