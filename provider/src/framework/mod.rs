@@ -11,6 +11,7 @@ pub mod schema;
 pub mod server;
 pub mod timeouts;
 pub mod toproto;
+pub mod typed;
 pub mod validate;
 
 pub use diag::{AttributePath, Diagnostic, Diagnostics, Severity};
