@@ -26,6 +26,7 @@ mod lab;
 mod libvirt_common;
 mod libvirt_network;
 mod logging;
+mod nested_paths;
 mod storage_pool;
 mod storage_volume;
 mod vm_errors;

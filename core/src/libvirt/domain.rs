@@ -486,8 +486,11 @@ pub enum DomainSpecError {
     /// An empty or misplaced name or path.
     #[error("`{attribute}` is {value:?}; {expected}")]
     Value {
-        /// The attribute.
+        /// The attribute: `name`, or `block.name` inside a repeated block.
         attribute: &'static str,
+        /// Which of the repeated blocks (disks, then the cloud-init seed; interfaces), when
+        /// the attribute is inside one.
+        index: Option<usize>,
         /// The value given.
         value: String,
         /// What is allowed.
@@ -512,10 +515,12 @@ pub enum DomainSpecError {
         pool: String,
         /// The volume.
         volume: String,
+        /// The index of the second disk attaching it.
+        index: usize,
     },
     /// Two disks have the same target.
     #[error("Two disks have target {0:?}; give each disk its own target, or leave it out")]
-    DuplicateTarget(String),
+    DuplicateTarget(String, usize),
     /// The XML is not well-formed.
     #[error("Domain XML is not well-formed: {0}")]
     Syntax(String),
@@ -603,6 +608,13 @@ impl DomainSpec {
         }
         let value = |attribute, value: &str, expected| DomainSpecError::Value {
             attribute,
+            index: None,
+            value: value.to_owned(),
+            expected,
+        };
+        let value_at = |attribute, index, value: &str, expected| DomainSpecError::Value {
+            attribute,
+            index: Some(index),
             value: value.to_owned(),
             expected,
         };
@@ -613,12 +625,22 @@ impl DomainSpec {
         }
         let mut targets = BTreeSet::new();
         let mut sources = BTreeSet::new();
-        for d in &self.all_disks() {
+        for (i, d) in self.all_disks().iter().enumerate() {
             if !check_name(&d.pool) {
-                return Err(value("disk.pool", &d.pool, "name an existing storage pool"));
+                return Err(value_at(
+                    "disk.pool",
+                    i,
+                    &d.pool,
+                    "name an existing storage pool",
+                ));
             }
             if !check_name(&d.volume) {
-                return Err(value("disk.volume", &d.volume, "name a volume of the pool"));
+                return Err(value_at(
+                    "disk.volume",
+                    i,
+                    &d.volume,
+                    "name a volume of the pool",
+                ));
             }
             if let Some(serial) = &d.serial
                 && (serial.is_empty()
@@ -627,8 +649,9 @@ impl DomainSpec {
                         .chars()
                         .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)))
             {
-                return Err(value(
+                return Err(value_at(
                     "disk.serial",
+                    i,
                     serial,
                     "use 1 to 20 letters, digits, '-', '_' or '.'",
                 ));
@@ -637,20 +660,25 @@ impl DomainSpec {
                 return Err(DomainSpecError::DuplicateDisk {
                     pool: d.pool.clone(),
                     volume: d.volume.clone(),
+                    index: i,
                 });
             }
             if let Some(t) = &d.target
                 && !targets.insert(t.clone())
             {
-                return Err(DomainSpecError::DuplicateTarget(t.clone()));
+                return Err(DomainSpecError::DuplicateTarget(t.clone(), i));
             }
         }
         let mut macs: Vec<MacAddress> = Vec::new();
         for (i, iface) in self.resolved_interfaces().iter().enumerate() {
-            let (InterfaceSource::Network(n) | InterfaceSource::Bridge(n)) = &iface.source;
+            let (attribute, n) = match &iface.source {
+                InterfaceSource::Network(n) => ("network_interface.network", n),
+                InterfaceSource::Bridge(n) => ("network_interface.bridge", n),
+            };
             if !check_name(n) {
-                return Err(value(
-                    "network_interface",
+                return Err(value_at(
+                    attribute,
+                    i,
                     n,
                     "name a libvirt network or a host bridge",
                 ));
@@ -658,8 +686,9 @@ impl DomainSpec {
             if let Some(model) = &iface.model
                 && !check_name(model)
             {
-                return Err(value(
+                return Err(value_at(
                     "network_interface.model",
+                    i,
                     model,
                     "use a NIC model such as virtio or e1000",
                 ));
@@ -1626,6 +1655,7 @@ impl Hypervisor {
                 vm,
                 DomainSpecError::Value {
                     attribute: "cloud_init",
+                    index: None,
                     value: e.to_string(),
                     expected: "fix the cloud-init data",
                 },
@@ -2420,7 +2450,7 @@ mod tests {
                 s.disks[0].target = Some("sda".into());
                 s.disks[1].target = Some("sda".into());
             }),
-            DomainSpecError::DuplicateTarget(_)
+            DomainSpecError::DuplicateTarget(..)
         ));
         assert!(matches!(
             bad(|s| s.disks[0].serial = Some("has space".into())),

@@ -237,22 +237,38 @@ fn interface_of(
     })
 }
 
-/// The attribute a core validation error is about.
-fn spec_error_path(e: &DomainSpecError) -> AttributePath {
+/// `block[index].inner` (or `block` alone). Core counts the cloud-init seed as the disk
+/// after the configured ones, so an index past `disks` is the `cloud_init` block.
+fn nested_path(block: &str, index: Option<usize>, inner: &str, disks: usize) -> AttributePath {
+    match index {
+        Some(i) if block == "disk" && i >= disks => AttributePath::attr("cloud_init"),
+        Some(i) if !inner.is_empty() => AttributePath::attr(block).join_index(i).join_attr(inner),
+        Some(i) => AttributePath::attr(block).join_index(i),
+        None if !inner.is_empty() => AttributePath::attr(block).join_attr(inner),
+        None => AttributePath::attr(block),
+    }
+}
+
+/// The attribute a core validation error is about; `disks` is how many `disk` blocks the
+/// configuration has.
+fn spec_error_path(e: &DomainSpecError, disks: usize) -> AttributePath {
     use DomainSpecError as E;
     match e {
         E::Name(_) => AttributePath::attr("name"),
         E::MemorySize(_) => AttributePath::attr("memory"),
         E::Range { attribute, .. } => AttributePath::attr(*attribute),
         E::CpuMode(_) => AttributePath::attr("cpu_mode"),
-        E::Value { attribute, .. } => {
-            let top = attribute.split('.').next().unwrap_or("name");
-            AttributePath::attr(top)
+        E::Value {
+            attribute, index, ..
+        } => {
+            let (block, inner) = attribute.split_once('.').unwrap_or((attribute, ""));
+            nested_path(block, *index, inner, disks)
         }
         E::DuplicateMac { second, .. } => AttributePath::attr("network_interface")
             .join_index(*second)
             .join_attr("mac"),
-        E::DuplicateDisk { .. } | E::DuplicateTarget(_) => AttributePath::attr("disk"),
+        E::DuplicateDisk { index, .. } => nested_path("disk", Some(*index), "volume", disks),
+        E::DuplicateTarget(_, index) => nested_path("disk", Some(*index), "target", disks),
         _ => AttributePath::attr("name"),
     }
 }
@@ -373,7 +389,8 @@ fn spec_of(v: &Value, config: &Value) -> Result<DomainSpec, Vec<Diagnostic>> {
     if errs.is_empty()
         && let Err(e) = spec.validate()
     {
-        errs.push(invalid(spec_error_path(&e), "Invalid VM", format!("{e}.")));
+        let path = spec_error_path(&e, spec.disks.len());
+        errs.push(invalid(path, "Invalid VM", format!("{e}.")));
     }
     if errs.is_empty() { Ok(spec) } else { Err(errs) }
 }
