@@ -809,10 +809,34 @@ impl Inner {
     /// Writes a batch through the host_cmds hook, one change at a time.
     async fn write_with_host_cmds(&self, batch: Vec<Pending>) {
         for p in batch {
-            let result = self.host_cmds_change(&p.change).await;
+            let result = match self.host_cmds_expected(&p).await {
+                Ok(Some(change)) => self.host_cmds_change(&change).await,
+                Ok(None) => Ok(()),
+                Err(e) => Err(e),
+            };
             let _ = p.reply.send(result);
         }
         *self.cache.lock().await = None;
+    }
+
+    /// For a change with an expectation: checks it against the configuration read now;
+    /// the change to send, or `None` when it is already in effect.
+    async fn host_cmds_expected(&self, p: &Pending) -> Result<Option<Change>, KeaError> {
+        if p.expect.is_none() {
+            return Ok(Some(p.change.clone()));
+        }
+        *self.cache.lock().await = None;
+        let base = self.cached().await?;
+        if config::in_effect(&base.config, &p.change)? {
+            return Ok(None);
+        }
+        let mut work = base.config.clone();
+        apply_one(&mut work, p)?;
+        let exists = config::find(&base.config, p.change.subnet(), p.change.identifier())?;
+        Ok(Some(match (&p.change, exists) {
+            (Change::Add(r), Some(_)) => Change::Replace(r.clone()),
+            (change, _) => change.clone(),
+        }))
     }
 
     async fn host_cmds_change(&self, change: &Change) -> Result<(), KeaError> {
