@@ -292,6 +292,19 @@ fn a_lease_on_kea_can_be_replaced() {
         ips.contains(&json!("10.77.0.40")) && ips.contains(&json!("10.77.0.41")),
         "{ips:?}"
     );
+
+    // Tainted with a changed configuration: replaced, not refused as someone else's.
+    wd.write_main(&leases(0xe, 40, 2).replace("hostname = \"n", "hostname = \"m"));
+    wd.run(&["taint", "-no-color", "rack_dhcp_lease.l[0]"])
+        .success();
+    wd.apply();
+    wd.assert_plan_empty();
+    let mut names: Vec<String> = reservations(&kea)
+        .iter()
+        .filter_map(|r| r["hostname"].as_str().map(str::to_string))
+        .collect();
+    names.sort();
+    assert_eq!(names, ["m14-0", "m14-1"]);
     wd.destroy();
     assert!(reservations(&kea).is_empty());
 }

@@ -624,9 +624,10 @@ pub struct DhcpServer {
     pub name: String,
     /// How rack reaches it.
     pub backend: Arc<dyn DhcpBackend>,
-    /// Reservations this process planned to replace (delete, then create anew). Terraform
-    /// plans the create half of a replacement with no prior state, so this is how that
-    /// plan knows that the old reservation's address is about to be free.
+    /// Reservations of Terraform's state that this process read or planned: the ones it
+    /// may replace (delete, then create anew). Terraform plans the create half of a
+    /// replacement, and a tainted object, with no prior state, so this is how that plan
+    /// knows that the old reservation is its own and its address about to be free.
     pub replacing: std::sync::Mutex<Vec<(Cidr, kea::HostIdentifier)>>,
 }
 

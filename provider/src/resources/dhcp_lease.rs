@@ -319,7 +319,9 @@ impl Resource for DhcpLease {
                 ));
             }
         };
-        if is_new && let Some(o) = &old {
+        if let Some(o) = &old {
+            // Also when nothing forces a replacement here: `-replace` plans the create
+            // half afterwards, with no prior state.
             srv.note_replacing(o.subnet, o.identifier.clone());
         }
         let ip_changed = is_new
@@ -443,8 +445,8 @@ impl Resource for DhcpLease {
                         r.identifier, r.subnet
                     ),
                     format!(
-                        "Server {:?} now holds the reservation [{found}], made since the plan. \
-                         rack does not take over reservations silently: import it \
+                        "Server {:?} holds the reservation [{found}], which is not the planned \
+                         one. rack does not take over reservations silently: import it \
                          (terraform import ADDRESS {:?}) or remove it from the server first.",
                         srv.name,
                         lease_id(&srv.name, &r)
@@ -471,11 +473,16 @@ impl Resource for DhcpLease {
         };
         match srv.backend.reservations(r.subnet).await {
             Ok(list) => match list.into_iter().find(|x| x.identifier == r.identifier) {
-                Some(now) => StateResult {
-                    state: state_of(&srv.name, &now, &state),
-                    identity: Some(identity(&srv.name, &now)),
-                    ..StateResult::default()
-                },
+                Some(now) => {
+                    // A tainted lease is planned as a create, with no prior state: this is
+                    // how that plan knows the reservation is its own, deleted first.
+                    srv.note_replacing(now.subnet, now.identifier.clone());
+                    StateResult {
+                        state: state_of(&srv.name, &now, &state),
+                        identity: Some(identity(&srv.name, &now)),
+                        ..StateResult::default()
+                    }
+                }
                 None => StateResult::default(),
             },
             Err(e) => {
