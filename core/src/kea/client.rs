@@ -179,9 +179,9 @@ pub enum LeaseQuery {
     HwAddress(MacAddress),
 }
 
-/// The server's configuration as fetched, with its hash; or, after our own
-/// `config-set`, the configuration we set, with no hash (Kea fills in defaults, so its
-/// own form, and hash, are known only from the next `config-get`).
+/// The server's configuration as fetched (also the read-back after our own writes), with
+/// its hash; `None` marks a configuration not in Kea's own form, which is never the base
+/// of a write.
 #[derive(Debug)]
 struct Fetched {
     config: Value,
@@ -706,7 +706,7 @@ impl Inner {
             }
         };
         if base.hash.is_none() {
-            // What our previous batch set, in our form: Kea's own is the base.
+            // Not in Kea's own form: Kea's own is the base.
             match self.fetch().await {
                 Ok(f) => {
                     let f = Arc::new(f);
