@@ -389,8 +389,10 @@ impl KeaClient {
 
     /// Applies one reservation change. Changes that arrive together are written together
     /// (see the module docs). A conflict with another reservation, in- or outside rack,
-    /// fails with [`super::ConfigError::Conflict`] naming it; a configuration changed by
-    /// someone else since it was read fails with [`KeaError::ConcurrentChange`].
+    /// fails with [`super::ConfigError::Conflict`] naming it. A change another writer's
+    /// `config-set` undid is applied again to the current configuration; if that keeps
+    /// happening it fails with [`KeaError::ConcurrentChange`]. `Ok` means the change was in
+    /// Kea's configuration when it was read back.
     pub async fn apply(&self, change: Change) -> Result<(), KeaError> {
         self.queue(change, None).await
     }
