@@ -11,6 +11,7 @@ mod dhcp_faults;
 mod dhcp_lease;
 mod dhcp_libvirt;
 mod dhcp_scenario;
+mod dhcp_trust;
 mod dns_adoption;
 mod dns_common;
 mod dns_conflicts;

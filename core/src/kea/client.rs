@@ -16,9 +16,10 @@
 //! queues the change; one writer task per client, once started, waits [`COALESCE_WINDOW`]
 //! for the changes that arrive together, takes everything queued, applies it to the cached
 //! configuration in memory (conflicts fail their own change only), fetches the
-//! configuration again and compares its hash with the cached one, and only if nothing
-//! changed underneath sends one `config-set` with all the changes, then `config-write` to
-//! persist it. When the cache was empty (after our own previous write) the configuration
+//! configuration again and compares its hash with the cached one (if something changed
+//! underneath, the changes are applied again to the fresh configuration), then sends one
+//! `config-set` with all the changes, `config-write` to persist it, and a `config-get`
+//! to verify it (see "Concurrent writers"). When the cache was empty (after our own previous write) the configuration
 //! it fetches is the current one and serves as both base and check: one `config-get` per
 //! batch, not two. Changes that arrive while that `config-get` is under way join the
 //! batch once the check has passed (they are applied to the server's current
@@ -26,21 +27,48 @@
 //! waiting again: Terraform keeps only a few changes in flight, and each of them waits for
 //! a whole batch, so every wait adds to all of them.
 //!
-//! After a write the cache holds the configuration as set (reads, such as the plans
-//! Terraform makes between applies, need no `config-get`), and the next batch fetches
-//! Kea's own form, with the defaults it filled in, as its base. Changes that arrive while
+//! After a write the cache holds the configuration as read back, in Kea's own form, and
+//! serves both the reads (the plans Terraform makes between applies) and the next
+//! batch's base. Changes that arrive while
 //! a write is under way go together in the next one. When Kea rejects a `config-set`
 //! holding several changes, nothing was changed; the batch is split in halves and tried
 //! again until the rejected change is alone, so one bad option cannot fail its
 //! neighbours.
 //!
+//! # Concurrent writers
+//!
+//! Kea 2.2's `config-set` replaces the whole configuration and has no compare-and-set:
+//! two writers that read the same configuration and write in turn lose the first one's
+//! changes. Kea runs control commands one at a time, so rack checks after the fact:
+//! after `config-set` and `config-write` it reads the configuration back (that
+//! `config-get` refills the cache, and a batch taken right after starts from it without
+//! fetching again) and verifies that
+//! every change of the batch is in it and that no reservation of the configuration the
+//! batch was applied to has gone unless the batch removed it. If anything is missing,
+//! another writer's `config-set` came in between: the batch is applied again to what Kea
+//! holds now (up to [`REWRITES`] times), and then fails with
+//! [`KeaError::ConcurrentChange`], loudly, never reporting success for a change Kea does
+//! not hold. Concurrent writers on this path are serialised by this check only: a writer
+//! whose `config-set` lands between another's `config-get` and `config-set` is caught,
+//! but a whole write and read-back slipped into that short gap is not. Only the host
+//! database path (reservations in Kea's PostgreSQL or MySQL hosts database) gives each
+//! change its own transaction.
+//!
+//! A change is idempotent: an add whose reservation is already there exactly as asked
+//! (an earlier write that timed out but that Kea carried out later) succeeds without a
+//! write. [`KeaClient::apply_expecting`] checks each change against what the caller
+//! last read, in the configuration being written, so a reservation changed by hand
+//! since is refused ([`super::ConfigError::Changed`]) rather than overwritten. After a
+//! `config-set` or `config-write` that failed other than by Kea's refusal (a timeout, a
+//! lost connection), the cache is dropped: Kea may still carry the write out.
+//!
 //! Where the server lists `reservation-add` in `list-commands` (the `host_cmds` hook),
 //! changes go through `reservation-add` and `reservation-del` instead, one by one, after
 //! the same conflict check on the cached configuration.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -53,7 +81,7 @@ use tokio::sync::oneshot;
 
 use super::KeaError;
 use super::commands::{self, Answer, Command, Lease4, ResultCode};
-use super::config::{self, Change, Reservation, config_hash};
+use super::config::{self, Change, HostIdentifier, Reservation, config_hash};
 use crate::net::{Cidr, MacAddress};
 
 /// How long one HTTP request may take unless configured: a `config-set` of a large
@@ -68,6 +96,11 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// queued while the previous one was written, and what arrives during their own
 /// `config-get`.
 pub const COALESCE_WINDOW: Duration = Duration::from_millis(30);
+
+/// How many times a batch is applied again when the read-back after its write shows that
+/// another writer's `config-set` replaced it: each round costs a `config-get`, a
+/// `config-set` and a `config-write`, and two writers racing settle in one or two.
+const REWRITES: usize = 4;
 
 /// How much of an unexpected HTTP body goes into an error message.
 const BODY_EXCERPT: usize = 300;
@@ -146,9 +179,9 @@ pub enum LeaseQuery {
     HwAddress(MacAddress),
 }
 
-/// The server's configuration as fetched, with its hash; or, after our own
-/// `config-set`, the configuration we set, with no hash (Kea fills in defaults, so its
-/// own form, and hash, are known only from the next `config-get`).
+/// The server's configuration as fetched (also the read-back after our own writes), with
+/// its hash; `None` marks a configuration not in Kea's own form, which is never the base
+/// of a write.
 #[derive(Debug)]
 struct Fetched {
     config: Value,
@@ -177,8 +210,15 @@ impl Fetched {
     }
 }
 
+/// What a change expects of the reservation it is about, as the configuration it is
+/// applied to holds it (`None`: there is none); `false` refuses the change with
+/// [`config::ConfigError::Changed`]. An [`KeaClient::apply_expecting`] of an add whose
+/// expectation accepts an existing entry takes that entry over.
+pub type Expect = Arc<dyn Fn(Option<&Reservation>) -> bool + Send + Sync>;
+
 struct Pending {
     change: Change,
+    expect: Option<Expect>,
     reply: oneshot::Sender<Result<(), KeaError>>,
 }
 
@@ -196,6 +236,9 @@ struct Inner {
     cache: tokio::sync::Mutex<Option<Arc<Fetched>>>,
     commands: tokio::sync::Mutex<Option<Arc<Vec<String>>>>,
     writes: Mutex<WriteQueue>,
+    /// Set by a batch whose read-back just refilled the cache, for the batch the writer
+    /// takes next, back to back: that base is as current as one fetched for it.
+    base_current: AtomicBool,
 }
 
 /// A client for one Kea server. Cheap to clone: clones share the cached configuration,
@@ -306,6 +349,7 @@ impl KeaClient {
                 cache: tokio::sync::Mutex::new(None),
                 commands: tokio::sync::Mutex::new(None),
                 writes: Mutex::default(),
+                base_current: AtomicBool::new(false),
             }),
         })
     }
@@ -345,14 +389,32 @@ impl KeaClient {
 
     /// Applies one reservation change. Changes that arrive together are written together
     /// (see the module docs). A conflict with another reservation, in- or outside rack,
-    /// fails with [`super::ConfigError::Conflict`] naming it; a configuration changed by
-    /// someone else since it was read fails with [`KeaError::ConcurrentChange`].
+    /// fails with [`super::ConfigError::Conflict`] naming it. A change another writer's
+    /// `config-set` undid is applied again to the current configuration; if that keeps
+    /// happening it fails with [`KeaError::ConcurrentChange`]. `Ok` means the change was in
+    /// Kea's configuration when it was read back.
     pub async fn apply(&self, change: Change) -> Result<(), KeaError> {
+        self.queue(change, None).await
+    }
+
+    /// [`KeaClient::apply`], checked against what the caller last read: the change is
+    /// applied only where `expect` accepts the reservation as the configuration being
+    /// written holds it, and is refused with [`super::ConfigError::Changed`] otherwise.
+    /// A change whose result is already in place succeeds without asking `expect`.
+    pub async fn apply_expecting(&self, change: Change, expect: Expect) -> Result<(), KeaError> {
+        self.queue(change, Some(expect)).await
+    }
+
+    async fn queue(&self, change: Change, expect: Option<Expect>) -> Result<(), KeaError> {
         change.validate()?;
         let (reply, answer) = oneshot::channel();
         let start = {
             let mut q = lock(&self.inner.writes);
-            q.pending.push_back(Pending { change, reply });
+            q.pending.push_back(Pending {
+                change,
+                expect,
+                reply,
+            });
             !std::mem::replace(&mut q.running, true)
         };
         if start {
@@ -403,6 +465,7 @@ impl Drop for WriterGuard<'_> {
             let mut q = lock(&self.inner.writes);
             q.pending.clear();
             q.running = false;
+            self.inner.base_current.store(false, Ordering::Relaxed);
         }
     }
 }
@@ -564,6 +627,7 @@ impl Inner {
                 let mut q = lock(&self.writes);
                 if q.pending.is_empty() {
                     q.running = false;
+                    self.base_current.store(false, Ordering::Relaxed);
                     break;
                 }
                 q.pending.drain(..).collect()
@@ -627,7 +691,15 @@ impl Inner {
     /// changes queued while the configuration was being fetched join the group once the
     /// check has passed: the configuration they are applied to is the server's current
     /// one, so they cost no extra command.
+    ///
+    /// Kea 2.2's `config-set` has no compare-and-set, so after `config-write` the
+    /// configuration is read back: every change of the group must be in it, and every
+    /// reservation of the configuration the group was applied to must still be there
+    /// unless the group removed it. If another writer's `config-set` came in between, the
+    /// group is applied again to what Kea holds now, up to [`REWRITES`] times; then its
+    /// changes fail with [`KeaError::ConcurrentChange`]. The read-back refills the cache.
     async fn write_group(&self, group: Vec<Pending>, take_late: bool) -> Attempt {
+        let current = self.base_current.swap(false, Ordering::Relaxed);
         let (mut base, mut fetched_now) = match self.cached_or_fetched().await {
             Ok(b) => b,
             Err(e) => {
@@ -636,7 +708,7 @@ impl Inner {
             }
         };
         if base.hash.is_none() {
-            // What our previous batch set, in our form: Kea's own is the base.
+            // Not in Kea's own form: Kea's own is the base.
             match self.fetch().await {
                 Ok(f) => {
                     let f = Arc::new(f);
@@ -649,6 +721,8 @@ impl Inner {
                 }
             }
         }
+        // The previous batch's read-back, just now: no need to fetch it again.
+        fetched_now |= current;
         let mut work = base.config.clone();
         let mut accepted = Vec::with_capacity(group.len());
         apply_each(&mut work, group, &mut accepted);
@@ -657,65 +731,125 @@ impl Inner {
         }
         // The hash check: the configuration must still be the one the edit started from.
         // A base fetched just now is the current configuration: nothing to compare.
-        let fresh = if fetched_now {
-            None
-        } else {
-            match self.fetch().await {
-                Ok(f) => Some(f),
+        if !fetched_now {
+            let fresh = match self.fetch().await {
+                Ok(f) => Arc::new(f),
                 Err(e) => {
                     fail(accepted, &e);
                     return Attempt::Answered;
                 }
+            };
+            if fresh.hash != base.hash {
+                tracing::debug!(cached = ?base.hash, server = ?fresh.hash, "Kea configuration changed underneath; applying the batch to the current one");
+                *self.cache.lock().await = Some(fresh.clone());
+                base = fresh;
+                work = base.config.clone();
+                apply_each(&mut work, std::mem::take(&mut accepted), &mut accepted);
+                if accepted.is_empty() {
+                    return Attempt::Answered;
+                }
             }
-        };
-        if let Some(fresh) = fresh
-            && fresh.hash != base.hash
-        {
-            tracing::debug!(cached = ?base.hash, server = ?fresh.hash, "Kea configuration changed underneath");
-            *self.cache.lock().await = Some(Arc::new(fresh));
-            fail(
-                accepted,
-                &KeaError::ConcurrentChange {
-                    url: self.config.url.clone(),
-                },
-            );
-            return Attempt::Answered;
         }
         if take_late {
             apply_each(&mut work, self.take_queued(), &mut accepted);
         }
-        let written = work.clone();
-        match self.call(Command::config_set(work)).await {
-            Ok(_) => {}
-            Err(KeaError::ConfigRejected { .. }) if accepted.len() > 1 => {
-                let second = accepted.split_off(accepted.len() / 2);
-                return Attempt::Split(accepted, second);
+        let mut rewrites = 0;
+        loop {
+            if work != base.config {
+                match self.call(Command::config_set(work)).await {
+                    Ok(_) => {}
+                    Err(KeaError::ConfigRejected { .. }) if accepted.len() > 1 => {
+                        let second = accepted.split_off(accepted.len() / 2);
+                        return Attempt::Split(accepted, second);
+                    }
+                    Err(e) => {
+                        // A rejected config-set changes nothing; after any other failure
+                        // (a timeout, a lost connection) Kea may still carry it out: the
+                        // cache can no longer be trusted.
+                        if !matches!(e, KeaError::ConfigRejected { .. }) {
+                            *self.cache.lock().await = None;
+                        }
+                        fail(accepted, &e);
+                        return Attempt::Answered;
+                    }
+                }
+                if let Err(e) = self.call(Command::config_write()).await {
+                    *self.cache.lock().await = None;
+                    fail(accepted, &e);
+                    return Attempt::Answered;
+                }
             }
-            Err(e) => {
-                // A failed config-set changes nothing; the cache still holds the server's
-                // configuration.
-                fail(accepted, &e);
+            // The read-back: what Kea holds now, also the next reads' and batch's base.
+            let now = match self.fetch().await {
+                Ok(f) => Arc::new(f),
+                Err(e) => {
+                    *self.cache.lock().await = None;
+                    fail(accepted, &e);
+                    return Attempt::Answered;
+                }
+            };
+            *self.cache.lock().await = Some(now.clone());
+            let lost = lost_changes(&now.config, &base.config, &accepted);
+            if lost.is_empty() {
+                self.base_current.store(true, Ordering::Relaxed);
+                let changes = accepted.len();
+                for p in accepted {
+                    let _ = p.reply.send(Ok(()));
+                }
+                return Attempt::Written(changes);
+            }
+            if rewrites == REWRITES {
+                tracing::warn!(lost = ?lost, rewrites, "Kea configuration keeps changing underneath; giving up");
+                fail(
+                    accepted,
+                    &KeaError::ConcurrentChange {
+                        url: self.config.url.clone(),
+                    },
+                );
+                return Attempt::Answered;
+            }
+            rewrites += 1;
+            tracing::warn!(lost = ?lost, rewrites, "Another writer's config-set replaced ours; applying the batch again");
+            base = now;
+            work = base.config.clone();
+            apply_each(&mut work, std::mem::take(&mut accepted), &mut accepted);
+            if accepted.is_empty() {
                 return Attempt::Answered;
             }
         }
-        // Reads (the plans Terraform makes between applies) are answered from what we
-        // set; the next batch fetches Kea's own form as its base.
-        *self.cache.lock().await = Some(Arc::new(Fetched::new(written, None)));
-        let result = self.call(Command::config_write()).await.map(|_| ());
-        let changes = accepted.len();
-        for p in accepted {
-            let _ = p.reply.send(result.clone());
-        }
-        Attempt::Written(changes)
     }
 
     /// Writes a batch through the host_cmds hook, one change at a time.
     async fn write_with_host_cmds(&self, batch: Vec<Pending>) {
         for p in batch {
-            let result = self.host_cmds_change(&p.change).await;
+            let result = match self.host_cmds_expected(&p).await {
+                Ok(Some(change)) => self.host_cmds_change(&change).await,
+                Ok(None) => Ok(()),
+                Err(e) => Err(e),
+            };
             let _ = p.reply.send(result);
         }
         *self.cache.lock().await = None;
+    }
+
+    /// For a change with an expectation: checks it against the configuration read now;
+    /// the change to send, or `None` when it is already in effect.
+    async fn host_cmds_expected(&self, p: &Pending) -> Result<Option<Change>, KeaError> {
+        if p.expect.is_none() {
+            return Ok(Some(p.change.clone()));
+        }
+        *self.cache.lock().await = None;
+        let base = self.cached().await?;
+        if config::in_effect(&base.config, &p.change)? {
+            return Ok(None);
+        }
+        let mut work = base.config.clone();
+        apply_one(&mut work, p)?;
+        let exists = config::find(&base.config, p.change.subnet(), p.change.identifier())?;
+        Ok(Some(match (&p.change, exists) {
+            (Change::Add(r), Some(_)) => Change::Replace(r.clone()),
+            (change, _) => change.clone(),
+        }))
     }
 
     async fn host_cmds_change(&self, change: &Change) -> Result<(), KeaError> {
@@ -760,17 +894,89 @@ enum Attempt {
     Split(Vec<Pending>, Vec<Pending>),
 }
 
-/// Applies each change to `work`: a change that conflicts is answered with its error,
-/// the others go into `accepted`.
+/// Applies each change to `work`: a change that conflicts, or whose expectation the
+/// reservation in `work` does not meet, is answered with its error; the others go into
+/// `accepted`. A change already in effect is accepted as it is.
 fn apply_each(work: &mut Value, group: Vec<Pending>, accepted: &mut Vec<Pending>) {
     for p in group {
-        match config::apply(work, &p.change) {
+        match apply_one(work, &p) {
             Ok(()) => accepted.push(p),
             Err(e) => {
                 let _ = p.reply.send(Err(e.into()));
             }
         }
     }
+}
+
+fn apply_one(work: &mut Value, p: &Pending) -> Result<(), config::ConfigError> {
+    let Some(expect) = &p.expect else {
+        return config::apply(work, &p.change);
+    };
+    if config::in_effect(work, &p.change)? {
+        return Ok(());
+    }
+    let (subnet, identifier) = (p.change.subnet(), p.change.identifier());
+    let now = config::find(work, subnet, identifier)?;
+    if !expect(now.as_ref()) {
+        return Err(config::ConfigError::Changed {
+            subnet,
+            identifier: identifier.clone(),
+            found: now.map_or_else(|| "none".to_owned(), |r| describe(&r)),
+        });
+    }
+    match (&p.change, now) {
+        // The caller vouched for the entry there: take it over.
+        (Change::Add(r), Some(_)) => config::apply(work, &Change::Replace(r.clone())),
+        (change, _) => config::apply(work, change),
+    }
+}
+
+/// A reservation in a few words, for messages: identifier, address, hostname.
+fn describe(r: &Reservation) -> String {
+    let mut parts = vec![r.identifier.to_string()];
+    if let Some(ip) = r.ip_address {
+        parts.push(format!("ip-address {ip}"));
+    }
+    if let Some(h) = &r.hostname {
+        parts.push(format!("hostname {h}"));
+    }
+    parts.join(", ")
+}
+
+/// What a write lost to another writer, as read back in `now`: the changes of `written`
+/// not in effect, and the reservations of `base` (the configuration they were applied
+/// to) that are gone although no change removed them. Empty when nothing was lost.
+fn lost_changes(now: &Value, base: &Value, written: &[Pending]) -> Vec<String> {
+    let mut lost = Vec::new();
+    for p in written {
+        if !config::in_effect(now, &p.change).unwrap_or(false) {
+            lost.push(format!(
+                "{} in {}",
+                p.change.identifier(),
+                p.change.subnet()
+            ));
+        }
+    }
+    let touched: HashSet<(Cidr, &HostIdentifier)> = written
+        .iter()
+        .map(|p| (p.change.subnet(), p.change.identifier()))
+        .collect();
+    for subnet in config::subnets(base).unwrap_or_default() {
+        let Ok(before) = config::reservations(base, subnet.cidr) else {
+            continue;
+        };
+        let after: HashSet<HostIdentifier> = config::reservations(now, subnet.cidr)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| r.identifier)
+            .collect();
+        for r in before {
+            if !after.contains(&r.identifier) && !touched.contains(&(subnet.cidr, &r.identifier)) {
+                lost.push(format!("{} in {}", r.identifier, subnet.cidr));
+            }
+        }
+    }
+    lost
 }
 
 fn fail(group: Vec<Pending>, e: &KeaError) {

@@ -81,6 +81,18 @@ pub enum ConfigError {
         /// The reservation's identifier.
         identifier: HostIdentifier,
     },
+    /// The reservation is not what the change was planned against.
+    #[error(
+        "The reservation for {identifier} in subnet {subnet} was changed outside rack since it was read (it is now [{found}]); nothing was written"
+    )]
+    Changed {
+        /// The subnet.
+        subnet: Cidr,
+        /// The reservation's identifier.
+        identifier: HostIdentifier,
+        /// The reservation as the server holds it now, or `none`.
+        found: String,
+    },
     /// The subnet is not an IPv4 network.
     #[error("Subnet {subnet} is not an IPv4 network; DHCPv4 reservations need one")]
     NotIpv4 {
@@ -181,6 +193,20 @@ impl fmt::Display for HostIdentifier {
     }
 }
 
+/// Whether both texts are the same hex octets, spelled differently (case, `0x`, `:`):
+/// Kea may give back the data of an option it has no definition for in its own form.
+fn same_hex(a: &str, b: &str) -> bool {
+    let digits = |t: &str| {
+        let t = t.trim();
+        let t = t
+            .strip_prefix("0x")
+            .or_else(|| t.strip_prefix("0X"))
+            .unwrap_or(t);
+        normalize_hex(&t.replace(' ', ""))
+    };
+    matches!((digits(a), digits(b)), (Some(x), Some(y)) if x == y)
+}
+
 /// Lower-case hex octets joined by `:`; `None` unless `text` is whole octets of hex,
 /// optionally separated by `:` or `-`.
 fn normalize_hex(text: &str) -> Option<String> {
@@ -228,6 +254,16 @@ impl OptionData {
             code: Some(code),
             data: data.into(),
         }
+    }
+
+    /// The same option with the same data; by code where both have one, else by name.
+    fn same_as(&self, other: &OptionData) -> bool {
+        let same_option = match (self.code, other.code, &self.name, &other.name) {
+            (Some(a), Some(b), ..) => a == b,
+            (_, _, Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
+            _ => false,
+        };
+        same_option && (self.data == other.data || same_hex(&self.data, &other.data))
     }
 
     fn to_json(&self) -> Value {
@@ -321,6 +357,24 @@ impl Reservation {
         Ok(())
     }
 
+    /// Whether `other` is the same reservation as Kea serves it: options match by code
+    /// where both give one (Kea's own form names and numbers them), otherwise by name, in
+    /// any order. This is how a write is recognised in what Kea reads back.
+    pub fn same_as(&self, other: &Reservation) -> bool {
+        self.subnet == other.subnet
+            && self.identifier == other.identifier
+            && self.ip_address == other.ip_address
+            && self.hostname == other.hostname
+            && self.next_server == other.next_server
+            && self.boot_file_name == other.boot_file_name
+            && self.client_classes == other.client_classes
+            && self.option_data.len() == other.option_data.len()
+            && self
+                .option_data
+                .iter()
+                .all(|o| other.option_data.iter().any(|p| o.same_as(p)))
+    }
+
     /// The reservation as a Kea `reservations` entry (without its subnet).
     pub fn to_kea_json(&self) -> Value {
         let mut m = Map::new();
@@ -397,7 +451,8 @@ impl Reservation {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Change {
-    /// Adds a reservation; refused if its identifier or address is already reserved.
+    /// Adds a reservation; refused if its identifier or address is already reserved by
+    /// another entry. An entry that is already exactly this reservation is kept as it is.
     Add(Reservation),
     /// Replaces the reservation with the same identifier in the same subnet, in place.
     Replace(Reservation),
@@ -623,6 +678,28 @@ fn position(subnet: &Value, identifier: &HostIdentifier) -> Option<usize> {
         })
 }
 
+/// The reservation of `identifier` in `subnet`, if the configuration holds one.
+pub fn find(
+    config: &Value,
+    subnet: Cidr,
+    identifier: &HostIdentifier,
+) -> Result<Option<Reservation>, ConfigError> {
+    let s = find_subnet(config, subnet)?;
+    Ok(position(s, identifier)
+        .and_then(|i| s.get("reservations").and_then(|l| l.get(i)))
+        .and_then(|e| Reservation::from_kea_json(subnet, e)))
+}
+
+/// Whether `config` already holds what `change` would make of it: the reservation
+/// added or replaced exactly (see [`Reservation::same_as`]), or none for a removal.
+pub fn in_effect(config: &Value, change: &Change) -> Result<bool, ConfigError> {
+    let now = find(config, change.subnet(), change.identifier())?;
+    Ok(match change {
+        Change::Add(r) | Change::Replace(r) => now.is_some_and(|n| r.same_as(&n)),
+        Change::Remove { .. } => now.is_none(),
+    })
+}
+
 /// Applies one change to `config`, or leaves it untouched and says why not. Only the
 /// `reservations` list of the change's subnet is modified: an added entry goes at its end
 /// (the list is created if missing), a replaced one keeps its place, a removed one's
@@ -634,6 +711,17 @@ pub fn apply(config: &mut Value, change: &Change) -> Result<(), ConfigError> {
     match change {
         Change::Add(r) => {
             if let Some(i) = existing {
+                let s = find_subnet(config, subnet)?;
+                let same = s
+                    .get("reservations")
+                    .and_then(|l| l.get(i))
+                    .and_then(|e| Reservation::from_kea_json(subnet, e))
+                    .is_some_and(|now| r.same_as(&now));
+                if same {
+                    // Already there exactly as asked (an earlier write that was carried
+                    // out after its answer was lost): nothing to do.
+                    return Ok(());
+                }
                 let s = find_subnet(config, subnet)?;
                 let entry = s
                     .get("reservations")
@@ -868,6 +956,62 @@ mod tests {
         );
         let v6 = Reservation::new(cidr("2001:db8::/64"), mac("02:00:00:00:00:01"));
         assert!(matches!(v6.validate(), Err(ConfigError::NotIpv4 { .. })));
+    }
+
+    #[test]
+    fn adding_what_is_already_there_changes_nothing() {
+        let mut c = config();
+        apply(&mut c, &Change::Add(node("10.77.0.42"))).unwrap();
+        // Kea's own form of the entry: options named and numbered, defaults filled in.
+        let entry = &mut c["Dhcp4"]["subnet4"][0]["reservations"][1];
+        entry["option-data"] = json!([
+            {"always-send": false, "code": 67, "csv-format": true, "data": "boot/x.efi", "name": "boot-file-name", "space": "dhcp4"},
+            {"always-send": false, "code": 114, "csv-format": true, "data": "http://portal/", "name": "v4-captive-portal", "space": "dhcp4"}
+        ]);
+        entry["server-hostname"] = json!("");
+        let kea_form = c.clone();
+        apply(&mut c, &Change::Add(node("10.77.0.42"))).unwrap();
+        assert_eq!(c, kea_form);
+        assert!(in_effect(&c, &Change::Add(node("10.77.0.42"))).unwrap());
+        // Anything different is still a conflict.
+        let mut other = node("10.77.0.42");
+        other.hostname = Some("node2".into());
+        assert!(matches!(
+            apply(&mut c, &Change::Add(other.clone())),
+            Err(ConfigError::Conflict { .. })
+        ));
+        assert!(!in_effect(&c, &Change::Add(other)).unwrap());
+        let gone = Change::Remove {
+            subnet: cidr("10.77.0.0/24"),
+            identifier: mac("02:00:00:00:00:02"),
+        };
+        assert!(in_effect(&c, &gone).unwrap());
+        assert_eq!(
+            find(&c, cidr("10.77.0.0/24"), &mac("02:00:00:00:00:01"))
+                .unwrap()
+                .map(|r| r.ip_address),
+            Some(Some("10.77.0.42".parse().unwrap()))
+        );
+    }
+
+    #[test]
+    fn options_match_by_code_then_name_and_hex_in_any_spelling() {
+        let a = OptionData::by_code(240, "687474703a2f2f");
+        let b = OptionData {
+            name: None,
+            code: Some(240),
+            data: "68:74:74:70:3A:2F:2F".into(),
+        };
+        assert!(a.same_as(&b));
+        assert!(
+            OptionData::by_name("routers", "10.0.0.1").same_as(&OptionData {
+                name: Some("routers".into()),
+                code: Some(3),
+                data: "10.0.0.1".into()
+            })
+        );
+        assert!(!OptionData::by_code(3, "10.0.0.1").same_as(&OptionData::by_code(3, "10.0.0.2")));
+        assert!(!OptionData::by_code(3, "x").same_as(&OptionData::by_name("routers", "x")));
     }
 
     #[test]

@@ -9,7 +9,7 @@ mod client;
 pub mod commands;
 pub mod config;
 
-pub use client::{COALESCE_WINDOW, KeaClient, KeaConfig, LeaseQuery, Secret};
+pub use client::{COALESCE_WINDOW, Expect, KeaClient, KeaConfig, LeaseQuery, Secret};
 pub use commands::{Answer, Command, Lease4, MalformedAnswer, ResultCode};
 pub use config::{
     Change, ConfigError, HostIdentifier, OptionData, Reservation, Subnet4, config_hash,
@@ -117,9 +117,9 @@ pub enum KeaError {
         /// Kea's own text.
         text: String,
     },
-    /// The configuration changed between rack's read and its write.
+    /// Other writers kept replacing the configuration while rack wrote its changes.
     #[error(
-        "The configuration of the Kea server at {url} was changed by someone else since rack read it; nothing was written; run again to work from the current configuration"
+        "The configuration of the Kea server at {url} was changed by someone else while rack wrote it, again after each retry; some of these changes may be missing; run again to work from the current configuration"
     )]
     ConcurrentChange {
         /// The URL.

@@ -299,6 +299,32 @@ impl Kea {
         Ok(())
     }
 
+    /// Freezes kea-dhcp4 with SIGSTOP (by PID): it keeps its sockets but answers nothing
+    /// until [`Kea::resume_dhcp4`]; commands sent meanwhile wait in its socket.
+    pub fn pause_dhcp4(&self) -> Result<(), FixtureError> {
+        self.signal_dhcp4("STOP")
+    }
+
+    /// Lets kea-dhcp4 run again after [`Kea::pause_dhcp4`] (SIGCONT, by PID).
+    pub fn resume_dhcp4(&self) -> Result<(), FixtureError> {
+        self.signal_dhcp4("CONT")
+    }
+
+    fn signal_dhcp4(&self, signal: &str) -> Result<(), FixtureError> {
+        let pid = self.dhcp4_pid();
+        if pid == 0 {
+            return Err(err("kea-dhcp4 is not running"));
+        }
+        let mut cmd = Command::new("kill");
+        cmd.arg(format!("-{signal}")).arg(pid.to_string());
+        process::run(cmd, &format!("kill -{signal} {pid} (kea-dhcp4)")).map(|_| ())
+    }
+
+    /// kea-dhcp4's own log file (each control command it receives is logged at INFO).
+    pub fn dhcp4_log(&self) -> PathBuf {
+        self.dir().join("kea-dhcp4.log")
+    }
+
     /// Stops the control agent (by PID); kea-dhcp4 keeps running.
     pub fn stop_agent(&mut self) {
         self.agent = None;

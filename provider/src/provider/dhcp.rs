@@ -145,6 +145,39 @@ pub trait DhcpBackend: Send + Sync + fmt::Debug {
     async fn forget(&self);
     /// Applies one change; changes that arrive together may be written together.
     async fn apply(&self, change: Change) -> Result<(), DhcpError>;
+    /// Applies one change only where `expect` accepts the reservation it is about as the
+    /// server holds it (`None`: none), else fails with [`ConfigError::Changed`]; a change
+    /// already in effect succeeds. An add whose `expect` accepts an existing entry takes
+    /// it over. This default reads the server afresh just before the write; Kea checks
+    /// in the configuration it writes.
+    async fn apply_expecting(&self, change: Change, expect: kea::Expect) -> Result<(), DhcpError> {
+        self.forget().await;
+        let (subnet, identifier) = (change.subnet(), change.identifier().clone());
+        let now = self
+            .reservations(subnet)
+            .await?
+            .into_iter()
+            .find(|r| r.identifier == identifier);
+        let done = match (&change, &now) {
+            (Change::Add(r) | Change::Replace(r), Some(n)) => r.same_as(n),
+            (Change::Remove { .. }, None) => true,
+            _ => false,
+        };
+        if done {
+            return Ok(());
+        }
+        if !expect(now.as_ref()) {
+            return Err(DhcpError::Config(ConfigError::Changed {
+                subnet,
+                identifier,
+                found: now.map_or_else(|| "none".to_owned(), |r| describe(&r)),
+            }));
+        }
+        match (change, now) {
+            (Change::Add(r), Some(_)) => self.apply(Change::Replace(r)).await,
+            (change, _) => self.apply(change).await,
+        }
+    }
     /// Active leases.
     async fn leases(&self, filter: LeaseFilter) -> Result<Vec<ActiveLease>, DhcpError>;
     /// The attributes of `r` this backend cannot store, each with why: refused at plan
@@ -156,6 +189,18 @@ pub trait DhcpBackend: Send + Sync + fmt::Debug {
     fn unique_hostnames(&self) -> bool {
         false
     }
+}
+
+/// A reservation in a few words, for messages: identifier, address, hostname.
+fn describe(r: &Reservation) -> String {
+    let mut parts = vec![r.identifier.to_string()];
+    if let Some(ip) = r.ip_address {
+        parts.push(format!("ip-address {ip}"));
+    }
+    if let Some(h) = &r.hostname {
+        parts.push(format!("hostname {h}"));
+    }
+    parts.join(", ")
 }
 
 /// Kea through its control agent.
@@ -178,6 +223,10 @@ impl DhcpBackend for KeaBackend {
 
     async fn apply(&self, change: Change) -> Result<(), DhcpError> {
         Ok(self.0.apply(change).await?)
+    }
+
+    async fn apply_expecting(&self, change: Change, expect: kea::Expect) -> Result<(), DhcpError> {
+        Ok(self.0.apply_expecting(change, expect).await?)
     }
 
     async fn leases(&self, filter: LeaseFilter) -> Result<Vec<ActiveLease>, DhcpError> {
@@ -465,7 +514,18 @@ fn duration_check() -> impl crate::framework::validate::Validator {
 
 /// The `kea` block of a server.
 fn kea_block() -> Block {
-    Block::new("Kea DHCPv4 through its control agent (`kea-ctrl-agent`).").attributes([
+    Block::new(
+        "Kea DHCPv4 through its control agent (`kea-ctrl-agent`). Kea 2.2 changes \
+         reservations only by replacing its whole configuration (`config-set`), with no \
+         compare-and-set: rack reads the configuration back after each write, checks that \
+         its own changes and every reservation it saw are there, and writes again (or fails \
+         the leases concerned) when another writer's `config-set` replaced its own. \
+         Concurrent writers on this path (two Terraform runs, rack and an operator) are \
+         serialised by this check only, which cannot see a whole write slipped between \
+         another writer's read and write; a host database (Kea's `hosts-database`) is the \
+         safe path for several writers.",
+    )
+    .attributes([
         Attribute::string("url")
             .optional()
             .env("RACK_DHCP_KEA_URL")
@@ -564,9 +624,10 @@ pub struct DhcpServer {
     pub name: String,
     /// How rack reaches it.
     pub backend: Arc<dyn DhcpBackend>,
-    /// Reservations this process planned to replace (delete, then create anew). Terraform
-    /// plans the create half of a replacement with no prior state, so this is how that
-    /// plan knows that the old reservation's address is about to be free.
+    /// Reservations of Terraform's state that this process read or planned: the ones it
+    /// may replace (delete, then create anew). Terraform plans the create half of a
+    /// replacement, and a tainted object, with no prior state, so this is how that plan
+    /// knows that the old reservation is its own and its address about to be free.
     pub replacing: std::sync::Mutex<Vec<(Cidr, kea::HostIdentifier)>>,
 }
 

@@ -508,6 +508,18 @@ pub fn reservation_of(v: &Value) -> Result<Reservation, Vec<Diagnostic>> {
             .at(AttributePath::attr("ip")),
         );
     }
+    if let (Some(s), Some(ip)) = (subnet, ip)
+        && let Some(what) = reserved_address(s, ip)
+    {
+        errs.push(
+            Diagnostic::error(
+                format!("{ip} is the {what} address of subnet {s}"),
+                "No client can use it: reserve an address between the subnet's first and \
+                 last usable addresses.",
+            )
+            .at(AttributePath::attr("ip")),
+        );
+    }
     if let Some(h) = str_attr(v, "hostname")
         && parse_fqdn(h).is_none()
     {
@@ -533,6 +545,25 @@ pub fn reservation_of(v: &Value) -> Result<Reservation, Vec<Diagnostic>> {
     r.option_data = options;
     r.client_classes = string_list(v, "client_classes").unwrap_or_default();
     Ok(r)
+}
+
+/// `network` or `broadcast` when `ip` is that address of `subnet` (a /31 or /32 has
+/// neither: RFC 3021 uses both addresses of a /31).
+fn reserved_address(subnet: Cidr, ip: Ipv4Addr) -> Option<&'static str> {
+    let (IpAddr::V4(net), len) = (subnet.network(), subnet.prefix_len()) else {
+        return None;
+    };
+    if len > 30 {
+        return None;
+    }
+    let host_bits = u32::MAX.checked_shr(u32::from(len)).unwrap_or(0);
+    if ip == net {
+        Some("network")
+    } else if u32::from(ip) == u32::from(net) | host_bits {
+        Some("broadcast")
+    } else {
+        None
+    }
 }
 
 fn sorted_options(list: &[OptionData]) -> Vec<(u8, String)> {
@@ -841,6 +872,20 @@ mod tests {
         assert_eq!(errs.len(), 1);
         assert_eq!(errs[0].attribute, Some(AttributePath::attr("ip")));
         assert!(reservation_of(&lease("10.77.0.5", vec![])).is_ok());
+    }
+
+    #[test]
+    fn the_subnets_network_and_broadcast_addresses_are_refused() {
+        for (ip, what) in [("10.77.0.0", "network"), ("10.77.0.255", "broadcast")] {
+            let errs = reservation_of(&lease(ip, vec![])).unwrap_err();
+            assert_eq!(errs.len(), 1, "{ip}");
+            assert_eq!(errs[0].attribute, Some(AttributePath::attr("ip")));
+            assert!(errs[0].summary.contains(what), "{}", errs[0].summary);
+        }
+        assert!(reservation_of(&lease("10.77.0.1", vec![])).is_ok());
+        assert!(reservation_of(&lease("10.77.0.254", vec![])).is_ok());
+        let p31: Cidr = "10.0.0.0/31".parse().unwrap();
+        assert_eq!(reserved_address(p31, "10.0.0.0".parse().unwrap()), None);
     }
 
     #[test]

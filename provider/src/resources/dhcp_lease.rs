@@ -6,7 +6,9 @@
 //! apply go to the server together (on Kea 2.2: one `config-set` and one `config-write`).
 
 use async_trait::async_trait;
-use rack_core::kea::{Change, ConfigError, HostIdentifier, Reservation};
+use std::sync::Arc;
+
+use rack_core::kea::{Change, ConfigError, Expect, HostIdentifier, Reservation};
 
 use super::dhcp::{
     dhcp_error, identifier_of, identity, lease_id, parse_mac, parse_subnet, reservation_of,
@@ -121,9 +123,16 @@ impl Resource for DhcpLease {
                  URL ONIE reads), `domain-search` (119), and the site-specific codes 239 to \
                  254 as text. Anything else is refused at plan time.\n\n\
                  A lease whose MAC address or address is already reserved in the subnet, by \
-                 rack or by hand, is refused with the existing entry named. Equivalent \
-                 spellings (MAC case and separators, an option by name or by code) never show \
-                 as a change.",
+                 rack or by hand, is refused with the existing entry named, unless it is \
+                 exactly the planned reservation (e.g. written by an apply whose request \
+                 timed out), which is then taken over. A reservation changed on the server \
+                 between plan and apply is not overwritten: the apply fails naming it. On a \
+                 Kea server every write is read back and checked, so an apply never succeeds \
+                 with a reservation missing; see the `kea` block of the provider's `dhcp` \
+                 section for what that check does and does not cover when several writers \
+                 share one Kea. Equivalent spellings (MAC case and separators, an option by \
+                 name or by code) never show as a change. The subnet's network and broadcast \
+                 addresses are refused at plan time.",
             )
             .attributes([
                 Attribute::string("server").optional().computed().description(
@@ -310,7 +319,9 @@ impl Resource for DhcpLease {
                 ));
             }
         };
-        if is_new && let Some(o) = &old {
+        if let Some(o) = &old {
+            // Also when nothing forces a replacement here: `-replace` plans the create
+            // half afterwards, with no prior state.
             srv.note_replacing(o.subnet, o.identifier.clone());
         }
         let ip_changed = is_new
@@ -324,6 +335,14 @@ impl Resource for DhcpLease {
                 .as_ref()
                 .is_some_and(|o| o.identifier == other.identifier && o.subnet == other.subnet);
             if own || (prior.is_null() && srv.is_replacing(other.subnet, &other.identifier)) {
+                continue;
+            }
+            if prior.is_null()
+                && other.identifier == wanted.identifier
+                && same_reservation(other, &wanted)
+            {
+                // Exactly what is planned (e.g. an earlier write that timed out but was
+                // carried out): the create takes it over.
                 continue;
             }
             let entry = describe(other);
@@ -395,7 +414,15 @@ impl Resource for DhcpLease {
             Ok(s) => s,
             Err(d) => return StateResult::failed(Value::Null, d),
         };
-        match srv.backend.apply(Change::Add(r.clone())).await {
+        let planned_r = r.clone();
+        let expect: Expect = Arc::new(move |now: Option<&Reservation>| {
+            now.is_none_or(|n| same_reservation(n, &planned_r))
+        });
+        match srv
+            .backend
+            .apply_expecting(Change::Add(r.clone()), expect)
+            .await
+        {
             Ok(()) => {
                 let mut state = planned;
                 obj_set(&mut state, "server", Value::from(srv.name.as_str()));
@@ -409,6 +436,23 @@ impl Resource for DhcpLease {
             Err(e @ DhcpError::Config(ConfigError::Conflict { .. })) => StateResult::failed(
                 Value::Null,
                 dhcp_error(&e, &format!("reserve {}", r.identifier)),
+            ),
+            Err(DhcpError::Config(ConfigError::Changed { found, .. })) => StateResult::failed(
+                Value::Null,
+                Diagnostic::error(
+                    format!(
+                        "{} is already reserved in subnet {}",
+                        r.identifier, r.subnet
+                    ),
+                    format!(
+                        "Server {:?} holds the reservation [{found}], which is not the planned \
+                         one. rack does not take over reservations silently: import it \
+                         (terraform import ADDRESS {:?}) or remove it from the server first.",
+                        srv.name,
+                        lease_id(&srv.name, &r)
+                    ),
+                )
+                .at(AttributePath::attr(ident_attr(&r.identifier))),
             ),
             Err(e) => {
                 let d = dhcp_error(&e, &format!("reserve {}", r.identifier));
@@ -429,11 +473,16 @@ impl Resource for DhcpLease {
         };
         match srv.backend.reservations(r.subnet).await {
             Ok(list) => match list.into_iter().find(|x| x.identifier == r.identifier) {
-                Some(now) => StateResult {
-                    state: state_of(&srv.name, &now, &state),
-                    identity: Some(identity(&srv.name, &now)),
-                    ..StateResult::default()
-                },
+                Some(now) => {
+                    // A tainted lease is planned as a create, with no prior state: this is
+                    // how that plan knows the reservation is its own, deleted first.
+                    srv.note_replacing(now.subnet, now.identifier.clone());
+                    StateResult {
+                        state: state_of(&srv.name, &now, &state),
+                        identity: Some(identity(&srv.name, &now)),
+                        ..StateResult::default()
+                    }
+                }
                 None => StateResult::default(),
             },
             Err(e) => {
@@ -453,10 +502,23 @@ impl Resource for DhcpLease {
             Ok(s) => s,
             Err(d) => return StateResult::failed(prior, d),
         };
-        let unchanged = reservation_of(&prior).is_ok_and(|old| same_reservation(&old, &r));
+        let old = reservation_of(&prior).ok();
+        let unchanged = old.as_ref().is_some_and(|old| same_reservation(old, &r));
         if !unchanged {
             let what = format!("update the reservation of {}", r.identifier);
-            let mut result = srv.backend.apply(Change::Replace(r.clone())).await;
+            // Only over the reservation the plan was made from: a hand-made change since
+            // then is refused, not overwritten. One removed since then is put back.
+            let mut result = match old {
+                Some(old) => {
+                    let expect: Expect = Arc::new(move |now: Option<&Reservation>| {
+                        now.is_none_or(|n| same_reservation(n, &old))
+                    });
+                    srv.backend
+                        .apply_expecting(Change::Replace(r.clone()), expect)
+                        .await
+                }
+                None => srv.backend.apply(Change::Replace(r.clone())).await,
+            };
             if matches!(result, Err(DhcpError::Config(ConfigError::NotFound { .. }))) {
                 // Removed by someone else since the refresh: put it back.
                 result = srv.backend.apply(Change::Add(r.clone())).await;
@@ -465,6 +527,23 @@ impl Resource for DhcpLease {
                 Ok(()) => {}
                 Err(e @ DhcpError::Config(ConfigError::Conflict { .. })) => {
                     return StateResult::failed(prior, dhcp_error(&e, &what));
+                }
+                Err(DhcpError::Config(ConfigError::Changed { found, .. })) => {
+                    return StateResult::failed(
+                        prior,
+                        Diagnostic::error(
+                            format!(
+                                "The reservation of {} in subnet {} was changed outside Terraform",
+                                r.identifier, r.subnet
+                            ),
+                            format!(
+                                "Server {:?} now holds [{found}], which is not what the plan was \
+                                 made from, so rack did not overwrite it. Run `terraform plan` to \
+                                 see the change, then apply again.",
+                                srv.name
+                            ),
+                        ),
+                    );
                 }
                 Err(e) => {
                     let d = dhcp_error(&e, &what);
