@@ -8,10 +8,9 @@
 //!   the one transfer. This is what resource reads (refresh during `plan`) use, so a plan
 //!   sends one message per zone however many record sets it reads.
 //! - [`DnsClient::zone_fresh`] first asks the SOA serial (one message) and transfers again
-//!   only if the serial differs from the snapshot's or if our own changes were applied to
-//!   the snapshot since (then the serial cannot tell our changes from someone else's). At
-//!   most two messages per zone: for reads that must not miss outside changes made while
-//!   the process runs (import, or a read right after a [`DnsError::Conflict`]).
+//!   only if the serial differs from the snapshot's. At most two messages per zone: for
+//!   reads that must not miss outside changes made while the process runs (import, or a
+//!   read right after a [`DnsError::Conflict`]).
 //! - [`DnsClient::query`] asks the server for one RRset, bypassing the snapshot: for data
 //!   sources that read names the provider does not manage.
 //!
@@ -29,7 +28,15 @@
 //! are alone; those get [`DnsError::Conflict`] and all others succeed. This finds `k`
 //! conflicts among `n` changes in about `2·k·log2(n)` messages rather than `n`. Any other
 //! failure (REFUSED, NOTAUTH, TSIG, timeout) fails every change of the batch with the same
-//! error. After a successful UPDATE, the cached snapshot is changed in memory to match.
+//! error.
+//!
+//! A server may answer NOERROR to an UPDATE and still ignore part of it (RFC 2136
+//! §3.4.2.2: a CNAME beside other data, the apex SOA and NS). So after every accepted
+//! UPDATE the zone is read back (one AXFR) and each change is checked against it: a change
+//! whose RRset does not hold what it wrote fails with [`DnsError::NotWritten`], the others
+//! succeed, and the transferred zone becomes the cached snapshot. Within a batch, deletions
+//! go first and CNAME/DNAME additions last. An UPDATE that timed out may still be carried
+//! out by the server later, so it drops the cached snapshot.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::fmt;
@@ -133,9 +140,6 @@ pub struct ZoneSnapshot {
     pub zone: Name,
     /// The SOA serial the transfer saw.
     pub serial: u32,
-    /// Changes this client made and applied here since the transfer. When non-zero the
-    /// SOA record held here is the transferred one, not the server's current one.
-    pub local_changes: u64,
     soa: RrSet,
     rrsets: BTreeMap<(Name, u16), RrSet>,
 }
@@ -172,27 +176,6 @@ impl ZoneSnapshot {
     /// Whether the zone holds no RRset; never true for a transferred zone (it has a SOA).
     pub fn is_empty(&self) -> bool {
         self.rrsets.is_empty()
-    }
-
-    fn apply(&mut self, change: &RrsetChange) {
-        let key = (change.name.clone(), change.rtype.code());
-        match &change.new {
-            Some((ttl, rdata)) if !rdata.is_empty() => {
-                self.rrsets.insert(
-                    key,
-                    RrSet {
-                        name: change.name.clone(),
-                        rtype: change.rtype,
-                        ttl: *ttl,
-                        rdata: rdata.clone(),
-                    },
-                );
-            }
-            _ => {
-                self.rrsets.remove(&key);
-            }
-        }
-        self.local_changes += 1;
     }
 }
 
@@ -283,7 +266,6 @@ impl SnapshotBuilder {
         Ok(ZoneSnapshot {
             zone: self.zone,
             serial,
-            local_changes: 0,
             soa,
             rrsets: self.rrsets,
         })
@@ -329,6 +311,27 @@ fn refused_hint(op: &Operation, key: &Option<Name>) -> String {
         Operation::Query => {
             "check that the server serves this zone and that allow-query lets us ask".to_owned()
         }
+    }
+}
+
+fn not_written_hint(name: &Name, rtype: &RecordType, others: &[RecordType]) -> String {
+    let list: Vec<String> = others.iter().map(ToString::to_string).collect();
+    if *rtype == RecordType::Cname && !others.is_empty() {
+        format!(
+            "{name} holds {} records, and a CNAME cannot share its name with other data \
+             (RFC 1034 §3.6.2), so the server ignored it; remove the other record sets or use \
+             another name",
+            list.join(", ")
+        )
+    } else if others.contains(&RecordType::Cname) {
+        format!(
+            "{name} holds a CNAME, and no other data can share its name (RFC 1034 §3.6.2), so \
+             the server ignored the change; remove the CNAME or use another name"
+        )
+    } else {
+        "the server ignored the change (check its log) or someone else changed the record set \
+         right after it; run terraform plan to see what the zone holds"
+            .to_owned()
     }
 }
 
@@ -533,6 +536,32 @@ pub enum DnsError {
         #[source]
         source: WireError,
     },
+    /// The server accepted the UPDATE, but the RRset read back right after it does not
+    /// hold what the change wrote: the server ignored the change (RFC 2136 §3.4.2.2
+    /// lets it, e.g. for a CNAME beside other data) or someone else changed it meanwhile.
+    #[error("{name} {rtype} was not written: the server accepted the UPDATE, but right after it the zone holds {found}; {}", not_written_hint(.name, .rtype, .others))]
+    NotWritten {
+        /// Owner name.
+        name: Name,
+        /// Type.
+        rtype: RecordType,
+        /// What the zone held for the RRset when read back (records or "no such records").
+        found: String,
+        /// The other types at the name when read back.
+        others: Vec<RecordType>,
+    },
+    /// The server accepted the UPDATE, but reading the zone back to check its effect
+    /// failed, so whether the change took effect is unknown.
+    #[error(
+        "The UPDATE of zone {zone} was accepted but its effect could not be read back; run terraform plan to see what the zone holds"
+    )]
+    Unverified {
+        /// The zone.
+        zone: Name,
+        /// Why the zone could not be read back.
+        #[source]
+        source: Box<DnsError>,
+    },
     /// The task sending the zone's UPDATEs ended before answering this change.
     #[error(
         "The UPDATE for zone {zone} was abandoned before the server answered; read the zone again and retry"
@@ -659,17 +688,16 @@ impl DnsClient {
     }
 
     /// Like [`zone`](Self::zone), but first asks the SOA serial (one message) and transfers
-    /// again when it differs from the snapshot's, or when our own changes were applied to
-    /// the snapshot since its transfer.
+    /// again when it differs from the snapshot's.
     pub async fn zone_fresh(&self, zone: &Name) -> Result<Arc<ZoneSnapshot>, DnsError> {
         let serial = self.soa_serial(zone).await?;
         let slot = self.inner.slot(zone);
         let mut cached = slot.lock().await;
         if let Some(snapshot) = cached.as_ref() {
-            if snapshot.serial == serial && snapshot.local_changes == 0 {
+            if snapshot.serial == serial {
                 return Ok(snapshot.clone());
             }
-            tracing::debug!(%zone, cached = snapshot.serial, server = serial, local_changes = snapshot.local_changes, "zone moved; transferring again");
+            tracing::debug!(%zone, cached = snapshot.serial, server = serial, "zone moved; transferring again");
         }
         let snapshot = Arc::new(self.inner.transfer(zone).await?);
         *cached = Some(snapshot.clone());
@@ -1039,9 +1067,9 @@ impl Inner {
             let outcome = self.send_update(zone, &group).await;
             match outcome {
                 BatchOutcome::Applied => {
-                    self.apply_to_snapshot(zone, &group).await;
-                    for p in group {
-                        let _ = p.reply.send(Ok(()));
+                    let results = self.read_back(zone, &group).await;
+                    for (p, result) in group.into_iter().zip(results) {
+                        let _ = p.reply.send(result);
                     }
                 }
                 // A REFUSED can be about one change's data (BIND's check-mx, check-names),
@@ -1075,6 +1103,11 @@ impl Inner {
                     }
                 }
                 BatchOutcome::Failed(err) => {
+                    if matches!(err, DnsError::Timeout { .. } | DnsError::Network { .. }) {
+                        // The server may still carry the UPDATE out: the snapshot can no
+                        // longer tell what the zone holds.
+                        self.forget(zone).await;
+                    }
                     for p in group {
                         let _ = p.reply.send(Err(err.clone()));
                     }
@@ -1130,17 +1163,96 @@ impl Inner {
         }
     }
 
-    async fn apply_to_snapshot(&self, zone: &Name, group: &[Pending]) {
-        let slot = lock(&self.zones).get(zone).cloned();
-        let Some(slot) = slot else { return };
+    /// Reads the zone back after an UPDATE the server accepted and checks every change of
+    /// `group` against it: a server may answer NOERROR and still ignore part of an UPDATE
+    /// (RFC 2136 §3.4.2.2: a CNAME beside other data, the apex SOA and NS), so NOERROR alone
+    /// never counts as written. One AXFR per batch; the transferred zone becomes the cached
+    /// snapshot, so later reads in this process see the server's content, our writes
+    /// included. Returns one result per change, in order.
+    async fn read_back(&self, zone: &Name, group: &[Pending]) -> Vec<Result<(), DnsError>> {
+        let slot = self.slot(zone);
         let mut cached = slot.lock().await;
-        if let Some(snapshot) = cached.as_ref() {
-            let mut next = ZoneSnapshot::clone(snapshot);
-            for p in group {
-                next.apply(&p.change);
+        let fresh = match self.transfer(zone).await {
+            Ok(fresh) => fresh,
+            Err(e) => {
+                tracing::warn!(%zone, error = %e, "cannot read the zone back after an UPDATE");
+                *cached = None;
+                let err = DnsError::Unverified {
+                    zone: zone.clone(),
+                    source: Box::new(e),
+                };
+                return group.iter().map(|_| Err(err.clone())).collect();
             }
-            *cached = Some(Arc::new(next));
+        };
+        let results = group
+            .iter()
+            .map(|p| {
+                let c = &p.change;
+                let found = fresh.rrset(&c.name, c.rtype);
+                if written(c, found) {
+                    return Ok(());
+                }
+                let others: Vec<RecordType> = fresh
+                    .types_at(&c.name)
+                    .into_iter()
+                    .filter(|t| *t != c.rtype)
+                    .collect();
+                let found = match found {
+                    None => "no such records".to_owned(),
+                    Some(set) => {
+                        let records: Vec<String> = set.rdata.iter().map(ToString::to_string).collect();
+                        format!("TTL {} and records [{}]", set.ttl, records.join(", "))
+                    }
+                };
+                tracing::warn!(%zone, name = %c.name, rtype = %c.rtype, %found, "the server accepted the UPDATE but did not write the change");
+                Err(DnsError::NotWritten {
+                    name: c.name.clone(),
+                    rtype: c.rtype,
+                    found,
+                    others,
+                })
+            })
+            .collect();
+        *cached = Some(Arc::new(fresh));
+        results
+    }
+
+    /// Drops the zone's cached snapshot, waiting for a transfer under way to end first.
+    async fn forget(&self, zone: &Name) {
+        let slot = self.slot(zone);
+        *slot.lock().await = None;
+    }
+}
+
+/// Whether `found` (the RRset as read back) is what `change` wrote: the same records (as
+/// a set, in normalised form) and TTL, or no RRset for a deletion.
+fn written(change: &RrsetChange, found: Option<&RrSet>) -> bool {
+    match (&change.new, found) {
+        (Some((ttl, rdata)), Some(set)) if !rdata.is_empty() => {
+            let want: HashSet<String> = rdata.iter().map(ToString::to_string).collect();
+            let have: HashSet<String> = set.rdata.iter().map(ToString::to_string).collect();
+            set.ttl == *ttl && want == have
         }
+        (Some((_, rdata)), None) => rdata.is_empty(),
+        (Some(_), Some(_)) => false,
+        (None, found) => found.is_none(),
+    }
+}
+
+/// Where a change goes in its batch: deletions first, then other additions, then CNAME and
+/// DNAME additions, so that one UPDATE replacing data at a name with a CNAME (or the
+/// reverse) removes the old data before adding the new, and a CNAME sent with other data
+/// for its name is the change the server ignores.
+fn batch_order(change: &RrsetChange) -> u8 {
+    match &change.new {
+        Some((_, rdata)) if !rdata.is_empty() => {
+            if matches!(change.rtype, RecordType::Cname | RecordType::Dname) {
+                2
+            } else {
+                1
+            }
+        }
+        _ => 0,
     }
 }
 
@@ -1159,6 +1271,7 @@ fn take_batch(pending: &mut VecDeque<Pending>) -> Vec<Pending> {
         }
     }
     *pending = later;
+    batch.sort_by_key(|p| batch_order(&p.change));
     batch
 }
 
@@ -1235,26 +1348,6 @@ mod tests {
             .unwrap_err();
         assert!(e.contains("outside"), "{e}");
         assert!(SnapshotBuilder::new(name("farm.")).finish().is_err());
-    }
-
-    #[test]
-    fn changes_apply_to_the_snapshot() {
-        let mut s = snapshot();
-        s.apply(&RrsetChange {
-            name: name("new.farm."),
-            rtype: RecordType::A,
-            prior: vec![],
-            new: Some((30, vec![a("192.0.2.9")])),
-        });
-        s.apply(&RrsetChange {
-            name: name("www.farm."),
-            rtype: RecordType::Txt,
-            prior: vec![RData::Txt(vec![b"x".to_vec()])],
-            new: None,
-        });
-        assert_eq!(s.local_changes, 2);
-        assert_eq!(s.rrset(&name("new.farm."), RecordType::A).unwrap().ttl, 30);
-        assert!(s.rrset(&name("www.farm."), RecordType::Txt).is_none());
     }
 
     #[test]
