@@ -437,3 +437,50 @@ fn a_ttl_changed_by_hand_between_plan_and_apply_is_refused() {
     assert_eq!(server.dig("web.farm.", "A"), ["10.10.60.3"]);
     wd.assert_plan_empty();
 }
+
+/// A `rack_dns_zone` with the SOA, name servers and TTL that `add_bind_zone` gives a zone
+/// (`refresh` aside).
+fn zone_config(provider: &str, zone: &str, refresh: u32) -> String {
+    format!(
+        r#"{provider}
+resource "rack_dns_zone" "z" {{
+  name = "{zone}"
+  soa = {{
+    mname   = "ns1.farm."
+    rname   = "hostmaster.farm."
+    refresh = {refresh}
+    retry   = 600
+    expire  = 86400
+    minimum = 300
+  }}
+  nameservers = ["ns1.farm."]
+  ttl         = 300
+}}
+"#
+    )
+}
+
+#[test]
+fn a_zone_that_exists_exactly_as_planned_is_adopted_by_create() {
+    let named = Named::start().expect("start named");
+    let (wd, provider) = crate::dns_zone::bind_workdir(&named);
+
+    // Created before the apply, as a create whose answer timed out leaves it.
+    crate::dns_common::add_bind_zone(&named, "lab.");
+    wd.write_main(&zone_config(&provider, "lab.", 3600));
+    wd.apply();
+    wd.assert_plan_empty();
+
+    // Another SOA than planned is a conflict, refused naming the zone.
+    crate::dns_common::add_bind_zone(&named, "other.");
+    wd.write_main(&format!(
+        "{}{}",
+        zone_config(&provider, "lab.", 3600),
+        zone_config("", "other.", 7200).replace("\"z\"", "\"other\"")
+    ));
+    let run = apply_with(&wd, &[]).failure();
+    assert!(
+        run.combined().contains("Zone other. already exists"),
+        "{run}"
+    );
+}
