@@ -32,11 +32,11 @@
 //!
 //! A server may answer NOERROR to an UPDATE and still ignore part of it (RFC 2136
 //! §3.4.2.2: a CNAME beside other data, the apex SOA and NS). So after every accepted
-//! UPDATE the zone is read back (one AXFR) and each change is checked against it: a change
+//! UPDATE each changed RRset is read back (one query per change) and checked: a change
 //! whose RRset does not hold what it wrote fails with [`DnsError::NotWritten`], the others
-//! succeed, and the transferred zone becomes the cached snapshot. Within a batch, deletions
-//! go first and CNAME/DNAME additions last. An UPDATE that timed out may still be carried
-//! out by the server later, so it drops the cached snapshot.
+//! succeed, and the cached snapshot gets what was read. Within a batch, deletions go first
+//! and CNAME/DNAME additions last. An UPDATE that timed out may still be carried out by the
+//! server later, so it drops the cached snapshot.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::fmt;
@@ -153,6 +153,21 @@ impl ZoneSnapshot {
     /// Every RRset, the SOA included, by name then type code.
     pub fn rrsets(&self) -> impl Iterator<Item = &RrSet> {
         self.rrsets.values()
+    }
+
+    /// Sets what the zone holds for `name`/`rtype` (`None`: nothing), as read from the
+    /// server after our own change; the serial stays the transferred one, so
+    /// [`DnsClient::zone_fresh`] transfers again.
+    fn set(&mut self, name: Name, rtype: RecordType, found: Option<RrSet>) {
+        let key = (name, rtype.code());
+        match found {
+            Some(set) => {
+                self.rrsets.insert(key, set);
+            }
+            None => {
+                self.rrsets.remove(&key);
+            }
+        }
     }
 
     /// The types that have an RRset at `name`.
@@ -724,22 +739,7 @@ impl DnsClient {
                     .rcode_error(server, rcode, Operation::Query, name));
             }
         }
-        let mut set: Option<RrSet> = None;
-        for rr in msg.answers {
-            if rr.name != *name || rr.rtype != rtype || rr.class != Class::IN {
-                continue;
-            }
-            let s = set.get_or_insert_with(|| RrSet {
-                name: rr.name.clone(),
-                rtype,
-                ttl: rr.ttl,
-                rdata: Vec::new(),
-            });
-            if !s.rdata.contains(&rr.rdata) {
-                s.rdata.push(rr.rdata);
-            }
-        }
-        Ok(set)
+        Ok(collect_rrset(name, rtype, msg.answers))
     }
 
     /// The zone's current SOA serial, by one SOA query.
@@ -1163,15 +1163,43 @@ impl Inner {
         }
     }
 
-    /// Reads the zone back after an UPDATE the server accepted and checks every change of
-    /// `group` against it: a server may answer NOERROR and still ignore part of an UPDATE
-    /// (RFC 2136 §3.4.2.2: a CNAME beside other data, the apex SOA and NS), so NOERROR alone
-    /// never counts as written. One AXFR per batch; the transferred zone becomes the cached
-    /// snapshot, so later reads in this process see the server's content, our writes
-    /// included. Returns one result per change, in order.
+    /// Reads back every RRset of `group` after an UPDATE the server accepted: a server may
+    /// answer NOERROR and still ignore part of an UPDATE (RFC 2136 §3.4.2.2: a CNAME beside
+    /// other data, the apex SOA and NS), so NOERROR alone never counts as written. One
+    /// query per change (the cost grows with the changes, not with the zone); a change the
+    /// query does not confirm (or a query that fails) is judged on a zone transfer, which
+    /// also sees data a query answers with a referral (NS below the apex, glue). The cached
+    /// snapshot gets what was read, so later reads in this process see our writes as the
+    /// server holds them. Returns one result per change, in order.
     async fn read_back(&self, zone: &Name, group: &[Pending]) -> Vec<Result<(), DnsError>> {
+        let mut results: Vec<Option<Result<(), DnsError>>> = Vec::with_capacity(group.len());
+        let mut confirmed = Vec::new();
+        for p in group {
+            let c = &p.change;
+            match self.read_rrset(&c.name, c.rtype).await {
+                Ok(found) if written(c, found.as_ref()) => {
+                    results.push(Some(Ok(())));
+                    confirmed.push((c.name.clone(), c.rtype, found));
+                }
+                Ok(_) => results.push(None),
+                Err(e) => {
+                    tracing::debug!(%zone, name = %c.name, rtype = %c.rtype, error = %e, "read-back query failed; reading the zone");
+                    results.push(None);
+                }
+            }
+        }
         let slot = self.slot(zone);
         let mut cached = slot.lock().await;
+        if results.iter().all(Option::is_some) {
+            if let Some(snapshot) = cached.as_ref() {
+                let mut next = ZoneSnapshot::clone(snapshot);
+                for (name, rtype, found) in confirmed {
+                    next.set(name, rtype, found);
+                }
+                *cached = Some(Arc::new(next));
+            }
+            return results.into_iter().flatten().collect();
+        }
         let fresh = match self.transfer(zone).await {
             Ok(fresh) => fresh,
             Err(e) => {
@@ -1181,40 +1209,28 @@ impl Inner {
                     zone: zone.clone(),
                     source: Box::new(e),
                 };
-                return group.iter().map(|_| Err(err.clone())).collect();
+                return results
+                    .into_iter()
+                    .map(|r| r.unwrap_or_else(|| Err(err.clone())))
+                    .collect();
             }
         };
         let results = group
             .iter()
-            .map(|p| {
-                let c = &p.change;
-                let found = fresh.rrset(&c.name, c.rtype);
-                if written(c, found) {
-                    return Ok(());
-                }
-                let others: Vec<RecordType> = fresh
-                    .types_at(&c.name)
-                    .into_iter()
-                    .filter(|t| *t != c.rtype)
-                    .collect();
-                let found = match found {
-                    None => "no such records".to_owned(),
-                    Some(set) => {
-                        let records: Vec<String> = set.rdata.iter().map(ToString::to_string).collect();
-                        format!("TTL {} and records [{}]", set.ttl, records.join(", "))
-                    }
-                };
-                tracing::warn!(%zone, name = %c.name, rtype = %c.rtype, %found, "the server accepted the UPDATE but did not write the change");
-                Err(DnsError::NotWritten {
-                    name: c.name.clone(),
-                    rtype: c.rtype,
-                    found,
-                    others,
-                })
-            })
+            .zip(results)
+            .map(|(p, r)| r.unwrap_or_else(|| judge(&fresh, &p.change)))
             .collect();
         *cached = Some(Arc::new(fresh));
         results
+    }
+
+    /// One RRset as the server answers it now, by a query (not the snapshot).
+    async fn read_rrset(&self, name: &Name, rtype: RecordType) -> Result<Option<RrSet>, DnsError> {
+        let (server, msg) = self.query(name, rtype).await?;
+        match msg.rcode() {
+            Rcode::NOERROR | Rcode::NXDOMAIN => Ok(collect_rrset(name, rtype, msg.answers)),
+            rcode => Err(self.rcode_error(server, rcode, Operation::Query, name)),
+        }
     }
 
     /// Drops the zone's cached snapshot, waiting for a transfer under way to end first.
@@ -1222,6 +1238,55 @@ impl Inner {
         let slot = self.slot(zone);
         *slot.lock().await = None;
     }
+}
+
+/// The records of `name`/`rtype` among a response's answers (a CNAME the server followed
+/// is not part of it).
+fn collect_rrset(name: &Name, rtype: RecordType, answers: Vec<Record>) -> Option<RrSet> {
+    let mut set: Option<RrSet> = None;
+    for rr in answers {
+        if rr.name != *name || rr.rtype != rtype || rr.class != Class::IN {
+            continue;
+        }
+        let s = set.get_or_insert_with(|| RrSet {
+            name: rr.name.clone(),
+            rtype,
+            ttl: rr.ttl,
+            rdata: Vec::new(),
+        });
+        if !s.rdata.contains(&rr.rdata) {
+            s.rdata.push(rr.rdata);
+        }
+    }
+    set
+}
+
+/// Whether the zone as transferred holds what `change` wrote; when not, the error says
+/// what the name holds.
+fn judge(fresh: &ZoneSnapshot, change: &RrsetChange) -> Result<(), DnsError> {
+    let found = fresh.rrset(&change.name, change.rtype);
+    if written(change, found) {
+        return Ok(());
+    }
+    let others: Vec<RecordType> = fresh
+        .types_at(&change.name)
+        .into_iter()
+        .filter(|t| *t != change.rtype)
+        .collect();
+    let found = match found {
+        None => "no such records".to_owned(),
+        Some(set) => {
+            let records: Vec<String> = set.rdata.iter().map(ToString::to_string).collect();
+            format!("TTL {} and records [{}]", set.ttl, records.join(", "))
+        }
+    };
+    tracing::warn!(name = %change.name, rtype = %change.rtype, %found, "the server accepted the UPDATE but did not write the change");
+    Err(DnsError::NotWritten {
+        name: change.name.clone(),
+        rtype: change.rtype,
+        found,
+        others,
+    })
 }
 
 /// Whether `found` (the RRset as read back) is what `change` wrote: the same records (as

@@ -176,3 +176,21 @@ async fn an_ignored_apex_ns_deletion_is_reported_not_written() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_delegation_and_its_glue_are_confirmed_although_queries_answer_a_referral() {
+    let named = Named::start().unwrap_or_else(|e| panic!("cannot start named: {e}"));
+    let c = client(&named);
+    c.change(&farm(), create("sub.farm.", RecordType::Ns, "ns.sub.farm."))
+        .await
+        .unwrap_or_else(|e| panic!("create the delegation: {e}"));
+    c.change(
+        &farm(),
+        create("ns.sub.farm.", RecordType::A, "10.10.60.53"),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("create the glue: {e}"));
+    let z = c.zone(&farm()).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(z.rrset(&name("sub.farm."), RecordType::Ns).is_some());
+    assert!(z.rrset(&name("ns.sub.farm."), RecordType::A).is_some());
+}
