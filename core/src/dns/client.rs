@@ -1294,13 +1294,28 @@ fn judge(fresh: &ZoneSnapshot, change: &RrsetChange) -> Result<(), DnsError> {
 fn written(change: &RrsetChange, found: Option<&RrSet>) -> bool {
     match (&change.new, found) {
         (Some((ttl, rdata)), Some(set)) if !rdata.is_empty() => {
-            let want: HashSet<String> = rdata.iter().map(ToString::to_string).collect();
-            let have: HashSet<String> = set.rdata.iter().map(ToString::to_string).collect();
+            let want: HashSet<String> = rdata.iter().map(comparable).collect();
+            let have: HashSet<String> = set.rdata.iter().map(comparable).collect();
             set.ttl == *ttl && want == have
         }
         (Some((_, rdata)), None) => rdata.is_empty(),
         (Some(_), Some(_)) => false,
         (None, found) => found.is_none(),
+    }
+}
+
+/// A record's normalised form for the read-back check. A SOA's serial is left out: a
+/// server may set its own (a serial policy, or one that only moves forward).
+fn comparable(rdata: &RData) -> String {
+    match rdata {
+        RData::Soa { .. } => {
+            let mut soa = rdata.clone();
+            if let RData::Soa { serial, .. } = &mut soa {
+                *serial = 0;
+            }
+            soa.to_string()
+        }
+        other => other.to_string(),
     }
 }
 
@@ -1441,6 +1456,85 @@ mod tests {
         assert_eq!(batch.len(), 2);
         assert_eq!(q.len(), 1);
         assert_eq!(q[0].change.new, Some((60, vec![a("192.0.2.3")])));
+    }
+
+    #[test]
+    fn written_compares_records_as_a_set_and_the_ttl() {
+        let change = RrsetChange {
+            name: name("www.farm."),
+            rtype: RecordType::A,
+            prior: vec![],
+            new: Some((60, vec![a("192.0.2.1"), a("192.0.2.2")])),
+        };
+        let set = |ttl, rdata| RrSet {
+            name: name("www.farm."),
+            rtype: RecordType::A,
+            ttl,
+            rdata,
+        };
+        assert!(written(
+            &change,
+            Some(&set(60, vec![a("192.0.2.2"), a("192.0.2.1")]))
+        ));
+        assert!(!written(
+            &change,
+            Some(&set(300, vec![a("192.0.2.1"), a("192.0.2.2")]))
+        ));
+        assert!(!written(&change, Some(&set(60, vec![a("192.0.2.1")]))));
+        assert!(!written(&change, None));
+        let delete = RrsetChange {
+            new: None,
+            ..change
+        };
+        assert!(written(&delete, None));
+        assert!(!written(&delete, Some(&set(60, vec![a("192.0.2.1")]))));
+        // A SOA is written whatever serial the server gave it.
+        let mut soa_change = RrsetChange {
+            name: name("farm."),
+            rtype: RecordType::Soa,
+            prior: vec![],
+            new: Some((300, vec![soa(8).rdata])),
+        };
+        let served = RrSet {
+            name: name("farm."),
+            rtype: RecordType::Soa,
+            ttl: 300,
+            rdata: vec![soa(9).rdata],
+        };
+        assert!(written(&soa_change, Some(&served)));
+        soa_change.new = Some((600, vec![soa(8).rdata]));
+        assert!(!written(&soa_change, Some(&served)));
+    }
+
+    #[test]
+    fn a_batch_deletes_first_and_adds_cnames_last() {
+        let change = |n: &str, rtype, new: Option<RData>| RrsetChange {
+            name: name(n),
+            rtype,
+            prior: vec![],
+            new: new.map(|r| (60, vec![r])),
+        };
+        let mut q = VecDeque::new();
+        let mut keep = Vec::new();
+        for c in [
+            change(
+                "www.farm.",
+                RecordType::Cname,
+                Some(RData::Cname(name("web.farm."))),
+            ),
+            change("www.farm.", RecordType::A, Some(a("192.0.2.1"))),
+            change("old.farm.", RecordType::A, None),
+        ] {
+            let (reply, rx) = oneshot::channel();
+            keep.push(rx);
+            q.push_back(Pending { change: c, reply });
+        }
+        let batch = take_batch(&mut q);
+        let order: Vec<String> = batch
+            .iter()
+            .map(|p| format!("{} {}", p.change.name, p.change.rtype))
+            .collect();
+        assert_eq!(order, ["old.farm. A", "www.farm. A", "www.farm. CNAME"]);
     }
 
     #[test]
