@@ -484,3 +484,56 @@ fn a_zone_that_exists_exactly_as_planned_is_adopted_by_create() {
         "{run}"
     );
 }
+
+#[test]
+fn a_zone_that_exists_exactly_as_planned_is_adopted_on_powerdns() {
+    let pdns = crate::support::PowerDns::start().expect("start pdns_server");
+    // Created before the apply through the PowerDNS API, as a create whose answer timed
+    // out leaves it.
+    let server = crate::dns_common::add_pdns_zone(&pdns, "lab.");
+    let mut wd = Workdir::new();
+    wd.set_env("TF_VAR_tsig_secret", server.key.secret.clone());
+    wd.set_env("TF_VAR_api_key", pdns.api_key.clone());
+    let provider = format!(
+        r#"
+terraform {{
+  required_providers {{
+    rack = {{ source = "terraform.local/rack/rack" }}
+  }}
+}}
+
+variable "tsig_secret" {{
+  type      = string
+  sensitive = true
+}}
+
+variable "api_key" {{
+  type      = string
+  sensitive = true
+}}
+
+provider "rack" {{
+  dns {{
+    server "pdns" {{
+      address    = "{addr}"
+      key_name   = "{key}"
+      key_secret = var.tsig_secret
+      powerdns {{
+        url     = "{url}"
+        api_key = var.api_key
+      }}
+    }}
+  }}
+}}
+"#,
+        addr = server.addr,
+        key = server.key.name,
+        url = pdns.api_url,
+    );
+    wd.write_main(&zone_config(&provider, "lab.", 3600));
+    let run = wd.apply();
+    assert!(!run.combined().contains("already exists"), "{run}");
+    wd.assert_plan_empty();
+    wd.destroy();
+    wd.assert_destroyed();
+}
