@@ -101,7 +101,7 @@ fn named_key(named: &Named) -> String {
 }
 
 /// A workdir whose provider manages zones on `named` through rndc.
-fn bind_workdir(named: &Named) -> (Workdir, String) {
+pub(crate) fn bind_workdir(named: &Named) -> (Workdir, String) {
     let mut wd = Workdir::new();
     wd.set_env("TF_VAR_tsig_secret", named.tsig.secret.clone());
     wd.set_env("TF_VAR_admin_secret", named.rndc_key.secret.clone());

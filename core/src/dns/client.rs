@@ -8,10 +8,9 @@
 //!   the one transfer. This is what resource reads (refresh during `plan`) use, so a plan
 //!   sends one message per zone however many record sets it reads.
 //! - [`DnsClient::zone_fresh`] first asks the SOA serial (one message) and transfers again
-//!   only if the serial differs from the snapshot's or if our own changes were applied to
-//!   the snapshot since (then the serial cannot tell our changes from someone else's). At
-//!   most two messages per zone: for reads that must not miss outside changes made while
-//!   the process runs (import, or a read right after a [`DnsError::Conflict`]).
+//!   only if the serial differs from the snapshot's. At most two messages per zone: for
+//!   reads that must not miss outside changes made while the process runs (import, or a
+//!   read right after a [`DnsError::Conflict`]).
 //! - [`DnsClient::query`] asks the server for one RRset, bypassing the snapshot: for data
 //!   sources that read names the provider does not manage.
 //!
@@ -29,7 +28,15 @@
 //! are alone; those get [`DnsError::Conflict`] and all others succeed. This finds `k`
 //! conflicts among `n` changes in about `2·k·log2(n)` messages rather than `n`. Any other
 //! failure (REFUSED, NOTAUTH, TSIG, timeout) fails every change of the batch with the same
-//! error. After a successful UPDATE, the cached snapshot is changed in memory to match.
+//! error.
+//!
+//! A server may answer NOERROR to an UPDATE and still ignore part of it (RFC 2136
+//! §3.4.2.2: a CNAME beside other data, the apex SOA and NS). So after every accepted
+//! UPDATE each changed RRset is read back (one query per change) and checked: a change
+//! whose RRset does not hold what it wrote fails with [`DnsError::NotWritten`], the others
+//! succeed, and the cached snapshot gets what was read. Within a batch, deletions go first
+//! and CNAME/DNAME additions last. An UPDATE that timed out may still be carried out by the
+//! server later, so it drops the cached snapshot.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::fmt;
@@ -133,9 +140,6 @@ pub struct ZoneSnapshot {
     pub zone: Name,
     /// The SOA serial the transfer saw.
     pub serial: u32,
-    /// Changes this client made and applied here since the transfer. When non-zero the
-    /// SOA record held here is the transferred one, not the server's current one.
-    pub local_changes: u64,
     soa: RrSet,
     rrsets: BTreeMap<(Name, u16), RrSet>,
 }
@@ -149,6 +153,21 @@ impl ZoneSnapshot {
     /// Every RRset, the SOA included, by name then type code.
     pub fn rrsets(&self) -> impl Iterator<Item = &RrSet> {
         self.rrsets.values()
+    }
+
+    /// Sets what the zone holds for `name`/`rtype` (`None`: nothing), as read from the
+    /// server after our own change; the serial stays the transferred one, so
+    /// [`DnsClient::zone_fresh`] transfers again.
+    fn set(&mut self, name: Name, rtype: RecordType, found: Option<RrSet>) {
+        let key = (name, rtype.code());
+        match found {
+            Some(set) => {
+                self.rrsets.insert(key, set);
+            }
+            None => {
+                self.rrsets.remove(&key);
+            }
+        }
     }
 
     /// The types that have an RRset at `name`.
@@ -172,27 +191,6 @@ impl ZoneSnapshot {
     /// Whether the zone holds no RRset; never true for a transferred zone (it has a SOA).
     pub fn is_empty(&self) -> bool {
         self.rrsets.is_empty()
-    }
-
-    fn apply(&mut self, change: &RrsetChange) {
-        let key = (change.name.clone(), change.rtype.code());
-        match &change.new {
-            Some((ttl, rdata)) if !rdata.is_empty() => {
-                self.rrsets.insert(
-                    key,
-                    RrSet {
-                        name: change.name.clone(),
-                        rtype: change.rtype,
-                        ttl: *ttl,
-                        rdata: rdata.clone(),
-                    },
-                );
-            }
-            _ => {
-                self.rrsets.remove(&key);
-            }
-        }
-        self.local_changes += 1;
     }
 }
 
@@ -283,7 +281,6 @@ impl SnapshotBuilder {
         Ok(ZoneSnapshot {
             zone: self.zone,
             serial,
-            local_changes: 0,
             soa,
             rrsets: self.rrsets,
         })
@@ -329,6 +326,27 @@ fn refused_hint(op: &Operation, key: &Option<Name>) -> String {
         Operation::Query => {
             "check that the server serves this zone and that allow-query lets us ask".to_owned()
         }
+    }
+}
+
+fn not_written_hint(name: &Name, rtype: &RecordType, others: &[RecordType]) -> String {
+    let list: Vec<String> = others.iter().map(ToString::to_string).collect();
+    if *rtype == RecordType::Cname && !others.is_empty() {
+        format!(
+            "{name} holds {} records, and a CNAME cannot share its name with other data \
+             (RFC 1034 §3.6.2), so the server ignored it; remove the other record sets or use \
+             another name",
+            list.join(", ")
+        )
+    } else if others.contains(&RecordType::Cname) {
+        format!(
+            "{name} holds a CNAME, and no other data can share its name (RFC 1034 §3.6.2), so \
+             the server ignored the change; remove the CNAME or use another name"
+        )
+    } else {
+        "the server ignored the change (check its log) or someone else changed the record set \
+         right after it; run terraform plan to see what the zone holds"
+            .to_owned()
     }
 }
 
@@ -533,6 +551,32 @@ pub enum DnsError {
         #[source]
         source: WireError,
     },
+    /// The server accepted the UPDATE, but the RRset read back right after it does not
+    /// hold what the change wrote: the server ignored the change (RFC 2136 §3.4.2.2
+    /// lets it, e.g. for a CNAME beside other data) or someone else changed it meanwhile.
+    #[error("{name} {rtype} was not written: the server accepted the UPDATE, but right after it the zone holds {found}; {}", not_written_hint(.name, .rtype, .others))]
+    NotWritten {
+        /// Owner name.
+        name: Name,
+        /// Type.
+        rtype: RecordType,
+        /// What the zone held for the RRset when read back (records or "no such records").
+        found: String,
+        /// The other types at the name when read back.
+        others: Vec<RecordType>,
+    },
+    /// The server accepted the UPDATE, but reading the zone back to check its effect
+    /// failed, so whether the change took effect is unknown.
+    #[error(
+        "The UPDATE of zone {zone} was accepted but its effect could not be read back; run terraform plan to see what the zone holds"
+    )]
+    Unverified {
+        /// The zone.
+        zone: Name,
+        /// Why the zone could not be read back.
+        #[source]
+        source: Box<DnsError>,
+    },
     /// The task sending the zone's UPDATEs ended before answering this change.
     #[error(
         "The UPDATE for zone {zone} was abandoned before the server answered; read the zone again and retry"
@@ -659,17 +703,16 @@ impl DnsClient {
     }
 
     /// Like [`zone`](Self::zone), but first asks the SOA serial (one message) and transfers
-    /// again when it differs from the snapshot's, or when our own changes were applied to
-    /// the snapshot since its transfer.
+    /// again when it differs from the snapshot's.
     pub async fn zone_fresh(&self, zone: &Name) -> Result<Arc<ZoneSnapshot>, DnsError> {
         let serial = self.soa_serial(zone).await?;
         let slot = self.inner.slot(zone);
         let mut cached = slot.lock().await;
         if let Some(snapshot) = cached.as_ref() {
-            if snapshot.serial == serial && snapshot.local_changes == 0 {
+            if snapshot.serial == serial {
                 return Ok(snapshot.clone());
             }
-            tracing::debug!(%zone, cached = snapshot.serial, server = serial, local_changes = snapshot.local_changes, "zone moved; transferring again");
+            tracing::debug!(%zone, cached = snapshot.serial, server = serial, "zone moved; transferring again");
         }
         let snapshot = Arc::new(self.inner.transfer(zone).await?);
         *cached = Some(snapshot.clone());
@@ -696,22 +739,7 @@ impl DnsClient {
                     .rcode_error(server, rcode, Operation::Query, name));
             }
         }
-        let mut set: Option<RrSet> = None;
-        for rr in msg.answers {
-            if rr.name != *name || rr.rtype != rtype || rr.class != Class::IN {
-                continue;
-            }
-            let s = set.get_or_insert_with(|| RrSet {
-                name: rr.name.clone(),
-                rtype,
-                ttl: rr.ttl,
-                rdata: Vec::new(),
-            });
-            if !s.rdata.contains(&rr.rdata) {
-                s.rdata.push(rr.rdata);
-            }
-        }
-        Ok(set)
+        Ok(collect_rrset(name, rtype, msg.answers))
     }
 
     /// The zone's current SOA serial, by one SOA query.
@@ -1039,9 +1067,9 @@ impl Inner {
             let outcome = self.send_update(zone, &group).await;
             match outcome {
                 BatchOutcome::Applied => {
-                    self.apply_to_snapshot(zone, &group).await;
-                    for p in group {
-                        let _ = p.reply.send(Ok(()));
+                    let results = self.read_back(zone, &group).await;
+                    for (p, result) in group.into_iter().zip(results) {
+                        let _ = p.reply.send(result);
                     }
                 }
                 // A REFUSED can be about one change's data (BIND's check-mx, check-names),
@@ -1075,6 +1103,11 @@ impl Inner {
                     }
                 }
                 BatchOutcome::Failed(err) => {
+                    if matches!(err, DnsError::Timeout { .. } | DnsError::Network { .. }) {
+                        // The server may still carry the UPDATE out: the snapshot can no
+                        // longer tell what the zone holds.
+                        self.forget(zone).await;
+                    }
                     for p in group {
                         let _ = p.reply.send(Err(err.clone()));
                     }
@@ -1130,17 +1163,176 @@ impl Inner {
         }
     }
 
-    async fn apply_to_snapshot(&self, zone: &Name, group: &[Pending]) {
-        let slot = lock(&self.zones).get(zone).cloned();
-        let Some(slot) = slot else { return };
-        let mut cached = slot.lock().await;
-        if let Some(snapshot) = cached.as_ref() {
-            let mut next = ZoneSnapshot::clone(snapshot);
-            for p in group {
-                next.apply(&p.change);
+    /// Reads back every RRset of `group` after an UPDATE the server accepted: a server may
+    /// answer NOERROR and still ignore part of an UPDATE (RFC 2136 §3.4.2.2: a CNAME beside
+    /// other data, the apex SOA and NS), so NOERROR alone never counts as written. One
+    /// query per change (the cost grows with the changes, not with the zone); a change the
+    /// query does not confirm (or a query that fails) is judged on a zone transfer, which
+    /// also sees data a query answers with a referral (NS below the apex, glue). The cached
+    /// snapshot gets what was read, so later reads in this process see our writes as the
+    /// server holds them. Returns one result per change, in order.
+    async fn read_back(&self, zone: &Name, group: &[Pending]) -> Vec<Result<(), DnsError>> {
+        let mut results: Vec<Option<Result<(), DnsError>>> = Vec::with_capacity(group.len());
+        let mut confirmed = Vec::new();
+        for p in group {
+            let c = &p.change;
+            match self.read_rrset(&c.name, c.rtype).await {
+                Ok(found) if written(c, found.as_ref()) => {
+                    results.push(Some(Ok(())));
+                    confirmed.push((c.name.clone(), c.rtype, found));
+                }
+                Ok(_) => results.push(None),
+                Err(e) => {
+                    tracing::debug!(%zone, name = %c.name, rtype = %c.rtype, error = %e, "read-back query failed; reading the zone");
+                    results.push(None);
+                }
             }
-            *cached = Some(Arc::new(next));
         }
+        let slot = self.slot(zone);
+        let mut cached = slot.lock().await;
+        if results.iter().all(Option::is_some) {
+            if let Some(snapshot) = cached.as_ref() {
+                let mut next = ZoneSnapshot::clone(snapshot);
+                for (name, rtype, found) in confirmed {
+                    next.set(name, rtype, found);
+                }
+                *cached = Some(Arc::new(next));
+            }
+            return results.into_iter().flatten().collect();
+        }
+        let fresh = match self.transfer(zone).await {
+            Ok(fresh) => fresh,
+            Err(e) => {
+                tracing::warn!(%zone, error = %e, "cannot read the zone back after an UPDATE");
+                *cached = None;
+                let err = DnsError::Unverified {
+                    zone: zone.clone(),
+                    source: Box::new(e),
+                };
+                return results
+                    .into_iter()
+                    .map(|r| r.unwrap_or_else(|| Err(err.clone())))
+                    .collect();
+            }
+        };
+        let results = group
+            .iter()
+            .zip(results)
+            .map(|(p, r)| r.unwrap_or_else(|| judge(&fresh, &p.change)))
+            .collect();
+        *cached = Some(Arc::new(fresh));
+        results
+    }
+
+    /// One RRset as the server answers it now, by a query (not the snapshot).
+    async fn read_rrset(&self, name: &Name, rtype: RecordType) -> Result<Option<RrSet>, DnsError> {
+        let (server, msg) = self.query(name, rtype).await?;
+        match msg.rcode() {
+            Rcode::NOERROR | Rcode::NXDOMAIN => Ok(collect_rrset(name, rtype, msg.answers)),
+            rcode => Err(self.rcode_error(server, rcode, Operation::Query, name)),
+        }
+    }
+
+    /// Drops the zone's cached snapshot, waiting for a transfer under way to end first.
+    async fn forget(&self, zone: &Name) {
+        let slot = self.slot(zone);
+        *slot.lock().await = None;
+    }
+}
+
+/// The records of `name`/`rtype` among a response's answers (a CNAME the server followed
+/// is not part of it).
+fn collect_rrset(name: &Name, rtype: RecordType, answers: Vec<Record>) -> Option<RrSet> {
+    let mut set: Option<RrSet> = None;
+    for rr in answers {
+        if rr.name != *name || rr.rtype != rtype || rr.class != Class::IN {
+            continue;
+        }
+        let s = set.get_or_insert_with(|| RrSet {
+            name: rr.name.clone(),
+            rtype,
+            ttl: rr.ttl,
+            rdata: Vec::new(),
+        });
+        if !s.rdata.contains(&rr.rdata) {
+            s.rdata.push(rr.rdata);
+        }
+    }
+    set
+}
+
+/// Whether the zone as transferred holds what `change` wrote; when not, the error says
+/// what the name holds.
+fn judge(fresh: &ZoneSnapshot, change: &RrsetChange) -> Result<(), DnsError> {
+    let found = fresh.rrset(&change.name, change.rtype);
+    if written(change, found) {
+        return Ok(());
+    }
+    let others: Vec<RecordType> = fresh
+        .types_at(&change.name)
+        .into_iter()
+        .filter(|t| *t != change.rtype)
+        .collect();
+    let found = match found {
+        None => "no such records".to_owned(),
+        Some(set) => {
+            let records: Vec<String> = set.rdata.iter().map(ToString::to_string).collect();
+            format!("TTL {} and records [{}]", set.ttl, records.join(", "))
+        }
+    };
+    tracing::warn!(name = %change.name, rtype = %change.rtype, %found, "the server accepted the UPDATE but did not write the change");
+    Err(DnsError::NotWritten {
+        name: change.name.clone(),
+        rtype: change.rtype,
+        found,
+        others,
+    })
+}
+
+/// Whether `found` (the RRset as read back) is what `change` wrote: the same records (as
+/// a set, in normalised form) and TTL, or no RRset for a deletion.
+fn written(change: &RrsetChange, found: Option<&RrSet>) -> bool {
+    match (&change.new, found) {
+        (Some((ttl, rdata)), Some(set)) if !rdata.is_empty() => {
+            let want: HashSet<String> = rdata.iter().map(comparable).collect();
+            let have: HashSet<String> = set.rdata.iter().map(comparable).collect();
+            set.ttl == *ttl && want == have
+        }
+        (Some((_, rdata)), None) => rdata.is_empty(),
+        (Some(_), Some(_)) => false,
+        (None, found) => found.is_none(),
+    }
+}
+
+/// A record's normalised form for the read-back check. A SOA's serial is left out: a
+/// server may set its own (a serial policy, or one that only moves forward).
+fn comparable(rdata: &RData) -> String {
+    match rdata {
+        RData::Soa { .. } => {
+            let mut soa = rdata.clone();
+            if let RData::Soa { serial, .. } = &mut soa {
+                *serial = 0;
+            }
+            soa.to_string()
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Where a change goes in its batch: deletions first, then other additions, then CNAME and
+/// DNAME additions, so that one UPDATE replacing data at a name with a CNAME (or the
+/// reverse) removes the old data before adding the new, and a CNAME sent with other data
+/// for its name is the change the server ignores.
+fn batch_order(change: &RrsetChange) -> u8 {
+    match &change.new {
+        Some((_, rdata)) if !rdata.is_empty() => {
+            if matches!(change.rtype, RecordType::Cname | RecordType::Dname) {
+                2
+            } else {
+                1
+            }
+        }
+        _ => 0,
     }
 }
 
@@ -1159,6 +1351,7 @@ fn take_batch(pending: &mut VecDeque<Pending>) -> Vec<Pending> {
         }
     }
     *pending = later;
+    batch.sort_by_key(|p| batch_order(&p.change));
     batch
 }
 
@@ -1238,26 +1431,6 @@ mod tests {
     }
 
     #[test]
-    fn changes_apply_to_the_snapshot() {
-        let mut s = snapshot();
-        s.apply(&RrsetChange {
-            name: name("new.farm."),
-            rtype: RecordType::A,
-            prior: vec![],
-            new: Some((30, vec![a("192.0.2.9")])),
-        });
-        s.apply(&RrsetChange {
-            name: name("www.farm."),
-            rtype: RecordType::Txt,
-            prior: vec![RData::Txt(vec![b"x".to_vec()])],
-            new: None,
-        });
-        assert_eq!(s.local_changes, 2);
-        assert_eq!(s.rrset(&name("new.farm."), RecordType::A).unwrap().ttl, 30);
-        assert!(s.rrset(&name("www.farm."), RecordType::Txt).is_none());
-    }
-
-    #[test]
     fn a_batch_holds_each_rrset_once() {
         let change = |n: &str, ip: &str| RrsetChange {
             name: name(n),
@@ -1283,6 +1456,85 @@ mod tests {
         assert_eq!(batch.len(), 2);
         assert_eq!(q.len(), 1);
         assert_eq!(q[0].change.new, Some((60, vec![a("192.0.2.3")])));
+    }
+
+    #[test]
+    fn written_compares_records_as_a_set_and_the_ttl() {
+        let change = RrsetChange {
+            name: name("www.farm."),
+            rtype: RecordType::A,
+            prior: vec![],
+            new: Some((60, vec![a("192.0.2.1"), a("192.0.2.2")])),
+        };
+        let set = |ttl, rdata| RrSet {
+            name: name("www.farm."),
+            rtype: RecordType::A,
+            ttl,
+            rdata,
+        };
+        assert!(written(
+            &change,
+            Some(&set(60, vec![a("192.0.2.2"), a("192.0.2.1")]))
+        ));
+        assert!(!written(
+            &change,
+            Some(&set(300, vec![a("192.0.2.1"), a("192.0.2.2")]))
+        ));
+        assert!(!written(&change, Some(&set(60, vec![a("192.0.2.1")]))));
+        assert!(!written(&change, None));
+        let delete = RrsetChange {
+            new: None,
+            ..change
+        };
+        assert!(written(&delete, None));
+        assert!(!written(&delete, Some(&set(60, vec![a("192.0.2.1")]))));
+        // A SOA is written whatever serial the server gave it.
+        let mut soa_change = RrsetChange {
+            name: name("farm."),
+            rtype: RecordType::Soa,
+            prior: vec![],
+            new: Some((300, vec![soa(8).rdata])),
+        };
+        let served = RrSet {
+            name: name("farm."),
+            rtype: RecordType::Soa,
+            ttl: 300,
+            rdata: vec![soa(9).rdata],
+        };
+        assert!(written(&soa_change, Some(&served)));
+        soa_change.new = Some((600, vec![soa(8).rdata]));
+        assert!(!written(&soa_change, Some(&served)));
+    }
+
+    #[test]
+    fn a_batch_deletes_first_and_adds_cnames_last() {
+        let change = |n: &str, rtype, new: Option<RData>| RrsetChange {
+            name: name(n),
+            rtype,
+            prior: vec![],
+            new: new.map(|r| (60, vec![r])),
+        };
+        let mut q = VecDeque::new();
+        let mut keep = Vec::new();
+        for c in [
+            change(
+                "www.farm.",
+                RecordType::Cname,
+                Some(RData::Cname(name("web.farm."))),
+            ),
+            change("www.farm.", RecordType::A, Some(a("192.0.2.1"))),
+            change("old.farm.", RecordType::A, None),
+        ] {
+            let (reply, rx) = oneshot::channel();
+            keep.push(rx);
+            q.push_back(Pending { change: c, reply });
+        }
+        let batch = take_batch(&mut q);
+        let order: Vec<String> = batch
+            .iter()
+            .map(|p| format!("{} {}", p.change.name, p.change.rtype))
+            .collect();
+        assert_eq!(order, ["old.farm. A", "www.farm. A", "www.farm. CNAME"]);
     }
 
     #[test]

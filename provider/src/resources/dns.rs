@@ -96,6 +96,64 @@ pub fn parse_owner(text: &str, zone: &Name, path: &AttributePath) -> Result<Name
     Ok(owner)
 }
 
+/// Record types whose owner BIND's `check-names` (on by default for primary zones) holds
+/// to the host name rules, as its `dns_rdata_checkowner` does.
+const HOSTNAME_OWNER_TYPES: [RecordType; 3] = [RecordType::A, RecordType::Aaaa, RecordType::Mx];
+
+/// Checks the labels an owner adds below its zone: for A, AAAA and MX, host names (RFC 952,
+/// RFC 1123 §2.1: letters, digits and hyphens, not at either end of a label), as BIND's
+/// `check-names` demands; for other types also underscores (`_ldap._tcp`, RFC 2782) and `/`
+/// (RFC 2317 classless reverse names). A leftmost `*` label, the wildcard, is valid for
+/// every type. Anything else (spaces, other punctuation, control bytes) is refused.
+pub fn check_owner(
+    owner: &Name,
+    zone: &Name,
+    rtype: RecordType,
+    path: &AttributePath,
+) -> Result<(), Diagnostic> {
+    let below = owner.labels().len().saturating_sub(zone.labels().len());
+    let hostname = HOSTNAME_OWNER_TYPES.contains(&rtype);
+    for (i, label) in owner.labels().take(below).enumerate() {
+        if i == 0 && label == b"*" {
+            continue;
+        }
+        let ok = if hostname {
+            label
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+                && label.first().is_some_and(u8::is_ascii_alphanumeric)
+                && label.last().is_some_and(u8::is_ascii_alphanumeric)
+        } else {
+            label
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'/'))
+        };
+        if !ok {
+            let shown = String::from_utf8_lossy(label);
+            let allowed = if hostname {
+                format!(
+                    "The owner of {rtype} records must be a host name (RFC 952, RFC 1123), as the \
+                     server's check-names demands: each label holds only letters, digits and \
+                     hyphens, and starts and ends with a letter or digit."
+                )
+            } else {
+                "Each label of an owner name holds only letters, digits, hyphens, underscores \
+                 (as in `_ldap._tcp`) and `/` (RFC 2317 reverse names)."
+                    .to_owned()
+            };
+            return Err(Diagnostic::error(
+                format!("Invalid label {shown:?} in owner name {owner}"),
+                format!("{allowed} `*` alone as the leftmost label makes a wildcard. Rename the record set."),
+            )
+            .at(path.clone()));
+        }
+    }
+    Ok(())
+}
+
+/// Largest RDATA of one record: RDLENGTH is a 16-bit field (RFC 1035 §3.2.1).
+pub const MAX_RDATA_LEN: usize = 65_535;
+
 /// Parses a record type name.
 pub fn parse_type(text: &str, path: &AttributePath) -> Result<RecordType, Diagnostic> {
     if !RECORD_TYPES.contains(&text) {
@@ -135,13 +193,25 @@ pub fn parse_records(
     texts
         .iter()
         .map(|t| {
-            RData::parse(rtype, t, zone).map_err(|e| {
+            let rdata = RData::parse(rtype, t, zone).map_err(|e| {
                 Diagnostic::from_error(
                     &e,
                     &format!("Fix the record {t:?}: each element of `records` is one {rtype} record's data in zone-file syntax."),
                 )
                 .at(path.clone())
-            })
+            })?;
+            let len = rdata.to_wire().map_or(usize::MAX, |w| w.len());
+            if len > MAX_RDATA_LEN {
+                let start: String = t.chars().take(40).collect();
+                return Err(Diagnostic::error(
+                    format!("{rtype} record too long"),
+                    format!(
+                        "The record starting {start:?} is {len} bytes on the wire; one record's data holds at most 65,535 bytes (RFC 1035 §3.2.1). Split it into several records."
+                    ),
+                )
+                .at(path.clone()));
+            }
+            Ok(rdata)
         })
         .collect()
 }
@@ -258,6 +328,60 @@ mod tests {
         .unwrap_err();
         assert!(e.detail.contains("mail.farm."), "{}", e.detail);
         assert_eq!(e.attribute, Some(AttributePath::attr("records")));
+    }
+
+    #[test]
+    fn owner_labels_follow_the_rules_of_their_type() {
+        let p = AttributePath::attr("name");
+        let ok = |owner: &str, rtype| {
+            let o = parse_owner(owner, &zone(), &p).unwrap();
+            check_owner(&o, &zone(), rtype, &p)
+        };
+        for (owner, rtype) in [
+            ("www", RecordType::A),
+            ("web-1.lab", RecordType::Aaaa),
+            ("@", RecordType::Mx),
+            ("*", RecordType::A),
+            ("*.lab", RecordType::A),
+            ("_ldap._tcp", RecordType::Srv),
+            ("_dmarc", RecordType::Txt),
+            ("*._tcp", RecordType::Txt),
+            ("0/26", RecordType::Cname),
+        ] {
+            assert!(ok(owner, rtype).is_ok(), "{owner} {rtype}");
+        }
+        for (owner, rtype) in [
+            ("my host", RecordType::A),
+            ("my host", RecordType::Txt),
+            ("_ldap._tcp", RecordType::A),
+            ("-web", RecordType::A),
+            ("web-", RecordType::Mx),
+            ("a.*", RecordType::A),
+            ("a.*", RecordType::Txt),
+            ("w@w", RecordType::Cname),
+        ] {
+            let e = ok(owner, rtype).unwrap_err();
+            assert!(e.detail.contains("letters, digits"), "{}", e.detail);
+            assert_eq!(e.attribute, Some(p.clone()));
+        }
+        // The zone's own labels are not the record set's to fix.
+        let odd = Name::parse("my_zone.").unwrap();
+        let o = parse_owner("www", &odd, &p).unwrap();
+        assert!(check_owner(&o, &odd, RecordType::A, &p).is_ok());
+    }
+
+    #[test]
+    fn record_data_over_65535_bytes_is_refused() {
+        let path = AttributePath::attr("records");
+        let txt = |strings: usize| {
+            let s = format!("\"{}\"", "x".repeat(255));
+            vec![vec![s; strings].join(" ")]
+        };
+        // 256 strings of 1 + 255 bytes: 65,536 bytes.
+        let e = parse_records(&txt(256), RecordType::Txt, &zone(), &path).unwrap_err();
+        assert!(e.detail.contains("65536 bytes"), "{}", e.detail);
+        assert_eq!(e.attribute, Some(path.clone()));
+        assert!(parse_records(&txt(255), RecordType::Txt, &zone(), &path).is_ok());
     }
 
     #[test]

@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use rack_core::dns::{DnsError, RecordType, RrsetChange};
 
 use super::dns::{
-    RECORD_TYPES, RrsetKey, dns_error, equivalent, key_of, parse_owner, parse_records, parse_type,
-    parse_zone, records_for_state, server, set_value, str_attr, string_set,
+    RECORD_TYPES, RrsetKey, check_owner, dns_error, equivalent, key_of, parse_owner, parse_records,
+    parse_type, parse_zone, records_for_state, server, set_value, str_attr, string_set,
 };
 use crate::framework::plan::PlannedChange;
 use crate::framework::schema::{Attribute, Block, IdentityAttribute, IdentitySchema, Schema};
@@ -83,6 +83,25 @@ fn conflict_hint(key: &RrsetKey) -> String {
          Run `terraform plan` to see the change, then apply again.",
         key.owner, key.rtype
     )
+}
+
+/// Whether the zone, read fresh, holds `key`'s RRset with exactly the planned TTL and
+/// records.
+async fn exists_as_planned(
+    client: &rack_core::dns::DnsClient,
+    key: &RrsetKey,
+    ttl: u32,
+    texts: &[String],
+) -> bool {
+    match client.zone_fresh(&key.zone).await {
+        Ok(snapshot) => snapshot.rrset(&key.owner, key.rtype).is_some_and(|set| {
+            set.ttl == ttl && equivalent(texts, &set.rdata, key.rtype, &key.zone)
+        }),
+        Err(e) => {
+            tracing::debug!(zone = %key.zone, error = %e, "cannot read the zone to compare an existing record set");
+            false
+        }
+    }
 }
 
 #[async_trait]
@@ -172,6 +191,11 @@ impl Resource for DnsRecordSet {
         else {
             return;
         };
+        if let Some(owner) = &owner
+            && let Err(d) = check_owner(owner, &zone, rtype, &AttributePath::attr("name"))
+        {
+            diags.push(d);
+        }
         let Some(records) = string_set(config, "records") else {
             return;
         };
@@ -268,11 +292,23 @@ impl Resource for DnsRecordSet {
             others.contains(&RecordType::Cname)
         };
         if clash {
+            // A warning, not an error: an error here would also block the refresh that
+            // `terraform destroy` and every plan run, and the write itself is checked
+            // (the server ignores such a change, and rack reads every UPDATE back).
             let list: Vec<String> = others.iter().map(ToString::to_string).collect();
-            plan.diags.error_at(
-                AttributePath::attr("type"),
-                format!("{} already has {} records, which cannot coexist with this {}", key.owner, list.join(", "), key.rtype),
-                "A CNAME must be the only record set at its name (RFC 1034 §3.6.2). Pick another name, or remove the other records first.",
+            plan.diags.push(
+                Diagnostic::warning(
+                    format!(
+                        "{} already has {} records, which cannot coexist with this {}",
+                        key.owner,
+                        list.join(", "),
+                        key.rtype
+                    ),
+                    "A CNAME must be the only record set at its name (RFC 1034 §3.6.2): the server \
+                     will ignore this one and its create will fail. Pick another name, or remove \
+                     the other records first.",
+                )
+                .at(AttributePath::attr("type")),
             );
         }
     }
@@ -314,19 +350,28 @@ impl Resource for DnsRecordSet {
             prior: Vec::new(),
             new: Some((ttl, rdata)),
         };
+        let created = || StateResult {
+            identity: Some(identity(&srv.name, &key)),
+            state: applied(planned.clone(), &srv.name, &key),
+            ..StateResult::default()
+        };
         match srv.client.change(&key.zone, change).await {
-            Ok(()) => StateResult {
-                identity: Some(identity(&srv.name, &key)),
-                state: applied(planned, &srv.name, &key),
-                ..StateResult::default()
-            },
+            Ok(()) => created(),
+            // Exactly what was planned exists already, e.g. written by an earlier apply
+            // whose UPDATE timed out but that the server carried out later: adopt it.
+            Err(DnsError::Conflict { .. })
+                if exists_as_planned(&srv.client, &key, ttl, &texts).await =>
+            {
+                tracing::info!(name = %key.owner, rtype = %key.rtype, "record set exists as planned; adopted");
+                created()
+            }
             Err(DnsError::Conflict { .. }) => StateResult::failed(
                 Value::Null,
                 Diagnostic::error(
                     format!("{} {} already exists", key.owner, key.rtype),
                     format!(
-                        "The zone already holds this record set, and rack does not take over records silently. \
-                         Import it: terraform import ADDRESS {:?}",
+                        "The zone already holds this record set with other records or another TTL than planned, \
+                         and rack does not take over different records silently. Import it: terraform import ADDRESS {:?}",
                         key.id()
                     ),
                 ),
@@ -416,6 +461,35 @@ impl Resource for DnsRecordSet {
         let ttl = ttl_of(&planned);
         let same = equivalent(&new_texts, &old, key.rtype, &key.zone) && ttl == ttl_of(&prior);
         if !same {
+            // RFC 2136 prerequisites compare records, never TTLs (§3.2.5), so a TTL changed
+            // by someone else since the plan is checked against the zone as read here.
+            let snapshot = match srv.client.zone(&old_key.zone).await {
+                Ok(s) => s,
+                Err(e) => {
+                    return StateResult::failed(
+                        prior,
+                        dns_error(&e, &format!("read zone {}", old_key.zone)),
+                    );
+                }
+            };
+            if let Some(current) = snapshot.rrset(&old_key.owner, old_key.rtype)
+                && equivalent(&old_texts, &current.rdata, old_key.rtype, &old_key.zone)
+                && current.ttl != ttl_of(&prior)
+            {
+                return StateResult::failed(
+                    prior.clone(),
+                    Diagnostic::error(
+                        format!("{} {} was changed outside Terraform", key.owner, key.rtype),
+                        format!(
+                            "Its TTL is {} on the server, {} when Terraform last read it. {}",
+                            current.ttl,
+                            ttl_of(&prior),
+                            conflict_hint(&key)
+                        ),
+                    )
+                    .at(AttributePath::attr("ttl")),
+                );
+            }
             let change = RrsetChange {
                 name: key.owner.clone(),
                 rtype: key.rtype,

@@ -436,6 +436,27 @@ async fn replace_soa(srv: &DnsServer, zone: &Name, soa: &Soa, ttl: u32) -> Resul
     })
 }
 
+/// Whether the zone, read fresh, holds exactly what `model` plans: its SOA (the serial
+/// aside) and NS set with the planned TTL (the NS set's TTL aside, which create sets
+/// afterwards on PowerDNS), and no other records.
+async fn exists_as_planned(srv: &DnsServer, model: &ZoneModel) -> bool {
+    srv.client.invalidate(&model.name);
+    let snapshot = match srv.client.zone_fresh(&model.name).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::debug!(zone = %model.name, error = %e, "cannot read the existing zone to compare it");
+            return false;
+        }
+    };
+    let Some(served) = Served::from_snapshot(&snapshot) else {
+        return false;
+    };
+    served.soa == model.soa(served.soa.serial)
+        && served.soa_ttl == model.ttl
+        && served.nameservers == model.nameservers
+        && unmanaged(&snapshot).is_empty()
+}
+
 /// The state after a write: the planned object with the server's serial.
 async fn applied(srv: &DnsServer, zone: &Name, mut planned: Value) -> StateResult {
     obj_set(&mut planned, "server", Value::from(srv.name.as_str()));
@@ -699,13 +720,19 @@ impl Resource for DnsZone {
         };
         match zones.create(&spec).await {
             Ok(()) => {}
+            // Exactly what was planned exists already, e.g. created by an earlier apply
+            // whose request timed out but that the server carried out later: adopt it.
+            Err(ZoneError::Exists { .. }) if exists_as_planned(&srv, &model).await => {
+                tracing::info!(%zone, "zone exists as planned; adopted");
+            }
             Err(ZoneError::Exists { .. }) => {
                 return StateResult::failed(
                     Value::Null,
                     Diagnostic::error(
                         format!("Zone {zone} already exists on server {:?}", srv.name),
                         format!(
-                            "rack does not take over an existing zone silently. Import it: \
+                            "It holds another SOA, other name servers or records than planned, and \
+                             rack does not take over a different zone silently. Import it: \
                              terraform import ADDRESS {zone}"
                         ),
                     ),
