@@ -2,7 +2,8 @@
 //! runs writing to one Kea at once never end with exit 0 and a reservation missing; a
 //! write Kea carried out after rack gave up on it is adopted by the next apply, not
 //! reported as someone else's; a reservation changed by hand between plan and apply is
-//! refused, naming it, and left as it is; a lease can be replaced (`-replace`, taint) on
+//! refused, naming it, and left as it is, and so is one a destroy was planned from; a
+//! lease can be replaced (`-replace`, taint) on
 //! Kea and on a libvirt network; and a subnet's network or broadcast address is refused
 //! at plan time.
 
@@ -410,4 +411,81 @@ resource "rack_dhcp_lease" "x" {{
         assert!(text.contains(&format!("ip = \"{ip}\"")), "{out}");
     }
     assert!(reservations(&kea).is_empty());
+}
+
+/// A destroy planned from one reservation removes only that reservation: one changed by
+/// hand after the plan is refused, named, kept in Kea and kept in state. A destroy that
+/// refreshes first sees the change and removes the reservation as it now is; one already
+/// removed by hand is simply gone.
+#[test]
+fn a_reservation_changed_by_hand_after_the_destroy_plan_is_not_removed() {
+    let kea = start();
+    let wd = workdir(&kea);
+    let mac = "02:00:00:00:00:d2";
+    wd.write_main(&format!(
+        r#"{PROVIDER}
+resource "rack_dhcp_lease" "gone" {{
+  subnet   = "10.77.0.0/24"
+  mac      = "{mac}"
+  ip       = "10.77.0.31"
+  hostname = "pxe1"
+}}
+"#
+    ));
+    wd.apply();
+    wd.run(&[
+        "plan",
+        "-destroy",
+        "-input=false",
+        "-no-color",
+        "-out=destroy.tfplan",
+    ])
+    .success();
+
+    // An operator gives the reservation to another machine after the plan was made.
+    edit_out_of_band(&kea, |list| {
+        for r in list.iter_mut() {
+            if r["hw-address"] == mac {
+                r["hostname"] = json!("by-hand");
+                r["ip-address"] = json!("10.77.0.32");
+            }
+        }
+    });
+    let by_hand = reservation(&kea, mac).expect("the reservation exists");
+
+    let out = wd
+        .run(&["apply", "-input=false", "-no-color", "destroy.tfplan"])
+        .failure();
+    let text = flat(&out.stderr);
+    assert!(
+        text.contains(mac) && text.contains("changed outside") && text.contains("by-hand"),
+        "{out}"
+    );
+    let now = reservation(&kea, mac).expect("the hand-made reservation is still in Kea");
+    assert_eq!(now, by_hand, "the hand-made reservation was changed");
+    let listed = wd.run(&["state", "list", "-no-color"]).success();
+    assert!(
+        listed.stdout.contains("rack_dhcp_lease.gone"),
+        "the lease left the state: {listed}"
+    );
+
+    // A destroy that refreshes first plans from what Kea holds now, and removes it.
+    wd.destroy();
+    assert!(reservation(&kea, mac).is_none(), "{:?}", reservations(&kea));
+
+    // Removed by hand after the destroy plan: already gone is what destroy wants.
+    wd.apply();
+    wd.run(&[
+        "plan",
+        "-destroy",
+        "-input=false",
+        "-no-color",
+        "-out=destroy.tfplan",
+    ])
+    .success();
+    edit_out_of_band(&kea, |list| list.retain(|r| r["hw-address"] != mac));
+    wd.run(&["apply", "-input=false", "-no-color", "destroy.tfplan"])
+        .success();
+    assert!(reservations(&kea).is_empty(), "{:?}", reservations(&kea));
+    wd.assert_destroyed();
 }

@@ -578,11 +578,34 @@ impl Resource for DhcpLease {
             subnet: r.subnet,
             identifier: r.identifier.clone(),
         };
-        if let Err(e) = srv.backend.apply(change).await {
-            diags.push(dhcp_error(
+        // Only the reservation the plan was made from: one changed by hand since then is
+        // refused and kept, on Kea checked in the configuration being written.
+        let old = r.clone();
+        let expect: Expect = Arc::new(move |now: Option<&Reservation>| {
+            now.is_none_or(|n| same_reservation(n, &old))
+        });
+        match srv.backend.apply_expecting(change, expect).await {
+            // Already gone is what delete wants.
+            Ok(()) | Err(DhcpError::Config(ConfigError::NotFound { .. })) => {}
+            Err(DhcpError::Config(ConfigError::Changed { found, .. })) => {
+                diags.push(Diagnostic::error(
+                    format!(
+                        "The reservation of {} in subnet {} was changed outside Terraform",
+                        r.identifier, r.subnet
+                    ),
+                    format!(
+                        "Server {:?} now holds [{found}], which is not what the plan was made \
+                         from, so rack did not remove it and keeps it in the state. Run \
+                         `terraform plan` to see the change, then destroy again (or remove the \
+                         reservation from the server yourself).",
+                        srv.name
+                    ),
+                ))
+            }
+            Err(e) => diags.push(dhcp_error(
                 &e,
                 &format!("remove the reservation of {}", r.identifier),
-            ));
+            )),
         }
         diags
     }
