@@ -3,9 +3,8 @@
 //! write Kea carried out after rack gave up on it is adopted by the next apply, not
 //! reported as someone else's; a reservation changed by hand between plan and apply is
 //! refused, naming it, and left as it is, and so is one a destroy was planned from; a
-//! lease can be replaced (`-replace`, taint) on
-//! Kea and on a libvirt network; and a subnet's network or broadcast address is refused
-//! at plan time.
+//! lease can be replaced (`-replace`, taint) on Kea and on a libvirt network; and a
+//! subnet's network or broadcast address is refused at plan time.
 
 use std::io::Read;
 use std::process::Stdio;
@@ -488,4 +487,102 @@ resource "rack_dhcp_lease" "gone" {{
         .success();
     assert!(reservations(&kea).is_empty(), "{:?}", reservations(&kea));
     wd.assert_destroyed();
+}
+
+/// On a libvirt network too: a lease removed from the configuration is not deleted when
+/// its host entry was changed by hand after the plan; once a plan has seen the change,
+/// the entry is removed.
+#[test]
+fn a_host_entry_changed_by_hand_after_the_plan_is_not_removed_from_a_libvirt_network() {
+    use crate::libvirt_common::{start, virsh_ok, workdir};
+    let lv = start();
+    let wd = workdir(&lv);
+    let network = r#"
+terraform {
+  required_providers {
+    rack = { source = "terraform.local/rack/rack" }
+  }
+}
+
+provider "rack" {
+  dhcp {
+    server "farm" {
+      libvirt {
+        network = "trustd"
+      }
+    }
+  }
+}
+
+resource "rack_network" "trustd" {
+  name   = "trustd"
+  mode   = "isolated"
+  bridge = "rktrust1"
+  ipv4 = {
+    cidr        = "10.10.64.0/24"
+    dhcp_ranges = [{ start = "10.10.64.100", end = "10.10.64.150" }]
+  }
+}
+"#;
+    let lease = r#"
+resource "rack_dhcp_lease" "l" {
+  subnet   = "10.10.64.0/24"
+  mac      = "02:00:00:64:00:01"
+  ip       = "10.10.64.20"
+  hostname = "node0"
+
+  depends_on = [rack_network.trustd]
+}
+"#;
+    wd.write_main(&format!("{network}{lease}"));
+    wd.apply();
+    let hosts = || {
+        virsh_ok(&lv, &["net-dumpxml", "trustd"])
+            .lines()
+            .filter(|l| l.contains("<host "))
+            .map(|l| l.trim().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(hosts().len(), 1, "{:?}", hosts());
+
+    // The lease leaves the configuration; after the plan, an operator moves the entry.
+    wd.write_main(network);
+    wd.run(&["plan", "-input=false", "-no-color", "-out=remove.tfplan"])
+        .success();
+    virsh_ok(
+        &lv,
+        &[
+            "net-update",
+            "trustd",
+            "modify",
+            "ip-dhcp-host",
+            "<host mac='02:00:00:64:00:01' name='by-hand' ip='10.10.64.99'/>",
+            "--live",
+            "--config",
+        ],
+    );
+    let by_hand = hosts();
+
+    let out = wd
+        .run(&["apply", "-input=false", "-no-color", "remove.tfplan"])
+        .failure();
+    let text = flat(&out.stderr);
+    assert!(
+        text.contains("02:00:00:64:00:01")
+            && text.contains("changed outside")
+            && text.contains("10.10.64.99"),
+        "{out}"
+    );
+    assert_eq!(hosts(), by_hand, "the hand-made entry was changed");
+    let listed = wd.run(&["state", "list", "-no-color"]).success();
+    assert!(
+        listed.stdout.contains("rack_dhcp_lease.l"),
+        "the lease left the state: {listed}"
+    );
+
+    // A plan that refreshes first sees the entry as it is now, and removes it.
+    wd.apply();
+    assert!(hosts().is_empty(), "{:?}", hosts());
+    wd.assert_plan_empty();
+    wd.destroy();
 }
