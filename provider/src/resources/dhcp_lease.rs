@@ -126,7 +126,13 @@ impl Resource for DhcpLease {
                  rack or by hand, is refused with the existing entry named, unless it is \
                  exactly the planned reservation (e.g. written by an apply whose request \
                  timed out), which is then taken over. A reservation changed on the server \
-                 between plan and apply is not overwritten: the apply fails naming it. On a \
+                 between plan and apply is not overwritten: the apply fails naming it. Nor \
+                 is it removed: a destroy, or a lease removed from the configuration, deletes \
+                 the reservation only while it is the one the plan was made from (one \
+                 already gone counts as deleted); otherwise it fails naming the reservation \
+                 and what the server holds, and the lease stays in the state. A plan that \
+                 refreshes first (a plain `terraform destroy`) is made from the server's \
+                 current reservation and removes it. On a \
                  Kea server every write is read back and checked, so an apply never succeeds \
                  with a reservation missing; see the `kea` block of the provider's `dhcp` \
                  section for what that check does and does not cover when several writers \
