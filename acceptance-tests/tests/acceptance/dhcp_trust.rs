@@ -2,9 +2,9 @@
 //! runs writing to one Kea at once never end with exit 0 and a reservation missing; a
 //! write Kea carried out after rack gave up on it is adopted by the next apply, not
 //! reported as someone else's; a reservation changed by hand between plan and apply is
-//! refused, naming it, and left as it is; a lease can be replaced (`-replace`, taint) on
-//! Kea and on a libvirt network; and a subnet's network or broadcast address is refused
-//! at plan time.
+//! refused, naming it, and left as it is, and so is one a destroy was planned from; a
+//! lease can be replaced (`-replace`, taint) on Kea and on a libvirt network; and a
+//! subnet's network or broadcast address is refused at plan time.
 
 use std::io::Read;
 use std::process::Stdio;
@@ -410,4 +410,179 @@ resource "rack_dhcp_lease" "x" {{
         assert!(text.contains(&format!("ip = \"{ip}\"")), "{out}");
     }
     assert!(reservations(&kea).is_empty());
+}
+
+/// A destroy planned from one reservation removes only that reservation: one changed by
+/// hand after the plan is refused, named, kept in Kea and kept in state. A destroy that
+/// refreshes first sees the change and removes the reservation as it now is; one already
+/// removed by hand is simply gone.
+#[test]
+fn a_reservation_changed_by_hand_after_the_destroy_plan_is_not_removed() {
+    let kea = start();
+    let wd = workdir(&kea);
+    let mac = "02:00:00:00:00:d2";
+    wd.write_main(&format!(
+        r#"{PROVIDER}
+resource "rack_dhcp_lease" "gone" {{
+  subnet   = "10.77.0.0/24"
+  mac      = "{mac}"
+  ip       = "10.77.0.31"
+  hostname = "pxe1"
+}}
+"#
+    ));
+    wd.apply();
+    wd.run(&[
+        "plan",
+        "-destroy",
+        "-input=false",
+        "-no-color",
+        "-out=destroy.tfplan",
+    ])
+    .success();
+
+    // An operator gives the reservation to another machine after the plan was made.
+    edit_out_of_band(&kea, |list| {
+        for r in list.iter_mut() {
+            if r["hw-address"] == mac {
+                r["hostname"] = json!("by-hand");
+                r["ip-address"] = json!("10.77.0.32");
+            }
+        }
+    });
+    let by_hand = reservation(&kea, mac).expect("the reservation exists");
+
+    let out = wd
+        .run(&["apply", "-input=false", "-no-color", "destroy.tfplan"])
+        .failure();
+    let text = flat(&out.stderr);
+    assert!(
+        text.contains(mac) && text.contains("changed outside") && text.contains("by-hand"),
+        "{out}"
+    );
+    let now = reservation(&kea, mac).expect("the hand-made reservation is still in Kea");
+    assert_eq!(now, by_hand, "the hand-made reservation was changed");
+    let listed = wd.run(&["state", "list", "-no-color"]).success();
+    assert!(
+        listed.stdout.contains("rack_dhcp_lease.gone"),
+        "the lease left the state: {listed}"
+    );
+
+    // A destroy that refreshes first plans from what Kea holds now, and removes it.
+    wd.destroy();
+    assert!(reservation(&kea, mac).is_none(), "{:?}", reservations(&kea));
+
+    // Removed by hand after the destroy plan: already gone is what destroy wants.
+    wd.apply();
+    wd.run(&[
+        "plan",
+        "-destroy",
+        "-input=false",
+        "-no-color",
+        "-out=destroy.tfplan",
+    ])
+    .success();
+    edit_out_of_band(&kea, |list| list.retain(|r| r["hw-address"] != mac));
+    wd.run(&["apply", "-input=false", "-no-color", "destroy.tfplan"])
+        .success();
+    assert!(reservations(&kea).is_empty(), "{:?}", reservations(&kea));
+    wd.assert_destroyed();
+}
+
+/// On a libvirt network too: a lease removed from the configuration is not deleted when
+/// its host entry was changed by hand after the plan; once a plan has seen the change,
+/// the entry is removed.
+#[test]
+fn a_host_entry_changed_by_hand_after_the_plan_is_not_removed_from_a_libvirt_network() {
+    use crate::libvirt_common::{start, virsh_ok, workdir};
+    let lv = start();
+    let wd = workdir(&lv);
+    let network = r#"
+terraform {
+  required_providers {
+    rack = { source = "terraform.local/rack/rack" }
+  }
+}
+
+provider "rack" {
+  dhcp {
+    server "farm" {
+      libvirt {
+        network = "trustd"
+      }
+    }
+  }
+}
+
+resource "rack_network" "trustd" {
+  name   = "trustd"
+  mode   = "isolated"
+  bridge = "rktrust1"
+  ipv4 = {
+    cidr        = "10.10.64.0/24"
+    dhcp_ranges = [{ start = "10.10.64.100", end = "10.10.64.150" }]
+  }
+}
+"#;
+    let lease = r#"
+resource "rack_dhcp_lease" "l" {
+  subnet   = "10.10.64.0/24"
+  mac      = "02:00:00:64:00:01"
+  ip       = "10.10.64.20"
+  hostname = "node0"
+
+  depends_on = [rack_network.trustd]
+}
+"#;
+    wd.write_main(&format!("{network}{lease}"));
+    wd.apply();
+    let hosts = || {
+        virsh_ok(&lv, &["net-dumpxml", "trustd"])
+            .lines()
+            .filter(|l| l.contains("<host "))
+            .map(|l| l.trim().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(hosts().len(), 1, "{:?}", hosts());
+
+    // The lease leaves the configuration; after the plan, an operator moves the entry.
+    wd.write_main(network);
+    wd.run(&["plan", "-input=false", "-no-color", "-out=remove.tfplan"])
+        .success();
+    virsh_ok(
+        &lv,
+        &[
+            "net-update",
+            "trustd",
+            "modify",
+            "ip-dhcp-host",
+            "<host mac='02:00:00:64:00:01' name='by-hand' ip='10.10.64.99'/>",
+            "--live",
+            "--config",
+        ],
+    );
+    let by_hand = hosts();
+
+    let out = wd
+        .run(&["apply", "-input=false", "-no-color", "remove.tfplan"])
+        .failure();
+    let text = flat(&out.stderr);
+    assert!(
+        text.contains("02:00:00:64:00:01")
+            && text.contains("changed outside")
+            && text.contains("10.10.64.99"),
+        "{out}"
+    );
+    assert_eq!(hosts(), by_hand, "the hand-made entry was changed");
+    let listed = wd.run(&["state", "list", "-no-color"]).success();
+    assert!(
+        listed.stdout.contains("rack_dhcp_lease.l"),
+        "the lease left the state: {listed}"
+    );
+
+    // A plan that refreshes first sees the entry as it is now, and removes it.
+    wd.apply();
+    assert!(hosts().is_empty(), "{:?}", hosts());
+    wd.assert_plan_empty();
+    wd.destroy();
 }

@@ -126,7 +126,13 @@ impl Resource for DhcpLease {
                  rack or by hand, is refused with the existing entry named, unless it is \
                  exactly the planned reservation (e.g. written by an apply whose request \
                  timed out), which is then taken over. A reservation changed on the server \
-                 between plan and apply is not overwritten: the apply fails naming it. On a \
+                 between plan and apply is not overwritten: the apply fails naming it. Nor \
+                 is it removed: a destroy, or a lease removed from the configuration, deletes \
+                 the reservation only while it is the one the plan was made from (one \
+                 already gone counts as deleted); otherwise it fails naming the reservation \
+                 and what the server holds, and the lease stays in the state. A plan that \
+                 refreshes first (a plain `terraform destroy`) is made from the server's \
+                 current reservation and removes it. On a \
                  Kea server every write is read back and checked, so an apply never succeeds \
                  with a reservation missing; see the `kea` block of the provider's `dhcp` \
                  section for what that check does and does not cover when several writers \
@@ -578,11 +584,34 @@ impl Resource for DhcpLease {
             subnet: r.subnet,
             identifier: r.identifier.clone(),
         };
-        if let Err(e) = srv.backend.apply(change).await {
-            diags.push(dhcp_error(
+        // Only the reservation the plan was made from: one changed by hand since then is
+        // refused and kept, on Kea checked in the configuration being written.
+        let old = r.clone();
+        let expect: Expect = Arc::new(move |now: Option<&Reservation>| {
+            now.is_none_or(|n| same_reservation(n, &old))
+        });
+        match srv.backend.apply_expecting(change, expect).await {
+            // Already gone is what delete wants.
+            Ok(()) | Err(DhcpError::Config(ConfigError::NotFound { .. })) => {}
+            Err(DhcpError::Config(ConfigError::Changed { found, .. })) => {
+                diags.push(Diagnostic::error(
+                    format!(
+                        "The reservation of {} in subnet {} was changed outside Terraform",
+                        r.identifier, r.subnet
+                    ),
+                    format!(
+                        "Server {:?} now holds [{found}], which is not what the plan was made \
+                         from, so rack did not remove it and keeps it in the state. Run \
+                         `terraform plan` to see the change, then destroy again (or remove the \
+                         reservation from the server yourself).",
+                        srv.name
+                    ),
+                ))
+            }
+            Err(e) => diags.push(dhcp_error(
                 &e,
                 &format!("remove the reservation of {}", r.identifier),
-            ));
+            )),
         }
         diags
     }
