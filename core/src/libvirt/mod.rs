@@ -52,7 +52,8 @@ pub use pool::{
 pub use upload::{CHUNK as UPLOAD_CHUNK, UploadError, UploadReport};
 pub use volume::{
     BackingStore, SourceLocation, UploadSource, VOLUME_REPLACE_ATTRIBUTES, VolumeContent,
-    VolumeFormat, VolumeRef, VolumeSpec, VolumeSpecError, VolumeState, VolumeXml, parse_volume_xml,
+    VolumeFormat, VolumeRef, VolumeSpec, VolumeSpecError, VolumeState, VolumeXml,
+    check_volume_name, check_volume_pool, parse_volume_xml,
 };
 
 use std::fmt;

@@ -34,7 +34,7 @@ use virt::storage_pool::StoragePool;
 use virt::sys;
 
 use super::hypervisor::{Hypervisor, Link};
-use super::xml::Element;
+use super::xml::{Element, is_plain};
 use super::{LibvirtError, ObjectKind};
 
 /// What backs a pool.
@@ -130,11 +130,13 @@ pub const POOL_REPLACE_ATTRIBUTES: &[&str] = &["name", "type", "path", "volume_g
 #[non_exhaustive]
 pub enum PoolSpecError {
     /// The name is empty or has characters libvirt refuses.
-    #[error("Storage pool name {0:?} is not valid; use a non-empty name without '/' or spaces")]
+    #[error(
+        "Storage pool name {0:?} is not valid; use a non-empty name without '/', spaces, quotes, '<', '>' or '&'"
+    )]
     Name(String),
     /// A path that is not absolute and normalised.
     #[error(
-        "Path {path:?} in `{attribute}` is not valid; use an absolute path without '.', '..', '//' or a trailing '/'"
+        "Path {path:?} in `{attribute}` is not valid; use an absolute path without '.', '..', '//', a trailing '/', quotes, '<', '>' or '&'"
     )]
     Path {
         /// Where.
@@ -163,6 +165,7 @@ pub(crate) fn valid_object_name(name: &str) -> bool {
         && !name
             .chars()
             .any(|c| c == '/' || c.is_whitespace() || c.is_control())
+        && is_plain(name)
 }
 
 /// Whether `path` is absolute and normalised (libvirt normalises paths, so anything else
@@ -171,7 +174,7 @@ pub(crate) fn valid_path(path: &str) -> bool {
     path.starts_with('/')
         && (path == "/" || !path.ends_with('/'))
         && !path.contains("//")
-        && !path.chars().any(char::is_control)
+        && is_plain(path)
         && !path.split('/').any(|c| c == "." || c == "..")
 }
 

@@ -245,10 +245,25 @@ fn spec_error_path(e: &DomainSpecError) -> AttributePath {
         E::MemorySize(_) => AttributePath::attr("memory"),
         E::Range { attribute, .. } => AttributePath::attr(*attribute),
         E::CpuMode(_) => AttributePath::attr("cpu_mode"),
-        E::Value { attribute, .. } => {
-            let top = attribute.split('.').next().unwrap_or("name");
-            AttributePath::attr(top)
-        }
+        E::Value { attribute, .. } => match attribute.split_once('.') {
+            // A single nested block: the path reaches its attribute.
+            Some((block @ ("graphics" | "cloud_init"), inner)) => {
+                AttributePath::attr(block).join_attr(inner)
+            }
+            Some((top, _)) => AttributePath::attr(top),
+            None => AttributePath::attr(*attribute),
+        },
+        E::Item {
+            block,
+            index,
+            attribute,
+            ..
+        } => AttributePath::attr(*block)
+            .join_index(*index)
+            .join_attr(*attribute),
+        E::MulticastMac { index, .. } => AttributePath::attr("network_interface")
+            .join_index(*index)
+            .join_attr("mac"),
         E::DuplicateMac { second, .. } => AttributePath::attr("network_interface")
             .join_index(*second)
             .join_attr("mac"),
