@@ -26,6 +26,7 @@ mod lab;
 mod libvirt_common;
 mod libvirt_injection;
 mod libvirt_network;
+mod libvirt_trust;
 mod logging;
 mod storage_pool;
 mod storage_volume;

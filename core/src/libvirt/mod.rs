@@ -46,8 +46,8 @@ pub use network::{
 };
 pub use node::NodeInfo;
 pub use pool::{
-    POOL_REPLACE_ATTRIBUTES, PoolKind, PoolSpec, PoolSpecError, PoolState, PoolUpdatePlan,
-    parse_pool_xml, plan_pool_update, pool_xml,
+    POOL_REPLACE_ATTRIBUTES, PoolCreated, PoolKind, PoolSpec, PoolSpecError, PoolState,
+    PoolUpdatePlan, parse_pool_xml, plan_pool_update, pool_xml,
 };
 pub use upload::{CHUNK as UPLOAD_CHUNK, UploadError, UploadReport};
 pub use volume::{

@@ -1,0 +1,158 @@
+//! The libvirt resources when rack's own writes and libvirt's state meet: `-replace`
+//! of each kind in one apply (a create after its own delete), and a storage pool's
+//! directory removed on destroy only when rack created it.
+
+use crate::libvirt_common::{PROVIDER, start, virsh, virsh_ok, workdir};
+use crate::support::guest::fix_kvm_permissions;
+
+fn all_kinds(pool_path: &str) -> String {
+    format!(
+        r#"{PROVIDER}
+resource "rack_network" "r" {{
+  name = "rnet"
+  mode = "isolated"
+  ipv4 = {{
+    cidr = "10.10.72.0/24"
+  }}
+}}
+
+resource "rack_storage_pool" "r" {{
+  name = "rpool"
+  type = "dir"
+  path = "{pool_path}"
+}}
+
+resource "rack_volume" "r" {{
+  name = "rvol.qcow2"
+  pool = rack_storage_pool.r.name
+  format = "qcow2"
+  size = "1MiB"
+}}
+
+resource "rack_vm" "r" {{
+  name    = "rvm"
+  type    = "qemu"
+  memory  = "64MiB"
+  running = false
+  disk {{
+    pool   = rack_storage_pool.r.name
+    volume = rack_volume.r.name
+  }}
+  network_interface {{
+    network = rack_network.r.name
+  }}
+}}
+"#
+    )
+}
+
+#[test]
+fn libvirt_replace_works_for_every_kind() {
+    fix_kvm_permissions().unwrap_or_else(|e| panic!("{e}"));
+    let lv = start();
+    let wd = workdir(&lv);
+    let pool_path = lv.dir().join("rpool").display().to_string();
+    wd.write_main(&all_kinds(&pool_path));
+    wd.apply();
+    wd.assert_plan_empty();
+    let uuids = |lv: &crate::support::Libvirt| {
+        (
+            virsh_ok(lv, &["net-uuid", "rnet"]),
+            virsh_ok(lv, &["pool-uuid", "rpool"]),
+            virsh_ok(lv, &["domuuid", "rvm"]),
+        )
+    };
+    let before = uuids(&lv);
+
+    // Each kind alone, then all at once.
+    for targets in [
+        &["rack_vm.r"][..],
+        &["rack_volume.r"],
+        &["rack_network.r"],
+        &["rack_storage_pool.r"],
+        &[
+            "rack_network.r",
+            "rack_storage_pool.r",
+            "rack_volume.r",
+            "rack_vm.r",
+        ],
+    ] {
+        let mut args = vec!["apply", "-auto-approve", "-input=false", "-no-color"];
+        let flags: Vec<String> = targets.iter().map(|t| format!("-replace={t}")).collect();
+        args.extend(flags.iter().map(String::as_str));
+        let out = wd.run(&args);
+        assert!(out.succeeded(), "apply {targets:?} failed:\n{out}");
+        wd.assert_plan_empty();
+    }
+    let after = uuids(&lv);
+    assert_ne!(before.0, after.0, "the network was replaced");
+    assert_ne!(before.1, after.1, "the pool was replaced");
+    assert_ne!(before.2, after.2, "the VM was replaced");
+
+    // A tainted resource is replaced the same way.
+    wd.run(&["taint", "rack_volume.r"]).success();
+    wd.run(&["taint", "rack_network.r"]).success();
+    let out = wd.run(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+    assert!(out.succeeded(), "apply of tainted resources failed:\n{out}");
+    wd.assert_plan_empty();
+    wd.destroy();
+    wd.assert_destroyed();
+    assert!(!virsh(&lv, &["pool-info", "rpool"]).0);
+}
+
+fn pool_only(path: &str) -> String {
+    format!(
+        r#"{PROVIDER}
+resource "rack_storage_pool" "own" {{
+  name = "own"
+  type = "dir"
+  path = "{path}"
+}}
+"#
+    )
+}
+
+#[test]
+fn storage_pool_destroy_keeps_a_directory_it_did_not_create() {
+    let lv = start();
+    let wd = workdir(&lv);
+    // An empty directory that was there before: it stays after destroy.
+    let existing = lv.dir().join("existing-empty");
+    std::fs::create_dir_all(&existing).expect("create the directory");
+    wd.write_main(&pool_only(&existing.display().to_string()));
+    wd.apply();
+    wd.assert_plan_empty();
+    wd.destroy();
+    wd.assert_destroyed();
+    assert!(
+        existing.is_dir(),
+        "destroy removed a directory rack did not create"
+    );
+
+    // A directory rack created: removed on destroy, also after an import.
+    let created = lv.dir().join("created-by-rack");
+    wd.write_main(&pool_only(&created.display().to_string()));
+    wd.apply();
+    assert!(created.is_dir());
+    wd.assert_plan_empty();
+    wd.destroy();
+    wd.assert_destroyed();
+    assert!(!created.exists(), "destroy left the directory rack created");
+
+    // Imported: rack did not create the directory, destroy keeps it.
+    let imported = lv.dir().join("imported");
+    std::fs::create_dir_all(&imported).expect("create the directory");
+    let p = imported.display().to_string();
+    virsh_ok(&lv, &["pool-define-as", "own", "dir", "--target", &p]);
+    virsh_ok(&lv, &["pool-start", "own"]);
+    virsh_ok(&lv, &["pool-autostart", "own"]);
+    wd.write_main(&pool_only(&p));
+    wd.import("rack_storage_pool.own", "own");
+    wd.assert_plan_empty();
+    wd.destroy();
+    wd.assert_destroyed();
+    assert!(
+        imported.is_dir(),
+        "destroy removed an imported pool's directory"
+    );
+}
