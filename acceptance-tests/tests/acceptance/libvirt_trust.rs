@@ -1,6 +1,7 @@
 //! The libvirt resources when rack's own writes and libvirt's state meet: `-replace`
 //! of each kind in one apply (a create after its own delete), and a storage pool's
-//! directory removed on destroy only when rack created it.
+//! directory removed on destroy only when rack created it; a create that timed out while
+//! libvirtd was stopped, carried out by libvirtd later, adopted by the next apply.
 
 use crate::libvirt_common::{PROVIDER, start, virsh, virsh_ok, workdir};
 use crate::support::guest::fix_kvm_permissions;
@@ -155,4 +156,117 @@ fn storage_pool_destroy_keeps_a_directory_it_did_not_create() {
         imported.is_dir(),
         "destroy removed an imported pool's directory"
     );
+}
+
+/// libvirtd stopped (SIGSTOP) in the middle of an apply, after the provider connected
+/// and before it creates the second network: that create times out, the apply fails.
+/// Resumed (SIGCONT) while the provider still runs, the create the provider gave up on
+/// is carried out after all. The
+/// next apply converges without an import: what exists is what was planned, so it is
+/// adopted (and started); a different definition under the same name is a conflict.
+#[test]
+fn libvirt_create_adopts_what_a_timed_out_create_left() {
+    let lv = start();
+    let mut wd = workdir(&lv);
+    wd.set_env("RACK_HYPERVISOR_TIMEOUT", "2s");
+    let pid_file = lv.dir().join("run").join("libvirtd.pid");
+    let pid = std::fs::read_to_string(&pid_file)
+        .unwrap_or_else(|e| panic!("no libvirtd pid file {}: {e}", pid_file.display()))
+        .trim()
+        .to_owned();
+    let config = |second_cidr: &str| {
+        format!(
+            r#"{PROVIDER}
+resource "rack_network" "first" {{
+  name = "first"
+  mode = "isolated"
+  ipv4 = {{
+    cidr = "10.10.73.0/24"
+  }}
+}}
+
+resource "terraform_data" "stop_libvirtd" {{
+  triggers_replace = [rack_network.first.uuid]
+  provisioner "local-exec" {{
+    command = "kill -STOP {pid}"
+  }}
+}}
+
+# Resumes libvirtd while the provider still runs (Terraform waits for this before it
+# ends the apply), long after the create of the second network timed out.
+resource "terraform_data" "resume_libvirtd" {{
+  triggers_replace = [terraform_data.stop_libvirtd.id]
+  provisioner "local-exec" {{
+    command = "sleep 6; kill -CONT {pid}; sleep 2"
+  }}
+}}
+
+resource "rack_network" "second" {{
+  name = "second"
+  mode = "isolated"
+  ipv4 = {{
+    cidr = "{second_cidr}"
+  }}
+  depends_on = [terraform_data.stop_libvirtd]
+}}
+"#
+        )
+    };
+    wd.write_main(&config("10.10.74.0/24"));
+    wd.init();
+    let out = wd.run(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+    // Resumed already; again in case the apply stopped early.
+    let _ = std::process::Command::new("kill")
+        .args(["-CONT", &pid])
+        .status();
+    assert!(!out.succeeded(), "the apply must time out:\n{out}");
+    // libvirtd carries out the defines it received while stopped.
+    let mut defined = false;
+    for _ in 0..300 {
+        if virsh(&lv, &["net-info", "second"]).0 {
+            defined = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(
+        defined,
+        "libvirtd did not carry out the timed-out define:\n{out}\n{}",
+        lv.log_tail()
+    );
+    let names = |args: &[&str]| virsh_ok(&lv, args);
+    assert!(
+        names(&["net-list", "--all", "--name"]).contains("second"),
+        "{}",
+        names(&["net-list", "--all"])
+    );
+
+    // The next apply converges, with no import.
+    wd.set_env("RACK_HYPERVISOR_TIMEOUT", "60s");
+    let out = wd.run(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+    assert!(out.succeeded(), "the second apply must converge:\n{out}");
+    wd.assert_plan_empty();
+    let info = virsh_ok(&lv, &["net-info", "second"]);
+    assert!(info.contains("Active:         yes"), "{info}");
+
+    // Something different under the same name is a conflict, not adopted.
+    wd.run(&["state", "rm", "rack_network.second"]).success();
+    wd.write_main(&config("10.10.75.0/24"));
+    let out = wd.run(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+    assert!(
+        !out.succeeded(),
+        "a different network must not be adopted:\n{out}"
+    );
+    let text = crate::storage_pool::flat(&out.combined());
+    assert!(text.contains("already exists"), "{text}");
+    let xml = virsh_ok(&lv, &["net-dumpxml", "second"]);
+    assert!(
+        xml.contains("10.10.74.1"),
+        "the existing network is untouched: {xml}"
+    );
+    wd.write_main(&config("10.10.74.0/24"));
+    wd.run(&["apply", "-auto-approve", "-input=false", "-no-color"])
+        .success();
+    wd.destroy();
+    wd.assert_destroyed();
 }

@@ -751,6 +751,11 @@ impl Hypervisor {
 
     /// Defines the network, starts it and sets autostart. If starting fails the
     /// definition is removed again, so a failed create leaves nothing behind.
+    ///
+    /// Idempotent: a network of that name whose definition is exactly `spec` (a create
+    /// that timed out and that libvirtd carried out later, or one made by hand) is
+    /// adopted, started and given `spec`'s autostart; any other network of that name is
+    /// [`LibvirtError::Exists`], and is left alone.
     pub async fn create_network(&self, spec: &NetworkSpec) -> Result<NetworkState, LibvirtError> {
         spec.validate().map_err(|source| LibvirtError::Spec {
             name: spec.name.clone(),
@@ -761,12 +766,38 @@ impl Hypervisor {
         let cache = self.network_cache();
         self.call(format!("create network {:?}", spec.name), move |link| {
             let name = spec.name.as_str();
-            if lookup(link, name)?.is_some() {
-                return Err(LibvirtError::Exists {
-                    uri: link.uri().to_owned(),
-                    kind: ObjectKind::Network,
-                    name: name.to_owned(),
-                });
+            if let Some(net) = lookup(link, name)? {
+                let now = read_state(link, &net)?;
+                let same = now.persistent
+                    && now.spec.as_ref().is_ok_and(|current| {
+                        let plan = plan_update(current, &spec);
+                        plan.replace.is_empty()
+                            && plan.add_ranges.is_empty()
+                            && plan.remove_ranges.is_empty()
+                    });
+                if !same {
+                    cache.put(name, now);
+                    return Err(LibvirtError::Exists {
+                        uri: link.uri().to_owned(),
+                        kind: ObjectKind::Network,
+                        name: name.to_owned(),
+                    });
+                }
+                tracing::info!(
+                    network = name,
+                    "adopting the network that is already defined as planned"
+                );
+                if !now.active {
+                    net.create()
+                        .map_err(|e| link.fail_on(format!("start network {name:?}"), &spec, e))?;
+                }
+                if now.autostart != spec.autostart {
+                    net.set_autostart(spec.autostart)
+                        .map_err(|e| link.fail(format!("set autostart of network {name:?}"), e))?;
+                }
+                let state = read_state(link, &net)?;
+                cache.put(name, state.clone());
+                return Ok(state);
             }
             if let NetworkMode::Bridge { bridge } = &spec.mode {
                 check_host_bridge(link, bridge)?;

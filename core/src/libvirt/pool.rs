@@ -585,6 +585,8 @@ impl Hypervisor {
     /// (`mkdir -p`). A `logical` pool with devices is always built (a new volume group).
     /// If a step fails the definition is removed again (with a volume group rack has just
     /// created), so a failed create leaves nothing behind but a directory `mkdir -p` made.
+    /// Idempotent: a pool of that name defined exactly as `spec` is adopted (started, its
+    /// autostart set, its storage not rack's); any other is [`LibvirtError::Exists`].
     pub async fn create_pool_recording(
         &self,
         spec: &PoolSpec,
@@ -597,11 +599,42 @@ impl Hypervisor {
             format!("create storage pool {:?}", spec.name),
             move |link| {
                 let name = spec.name.as_str();
-                if lookup_pool(link, name)?.is_some() {
-                    return Err(LibvirtError::Exists {
-                        uri: link.uri().to_owned(),
-                        kind: ObjectKind::StoragePool,
-                        name: name.to_owned(),
+                if let Some(pool) = lookup_pool(link, name)? {
+                    // Idempotent: exactly what is planned (a create that timed out and
+                    // that libvirtd carried out later) is adopted and started; its
+                    // storage is not counted as built by rack.
+                    let now = read_pool(link, &pool)?;
+                    let same = now.persistent
+                        && now.spec.as_ref().is_ok_and(|current| {
+                            plan_pool_update(current, &spec).replace.is_empty()
+                        });
+                    if !same {
+                        cache.put(name, now);
+                        return Err(LibvirtError::Exists {
+                            uri: link.uri().to_owned(),
+                            kind: ObjectKind::StoragePool,
+                            name: name.to_owned(),
+                        });
+                    }
+                    tracing::info!(
+                        pool = name,
+                        "adopting the storage pool that is already defined as planned"
+                    );
+                    if !now.active {
+                        pool.create(0).map_err(|e| {
+                            storage_error(link, format!("start storage pool {name:?}"), &spec, e)
+                        })?;
+                    }
+                    if now.autostart != spec.autostart {
+                        pool.set_autostart(spec.autostart).map_err(|e| {
+                            link.fail(format!("set autostart of storage pool {name:?}"), e)
+                        })?;
+                    }
+                    let state = read_pool(link, &pool)?;
+                    cache.put(name, state.clone());
+                    return Ok(PoolCreated {
+                        state,
+                        built_storage: false,
                     });
                 }
                 let pool = link
