@@ -286,7 +286,7 @@ fn refused_cases() -> Vec<Refused> {
 
 /// The error diagnostics of `terraform plan -json` output: (address, summary + detail,
 /// the source line the diagnostic points at).
-fn errors(json_lines: &str) -> Vec<(String, String, String)> {
+pub(crate) fn errors(json_lines: &str) -> Vec<(String, String, String)> {
     json_lines
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())

@@ -270,3 +270,72 @@ resource "rack_network" "second" {{
     wd.destroy();
     wd.assert_destroyed();
 }
+
+/// What the hypervisor cannot give one VM, and MAC addresses no interface can have, are
+/// refused at plan time at their attribute, before anything is defined. (Terraform stops
+/// at validation errors before it plans, so the MACs, refused by validation, and the
+/// limits, checked against the hypervisor while planning, are two plans.)
+#[test]
+fn libvirt_vm_limits_and_group_macs_are_refused_at_plan_time() {
+    let lv = start();
+    let wd = workdir(&lv);
+    wd.init();
+    let macs = [
+        (
+            "multicast_mac",
+            "mac",
+            "memory = \"64MiB\"\n  network_interface {\n    network = \"default\"\n    mac = \"01:00:5e:00:00:01\"\n  }",
+        ),
+        (
+            "broadcast_mac",
+            "mac",
+            "memory = \"64MiB\"\n  network_interface {\n    network = \"default\"\n    mac = \"ff:ff:ff:ff:ff:ff\"\n  }",
+        ),
+    ];
+    let limits = [
+        ("huge_memory", "memory", "memory = \"99TiB\""),
+        (
+            "huge_max_memory",
+            "max_memory",
+            "memory = \"64MiB\"\n  max_memory = \"99TiB\"",
+        ),
+        (
+            "many_vcpus",
+            "vcpus",
+            "memory = \"64MiB\"\n  vcpus = 100000",
+        ),
+        (
+            "many_max_vcpus",
+            "max_vcpus",
+            "memory = \"64MiB\"\n  max_vcpus = 100000",
+        ),
+    ];
+    for cases in [&macs[..], &limits[..]] {
+        let mut main = PROVIDER.to_owned();
+        for (name, _, body) in cases {
+            main.push_str(&format!(
+                "\nresource \"rack_vm\" \"{name}\" {{\n  name = \"{name}\"\n  type = \"qemu\"\n  \
+                 running = false\n  {body}\n}}\n"
+            ));
+        }
+        wd.write_main(&main);
+        let out = wd.run(&["plan", "-input=false", "-no-color", "-json"]);
+        assert!(!out.succeeded(), "the plan must fail:\n{out}");
+        let errors = crate::libvirt_injection::errors(&out.stdout);
+        for (name, attr, _) in cases {
+            let address = format!("rack_vm.{name}");
+            assert!(
+                errors.iter().any(|(a, _, code)| *a == address
+                    && code.trim_start().starts_with(&format!("{attr} "))),
+                "{address} not refused at {attr}: {:?}\n{}",
+                errors
+                    .iter()
+                    .filter(|(a, ..)| *a == address)
+                    .collect::<Vec<_>>(),
+                out.stdout
+            );
+        }
+    }
+    let names = virsh_ok(&lv, &["list", "--all", "--name"]);
+    assert!(names.trim().is_empty(), "{names}");
+}

@@ -44,7 +44,7 @@ pub use network::{
     DhcpRange, DomainConfig, IpConfig, NetworkMode, NetworkSpec, NetworkSpecError, NetworkState,
     NetworkUpdatePlan, REPLACE_ATTRIBUTES, network_xml, parse_network_xml, plan_update,
 };
-pub use node::NodeInfo;
+pub use node::{GuestLimits, NodeInfo};
 pub use pool::{
     POOL_REPLACE_ATTRIBUTES, PoolCreated, PoolKind, PoolSpec, PoolSpecError, PoolState,
     PoolUpdatePlan, parse_pool_xml, plan_pool_update, pool_xml,

@@ -19,9 +19,9 @@ use async_trait::async_trait;
 use rack_core::cloudinit::CloudInit;
 use rack_core::libvirt::{
     AddressSource, BootDevice, DirectBoot, DiskBus, DiskDevice, DiskSpec, DomainSpec,
-    DomainSpecError, DomainState, DomainType, Firmware, GraphicsKind, GraphicsSpec, Hypervisor,
-    InterfaceSource, InterfaceSpec, LibvirtError, interface_mac, machine_matches, parse_memory_kib,
-    plan_domain_update, routable,
+    DomainSpecError, DomainState, DomainType, Firmware, GraphicsKind, GraphicsSpec, GuestLimits,
+    Hypervisor, InterfaceSource, InterfaceSpec, LibvirtError, interface_mac, machine_matches,
+    parse_memory_kib, plan_domain_update, routable,
 };
 use rack_core::net::MacAddress;
 
@@ -235,6 +235,61 @@ fn interface_of(
         model: str_attr(i, "model").map(str::to_owned),
         mac,
     })
+}
+
+/// Memory and vCPUs beyond what the hypervisor reports for one VM, each at its
+/// attribute.
+fn limit_errors(v: &Value, limits: &GuestLimits) -> Vec<Diagnostic> {
+    let mut errs = Vec::new();
+    for attr in ["memory", "max_memory"] {
+        if let Some(text) = str_attr(v, attr)
+            && let Ok(kib) = parse_memory_kib(text)
+            && kib > limits.memory_kib
+        {
+            errs.push(invalid(
+                AttributePath::attr(attr),
+                format!("More memory than the hypervisor has: {text}"),
+                format!(
+                    "`{attr}` is {kib} KiB; the hypervisor has {} KiB in all. Give the VM less.",
+                    limits.memory_kib
+                ),
+            ));
+        }
+    }
+    let kind = str_attr(v, "type").unwrap_or("kvm");
+    for attr in ["vcpus", "max_vcpus"] {
+        if let Some(n) = number(v, attr)
+            && n > u64::from(limits.max_vcpus)
+        {
+            errs.push(invalid(
+                AttributePath::attr(attr),
+                format!("More vCPUs than the hypervisor allows: {n}"),
+                format!(
+                    "The hypervisor allows at most {} vCPUs for a `{kind}` VM. Use fewer.",
+                    limits.max_vcpus
+                ),
+            ));
+        }
+    }
+    errs
+}
+
+/// [`limit_errors`] against the hypervisor's limits, or nothing when they cannot be read
+/// (then libvirt itself refuses what it cannot do).
+async fn check_limits(hv: &Hypervisor, v: &Value) -> Vec<Diagnostic> {
+    let known = ["memory", "max_memory", "vcpus", "max_vcpus"]
+        .iter()
+        .any(|a| v.attr(a).is_some_and(|x| !x.is_null() && !x.is_unknown()));
+    if !known {
+        return Vec::new();
+    }
+    match hv.guest_limits(str_attr(v, "type").unwrap_or("kvm")).await {
+        Ok(limits) => limit_errors(v, &limits),
+        Err(e) => {
+            tracing::debug!(error = %e, "the hypervisor's limits for a VM cannot be read");
+            Vec::new()
+        }
+    }
 }
 
 /// The attribute a core validation error is about.
@@ -1484,6 +1539,9 @@ impl Resource for Vm {
         let want_running = boolean(&plan.planned, "running") != Some(false);
         if let Ok(hv) = hypervisor(ctx, str_attr(&plan.planned, "hypervisor")) {
             plan_formats(&hv.handle, &mut plan.planned).await;
+            for e in check_limits(&hv.handle, &plan.planned).await {
+                plan.diags.push(e);
+            }
         }
         // Addresses stay known unless the guest starts, stops or restarts.
         fill_planned(
@@ -1526,6 +1584,11 @@ impl Resource for Vm {
             Ok(h) => h,
             Err(d) => return StateResult::failed(Value::Null, d),
         };
+        // Checked again here: the plan may have been made without the hypervisor.
+        let beyond = check_limits(&hv.handle, &planned).await;
+        if !beyond.is_empty() {
+            return StateResult::failed(Value::Null, errors(beyond));
+        }
         let checked = check_volumes(&hv.handle, &spec, &Value::Null).await;
         if checked.has_errors() {
             return StateResult::failed(Value::Null, checked);
@@ -1882,6 +1945,26 @@ pub(crate) fn listed_identity(hv: &str, name: &str) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn limits_are_checked_at_their_attribute() {
+        let limits = GuestLimits {
+            max_vcpus: 16,
+            memory_kib: 8 << 20,
+        };
+        assert!(limit_errors(&config(vec![]), &limits).is_empty());
+        let v = config(vec![
+            ("memory", Value::from("99TiB")),
+            ("max_memory", Value::from("8GiB")),
+            ("vcpus", num_value(17)),
+            ("max_vcpus", num_value(16)),
+        ]);
+        let paths: Vec<String> = limit_errors(&v, &limits)
+            .iter()
+            .filter_map(|d| d.attribute.as_ref().map(ToString::to_string))
+            .collect();
+        assert_eq!(paths, ["memory", "vcpus"]);
+    }
 
     fn config(pairs: Vec<(&str, Value)>) -> Value {
         let mut base: Vec<(&str, Value)> = vec![
