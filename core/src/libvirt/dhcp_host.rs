@@ -298,7 +298,7 @@ fn check_conflicts(
 }
 
 /// Checks what rack itself never writes: an entry without a MAC address or an address,
-/// or with an address outside its subnet.
+/// with an address outside its subnet, or with a name that is not a host name.
 fn check_entry(host: &DhcpHost, subnet: Cidr) -> Result<(), DhcpHostError> {
     let invalid = |reason: String| DhcpHostError::Invalid {
         host: host.to_string(),
@@ -312,6 +312,17 @@ fn check_entry(host: &DhcpHost, subnet: Cidr) -> Result<(), DhcpHostError> {
     }
     if !subnet.contains(IpAddr::V4(ip)) {
         return Err(invalid(format!("{ip} is not in subnet {subnet}")));
+    }
+    // libvirt writes the name into dnsmasq's host file (`mac,ip,name`) too.
+    if let Some(name) = &host.name
+        && (name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)))
+    {
+        return Err(invalid(format!(
+            "{name:?} is not a host name (letters, digits, '-', '_' and '.')"
+        )));
     }
     Ok(())
 }
@@ -594,6 +605,19 @@ mod tests {
             plan(HostChange::Add(outside)),
             Err(DhcpHostError::Invalid { .. })
         ));
+        // A name that would reach dnsmasq's host file (`mac,ip,name`) with a comma, a
+        // newline or markup is refused.
+        for bad in ["a,b", "a\nb", "a'/><x/>", ""] {
+            let mut named = DhcpHost::new(mac("52:54:00:00:00:09"), ip("10.90.0.31"));
+            named.name = Some(bad.into());
+            assert!(
+                matches!(
+                    plan(HostChange::Add(named)),
+                    Err(DhcpHostError::Invalid { .. })
+                ),
+                "{bad:?}"
+            );
+        }
 
         // Modify: its own entry is no conflict; another's address is.
         let moved = DhcpHost::new(mac("52:54:00:00:00:02"), ip("10.90.0.40"));

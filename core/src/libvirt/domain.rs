@@ -35,7 +35,8 @@ use virt::domain::Domain;
 use virt::sys;
 
 use super::hypervisor::{Hypervisor, Link};
-use super::xml::Element;
+use super::pool::valid_path;
+use super::xml::{Element, is_plain};
 use super::{LibvirtError, ObjectKind, seed_volume};
 use crate::cloudinit::CloudInit;
 use crate::net::{MacAddress, MacPrefix, derive_mac};
@@ -463,7 +464,9 @@ fn disk_letters(mut i: usize) -> String {
 #[non_exhaustive]
 pub enum DomainSpecError {
     /// The name is empty or has characters libvirt refuses.
-    #[error("VM name {0:?} is not valid; use a non-empty name without '/' or spaces")]
+    #[error(
+        "VM name {0:?} is not valid; use a non-empty name without '/', spaces, quotes, '<', '>' or '&'"
+    )]
     Name(String),
     /// A memory size that cannot be read.
     #[error(
@@ -486,15 +489,36 @@ pub enum DomainSpecError {
     /// An empty or misplaced name or path.
     #[error("`{attribute}` is {value:?}; {expected}")]
     Value {
-        /// The attribute: `name`, or `block.name` inside a repeated block.
+        /// The attribute.
         attribute: &'static str,
-        /// Which of the repeated blocks (disks, then the cloud-init seed; interfaces), when
-        /// the attribute is inside one.
-        index: Option<usize>,
         /// The value given.
         value: String,
         /// What is allowed.
         expected: &'static str,
+    },
+    /// A value of one disk or interface that libvirt would refuse or could not keep.
+    #[error("`{block}[{index}].{attribute}` is {value:?}; {expected}")]
+    Item {
+        /// The block: `disk` or `network_interface`.
+        block: &'static str,
+        /// The block's index.
+        index: usize,
+        /// The attribute in the block.
+        attribute: &'static str,
+        /// The value given.
+        value: String,
+        /// What is allowed.
+        expected: &'static str,
+    },
+    /// A multicast or broadcast MAC address, which no interface can have.
+    #[error(
+        "Network interface {index} has MAC address {mac}, a multicast or broadcast address; use a unicast address (even first octet), e.g. 52:54:00:12:34:56, or leave `mac` out to derive one"
+    )]
+    MulticastMac {
+        /// The interface's index.
+        index: usize,
+        /// The MAC address.
+        mac: MacAddress,
     },
     /// Two interfaces would have the same MAC address.
     #[error(
@@ -564,6 +588,16 @@ fn check_name(name: &str) -> bool {
         && !name
             .chars()
             .any(|c| c == '/' || c.is_whitespace() || c.is_control())
+        && is_plain(name)
+}
+
+/// Whether `word` is a single word of letters, digits and `-_.:` (a machine type, a
+/// disk format, a device name).
+fn check_word(word: &str) -> bool {
+    !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
 }
 
 impl DomainSpec {
@@ -608,39 +642,29 @@ impl DomainSpec {
         }
         let value = |attribute, value: &str, expected| DomainSpecError::Value {
             attribute,
-            index: None,
-            value: value.to_owned(),
-            expected,
-        };
-        let value_at = |attribute, index, value: &str, expected| DomainSpecError::Value {
-            attribute,
-            index: Some(index),
             value: value.to_owned(),
             expected,
         };
         if let Some(m) = &self.machine
-            && (m.is_empty() || m.chars().any(char::is_whitespace))
+            && !check_word(m)
         {
             return Err(value("machine", m, "use a machine type such as pc or q35"));
         }
         let mut targets = BTreeSet::new();
         let mut sources = BTreeSet::new();
-        for (i, d) in self.all_disks().iter().enumerate() {
+        for (index, d) in self.disks.iter().enumerate() {
+            let item = |attribute, value: &str, expected| DomainSpecError::Item {
+                block: "disk",
+                index,
+                attribute,
+                value: value.to_owned(),
+                expected,
+            };
             if !check_name(&d.pool) {
-                return Err(value_at(
-                    "disk.pool",
-                    i,
-                    &d.pool,
-                    "name an existing storage pool",
-                ));
+                return Err(item("pool", &d.pool, "name an existing storage pool"));
             }
             if !check_name(&d.volume) {
-                return Err(value_at(
-                    "disk.volume",
-                    i,
-                    &d.volume,
-                    "name a volume of the pool",
-                ));
+                return Err(item("volume", &d.volume, "name a volume of the pool"));
             }
             if let Some(serial) = &d.serial
                 && (serial.is_empty()
@@ -649,13 +673,33 @@ impl DomainSpec {
                         .chars()
                         .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)))
             {
-                return Err(value_at(
-                    "disk.serial",
-                    i,
+                return Err(item(
+                    "serial",
                     serial,
                     "use 1 to 20 letters, digits, '-', '_' or '.'",
                 ));
             }
+            if let Some(f) = &d.format
+                && !check_word(f)
+            {
+                return Err(item("format", f, "use raw or qcow2"));
+            }
+            if let Some(t) = &d.target
+                && !check_word(t)
+            {
+                return Err(item("target", t, "use a device name such as vda or sdb"));
+            }
+        }
+        if let Some(pool) = &self.cloud_init_pool
+            && !check_name(pool)
+        {
+            return Err(value(
+                "cloud_init.pool",
+                pool,
+                "name an existing storage pool",
+            ));
+        }
+        for (i, d) in self.all_disks().iter().enumerate() {
             if !sources.insert((d.pool.clone(), d.volume.clone())) {
                 return Err(DomainSpecError::DuplicateDisk {
                     pool: d.pool.clone(),
@@ -671,14 +715,20 @@ impl DomainSpec {
         }
         let mut macs: Vec<MacAddress> = Vec::new();
         for (i, iface) in self.resolved_interfaces().iter().enumerate() {
+            let item = |attribute, value: &str, expected| DomainSpecError::Item {
+                block: "network_interface",
+                index: i,
+                attribute,
+                value: value.to_owned(),
+                expected,
+            };
             let (attribute, n) = match &iface.source {
-                InterfaceSource::Network(n) => ("network_interface.network", n),
-                InterfaceSource::Bridge(n) => ("network_interface.bridge", n),
+                InterfaceSource::Network(n) => ("network", n),
+                InterfaceSource::Bridge(n) => ("bridge", n),
             };
             if !check_name(n) {
-                return Err(value_at(
+                return Err(item(
                     attribute,
-                    i,
                     n,
                     "name a libvirt network or a host bridge",
                 ));
@@ -686,14 +736,16 @@ impl DomainSpec {
             if let Some(model) = &iface.model
                 && !check_name(model)
             {
-                return Err(value_at(
-                    "network_interface.model",
-                    i,
+                return Err(item(
+                    "model",
                     model,
                     "use a NIC model such as virtio or e1000",
                 ));
             }
             let mac = iface.mac.unwrap_or_else(|| interface_mac(&self.name, i));
+            if !mac.is_unicast() {
+                return Err(DomainSpecError::MulticastMac { index: i, mac });
+            }
             if let Some(first) = macs.iter().position(|m| *m == mac) {
                 return Err(DomainSpecError::DuplicateMac {
                     mac,
@@ -703,21 +755,41 @@ impl DomainSpec {
             }
             macs.push(mac);
         }
-        if let Some(boot) = &self.direct_boot
-            && !boot.kernel.starts_with('/')
+        if let Some(boot) = &self.direct_boot {
+            let path = "use an absolute, normalised path on the hypervisor without quotes, '<', '>' or '&'";
+            if !valid_path(&boot.kernel) {
+                return Err(value("kernel", &boot.kernel, path));
+            }
+            if let Some(initrd) = &boot.initrd
+                && !valid_path(initrd)
+            {
+                return Err(value("initrd", initrd, path));
+            }
+            if let Some(cmdline) = &boot.cmdline
+                && cmdline.chars().any(char::is_control)
+            {
+                return Err(value(
+                    "cmdline",
+                    cmdline,
+                    "use one line without control characters",
+                ));
+            }
+        }
+        if let Some(listen) = self.graphics.as_ref().and_then(|g| g.listen.as_ref())
+            && listen.parse::<IpAddr>().is_err()
         {
             return Err(value(
-                "kernel",
-                &boot.kernel,
-                "use an absolute path on the hypervisor",
+                "graphics.listen",
+                listen,
+                "use an IP address of the hypervisor, e.g. 127.0.0.1 or 0.0.0.0",
             ));
         }
         if let Some(log) = &self.console_log {
-            if !log.starts_with('/') {
+            if !valid_path(log) {
                 return Err(value(
                     "console_log",
                     log,
-                    "use an absolute path on the hypervisor",
+                    "use an absolute, normalised path on the hypervisor without quotes, '<', '>' or '&'",
                 ));
             }
             if !self.serial_console {
@@ -1655,7 +1727,6 @@ impl Hypervisor {
                 vm,
                 DomainSpecError::Value {
                     attribute: "cloud_init",
-                    index: None,
                     value: e.to_string(),
                     expected: "fix the cloud-init data",
                 },
@@ -2409,6 +2480,38 @@ mod tests {
             DomainSpecError::Name(_)
         ));
         assert!(matches!(
+            bad(|s| s.name = "web'1".into()),
+            DomainSpecError::Name(_)
+        ));
+        assert!(matches!(
+            bad(|s| s.interfaces[1].mac = Some("01:00:5e:00:00:01".parse().unwrap())),
+            DomainSpecError::MulticastMac { index: 1, .. }
+        ));
+        assert!(matches!(
+            bad(|s| s.interfaces[0].mac = Some("ff:ff:ff:ff:ff:ff".parse().unwrap())),
+            DomainSpecError::MulticastMac { index: 0, .. }
+        ));
+        assert!(matches!(
+            bad(|s| s.graphics = Some(GraphicsSpec {
+                kind: GraphicsKind::Vnc,
+                listen: Some("127.0.0.1'/><x a='".into()),
+                password: None,
+            })),
+            DomainSpecError::Value {
+                attribute: "graphics.listen",
+                ..
+            }
+        ));
+        assert!(matches!(
+            bad(|s| s.disks[1].target = Some("vdb'".into())),
+            DomainSpecError::Item {
+                block: "disk",
+                index: 1,
+                attribute: "target",
+                ..
+            }
+        ));
+        assert!(matches!(
             bad(|s| s.vcpus = 0),
             DomainSpecError::Range {
                 attribute: "vcpus",
@@ -2454,8 +2557,10 @@ mod tests {
         ));
         assert!(matches!(
             bad(|s| s.disks[0].serial = Some("has space".into())),
-            DomainSpecError::Value {
-                attribute: "disk.serial",
+            DomainSpecError::Item {
+                block: "disk",
+                index: 0,
+                attribute: "serial",
                 ..
             }
         ));

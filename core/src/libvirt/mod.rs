@@ -44,15 +44,16 @@ pub use network::{
     DhcpRange, DomainConfig, IpConfig, NetworkMode, NetworkSpec, NetworkSpecError, NetworkState,
     NetworkUpdatePlan, REPLACE_ATTRIBUTES, network_xml, parse_network_xml, plan_update,
 };
-pub use node::NodeInfo;
+pub use node::{GuestLimits, NodeInfo};
 pub use pool::{
-    POOL_REPLACE_ATTRIBUTES, PoolKind, PoolSpec, PoolSpecError, PoolState, PoolUpdatePlan,
-    parse_pool_xml, plan_pool_update, pool_xml,
+    POOL_REPLACE_ATTRIBUTES, PoolCreated, PoolKind, PoolSpec, PoolSpecError, PoolState,
+    PoolUpdatePlan, parse_pool_xml, plan_pool_update, pool_xml,
 };
 pub use upload::{CHUNK as UPLOAD_CHUNK, UploadError, UploadReport};
 pub use volume::{
     BackingStore, SourceLocation, UploadSource, VOLUME_REPLACE_ATTRIBUTES, VolumeContent,
-    VolumeFormat, VolumeRef, VolumeSpec, VolumeSpecError, VolumeState, VolumeXml, parse_volume_xml,
+    VolumeFormat, VolumeRef, VolumeSpec, VolumeSpecError, VolumeState, VolumeXml,
+    check_volume_name, check_volume_pool, parse_volume_xml,
 };
 
 use std::fmt;

@@ -27,7 +27,7 @@ use virt::network::Network;
 use virt::sys;
 
 use super::hypervisor::{Hypervisor, Link};
-use super::xml::Element;
+use super::xml::{Element, is_dns_name, is_plain};
 use super::{LibvirtError, ObjectKind};
 
 /// How a network reaches the outside world (libvirt's `<forward mode=...>`).
@@ -165,12 +165,14 @@ const MAX_IFNAME: usize = 15;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum NetworkSpecError {
-    /// The name is empty or has characters libvirt refuses.
-    #[error("Network name {0:?} is not valid; use a non-empty name without '/' or spaces")]
+    /// The name is empty or has characters libvirt refuses or cannot keep.
+    #[error(
+        "Network name {0:?} is not valid; use a non-empty name without '/', spaces, quotes, '<', '>' or '&'"
+    )]
     Name(String),
     /// The bridge name is not a valid interface name.
     #[error(
-        "Bridge name {0:?} is not a valid interface name; use 1 to 15 characters without '/', ':' or spaces"
+        "Bridge name {0:?} is not a valid interface name; use 1 to 15 characters without '/', ':', spaces, quotes, '<', '>' or '&'"
     )]
     BridgeName(String),
     /// An attribute was given that the mode does not allow.
@@ -218,9 +220,11 @@ pub enum NetworkSpecError {
         /// Its prefix.
         prefix: u8,
     },
-    /// An empty domain name.
-    #[error("Domain name must not be empty")]
-    Domain,
+    /// The DNS domain is not a DNS name.
+    #[error(
+        "Domain {0:?} is not a DNS name; use labels of letters, digits and hyphens joined by dots, e.g. farm.example"
+    )]
+    Domain(String),
     /// The XML is not well-formed.
     #[error("Network XML is not well-formed: {0}")]
     Syntax(String),
@@ -237,6 +241,7 @@ impl NetworkSpec {
                 .name
                 .chars()
                 .any(|c| c == '/' || c.is_whitespace() || c.is_control())
+            || !is_plain(&self.name)
         {
             return Err(NetworkSpecError::Name(self.name.clone()));
         }
@@ -269,9 +274,9 @@ impl NetworkSpec {
             check_ip(ip, "ipv6", true)?;
         }
         if let Some(domain) = &self.domain
-            && domain.name.trim().is_empty()
+            && !is_dns_name(&domain.name)
         {
-            return Err(NetworkSpecError::Domain);
+            return Err(NetworkSpecError::Domain(domain.name.clone()));
         }
         Ok(())
     }
@@ -282,7 +287,8 @@ fn check_ifname(name: &str) -> Result<(), NetworkSpecError> {
         || name.len() > MAX_IFNAME
         || name
             .chars()
-            .any(|c| c == '/' || c == ':' || c.is_whitespace() || c.is_control());
+            .any(|c| c == '/' || c == ':' || c.is_whitespace() || c.is_control())
+        || !is_plain(name);
     if bad {
         return Err(NetworkSpecError::BridgeName(name.to_owned()));
     }
@@ -745,6 +751,11 @@ impl Hypervisor {
 
     /// Defines the network, starts it and sets autostart. If starting fails the
     /// definition is removed again, so a failed create leaves nothing behind.
+    ///
+    /// Idempotent: a network of that name whose definition is exactly `spec` (a create
+    /// that timed out and that libvirtd carried out later, or one made by hand) is
+    /// adopted, started and given `spec`'s autostart; any other network of that name is
+    /// [`LibvirtError::Exists`], and is left alone.
     pub async fn create_network(&self, spec: &NetworkSpec) -> Result<NetworkState, LibvirtError> {
         spec.validate().map_err(|source| LibvirtError::Spec {
             name: spec.name.clone(),
@@ -755,12 +766,38 @@ impl Hypervisor {
         let cache = self.network_cache();
         self.call(format!("create network {:?}", spec.name), move |link| {
             let name = spec.name.as_str();
-            if lookup(link, name)?.is_some() {
-                return Err(LibvirtError::Exists {
-                    uri: link.uri().to_owned(),
-                    kind: ObjectKind::Network,
-                    name: name.to_owned(),
-                });
+            if let Some(net) = lookup(link, name)? {
+                let now = read_state(link, &net)?;
+                let same = now.persistent
+                    && now.spec.as_ref().is_ok_and(|current| {
+                        let plan = plan_update(current, &spec);
+                        plan.replace.is_empty()
+                            && plan.add_ranges.is_empty()
+                            && plan.remove_ranges.is_empty()
+                    });
+                if !same {
+                    cache.put(name, now);
+                    return Err(LibvirtError::Exists {
+                        uri: link.uri().to_owned(),
+                        kind: ObjectKind::Network,
+                        name: name.to_owned(),
+                    });
+                }
+                tracing::info!(
+                    network = name,
+                    "adopting the network that is already defined as planned"
+                );
+                if !now.active {
+                    net.create()
+                        .map_err(|e| link.fail_on(format!("start network {name:?}"), &spec, e))?;
+                }
+                if now.autostart != spec.autostart {
+                    net.set_autostart(spec.autostart)
+                        .map_err(|e| link.fail(format!("set autostart of network {name:?}"), e))?;
+                }
+                let state = read_state(link, &net)?;
+                cache.put(name, state.clone());
+                return Ok(state);
             }
             if let NetworkMode::Bridge { bridge } = &spec.mode {
                 check_host_bridge(link, bridge)?;
@@ -1141,7 +1178,19 @@ mod tests {
         ));
         assert!(matches!(
             bad(|s| s.domain.as_mut().unwrap().name = " ".into()),
-            NetworkSpecError::Domain
+            NetworkSpecError::Domain(_)
+        ));
+        assert!(matches!(
+            bad(|s| s.domain.as_mut().unwrap().name = "rel'/><mtu size='1400'/><x a='".into()),
+            NetworkSpecError::Domain(_)
+        ));
+        assert!(matches!(
+            bad(|s| s.domain.as_mut().unwrap().name = "farm.test\ndhcp-script=/x".into()),
+            NetworkSpecError::Domain(_)
+        ));
+        assert!(matches!(
+            bad(|s| s.name = "farm'".into()),
+            NetworkSpecError::Name(_)
         ));
     }
 

@@ -118,7 +118,34 @@ fn version_text(v: u32) -> String {
     format!("{}.{}.{}", v / 1_000_000, (v / 1000) % 1000, v % 1000)
 }
 
+/// What one VM may have on a hypervisor, as the hypervisor reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GuestLimits {
+    /// The most vCPUs a domain of the type may have (`virConnectGetMaxVcpus`).
+    pub max_vcpus: u32,
+    /// The host's memory in KiB: no VM gets more.
+    pub memory_kib: u64,
+}
+
 impl Hypervisor {
+    /// The limits for one VM of `domain_type` (`kvm`, `qemu`), read each time.
+    pub async fn guest_limits(&self, domain_type: &str) -> Result<GuestLimits, LibvirtError> {
+        let domain_type = domain_type.to_owned();
+        self.call("read the hypervisor's limits for a VM", move |link| {
+            let conn = link.conn();
+            let fail = |what: &str, e| link.fail(format!("read the hypervisor's {what}"), e);
+            let node = conn.node_info().map_err(|e| fail("node information", e))?;
+            let max_vcpus = conn
+                .max_vcpus(Some(&domain_type))
+                .map_err(|e| fail("maximum vCPUs", e))?;
+            Ok(GuestLimits {
+                max_vcpus,
+                memory_kib: node.memory,
+            })
+        })
+        .await
+    }
+
     /// The hypervisor's hardware, versions and usable domain types (read each time).
     pub async fn node_info(&self) -> Result<NodeInfo, LibvirtError> {
         self.call("read the hypervisor's node information", |link| {

@@ -34,7 +34,7 @@ use virt::storage_pool::StoragePool;
 use virt::sys;
 
 use super::hypervisor::{Hypervisor, Link};
-use super::xml::Element;
+use super::xml::{Element, is_plain};
 use super::{LibvirtError, ObjectKind};
 
 /// What backs a pool.
@@ -125,16 +125,29 @@ impl PoolSpec {
 /// The attributes whose change forces the pool to be replaced.
 pub const POOL_REPLACE_ATTRIBUTES: &[&str] = &["name", "type", "path", "volume_group", "devices"];
 
+/// A pool rack has just created.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct PoolCreated {
+    /// The pool as libvirt holds it now.
+    pub state: PoolState,
+    /// Whether rack built the pool's storage (made its directory, created its volume
+    /// group): only then may a delete remove it.
+    pub built_storage: bool,
+}
+
 /// Why a pool specification or a pool's XML cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PoolSpecError {
     /// The name is empty or has characters libvirt refuses.
-    #[error("Storage pool name {0:?} is not valid; use a non-empty name without '/' or spaces")]
+    #[error(
+        "Storage pool name {0:?} is not valid; use a non-empty name without '/', spaces, quotes, '<', '>' or '&'"
+    )]
     Name(String),
     /// A path that is not absolute and normalised.
     #[error(
-        "Path {path:?} in `{attribute}` is not valid; use an absolute path without '.', '..', '//' or a trailing '/'"
+        "Path {path:?} in `{attribute}` is not valid; use an absolute path without '.', '..', '//', a trailing '/', quotes, '<', '>' or '&'"
     )]
     Path {
         /// Where.
@@ -163,6 +176,7 @@ pub(crate) fn valid_object_name(name: &str) -> bool {
         && !name
             .chars()
             .any(|c| c == '/' || c.is_whitespace() || c.is_control())
+        && is_plain(name)
 }
 
 /// Whether `path` is absolute and normalised (libvirt normalises paths, so anything else
@@ -171,7 +185,7 @@ pub(crate) fn valid_path(path: &str) -> bool {
     path.starts_with('/')
         && (path == "/" || !path.ends_with('/'))
         && !path.contains("//")
-        && !path.chars().any(char::is_control)
+        && is_plain(path)
         && !path.split('/').any(|c| c == "." || c == "..")
 }
 
@@ -558,10 +572,25 @@ impl Hypervisor {
             .await
     }
 
-    /// Defines the pool, builds it, starts it and sets autostart. If a step fails the
-    /// definition is removed again (with a volume group rack has just created), so a
-    /// failed create leaves nothing behind but a directory `mkdir -p` made.
+    /// Defines the pool, builds it, starts it and sets autostart; see
+    /// [`Hypervisor::create_pool_recording`].
     pub async fn create_pool(&self, spec: &PoolSpec) -> Result<PoolState, LibvirtError> {
+        Ok(self.create_pool_recording(spec).await?.state)
+    }
+
+    /// Defines the pool, builds its storage if it is missing, starts it and sets
+    /// autostart, and says whether it built the storage. A `dir` pool whose directory
+    /// exists already starts without a build (the directory is not rack's, and
+    /// [`Hypervisor::delete_pool_with`] leaves it); only a missing directory is built
+    /// (`mkdir -p`). A `logical` pool with devices is always built (a new volume group).
+    /// If a step fails the definition is removed again (with a volume group rack has just
+    /// created), so a failed create leaves nothing behind but a directory `mkdir -p` made.
+    /// Idempotent: a pool of that name defined exactly as `spec` is adopted (started, its
+    /// autostart set, its storage not rack's); any other is [`LibvirtError::Exists`].
+    pub async fn create_pool_recording(
+        &self,
+        spec: &PoolSpec,
+    ) -> Result<PoolCreated, LibvirtError> {
         spec.validate().map_err(|e| spec_error(&spec.name, e))?;
         let xml = pool_xml(spec);
         let spec = spec.clone();
@@ -570,11 +599,42 @@ impl Hypervisor {
             format!("create storage pool {:?}", spec.name),
             move |link| {
                 let name = spec.name.as_str();
-                if lookup_pool(link, name)?.is_some() {
-                    return Err(LibvirtError::Exists {
-                        uri: link.uri().to_owned(),
-                        kind: ObjectKind::StoragePool,
-                        name: name.to_owned(),
+                if let Some(pool) = lookup_pool(link, name)? {
+                    // Idempotent: exactly what is planned (a create that timed out and
+                    // that libvirtd carried out later) is adopted and started; its
+                    // storage is not counted as built by rack.
+                    let now = read_pool(link, &pool)?;
+                    let same = now.persistent
+                        && now.spec.as_ref().is_ok_and(|current| {
+                            plan_pool_update(current, &spec).replace.is_empty()
+                        });
+                    if !same {
+                        cache.put(name, now);
+                        return Err(LibvirtError::Exists {
+                            uri: link.uri().to_owned(),
+                            kind: ObjectKind::StoragePool,
+                            name: name.to_owned(),
+                        });
+                    }
+                    tracing::info!(
+                        pool = name,
+                        "adopting the storage pool that is already defined as planned"
+                    );
+                    if !now.active {
+                        pool.create(0).map_err(|e| {
+                            storage_error(link, format!("start storage pool {name:?}"), &spec, e)
+                        })?;
+                    }
+                    if now.autostart != spec.autostart {
+                        pool.set_autostart(spec.autostart).map_err(|e| {
+                            link.fail(format!("set autostart of storage pool {name:?}"), e)
+                        })?;
+                    }
+                    let state = read_pool(link, &pool)?;
+                    cache.put(name, state.clone());
+                    return Ok(PoolCreated {
+                        state,
+                        built_storage: false,
                     });
                 }
                 let pool = link
@@ -582,28 +642,32 @@ impl Hypervisor {
                     .define_storage_pool_xml(&xml, 0)
                     .map_err(|e| link.fail(format!("define storage pool {name:?}"), e))?;
                 let mut built_vg = false;
+                let mut built_storage = false;
                 let result = (|| {
+                    let build_error =
+                        |e| storage_error(link, format!("build storage pool {name:?}"), &spec, e);
                     match &spec.kind {
-                        PoolKind::Dir { .. } => pool.build(0).map_err(|e| {
-                            storage_error(link, format!("build storage pool {name:?}"), &spec, e)
-                        })?,
+                        // Starting fails when the directory is missing (libvirt cannot
+                        // open it): only then is it built, and rack's.
+                        PoolKind::Dir { .. } => {
+                            if pool.create(0).is_err() {
+                                pool.build(0).map_err(build_error)?;
+                                built_storage = true;
+                            }
+                        }
                         PoolKind::Logical { devices, .. } if !devices.is_empty() => {
                             pool.build(sys::VIR_STORAGE_POOL_BUILD_NO_OVERWRITE)
-                                .map_err(|e| {
-                                    storage_error(
-                                        link,
-                                        format!("build storage pool {name:?}"),
-                                        &spec,
-                                        e,
-                                    )
-                                })?;
+                                .map_err(build_error)?;
                             built_vg = true;
+                            built_storage = true;
                         }
                         PoolKind::Logical { .. } => {}
                     }
-                    pool.create(0).map_err(|e| {
-                        storage_error(link, format!("start storage pool {name:?}"), &spec, e)
-                    })?;
+                    if !pool.is_active().unwrap_or(false) {
+                        pool.create(0).map_err(|e| {
+                            storage_error(link, format!("start storage pool {name:?}"), &spec, e)
+                        })?;
+                    }
                     pool.set_autostart(spec.autostart).map_err(|e| {
                         link.fail(format!("set autostart of storage pool {name:?}"), e)
                     })
@@ -621,7 +685,10 @@ impl Hypervisor {
                 }
                 let state = read_pool(link, &pool)?;
                 cache.put(name, state.clone());
-                Ok(state)
+                Ok(PoolCreated {
+                    state,
+                    built_storage,
+                })
             },
         )
         .await
@@ -708,6 +775,16 @@ impl Hypervisor {
     /// the module documentation), and removes its definition. Volumes in a `dir` pool
     /// stay on disk. Returns whether there was a pool of that name.
     pub async fn delete_pool(&self, name: &str) -> Result<bool, LibvirtError> {
+        self.delete_pool_with(name, true).await
+    }
+
+    /// [`Hypervisor::delete_pool`], removing the empty storage only when
+    /// `remove_storage` (rack built it: [`PoolCreated::built_storage`]).
+    pub async fn delete_pool_with(
+        &self,
+        name: &str,
+        remove_storage: bool,
+    ) -> Result<bool, LibvirtError> {
         let name = name.to_owned();
         let cache = self.pool_cache();
         let volume_caches = self.volume_caches();
@@ -729,11 +806,12 @@ impl Hypervisor {
                 empty = pool.num_of_volumes().map_err(fail)? == 0;
                 pool.destroy().map_err(fail)?;
             }
-            let owns_storage = match spec.as_ref().map(|s| &s.kind) {
-                Some(PoolKind::Dir { .. }) => true,
-                Some(PoolKind::Logical { devices, .. }) => !devices.is_empty(),
-                None => false,
-            };
+            let owns_storage = remove_storage
+                && match spec.as_ref().map(|s| &s.kind) {
+                    Some(PoolKind::Dir { .. }) => true,
+                    Some(PoolKind::Logical { devices, .. }) => !devices.is_empty(),
+                    None => false,
+                };
             if empty && owns_storage {
                 // Best effort: a directory holding other files stays, and says nothing.
                 if let Err(e) = pool.delete(0) {

@@ -226,10 +226,14 @@ pub const VOLUME_REPLACE_ATTRIBUTES: &[&str] = &[
 #[non_exhaustive]
 pub enum VolumeSpecError {
     /// The name is empty or has characters libvirt refuses.
-    #[error("Volume name {0:?} is not valid; use a non-empty name without '/' or spaces")]
+    #[error(
+        "Volume name {0:?} is not valid; use a non-empty name without '/', spaces, quotes, '<', '>' or '&' (not . or ..)"
+    )]
     Name(String),
     /// The pool name is not valid.
-    #[error("Storage pool name {0:?} is not valid; use a non-empty name without '/' or spaces")]
+    #[error(
+        "Storage pool name {0:?} is not valid; use a non-empty name without '/', spaces, quotes, '<', '>' or '&'"
+    )]
     Pool(String),
     /// A reference to another volume is not valid.
     #[error("Volume reference {0:?} is not valid; write `name` (same pool) or `pool/name`")]
@@ -290,15 +294,30 @@ fn is_sha256(s: &str) -> bool {
     s.len() == 64 && s.chars().all(|c| c.is_ascii_hexdigit())
 }
 
+/// Checks a volume's name as libvirt needs it: a file name in its pool's directory (no
+/// '/', not `.` or `..`) that libvirt can keep in its XML.
+pub fn check_volume_name(name: &str) -> Result<(), VolumeSpecError> {
+    if valid_object_name(name) {
+        Ok(())
+    } else {
+        Err(VolumeSpecError::Name(name.to_owned()))
+    }
+}
+
+/// Checks the name of a volume's pool.
+pub fn check_volume_pool(pool: &str) -> Result<(), VolumeSpecError> {
+    if valid_object_name(pool) {
+        Ok(())
+    } else {
+        Err(VolumeSpecError::Pool(pool.to_owned()))
+    }
+}
+
 impl VolumeSpec {
     /// Checks what can be checked without the hypervisor.
     pub fn validate(&self) -> Result<(), VolumeSpecError> {
-        if !valid_object_name(&self.pool) {
-            return Err(VolumeSpecError::Pool(self.pool.clone()));
-        }
-        if !valid_object_name(&self.name) {
-            return Err(VolumeSpecError::Name(self.name.clone()));
-        }
+        check_volume_pool(&self.pool)?;
+        check_volume_name(&self.name)?;
         if self.capacity == Some(0) {
             return Err(VolumeSpecError::ZeroCapacity);
         }

@@ -137,6 +137,34 @@ impl Element {
     }
 }
 
+/// Whether `value` may go into libvirt XML as a name, address, path or word: no
+/// control characters and none of `<`, `>`, `&`, `'`, `"`.
+///
+/// rack's own writer escapes everything, but libvirt (9.0) writes some values back into
+/// its saved definitions without escaping them (a network's `<domain name>`, a graphics
+/// `listen`), so markup in a value would come back as elements the next time libvirt
+/// reads its own files. No name, address or path needs these characters.
+pub(crate) fn is_plain(value: &str) -> bool {
+    !value
+        .chars()
+        .any(|c| c.is_control() || matches!(c, '<' | '>' | '&' | '\'' | '"'))
+}
+
+/// Whether `name` is a DNS name: labels of 1 to 63 letters, digits and hyphens (no hyphen
+/// at either end) joined by dots, at most 253 characters, optionally ending in a dot.
+pub(crate) fn is_dns_name(name: &str) -> bool {
+    let name = name.strip_suffix('.').unwrap_or(name);
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+}
+
 fn open(start: &BytesStart<'_>) -> Result<Element, String> {
     let name = start.name().as_ref().to_owned();
     let mut element = Element::new(&name);
@@ -200,6 +228,33 @@ mod tests {
         assert_eq!(a.get("x"), Some("1&2"));
         assert_eq!(a.first("b").unwrap().text, "xA<y");
         assert_eq!(a.text, "");
+    }
+
+    #[test]
+    fn plain_values_and_dns_names() {
+        assert!(is_plain("/var/lib/rack/images"));
+        assert!(is_plain("web-1.example"));
+        for bad in [
+            "a'b", "a\"b", "a<b", "a>b", "a&b", "a\nb", "a\tb", "a\u{7f}b",
+        ] {
+            assert!(!is_plain(bad), "{bad:?}");
+        }
+        assert!(is_dns_name("farm.test"));
+        assert!(is_dns_name("farm.test."));
+        assert!(is_dns_name("a-1"));
+        for bad in [
+            "",
+            ".",
+            "a..b",
+            "-a",
+            "a-",
+            "a_b",
+            "a b",
+            "rel'/><x/>",
+            &"a".repeat(64),
+        ] {
+            assert!(!is_dns_name(bad), "{bad:?}");
+        }
     }
 
     #[test]

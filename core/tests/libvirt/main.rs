@@ -240,8 +240,13 @@ async fn nat_and_isolated_networks_create_update_destroy() {
         want
     );
 
-    // A second create of the same name is refused.
-    let e = hv.create_network(&isolated_spec()).await.unwrap_err();
+    // A second create of exactly the same network adopts it (a create that timed out
+    // and that libvirtd carried out later); a different one of the same name is refused.
+    let adopted = hv.create_network(&isolated_spec()).await.unwrap();
+    assert_eq!(adopted.uuid, isolated.uuid);
+    let mut other = isolated_spec();
+    other.mtu = Some(1400);
+    let e = hv.create_network(&other).await.unwrap_err();
     assert!(matches!(e, LibvirtError::Exists { .. }), "{e:?}");
     assert!(e.to_string().contains("import it"), "{e}");
 

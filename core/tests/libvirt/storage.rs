@@ -9,8 +9,8 @@ use crate::support::storage::{
     FileServer, LoopDevice, allocated, json_field, qemu_img_info, qemu_img_run, qemu_io_write,
 };
 use rack_core::libvirt::{
-    Hypervisor, LibvirtError, ObjectKind, PoolSpec, SourceLocation, UploadError, UploadSource,
-    VolumeContent, VolumeFormat, VolumeSpec,
+    Hypervisor, LibvirtError, ObjectKind, PoolKind, PoolSpec, SourceLocation, UploadError,
+    UploadSource, VolumeContent, VolumeFormat, VolumeSpec,
 };
 use sha2::{Digest, Sha256};
 use std::os::unix::fs::FileExt;
@@ -108,8 +108,19 @@ async fn dir_pool_create_update_drift_delete() {
     assert!(path.is_dir(), "the pool's directory was built");
     assert_eq!(hv.pools().await.unwrap().len(), 1);
 
-    // Creating it again is refused, naming the pool.
-    let e = hv.create_pool(&spec).await.unwrap_err();
+    // Creating exactly the same pool again adopts it; another path is refused, naming
+    // the pool.
+    let adopted = hv.create_pool_recording(&spec).await.unwrap();
+    assert_eq!(adopted.state.uuid, state.uuid);
+    assert!(
+        !adopted.built_storage,
+        "an adopted pool's storage is not rack's"
+    );
+    let mut other = spec.clone();
+    other.kind = PoolKind::Dir {
+        path: format!("{}-other", path.display()),
+    };
+    let e = hv.create_pool(&other).await.unwrap_err();
     assert!(
         matches!(
             e,

@@ -284,7 +284,7 @@ fn spec_of(v: &Value) -> Result<NetworkSpec, Vec<Diagnostic>> {
             E::Family { attribute, .. }
             | E::Prefix { attribute, .. }
             | E::Range { attribute, .. } => attribute,
-            E::Domain => "domain",
+            E::Domain(_) => "domain",
             _ => "name",
         };
         errs.push(
@@ -369,12 +369,12 @@ fn state_of(hv: &str, now: &NetworkState, prior: &Value) -> Result<Value, Diagno
         NetworkMode::Bridge { bridge } => ("bridge", Some(bridge.clone())),
         m => (m.as_str(), spec.bridge.clone()),
     };
-    let dns_local_only = match &spec.domain {
-        Some(d) => Value::Bool(d.local_only),
-        None => match prior.attr("dns_local_only") {
-            Some(Value::Bool(false)) => Value::Bool(false),
-            _ => Value::Null,
-        },
+    // `dns_local_only` is optional and not computed: false stays null unless the prior
+    // value (configuration or state) spelled it out.
+    let dns_local_only = match (&spec.domain, prior.attr("dns_local_only")) {
+        (Some(d), _) if d.local_only => Value::Bool(true),
+        (_, Some(Value::Bool(false))) => Value::Bool(false),
+        _ => Value::Null,
     };
     Ok(Value::object([
         ("id", Value::from(network_id(hv, &now.name))),
@@ -935,6 +935,10 @@ mod tests {
             Some(&Value::from("fd10:0060::/64"))
         );
         assert_eq!(state.attr("id"), Some(&Value::from("kvm1/farm")));
+        // Not set in the configuration: stays null (Terraform refuses a new false).
+        assert_eq!(state.attr("dns_local_only"), Some(&Value::Null));
+        let prior = config(vec![("dns_local_only", Value::Bool(false))]);
+        let state = state_of("kvm1", &now, &prior).unwrap();
         assert_eq!(state.attr("dns_local_only"), Some(&Value::Bool(false)));
     }
 

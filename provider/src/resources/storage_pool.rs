@@ -19,7 +19,7 @@ use crate::framework::schema::{Attribute, Block, IdentityAttribute, IdentitySche
 use crate::framework::validate::one_of;
 use crate::framework::{
     ApplyRequest, AttributePath, Context, DeleteRequest, Diagnostic, Diagnostics, ImportRequest,
-    ReadRequest, Resource, StateResult,
+    Private, ReadRequest, Resource, StateResult,
 };
 use crate::protocol::value::{Number, Type, Value};
 
@@ -209,6 +209,21 @@ fn result(hv: &str, now: &PoolState, fallback: &Value) -> StateResult {
     }
 }
 
+/// The private-state key recording that rack built the pool's storage (made its
+/// directory or volume group), so that destroy may remove it when empty. Absent after an
+/// import or in state written before it existed: the storage is then kept.
+const BUILT_STORAGE: &str = "built_storage";
+
+fn built_private(built: bool) -> Private {
+    let mut p = Private::default();
+    p.0.insert(BUILT_STORAGE.to_owned(), serde_json::Value::Bool(built));
+    p
+}
+
+fn built_storage(private: &Private) -> bool {
+    private.0.get(BUILT_STORAGE) == Some(&serde_json::Value::Bool(true))
+}
+
 fn errors(errs: Vec<Diagnostic>) -> Diagnostics {
     let mut d = Diagnostics::new();
     for e in errs {
@@ -235,17 +250,19 @@ impl Resource for StoragePool {
             Block::new(
                 "A libvirt storage pool on a KVM hypervisor: a directory holding one file per \
                  volume (`dir`), or an LVM volume group holding one logical volume per volume \
-                 (`logical`). Creating it defines it, builds it (`mkdir -p` for a directory; \
-                 `pvcreate` and `vgcreate` on `devices` for a volume group, refusing devices \
-                 that carry a filesystem or LVM signature), starts it and sets autostart; a \
-                 failed create leaves no definition behind.\n\n\
+                 (`logical`). Creating it defines it, builds what is missing (`mkdir -p` for a \
+                 directory that does not exist; `pvcreate` and `vgcreate` on `devices` for a \
+                 volume group, refusing devices that carry a filesystem or LVM signature), \
+                 starts it and sets autostart; a failed create leaves no definition behind.\n\n\
                  Changed in place: `autostart` and `active`. A change to `hypervisor`, \
                  `name`, `type`, `path`, `volume_group` or `devices` replaces the pool, and \
                  the plan names the attribute.\n\n\
                  Destroying stops the pool and removes its definition. Its storage is removed \
-                 only when empty and the pool's own: a directory with no volume left in it, \
-                 a volume group rack built from `devices` with no logical volume left. A \
-                 volume group the pool merely uses, and volumes not managed here, are kept.\n\n\
+                 only when empty and rack built it (recorded in the resource's private \
+                 state): a directory rack created with no volume left in it, a volume group \
+                 rack built from `devices` with no logical volume left. A directory that \
+                 existed before, a volume group the pool merely uses, the storage of an \
+                 imported pool, and volumes not managed here, are kept.\n\n\
                  Drift: a pool stopped out of band shows as `active` changing back to \
                  `true`; one undefined out of band is created again.",
             )
@@ -416,8 +433,8 @@ impl Resource for StoragePool {
             Ok(h) => h,
             Err(d) => return StateResult::failed(Value::Null, d),
         };
-        let mut now = match hv.handle.create_pool(&spec).await {
-            Ok(n) => n,
+        let (mut now, built) = match hv.handle.create_pool_recording(&spec).await {
+            Ok(c) => (c.state, c.built_storage),
             Err(e) => {
                 let d = libvirt_diag(
                     &e,
@@ -437,6 +454,7 @@ impl Resource for StoragePool {
             }
         }
         let mut out = result(&hv.name, &now, &planned);
+        out.private = built_private(built);
         out.diags.extend(diags);
         out
     }
@@ -451,7 +469,11 @@ impl Resource for StoragePool {
             Err(d) => return StateResult::failed(state, d),
         };
         match hv.handle.pool(name).await {
-            Ok(Some(now)) => result(&hv.name, &now, &state),
+            Ok(Some(now)) => {
+                let mut out = result(&hv.name, &now, &state);
+                out.private = req.private;
+                out
+            }
             Ok(None) => StateResult::default(),
             Err(e) => {
                 let d = libvirt_diag(
@@ -465,6 +487,7 @@ impl Resource for StoragePool {
 
     async fn update(&self, ctx: &Context, req: ApplyRequest) -> StateResult {
         let (prior, planned) = (req.prior, req.planned);
+        let mut private = req.private;
         let desired = match spec_of(&planned) {
             Ok(s) => s,
             Err(errs) => return StateResult::failed(prior, errors(errs)),
@@ -486,15 +509,21 @@ impl Resource for StoragePool {
         let mut now = match hv.handle.update_pool(&desired).await {
             Ok(n) => n,
             // Undefined by someone else since the refresh: define it again.
-            Err(LibvirtError::NotFound { .. }) => match hv.handle.create_pool(&desired).await {
-                Ok(n) => n,
-                Err(e) => return StateResult::failed(Value::Null, fail(&e)),
-            },
+            Err(LibvirtError::NotFound { .. }) => {
+                match hv.handle.create_pool_recording(&desired).await {
+                    Ok(c) => {
+                        private = built_private(c.built_storage);
+                        c.state
+                    }
+                    Err(e) => return StateResult::failed(Value::Null, fail(&e)),
+                }
+            }
             Err(e) => {
                 let d = fail(&e);
                 return match hv.handle.pool_fresh(&name).await {
                     Ok(Some(n)) => {
                         let mut r = result(&hv.name, &n, &prior);
+                        r.private = private;
                         r.diags.push(d);
                         r
                     }
@@ -515,6 +544,7 @@ impl Resource for StoragePool {
             }
         }
         let mut out = result(&hv.name, &now, &planned);
+        out.private = private;
         out.diags.extend(diags);
         out
     }
@@ -532,7 +562,8 @@ impl Resource for StoragePool {
                 return diags;
             }
         };
-        if let Err(e) = hv.handle.delete_pool(name).await {
+        let remove_storage = built_storage(&req.private);
+        if let Err(e) = hv.handle.delete_pool_with(name, remove_storage).await {
             diags.push(libvirt_diag(
                 &e,
                 &format!(

@@ -19,9 +19,9 @@ use async_trait::async_trait;
 use rack_core::cloudinit::CloudInit;
 use rack_core::libvirt::{
     AddressSource, BootDevice, DirectBoot, DiskBus, DiskDevice, DiskSpec, DomainSpec,
-    DomainSpecError, DomainState, DomainType, Firmware, GraphicsKind, GraphicsSpec, Hypervisor,
-    InterfaceSource, InterfaceSpec, LibvirtError, interface_mac, machine_matches, parse_memory_kib,
-    plan_domain_update, routable,
+    DomainSpecError, DomainState, DomainType, Firmware, GraphicsKind, GraphicsSpec, GuestLimits,
+    Hypervisor, InterfaceSource, InterfaceSpec, LibvirtError, interface_mac, machine_matches,
+    parse_memory_kib, plan_domain_update, routable,
 };
 use rack_core::net::MacAddress;
 
@@ -237,15 +237,70 @@ fn interface_of(
     })
 }
 
-/// `block[index].inner` (or `block` alone). Core counts the cloud-init seed as the disk
-/// after the configured ones, so an index past `disks` is the `cloud_init` block.
-fn nested_path(block: &str, index: Option<usize>, inner: &str, disks: usize) -> AttributePath {
-    match index {
-        Some(i) if block == "disk" && i >= disks => AttributePath::attr("cloud_init"),
-        Some(i) if !inner.is_empty() => AttributePath::attr(block).join_index(i).join_attr(inner),
-        Some(i) => AttributePath::attr(block).join_index(i),
-        None if !inner.is_empty() => AttributePath::attr(block).join_attr(inner),
-        None => AttributePath::attr(block),
+/// Memory and vCPUs beyond what the hypervisor reports for one VM, each at its
+/// attribute.
+fn limit_errors(v: &Value, limits: &GuestLimits) -> Vec<Diagnostic> {
+    let mut errs = Vec::new();
+    for attr in ["memory", "max_memory"] {
+        if let Some(text) = str_attr(v, attr)
+            && let Ok(kib) = parse_memory_kib(text)
+            && kib > limits.memory_kib
+        {
+            errs.push(invalid(
+                AttributePath::attr(attr),
+                format!("More memory than the hypervisor has: {text}"),
+                format!(
+                    "`{attr}` is {kib} KiB; the hypervisor has {} KiB in all. Give the VM less.",
+                    limits.memory_kib
+                ),
+            ));
+        }
+    }
+    let kind = str_attr(v, "type").unwrap_or("kvm");
+    for attr in ["vcpus", "max_vcpus"] {
+        if let Some(n) = number(v, attr)
+            && n > u64::from(limits.max_vcpus)
+        {
+            errs.push(invalid(
+                AttributePath::attr(attr),
+                format!("More vCPUs than the hypervisor allows: {n}"),
+                format!(
+                    "The hypervisor allows at most {} vCPUs for a `{kind}` VM. Use fewer.",
+                    limits.max_vcpus
+                ),
+            ));
+        }
+    }
+    errs
+}
+
+/// [`limit_errors`] against the hypervisor's limits, or nothing when they cannot be read
+/// (then libvirt itself refuses what it cannot do).
+async fn check_limits(hv: &Hypervisor, v: &Value) -> Vec<Diagnostic> {
+    let known = ["memory", "max_memory", "vcpus", "max_vcpus"]
+        .iter()
+        .any(|a| v.attr(a).is_some_and(|x| !x.is_null() && !x.is_unknown()));
+    if !known {
+        return Vec::new();
+    }
+    match hv.guest_limits(str_attr(v, "type").unwrap_or("kvm")).await {
+        Ok(limits) => limit_errors(v, &limits),
+        Err(e) => {
+            tracing::debug!(error = %e, "the hypervisor's limits for a VM cannot be read");
+            Vec::new()
+        }
+    }
+}
+
+/// Attribute `inner` of disk `index`. Core counts the cloud-init seed as the disk after
+/// the configured ones, so an index past `disks` is the `cloud_init` block.
+fn disk_path(index: usize, inner: &str, disks: usize) -> AttributePath {
+    if index >= disks {
+        AttributePath::attr("cloud_init")
+    } else {
+        AttributePath::attr("disk")
+            .join_index(index)
+            .join_attr(inner)
     }
 }
 
@@ -258,17 +313,30 @@ fn spec_error_path(e: &DomainSpecError, disks: usize) -> AttributePath {
         E::MemorySize(_) => AttributePath::attr("memory"),
         E::Range { attribute, .. } => AttributePath::attr(*attribute),
         E::CpuMode(_) => AttributePath::attr("cpu_mode"),
-        E::Value {
-            attribute, index, ..
-        } => {
-            let (block, inner) = attribute.split_once('.').unwrap_or((attribute, ""));
-            nested_path(block, *index, inner, disks)
-        }
+        E::Value { attribute, .. } => match attribute.split_once('.') {
+            // A single nested block: the path reaches its attribute.
+            Some((block @ ("graphics" | "cloud_init"), inner)) => {
+                AttributePath::attr(block).join_attr(inner)
+            }
+            Some((top, _)) => AttributePath::attr(top),
+            None => AttributePath::attr(*attribute),
+        },
+        E::Item {
+            block,
+            index,
+            attribute,
+            ..
+        } => AttributePath::attr(*block)
+            .join_index(*index)
+            .join_attr(*attribute),
+        E::MulticastMac { index, .. } => AttributePath::attr("network_interface")
+            .join_index(*index)
+            .join_attr("mac"),
         E::DuplicateMac { second, .. } => AttributePath::attr("network_interface")
             .join_index(*second)
             .join_attr("mac"),
-        E::DuplicateDisk { index, .. } => nested_path("disk", Some(*index), "volume", disks),
-        E::DuplicateTarget(_, index) => nested_path("disk", Some(*index), "target", disks),
+        E::DuplicateDisk { index, .. } => disk_path(*index, "volume", disks),
+        E::DuplicateTarget(_, index) => disk_path(*index, "target", disks),
         _ => AttributePath::attr("name"),
     }
 }
@@ -1486,6 +1554,9 @@ impl Resource for Vm {
         let want_running = boolean(&plan.planned, "running") != Some(false);
         if let Ok(hv) = hypervisor(ctx, str_attr(&plan.planned, "hypervisor")) {
             plan_formats(&hv.handle, &mut plan.planned).await;
+            for e in check_limits(&hv.handle, &plan.planned).await {
+                plan.diags.push(e);
+            }
         }
         // Addresses stay known unless the guest starts, stops or restarts.
         fill_planned(
@@ -1528,6 +1599,11 @@ impl Resource for Vm {
             Ok(h) => h,
             Err(d) => return StateResult::failed(Value::Null, d),
         };
+        // Checked again here: the plan may have been made without the hypervisor.
+        let beyond = check_limits(&hv.handle, &planned).await;
+        if !beyond.is_empty() {
+            return StateResult::failed(Value::Null, errors(beyond));
+        }
         let checked = check_volumes(&hv.handle, &spec, &Value::Null).await;
         if checked.has_errors() {
             return StateResult::failed(Value::Null, checked);
@@ -1884,6 +1960,26 @@ pub(crate) fn listed_identity(hv: &str, name: &str) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn limits_are_checked_at_their_attribute() {
+        let limits = GuestLimits {
+            max_vcpus: 16,
+            memory_kib: 8 << 20,
+        };
+        assert!(limit_errors(&config(vec![]), &limits).is_empty());
+        let v = config(vec![
+            ("memory", Value::from("99TiB")),
+            ("max_memory", Value::from("8GiB")),
+            ("vcpus", num_value(17)),
+            ("max_vcpus", num_value(16)),
+        ]);
+        let paths: Vec<String> = limit_errors(&v, &limits)
+            .iter()
+            .filter_map(|d| d.attribute.as_ref().map(ToString::to_string))
+            .collect();
+        assert_eq!(paths, ["memory", "vcpus"]);
+    }
 
     fn config(pairs: Vec<(&str, Value)>) -> Value {
         let mut base: Vec<(&str, Value)> = vec![

@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use rack_core::ByteSize;
 use rack_core::libvirt::{
     Hypervisor, LibvirtError, PoolKind, SourceLocation, UploadSource, VolumeContent, VolumeRef,
-    VolumeSpec, VolumeSpecError, VolumeState,
+    VolumeSpec, VolumeSpecError, VolumeState, check_volume_name, check_volume_pool,
 };
 
 use super::libvirt::{
@@ -68,6 +68,26 @@ pub fn parse_size(text: &str) -> Result<u64, Diagnostic> {
 /// at most, the checksum with (and only with) an upload, the format an overlay needs.
 fn check_config(v: &Value) -> Vec<Diagnostic> {
     let mut errs = Vec::new();
+    let names = [
+        (
+            "name",
+            check_volume_name as fn(&str) -> Result<(), VolumeSpecError>,
+        ),
+        ("pool", check_volume_pool),
+    ];
+    for (attr, check) in names {
+        if let Some(text) = str_attr(v, attr)
+            && let Err(e) = check(text)
+        {
+            errs.push(
+                Diagnostic::error(
+                    format!("Invalid volume {attr}"),
+                    format!("{e}. Fix `{attr}` in the configuration."),
+                )
+                .at(AttributePath::attr(attr)),
+            );
+        }
+    }
     if let Some(size) = str_attr(v, "size") {
         match parse_size(size) {
             Ok(0) => errs.push(

@@ -1,0 +1,341 @@
+//! The libvirt resources when rack's own writes and libvirt's state meet: `-replace`
+//! of each kind in one apply (a create after its own delete), and a storage pool's
+//! directory removed on destroy only when rack created it; a create that timed out while
+//! libvirtd was stopped, carried out by libvirtd later, adopted by the next apply.
+
+use crate::libvirt_common::{PROVIDER, start, virsh, virsh_ok, workdir};
+use crate::support::guest::fix_kvm_permissions;
+
+fn all_kinds(pool_path: &str) -> String {
+    format!(
+        r#"{PROVIDER}
+resource "rack_network" "r" {{
+  name = "rnet"
+  mode = "isolated"
+  ipv4 = {{
+    cidr = "10.10.72.0/24"
+  }}
+}}
+
+resource "rack_storage_pool" "r" {{
+  name = "rpool"
+  type = "dir"
+  path = "{pool_path}"
+}}
+
+resource "rack_volume" "r" {{
+  name = "rvol.qcow2"
+  pool = rack_storage_pool.r.name
+  format = "qcow2"
+  size = "1MiB"
+}}
+
+resource "rack_vm" "r" {{
+  name    = "rvm"
+  type    = "qemu"
+  memory  = "64MiB"
+  running = false
+  disk {{
+    pool   = rack_storage_pool.r.name
+    volume = rack_volume.r.name
+  }}
+  network_interface {{
+    network = rack_network.r.name
+  }}
+}}
+"#
+    )
+}
+
+#[test]
+fn libvirt_replace_works_for_every_kind() {
+    fix_kvm_permissions().unwrap_or_else(|e| panic!("{e}"));
+    let lv = start();
+    let wd = workdir(&lv);
+    let pool_path = lv.dir().join("rpool").display().to_string();
+    wd.write_main(&all_kinds(&pool_path));
+    wd.apply();
+    wd.assert_plan_empty();
+    let uuids = |lv: &crate::support::Libvirt| {
+        (
+            virsh_ok(lv, &["net-uuid", "rnet"]),
+            virsh_ok(lv, &["pool-uuid", "rpool"]),
+            virsh_ok(lv, &["domuuid", "rvm"]),
+        )
+    };
+    let before = uuids(&lv);
+
+    // Each kind alone, then all at once.
+    for targets in [
+        &["rack_vm.r"][..],
+        &["rack_volume.r"],
+        &["rack_network.r"],
+        &["rack_storage_pool.r"],
+        &[
+            "rack_network.r",
+            "rack_storage_pool.r",
+            "rack_volume.r",
+            "rack_vm.r",
+        ],
+    ] {
+        let mut args = vec!["apply", "-auto-approve", "-input=false", "-no-color"];
+        let flags: Vec<String> = targets.iter().map(|t| format!("-replace={t}")).collect();
+        args.extend(flags.iter().map(String::as_str));
+        let out = wd.run(&args);
+        assert!(out.succeeded(), "apply {targets:?} failed:\n{out}");
+        wd.assert_plan_empty();
+    }
+    let after = uuids(&lv);
+    assert_ne!(before.0, after.0, "the network was replaced");
+    assert_ne!(before.1, after.1, "the pool was replaced");
+    assert_ne!(before.2, after.2, "the VM was replaced");
+
+    // A tainted resource is replaced the same way.
+    wd.run(&["taint", "rack_volume.r"]).success();
+    wd.run(&["taint", "rack_network.r"]).success();
+    let out = wd.run(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+    assert!(out.succeeded(), "apply of tainted resources failed:\n{out}");
+    wd.assert_plan_empty();
+    wd.destroy();
+    wd.assert_destroyed();
+    assert!(!virsh(&lv, &["pool-info", "rpool"]).0);
+}
+
+fn pool_only(path: &str) -> String {
+    format!(
+        r#"{PROVIDER}
+resource "rack_storage_pool" "own" {{
+  name = "own"
+  type = "dir"
+  path = "{path}"
+}}
+"#
+    )
+}
+
+#[test]
+fn storage_pool_destroy_keeps_a_directory_it_did_not_create() {
+    let lv = start();
+    let wd = workdir(&lv);
+    // An empty directory that was there before: it stays after destroy.
+    let existing = lv.dir().join("existing-empty");
+    std::fs::create_dir_all(&existing).expect("create the directory");
+    wd.write_main(&pool_only(&existing.display().to_string()));
+    wd.apply();
+    wd.assert_plan_empty();
+    wd.destroy();
+    wd.assert_destroyed();
+    assert!(
+        existing.is_dir(),
+        "destroy removed a directory rack did not create"
+    );
+
+    // A directory rack created: removed on destroy, also after an import.
+    let created = lv.dir().join("created-by-rack");
+    wd.write_main(&pool_only(&created.display().to_string()));
+    wd.apply();
+    assert!(created.is_dir());
+    wd.assert_plan_empty();
+    wd.destroy();
+    wd.assert_destroyed();
+    assert!(!created.exists(), "destroy left the directory rack created");
+
+    // Imported: rack did not create the directory, destroy keeps it.
+    let imported = lv.dir().join("imported");
+    std::fs::create_dir_all(&imported).expect("create the directory");
+    let p = imported.display().to_string();
+    virsh_ok(&lv, &["pool-define-as", "own", "dir", "--target", &p]);
+    virsh_ok(&lv, &["pool-start", "own"]);
+    virsh_ok(&lv, &["pool-autostart", "own"]);
+    wd.write_main(&pool_only(&p));
+    wd.import("rack_storage_pool.own", "own");
+    wd.assert_plan_empty();
+    wd.destroy();
+    wd.assert_destroyed();
+    assert!(
+        imported.is_dir(),
+        "destroy removed an imported pool's directory"
+    );
+}
+
+/// libvirtd stopped (SIGSTOP) in the middle of an apply, after the provider connected
+/// and before it creates the second network: that create times out, the apply fails.
+/// Resumed (SIGCONT) while the provider still runs, the create the provider gave up on
+/// is carried out after all. The
+/// next apply converges without an import: what exists is what was planned, so it is
+/// adopted (and started); a different definition under the same name is a conflict.
+#[test]
+fn libvirt_create_adopts_what_a_timed_out_create_left() {
+    let lv = start();
+    let mut wd = workdir(&lv);
+    wd.set_env("RACK_HYPERVISOR_TIMEOUT", "2s");
+    let pid_file = lv.dir().join("run").join("libvirtd.pid");
+    let pid = std::fs::read_to_string(&pid_file)
+        .unwrap_or_else(|e| panic!("no libvirtd pid file {}: {e}", pid_file.display()))
+        .trim()
+        .to_owned();
+    let config = |second_cidr: &str| {
+        format!(
+            r#"{PROVIDER}
+resource "rack_network" "first" {{
+  name = "first"
+  mode = "isolated"
+  ipv4 = {{
+    cidr = "10.10.73.0/24"
+  }}
+}}
+
+resource "terraform_data" "stop_libvirtd" {{
+  triggers_replace = [rack_network.first.uuid]
+  provisioner "local-exec" {{
+    command = "kill -STOP {pid}"
+  }}
+}}
+
+# Resumes libvirtd while the provider still runs (Terraform waits for this before it
+# ends the apply), long after the create of the second network timed out.
+resource "terraform_data" "resume_libvirtd" {{
+  triggers_replace = [terraform_data.stop_libvirtd.id]
+  provisioner "local-exec" {{
+    command = "sleep 6; kill -CONT {pid}; sleep 2"
+  }}
+}}
+
+resource "rack_network" "second" {{
+  name = "second"
+  mode = "isolated"
+  ipv4 = {{
+    cidr = "{second_cidr}"
+  }}
+  depends_on = [terraform_data.stop_libvirtd]
+}}
+"#
+        )
+    };
+    wd.write_main(&config("10.10.74.0/24"));
+    wd.init();
+    let out = wd.run(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+    // Resumed already; again in case the apply stopped early.
+    let _ = std::process::Command::new("kill")
+        .args(["-CONT", &pid])
+        .status();
+    assert!(!out.succeeded(), "the apply must time out:\n{out}");
+    // libvirtd carries out the defines it received while stopped.
+    let mut defined = false;
+    for _ in 0..300 {
+        if virsh(&lv, &["net-info", "second"]).0 {
+            defined = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(
+        defined,
+        "libvirtd did not carry out the timed-out define:\n{out}\n{}",
+        lv.log_tail()
+    );
+    let names = |args: &[&str]| virsh_ok(&lv, args);
+    assert!(
+        names(&["net-list", "--all", "--name"]).contains("second"),
+        "{}",
+        names(&["net-list", "--all"])
+    );
+
+    // The next apply converges, with no import.
+    wd.set_env("RACK_HYPERVISOR_TIMEOUT", "60s");
+    let out = wd.run(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+    assert!(out.succeeded(), "the second apply must converge:\n{out}");
+    wd.assert_plan_empty();
+    let info = virsh_ok(&lv, &["net-info", "second"]);
+    assert!(info.contains("Active:         yes"), "{info}");
+
+    // Something different under the same name is a conflict, not adopted.
+    wd.run(&["state", "rm", "rack_network.second"]).success();
+    wd.write_main(&config("10.10.75.0/24"));
+    let out = wd.run(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+    assert!(
+        !out.succeeded(),
+        "a different network must not be adopted:\n{out}"
+    );
+    let text = crate::storage_pool::flat(&out.combined());
+    assert!(text.contains("already exists"), "{text}");
+    let xml = virsh_ok(&lv, &["net-dumpxml", "second"]);
+    assert!(
+        xml.contains("10.10.74.1"),
+        "the existing network is untouched: {xml}"
+    );
+    wd.write_main(&config("10.10.74.0/24"));
+    wd.run(&["apply", "-auto-approve", "-input=false", "-no-color"])
+        .success();
+    wd.destroy();
+    wd.assert_destroyed();
+}
+
+/// What the hypervisor cannot give one VM, and MAC addresses no interface can have, are
+/// refused at plan time at their attribute, before anything is defined. (Terraform stops
+/// at validation errors before it plans, so the MACs, refused by validation, and the
+/// limits, checked against the hypervisor while planning, are two plans.)
+#[test]
+fn libvirt_vm_limits_and_group_macs_are_refused_at_plan_time() {
+    let lv = start();
+    let wd = workdir(&lv);
+    wd.init();
+    let macs = [
+        (
+            "multicast_mac",
+            "mac",
+            "memory = \"64MiB\"\n  network_interface {\n    network = \"default\"\n    mac = \"01:00:5e:00:00:01\"\n  }",
+        ),
+        (
+            "broadcast_mac",
+            "mac",
+            "memory = \"64MiB\"\n  network_interface {\n    network = \"default\"\n    mac = \"ff:ff:ff:ff:ff:ff\"\n  }",
+        ),
+    ];
+    let limits = [
+        ("huge_memory", "memory", "memory = \"99TiB\""),
+        (
+            "huge_max_memory",
+            "max_memory",
+            "memory = \"64MiB\"\n  max_memory = \"99TiB\"",
+        ),
+        (
+            "many_vcpus",
+            "vcpus",
+            "memory = \"64MiB\"\n  vcpus = 100000",
+        ),
+        (
+            "many_max_vcpus",
+            "max_vcpus",
+            "memory = \"64MiB\"\n  max_vcpus = 100000",
+        ),
+    ];
+    for cases in [&macs[..], &limits[..]] {
+        let mut main = PROVIDER.to_owned();
+        for (name, _, body) in cases {
+            main.push_str(&format!(
+                "\nresource \"rack_vm\" \"{name}\" {{\n  name = \"{name}\"\n  type = \"qemu\"\n  \
+                 running = false\n  {body}\n}}\n"
+            ));
+        }
+        wd.write_main(&main);
+        let out = wd.run(&["plan", "-input=false", "-no-color", "-json"]);
+        assert!(!out.succeeded(), "the plan must fail:\n{out}");
+        let errors = crate::libvirt_injection::errors(&out.stdout);
+        for (name, attr, _) in cases {
+            let address = format!("rack_vm.{name}");
+            assert!(
+                errors.iter().any(|(a, _, code)| *a == address
+                    && code.trim_start().starts_with(&format!("{attr} "))),
+                "{address} not refused at {attr}: {:?}\n{}",
+                errors
+                    .iter()
+                    .filter(|(a, ..)| *a == address)
+                    .collect::<Vec<_>>(),
+                out.stdout
+            );
+        }
+    }
+    let names = virsh_ok(&lv, &["list", "--all", "--name"]);
+    assert!(names.trim().is_empty(), "{names}");
+}
