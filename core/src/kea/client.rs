@@ -921,7 +921,7 @@ fn apply_one(work: &mut Value, p: &Pending) -> Result<(), config::ConfigError> {
         return Err(config::ConfigError::Changed {
             subnet,
             identifier: identifier.clone(),
-            found: now.map_or_else(|| "none".to_owned(), |r| describe(&r)),
+            found: now.map_or_else(|| "none".to_owned(), |r| r.summary()),
         });
     }
     match (&p.change, now) {
@@ -929,18 +929,6 @@ fn apply_one(work: &mut Value, p: &Pending) -> Result<(), config::ConfigError> {
         (Change::Add(r), Some(_)) => config::apply(work, &Change::Replace(r.clone())),
         (change, _) => config::apply(work, change),
     }
-}
-
-/// A reservation in a few words, for messages: identifier, address, hostname.
-fn describe(r: &Reservation) -> String {
-    let mut parts = vec![r.identifier.to_string()];
-    if let Some(ip) = r.ip_address {
-        parts.push(format!("ip-address {ip}"));
-    }
-    if let Some(h) = &r.hostname {
-        parts.push(format!("hostname {h}"));
-    }
-    parts.join(", ")
 }
 
 /// What a write lost to another writer, as read back in `now`: the changes of `written`

@@ -316,6 +316,18 @@ pub struct Reservation {
 }
 
 impl Reservation {
+    /// The reservation in a few words, for messages: identifier, address, hostname.
+    pub fn summary(&self) -> String {
+        let mut parts = vec![self.identifier.to_string()];
+        if let Some(ip) = self.ip_address {
+            parts.push(format!("ip-address {ip}"));
+        }
+        if let Some(h) = &self.hostname {
+            parts.push(format!("hostname {h}"));
+        }
+        parts.join(", ")
+    }
+
     /// A reservation of nothing yet for `identifier` in `subnet`.
     pub fn new(subnet: Cidr, identifier: HostIdentifier) -> Self {
         Self {

@@ -11,7 +11,6 @@ use crate::framework::{
 };
 use crate::protocol::value::Value;
 use crate::resources::dhcp::{dhcp_error, identity, parse_subnet, server, state_of, str_attr};
-use crate::resources::dhcp_lease::describe;
 
 /// The list resource.
 #[derive(Debug, Clone, Copy, Default)]
@@ -81,7 +80,7 @@ impl ListResource for DhcpLeaseList {
             }
             let item = ListItem {
                 identity: identity(&srv.name, r),
-                display_name: describe(r),
+                display_name: r.summary(),
                 resource: req
                     .include_resource
                     .then(|| state_of(&srv.name, r, &Value::Null)),

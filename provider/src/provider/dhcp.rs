@@ -170,7 +170,7 @@ pub trait DhcpBackend: Send + Sync + fmt::Debug {
             return Err(DhcpError::Config(ConfigError::Changed {
                 subnet,
                 identifier,
-                found: now.map_or_else(|| "none".to_owned(), |r| describe(&r)),
+                found: now.map_or_else(|| "none".to_owned(), |r| r.summary()),
             }));
         }
         match (change, now) {
@@ -189,18 +189,6 @@ pub trait DhcpBackend: Send + Sync + fmt::Debug {
     fn unique_hostnames(&self) -> bool {
         false
     }
-}
-
-/// A reservation in a few words, for messages: identifier, address, hostname.
-fn describe(r: &Reservation) -> String {
-    let mut parts = vec![r.identifier.to_string()];
-    if let Some(ip) = r.ip_address {
-        parts.push(format!("ip-address {ip}"));
-    }
-    if let Some(h) = &r.hostname {
-        parts.push(format!("hostname {h}"));
-    }
-    parts.join(", ")
 }
 
 /// Kea through its control agent.

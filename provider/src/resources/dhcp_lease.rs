@@ -351,7 +351,7 @@ impl Resource for DhcpLease {
                 // carried out): the create takes it over.
                 continue;
             }
-            let entry = describe(other);
+            let entry = other.summary();
             if other.identifier == wanted.identifier {
                 plan.diags.push(
                     Diagnostic::error(
@@ -699,16 +699,4 @@ impl Resource for DhcpLease {
             Err(e) => StateResult::failed(Value::Null, dhcp_error(&e, "read the reservations")),
         }
     }
-}
-
-/// A short description of a reservation for messages: identifier, address, hostname.
-pub(crate) fn describe(r: &Reservation) -> String {
-    let mut parts = vec![r.identifier.to_string()];
-    if let Some(ip) = r.ip_address {
-        parts.push(format!("ip-address {ip}"));
-    }
-    if let Some(h) = &r.hostname {
-        parts.push(format!("hostname {h}"));
-    }
-    parts.join(", ")
 }
