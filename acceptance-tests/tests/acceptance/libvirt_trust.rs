@@ -339,3 +339,139 @@ fn libvirt_vm_limits_and_group_macs_are_refused_at_plan_time() {
     let names = virsh_ok(&lv, &["list", "--all", "--name"]);
     assert!(names.trim().is_empty(), "{names}");
 }
+
+/// Waits until `virsh args` succeeds (libvirtd carries out what it received while it was
+/// stopped); whether it did.
+fn wait_for(lv: &crate::support::Libvirt, args: &[&str]) -> bool {
+    for _ in 0..300 {
+        if virsh(lv, args).0 {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    false
+}
+
+/// The VM and the volume, like the networks above: libvirtd stopped (SIGSTOP) after the
+/// provider connected, so their creates time out; resumed (SIGCONT) while the provider
+/// still runs, libvirtd defines the VM and creates the volume after all. The next apply
+/// adopts both with no import, and then plans nothing; a different VM or volume under
+/// the same name is a conflict and is left as it is.
+#[test]
+fn libvirt_vm_and_volume_create_adopt_what_a_timed_out_create_left() {
+    fix_kvm_permissions().unwrap_or_else(|e| panic!("{e}"));
+    let lv = start();
+    let mut wd = workdir(&lv);
+    wd.set_env("RACK_HYPERVISOR_TIMEOUT", "2s");
+    let pid_file = lv.dir().join("run").join("libvirtd.pid");
+    let pid = std::fs::read_to_string(&pid_file)
+        .unwrap_or_else(|e| panic!("no libvirtd pid file {}: {e}", pid_file.display()))
+        .trim()
+        .to_owned();
+    let pool_path = lv.dir().join("adopt-pool").display().to_string();
+    let config = |memory: &str, size: &str| {
+        format!(
+            r#"{PROVIDER}
+resource "rack_storage_pool" "p" {{
+  name = "adopt"
+  type = "dir"
+  path = "{pool_path}"
+}}
+
+resource "terraform_data" "stop_libvirtd" {{
+  triggers_replace = [rack_storage_pool.p.uuid]
+  provisioner "local-exec" {{
+    command = "kill -STOP {pid}"
+  }}
+}}
+
+# Resumes libvirtd while the provider still runs, after both creates timed out.
+resource "terraform_data" "resume_libvirtd" {{
+  triggers_replace = [terraform_data.stop_libvirtd.id]
+  provisioner "local-exec" {{
+    command = "sleep 8; kill -CONT {pid}; sleep 2"
+  }}
+}}
+
+resource "rack_volume" "v" {{
+  name   = "adopted.qcow2"
+  pool   = rack_storage_pool.p.name
+  format = "qcow2"
+  size   = "{size}"
+  depends_on = [terraform_data.stop_libvirtd]
+}}
+
+resource "rack_vm" "m" {{
+  name    = "adopted"
+  type    = "qemu"
+  memory  = "{memory}"
+  running = false
+  depends_on = [terraform_data.stop_libvirtd]
+}}
+"#
+        )
+    };
+    wd.write_main(&config("64MiB", "1MiB"));
+    wd.init();
+    let out = wd.run(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+    let _ = std::process::Command::new("kill")
+        .args(["-CONT", &pid])
+        .status();
+    assert!(!out.succeeded(), "the apply must time out:\n{out}");
+    assert!(
+        wait_for(&lv, &["dominfo", "adopted"]),
+        "libvirtd did not carry out the timed-out define:\n{out}\n{}",
+        lv.log_tail()
+    );
+    assert!(
+        wait_for(&lv, &["vol-info", "--pool", "adopt", "adopted.qcow2"]),
+        "libvirtd did not carry out the timed-out volume create:\n{out}\n{}",
+        lv.log_tail()
+    );
+    let vm_uuid = virsh_ok(&lv, &["domuuid", "adopted"]);
+
+    // The next apply converges, with no import, and adopts what is there.
+    wd.set_env("RACK_HYPERVISOR_TIMEOUT", "60s");
+    let out = wd.run(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+    assert!(out.succeeded(), "the second apply must converge:\n{out}");
+    wd.assert_plan_empty();
+    assert_eq!(
+        virsh_ok(&lv, &["domuuid", "adopted"]),
+        vm_uuid,
+        "the VM was adopted, not made again"
+    );
+
+    // Something different under the same name is a conflict, not adopted.
+    wd.run(&["state", "rm", "rack_vm.m", "rack_volume.v"])
+        .success();
+    wd.write_main(&config("96MiB", "2MiB"));
+    let out = wd.run(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+    assert!(
+        !out.succeeded(),
+        "a different VM or volume must not be adopted:\n{out}"
+    );
+    let text = crate::storage_pool::flat(&out.combined());
+    assert!(text.contains("VM \"adopted\" already exists"), "{text}");
+    assert!(
+        text.contains("adopt/adopted.qcow2\" already exists"),
+        "{text}"
+    );
+    let xml = virsh_ok(&lv, &["dumpxml", "adopted"]);
+    assert!(xml.contains("65536"), "the existing VM is untouched: {xml}");
+    let info = virsh_ok(
+        &lv,
+        &["vol-info", "--pool", "adopt", "adopted.qcow2", "--bytes"],
+    );
+    assert!(
+        info.contains("1048576 bytes"),
+        "the existing volume is untouched: {info}"
+    );
+
+    // As planned again: adopted again, and destroyed with the rest.
+    wd.write_main(&config("64MiB", "1MiB"));
+    wd.run(&["apply", "-auto-approve", "-input=false", "-no-color"])
+        .success();
+    wd.assert_plan_empty();
+    wd.destroy();
+    wd.assert_destroyed();
+}

@@ -1344,6 +1344,26 @@ impl DomainUpdatePlan {
     }
 }
 
+/// Whether the domain libvirt holds is defined exactly as `desired` (persistent, and
+/// [`plan_domain_update`] finds nothing to change but its power state and autostart):
+/// what a create that timed out and that libvirtd carried out later leaves.
+fn defined_as_planned(now: &DomainState, desired: &DomainSpec) -> bool {
+    now.persistent
+        && now.spec.as_ref().is_ok_and(|current| {
+            let mut plan = plan_domain_update(current, desired);
+            plan.autostart = None;
+            plan.running = None;
+            if !plan.is_empty() {
+                tracing::info!(
+                    vm = %desired.name,
+                    restart = ?plan.restart,
+                    "an existing VM of that name is defined differently from the plan"
+                );
+            }
+            plan.is_empty()
+        })
+}
+
 /// Whether the machine type libvirt reports (`pc-i440fx-7.2`) is what was asked for
 /// (`pc`, `q35`, or exactly that).
 pub fn machine_matches(desired: &str, actual: &str) -> bool {
@@ -1753,6 +1773,9 @@ impl Hypervisor {
             .iter()
             .map(|d| (d.pool.clone(), d.volume.clone()))
             .collect();
+        if disks.is_empty() {
+            return Ok(Vec::new());
+        }
         self.call(
             format!("check the volumes of VM {:?}", spec.name),
             move |link| {
@@ -1787,6 +1810,11 @@ impl Hypervisor {
     /// and `seed` are given, sets autostart, and starts it if `spec.running`. A start
     /// that fails does not undo the rest: it is reported in
     /// [`DomainCreated::start_error`] so the caller records the VM as not running.
+    ///
+    /// Idempotent: a domain of that name whose definition is exactly `spec` (a create
+    /// that timed out and that libvirtd carried out later) is adopted: its seed is
+    /// written again, its autostart set, and it is started if `spec.running`. Any other
+    /// domain of that name is [`LibvirtError::Exists`], and is left alone.
     pub async fn create_domain(
         &self,
         spec: &DomainSpec,
@@ -1794,13 +1822,16 @@ impl Hypervisor {
     ) -> Result<DomainCreated, LibvirtError> {
         spec.validate().map_err(|e| spec_error(&spec.name, e))?;
         if let (Some(pool), Some(seed)) = (&spec.cloud_init_pool, seed) {
-            if self.domain_fresh(&spec.name).await?.is_some() {
+            if let Some(now) = self.domain_fresh(&spec.name).await?
+                && !defined_as_planned(&now, spec)
+            {
                 return Err(LibvirtError::Exists {
                     uri: self.uri().to_owned(),
                     kind: ObjectKind::Domain,
                     name: spec.name.clone(),
                 });
             }
+            // For a new VM and for one adopted below alike: the seed as planned.
             self.write_cloud_init(&spec.name, pool, seed).await?;
         }
         let xml = domain_xml(spec);
@@ -1817,11 +1848,27 @@ impl Hypervisor {
                         let _ = seed_volume::delete(link, pool, &cloud_init_volume_name(name));
                     }
                 };
-                if lookup(link, name)?.is_some() {
-                    return Err(LibvirtError::Exists {
-                        uri: link.uri().to_owned(),
-                        kind: ObjectKind::Domain,
-                        name: name.to_owned(),
+                if let Some(dom) = lookup(link, name)? {
+                    let now = read_state(link, &dom)?;
+                    if !defined_as_planned(&now, &spec) {
+                        return Err(LibvirtError::Exists {
+                            uri: link.uri().to_owned(),
+                            kind: ObjectKind::Domain,
+                            name: name.to_owned(),
+                        });
+                    }
+                    tracing::info!(
+                        vm = name,
+                        "adopting the VM that is already defined as planned"
+                    );
+                    if now.autostart != spec.autostart {
+                        dom.set_autostart(spec.autostart)
+                            .map_err(|e| link.fail(format!("set autostart of VM {name:?}"), e))?;
+                    }
+                    return Ok(if spec.running && !now.active {
+                        dom.create().err().map(|e| start_failed(link, name, e))
+                    } else {
+                        None
                     });
                 }
                 let dom = match link.conn().define_domain_xml(&xml) {

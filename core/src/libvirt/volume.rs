@@ -693,6 +693,57 @@ fn resolve(
     Ok((vol, state))
 }
 
+/// How an existing volume compares with the one a create would make.
+enum Planned {
+    /// Defined and filled as planned (empty, or an overlay on the planned base): adopt it.
+    Same,
+    /// Defined as planned, but its content is a copy that may be partial: make it again.
+    Rewrite,
+    /// Anything else: not rack's to take over.
+    Different,
+}
+
+/// Compares volume `now` with what creating `spec` makes: format, capacity and backing
+/// store. Uploads are compared by [`Hypervisor::create_volume_reporting`] itself.
+fn as_planned(
+    link: &Link<'_>,
+    spec: &VolumeSpec,
+    now: &VolumeState,
+) -> Result<Planned, LibvirtError> {
+    let format_same = now.format.as_deref().unwrap_or("raw") == spec.format.as_str();
+    let same = match &spec.content {
+        VolumeContent::Empty => {
+            format_same && now.backing.is_none() && spec.capacity == Some(now.capacity)
+        }
+        VolumeContent::Backing(r) => {
+            let (_, base) = resolve(link, &spec.pool, r)?;
+            format_same
+                && now.capacity == spec.capacity.unwrap_or(base.capacity)
+                && now.backing.as_ref().is_some_and(|b| b.path == base.path)
+        }
+        VolumeContent::CloneOf(r) => {
+            let (_, source) = resolve(link, &spec.pool, r)?;
+            let capacity = spec
+                .capacity
+                .unwrap_or(source.capacity)
+                .max(source.capacity);
+            return Ok(
+                if format_same && now.backing.is_none() && now.capacity == capacity {
+                    Planned::Rewrite
+                } else {
+                    Planned::Different
+                },
+            );
+        }
+        VolumeContent::Upload(_) => false,
+    };
+    Ok(if same {
+        Planned::Same
+    } else {
+        Planned::Different
+    })
+}
+
 /// libvirt's sink for a [`SparseWriter`]: data with `virStreamSend` (which may take
 /// less than offered), holes with `virStreamSendHole`.
 struct StreamSink<'a> {
@@ -987,9 +1038,11 @@ impl Hypervisor {
         .await
     }
 
-    /// Creates the volume with its content. Fails with [`LibvirtError::Exists`] if the
-    /// pool has a volume (or file) of that name already, and leaves nothing behind when
-    /// any step fails.
+    /// Creates the volume with its content, and leaves nothing behind when any step
+    /// fails. Idempotent: a volume of that name defined as planned (format, capacity,
+    /// backing store: what a create that timed out and that libvirtd carried out later
+    /// leaves) is adopted, a copy or an upload written again onto it; any other volume
+    /// (or file) of that name is [`LibvirtError::Exists`], and is left alone.
     pub async fn create_volume(&self, spec: &VolumeSpec) -> Result<VolumeState, LibvirtError> {
         self.create_volume_reporting(spec).await.map(|(s, _)| s)
     }
@@ -1018,12 +1071,38 @@ impl Hypervisor {
             let pool_name = spec.pool.as_str();
             let name = spec.name.as_str();
             let pool = require_pool(link, pool_name)?;
-            if lookup_volume(link, &pool, pool_name, name)?.is_some() {
-                return Err(LibvirtError::Exists {
-                    uri: link.uri().to_owned(),
-                    kind: ObjectKind::Volume,
-                    name: qualified(pool_name, name),
-                });
+            if let Some(existing) = lookup_volume(link, &pool, pool_name, name)? {
+                // Idempotent: exactly what is planned (a create that timed out and that
+                // libvirtd carried out later) is adopted; a copy is made again over it.
+                let now = read_volume(link, pool_name, &existing)?;
+                match as_planned(link, &spec, &now)? {
+                    Planned::Same => {
+                        tracing::info!(
+                            volume = %label,
+                            "adopting the volume that already exists as planned"
+                        );
+                        cache.put(name, now.clone());
+                        return Ok(now);
+                    }
+                    Planned::Rewrite => {
+                        tracing::info!(
+                            volume = %label,
+                            "adopting the volume that already exists as planned; copying its content again"
+                        );
+                        existing.delete(0).map_err(|e| {
+                            volume_error(link, format!("rewrite volume {label:?}"), pool_name, name, e)
+                        })?;
+                        cache.remove(name);
+                    }
+                    Planned::Different => {
+                        cache.put(name, now);
+                        return Err(LibvirtError::Exists {
+                            uri: link.uri().to_owned(),
+                            kind: ObjectKind::Volume,
+                            name: qualified(pool_name, name),
+                        });
+                    }
+                }
             }
             let kind = pool_kind(&pool);
             let is_logical = matches!(kind, Some(PoolKind::Logical { .. }));
@@ -1210,6 +1289,28 @@ impl Hypervisor {
                     what: "qcow2 volumes",
                 },
             ));
+        }
+        // Idempotent: what an upload that timed out left (the raw volume streamed into,
+        // or the finished volume as planned) is adopted, and the content written again.
+        if let Some(now) = self.volume_fresh(&spec.pool, &spec.name).await? {
+            let format = now.format.as_deref().unwrap_or("raw");
+            let streamed_into = format == "raw" && now.capacity == length.max(1);
+            let finished = format == spec.format.as_str()
+                && now.capacity == spec.capacity.unwrap_or(length)
+                && (spec.capacity.is_some() || spec.format == VolumeFormat::Raw);
+            if now.backing.is_some() || !(streamed_into || finished) {
+                return Err(LibvirtError::Exists {
+                    uri: self.uri().to_owned(),
+                    kind: ObjectKind::Volume,
+                    name: qualified(&spec.pool, &spec.name),
+                });
+            }
+            tracing::info!(
+                pool = %spec.pool,
+                volume = %spec.name,
+                "adopting the volume that already exists as planned; uploading its content again"
+            );
+            self.delete_volume(&spec.pool, &spec.name).await?;
         }
         self.create_in_pool(&raw).await?;
 

@@ -14,6 +14,8 @@ mod support;
 mod dhcp_hosts;
 mod storage;
 mod vm;
+mod vm_adoption;
+mod volume_adoption;
 
 use rack_core::libvirt::{
     DhcpRange, DomainConfig, Hypervisor, IpConfig, LibvirtError, NetworkMode, NetworkSpec,

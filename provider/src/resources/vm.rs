@@ -1313,7 +1313,11 @@ impl Resource for Vm {
                  `true`, changed memory as a change of `memory`, an undefined VM is created \
                  again. If the VM is defined but cannot start, the state records it with \
                  `running = false` next to the error. Destroy removes the definition and the \
-                 cloud-init seed volume, and no other volume.",
+                 cloud-init seed volume, and no other volume.\n\n\
+                 Create finds a VM of that name already defined exactly as planned (e.g. by an \
+                 apply whose request timed out) and takes it over: its cloud-init seed is \
+                 written again, its autostart set, and it is started when `running`. A VM \
+                 defined differently under that name is refused and left as it is.",
             )
             .attributes([
                 Attribute::string("hypervisor")

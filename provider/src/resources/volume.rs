@@ -419,7 +419,12 @@ impl Resource for Volume {
                  `terraform apply -replace` to recreate it from the new content.\n\n\
                  Drift: a volume deleted out of band is created again; one resized out of \
                  band shows as a change of `size`; an overlay rebased out of band as a change \
-                 of `base_volume`.",
+                 of `base_volume`.\n\n\
+                 Create finds a volume of that name that already exists exactly as planned \
+                 (format, size, base volume; e.g. made by an apply whose request timed out) \
+                 and takes it over; a copy (`clone_of`) or an image (`source_file`, \
+                 `source_url`) is then written onto it again. A volume that differs is \
+                 refused and left as it is.",
             )
             .attributes([
                 Attribute::string("hypervisor")
