@@ -693,23 +693,12 @@ fn resolve(
     Ok((vol, state))
 }
 
-/// How an existing volume compares with the one a create would make.
-enum Planned {
-    /// Defined and filled as planned (empty, or an overlay on the planned base): adopt it.
-    Same,
-    /// Defined as planned, but its content is a copy that may be partial: make it again.
-    Rewrite,
-    /// Anything else: not rack's to take over.
-    Different,
-}
-
-/// Compares volume `now` with what creating `spec` makes: format, capacity and backing
-/// store. Uploads are compared by [`Hypervisor::create_volume_reporting`] itself.
-fn as_planned(
-    link: &Link<'_>,
-    spec: &VolumeSpec,
-    now: &VolumeState,
-) -> Result<Planned, LibvirtError> {
+/// Whether an existing volume is exactly the one creating `spec` makes: format, capacity
+/// and backing store, for a volume whose content rack does not write (empty, or an overlay
+/// on the planned base). A volume that holds a copy or an upload is never taken over: its
+/// content cannot be told from someone else's without reading it all, and writing it
+/// again would overwrite a volume rack may not own.
+fn as_planned(link: &Link<'_>, spec: &VolumeSpec, now: &VolumeState) -> Result<bool, LibvirtError> {
     let format_same = now.format.as_deref().unwrap_or("raw") == spec.format.as_str();
     let same = match &spec.content {
         VolumeContent::Empty => {
@@ -721,27 +710,9 @@ fn as_planned(
                 && now.capacity == spec.capacity.unwrap_or(base.capacity)
                 && now.backing.as_ref().is_some_and(|b| b.path == base.path)
         }
-        VolumeContent::CloneOf(r) => {
-            let (_, source) = resolve(link, &spec.pool, r)?;
-            let capacity = spec
-                .capacity
-                .unwrap_or(source.capacity)
-                .max(source.capacity);
-            return Ok(
-                if format_same && now.backing.is_none() && now.capacity == capacity {
-                    Planned::Rewrite
-                } else {
-                    Planned::Different
-                },
-            );
-        }
-        VolumeContent::Upload(_) => false,
+        VolumeContent::CloneOf(_) | VolumeContent::Upload(_) => false,
     };
-    Ok(if same {
-        Planned::Same
-    } else {
-        Planned::Different
-    })
+    Ok(same)
 }
 
 /// libvirt's sink for a [`SparseWriter`]: data with `virStreamSend` (which may take
@@ -1039,10 +1010,11 @@ impl Hypervisor {
     }
 
     /// Creates the volume with its content, and leaves nothing behind when any step
-    /// fails. Idempotent: a volume of that name defined as planned (format, capacity,
-    /// backing store: what a create that timed out and that libvirtd carried out later
-    /// leaves) is adopted, a copy or an upload written again onto it; any other volume
-    /// (or file) of that name is [`LibvirtError::Exists`], and is left alone.
+    /// fails. Idempotent for volumes whose content rack does not write: an empty volume
+    /// or an overlay of that name defined as planned (format, capacity, backing store:
+    /// what a create that timed out and that libvirtd carried out later leaves) is
+    /// adopted. Any other volume (or file) of that name, a copy or an upload included, is
+    /// [`LibvirtError::Exists`], and is left alone.
     pub async fn create_volume(&self, spec: &VolumeSpec) -> Result<VolumeState, LibvirtError> {
         self.create_volume_reporting(spec).await.map(|(s, _)| s)
     }
@@ -1058,12 +1030,18 @@ impl Hypervisor {
                 let (state, report) = self.create_uploaded(spec, source).await?;
                 Ok((state, Some(report)))
             }
-            _ => Ok((self.create_in_pool(spec).await?, None)),
+            _ => Ok((self.create_in_pool(spec, true).await?, None)),
         }
     }
 
-    /// Empty volumes, overlays and copies: one call on the connection's thread.
-    async fn create_in_pool(&self, spec: &VolumeSpec) -> Result<VolumeState, LibvirtError> {
+    /// Empty volumes, overlays and copies: one call on the connection's thread. With
+    /// `adopt`, an existing volume defined exactly as planned is taken over (see
+    /// [`as_planned`]); without, any existing volume is [`LibvirtError::Exists`].
+    async fn create_in_pool(
+        &self,
+        spec: &VolumeSpec,
+        adopt: bool,
+    ) -> Result<VolumeState, LibvirtError> {
         let spec = spec.clone();
         let cache = self.volume_caches().pool(&spec.pool);
         let label = qualified(&spec.pool, &spec.name);
@@ -1073,36 +1051,22 @@ impl Hypervisor {
             let pool = require_pool(link, pool_name)?;
             if let Some(existing) = lookup_volume(link, &pool, pool_name, name)? {
                 // Idempotent: exactly what is planned (a create that timed out and that
-                // libvirtd carried out later) is adopted; a copy is made again over it.
+                // libvirtd carried out later) is adopted.
                 let now = read_volume(link, pool_name, &existing)?;
-                match as_planned(link, &spec, &now)? {
-                    Planned::Same => {
-                        tracing::info!(
-                            volume = %label,
-                            "adopting the volume that already exists as planned"
-                        );
-                        cache.put(name, now.clone());
-                        return Ok(now);
-                    }
-                    Planned::Rewrite => {
-                        tracing::info!(
-                            volume = %label,
-                            "adopting the volume that already exists as planned; copying its content again"
-                        );
-                        existing.delete(0).map_err(|e| {
-                            volume_error(link, format!("rewrite volume {label:?}"), pool_name, name, e)
-                        })?;
-                        cache.remove(name);
-                    }
-                    Planned::Different => {
-                        cache.put(name, now);
-                        return Err(LibvirtError::Exists {
-                            uri: link.uri().to_owned(),
-                            kind: ObjectKind::Volume,
-                            name: qualified(pool_name, name),
-                        });
-                    }
+                if adopt && as_planned(link, &spec, &now)? {
+                    tracing::info!(
+                        volume = %label,
+                        "adopting the volume that already exists as planned"
+                    );
+                    cache.put(name, now.clone());
+                    return Ok(now);
                 }
+                cache.put(name, now);
+                return Err(LibvirtError::Exists {
+                    uri: link.uri().to_owned(),
+                    kind: ObjectKind::Volume,
+                    name: qualified(pool_name, name),
+                });
             }
             let kind = pool_kind(&pool);
             let is_logical = matches!(kind, Some(PoolKind::Logical { .. }));
@@ -1290,29 +1254,8 @@ impl Hypervisor {
                 },
             ));
         }
-        // Idempotent: what an upload that timed out left (the raw volume streamed into,
-        // or the finished volume as planned) is adopted, and the content written again.
-        if let Some(now) = self.volume_fresh(&spec.pool, &spec.name).await? {
-            let format = now.format.as_deref().unwrap_or("raw");
-            let streamed_into = format == "raw" && now.capacity == length.max(1);
-            let finished = format == spec.format.as_str()
-                && now.capacity == spec.capacity.unwrap_or(length)
-                && (spec.capacity.is_some() || spec.format == VolumeFormat::Raw);
-            if now.backing.is_some() || !(streamed_into || finished) {
-                return Err(LibvirtError::Exists {
-                    uri: self.uri().to_owned(),
-                    kind: ObjectKind::Volume,
-                    name: qualified(&spec.pool, &spec.name),
-                });
-            }
-            tracing::info!(
-                pool = %spec.pool,
-                volume = %spec.name,
-                "adopting the volume that already exists as planned; uploading its content again"
-            );
-            self.delete_volume(&spec.pool, &spec.name).await?;
-        }
-        self.create_in_pool(&raw).await?;
+        // Never adopted: the upload would write over a volume rack may not own.
+        self.create_in_pool(&raw, false).await?;
 
         // 3. Stream.
         let streamed = match (feed_file, response) {

@@ -420,11 +420,12 @@ impl Resource for Volume {
                  Drift: a volume deleted out of band is created again; one resized out of \
                  band shows as a change of `size`; an overlay rebased out of band as a change \
                  of `base_volume`.\n\n\
-                 Create finds a volume of that name that already exists exactly as planned \
-                 (format, size, base volume; e.g. made by an apply whose request timed out) \
-                 and takes it over; a copy (`clone_of`) or an image (`source_file`, \
-                 `source_url`) is then written onto it again. A volume that differs is \
-                 refused and left as it is.",
+                 Create finds an empty volume or an overlay of that name that already exists \
+                 exactly as planned (format, size, base volume; e.g. made by an apply whose \
+                 request timed out) and takes it over. A volume that differs, and any \
+                 volume of that name where a copy (`clone_of`) or an image (`source_file`, \
+                 `source_url`) is planned, is refused and left as it is: rack cannot tell \
+                 its content from someone else's. Remove it, or import it.",
             )
             .attributes([
                 Attribute::string("hypervisor")
