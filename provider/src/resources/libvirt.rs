@@ -3,7 +3,7 @@
 
 use rack_core::libvirt::LibvirtError;
 
-use crate::framework::{Context, Diagnostic};
+use crate::framework::{Context, Diagnostic, ImportRequest};
 use crate::protocol::value::Value;
 use crate::provider::RackConfig;
 use crate::provider::hypervisors::NamedHypervisor;
@@ -42,6 +42,36 @@ pub fn libvirt_diag(e: &LibvirtError, hint: &str) -> Diagnostic {
     Diagnostic::from_error(e, hint)
 }
 
+/// Where an import points: the hypervisor and the object's names, `keys` in order (e.g.
+/// `["pool", "name"]`), from an ID `<hypervisor>/<pool>/<name>` (the hypervisor may be
+/// left out for the default one) or from an identity holding `hypervisor` and the keys.
+pub fn import_target(
+    ctx: &Context,
+    req: &ImportRequest,
+    keys: &[&str],
+) -> Result<(NamedHypervisor, Vec<String>), Diagnostic> {
+    let (hv_name, names) = match req {
+        ImportRequest::Id(id) => split_import_id(id, keys.len()).ok_or_else(|| {
+            let path = keys
+                .iter()
+                .map(|k| format!("<{k}>"))
+                .collect::<Vec<_>>()
+                .join("/");
+            Diagnostic::error(
+                format!("Invalid import ID {id:?}"),
+                format!("Use `<hypervisor>/{path}`, or `{path}` for the default hypervisor."),
+            )
+        })?,
+        ImportRequest::Identity(v) => (
+            str_attr(v, "hypervisor").map(str::to_string),
+            keys.iter()
+                .map(|k| str_attr(v, k).unwrap_or_default().to_string())
+                .collect(),
+        ),
+    };
+    Ok((hypervisor(ctx, hv_name.as_deref())?, names))
+}
+
 /// Splits an import ID `<hypervisor>/<rest>` or `<rest>` (default hypervisor), where
 /// `rest` has `parts` segments separated by `/`.
 pub fn split_import_id(id: &str, parts: usize) -> Option<(Option<String>, Vec<String>)> {
@@ -64,6 +94,28 @@ pub fn split_import_id(id: &str, parts: usize) -> Option<(Option<String>, Vec<St
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_import_id_of_the_wrong_shape_says_what_to_write() {
+        let ctx = Context::new(None, std::sync::Arc::default());
+        let req = ImportRequest::Id("kvm1/default/disk0/extra".into());
+        let Err(d) = import_target(&ctx, &req, &["pool", "name"]) else {
+            panic!("a four-part ID for a volume was accepted");
+        };
+        assert_eq!(d.summary, "Invalid import ID \"kvm1/default/disk0/extra\"");
+        assert_eq!(
+            d.detail,
+            "Use `<hypervisor>/<pool>/<name>`, or `<pool>/<name>` for the default hypervisor."
+        );
+        let req = ImportRequest::Id("a//b".into());
+        let Err(d) = import_target(&ctx, &req, &["name"]) else {
+            panic!("an ID with an empty part was accepted");
+        };
+        assert_eq!(
+            d.detail,
+            "Use `<hypervisor>/<name>`, or `<name>` for the default hypervisor."
+        );
+    }
 
     #[test]
     fn import_ids_with_and_without_hypervisor() {

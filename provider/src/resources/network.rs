@@ -18,7 +18,7 @@ use rack_core::libvirt::{
 };
 
 use super::libvirt::{
-    hypervisor, libvirt_diag, obj_set, plan_default_hypervisor, split_import_id, str_attr,
+    hypervisor, import_target, libvirt_diag, obj_set, plan_default_hypervisor, str_attr,
 };
 use crate::framework::plan::PlannedChange;
 use crate::framework::schema::{
@@ -758,24 +758,8 @@ impl Resource for Network {
     }
 
     async fn import(&self, ctx: &Context, req: ImportRequest) -> StateResult {
-        let usage = "Use `<hypervisor>/<name>`, or `<name>` for the default hypervisor.";
-        let (hv_name, name) = match &req {
-            ImportRequest::Id(id) => match split_import_id(id, 1) {
-                Some((h, mut rest)) => (h, rest.remove(0)),
-                None => {
-                    return StateResult::failed(
-                        Value::Null,
-                        Diagnostic::error(format!("Invalid import ID {id:?}"), usage),
-                    );
-                }
-            },
-            ImportRequest::Identity(v) => (
-                str_attr(v, "hypervisor").map(str::to_string),
-                str_attr(v, "name").unwrap_or_default().to_string(),
-            ),
-        };
-        let hv = match hypervisor(ctx, hv_name.as_deref()) {
-            Ok(h) => h,
+        let (hv, name) = match import_target(ctx, &req, &["name"]) {
+            Ok((hv, mut names)) => (hv, names.remove(0)),
             Err(d) => return StateResult::failed(Value::Null, d),
         };
         match hv.handle.network_fresh(&name).await {

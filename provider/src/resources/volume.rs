@@ -18,7 +18,7 @@ use rack_core::libvirt::{
 };
 
 use super::libvirt::{
-    hypervisor, libvirt_diag, obj_set, plan_default_hypervisor, split_import_id, str_attr,
+    hypervisor, import_target, libvirt_diag, obj_set, plan_default_hypervisor, str_attr,
 };
 use crate::framework::plan::PlannedChange;
 use crate::framework::schema::{Attribute, Block, IdentityAttribute, IdentitySchema, Schema};
@@ -753,26 +753,12 @@ impl Resource for Volume {
     }
 
     async fn import(&self, ctx: &Context, req: ImportRequest) -> StateResult {
-        let usage = "Use `<hypervisor>/<pool>/<name>`, or `<pool>/<name>` for the default \
-                     hypervisor.";
-        let (hv_name, pool, name) = match &req {
-            ImportRequest::Id(id) => match split_import_id(id, 2) {
-                Some((h, rest)) => (h, rest[0].clone(), rest[1].clone()),
-                None => {
-                    return StateResult::failed(
-                        Value::Null,
-                        Diagnostic::error(format!("Invalid import ID {id:?}"), usage),
-                    );
-                }
-            },
-            ImportRequest::Identity(v) => (
-                str_attr(v, "hypervisor").map(str::to_string),
-                str_attr(v, "pool").unwrap_or_default().to_string(),
-                str_attr(v, "name").unwrap_or_default().to_string(),
-            ),
-        };
-        let hv = match hypervisor(ctx, hv_name.as_deref()) {
-            Ok(h) => h,
+        let (hv, pool, name) = match import_target(ctx, &req, &["pool", "name"]) {
+            Ok((hv, names)) => {
+                let mut names = names.into_iter();
+                let pool = names.next().unwrap_or_default();
+                (hv, pool, names.next().unwrap_or_default())
+            }
             Err(d) => return StateResult::failed(Value::Null, d),
         };
         match hv.handle.volume_fresh(&pool, &name).await {
