@@ -21,7 +21,7 @@
 //! connections of their own, so ten VMs start together as they would from ten `virsh`
 //! shells.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -31,6 +31,7 @@ use virt::connect::Connect;
 
 use super::domain::DomainState;
 use super::network::{NetworkSpec, NetworkState};
+use super::node::GuestLimits;
 use super::pool::PoolState;
 use super::volume::VolumeCaches;
 use super::{LibvirtError, classify, known};
@@ -289,6 +290,9 @@ struct Inner {
     domains: Arc<Listing<DomainState>>,
     pools: Arc<Listing<PoolState>>,
     volumes: Arc<VolumeCaches>,
+    /// What one VM may have, per domain type: read once per process (see
+    /// [`Hypervisor::guest_limits`]).
+    guest_limits: Mutex<HashMap<String, GuestLimits>>,
 }
 
 /// A handle on one hypervisor (libvirt URI). Cheap to clone; the clones share the
@@ -350,8 +354,14 @@ impl Hypervisor {
                 domains: Arc::default(),
                 pools: Arc::default(),
                 volumes: Arc::default(),
+                guest_limits: Mutex::default(),
             }),
         })
+    }
+
+    /// The limits read so far, per domain type.
+    pub(crate) fn guest_limits_cache(&self) -> &Mutex<HashMap<String, GuestLimits>> {
+        &self.inner.guest_limits
     }
 
     /// The URI this handle connects to.

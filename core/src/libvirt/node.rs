@@ -128,8 +128,28 @@ pub struct GuestLimits {
 }
 
 impl Hypervisor {
-    /// The limits for one VM of `domain_type` (`kvm`, `qemu`), read each time.
+    /// The limits for one VM of `domain_type` (`kvm`, `qemu`): the host's memory and
+    /// libvirt's vCPU maximum do not change while the provider runs, so they are read once
+    /// per domain type, not once per VM planned.
     pub async fn guest_limits(&self, domain_type: &str) -> Result<GuestLimits, LibvirtError> {
+        if let Some(limits) = self.cached_guest_limits(domain_type) {
+            return Ok(limits);
+        }
+        let limits = self.read_guest_limits(domain_type).await?;
+        if let Ok(mut m) = self.guest_limits_cache().lock() {
+            m.insert(domain_type.to_owned(), limits);
+        }
+        Ok(limits)
+    }
+
+    fn cached_guest_limits(&self, domain_type: &str) -> Option<GuestLimits> {
+        self.guest_limits_cache()
+            .lock()
+            .ok()
+            .and_then(|m| m.get(domain_type).copied())
+    }
+
+    async fn read_guest_limits(&self, domain_type: &str) -> Result<GuestLimits, LibvirtError> {
         let domain_type = domain_type.to_owned();
         self.call("read the hypervisor's limits for a VM", move |link| {
             let conn = link.conn();
