@@ -9,21 +9,14 @@ impl ProviderService {
     ) -> RpcResult<pb::validate_data_resource_config::Response> {
         let req = req.into_inner();
         let _log = rpc_span("ValidateDataResourceConfig", &req.type_name);
-        let diags = match self.data_sources.get(req.type_name.as_str()) {
-            None => unknown_type("data source", &req.type_name),
-            Some(d) => match decode(req.config.as_ref(), &d.ty, "configuration") {
-                Err(e) => e,
-                Ok(config) => {
-                    let mut diags = Diagnostics::new();
-                    validate_block(&d.schema.block, &config, &AttributePath::root(), &mut diags);
-                    d.imp.validate(&config, &mut diags).await;
-                    diags
-                }
-            },
-        };
-        diags_only(diags, |diagnostics| {
-            pb::validate_data_resource_config::Response { diagnostics }
-        })
+        let diags = validate_entry(
+            &self.data_sources,
+            ("data source", "configuration"),
+            &req.type_name,
+            req.config.as_ref(),
+        )
+        .await;
+        answer(diags)
     }
 
     pub(super) async fn serve_read_data_source(
@@ -52,6 +45,6 @@ impl ProviderService {
             })
         }
         .await;
-        flatten(result, |r, d| r.diagnostics = d)
+        flatten(result)
     }
 }

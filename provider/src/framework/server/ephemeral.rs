@@ -9,21 +9,14 @@ impl ProviderService {
     ) -> RpcResult<pb::validate_ephemeral_resource_config::Response> {
         let req = req.into_inner();
         let _log = rpc_span("ValidateEphemeralResourceConfig", &req.type_name);
-        let diags = match self.ephemeral.get(req.type_name.as_str()) {
-            None => unknown_type("ephemeral resource", &req.type_name),
-            Some(e) => match decode(req.config.as_ref(), &e.ty, "configuration") {
-                Err(d) => d,
-                Ok(config) => {
-                    let mut diags = Diagnostics::new();
-                    validate_block(&e.schema.block, &config, &AttributePath::root(), &mut diags);
-                    e.imp.validate(&config, &mut diags).await;
-                    diags
-                }
-            },
-        };
-        diags_only(diags, |diagnostics| {
-            pb::validate_ephemeral_resource_config::Response { diagnostics }
-        })
+        let diags = validate_entry(
+            &self.ephemeral,
+            ("ephemeral resource", "configuration"),
+            &req.type_name,
+            req.config.as_ref(),
+        )
+        .await;
+        answer(diags)
     }
 
     pub(super) async fn serve_open_ephemeral_resource(
@@ -54,7 +47,7 @@ impl ProviderService {
             })
         }
         .await;
-        flatten(result, |r, d| r.diagnostics = d)
+        flatten(result)
     }
 
     pub(super) async fn serve_renew_ephemeral_resource(
@@ -78,7 +71,7 @@ impl ProviderService {
             })
         }
         .await;
-        flatten(result, |r, d| r.diagnostics = d)
+        flatten(result)
     }
 
     pub(super) async fn serve_close_ephemeral_resource(
@@ -98,8 +91,6 @@ impl ProviderService {
         }
         .await
         .unwrap_or_else(|d| d);
-        diags_only(diags, |diagnostics| {
-            pb::close_ephemeral_resource::Response { diagnostics }
-        })
+        answer(diags)
     }
 }

@@ -106,21 +106,14 @@ impl ProviderService {
     ) -> RpcResult<pb::validate_list_resource_config::Response> {
         let req = req.into_inner();
         let _log = rpc_span("ValidateListResourceConfig", &req.type_name);
-        let diags = match self.lists.get(req.type_name.as_str()) {
-            None => unknown_type("list resource", &req.type_name),
-            Some(l) => match decode(req.config.as_ref(), &l.ty, "list configuration") {
-                Err(d) => d,
-                Ok(config) => {
-                    let mut diags = Diagnostics::new();
-                    validate_block(&l.schema.block, &config, &AttributePath::root(), &mut diags);
-                    l.imp.validate(&config, &mut diags).await;
-                    diags
-                }
-            },
-        };
-        diags_only(diags, |diagnostics| {
-            pb::validate_list_resource_config::Response { diagnostics }
-        })
+        let diags = validate_entry(
+            &self.lists,
+            ("list resource", "list configuration"),
+            &req.type_name,
+            req.config.as_ref(),
+        )
+        .await;
+        answer(diags)
     }
 }
 

@@ -293,8 +293,107 @@ impl Drop for RpcLog {
     }
 }
 
-fn diags_only<T>(d: Diagnostics, f: impl FnOnce(Vec<pb::Diagnostic>) -> T) -> RpcResult<T> {
-    Ok(Response::new(f(toproto::diagnostics(d))))
+/// A response that can carry diagnostics: every RPC whose work failed, or that has nothing
+/// but diagnostics to say, answers through [`answer`].
+trait Answer: Default {
+    fn set_diagnostics(&mut self, diagnostics: Vec<pb::Diagnostic>);
+}
+
+macro_rules! answers {
+    ($($rpc:ident),* $(,)?) => {
+        $(impl Answer for pb::$rpc::Response {
+            fn set_diagnostics(&mut self, diagnostics: Vec<pb::Diagnostic>) {
+                self.diagnostics = diagnostics;
+            }
+        })*
+    };
+}
+
+answers!(
+    validate_provider_config,
+    configure_provider,
+    validate_resource_config,
+    upgrade_resource_state,
+    upgrade_resource_identity,
+    read_resource,
+    plan_resource_change,
+    apply_resource_change,
+    import_resource_state,
+    move_resource_state,
+    generate_resource_config,
+    validate_data_resource_config,
+    read_data_source,
+    validate_ephemeral_resource_config,
+    open_ephemeral_resource,
+    renew_ephemeral_resource,
+    close_ephemeral_resource,
+    validate_list_resource_config,
+    validate_state_store,
+    configure_state_store,
+    write_state_bytes,
+    lock_state,
+    unlock_state,
+    get_states,
+    delete_state,
+    plan_action,
+    validate_action_config,
+);
+
+/// A response holding nothing but `diags`.
+fn answer<T: Answer>(diags: Diagnostics) -> RpcResult<T> {
+    let mut response = T::default();
+    response.set_diagnostics(toproto::diagnostics(diags));
+    Ok(Response::new(response))
+}
+
+/// The response, or one holding nothing but the diagnostics of why there is none.
+fn flatten<T: Answer>(r: Result<T, Diagnostics>) -> RpcResult<T> {
+    match r {
+        Ok(v) => Ok(Response::new(v)),
+        Err(d) => answer(d),
+    }
+}
+
+/// The type's own check of its configuration, which the validate RPCs of data sources,
+/// ephemeral resources and list resources run after the schema's.
+#[async_trait::async_trait]
+trait ValidateConfig: Send + Sync {
+    async fn validate_config(&self, config: &Value, diags: &mut Diagnostics);
+}
+
+macro_rules! validate_config {
+    ($($kind:ident),*) => {
+        $(#[async_trait::async_trait]
+        impl ValidateConfig for dyn $kind {
+            async fn validate_config(&self, config: &Value, diags: &mut Diagnostics) {
+                self.validate(config, diags).await;
+            }
+        })*
+    };
+}
+
+validate_config!(DataSource, EphemeralResource, ListResource);
+
+/// Decodes the configuration of the `kind` named `type_name` and checks it against its
+/// schema, then with the type's own validation.
+async fn validate_entry<T: ValidateConfig + ?Sized>(
+    entries: &BTreeMap<&'static str, TypedEntry<T>>,
+    (kind, what): (&str, &str),
+    type_name: &str,
+    config: Option<&pb::DynamicValue>,
+) -> Diagnostics {
+    let Some(e) = entries.get(type_name) else {
+        return unknown_type(kind, type_name);
+    };
+    match decode(config, &e.ty, what) {
+        Err(d) => d,
+        Ok(config) => {
+            let mut diags = Diagnostics::new();
+            validate_block(&e.schema.block, &config, &AttributePath::root(), &mut diags);
+            e.imp.validate_config(&config, &mut diags).await;
+            diags
+        }
+    }
 }
 
 async fn with_timeout<T>(
@@ -314,20 +413,6 @@ async fn with_timeout<T>(
     })
 }
 
-fn flatten<T: Default>(
-    r: Result<T, Diagnostics>,
-    set: impl FnOnce(&mut T, Vec<pb::Diagnostic>),
-) -> RpcResult<T> {
-    Ok(Response::new(match r {
-        Ok(v) => v,
-        Err(d) => {
-            let mut v = T::default();
-            set(&mut v, toproto::diagnostics(d));
-            v
-        }
-    }))
-}
-
 fn unsupported(what: &str) -> Diagnostics {
     Diagnostic::error(
         format!("{what} is not supported by the rack provider"),
@@ -336,263 +421,76 @@ fn unsupported(what: &str) -> Diagnostics {
     .into()
 }
 
-#[tonic::async_trait]
-impl ProviderRpc for ProviderService {
-    async fn get_metadata(
-        &self,
-        req: Request<pb::get_metadata::Request>,
-    ) -> RpcResult<pb::get_metadata::Response> {
-        self.serve_get_metadata(req).await
+/// The routing table: each RPC of the `Provider` service and the handler that serves it (in
+/// the file of its RPC family). Most take `pb::<m>::Request` and answer `pb::<m>::Response`;
+/// the streaming ones give their types in full.
+macro_rules! routes {
+    (
+        unary { $($rpc:ident($m:ident) => $serve:ident;)* }
+        streams { $(type $stream:ident = $stream_ty:ty;)* }
+        streaming { $($srpc:ident($sreq:ty) -> $sresp:ty => $sserve:ident;)* }
+    ) => {
+        #[tonic::async_trait]
+        impl ProviderRpc for ProviderService {
+            $(async fn $rpc(&self, req: Request<pb::$m::Request>) -> RpcResult<pb::$m::Response> {
+                self.$serve(req).await
+            })*
+            $(type $stream = $stream_ty;)*
+            $(async fn $srpc(&self, req: Request<$sreq>) -> RpcResult<$sresp> {
+                self.$sserve(req).await
+            })*
+        }
+    };
+}
+
+routes! {
+    unary {
+        get_metadata(get_metadata) => serve_get_metadata;
+        get_provider_schema(get_provider_schema) => serve_get_provider_schema;
+        validate_provider_config(validate_provider_config) => serve_validate_provider_config;
+        validate_resource_config(validate_resource_config) => serve_validate_resource_config;
+        validate_data_resource_config(validate_data_resource_config) => serve_validate_data_resource_config;
+        upgrade_resource_state(upgrade_resource_state) => serve_upgrade_resource_state;
+        get_resource_identity_schemas(get_resource_identity_schemas) => serve_get_resource_identity_schemas;
+        upgrade_resource_identity(upgrade_resource_identity) => serve_upgrade_resource_identity;
+        configure_provider(configure_provider) => serve_configure_provider;
+        read_resource(read_resource) => serve_read_resource;
+        plan_resource_change(plan_resource_change) => serve_plan_resource_change;
+        apply_resource_change(apply_resource_change) => serve_apply_resource_change;
+        import_resource_state(import_resource_state) => serve_import_resource_state;
+        move_resource_state(move_resource_state) => serve_move_resource_state;
+        read_data_source(read_data_source) => serve_read_data_source;
+        generate_resource_config(generate_resource_config) => serve_generate_resource_config;
+        validate_ephemeral_resource_config(validate_ephemeral_resource_config) => serve_validate_ephemeral_resource_config;
+        open_ephemeral_resource(open_ephemeral_resource) => serve_open_ephemeral_resource;
+        renew_ephemeral_resource(renew_ephemeral_resource) => serve_renew_ephemeral_resource;
+        close_ephemeral_resource(close_ephemeral_resource) => serve_close_ephemeral_resource;
+        validate_list_resource_config(validate_list_resource_config) => serve_validate_list_resource_config;
+        get_functions(get_functions) => serve_get_functions;
+        call_function(call_function) => serve_call_function;
+        validate_state_store_config(validate_state_store) => serve_validate_state_store_config;
+        configure_state_store(configure_state_store) => serve_configure_state_store;
+        lock_state(lock_state) => serve_lock_state;
+        unlock_state(unlock_state) => serve_unlock_state;
+        get_states(get_states) => serve_get_states;
+        delete_state(delete_state) => serve_delete_state;
+        plan_action(plan_action) => serve_plan_action;
+        validate_action_config(validate_action_config) => serve_validate_action_config;
+        stop_provider(stop_provider) => serve_stop_provider;
     }
-
-    async fn get_provider_schema(
-        &self,
-        req: Request<pb::get_provider_schema::Request>,
-    ) -> RpcResult<pb::get_provider_schema::Response> {
-        self.serve_get_provider_schema(req).await
+    streams {
+        type ListResourceStream = BoxStream<pb::list_resource::Event>;
+        type ReadStateBytesStream = BoxStream<pb::read_state_bytes::Response>;
+        type InvokeActionStream = BoxStream<pb::invoke_action::Event>;
     }
-
-    async fn validate_provider_config(
-        &self,
-        req: Request<pb::validate_provider_config::Request>,
-    ) -> RpcResult<pb::validate_provider_config::Response> {
-        self.serve_validate_provider_config(req).await
-    }
-
-    async fn validate_resource_config(
-        &self,
-        req: Request<pb::validate_resource_config::Request>,
-    ) -> RpcResult<pb::validate_resource_config::Response> {
-        self.serve_validate_resource_config(req).await
-    }
-
-    async fn validate_data_resource_config(
-        &self,
-        req: Request<pb::validate_data_resource_config::Request>,
-    ) -> RpcResult<pb::validate_data_resource_config::Response> {
-        self.serve_validate_data_resource_config(req).await
-    }
-
-    async fn upgrade_resource_state(
-        &self,
-        req: Request<pb::upgrade_resource_state::Request>,
-    ) -> RpcResult<pb::upgrade_resource_state::Response> {
-        self.serve_upgrade_resource_state(req).await
-    }
-
-    async fn get_resource_identity_schemas(
-        &self,
-        req: Request<pb::get_resource_identity_schemas::Request>,
-    ) -> RpcResult<pb::get_resource_identity_schemas::Response> {
-        self.serve_get_resource_identity_schemas(req).await
-    }
-
-    async fn upgrade_resource_identity(
-        &self,
-        req: Request<pb::upgrade_resource_identity::Request>,
-    ) -> RpcResult<pb::upgrade_resource_identity::Response> {
-        self.serve_upgrade_resource_identity(req).await
-    }
-
-    async fn configure_provider(
-        &self,
-        req: Request<pb::configure_provider::Request>,
-    ) -> RpcResult<pb::configure_provider::Response> {
-        self.serve_configure_provider(req).await
-    }
-
-    async fn read_resource(
-        &self,
-        req: Request<pb::read_resource::Request>,
-    ) -> RpcResult<pb::read_resource::Response> {
-        self.serve_read_resource(req).await
-    }
-
-    async fn plan_resource_change(
-        &self,
-        req: Request<pb::plan_resource_change::Request>,
-    ) -> RpcResult<pb::plan_resource_change::Response> {
-        self.serve_plan_resource_change(req).await
-    }
-
-    async fn apply_resource_change(
-        &self,
-        req: Request<pb::apply_resource_change::Request>,
-    ) -> RpcResult<pb::apply_resource_change::Response> {
-        self.serve_apply_resource_change(req).await
-    }
-
-    async fn import_resource_state(
-        &self,
-        req: Request<pb::import_resource_state::Request>,
-    ) -> RpcResult<pb::import_resource_state::Response> {
-        self.serve_import_resource_state(req).await
-    }
-
-    async fn move_resource_state(
-        &self,
-        req: Request<pb::move_resource_state::Request>,
-    ) -> RpcResult<pb::move_resource_state::Response> {
-        self.serve_move_resource_state(req).await
-    }
-
-    async fn read_data_source(
-        &self,
-        req: Request<pb::read_data_source::Request>,
-    ) -> RpcResult<pb::read_data_source::Response> {
-        self.serve_read_data_source(req).await
-    }
-
-    async fn generate_resource_config(
-        &self,
-        req: Request<pb::generate_resource_config::Request>,
-    ) -> RpcResult<pb::generate_resource_config::Response> {
-        self.serve_generate_resource_config(req).await
-    }
-
-    async fn validate_ephemeral_resource_config(
-        &self,
-        req: Request<pb::validate_ephemeral_resource_config::Request>,
-    ) -> RpcResult<pb::validate_ephemeral_resource_config::Response> {
-        self.serve_validate_ephemeral_resource_config(req).await
-    }
-
-    async fn open_ephemeral_resource(
-        &self,
-        req: Request<pb::open_ephemeral_resource::Request>,
-    ) -> RpcResult<pb::open_ephemeral_resource::Response> {
-        self.serve_open_ephemeral_resource(req).await
-    }
-
-    async fn renew_ephemeral_resource(
-        &self,
-        req: Request<pb::renew_ephemeral_resource::Request>,
-    ) -> RpcResult<pb::renew_ephemeral_resource::Response> {
-        self.serve_renew_ephemeral_resource(req).await
-    }
-
-    async fn close_ephemeral_resource(
-        &self,
-        req: Request<pb::close_ephemeral_resource::Request>,
-    ) -> RpcResult<pb::close_ephemeral_resource::Response> {
-        self.serve_close_ephemeral_resource(req).await
-    }
-
-    type ListResourceStream = BoxStream<pb::list_resource::Event>;
-
-    async fn list_resource(
-        &self,
-        req: Request<pb::list_resource::Request>,
-    ) -> RpcResult<Self::ListResourceStream> {
-        self.serve_list_resource(req).await
-    }
-
-    async fn validate_list_resource_config(
-        &self,
-        req: Request<pb::validate_list_resource_config::Request>,
-    ) -> RpcResult<pb::validate_list_resource_config::Response> {
-        self.serve_validate_list_resource_config(req).await
-    }
-
-    async fn get_functions(
-        &self,
-        req: Request<pb::get_functions::Request>,
-    ) -> RpcResult<pb::get_functions::Response> {
-        self.serve_get_functions(req).await
-    }
-
-    async fn call_function(
-        &self,
-        req: Request<pb::call_function::Request>,
-    ) -> RpcResult<pb::call_function::Response> {
-        self.serve_call_function(req).await
-    }
-
-    async fn validate_state_store_config(
-        &self,
-        req: Request<pb::validate_state_store::Request>,
-    ) -> RpcResult<pb::validate_state_store::Response> {
-        self.serve_validate_state_store_config(req).await
-    }
-
-    async fn configure_state_store(
-        &self,
-        req: Request<pb::configure_state_store::Request>,
-    ) -> RpcResult<pb::configure_state_store::Response> {
-        self.serve_configure_state_store(req).await
-    }
-
-    type ReadStateBytesStream = BoxStream<pb::read_state_bytes::Response>;
-
-    async fn read_state_bytes(
-        &self,
-        req: Request<pb::read_state_bytes::Request>,
-    ) -> RpcResult<Self::ReadStateBytesStream> {
-        self.serve_read_state_bytes(req).await
-    }
-
-    async fn write_state_bytes(
-        &self,
-        req: Request<Streaming<pb::write_state_bytes::RequestChunk>>,
-    ) -> RpcResult<pb::write_state_bytes::Response> {
-        self.serve_write_state_bytes(req).await
-    }
-
-    async fn lock_state(
-        &self,
-        req: Request<pb::lock_state::Request>,
-    ) -> RpcResult<pb::lock_state::Response> {
-        self.serve_lock_state(req).await
-    }
-
-    async fn unlock_state(
-        &self,
-        req: Request<pb::unlock_state::Request>,
-    ) -> RpcResult<pb::unlock_state::Response> {
-        self.serve_unlock_state(req).await
-    }
-
-    async fn get_states(
-        &self,
-        req: Request<pb::get_states::Request>,
-    ) -> RpcResult<pb::get_states::Response> {
-        self.serve_get_states(req).await
-    }
-
-    async fn delete_state(
-        &self,
-        req: Request<pb::delete_state::Request>,
-    ) -> RpcResult<pb::delete_state::Response> {
-        self.serve_delete_state(req).await
-    }
-
-    async fn plan_action(
-        &self,
-        req: Request<pb::plan_action::Request>,
-    ) -> RpcResult<pb::plan_action::Response> {
-        self.serve_plan_action(req).await
-    }
-
-    type InvokeActionStream = BoxStream<pb::invoke_action::Event>;
-
-    async fn invoke_action(
-        &self,
-        req: Request<pb::invoke_action::Request>,
-    ) -> RpcResult<Self::InvokeActionStream> {
-        self.serve_invoke_action(req).await
-    }
-
-    async fn validate_action_config(
-        &self,
-        req: Request<pb::validate_action_config::Request>,
-    ) -> RpcResult<pb::validate_action_config::Response> {
-        self.serve_validate_action_config(req).await
-    }
-
-    async fn stop_provider(
-        &self,
-        req: Request<pb::stop_provider::Request>,
-    ) -> RpcResult<pb::stop_provider::Response> {
-        self.serve_stop_provider(req).await
+    streaming {
+        list_resource(pb::list_resource::Request)
+            -> Self::ListResourceStream => serve_list_resource;
+        read_state_bytes(pb::read_state_bytes::Request)
+            -> Self::ReadStateBytesStream => serve_read_state_bytes;
+        write_state_bytes(Streaming<pb::write_state_bytes::RequestChunk>)
+            -> pb::write_state_bytes::Response => serve_write_state_bytes;
+        invoke_action(pb::invoke_action::Request)
+            -> Self::InvokeActionStream => serve_invoke_action;
     }
 }

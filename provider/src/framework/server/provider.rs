@@ -114,9 +114,7 @@ impl ProviderService {
             }
             Err(d) => d,
         };
-        diags_only(diags, |diagnostics| {
-            pb::validate_provider_config::Response { diagnostics }
-        })
+        answer(diags)
     }
 
     pub(super) async fn serve_configure_provider(
@@ -125,9 +123,7 @@ impl ProviderService {
     ) -> RpcResult<pb::configure_provider::Response> {
         let _log = rpc_span("ConfigureProvider", "");
         let diags = self.configure_inner(req.into_inner()).await;
-        diags_only(diags, |diagnostics| pb::configure_provider::Response {
-            diagnostics,
-        })
+        answer(diags)
     }
 
     pub(super) async fn serve_stop_provider(

@@ -352,9 +352,7 @@ impl ProviderService {
             .validate_resource_inner(req)
             .await
             .unwrap_or_else(|d| d);
-        diags_only(diags, |diagnostics| {
-            pb::validate_resource_config::Response { diagnostics }
-        })
+        answer(diags)
     }
 
     pub(super) async fn serve_upgrade_resource_state(
@@ -363,7 +361,7 @@ impl ProviderService {
     ) -> RpcResult<pb::upgrade_resource_state::Response> {
         let req = req.into_inner();
         let _log = rpc_span("UpgradeResourceState", &req.type_name);
-        flatten(self.upgrade_inner(req), |r, d| r.diagnostics = d)
+        flatten(self.upgrade_inner(req))
     }
 
     pub(super) async fn serve_get_resource_identity_schemas(
@@ -414,7 +412,7 @@ impl ProviderService {
                 diagnostics: Vec::new(),
             })
         })();
-        flatten(result, |r, d| r.diagnostics = d)
+        flatten(result)
     }
 
     pub(super) async fn serve_read_resource(
@@ -423,7 +421,7 @@ impl ProviderService {
     ) -> RpcResult<pb::read_resource::Response> {
         let req = req.into_inner();
         let _log = rpc_span("ReadResource", &req.type_name);
-        flatten(self.read_inner(req).await, |r, d| r.diagnostics = d)
+        flatten(self.read_inner(req).await)
     }
 
     pub(super) async fn serve_plan_resource_change(
@@ -432,7 +430,7 @@ impl ProviderService {
     ) -> RpcResult<pb::plan_resource_change::Response> {
         let req = req.into_inner();
         let _log = rpc_span("PlanResourceChange", &req.type_name);
-        flatten(self.plan_inner(req).await, |r, d| r.diagnostics = d)
+        flatten(self.plan_inner(req).await)
     }
 
     pub(super) async fn serve_apply_resource_change(
@@ -441,7 +439,7 @@ impl ProviderService {
     ) -> RpcResult<pb::apply_resource_change::Response> {
         let req = req.into_inner();
         let _log = rpc_span("ApplyResourceChange", &req.type_name);
-        flatten(self.apply_inner(req).await, |r, d| r.diagnostics = d)
+        flatten(self.apply_inner(req).await)
     }
 
     pub(super) async fn serve_import_resource_state(
@@ -450,7 +448,7 @@ impl ProviderService {
     ) -> RpcResult<pb::import_resource_state::Response> {
         let req = req.into_inner();
         let _log = rpc_span("ImportResourceState", &req.type_name);
-        flatten(self.import_inner(req).await, |r, d| r.diagnostics = d)
+        flatten(self.import_inner(req).await)
     }
 
     pub(super) async fn serve_move_resource_state(
@@ -459,13 +457,7 @@ impl ProviderService {
     ) -> RpcResult<pb::move_resource_state::Response> {
         let req = req.into_inner();
         let _log = rpc_span("MoveResourceState", &req.target_type_name);
-        diags_only(
-            unsupported("Moving resource state between types"),
-            |diagnostics| pb::move_resource_state::Response {
-                diagnostics,
-                ..Default::default()
-            },
-        )
+        answer(unsupported("Moving resource state between types"))
     }
 
     pub(super) async fn serve_generate_resource_config(
@@ -474,13 +466,7 @@ impl ProviderService {
     ) -> RpcResult<pb::generate_resource_config::Response> {
         let req = req.into_inner();
         let _log = rpc_span("GenerateResourceConfig", &req.type_name);
-        diags_only(
-            unsupported("Generating resource configuration"),
-            |diagnostics| pb::generate_resource_config::Response {
-                diagnostics,
-                ..Default::default()
-            },
-        )
+        answer(unsupported("Generating resource configuration"))
     }
 }
 

@@ -8,21 +8,14 @@ impl ProviderService {
         &self,
         _req: Request<pb::validate_state_store::Request>,
     ) -> RpcResult<pb::validate_state_store::Response> {
-        diags_only(unsupported("State storage"), |diagnostics| {
-            pb::validate_state_store::Response { diagnostics }
-        })
+        answer(unsupported("State storage"))
     }
 
     pub(super) async fn serve_configure_state_store(
         &self,
         _req: Request<pb::configure_state_store::Request>,
     ) -> RpcResult<pb::configure_state_store::Response> {
-        diags_only(unsupported("State storage"), |diagnostics| {
-            pb::configure_state_store::Response {
-                diagnostics,
-                ..Default::default()
-            }
-        })
+        answer(unsupported("State storage"))
     }
 
     pub(super) async fn serve_read_state_bytes(
@@ -40,63 +33,42 @@ impl ProviderService {
         &self,
         _req: Request<Streaming<pb::write_state_bytes::RequestChunk>>,
     ) -> RpcResult<pb::write_state_bytes::Response> {
-        diags_only(unsupported("State storage"), |diagnostics| {
-            pb::write_state_bytes::Response { diagnostics }
-        })
+        answer(unsupported("State storage"))
     }
 
     pub(super) async fn serve_lock_state(
         &self,
         _req: Request<pb::lock_state::Request>,
     ) -> RpcResult<pb::lock_state::Response> {
-        diags_only(unsupported("State storage"), |diagnostics| {
-            pb::lock_state::Response {
-                diagnostics,
-                ..Default::default()
-            }
-        })
+        answer(unsupported("State storage"))
     }
 
     pub(super) async fn serve_unlock_state(
         &self,
         _req: Request<pb::unlock_state::Request>,
     ) -> RpcResult<pb::unlock_state::Response> {
-        diags_only(unsupported("State storage"), |diagnostics| {
-            pb::unlock_state::Response { diagnostics }
-        })
+        answer(unsupported("State storage"))
     }
 
     pub(super) async fn serve_get_states(
         &self,
         _req: Request<pb::get_states::Request>,
     ) -> RpcResult<pb::get_states::Response> {
-        diags_only(unsupported("State storage"), |diagnostics| {
-            pb::get_states::Response {
-                diagnostics,
-                ..Default::default()
-            }
-        })
+        answer(unsupported("State storage"))
     }
 
     pub(super) async fn serve_delete_state(
         &self,
         _req: Request<pb::delete_state::Request>,
     ) -> RpcResult<pb::delete_state::Response> {
-        diags_only(unsupported("State storage"), |diagnostics| {
-            pb::delete_state::Response { diagnostics }
-        })
+        answer(unsupported("State storage"))
     }
 
     pub(super) async fn serve_plan_action(
         &self,
         _req: Request<pb::plan_action::Request>,
     ) -> RpcResult<pb::plan_action::Response> {
-        diags_only(unsupported("Actions"), |diagnostics| {
-            pb::plan_action::Response {
-                diagnostics,
-                deferred: None,
-            }
-        })
+        answer(unsupported("Actions"))
     }
 
     pub(super) async fn serve_invoke_action(
@@ -117,8 +89,6 @@ impl ProviderService {
         &self,
         _req: Request<pb::validate_action_config::Request>,
     ) -> RpcResult<pb::validate_action_config::Response> {
-        diags_only(unsupported("Actions"), |diagnostics| {
-            pb::validate_action_config::Response { diagnostics }
-        })
+        answer(unsupported("Actions"))
     }
 }
