@@ -5,82 +5,65 @@ use super::*;
 impl ProviderService {
     pub(super) async fn serve_validate_ephemeral_resource_config(
         &self,
-        req: Request<pb::validate_ephemeral_resource_config::Request>,
-    ) -> RpcResult<pb::validate_ephemeral_resource_config::Response> {
-        let req = req.into_inner();
-        let _log = rpc_span("ValidateEphemeralResourceConfig", &req.type_name);
-        let diags = validate_entry(
+        req: pb::validate_ephemeral_resource_config::Request,
+    ) -> Diagnostics {
+        validate_entry(
             &self.ephemeral,
             ("ephemeral resource", "configuration"),
             &req.type_name,
             req.config.as_ref(),
         )
-        .await;
-        answer(diags)
+        .await
     }
 
     pub(super) async fn serve_open_ephemeral_resource(
         &self,
-        req: Request<pb::open_ephemeral_resource::Request>,
-    ) -> RpcResult<pb::open_ephemeral_resource::Response> {
-        let req = req.into_inner();
-        let _log = rpc_span("OpenEphemeralResource", &req.type_name);
-        let result = async {
-            let e = self
-                .ephemeral
-                .get(req.type_name.as_str())
-                .ok_or_else(|| unknown_type("ephemeral resource", &req.type_name))?;
-            let config = decode(req.config.as_ref(), &e.ty, "configuration")?;
-            let ctx = self.context().await;
-            let out = e.imp.open(&ctx, config).await;
-            let result = if out.diags.has_errors() {
-                None
-            } else {
-                Some(encode(&out.result, &e.ty, "ephemeral result")?)
-            };
-            Ok(pb::open_ephemeral_resource::Response {
-                diagnostics: toproto::diagnostics(out.diags),
-                renew_at: out.renew_at.map(prost_types::Timestamp::from),
-                result,
-                private: Some(out.private.to_bytes()),
-                deferred: None,
-            })
-        }
-        .await;
-        flatten(result)
+        req: pb::open_ephemeral_resource::Request,
+    ) -> Result<pb::open_ephemeral_resource::Response, Diagnostics> {
+        let e = self
+            .ephemeral
+            .get(req.type_name.as_str())
+            .ok_or_else(|| unknown_type("ephemeral resource", &req.type_name))?;
+        let config = decode(req.config.as_ref(), &e.ty, "configuration")?;
+        let ctx = self.context().await;
+        let out = e.imp.open(&ctx, config).await;
+        let result = if out.diags.has_errors() {
+            None
+        } else {
+            Some(encode(&out.result, &e.ty, "ephemeral result")?)
+        };
+        Ok(pb::open_ephemeral_resource::Response {
+            diagnostics: toproto::diagnostics(out.diags),
+            renew_at: out.renew_at.map(prost_types::Timestamp::from),
+            result,
+            private: Some(out.private.to_bytes()),
+            deferred: None,
+        })
     }
 
     pub(super) async fn serve_renew_ephemeral_resource(
         &self,
-        req: Request<pb::renew_ephemeral_resource::Request>,
-    ) -> RpcResult<pb::renew_ephemeral_resource::Response> {
-        let req = req.into_inner();
-        let _log = rpc_span("RenewEphemeralResource", &req.type_name);
-        let result = async {
-            let e = self
-                .ephemeral
-                .get(req.type_name.as_str())
-                .ok_or_else(|| unknown_type("ephemeral resource", &req.type_name))?;
-            let private = private(req.private.as_deref().unwrap_or_default())?;
-            let ctx = self.context().await;
-            let out = e.imp.renew(&ctx, private).await;
-            Ok(pb::renew_ephemeral_resource::Response {
-                diagnostics: toproto::diagnostics(out.diags),
-                renew_at: out.renew_at.map(prost_types::Timestamp::from),
-                private: Some(out.private.to_bytes()),
-            })
-        }
-        .await;
-        flatten(result)
+        req: pb::renew_ephemeral_resource::Request,
+    ) -> Result<pb::renew_ephemeral_resource::Response, Diagnostics> {
+        let e = self
+            .ephemeral
+            .get(req.type_name.as_str())
+            .ok_or_else(|| unknown_type("ephemeral resource", &req.type_name))?;
+        let private = private(req.private.as_deref().unwrap_or_default())?;
+        let ctx = self.context().await;
+        let out = e.imp.renew(&ctx, private).await;
+        Ok(pb::renew_ephemeral_resource::Response {
+            diagnostics: toproto::diagnostics(out.diags),
+            renew_at: out.renew_at.map(prost_types::Timestamp::from),
+            private: Some(out.private.to_bytes()),
+        })
     }
 
     pub(super) async fn serve_close_ephemeral_resource(
         &self,
-        req: Request<pb::close_ephemeral_resource::Request>,
-    ) -> RpcResult<pb::close_ephemeral_resource::Response> {
-        let req = req.into_inner();
-        let _log = rpc_span("CloseEphemeralResource", &req.type_name);
-        let diags = async {
+        req: pb::close_ephemeral_resource::Request,
+    ) -> Diagnostics {
+        async {
             let e = self
                 .ephemeral
                 .get(req.type_name.as_str())
@@ -90,7 +73,6 @@ impl ProviderService {
             Ok::<_, Diagnostics>(e.imp.close(&ctx, private).await)
         }
         .await
-        .unwrap_or_else(|d| d);
-        answer(diags)
+        .unwrap_or_else(|d| d)
     }
 }

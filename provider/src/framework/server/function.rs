@@ -5,26 +5,21 @@ use super::*;
 impl ProviderService {
     pub(super) async fn serve_get_functions(
         &self,
-        _req: Request<pb::get_functions::Request>,
-    ) -> RpcResult<pb::get_functions::Response> {
-        let _log = rpc_span("GetFunctions", "");
-        Ok(Response::new(pb::get_functions::Response {
+        _req: pb::get_functions::Request,
+    ) -> pb::get_functions::Response {
+        pb::get_functions::Response {
             functions: self.function_definitions(),
             diagnostics: Vec::new(),
-        }))
+        }
     }
 
     pub(super) async fn serve_call_function(
         &self,
-        req: Request<pb::call_function::Request>,
-    ) -> RpcResult<pb::call_function::Response> {
-        let req = req.into_inner();
-        let _log = rpc_span("CallFunction", &req.name);
-        let fail = |e: crate::framework::resource::FunctionError| {
-            Ok(Response::new(pb::call_function::Response {
-                result: None,
-                error: Some(toproto::function_error(&e)),
-            }))
+        req: pb::call_function::Request,
+    ) -> pb::call_function::Response {
+        let fail = |e: crate::framework::resource::FunctionError| pb::call_function::Response {
+            result: None,
+            error: Some(toproto::function_error(&e)),
         };
         let Some(f) = self.functions.get(req.name.as_str()) else {
             return fail(crate::framework::resource::FunctionError {
@@ -58,10 +53,10 @@ impl ProviderService {
         }
         match f.imp.call(args).await {
             Ok(v) => match toproto::dynamic_value(&v, &sig.returns) {
-                Ok(result) => Ok(Response::new(pb::call_function::Response {
+                Ok(result) => pb::call_function::Response {
                     result: Some(result),
                     error: None,
-                })),
+                },
                 Err(e) => fail(crate::framework::resource::FunctionError {
                     text: format!(
                         "The function produced an invalid result ({e}); this is a bug in the provider"

@@ -9,10 +9,8 @@ const LIST_BUFFER: usize = 64;
 impl ProviderService {
     pub(super) async fn serve_list_resource(
         &self,
-        req: Request<pb::list_resource::Request>,
-    ) -> RpcResult<BoxStream<pb::list_resource::Event>> {
-        let req = req.into_inner();
-        let _log = rpc_span("ListResource", &req.type_name);
+        req: pb::list_resource::Request,
+    ) -> BoxStream<pb::list_resource::Event> {
         let error_stream = |d: Diagnostics| -> BoxStream<pb::list_resource::Event> {
             let event = pb::list_resource::Event {
                 diagnostic: toproto::diagnostics(d),
@@ -21,25 +19,17 @@ impl ProviderService {
             Box::pin(futures::stream::iter([Ok(event)]))
         };
         let Some(l) = self.lists.get(req.type_name.as_str()) else {
-            return Ok(Response::new(error_stream(unknown_type(
-                "list resource",
-                &req.type_name,
-            ))));
+            return error_stream(unknown_type("list resource", &req.type_name));
         };
         let Some(r) = self.resources.get(req.type_name.as_str()) else {
-            return Ok(Response::new(error_stream(unknown_type(
-                "resource",
-                &req.type_name,
-            ))));
+            return error_stream(unknown_type("resource", &req.type_name));
         };
         let Some((_, identity_ty)) = r.identity.clone() else {
-            return Ok(Response::new(error_stream(unsupported(
-                "Listing a resource without identity",
-            ))));
+            return error_stream(unsupported("Listing a resource without identity"));
         };
         let config = match decode(req.config.as_ref(), &l.ty, "list configuration") {
             Ok(c) => c,
-            Err(d) => return Ok(Response::new(error_stream(d))),
+            Err(d) => return error_stream(d),
         };
         let (tx, mut rx) = mpsc::channel(LIST_BUFFER);
         let imp = l.imp.clone();
@@ -52,7 +42,7 @@ impl ProviderService {
         tokio::spawn(async move { imp.list(&ctx, request, ListSink(tx)).await });
         let resource_ty = r.ty.clone();
         let limit = usize::try_from(req.limit).ok().filter(|l| *l > 0);
-        let stream = async_stream(
+        async_stream(
             move |out: mpsc::Sender<Result<pb::list_resource::Event, Status>>| async move {
                 let mut sent = 0usize;
                 while let Some(item) = rx.recv().await {
@@ -96,24 +86,20 @@ impl ProviderService {
                     }
                 }
             },
-        );
-        Ok(Response::new(stream))
+        )
     }
 
     pub(super) async fn serve_validate_list_resource_config(
         &self,
-        req: Request<pb::validate_list_resource_config::Request>,
-    ) -> RpcResult<pb::validate_list_resource_config::Response> {
-        let req = req.into_inner();
-        let _log = rpc_span("ValidateListResourceConfig", &req.type_name);
-        let diags = validate_entry(
+        req: pb::validate_list_resource_config::Request,
+    ) -> Diagnostics {
+        validate_entry(
             &self.lists,
             ("list resource", "list configuration"),
             &req.type_name,
             req.config.as_ref(),
         )
-        .await;
-        answer(diags)
+        .await
     }
 }
 

@@ -421,23 +421,118 @@ fn unsupported(what: &str) -> Diagnostics {
     .into()
 }
 
-/// The routing table: each RPC of the `Provider` service and the handler that serves it (in
-/// the file of its RPC family). Most take `pb::<m>::Request` and answer `pb::<m>::Response`;
-/// the streaming ones give their types in full.
+/// What a handler gives back, turned into the RPC's answer: a whole response, a response or
+/// the diagnostics of why there is none, or diagnostics only (the validate RPCs).
+trait IntoAnswer<R> {
+    fn into_answer(self) -> RpcResult<R>;
+}
+
+impl<R: Answer> IntoAnswer<R> for Result<R, Diagnostics> {
+    fn into_answer(self) -> RpcResult<R> {
+        flatten(self)
+    }
+}
+
+impl<R: Answer> IntoAnswer<R> for Diagnostics {
+    fn into_answer(self) -> RpcResult<R> {
+        answer(self)
+    }
+}
+
+macro_rules! whole_answers {
+    ($($t:ty),* $(,)?) => {
+        $(impl IntoAnswer<$t> for $t {
+            fn into_answer(self) -> RpcResult<$t> {
+                Ok(Response::new(self))
+            }
+        })*
+    };
+}
+
+whole_answers!(
+    pb::get_metadata::Response,
+    pb::get_provider_schema::Response,
+    pb::get_resource_identity_schemas::Response,
+    pb::get_functions::Response,
+    pb::call_function::Response,
+    pb::stop_provider::Response,
+    BoxStream<pb::list_resource::Event>,
+    BoxStream<pb::read_state_bytes::Response>,
+    BoxStream<pb::invoke_action::Event>,
+);
+
+/// The type (or function) a request names, for the log line of its RPC.
+trait Named {
+    fn type_name(&self) -> &str {
+        ""
+    }
+}
+
+macro_rules! named {
+    ($($field:ident: [$($m:ident),* $(,)?])*) => {
+        $($(impl Named for pb::$m::Request {
+            fn type_name(&self) -> &str {
+                &self.$field
+            }
+        })*)*
+    };
+}
+
+named! {
+    type_name: [
+        validate_resource_config, validate_data_resource_config, upgrade_resource_state,
+        upgrade_resource_identity, read_resource, plan_resource_change, apply_resource_change,
+        import_resource_state, read_data_source, generate_resource_config,
+        validate_ephemeral_resource_config, open_ephemeral_resource, renew_ephemeral_resource,
+        close_ephemeral_resource, list_resource, validate_list_resource_config,
+    ]
+    name: [call_function]
+    target_type_name: [move_resource_state]
+}
+
+impl Named for pb::get_metadata::Request {}
+impl Named for pb::get_provider_schema::Request {}
+impl Named for pb::validate_provider_config::Request {}
+impl Named for pb::configure_provider::Request {}
+impl Named for pb::get_resource_identity_schemas::Request {}
+impl Named for pb::get_functions::Request {}
+impl Named for pb::stop_provider::Request {}
+impl Named for pb::validate_state_store::Request {}
+impl Named for pb::configure_state_store::Request {}
+impl Named for pb::read_state_bytes::Request {}
+impl Named for Streaming<pb::write_state_bytes::RequestChunk> {}
+impl Named for pb::lock_state::Request {}
+impl Named for pb::unlock_state::Request {}
+impl Named for pb::get_states::Request {}
+impl Named for pb::delete_state::Request {}
+impl Named for pb::plan_action::Request {}
+impl Named for pb::invoke_action::Request {}
+impl Named for pb::validate_action_config::Request {}
+
+/// The routing table: each RPC of the `Provider` service, the name it is logged under, and
+/// the handler that serves it (in the file of its RPC family). Every RPC has the same shape:
+/// log the RPC and its type -> the handler decodes, calls the resource and checks the answer
+/// against the client's capabilities -> the answer is encoded. Most RPCs take
+/// `pb::<m>::Request` and answer `pb::<m>::Response`; the streaming ones give their types in
+/// full.
 macro_rules! routes {
     (
-        unary { $($rpc:ident($m:ident) => $serve:ident;)* }
+        unary { $($rpc:ident($m:ident) $log:literal => $serve:ident;)* }
         streams { $(type $stream:ident = $stream_ty:ty;)* }
-        streaming { $($srpc:ident($sreq:ty) -> $sresp:ty => $sserve:ident;)* }
+        streaming { $($srpc:ident($sreq:ty) -> $sresp:ty, $slog:literal => $sserve:ident;)* }
     ) => {
         #[tonic::async_trait]
         impl ProviderRpc for ProviderService {
             $(async fn $rpc(&self, req: Request<pb::$m::Request>) -> RpcResult<pb::$m::Response> {
-                self.$serve(req).await
+                let req = req.into_inner();
+                let _log = rpc_span($log, req.type_name());
+                self.$serve(req).await.into_answer()
             })*
             $(type $stream = $stream_ty;)*
             $(async fn $srpc(&self, req: Request<$sreq>) -> RpcResult<$sresp> {
-                self.$sserve(req).await
+                let req = req.into_inner();
+                let _log = rpc_span($slog, req.type_name());
+                self.$sserve(req).await.into_answer()
             })*
         }
     };
@@ -445,38 +540,56 @@ macro_rules! routes {
 
 routes! {
     unary {
-        get_metadata(get_metadata) => serve_get_metadata;
-        get_provider_schema(get_provider_schema) => serve_get_provider_schema;
-        validate_provider_config(validate_provider_config) => serve_validate_provider_config;
-        validate_resource_config(validate_resource_config) => serve_validate_resource_config;
-        validate_data_resource_config(validate_data_resource_config) => serve_validate_data_resource_config;
-        upgrade_resource_state(upgrade_resource_state) => serve_upgrade_resource_state;
-        get_resource_identity_schemas(get_resource_identity_schemas) => serve_get_resource_identity_schemas;
-        upgrade_resource_identity(upgrade_resource_identity) => serve_upgrade_resource_identity;
-        configure_provider(configure_provider) => serve_configure_provider;
-        read_resource(read_resource) => serve_read_resource;
-        plan_resource_change(plan_resource_change) => serve_plan_resource_change;
-        apply_resource_change(apply_resource_change) => serve_apply_resource_change;
-        import_resource_state(import_resource_state) => serve_import_resource_state;
-        move_resource_state(move_resource_state) => serve_move_resource_state;
-        read_data_source(read_data_source) => serve_read_data_source;
-        generate_resource_config(generate_resource_config) => serve_generate_resource_config;
-        validate_ephemeral_resource_config(validate_ephemeral_resource_config) => serve_validate_ephemeral_resource_config;
-        open_ephemeral_resource(open_ephemeral_resource) => serve_open_ephemeral_resource;
-        renew_ephemeral_resource(renew_ephemeral_resource) => serve_renew_ephemeral_resource;
-        close_ephemeral_resource(close_ephemeral_resource) => serve_close_ephemeral_resource;
-        validate_list_resource_config(validate_list_resource_config) => serve_validate_list_resource_config;
-        get_functions(get_functions) => serve_get_functions;
-        call_function(call_function) => serve_call_function;
-        validate_state_store_config(validate_state_store) => serve_validate_state_store_config;
-        configure_state_store(configure_state_store) => serve_configure_state_store;
-        lock_state(lock_state) => serve_lock_state;
-        unlock_state(unlock_state) => serve_unlock_state;
-        get_states(get_states) => serve_get_states;
-        delete_state(delete_state) => serve_delete_state;
-        plan_action(plan_action) => serve_plan_action;
-        validate_action_config(validate_action_config) => serve_validate_action_config;
-        stop_provider(stop_provider) => serve_stop_provider;
+        get_metadata(get_metadata) "GetMetadata" => serve_get_metadata;
+        get_provider_schema(get_provider_schema) "GetProviderSchema" => serve_get_provider_schema;
+        validate_provider_config(validate_provider_config) "ValidateProviderConfig"
+            => serve_validate_provider_config;
+        configure_provider(configure_provider) "ConfigureProvider" => serve_configure_provider;
+        stop_provider(stop_provider) "StopProvider" => serve_stop_provider;
+        validate_resource_config(validate_resource_config) "ValidateResourceConfig"
+            => serve_validate_resource_config;
+        upgrade_resource_state(upgrade_resource_state) "UpgradeResourceState"
+            => serve_upgrade_resource_state;
+        get_resource_identity_schemas(get_resource_identity_schemas) "GetResourceIdentitySchemas"
+            => serve_get_resource_identity_schemas;
+        upgrade_resource_identity(upgrade_resource_identity) "UpgradeResourceIdentity"
+            => serve_upgrade_resource_identity;
+        read_resource(read_resource) "ReadResource" => serve_read_resource;
+        plan_resource_change(plan_resource_change) "PlanResourceChange"
+            => serve_plan_resource_change;
+        apply_resource_change(apply_resource_change) "ApplyResourceChange"
+            => serve_apply_resource_change;
+        import_resource_state(import_resource_state) "ImportResourceState"
+            => serve_import_resource_state;
+        move_resource_state(move_resource_state) "MoveResourceState" => serve_move_resource_state;
+        generate_resource_config(generate_resource_config) "GenerateResourceConfig"
+            => serve_generate_resource_config;
+        validate_data_resource_config(validate_data_resource_config) "ValidateDataResourceConfig"
+            => serve_validate_data_resource_config;
+        read_data_source(read_data_source) "ReadDataSource" => serve_read_data_source;
+        validate_ephemeral_resource_config(validate_ephemeral_resource_config)
+            "ValidateEphemeralResourceConfig" => serve_validate_ephemeral_resource_config;
+        open_ephemeral_resource(open_ephemeral_resource) "OpenEphemeralResource"
+            => serve_open_ephemeral_resource;
+        renew_ephemeral_resource(renew_ephemeral_resource) "RenewEphemeralResource"
+            => serve_renew_ephemeral_resource;
+        close_ephemeral_resource(close_ephemeral_resource) "CloseEphemeralResource"
+            => serve_close_ephemeral_resource;
+        validate_list_resource_config(validate_list_resource_config) "ValidateListResourceConfig"
+            => serve_validate_list_resource_config;
+        get_functions(get_functions) "GetFunctions" => serve_get_functions;
+        call_function(call_function) "CallFunction" => serve_call_function;
+        validate_state_store_config(validate_state_store) "ValidateStateStoreConfig"
+            => serve_state_storage;
+        configure_state_store(configure_state_store) "ConfigureStateStore"
+            => serve_state_storage;
+        lock_state(lock_state) "LockState" => serve_state_storage;
+        unlock_state(unlock_state) "UnlockState" => serve_state_storage;
+        get_states(get_states) "GetStates" => serve_state_storage;
+        delete_state(delete_state) "DeleteState" => serve_state_storage;
+        plan_action(plan_action) "PlanAction" => serve_actions;
+        validate_action_config(validate_action_config) "ValidateActionConfig"
+            => serve_actions;
     }
     streams {
         type ListResourceStream = BoxStream<pb::list_resource::Event>;
@@ -484,13 +597,13 @@ routes! {
         type InvokeActionStream = BoxStream<pb::invoke_action::Event>;
     }
     streaming {
-        list_resource(pb::list_resource::Request)
-            -> Self::ListResourceStream => serve_list_resource;
-        read_state_bytes(pb::read_state_bytes::Request)
-            -> Self::ReadStateBytesStream => serve_read_state_bytes;
+        list_resource(pb::list_resource::Request) -> Self::ListResourceStream, "ListResource"
+            => serve_list_resource;
+        read_state_bytes(pb::read_state_bytes::Request) -> Self::ReadStateBytesStream,
+            "ReadStateBytes" => serve_read_state_bytes;
         write_state_bytes(Streaming<pb::write_state_bytes::RequestChunk>)
-            -> pb::write_state_bytes::Response => serve_write_state_bytes;
-        invoke_action(pb::invoke_action::Request)
-            -> Self::InvokeActionStream => serve_invoke_action;
+            -> pb::write_state_bytes::Response, "WriteStateBytes" => serve_state_storage;
+        invoke_action(pb::invoke_action::Request) -> Self::InvokeActionStream, "InvokeAction"
+            => serve_invoke_action;
     }
 }

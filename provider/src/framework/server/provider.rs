@@ -3,7 +3,10 @@
 use super::*;
 
 impl ProviderService {
-    async fn configure_inner(&self, req: pb::configure_provider::Request) -> Diagnostics {
+    pub(super) async fn serve_configure_provider(
+        &self,
+        req: pb::configure_provider::Request,
+    ) -> Diagnostics {
         let mut config = match decode(
             req.config.as_ref(),
             &self.provider_type,
@@ -35,11 +38,10 @@ impl ProviderService {
 
     pub(super) async fn serve_get_metadata(
         &self,
-        _req: Request<pb::get_metadata::Request>,
-    ) -> RpcResult<pb::get_metadata::Response> {
-        let _log = rpc_span("GetMetadata", "");
+        _req: pb::get_metadata::Request,
+    ) -> pb::get_metadata::Response {
         use pb::get_metadata as m;
-        Ok(Response::new(m::Response {
+        m::Response {
             server_capabilities: Some(Self::server_capabilities()),
             diagnostics: Vec::new(),
             data_sources: self
@@ -79,24 +81,21 @@ impl ProviderService {
                 .collect(),
             state_stores: Vec::new(),
             actions: Vec::new(),
-        }))
+        }
     }
 
     pub(super) async fn serve_get_provider_schema(
         &self,
-        _req: Request<pb::get_provider_schema::Request>,
-    ) -> RpcResult<pb::get_provider_schema::Response> {
-        let _log = rpc_span("GetProviderSchema", "");
-        Ok(Response::new(self.provider_schema_response()))
+        _req: pb::get_provider_schema::Request,
+    ) -> pb::get_provider_schema::Response {
+        self.provider_schema_response()
     }
 
     pub(super) async fn serve_validate_provider_config(
         &self,
-        req: Request<pb::validate_provider_config::Request>,
-    ) -> RpcResult<pb::validate_provider_config::Response> {
-        let _log = rpc_span("ValidateProviderConfig", "");
-        let req = req.into_inner();
-        let diags = match decode(
+        req: pb::validate_provider_config::Request,
+    ) -> Diagnostics {
+        match decode(
             req.config.as_ref(),
             &self.provider_type,
             "provider configuration",
@@ -113,27 +112,16 @@ impl ProviderService {
                 diags
             }
             Err(d) => d,
-        };
-        answer(diags)
-    }
-
-    pub(super) async fn serve_configure_provider(
-        &self,
-        req: Request<pb::configure_provider::Request>,
-    ) -> RpcResult<pb::configure_provider::Response> {
-        let _log = rpc_span("ConfigureProvider", "");
-        let diags = self.configure_inner(req.into_inner()).await;
-        answer(diags)
+        }
     }
 
     pub(super) async fn serve_stop_provider(
         &self,
-        _req: Request<pb::stop_provider::Request>,
-    ) -> RpcResult<pb::stop_provider::Response> {
-        let _log = rpc_span("StopProvider", "");
+        _req: pb::stop_provider::Request,
+    ) -> pb::stop_provider::Response {
         self.stopped.store(true, Ordering::Relaxed);
-        Ok(Response::new(pb::stop_provider::Response {
+        pb::stop_provider::Response {
             error: String::new(),
-        }))
+        }
     }
 }

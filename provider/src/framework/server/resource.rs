@@ -51,7 +51,7 @@ fn prune_json(v: serde_json::Value, ty: &Type) -> serde_json::Value {
 }
 
 impl ProviderService {
-    async fn apply_inner(
+    pub(super) async fn serve_apply_resource_change(
         &self,
         req: pb::apply_resource_change::Request,
     ) -> Result<pb::apply_resource_change::Response, Diagnostics> {
@@ -127,7 +127,7 @@ impl ProviderService {
         })
     }
 
-    async fn plan_inner(
+    pub(super) async fn serve_plan_resource_change(
         &self,
         req: pb::plan_resource_change::Request,
     ) -> Result<pb::plan_resource_change::Response, Diagnostics> {
@@ -163,7 +163,7 @@ impl ProviderService {
         })
     }
 
-    async fn read_inner(
+    pub(super) async fn serve_read_resource(
         &self,
         req: pb::read_resource::Request,
     ) -> Result<pb::read_resource::Response, Diagnostics> {
@@ -213,7 +213,7 @@ impl ProviderService {
         })
     }
 
-    async fn import_inner(
+    pub(super) async fn serve_import_resource_state(
         &self,
         req: pb::import_resource_state::Request,
     ) -> Result<pb::import_resource_state::Response, Diagnostics> {
@@ -263,7 +263,7 @@ impl ProviderService {
         })
     }
 
-    fn upgrade_inner(
+    pub(super) async fn serve_upgrade_resource_state(
         &self,
         req: pb::upgrade_resource_state::Request,
     ) -> Result<pb::upgrade_resource_state::Response, Diagnostics> {
@@ -344,32 +344,18 @@ impl ProviderService {
 impl ProviderService {
     pub(super) async fn serve_validate_resource_config(
         &self,
-        req: Request<pb::validate_resource_config::Request>,
-    ) -> RpcResult<pb::validate_resource_config::Response> {
-        let req = req.into_inner();
-        let _log = rpc_span("ValidateResourceConfig", &req.type_name);
-        let diags = self
-            .validate_resource_inner(req)
+        req: pb::validate_resource_config::Request,
+    ) -> Diagnostics {
+        self.validate_resource_inner(req)
             .await
-            .unwrap_or_else(|d| d);
-        answer(diags)
-    }
-
-    pub(super) async fn serve_upgrade_resource_state(
-        &self,
-        req: Request<pb::upgrade_resource_state::Request>,
-    ) -> RpcResult<pb::upgrade_resource_state::Response> {
-        let req = req.into_inner();
-        let _log = rpc_span("UpgradeResourceState", &req.type_name);
-        flatten(self.upgrade_inner(req))
+            .unwrap_or_else(|d| d)
     }
 
     pub(super) async fn serve_get_resource_identity_schemas(
         &self,
-        _req: Request<pb::get_resource_identity_schemas::Request>,
-    ) -> RpcResult<pb::get_resource_identity_schemas::Response> {
-        let _log = rpc_span("GetResourceIdentitySchemas", "");
-        Ok(Response::new(pb::get_resource_identity_schemas::Response {
+        _req: pb::get_resource_identity_schemas::Request,
+    ) -> pb::get_resource_identity_schemas::Response {
+        pb::get_resource_identity_schemas::Response {
             identity_schemas: self
                 .resources
                 .iter()
@@ -380,93 +366,48 @@ impl ProviderService {
                 })
                 .collect(),
             diagnostics: Vec::new(),
-        }))
+        }
     }
 
     pub(super) async fn serve_upgrade_resource_identity(
         &self,
-        req: Request<pb::upgrade_resource_identity::Request>,
-    ) -> RpcResult<pb::upgrade_resource_identity::Response> {
-        let req = req.into_inner();
-        let _log = rpc_span("UpgradeResourceIdentity", &req.type_name);
-        let result = (|| {
-            let r = self.resource(&req.type_name)?;
-            let Some((schema, ty)) = &r.identity else {
-                return Err(unsupported("Resource identity for this type"));
-            };
-            if req.version != schema.version {
-                return Err(Diagnostic::error(
-                    "Cannot upgrade resource identity",
-                    format!(
-                        "{} identity version {} is not the current version {}. Use the provider version that wrote this state.",
-                        req.type_name, req.version, schema.version
-                    ),
-                )
-                .into());
-            }
-            let raw = req.raw_identity.unwrap_or_default();
-            let value = crate::protocol::json::decode(&raw.json, ty)
-                .map_err(|e| decode_error("stored identity", &e))?;
-            Ok(pb::upgrade_resource_identity::Response {
-                upgraded_identity: Some(identity_data(&value, ty)?),
-                diagnostics: Vec::new(),
-            })
-        })();
-        flatten(result)
-    }
-
-    pub(super) async fn serve_read_resource(
-        &self,
-        req: Request<pb::read_resource::Request>,
-    ) -> RpcResult<pb::read_resource::Response> {
-        let req = req.into_inner();
-        let _log = rpc_span("ReadResource", &req.type_name);
-        flatten(self.read_inner(req).await)
-    }
-
-    pub(super) async fn serve_plan_resource_change(
-        &self,
-        req: Request<pb::plan_resource_change::Request>,
-    ) -> RpcResult<pb::plan_resource_change::Response> {
-        let req = req.into_inner();
-        let _log = rpc_span("PlanResourceChange", &req.type_name);
-        flatten(self.plan_inner(req).await)
-    }
-
-    pub(super) async fn serve_apply_resource_change(
-        &self,
-        req: Request<pb::apply_resource_change::Request>,
-    ) -> RpcResult<pb::apply_resource_change::Response> {
-        let req = req.into_inner();
-        let _log = rpc_span("ApplyResourceChange", &req.type_name);
-        flatten(self.apply_inner(req).await)
-    }
-
-    pub(super) async fn serve_import_resource_state(
-        &self,
-        req: Request<pb::import_resource_state::Request>,
-    ) -> RpcResult<pb::import_resource_state::Response> {
-        let req = req.into_inner();
-        let _log = rpc_span("ImportResourceState", &req.type_name);
-        flatten(self.import_inner(req).await)
+        req: pb::upgrade_resource_identity::Request,
+    ) -> Result<pb::upgrade_resource_identity::Response, Diagnostics> {
+        let r = self.resource(&req.type_name)?;
+        let Some((schema, ty)) = &r.identity else {
+            return Err(unsupported("Resource identity for this type"));
+        };
+        if req.version != schema.version {
+            return Err(Diagnostic::error(
+                "Cannot upgrade resource identity",
+                format!(
+                    "{} identity version {} is not the current version {}. Use the provider version that wrote this state.",
+                    req.type_name, req.version, schema.version
+                ),
+            )
+            .into());
+        }
+        let raw = req.raw_identity.unwrap_or_default();
+        let value = crate::protocol::json::decode(&raw.json, ty)
+            .map_err(|e| decode_error("stored identity", &e))?;
+        Ok(pb::upgrade_resource_identity::Response {
+            upgraded_identity: Some(identity_data(&value, ty)?),
+            diagnostics: Vec::new(),
+        })
     }
 
     pub(super) async fn serve_move_resource_state(
         &self,
-        req: Request<pb::move_resource_state::Request>,
-    ) -> RpcResult<pb::move_resource_state::Response> {
-        let req = req.into_inner();
-        let _log = rpc_span("MoveResourceState", &req.target_type_name);
-        answer(unsupported("Moving resource state between types"))
+        _req: pb::move_resource_state::Request,
+    ) -> Diagnostics {
+        unsupported("Moving resource state between types")
     }
 
     pub(super) async fn serve_generate_resource_config(
         &self,
-        req: Request<pb::generate_resource_config::Request>,
-    ) -> RpcResult<pb::generate_resource_config::Response> {
-        let req = req.into_inner();
-        let _log = rpc_span("GenerateResourceConfig", &req.type_name);
-        answer(unsupported("Generating resource configuration"))
+        _req: pb::generate_resource_config::Request,
+    ) -> Diagnostics {
+        unsupported("Generating resource configuration")
     }
 }
 
