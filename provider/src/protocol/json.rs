@@ -328,19 +328,8 @@ impl Encoder {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::protocol::value::arb;
+    use crate::protocol::value::arb::{self, dynamic, num};
     use proptest::prelude::*;
-
-    fn num(s: &str) -> Value {
-        Value::Number(s.parse().unwrap())
-    }
-
-    fn dynamic(ty: Type, value: Value) -> Value {
-        Value::Dynamic {
-            ty,
-            value: Box::new(value),
-        }
-    }
 
     /// (type, value, text as encoded; decoding the text gives the value back).
     fn canonical() -> Vec<(Type, Value, &'static str)> {
