@@ -93,10 +93,26 @@ pub enum Error {
     Serve(#[source] tonic::transport::Error),
 }
 
-/// Entry point of the `terraform-provider-rack` binary until the framework provides the
-/// provider service: serves the go-plugin services only.
-pub fn main() -> ExitCode {
-    finish(run(None::<Unimplemented>, |k| std::env::var(k).ok()))
+/// The `tfplugin6.Provider` service as the plugin serves it (e.g. a generated
+/// `ProviderServer<T>`).
+pub trait ProviderService:
+    Service<Request<Body>, Response = Response<Body>, Error = Infallible>
+    + NamedService
+    + Clone
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<S> ProviderService for S where
+    S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>
+        + NamedService
+        + Clone
+        + Send
+        + Sync
+        + 'static
+{
 }
 
 /// Runs the plugin process serving `provider` (the `tfplugin6.Provider` service, e.g. a
@@ -104,12 +120,7 @@ pub fn main() -> ExitCode {
 /// for `main`: 0 after a shutdown, 1 with one line on stderr if the process cannot serve.
 pub fn main_with<S>(provider: S) -> ExitCode
 where
-    S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>
-        + NamedService
-        + Clone
-        + Send
-        + Sync
-        + 'static,
+    S: ProviderService,
     S::Future: Send + 'static,
 {
     finish(run(Some(provider), |k| std::env::var(k).ok()))
@@ -138,14 +149,17 @@ fn error_line(e: &dyn std::error::Error) -> String {
     line.replace('\n', " ")
 }
 
-/// Placeholder provider service until the framework lands: never routed to.
+/// A provider service that is never routed to, for tests of what happens before serving.
+#[cfg(test)]
 #[derive(Debug, Clone)]
 struct Unimplemented;
 
+#[cfg(test)]
 impl NamedService for Unimplemented {
     const NAME: &'static str = "tfplugin6.Provider";
 }
 
+#[cfg(test)]
 impl Service<Request<Body>> for Unimplemented {
     type Response = Response<Body>;
     type Error = Infallible;
@@ -168,12 +182,7 @@ impl Service<Request<Body>> for Unimplemented {
 
 fn run<S>(provider: Option<S>, env: impl Fn(&str) -> Option<String>) -> Result<(), Error>
 where
-    S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>
-        + NamedService
-        + Clone
-        + Send
-        + Sync
-        + 'static,
+    S: ProviderService,
     S::Future: Send + 'static,
 {
     check_cookie(env(MAGIC_COOKIE_KEY).as_deref())?;
@@ -200,12 +209,7 @@ async fn serve<S>(
     socket_base: &Path,
 ) -> Result<(), Error>
 where
-    S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>
-        + NamedService
-        + Clone
-        + Send
-        + Sync
-        + 'static,
+    S: ProviderService,
     S::Future: Send + 'static,
 {
     // Removed with everything in it when this function returns.
