@@ -29,15 +29,17 @@
 use std::collections::BTreeSet;
 use std::fmt;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use virt::domain::Domain;
 use virt::sys;
 
-use super::hypervisor::{Hypervisor, Link};
+use super::connection::{Hypervisor, Link, Listing};
+use super::error::{LibvirtError, ObjectKind};
 use super::pool::valid_path;
+use super::seed_volume;
 use super::xml::{Element, is_plain};
-use super::{LibvirtError, ObjectKind, seed_volume};
 use crate::cloudinit::CloudInit;
 use crate::net::{MacAddress, MacPrefix, derive_mac};
 
@@ -1683,6 +1685,13 @@ pub struct GuestInterface {
 /// How often [`Hypervisor::shutdown_domain`] and [`Hypervisor::wait_for_addresses`] look
 /// again.
 const POLL: Duration = Duration::from_millis(250);
+
+impl Hypervisor {
+    /// This hypervisor's listing of VMs.
+    fn domain_cache(&self) -> Arc<Listing<DomainState>> {
+        self.cache()
+    }
+}
 
 impl Hypervisor {
     /// Every domain on the hypervisor, from a listing filled on first use and kept by

@@ -22,13 +22,14 @@
 
 use std::fmt;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use virt::network::Network;
 use virt::sys;
 
-use super::hypervisor::{Hypervisor, Link};
+use super::connection::{Hypervisor, Link, Listing};
+use super::error::{LibvirtError, ObjectKind, classify};
 use super::xml::{Element, is_dns_name, is_plain};
-use super::{LibvirtError, ObjectKind};
 
 /// How a network reaches the outside world (libvirt's `<forward mode=...>`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -709,6 +710,24 @@ fn check_host_bridge(link: &Link<'_>, bridge: &str) -> Result<(), LibvirtError> 
     }
 }
 
+/// Like [`Link::fail`], for an action on the network `spec` (names its bridge when the
+/// error is about one).
+fn fail_on(
+    link: &Link<'_>,
+    action: impl Into<String>,
+    spec: &NetworkSpec,
+    e: virt::error::Error,
+) -> LibvirtError {
+    classify(link.uri(), action.into(), Some(spec), e)
+}
+
+impl Hypervisor {
+    /// This hypervisor's listing of networks.
+    pub(crate) fn network_cache(&self) -> Arc<Listing<NetworkState>> {
+        self.cache()
+    }
+}
+
 impl Hypervisor {
     /// Every network on the hypervisor. The first call lists them (one round trip to the
     /// connection's thread); later calls answer from the cache, which rack's own writes
@@ -789,7 +808,7 @@ impl Hypervisor {
                 );
                 if !now.active {
                     net.create()
-                        .map_err(|e| link.fail_on(format!("start network {name:?}"), &spec, e))?;
+                        .map_err(|e| fail_on(link, format!("start network {name:?}"), &spec, e))?;
                 }
                 if now.autostart != spec.autostart {
                     net.set_autostart(spec.autostart)
@@ -805,10 +824,10 @@ impl Hypervisor {
             let net = link
                 .conn()
                 .define_network_xml(&xml)
-                .map_err(|e| link.fail_on(format!("define network {name:?}"), &spec, e))?;
+                .map_err(|e| fail_on(link, format!("define network {name:?}"), &spec, e))?;
             let started = net
                 .create()
-                .map_err(|e| link.fail_on(format!("start network {name:?}"), &spec, e))
+                .map_err(|e| fail_on(link, format!("start network {name:?}"), &spec, e))
                 .and_then(|()| {
                     net.set_autostart(spec.autostart)
                         .map_err(|e| link.fail(format!("set autostart of network {name:?}"), e))
@@ -895,7 +914,8 @@ impl Hypervisor {
                     flags,
                 )
                 .map_err(|e| {
-                    link.fail_on(
+                    fail_on(
+                        link,
                         format!("{verb} DHCP range {range} of network {name:?}"),
                         &desired,
                         e,
@@ -937,7 +957,7 @@ impl Hypervisor {
                 if let Err(e) = done {
                     let spec = read_state(link, &net).ok().and_then(|s| s.spec.ok());
                     return Err(match &spec {
-                        Some(spec) => link.fail_on(action(), spec, e),
+                        Some(spec) => fail_on(link, action(), spec, e),
                         None => link.fail(action(), e),
                     });
                 }
@@ -1264,5 +1284,20 @@ mod tests {
             range_xml(&range("10.0.0.2", "10.0.0.9")),
             "<range start=\"10.0.0.2\" end=\"10.0.0.9\"/>"
         );
+    }
+
+    #[tokio::test]
+    async fn listing_is_filled_once_and_follows_our_writes() {
+        let hv = Hypervisor::new("test:///default").unwrap();
+        let before = hv.networks().await.unwrap();
+        assert!(before.iter().any(|n| n.name == "default"), "{before:?}");
+        let mut spec = NetworkSpec::new("rack-unit-isolated", NetworkMode::Isolated);
+        spec.bridge = Some("rkunit0".into());
+        let created = hv.create_network(&spec).await.unwrap();
+        assert_eq!(created.spec.clone().unwrap(), spec);
+        assert_eq!(hv.network(&spec.name).await.unwrap(), Some(created));
+        assert_eq!(hv.networks().await.unwrap().len(), before.len() + 1);
+        assert!(hv.delete_network(&spec.name).await.unwrap());
+        assert_eq!(hv.network(&spec.name).await.unwrap(), None);
     }
 }

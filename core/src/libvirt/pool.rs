@@ -29,13 +29,14 @@
 //! source devices, that is, rack built it. A volume group the pool merely uses is kept.
 
 use std::fmt;
+use std::sync::Arc;
 
 use virt::storage_pool::StoragePool;
 use virt::sys;
 
-use super::hypervisor::{Hypervisor, Link};
+use super::connection::{Hypervisor, Link, Listing};
+use super::error::{LibvirtError, ObjectKind};
 use super::xml::{Element, is_plain};
-use super::{LibvirtError, ObjectKind};
 
 /// What backs a pool.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -533,6 +534,13 @@ fn spec_error(name: &str, source: PoolSpecError) -> LibvirtError {
 }
 
 impl Hypervisor {
+    /// This hypervisor's listing of storage pools.
+    fn pool_cache(&self) -> Arc<Listing<PoolState>> {
+        self.cache()
+    }
+}
+
+impl Hypervisor {
     /// Every storage pool on the hypervisor. The first call lists them; later calls
     /// answer from the cache, which rack's own writes keep current.
     /// [`Hypervisor::refresh_pools`] lists again.
@@ -787,7 +795,7 @@ impl Hypervisor {
     ) -> Result<bool, LibvirtError> {
         let name = name.to_owned();
         let cache = self.pool_cache();
-        let volume_caches = self.volume_caches();
+        let caches = self.caches();
         self.call(format!("delete storage pool {name:?}"), move |link| {
             let Some(pool) = lookup_pool(link, &name)? else {
                 cache.remove(&name);
@@ -822,7 +830,8 @@ impl Hypervisor {
                 pool.undefine().map_err(fail)?;
             }
             cache.remove(&name);
-            volume_caches.forget(&name);
+            // What was cached inside the pool (its volumes) is gone with it.
+            caches.forget_scope(&name);
             Ok(true)
         })
         .await

@@ -27,11 +27,10 @@
 //! upload neither holds the hypervisor's shared connection nor runs into its per-call
 //! timeout.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use virt::storage_pool::StoragePool;
@@ -39,7 +38,8 @@ use virt::storage_vol::StorageVol;
 use virt::stream::Stream;
 use virt::sys;
 
-use super::hypervisor::{Hypervisor, Link, Listing};
+use super::connection::{Hypervisor, Link, Listing};
+use super::error::{LibvirtError, ObjectKind};
 use super::pool::{
     PoolKind, lookup_pool, parse_pool_xml, pool_error, require_pool, valid_object_name,
 };
@@ -48,7 +48,6 @@ use super::upload::{
     self, DOWNLOAD_QUEUE, Hasher, Piece, Sink, SparseWriter, UploadError, UploadReport,
 };
 use super::xml::Element;
-use super::{LibvirtError, ObjectKind};
 use crate::size::ByteSize;
 
 /// A volume's image format.
@@ -513,25 +512,10 @@ pub struct VolumeState {
     pub xml: String,
 }
 
-/// The per-pool volume listings of one hypervisor.
-#[derive(Debug, Default)]
-pub(crate) struct VolumeCaches {
-    by_pool: Mutex<BTreeMap<String, Arc<Listing<VolumeState>>>>,
-}
-
-impl VolumeCaches {
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Arc<Listing<VolumeState>>>> {
-        self.by_pool.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// The listing of `pool` (created empty on first use).
-    pub(crate) fn pool(&self, pool: &str) -> Arc<Listing<VolumeState>> {
-        self.lock().entry(pool.to_owned()).or_default().clone()
-    }
-
-    /// Drops the listing of a pool that is gone.
-    pub(crate) fn forget(&self, pool: &str) {
-        self.lock().remove(pool);
+impl Hypervisor {
+    /// This hypervisor's listing of the volumes in `pool`.
+    fn volume_cache(&self, pool: &str) -> Arc<Listing<VolumeState>> {
+        self.caches().scoped().scope(pool)
     }
 }
 
@@ -791,7 +775,7 @@ fn stream_upload(
     let uri = hv.uri().to_owned();
     let conn = hv.open_dedicated()?;
     let action = format!("upload into volume {:?}", qualified(pool_name, name));
-    let fail = |e: virt::error::Error| super::classify(&uri, action.clone(), None, e);
+    let fail = |e: virt::error::Error| super::error::classify(&uri, action.clone(), None, e);
     let pool = conn.lookup_storage_pool_by_name(pool_name).map_err(fail)?;
     let vol = pool.lookup_storage_vol_by_name(name).map_err(fail)?;
     let stream = Stream::new(&conn, 0).map_err(fail)?;
@@ -913,7 +897,7 @@ impl Hypervisor {
         pool_name: &str,
         refresh: bool,
     ) -> Result<Vec<VolumeState>, LibvirtError> {
-        let cache = self.volume_caches().pool(pool_name);
+        let cache = self.volume_cache(pool_name);
         if !refresh && let Some(list) = cache.values() {
             return Ok(list);
         }
@@ -962,7 +946,7 @@ impl Hypervisor {
         name: &str,
     ) -> Result<Option<VolumeState>, LibvirtError> {
         self.volumes(pool).await?;
-        Ok(self.volume_caches().pool(pool).get(name))
+        Ok(self.volume_cache(pool).get(name))
     }
 
     /// One volume read from libvirt now, bypassing the cache (and updating it): for
@@ -974,7 +958,7 @@ impl Hypervisor {
         pool: &str,
         name: &str,
     ) -> Result<Option<VolumeState>, LibvirtError> {
-        let cache = self.volume_caches().pool(pool);
+        let cache = self.volume_cache(pool);
         let (pool_name, name) = (pool.to_owned(), name.to_owned());
         self.call(
             format!("read volume {:?}", qualified(&pool_name, &name)),
@@ -1043,7 +1027,7 @@ impl Hypervisor {
         adopt: bool,
     ) -> Result<VolumeState, LibvirtError> {
         let spec = spec.clone();
-        let cache = self.volume_caches().pool(&spec.pool);
+        let cache = self.volume_cache(&spec.pool);
         let label = qualified(&spec.pool, &spec.name);
         self.call(format!("create volume {label:?}"), move |link| {
             let pool_name = spec.pool.as_str();
@@ -1389,7 +1373,7 @@ impl Hypervisor {
     ) -> Result<VolumeState, LibvirtError> {
         let spec = spec.clone();
         let source_name = source_name.to_owned();
-        let cache = self.volume_caches().pool(&spec.pool);
+        let cache = self.volume_cache(&spec.pool);
         let label = qualified(&spec.pool, &spec.name);
         self.call(format!("check uploaded volume {label:?}"), move |link| {
             let (pool_name, name) = (spec.pool.as_str(), spec.name.as_str());
@@ -1449,7 +1433,7 @@ impl Hypervisor {
         name: &str,
         capacity: u64,
     ) -> Result<VolumeState, LibvirtError> {
-        let cache = self.volume_caches().pool(pool);
+        let cache = self.volume_cache(pool);
         let (pool_name, name) = (pool.to_owned(), name.to_owned());
         let label = qualified(&pool_name, &name);
         self.call(format!("resize volume {label:?}"), move |link| {
@@ -1488,7 +1472,7 @@ impl Hypervisor {
     /// Deletes volume `pool/name` (its file or logical volume). Returns whether there was
     /// one; a volume whose file is already gone counts as not there.
     pub async fn delete_volume(&self, pool: &str, name: &str) -> Result<bool, LibvirtError> {
-        let cache = self.volume_caches().pool(pool);
+        let cache = self.volume_cache(pool);
         let (pool_name, name) = (pool.to_owned(), name.to_owned());
         let label = qualified(&pool_name, &name);
         self.call(format!("delete volume {label:?}"), move |link| {
