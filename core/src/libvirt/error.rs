@@ -11,8 +11,8 @@ use virt::error::ErrorNumber;
 use super::domain::DomainSpecError;
 use super::network::{NetworkMode, NetworkSpec, NetworkSpecError};
 use super::pool::PoolSpecError;
-use super::upload::UploadError;
 use super::volume::VolumeSpecError;
+use super::volume::upload::UploadError;
 
 /// The kinds of libvirt object rack manages, for messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

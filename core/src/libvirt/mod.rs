@@ -27,8 +27,6 @@ pub mod network;
 pub mod node;
 pub mod pool;
 mod seed_volume;
-mod stream_hole;
-mod upload;
 pub mod volume;
 mod xml;
 
@@ -53,7 +51,7 @@ pub use pool::{
     POOL_REPLACE_ATTRIBUTES, PoolCreated, PoolKind, PoolSpec, PoolSpecError, PoolState,
     PoolUpdatePlan, parse_pool_xml, plan_pool_update, pool_xml,
 };
-pub use upload::{CHUNK as UPLOAD_CHUNK, UploadError, UploadReport};
+pub use volume::upload::{CHUNK as UPLOAD_CHUNK, UploadError, UploadReport};
 pub use volume::{
     BackingStore, SourceLocation, UploadSource, VOLUME_REPLACE_ATTRIBUTES, VolumeContent,
     VolumeFormat, VolumeRef, VolumeSpec, VolumeSpecError, VolumeState, VolumeXml,
