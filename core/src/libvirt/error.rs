@@ -8,10 +8,10 @@ use std::time::Duration;
 use virt::enumutil::Enum;
 use virt::error::ErrorNumber;
 
-use super::domain::DomainSpecError;
-use super::network::{NetworkMode, NetworkSpec, NetworkSpecError};
-use super::pool::PoolSpecError;
-use super::volume::VolumeSpecError;
+use super::domain::spec::DomainSpecError;
+use super::network::spec::{NetworkMode, NetworkSpec, NetworkSpecError};
+use super::pool::spec::PoolSpecError;
+use super::volume::spec::VolumeSpecError;
 use super::volume::upload::UploadError;
 
 /// The kinds of libvirt object rack manages, for messages.

@@ -1,21 +1,36 @@
 //! KVM hypervisors through libvirt: one connection per URI owned by its own thread
 //! ([`Hypervisor`]), and the objects rack manages on it.
 //!
+//! Layers, bottom up; a module uses only those below it, never one beside or above:
+//!
+//! ```text
+//!   domain/   ──> volume/ ──> pool/        dhcp_host, leases ──> network/     node
+//!     │            │           │              │                    │            │
+//!     └────────────┴───────────┴──────────────┴────────────────────┴────────────┘
+//!                                      │
+//!          connection (thread, channel, side lane, listings, cache slots)
+//!          error (LibvirtError)      xml (element tree)
+//! ```
+//!
 //! - `connection`: the connection's thread, the bounded channel to it, the side lane,
-//!   the "fill once, read many" listings and the per-hypervisor cache slots; it knows no
-//!   object kinds, each kind below keeps its own cache in a slot;
+//!   the "fill once, read many" listings and the per-hypervisor cache slots. It knows no
+//!   object kinds: each kind keeps its own cache in a slot, keyed by the cache's type;
 //! - `error`: [`LibvirtError`] and the mapping of libvirt's error codes to it;
-//! - `network`: virtual networks, their model and XML (pure) and their operations;
-//! - `dhcp_host`: the static DHCP host entries of a network, changed in place;
-//!   `leases`: its active DHCP leases;
-//! - `domain`: virtual machines, their model and XML (pure), update plans and their
-//!   operations; `seed_volume`: the cloud-init seed volume they write;
-//! - `pool`, `volume`: storage pools and volumes, the same way; `upload` streams a
-//!   volume's content sparse, `stream_hole` is the one call the `virt` crate lacks;
-//! - `xml`: a small element tree over `quick-xml`.
+//! - `xml`: a small element tree over `quick-xml`;
+//! - one folder per kind, each split the same way: `spec` (the model rack manages and
+//!   its validation), `xml` (its XML in both directions) and `plan` (what a change
+//!   needs) are pure; `ops` holds the operations on a [`Hypervisor`]:
+//!   - `network`: virtual networks; `dhcp_host`: the static DHCP host entries of a
+//!     network, changed in place; `leases`: its active DHCP leases;
+//!   - `pool`: storage pools;
+//!   - `volume`: storage volumes; `content` fills a new one from its source, `upload`
+//!     streams a volume's content sparse, `stream_hole` is the one call the `virt` crate
+//!     lacks;
+//!   - `domain`: virtual machines; `seed_volume` writes their cloud-init seed volume;
+//! - `node`: what the hypervisor's host offers ([`NodeInfo`], [`GuestLimits`]).
 //!
 //! libvirt's C library is reached through the `virt` crate's safe wrappers, except
-//! `virStreamSendHole` (`stream_hole.rs`) and `virNetworkGetDHCPLeases` (`leases.rs`),
+//! `virStreamSendHole` (`volume/stream_hole.rs`) and `virNetworkGetDHCPLeases` (`leases.rs`),
 //! the workspace's only `unsafe`.
 
 mod connection;
@@ -26,7 +41,6 @@ mod leases;
 pub mod network;
 pub mod node;
 pub mod pool;
-mod seed_volume;
 pub mod volume;
 mod xml;
 

@@ -24,7 +24,7 @@
 mod fixtures;
 mod ops;
 mod plan;
-mod spec;
+pub(crate) mod spec;
 mod xml;
 
 pub use ops::NetworkState;

@@ -5,11 +5,11 @@ use std::sync::Arc;
 use virt::network::Network;
 use virt::sys;
 
-use super::super::connection::{Hypervisor, Link, Listing};
-use super::super::error::{LibvirtError, ObjectKind, classify};
 use super::plan::plan_update;
 use super::spec::{NetworkMode, NetworkSpec, NetworkSpecError};
 use super::xml::{ip_index, network_xml, parse_network_xml, range_xml};
+use crate::libvirt::connection::{Hypervisor, Link, Listing};
+use crate::libvirt::error::{LibvirtError, ObjectKind, classify};
 
 /// A network as libvirt holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use super::super::xml::{is_dns_name, is_plain};
+use crate::libvirt::xml::{is_dns_name, is_plain};
 
 /// How a network reaches the outside world (libvirt's `<forward mode=...>`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

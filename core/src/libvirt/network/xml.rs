@@ -2,8 +2,8 @@
 
 use std::net::IpAddr;
 
-use super::super::xml::Element;
 use super::spec::{DhcpRange, DomainConfig, IpConfig, NetworkMode, NetworkSpec, NetworkSpecError};
+use crate::libvirt::xml::Element;
 
 fn ip_element(ip: &IpConfig, v6: bool) -> Element {
     let mut e = Element::new("ip");

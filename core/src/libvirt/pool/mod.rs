@@ -30,12 +30,11 @@
 
 mod ops;
 mod plan;
-mod spec;
+pub(crate) mod spec;
 mod xml;
 
 pub use ops::{PoolCreated, PoolState};
 pub(crate) use ops::{lookup_pool, pool_error, require_pool};
 pub use plan::{PoolUpdatePlan, plan_pool_update};
 pub use spec::{POOL_REPLACE_ATTRIBUTES, PoolKind, PoolSpec, PoolSpecError};
-pub(crate) use spec::{valid_object_name, valid_path};
 pub use xml::{parse_pool_xml, pool_xml};

@@ -5,11 +5,11 @@ use std::sync::Arc;
 use virt::storage_pool::StoragePool;
 use virt::sys;
 
-use super::super::connection::{Hypervisor, Link, Listing};
-use super::super::error::{LibvirtError, ObjectKind};
 use super::plan::plan_pool_update;
 use super::spec::{PoolKind, PoolSpec, PoolSpecError};
 use super::xml::{parse_pool_xml, pool_xml};
+use crate::libvirt::connection::{Hypervisor, Link, Listing};
+use crate::libvirt::error::{LibvirtError, ObjectKind};
 
 /// A storage pool as libvirt holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]

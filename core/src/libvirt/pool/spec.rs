@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use super::super::xml::is_plain;
+use crate::libvirt::xml::is_plain;
 
 /// What backs a pool.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -1,7 +1,7 @@
 //! A storage pool's XML in both directions. Pure: no I/O.
 
-use super::super::xml::Element;
 use super::spec::{PoolKind, PoolSpec, PoolSpecError};
+use crate::libvirt::xml::Element;
 
 /// libvirt's storage pool XML for `spec` (`autostart` is not part of it). Call
 /// [`PoolSpec::validate`] first: this builds whatever it is given.

@@ -8,9 +8,6 @@ use std::time::{Duration, Instant};
 use virt::stream::Stream;
 use virt::sys;
 
-use super::super::connection::Hypervisor;
-use super::super::error::{LibvirtError, ObjectKind};
-use super::super::pool::{PoolKind, require_pool};
 use super::ops::{
     VolumeState, lookup_volume, not_found, pool_kind, qualified, read_volume, refresh_pool_storage,
     spec_error, volume_error,
@@ -22,6 +19,9 @@ use super::stream_hole::send_hole;
 use super::upload::{
     self, DOWNLOAD_QUEUE, Hasher, Piece, Sink, SparseWriter, UploadError, UploadReport,
 };
+use crate::libvirt::connection::Hypervisor;
+use crate::libvirt::error::{LibvirtError, ObjectKind};
+use crate::libvirt::pool::{PoolKind, require_pool};
 
 /// libvirt's sink for a [`SparseWriter`]: data with `virStreamSend` (which may take
 /// less than offered), holes with `virStreamSendHole`.
@@ -99,7 +99,8 @@ fn stream_upload(
     let uri = hv.uri().to_owned();
     let conn = hv.open_dedicated()?;
     let action = format!("upload into volume {:?}", qualified(pool_name, name));
-    let fail = |e: virt::error::Error| super::super::error::classify(&uri, action.clone(), None, e);
+    let fail =
+        |e: virt::error::Error| crate::libvirt::error::classify(&uri, action.clone(), None, e);
     let pool = conn.lookup_storage_pool_by_name(pool_name).map_err(fail)?;
     let vol = pool.lookup_storage_vol_by_name(name).map_err(fail)?;
     let stream = Stream::new(&conn, 0).map_err(fail)?;

@@ -29,7 +29,7 @@
 
 mod content;
 mod ops;
-mod spec;
+pub(crate) mod spec;
 mod stream_hole;
 pub(crate) mod upload;
 mod xml;

@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 use virt::storage_pool::StoragePool;
 use virt::storage_vol::StorageVol;
 
-use super::super::connection::{Hypervisor, Link, Listing};
-use super::super::error::{LibvirtError, ObjectKind};
-use super::super::pool::{PoolKind, lookup_pool, parse_pool_xml, pool_error, require_pool};
 use super::spec::{VolumeContent, VolumeFormat, VolumeRef, VolumeSpec, VolumeSpecError};
 use super::xml::{BackingStore, NewVolume, parse_volume_xml, volume_xml};
+use crate::libvirt::connection::{Hypervisor, Link, Listing};
+use crate::libvirt::error::{LibvirtError, ObjectKind};
+use crate::libvirt::pool::{PoolKind, lookup_pool, parse_pool_xml, pool_error, require_pool};
 use crate::size::ByteSize;
 
 /// A volume as libvirt holds it.

@@ -5,7 +5,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use super::super::pool::valid_object_name;
+use crate::libvirt::pool::spec::valid_object_name;
 use crate::size::ByteSize;
 
 /// A volume's image format.

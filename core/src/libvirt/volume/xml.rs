@@ -1,7 +1,7 @@
 //! A volume's XML in both directions. Pure: no I/O.
 
-use super::super::xml::Element;
 use super::spec::{VolumeFormat, VolumeSpecError};
+use crate::libvirt::xml::Element;
 use crate::size::ByteSize;
 
 /// What libvirt needs to create a volume.
