@@ -264,6 +264,26 @@ impl<T: Clone> Listing<T> {
     }
 }
 
+/// A kind of object a hypervisor lists "fill once, read many" (networks, pools, VMs): the
+/// state rack reads of one, and the libvirt calls that list, find and read them.
+pub(crate) trait Listed: Clone + Send + Sync + Sized + 'static {
+    /// The libvirt object the state is read from.
+    type Object: 'static;
+    /// The listing call, as errors name it ("list networks").
+    const LIST: &'static str;
+    /// The kind, as errors name one object ("network").
+    const NOUN: &'static str;
+
+    /// Every object of the kind.
+    fn list(conn: &Connect) -> Result<Vec<Self::Object>, virt::error::Error>;
+    /// The object called `name`, if there is one.
+    fn lookup(link: &Link<'_>, name: &str) -> Result<Option<Self::Object>, LibvirtError>;
+    /// Its state.
+    fn read(link: &Link<'_>, object: &Self::Object) -> Result<Self, LibvirtError>;
+    /// The name the listing files it under.
+    fn name(&self) -> &str;
+}
+
 /// "Fill once, read many" listings of one kind of object that lives inside another (a
 /// volume in its pool), one listing per container, by the container's name.
 #[derive(Debug)]
@@ -592,6 +612,34 @@ impl Hypervisor {
             Ok(states)
         })
         .await
+    }
+
+    /// Every object of kind `T`, from the listing filled on first use and kept by rack's
+    /// own writes; `refresh` lists again.
+    pub(crate) async fn listed<T: Listed>(&self, refresh: bool) -> Result<Vec<T>, LibvirtError> {
+        let cache = self.cache::<Listing<T>>();
+        self.listing(cache, refresh, T::LIST, T::list, T::read, T::name)
+            .await
+    }
+
+    /// One object of kind `T` from the listing (filled on first use); `None` if it does
+    /// not exist.
+    pub(crate) async fn listed_one<T: Listed>(
+        &self,
+        name: &str,
+    ) -> Result<Option<T>, LibvirtError> {
+        self.listed::<T>(false).await?;
+        Ok(self.cache::<Listing<T>>().get(name))
+    }
+
+    /// One object of kind `T` read from libvirt now, bypassing the listing and updating it.
+    pub(crate) async fn listed_fresh<T: Listed>(
+        &self,
+        name: &str,
+    ) -> Result<Option<T>, LibvirtError> {
+        let action = format!("read {} {name:?}", T::NOUN);
+        let cache = self.cache::<Listing<T>>();
+        self.read_one(cache, action, name, T::lookup, T::read).await
     }
 
     /// One object read from libvirt now, bypassing `cache` and updating it: `None` when

@@ -15,7 +15,9 @@ use super::seed_volume;
 use super::spec::{DomainSpec, DomainSpecError, assign_targets, cloud_init_volume_name};
 use super::xml::{disk_xml, domain_xml, interface_xml, parse_domain_xml, redefinition_xml};
 use crate::cloudinit::CloudInit;
-use crate::libvirt::connection::{Hypervisor, Link, Listing};
+use virt::connect::Connect;
+
+use crate::libvirt::connection::{Hypervisor, Link, Listed, Listing};
 use crate::libvirt::error::{LibvirtError, ObjectKind};
 use crate::libvirt::xml::Element;
 use crate::net::MacAddress;
@@ -221,6 +223,28 @@ pub struct GuestInterface {
 /// again.
 const POLL: Duration = Duration::from_millis(250);
 
+impl Listed for DomainState {
+    type Object = Domain;
+    const LIST: &'static str = "list VMs";
+    const NOUN: &'static str = "VM";
+
+    fn list(conn: &Connect) -> Result<Vec<Domain>, virt::error::Error> {
+        conn.list_all_domains(0)
+    }
+
+    fn lookup(link: &Link<'_>, name: &str) -> Result<Option<Domain>, LibvirtError> {
+        lookup(link, name)
+    }
+
+    fn read(link: &Link<'_>, object: &Domain) -> Result<Self, LibvirtError> {
+        read_state(link, object)
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
 impl Hypervisor {
     /// This hypervisor's listing of VMs.
     fn domain_cache(&self) -> Arc<Listing<DomainState>> {
@@ -232,38 +256,23 @@ impl Hypervisor {
     /// Every domain on the hypervisor, from a listing filled on first use and kept by
     /// rack's own writes ([`Hypervisor::refresh_domains`] lists again).
     pub async fn domains(&self) -> Result<Vec<DomainState>, LibvirtError> {
-        self.domains_cached(false).await
+        self.listed(false).await
     }
 
     /// Lists the domains again, replacing the cache.
     pub async fn refresh_domains(&self) -> Result<Vec<DomainState>, LibvirtError> {
-        self.domains_cached(true).await
-    }
-
-    async fn domains_cached(&self, refresh: bool) -> Result<Vec<DomainState>, LibvirtError> {
-        self.listing(
-            self.domain_cache(),
-            refresh,
-            "list VMs",
-            |c| c.list_all_domains(0),
-            read_state,
-            |s| &s.name,
-        )
-        .await
+        self.listed(true).await
     }
 
     /// One domain from the cache; `None` if it does not exist.
     pub async fn domain(&self, name: &str) -> Result<Option<DomainState>, LibvirtError> {
-        self.domains().await?;
-        Ok(self.domain_cache().get(name))
+        self.listed_one(name).await
     }
 
     /// One domain read from libvirt now (and the cache updated): for import, and to
     /// confirm drift.
     pub async fn domain_fresh(&self, name: &str) -> Result<Option<DomainState>, LibvirtError> {
-        let action = format!("read VM {name:?}");
-        self.read_one(self.domain_cache(), action, name, lookup, read_state)
-            .await
+        self.listed_fresh(name).await
     }
 
     /// [`Self::domain_fresh`] of a VM that must exist: a missing one is `NotFound`.

@@ -8,7 +8,9 @@ use virt::sys;
 use super::plan::plan_pool_update;
 use super::spec::{PoolKind, PoolSpec, PoolSpecError};
 use super::xml::{parse_pool_xml, pool_xml};
-use crate::libvirt::connection::{Hypervisor, Link, Listing};
+use virt::connect::Connect;
+
+use crate::libvirt::connection::{Hypervisor, Link, Listed, Listing};
 use crate::libvirt::error::{LibvirtError, ObjectKind};
 
 /// A storage pool as libvirt holds it.
@@ -176,6 +178,28 @@ pub struct PoolCreated {
     pub built_storage: bool,
 }
 
+impl Listed for PoolState {
+    type Object = StoragePool;
+    const LIST: &'static str = "list storage pools";
+    const NOUN: &'static str = "storage pool";
+
+    fn list(conn: &Connect) -> Result<Vec<StoragePool>, virt::error::Error> {
+        conn.list_all_storage_pools(0)
+    }
+
+    fn lookup(link: &Link<'_>, name: &str) -> Result<Option<StoragePool>, LibvirtError> {
+        lookup_pool(link, name)
+    }
+
+    fn read(link: &Link<'_>, object: &StoragePool) -> Result<Self, LibvirtError> {
+        read_pool(link, object)
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
 impl Hypervisor {
     /// This hypervisor's listing of storage pools.
     fn pool_cache(&self) -> Arc<Listing<PoolState>> {
@@ -188,39 +212,24 @@ impl Hypervisor {
     /// answer from the cache, which rack's own writes keep current.
     /// [`Hypervisor::refresh_pools`] lists again.
     pub async fn pools(&self) -> Result<Vec<PoolState>, LibvirtError> {
-        self.pools_cached(false).await
+        self.listed(false).await
     }
 
     /// Lists the storage pools again, replacing the cache.
     pub async fn refresh_pools(&self) -> Result<Vec<PoolState>, LibvirtError> {
-        self.pools_cached(true).await
-    }
-
-    async fn pools_cached(&self, refresh: bool) -> Result<Vec<PoolState>, LibvirtError> {
-        self.listing(
-            self.pool_cache(),
-            refresh,
-            "list storage pools",
-            |c| c.list_all_storage_pools(0),
-            read_pool,
-            |s| &s.name,
-        )
-        .await
+        self.listed(true).await
     }
 
     /// One pool from the cache (filled by [`Hypervisor::pools`] on first use); `None` if
     /// it does not exist.
     pub async fn pool(&self, name: &str) -> Result<Option<PoolState>, LibvirtError> {
-        self.pools().await?;
-        Ok(self.pool_cache().get(name))
+        self.listed_one(name).await
     }
 
     /// One pool read from libvirt now, bypassing the cache (and updating it): for import,
     /// and to confirm drift before acting on it.
     pub async fn pool_fresh(&self, name: &str) -> Result<Option<PoolState>, LibvirtError> {
-        let action = format!("read storage pool {name:?}");
-        self.read_one(self.pool_cache(), action, name, lookup_pool, read_pool)
-            .await
+        self.listed_fresh(name).await
     }
 
     /// Defines the pool, builds it, starts it and sets autostart; see
