@@ -65,15 +65,7 @@ impl Session {
             self.conn = None;
         }
         if self.conn.is_none() {
-            let conn = Connect::open(Some(&self.uri)).map_err(|source| {
-                let hint = connect_hint(&self.uri, &source);
-                LibvirtError::Connect {
-                    uri: self.uri.clone(),
-                    hint,
-                    source,
-                }
-            })?;
-            self.conn = Some(conn);
+            self.conn = Some(open(&self.uri)?);
         }
         match &self.conn {
             Some(conn) => Ok(Link {
@@ -116,13 +108,7 @@ impl SideLease<'_> {
         let conn = match alive {
             Some(conn) => conn,
             None => {
-                let conn =
-                    Connect::open(Some(&inner.uri)).map_err(|source| LibvirtError::Connect {
-                        uri: inner.uri.clone(),
-                        hint: connect_hint(&inner.uri, &source),
-                        source,
-                    })?;
-                let conn = Arc::new(conn);
+                let conn = Arc::new(open(&inner.uri)?);
                 side.conns[index] = Some(conn.clone());
                 conn
             }
@@ -148,6 +134,15 @@ impl Drop for SideLease<'_> {
         let mut side = self.inner.side.lock().unwrap_or_else(|p| p.into_inner());
         side.busy[self.index] = side.busy[self.index].saturating_sub(1);
     }
+}
+
+/// A new connection to `uri`. Blocking.
+fn open(uri: &str) -> Result<Connect, LibvirtError> {
+    Connect::open(Some(uri)).map_err(|source| LibvirtError::Connect {
+        uri: uri.to_owned(),
+        hint: connect_hint(uri, &source),
+        source,
+    })
 }
 
 /// What to check when a connection cannot be opened, by the URI's transport.
@@ -469,12 +464,7 @@ impl Hypervisor {
     /// shared connection's thread too long (streaming a volume's content). Blocking: call
     /// it where blocking is allowed, and use the connection on that thread only.
     pub(crate) fn open_dedicated(&self) -> Result<Connect, LibvirtError> {
-        let uri = &self.inner.uri;
-        Connect::open(Some(uri)).map_err(|source| LibvirtError::Connect {
-            uri: uri.clone(),
-            hint: connect_hint(uri, &source),
-            source,
-        })
+        open(&self.inner.uri)
     }
 
     /// Runs `f` with the connection on the connection's thread and returns its result.
