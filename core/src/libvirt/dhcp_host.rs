@@ -34,10 +34,10 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use virt::sys;
 
-use super::hypervisor::{Hypervisor, Link};
+use super::connection::{Hypervisor, Link};
+use super::error::{LibvirtError, ObjectKind};
 use super::network::{lookup, netmask_prefix, read_state};
 use super::xml::Element;
-use super::{LibvirtError, ObjectKind};
 use crate::net::{Cidr, MacAddress};
 
 /// One `<host>` entry of an IPv4 `<dhcp>` element.
@@ -408,7 +408,7 @@ impl Hypervisor {
     fn hosts_of(
         &self,
         network: &str,
-        state: Option<super::NetworkState>,
+        state: Option<super::network::NetworkState>,
         subnet: Cidr,
     ) -> Result<Vec<DhcpHost>, DhcpHostError> {
         let state = state.ok_or_else(|| LibvirtError::NotFound {

@@ -20,9 +20,9 @@ use std::net::IpAddr;
 use virt::network::Network;
 use virt::sys;
 
-use super::LibvirtError;
+use super::connection::Hypervisor;
 use super::dhcp_host::DhcpHostError;
-use super::hypervisor::Hypervisor;
+use super::error::LibvirtError;
 use super::network::lookup;
 use crate::net::MacAddress;
 
@@ -136,7 +136,7 @@ impl Hypervisor {
                 move |link| {
                     let net = lookup(link, &name)?.ok_or_else(|| LibvirtError::NotFound {
                         uri: link.uri().to_owned(),
-                        kind: super::ObjectKind::Network,
+                        kind: super::error::ObjectKind::Network,
                         name: name.clone(),
                     })?;
                     leases_of(&net, mac).map_err(|e| {

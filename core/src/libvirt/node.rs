@@ -8,10 +8,11 @@
 //! libvirt's domain capabilities for it can be read and, for `kvm` on x86, the host CPU
 //! shows `vmx` or `svm`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
 
-use super::LibvirtError;
-use super::hypervisor::Hypervisor;
+use super::connection::Hypervisor;
+use super::error::LibvirtError;
 use super::xml::Element;
 
 /// A hypervisor's hardware, versions and usable domain types.
@@ -127,6 +128,11 @@ pub struct GuestLimits {
     pub memory_kib: u64,
 }
 
+/// What one VM may have, per domain type: read once per process (see
+/// [`Hypervisor::guest_limits`]).
+#[derive(Default)]
+struct KnownLimits(Mutex<HashMap<String, GuestLimits>>);
+
 impl Hypervisor {
     /// The limits for one VM of `domain_type` (`kvm`, `qemu`): the host's memory and
     /// libvirt's vCPU maximum do not change while the provider runs, so they are read once
@@ -136,14 +142,15 @@ impl Hypervisor {
             return Ok(limits);
         }
         let limits = self.read_guest_limits(domain_type).await?;
-        if let Ok(mut m) = self.guest_limits_cache().lock() {
+        if let Ok(mut m) = self.cache::<KnownLimits>().0.lock() {
             m.insert(domain_type.to_owned(), limits);
         }
         Ok(limits)
     }
 
     fn cached_guest_limits(&self, domain_type: &str) -> Option<GuestLimits> {
-        self.guest_limits_cache()
+        self.cache::<KnownLimits>()
+            .0
             .lock()
             .ok()
             .and_then(|m| m.get(domain_type).copied())

@@ -1,72 +1,8 @@
-//! The client rack's DHCP resources use: commands over HTTP to Kea's control agent, the
-//! server's configuration read once and cached, and reservation changes coalesced into
-//! as few configuration writes as possible.
-//!
-//! # Reads
-//!
-//! [`KeaClient::reservations`] reads the subnet's reservations from the server's
-//! configuration, fetched by one `config-get` and kept for the life of the client;
-//! concurrent first callers share the one fetch. After our own writes the cache is
-//! dropped, so the next read fetches again.
-//!
-//! # Writes
-//!
-//! Kea 2.2 has no command to change one reservation of its configuration (the
-//! `host_cmds` hook came to the open-source Kea in 3.0). [`KeaClient::apply`] therefore
-//! queues the change; one writer task per client, once started, waits [`COALESCE_WINDOW`]
-//! for the changes that arrive together, takes everything queued, applies it to the cached
-//! configuration in memory (conflicts fail their own change only), fetches the
-//! configuration again and compares its hash with the cached one (if something changed
-//! underneath, the changes are applied again to the fresh configuration), then sends one
-//! `config-set` with all the changes, `config-write` to persist it, and a `config-get`
-//! to verify it (see "Concurrent writers"). When the cache was empty (after our own previous write) the configuration
-//! it fetches is the current one and serves as both base and check: one `config-get` per
-//! batch, not two. Changes that arrive while that `config-get` is under way join the
-//! batch once the check has passed (they are applied to the server's current
-//! configuration too), and the next batch starts as soon as one is written, without
-//! waiting again: Terraform keeps only a few changes in flight, and each of them waits for
-//! a whole batch, so every wait adds to all of them.
-//!
-//! After a write the cache holds the configuration as read back, in Kea's own form, and
-//! serves both the reads (the plans Terraform makes between applies) and the next
-//! batch's base. Changes that arrive while
-//! a write is under way go together in the next one. When Kea rejects a `config-set`
-//! holding several changes, nothing was changed; the batch is split in halves and tried
-//! again until the rejected change is alone, so one bad option cannot fail its
-//! neighbours.
-//!
-//! # Concurrent writers
-//!
-//! Kea 2.2's `config-set` replaces the whole configuration and has no compare-and-set:
-//! two writers that read the same configuration and write in turn lose the first one's
-//! changes. Kea runs control commands one at a time, so rack checks after the fact:
-//! after `config-set` and `config-write` it reads the configuration back (that
-//! `config-get` refills the cache, and a batch taken right after starts from it without
-//! fetching again) and verifies that
-//! every change of the batch is in it and that no reservation of the configuration the
-//! batch was applied to has gone unless the batch removed it. If anything is missing,
-//! another writer's `config-set` came in between: the batch is applied again to what Kea
-//! holds now (up to [`REWRITES`] times), and then fails with
-//! [`KeaError::ConcurrentChange`], loudly, never reporting success for a change Kea does
-//! not hold. Concurrent writers on this path are serialised by this check only: a writer
-//! whose `config-set` lands between another's `config-get` and `config-set` is caught,
-//! but a whole write and read-back slipped into that short gap is not. Only the host
-//! database path (reservations in Kea's PostgreSQL or MySQL hosts database) gives each
-//! change its own transaction.
-//!
-//! A change is idempotent: an add whose reservation is already there exactly as asked
-//! (an earlier write that timed out but that Kea carried out later) succeeds without a
-//! write. [`KeaClient::apply_expecting`] checks each change against what the caller
-//! last read, in the configuration being written, so a reservation changed by hand
-//! since is refused ([`super::ConfigError::Changed`]) rather than overwritten. After a
-//! `config-set` or `config-write` that failed other than by Kea's refusal (a timeout, a
-//! lost connection), the cache is dropped: Kea may still carry the write out.
-//!
-//! Where the server lists `reservation-add` in `list-commands` (the `host_cmds` hook),
-//! changes go through `reservation-add` and `reservation-del` instead, one by one, after
-//! the same conflict check on the cached configuration.
+//! The client handle: the configuration fetched once and served from memory, lease
+//! queries, and the task that writes each batch of queued changes with one
+//! `config-get`, `config-set` and `config-write`.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -74,19 +10,17 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use reqwest::header::CONTENT_TYPE;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::Value;
 use tokio::sync::oneshot;
 
-use super::KeaError;
-use super::commands::{self, Answer, Command, Lease4, ResultCode};
-use super::config::{self, Change, HostIdentifier, Reservation, config_hash};
+use super::settings::{KeaConfig, Secret, tls_config, tls_error};
+use super::writes::{
+    Attempt, Expect, Pending, WriteQueue, apply_each, apply_one, fail, lost_changes,
+};
+use crate::kea::KeaError;
+use crate::kea::commands::{self, Answer, Command, Lease4, ResultCode};
+use crate::kea::config::{self, Change, Reservation, config_hash};
 use crate::net::{Cidr, MacAddress};
-
-/// How long one HTTP request may take unless configured: a `config-set` of a large
-/// configuration took ~80 ms on this project's machines, so this is generous.
-const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long a writer that starts waits, before taking its first batch, for changes that
 /// arrive together. Terraform hands the provider one resource at a time, some
@@ -104,70 +38,6 @@ const REWRITES: usize = 4;
 
 /// How much of an unexpected HTTP body goes into an error message.
 const BODY_EXCERPT: usize = 300;
-
-/// A password or private key: kept out of `Debug` output and logs.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps `value`.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The secret itself, for the one place that sends it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
-/// One Kea server's control agent and how to talk to it.
-#[derive(Debug, Clone)]
-pub struct KeaConfig {
-    /// The agent's URL, e.g. `http://127.0.0.1:8000` or `https://kea.example:8000`.
-    pub url: String,
-    /// User for HTTP basic authentication; `None` sends no credentials.
-    pub username: Option<String>,
-    /// Password for HTTP basic authentication.
-    pub password: Option<Secret>,
-    /// PEM certificates of the CA(s) that signed the agent's certificate; `None` trusts
-    /// the system's CA bundle.
-    pub ca_cert_pem: Option<String>,
-    /// PEM client certificate chain, when the agent requires client certificates.
-    pub client_cert_pem: Option<String>,
-    /// PEM private key of the client certificate.
-    pub client_key_pem: Option<Secret>,
-    /// How long one request may take.
-    pub timeout: Duration,
-}
-
-impl KeaConfig {
-    /// `url` with no credentials, no TLS settings and a 30 s timeout.
-    pub fn new(url: impl Into<String>) -> Self {
-        Self {
-            url: url.into(),
-            username: None,
-            password: None,
-            ca_cert_pem: None,
-            client_cert_pem: None,
-            client_key_pem: None,
-            timeout: DEFAULT_TIMEOUT,
-        }
-    }
-
-    /// The same with basic-auth credentials.
-    pub fn with_basic_auth(mut self, username: impl Into<String>, password: Secret) -> Self {
-        self.username = Some(username.into());
-        self.password = Some(password);
-        self
-    }
-}
 
 /// Which leases to list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -210,25 +80,6 @@ impl Fetched {
     }
 }
 
-/// What a change expects of the reservation it is about, as the configuration it is
-/// applied to holds it (`None`: there is none); `false` refuses the change with
-/// [`config::ConfigError::Changed`]. An [`KeaClient::apply_expecting`] of an add whose
-/// expectation accepts an existing entry takes that entry over.
-pub type Expect = Arc<dyn Fn(Option<&Reservation>) -> bool + Send + Sync>;
-
-struct Pending {
-    change: Change,
-    expect: Option<Expect>,
-    reply: oneshot::Sender<Result<(), KeaError>>,
-}
-
-#[derive(Default)]
-struct WriteQueue {
-    pending: VecDeque<Pending>,
-    /// Whether a task is writing.
-    running: bool,
-}
-
 struct Inner {
     config: KeaConfig,
     http: reqwest::Client,
@@ -262,58 +113,6 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // push, a take or a flag change.
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
-
-fn tls_error(reason: impl Into<String>) -> KeaError {
-    KeaError::Tls {
-        reason: reason.into(),
-    }
-}
-
-/// The rustls configuration for `config`'s TLS settings, with the ring provider.
-fn tls_config(config: &KeaConfig) -> Result<rustls::ClientConfig, KeaError> {
-    let mut roots = rustls::RootCertStore::empty();
-    let ca_pem = match &config.ca_cert_pem {
-        Some(pem) => pem.clone().into_bytes(),
-        None => std::fs::read(SYSTEM_CA_BUNDLE).unwrap_or_default(),
-    };
-    for cert in CertificateDer::pem_slice_iter(&ca_pem) {
-        let cert = cert.map_err(|e| tls_error(format!("the CA certificate is not PEM ({e})")))?;
-        roots
-            .add(cert)
-            .map_err(|e| tls_error(format!("the CA certificate cannot be used ({e})")))?;
-    }
-    if config.ca_cert_pem.is_some() && roots.is_empty() {
-        return Err(tls_error("the CA certificate PEM holds no certificate"));
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| tls_error(e.to_string()))?
-        .with_root_certificates(roots);
-    match (&config.client_cert_pem, &config.client_key_pem) {
-        (None, None) => Ok(builder.with_no_client_auth()),
-        (Some(cert), Some(key)) => {
-            let chain = CertificateDer::pem_slice_iter(cert.as_bytes())
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| tls_error(format!("the client certificate is not PEM ({e})")))?;
-            if chain.is_empty() {
-                return Err(tls_error("the client certificate PEM holds no certificate"));
-            }
-            // The key's parse error is not shown: it could quote the key.
-            let key = PrivateKeyDer::from_pem_slice(key.expose().as_bytes())
-                .map_err(|_| tls_error("the client key is not a PEM private key"))?;
-            builder
-                .with_client_auth_cert(chain, key)
-                .map_err(|e| tls_error(format!("the client certificate and key ({e})")))
-        }
-        _ => Err(tls_error(
-            "a client certificate needs its key and a key its certificate; set both or neither",
-        )),
-    }
-}
-
-/// Debian's bundle of the system's trusted CAs, used for https without a CA setting.
-const SYSTEM_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 
 impl KeaClient {
     /// A client for `config`. Sends nothing until used.
@@ -884,95 +683,6 @@ impl Inner {
     }
 }
 
-/// How one attempt at a group of changes ended.
-enum Attempt {
-    /// One config-set carried this many changes; their callers are answered.
-    Written(usize),
-    /// Every caller is answered and nothing was set.
-    Answered,
-    /// Kea rejected the configuration: the two halves are to be tried on their own.
-    Split(Vec<Pending>, Vec<Pending>),
-}
-
-/// Applies each change to `work`: a change that conflicts, or whose expectation the
-/// reservation in `work` does not meet, is answered with its error; the others go into
-/// `accepted`. A change already in effect is accepted as it is.
-fn apply_each(work: &mut Value, group: Vec<Pending>, accepted: &mut Vec<Pending>) {
-    for p in group {
-        match apply_one(work, &p) {
-            Ok(()) => accepted.push(p),
-            Err(e) => {
-                let _ = p.reply.send(Err(e.into()));
-            }
-        }
-    }
-}
-
-fn apply_one(work: &mut Value, p: &Pending) -> Result<(), config::ConfigError> {
-    let Some(expect) = &p.expect else {
-        return config::apply(work, &p.change);
-    };
-    if config::in_effect(work, &p.change)? {
-        return Ok(());
-    }
-    let (subnet, identifier) = (p.change.subnet(), p.change.identifier());
-    let now = config::find(work, subnet, identifier)?;
-    if !expect(now.as_ref()) {
-        return Err(config::ConfigError::Changed {
-            subnet,
-            identifier: identifier.clone(),
-            found: now.map_or_else(|| "none".to_owned(), |r| r.summary()),
-        });
-    }
-    match (&p.change, now) {
-        // The caller vouched for the entry there: take it over.
-        (Change::Add(r), Some(_)) => config::apply(work, &Change::Replace(r.clone())),
-        (change, _) => config::apply(work, change),
-    }
-}
-
-/// What a write lost to another writer, as read back in `now`: the changes of `written`
-/// not in effect, and the reservations of `base` (the configuration they were applied
-/// to) that are gone although no change removed them. Empty when nothing was lost.
-fn lost_changes(now: &Value, base: &Value, written: &[Pending]) -> Vec<String> {
-    let mut lost = Vec::new();
-    for p in written {
-        if !config::in_effect(now, &p.change).unwrap_or(false) {
-            lost.push(format!(
-                "{} in {}",
-                p.change.identifier(),
-                p.change.subnet()
-            ));
-        }
-    }
-    let touched: HashSet<(Cidr, &HostIdentifier)> = written
-        .iter()
-        .map(|p| (p.change.subnet(), p.change.identifier()))
-        .collect();
-    for subnet in config::subnets(base).unwrap_or_default() {
-        let Ok(before) = config::reservations(base, subnet.cidr) else {
-            continue;
-        };
-        let after: HashSet<HostIdentifier> = config::reservations(now, subnet.cidr)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|r| r.identifier)
-            .collect();
-        for r in before {
-            if !after.contains(&r.identifier) && !touched.contains(&(subnet.cidr, &r.identifier)) {
-                lost.push(format!("{} in {}", r.identifier, subnet.cidr));
-            }
-        }
-    }
-    lost
-}
-
-fn fail(group: Vec<Pending>, e: &KeaError) {
-    for p in group {
-        let _ = p.reply.send(Err(e.clone()));
-    }
-}
-
 /// The hook library providing `command`, for [`KeaError::Unsupported`].
 fn hook_of(command: &str) -> &'static str {
     if command.starts_with("lease") {
@@ -1004,45 +714,6 @@ mod tests {
         let other: Cidr = "10.99.0.0/24".parse().unwrap();
         assert!(fetched.reservations(other).is_err());
         assert!(!lock(&fetched.parsed).contains_key(&other));
-    }
-
-    #[test]
-    fn debug_hides_the_secrets() {
-        let mut config = KeaConfig::new("http://127.0.0.1:8000")
-            .with_basic_auth("rack", Secret::new("hunter2-password"));
-        config.client_key_pem = Some(Secret::new("-----BEGIN PRIVATE KEY-----"));
-        let text = format!("{:?}", config);
-        assert!(!text.contains("hunter2"), "{text}");
-        assert!(!text.contains("BEGIN PRIVATE"), "{text}");
-        config.client_key_pem = None;
-        let client = KeaClient::new(config).unwrap();
-        let text = format!("{client:?}");
-        assert!(!text.contains("hunter2"), "{text}");
-        assert!(text.contains("redacted"), "{text}");
-    }
-
-    #[test]
-    fn urls_and_tls_settings_are_checked() {
-        for bad in ["", "127.0.0.1:8000", "ftp://x", "http://"] {
-            let e = KeaClient::new(KeaConfig::new(bad)).unwrap_err();
-            assert!(matches!(e, KeaError::InvalidUrl { .. }), "{bad}: {e}");
-        }
-        let mut c = KeaConfig::new("http://127.0.0.1:8000/");
-        c.ca_cert_pem = Some("x".into());
-        assert!(matches!(
-            KeaClient::new(c).unwrap_err(),
-            KeaError::Tls { .. }
-        ));
-        let mut c = KeaConfig::new("https://127.0.0.1:8000");
-        c.ca_cert_pem = Some("not a pem".into());
-        let e = KeaClient::new(c).unwrap_err().to_string();
-        assert!(e.contains("holds no certificate"), "{e}");
-        let mut c = KeaConfig::new("https://127.0.0.1:8000");
-        c.client_key_pem = Some(Secret::new("k"));
-        let e = KeaClient::new(c).unwrap_err().to_string();
-        assert!(e.contains("set both or neither"), "{e}");
-        let c = KeaClient::new(KeaConfig::new("http://127.0.0.1:8000/")).unwrap();
-        assert_eq!(c.config().url, "http://127.0.0.1:8000");
     }
 
     #[test]

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use super::volume::VolumeFormat;
+use super::spec::VolumeFormat;
 
 /// Bytes per data message and per zero check: large enough that per-message costs
 /// (a libvirt RPC each) vanish next to the copying, small enough to keep memory flat.

@@ -10,9 +10,9 @@ use virt::storage_pool::StoragePool;
 use virt::storage_vol::StorageVol;
 use virt::stream::Stream;
 
-use super::hypervisor::Link;
-use super::xml::Element;
-use super::{LibvirtError, ObjectKind};
+use crate::libvirt::connection::Link;
+use crate::libvirt::error::{LibvirtError, ObjectKind};
+use crate::libvirt::xml::Element;
 
 /// How much one `virStreamSend` carries (libvirt's own RPC limit is 256 KiB).
 const UPLOAD_CHUNK: usize = 256 * 1024;

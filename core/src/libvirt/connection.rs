@@ -21,6 +21,7 @@
 //! connections of their own, so ten VMs start together as they would from ten `virsh`
 //! shells.
 
+use std::any::{Any, TypeId};
 use std::collections::{BTreeMap, HashMap};
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -29,12 +30,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use virt::connect::Connect;
 
-use super::domain::DomainState;
-use super::network::{NetworkSpec, NetworkState};
-use super::node::GuestLimits;
-use super::pool::PoolState;
-use super::volume::VolumeCaches;
-use super::{LibvirtError, classify, known};
+use super::error::{LibvirtError, classify, known};
 
 /// Calls that may wait for a connection's thread. The thread runs one call at a time,
 /// so more waiting calls only hold memory and hide a stuck daemon; this many covers
@@ -69,15 +65,7 @@ impl Session {
             self.conn = None;
         }
         if self.conn.is_none() {
-            let conn = Connect::open(Some(&self.uri)).map_err(|source| {
-                let hint = connect_hint(&self.uri, &source);
-                LibvirtError::Connect {
-                    uri: self.uri.clone(),
-                    hint,
-                    source,
-                }
-            })?;
-            self.conn = Some(conn);
+            self.conn = Some(open(&self.uri)?);
         }
         match &self.conn {
             Some(conn) => Ok(Link {
@@ -120,13 +108,7 @@ impl SideLease<'_> {
         let conn = match alive {
             Some(conn) => conn,
             None => {
-                let conn =
-                    Connect::open(Some(&inner.uri)).map_err(|source| LibvirtError::Connect {
-                        uri: inner.uri.clone(),
-                        hint: connect_hint(&inner.uri, &source),
-                        source,
-                    })?;
-                let conn = Arc::new(conn);
+                let conn = Arc::new(open(&inner.uri)?);
                 side.conns[index] = Some(conn.clone());
                 conn
             }
@@ -152,6 +134,15 @@ impl Drop for SideLease<'_> {
         let mut side = self.inner.side.lock().unwrap_or_else(|p| p.into_inner());
         side.busy[self.index] = side.busy[self.index].saturating_sub(1);
     }
+}
+
+/// A new connection to `uri`. Blocking.
+fn open(uri: &str) -> Result<Connect, LibvirtError> {
+    Connect::open(Some(uri)).map_err(|source| LibvirtError::Connect {
+        uri: uri.to_owned(),
+        hint: connect_hint(uri, &source),
+        source,
+    })
 }
 
 /// What to check when a connection cannot be opened, by the URI's transport.
@@ -208,17 +199,6 @@ impl Link<'_> {
     /// Maps a libvirt error of `action` to a [`LibvirtError`] that says what to check.
     pub(crate) fn fail(&self, action: impl Into<String>, e: virt::error::Error) -> LibvirtError {
         classify(self.uri, action.into(), None, e)
-    }
-
-    /// Like [`Link::fail`], for an action on the network `spec` (names its bridge when
-    /// the error is about one).
-    pub(crate) fn fail_on(
-        &self,
-        action: impl Into<String>,
-        spec: &NetworkSpec,
-        e: virt::error::Error,
-    ) -> LibvirtError {
-        classify(self.uri, action.into(), Some(spec), e)
     }
 }
 
@@ -279,6 +259,120 @@ impl<T: Clone> Listing<T> {
     }
 }
 
+/// A kind of object a hypervisor lists "fill once, read many" (networks, pools, VMs): the
+/// state rack reads of one, and the libvirt calls that list, find and read them.
+pub(crate) trait Listed: Clone + Send + Sync + Sized + 'static {
+    /// The libvirt object the state is read from.
+    type Object: 'static;
+    /// The listing call, as errors name it ("list networks").
+    const LIST: &'static str;
+    /// The kind, as errors name one object ("network").
+    const NOUN: &'static str;
+
+    /// Every object of the kind.
+    fn list(conn: &Connect) -> Result<Vec<Self::Object>, virt::error::Error>;
+    /// The object called `name`, if there is one.
+    fn lookup(link: &Link<'_>, name: &str) -> Result<Option<Self::Object>, LibvirtError>;
+    /// Its state.
+    fn read(link: &Link<'_>, object: &Self::Object) -> Result<Self, LibvirtError>;
+    /// The name the listing files it under.
+    fn name(&self) -> &str;
+}
+
+/// "Fill once, read many" listings of one kind of object that lives inside another (a
+/// volume in its pool), one listing per container, by the container's name.
+#[derive(Debug)]
+pub(crate) struct ScopedListings<T> {
+    by_scope: Mutex<BTreeMap<String, Arc<Listing<T>>>>,
+}
+
+impl<T> Default for ScopedListings<T> {
+    fn default() -> Self {
+        Self {
+            by_scope: Mutex::new(BTreeMap::new()),
+        }
+    }
+}
+
+impl<T> ScopedListings<T> {
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<String, Arc<Listing<T>>>> {
+        self.by_scope.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The listing inside `scope` (created empty on first use).
+    pub(crate) fn scope(&self, scope: &str) -> Arc<Listing<T>> {
+        self.lock().entry(scope.to_owned()).or_default().clone()
+    }
+}
+
+/// A cache of objects that live inside a container, told when a container is gone.
+trait ScopedCache: Send + Sync {
+    /// Drops what was cached inside `scope`.
+    fn forget(&self, scope: &str);
+}
+
+impl<T: Send> ScopedCache for ScopedListings<T> {
+    fn forget(&self, scope: &str) {
+        self.lock().remove(scope);
+    }
+}
+
+/// The caches of one hypervisor, one per type, each created on first use by the module
+/// that owns it. This layer knows none of them.
+#[derive(Default)]
+pub(crate) struct Caches {
+    slots: Mutex<Slots>,
+}
+
+#[derive(Default)]
+struct Slots {
+    by_type: HashMap<TypeId, Arc<dyn Any + Send + Sync>>,
+    scoped: Vec<Arc<dyn ScopedCache>>,
+}
+
+impl Caches {
+    fn lock(&self) -> MutexGuard<'_, Slots> {
+        self.slots.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The cache of type `C` (created empty on first use).
+    pub(crate) fn get<C: Default + Send + Sync + 'static>(&self) -> Arc<C> {
+        let mut slots = self.lock();
+        let slot = slots
+            .by_type
+            .entry(TypeId::of::<C>())
+            .or_insert_with(|| Arc::new(C::default()))
+            .clone();
+        slot.downcast::<C>()
+            .unwrap_or_else(|_| Arc::new(C::default()))
+    }
+
+    /// The listings of `T` per container (created empty on first use); they are
+    /// dropped for a container by [`Caches::forget_scope`].
+    pub(crate) fn scoped<T: Send + Sync + 'static>(&self) -> Arc<ScopedListings<T>> {
+        let mut slots = self.lock();
+        if let Some(slot) = slots.by_type.get(&TypeId::of::<ScopedListings<T>>())
+            && let Ok(listings) = slot.clone().downcast::<ScopedListings<T>>()
+        {
+            return listings;
+        }
+        let listings = Arc::new(ScopedListings::<T>::default());
+        slots
+            .by_type
+            .insert(TypeId::of::<ScopedListings<T>>(), listings.clone());
+        slots.scoped.push(listings.clone());
+        listings
+    }
+
+    /// Drops every listing inside the container `scope` (it is gone).
+    pub(crate) fn forget_scope(&self, scope: &str) {
+        let scoped = self.lock().scoped.clone();
+        for cache in scoped {
+            cache.forget(scope);
+        }
+    }
+}
+
 struct Inner {
     uri: String,
     jobs: mpsc::Sender<Job>,
@@ -286,13 +380,8 @@ struct Inner {
     /// The side lane's connections and its slots.
     side: Mutex<Side>,
     side_slots: Arc<tokio::sync::Semaphore>,
-    networks: Arc<Listing<NetworkState>>,
-    domains: Arc<Listing<DomainState>>,
-    pools: Arc<Listing<PoolState>>,
-    volumes: Arc<VolumeCaches>,
-    /// What one VM may have, per domain type: read once per process (see
-    /// [`Hypervisor::guest_limits`]).
-    guest_limits: Mutex<HashMap<String, GuestLimits>>,
+    /// The caches of the object kinds built on this layer.
+    caches: Arc<Caches>,
 }
 
 /// A handle on one hypervisor (libvirt URI). Cheap to clone; the clones share the
@@ -350,18 +439,9 @@ impl Hypervisor {
                 timeout,
                 side: Mutex::default(),
                 side_slots: Arc::new(tokio::sync::Semaphore::new(PARALLEL_CALLS)),
-                networks: Arc::default(),
-                domains: Arc::default(),
-                pools: Arc::default(),
-                volumes: Arc::default(),
-                guest_limits: Mutex::default(),
+                caches: Arc::default(),
             }),
         })
-    }
-
-    /// The limits read so far, per domain type.
-    pub(crate) fn guest_limits_cache(&self) -> &Mutex<HashMap<String, GuestLimits>> {
-        &self.inner.guest_limits
     }
 
     /// The URI this handle connects to.
@@ -369,32 +449,22 @@ impl Hypervisor {
         &self.inner.uri
     }
 
-    pub(crate) fn network_cache(&self) -> Arc<Listing<NetworkState>> {
-        self.inner.networks.clone()
+    /// The cache of type `C` of this hypervisor (created empty on first use).
+    pub(crate) fn cache<C: Default + Send + Sync + 'static>(&self) -> Arc<C> {
+        self.inner.caches.get()
     }
 
-    pub(crate) fn domain_cache(&self) -> Arc<Listing<DomainState>> {
-        self.inner.domains.clone()
-    }
-
-    pub(crate) fn pool_cache(&self) -> Arc<Listing<PoolState>> {
-        self.inner.pools.clone()
-    }
-
-    pub(crate) fn volume_caches(&self) -> Arc<VolumeCaches> {
-        self.inner.volumes.clone()
+    /// The caches of this hypervisor, for calls that change them on the connection's
+    /// thread.
+    pub(crate) fn caches(&self) -> Arc<Caches> {
+        self.inner.caches.clone()
     }
 
     /// Opens a connection of its own to this hypervisor, for work that would hold the
     /// shared connection's thread too long (streaming a volume's content). Blocking: call
     /// it where blocking is allowed, and use the connection on that thread only.
     pub(crate) fn open_dedicated(&self) -> Result<Connect, LibvirtError> {
-        let uri = &self.inner.uri;
-        Connect::open(Some(uri)).map_err(|source| LibvirtError::Connect {
-            uri: uri.clone(),
-            hint: connect_hint(uri, &source),
-            source,
-        })
+        open(&self.inner.uri)
     }
 
     /// Runs `f` with the connection on the connection's thread and returns its result.
@@ -534,6 +604,34 @@ impl Hypervisor {
         .await
     }
 
+    /// Every object of kind `T`, from the listing filled on first use and kept by rack's
+    /// own writes; `refresh` lists again.
+    pub(crate) async fn listed<T: Listed>(&self, refresh: bool) -> Result<Vec<T>, LibvirtError> {
+        let cache = self.cache::<Listing<T>>();
+        self.listing(cache, refresh, T::LIST, T::list, T::read, T::name)
+            .await
+    }
+
+    /// One object of kind `T` from the listing (filled on first use); `None` if it does
+    /// not exist.
+    pub(crate) async fn listed_one<T: Listed>(
+        &self,
+        name: &str,
+    ) -> Result<Option<T>, LibvirtError> {
+        self.listed::<T>(false).await?;
+        Ok(self.cache::<Listing<T>>().get(name))
+    }
+
+    /// One object of kind `T` read from libvirt now, bypassing the listing and updating it.
+    pub(crate) async fn listed_fresh<T: Listed>(
+        &self,
+        name: &str,
+    ) -> Result<Option<T>, LibvirtError> {
+        let action = format!("read {} {name:?}", T::NOUN);
+        let cache = self.cache::<Listing<T>>();
+        self.read_one(cache, action, name, T::lookup, T::read).await
+    }
+
     /// One object read from libvirt now, bypassing `cache` and updating it: `None` when
     /// `lookup` finds nothing or it vanishes before `read`.
     pub(crate) async fn read_one<T, O>(
@@ -591,7 +689,6 @@ mod tests {
     //! no daemon). The real daemon is exercised in `tests/libvirt`.
 
     use super::*;
-    use crate::libvirt::{NetworkMode, NetworkSpec};
 
     #[tokio::test]
     async fn connects_lazily_and_runs_calls_on_its_thread() {
@@ -680,21 +777,6 @@ mod tests {
                 .contains("did not answer the request to sleep"),
             "{e}"
         );
-    }
-
-    #[tokio::test]
-    async fn listing_is_filled_once_and_follows_our_writes() {
-        let hv = Hypervisor::new("test:///default").unwrap();
-        let before = hv.networks().await.unwrap();
-        assert!(before.iter().any(|n| n.name == "default"), "{before:?}");
-        let mut spec = NetworkSpec::new("rack-unit-isolated", NetworkMode::Isolated);
-        spec.bridge = Some("rkunit0".into());
-        let created = hv.create_network(&spec).await.unwrap();
-        assert_eq!(created.spec.clone().unwrap(), spec);
-        assert_eq!(hv.network(&spec.name).await.unwrap(), Some(created));
-        assert_eq!(hv.networks().await.unwrap().len(), before.len() + 1);
-        assert!(hv.delete_network(&spec.name).await.unwrap());
-        assert_eq!(hv.network(&spec.name).await.unwrap(), None);
     }
 
     #[test]
