@@ -42,13 +42,7 @@ impl Context {
         self.data
             .clone()
             .and_then(|d| d.downcast::<T>().ok())
-            .ok_or_else(|| {
-                Diagnostic::error(
-                    "Provider is not configured",
-                    "The provider's configuration was not applied before this operation. \
-                     Check the provider block for errors reported earlier.",
-                )
-            })
+            .ok_or_else(not_configured)
     }
 
     /// Whether Terraform asked the provider to stop (Ctrl-C).
@@ -414,6 +408,16 @@ pub trait Provider: Send + Sync + 'static {
     fn functions(&self) -> Vec<Arc<dyn Function>> {
         Vec::new()
     }
+}
+
+/// The error of an operation that needs the provider's configuration before `configure`
+/// has stored it (or after it failed).
+pub fn not_configured() -> Diagnostic {
+    Diagnostic::error(
+        "Provider is not configured",
+        "The provider's configuration was not applied before this operation. \
+         Check the provider block for errors reported earlier.",
+    )
 }
 
 #[cfg(test)]

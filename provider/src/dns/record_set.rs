@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use rack_core::dns::{DnsError, RecordType, RrsetChange};
 
-use super::dns::{
+use super::shared::{
     RECORD_TYPES, RrsetKey, check_owner, dns_error, equivalent, key_of, parse_owner, parse_records,
     parse_type, parse_zone, records_for_state, server, set_value, str_attr, string_set,
 };

@@ -5,12 +5,12 @@
 use async_trait::async_trait;
 use rack_core::kea::HostIdentifier;
 
+use super::shared::{dhcp_error, identity, parse_subnet, server, state_of, str_attr};
 use crate::framework::schema::{Attribute, Block, Schema};
 use crate::framework::{
     AttributePath, Context, Diagnostics, ListItem, ListRequest, ListResource, ListSink,
 };
 use crate::protocol::value::Value;
-use crate::resources::dhcp::{dhcp_error, identity, parse_subnet, server, state_of, str_attr};
 
 /// The list resource.
 #[derive(Debug, Clone, Copy, Default)]

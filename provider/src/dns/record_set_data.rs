@@ -3,13 +3,11 @@
 
 use async_trait::async_trait;
 
+use super::shared::{RECORD_TYPES, dns_error, key_of, normalised, server, set_value, str_attr};
 use crate::framework::schema::{Attribute, Block, Schema};
 use crate::framework::validate::one_of;
 use crate::framework::{AttributePath, Context, DataSource, Diagnostic, Diagnostics};
 use crate::protocol::value::{Number, Type, Value};
-use crate::resources::dns::{
-    RECORD_TYPES, dns_error, key_of, normalised, server, set_value, str_attr,
-};
 
 /// The data source.
 #[derive(Debug, Clone, Copy, Default)]

@@ -4,13 +4,13 @@
 use async_trait::async_trait;
 use rack_core::dns::RecordType;
 
+use super::record_set::{identity, state_value};
+use super::shared::{RrsetKey, dns_error, parse_zone, records_for_state, server, str_attr};
 use crate::framework::schema::{Attribute, Block, Schema};
 use crate::framework::{
     AttributePath, Context, Diagnostics, ListItem, ListRequest, ListResource, ListSink,
 };
 use crate::protocol::value::Value;
-use crate::resources::dns::{RrsetKey, dns_error, parse_zone, records_for_state, server, str_attr};
-use crate::resources::dns_record_set::{identity, state_value};
 
 /// The list resource.
 #[derive(Debug, Clone, Copy, Default)]

@@ -3,10 +3,10 @@
 
 use async_trait::async_trait;
 
+use super::shared::{hypervisor, libvirt_diag, str_attr};
+use super::vm::{listed_identity, listed_state};
 use crate::framework::schema::{Attribute, Block, Schema};
 use crate::framework::{Context, ListItem, ListRequest, ListResource, ListSink};
-use crate::resources::libvirt::{hypervisor, libvirt_diag, str_attr};
-use crate::resources::vm::{listed_identity, listed_state};
 
 /// The list resource.
 #[derive(Debug, Clone, Copy, Default)]

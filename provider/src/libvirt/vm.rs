@@ -25,7 +25,7 @@ use rack_core::libvirt::{
 };
 use rack_core::net::MacAddress;
 
-use super::libvirt::{
+use super::shared::{
     hypervisor, libvirt_diag, obj_set, plan_default_hypervisor, split_import_id, str_attr,
 };
 use crate::framework::plan::PlannedChange;

@@ -3,10 +3,10 @@
 
 use async_trait::async_trait;
 
+use super::shared::{hypervisor, libvirt_diag, str_attr};
 use crate::framework::schema::{Attribute, Block, Schema};
 use crate::framework::{Context, DataSource, Diagnostics};
 use crate::protocol::value::{Number, Type, Value};
-use crate::resources::libvirt::{hypervisor, libvirt_diag, str_attr};
 
 /// The data source.
 #[derive(Debug, Clone, Copy, Default)]

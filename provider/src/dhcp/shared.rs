@@ -11,15 +11,15 @@ use rack_core::kea::{ConfigError, HostIdentifier, OptionData, Reservation};
 use rack_core::libvirt::DhcpHostError;
 use rack_core::net::MacAddress;
 
+use super::provider_block::DhcpServers;
+use super::provider_block::{DhcpError, DhcpServer};
+use crate::config;
 use crate::framework::{AttributePath, Context, Diagnostic};
 use crate::protocol::value::{Number, Value};
-use crate::provider::RackConfig;
-use crate::provider::dhcp::{DhcpError, DhcpServer};
 
 /// The server a resource names (or the default), from the configured provider.
 pub fn server(ctx: &Context, name: Option<&str>) -> Result<Arc<DhcpServer>, Diagnostic> {
-    let config = ctx.provider_data::<RackConfig>()?;
-    config.dhcp.get(name)
+    config::clients::<DhcpServers>(ctx)?.get(name)
 }
 
 /// A string attribute, if known and not null.

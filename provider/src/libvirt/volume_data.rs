@@ -2,11 +2,11 @@
 
 use async_trait::async_trait;
 
+use super::shared::{hypervisor, libvirt_diag, str_attr};
+use super::volume::data_value;
 use crate::framework::schema::{Attribute, Block, Schema};
 use crate::framework::{AttributePath, Context, DataSource, Diagnostic, Diagnostics};
 use crate::protocol::value::Value;
-use crate::resources::libvirt::{hypervisor, libvirt_diag, str_attr};
-use crate::resources::volume::data_value;
 
 /// The data source.
 #[derive(Debug, Clone, Copy, Default)]

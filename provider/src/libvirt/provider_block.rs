@@ -22,16 +22,14 @@ use std::collections::BTreeMap;
 
 use rack_core::libvirt::{DEFAULT_CALL_TIMEOUT, Hypervisor};
 
+use crate::config::hypervisors::{ENV_DEFAULT, ENV_HYPERVISORS, Hypervisors};
+
 use crate::framework::diag::{AttributePath, Diagnostic, Diagnostics};
 use crate::framework::schema::Attribute;
 use crate::framework::timeouts::parse_duration;
 use crate::framework::validate::check;
 use crate::protocol::value::{Type, Value};
 
-/// The variable that can hold the `hypervisors` map.
-pub const ENV_HYPERVISORS: &str = "RACK_HYPERVISORS";
-/// The variable that can name the default hypervisor.
-pub const ENV_DEFAULT: &str = "RACK_DEFAULT_HYPERVISOR";
 /// The variable that can set `hypervisor_timeout`.
 pub const ENV_TIMEOUT: &str = "RACK_HYPERVISOR_TIMEOUT";
 /// The name a lone URI in `RACK_HYPERVISORS` gets.
@@ -123,86 +121,6 @@ pub fn check_uri(uri: &str) -> Result<(), String> {
         ));
     }
     Ok(())
-}
-
-/// One configured hypervisor.
-#[derive(Debug, Clone)]
-pub struct NamedHypervisor {
-    /// Its name in the `hypervisors` map.
-    pub name: String,
-    /// The handle (one connection thread per process, plus the side lane's connections).
-    pub handle: Hypervisor,
-}
-
-/// Every configured hypervisor. Cheap to clone: the clones share the handles.
-#[derive(Debug, Default, Clone)]
-pub struct Hypervisors {
-    by_name: BTreeMap<String, Hypervisor>,
-    default: Option<String>,
-}
-
-impl Hypervisors {
-    /// The hypervisor named `name`, or the default one when `name` is `None`.
-    pub fn get(&self, name: Option<&str>) -> Result<NamedHypervisor, Diagnostic> {
-        let wanted = match name {
-            Some(n) => n.to_string(),
-            None => self.default.clone().ok_or_else(|| {
-                if self.by_name.is_empty() {
-                    Diagnostic::error(
-                        "No hypervisor is configured",
-                        format!(
-                            "Add `hypervisors = {{ kvm1 = \"qemu:///system\" }}` to the rack \
-                             provider block, or set {ENV_HYPERVISORS}."
-                        ),
-                    )
-                } else {
-                    Diagnostic::error(
-                        "No default hypervisor",
-                        format!(
-                            "The provider block names {} hypervisors. Set `hypervisor` on \
-                             the resource, or `default_hypervisor` (or {ENV_DEFAULT}) on the \
-                             provider.",
-                            self.by_name.len()
-                        ),
-                    )
-                }
-            })?,
-        };
-        match self.by_name.get(&wanted) {
-            Some(handle) => Ok(NamedHypervisor {
-                name: wanted,
-                handle: handle.clone(),
-            }),
-            None => {
-                let known: Vec<&str> = self.by_name.keys().map(String::as_str).collect();
-                Err(Diagnostic::error(
-                    format!("Unknown hypervisor {wanted:?}"),
-                    format!(
-                        "The provider's `hypervisors` map defines {}. Use one of those names \
-                         in `hypervisor`.",
-                        if known.is_empty() {
-                            "no hypervisors".to_string()
-                        } else {
-                            known.join(", ")
-                        }
-                    ),
-                ))
-            }
-        }
-    }
-
-    /// Every hypervisor, by name.
-    pub fn all(&self) -> impl Iterator<Item = NamedHypervisor> + '_ {
-        self.by_name.iter().map(|(name, handle)| NamedHypervisor {
-            name: name.clone(),
-            handle: handle.clone(),
-        })
-    }
-
-    /// The name of the default hypervisor, if there is one.
-    pub fn default_name(&self) -> Option<&str> {
-        self.default.as_deref()
-    }
 }
 
 /// Parses `RACK_HYPERVISORS`: `name=uri[,name=uri...]`, or one URI.
@@ -309,7 +227,7 @@ pub fn configure(
             ),
         }
     }
-    Hypervisors { by_name, default }
+    Hypervisors::new(by_name, default)
 }
 
 #[cfg(test)]

@@ -4,10 +4,10 @@
 use async_trait::async_trait;
 use rack_core::dns::{DnsError, RData, RecordType};
 
+use super::shared::{dns_error, normalised, parse_zone, server, set_value, str_attr};
 use crate::framework::schema::{Attribute, Block, Nesting, Schema};
 use crate::framework::{AttributePath, Context, DataSource, Diagnostic, Diagnostics};
 use crate::protocol::value::{Number, Type, Value};
-use crate::resources::dns::{dns_error, normalised, parse_zone, server, set_value, str_attr};
 
 /// The data source.
 #[derive(Debug, Clone, Copy, Default)]

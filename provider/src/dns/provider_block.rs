@@ -27,7 +27,7 @@ use rack_core::powerdns::PowerDnsClient;
 use rack_core::rndc::{RndcClient, RndcKey};
 use rack_core::zones::{BindZones, PowerDnsZones, ZoneManager};
 
-use super::servers::{self, NamedServers, Section};
+use crate::config::servers::{self, NamedServers, Section};
 use crate::framework::diag::{AttributePath, Diagnostic, Diagnostics};
 use crate::framework::env::apply_env;
 use crate::framework::schema::{Attribute, Block, NestedBlock, Nesting};
@@ -35,7 +35,7 @@ use crate::framework::timeouts::parse_duration;
 use crate::framework::validate::{IntBetween, check, one_of};
 use crate::protocol::value::Value;
 
-pub use super::servers::ENV_SERVER_NAME;
+pub use crate::config::servers::ENV_SERVER_NAME;
 
 /// How long one DNS exchange may take when `timeout` is not set.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);

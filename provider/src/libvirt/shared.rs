@@ -3,15 +3,14 @@
 
 use rack_core::libvirt::LibvirtError;
 
+use crate::config;
+use crate::config::hypervisors::{Hypervisors, NamedHypervisor};
 use crate::framework::{Context, Diagnostic, ImportRequest};
 use crate::protocol::value::Value;
-use crate::provider::RackConfig;
-use crate::provider::hypervisors::NamedHypervisor;
 
 /// The hypervisor a resource names (or the default), from the configured provider.
 pub fn hypervisor(ctx: &Context, name: Option<&str>) -> Result<NamedHypervisor, Diagnostic> {
-    let config = ctx.provider_data::<RackConfig>()?;
-    config.hypervisors.get(name)
+    config::clients::<Hypervisors>(ctx)?.get(name)
 }
 
 /// A string attribute, if known and not null.

@@ -43,8 +43,8 @@ use rack_core::libvirt::{
 };
 use rack_core::net::MacAddress;
 
-use super::hypervisors::Hypervisors;
-use super::servers::{self, NamedServers, Section};
+use crate::config::hypervisors::Hypervisors;
+use crate::config::servers::{self, NamedServers, Section};
 use crate::framework::diag::{AttributePath, Diagnostic, Diagnostics};
 use crate::framework::env::apply_env;
 use crate::framework::schema::{Attribute, Block, NestedBlock, Nesting};
@@ -52,7 +52,7 @@ use crate::framework::timeouts::parse_duration;
 use crate::framework::validate::check;
 use crate::protocol::value::Value;
 
-pub use super::servers::ENV_SERVER_NAME;
+pub use crate::config::servers::ENV_SERVER_NAME;
 
 /// How long one request to a Kea control agent may take when `timeout` is not set.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);

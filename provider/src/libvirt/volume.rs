@@ -17,7 +17,7 @@ use rack_core::libvirt::{
     VolumeSpec, VolumeSpecError, VolumeState, check_volume_name, check_volume_pool,
 };
 
-use super::libvirt::{
+use super::shared::{
     hypervisor, import_target, libvirt_diag, obj_set, plan_default_hypervisor, str_attr,
 };
 use crate::framework::plan::PlannedChange;

@@ -8,7 +8,8 @@ use async_trait::async_trait;
 use rack_core::dns::{DnsError, Name, RData, RecordType, RrSet, RrsetChange, ZoneSnapshot};
 use rack_core::zones::{Soa, ZoneError, ZoneSpec, check_zone_name};
 
-use super::dns::{dns_error, server, set_value, str_attr, string_set};
+use super::provider_block::DnsServer;
+use super::shared::{dns_error, server, set_value, str_attr, string_set};
 use crate::framework::plan::PlannedChange;
 use crate::framework::schema::{
     Attribute, Block, IdentityAttribute, IdentitySchema, Nesting, Schema,
@@ -19,7 +20,6 @@ use crate::framework::{
     ReadRequest, Resource, StateResult,
 };
 use crate::protocol::value::{Number, Type, Value};
-use crate::provider::dns::DnsServer;
 
 /// TTL of the SOA and NS records when the configuration sets none.
 pub const DEFAULT_TTL: u32 = 3600;

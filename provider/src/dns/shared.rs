@@ -7,10 +7,11 @@ use std::sync::Arc;
 
 use rack_core::dns::{DnsError, Name, RData, RecordType, RrSet};
 
+use super::provider_block::DnsServer;
+use super::provider_block::DnsServers;
+use crate::config;
 use crate::framework::{AttributePath, Context, Diagnostic, Diagnostics};
 use crate::protocol::value::Value;
-use crate::provider::RackConfig;
-use crate::provider::dns::DnsServer;
 
 /// Record types a `rack_dns_record_set` can hold.
 pub const RECORD_TYPES: [&str; 15] = [
@@ -20,8 +21,7 @@ pub const RECORD_TYPES: [&str; 15] = [
 
 /// The server a resource names (or the default), from the configured provider.
 pub fn server(ctx: &Context, name: Option<&str>) -> Result<Arc<DnsServer>, Diagnostic> {
-    let config = ctx.provider_data::<RackConfig>()?;
-    config.dns.get(name)
+    config::clients::<DnsServers>(ctx)?.get(name)
 }
 
 /// A string attribute, if known and not null.

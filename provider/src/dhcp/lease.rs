@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 use rack_core::kea::{Change, ConfigError, Expect, HostIdentifier, Reservation};
 
-use super::dhcp::{
+use super::provider_block::{DhcpError, DhcpServer};
+use super::shared::{
     dhcp_error, identifier_of, identity, lease_id, parse_mac, parse_subnet, reservation_of,
     same_reservation, server, state_of, str_attr,
 };
@@ -23,7 +24,6 @@ use crate::framework::{
     ReadRequest, Resource, StateResult,
 };
 use crate::protocol::value::{Type, Value};
-use crate::provider::dhcp::{DhcpError, DhcpServer};
 
 /// The resource.
 #[derive(Debug, Clone, Copy, Default)]
@@ -225,7 +225,7 @@ impl Resource for DhcpLease {
         if let Some(Value::List(items)) = config.attr("options") {
             for (i, item) in items.iter().enumerate() {
                 if item.is_fully_known()
-                    && let Err(d) = super::dhcp::parse_option(
+                    && let Err(d) = super::shared::parse_option(
                         item,
                         &AttributePath::attr("options").join_index(i),
                     )
