@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use rack_core::dhcp::{DhcpError, HypervisorSource};
 use rack_core::libvirt::Hypervisor;
 
 use crate::framework::diag::Diagnostic;
@@ -96,5 +97,17 @@ impl Hypervisors {
     /// The name of the default hypervisor, if there is one.
     pub fn default_name(&self) -> Option<&str> {
         self.default.as_deref()
+    }
+}
+
+/// A DHCP server on a libvirt network finds its hypervisor among the configured ones.
+impl HypervisorSource for Hypervisors {
+    fn hypervisor(&self, name: Option<&str>) -> Result<Hypervisor, DhcpError> {
+        self.get(name)
+            .map(|h| h.handle)
+            .map_err(|d| DhcpError::Hypervisor {
+                summary: d.summary,
+                detail: d.detail,
+            })
     }
 }

@@ -10,10 +10,10 @@ use std::sync::Arc;
 
 use rack_core::kea::{Change, ConfigError, Expect, HostIdentifier, Reservation};
 
-use super::provider_block::{DhcpError, DhcpServer};
+use super::provider_block::DhcpServer;
 use super::shared::{
-    dhcp_error, identifier_of, identity, lease_id, parse_mac, parse_subnet, reservation_of,
-    same_reservation, server, state_of, str_attr,
+    dhcp_error, identifier_of, identity, lease_id, parse_mac, parse_subnet, reservation_of, server,
+    state_of, str_attr,
 };
 use crate::framework::plan::PlannedChange;
 use crate::framework::schema::{
@@ -24,6 +24,8 @@ use crate::framework::{
     ReadRequest, Resource, StateResult,
 };
 use crate::protocol::value::{Type, Value};
+use rack_core::dhcp::DhcpError;
+use rack_core::dhcp::options::same_reservation;
 
 /// The resource.
 #[derive(Debug, Clone, Copy, Default)]

@@ -5,11 +5,11 @@
 
 use async_trait::async_trait;
 
-use super::provider_block::LeaseFilter;
 use super::shared::{dhcp_error, parse_mac, parse_subnet, server, str_attr};
 use crate::framework::schema::{Attribute, Block, Nesting, Schema};
 use crate::framework::{AttributePath, Context, DataSource, Diagnostics};
 use crate::protocol::value::{Number, Value};
+use rack_core::dhcp::LeaseFilter;
 
 /// The data source.
 #[derive(Debug, Clone, Copy, Default)]
