@@ -13,8 +13,9 @@ use rack_core::kea::{Change, ConfigError, Expect, HostIdentifier, Reservation};
 use super::provider_block::DhcpServer;
 use super::shared::{
     dhcp_error, identifier_of, identity, lease_id, parse_mac, parse_subnet, reservation_of, server,
-    state_of, str_attr,
+    state_of,
 };
+use crate::framework::attrs::{obj_set, str_attr};
 use crate::framework::plan::PlannedChange;
 use crate::framework::schema::{
     Attribute, Block, IdentityAttribute, IdentitySchema, Nesting, Schema,
@@ -30,12 +31,6 @@ use rack_core::dhcp::options::same_reservation;
 /// The resource.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DhcpLease;
-
-fn obj_set(v: &mut Value, name: &str, new: Value) {
-    if let Value::Object(m) = v {
-        m.insert(name.to_string(), new);
-    }
-}
 
 fn ident_attr(id: &HostIdentifier) -> &'static str {
     match id {

@@ -5,7 +5,8 @@
 use async_trait::async_trait;
 use rack_core::kea::HostIdentifier;
 
-use super::shared::{dhcp_error, identity, parse_subnet, server, state_of, str_attr};
+use super::shared::{dhcp_error, identity, parse_subnet, server, state_of};
+use crate::framework::attrs::str_attr;
 use crate::framework::schema::{Attribute, Block, Schema};
 use crate::framework::{
     AttributePath, Context, Diagnostics, ListItem, ListRequest, ListResource, ListSink,

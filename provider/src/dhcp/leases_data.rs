@@ -5,7 +5,8 @@
 
 use async_trait::async_trait;
 
-use super::shared::{dhcp_error, parse_mac, parse_subnet, server, str_attr};
+use super::shared::{dhcp_error, parse_mac, parse_subnet, server};
+use crate::framework::attrs::str_attr;
 use crate::framework::schema::{Attribute, Block, Nesting, Schema};
 use crate::framework::{AttributePath, Context, DataSource, Diagnostics};
 use crate::protocol::value::{Number, Value};

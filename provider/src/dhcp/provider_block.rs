@@ -35,6 +35,7 @@ use rack_core::kea::{self, KeaClient, KeaConfig, KeaError, Secret};
 
 use crate::config::hypervisors::Hypervisors;
 use crate::config::servers::{self, NamedServers, Section};
+use crate::framework::attrs::str_attr;
 use crate::framework::diag::{AttributePath, Diagnostic, Diagnostics};
 use crate::framework::env::apply_env;
 use crate::framework::schema::{Attribute, Block, NestedBlock, Nesting};
@@ -211,10 +212,6 @@ static SECTION: Section = Section {
                      provider block, or set RACK_DHCP_KEA_URL (and RACK_DHCP_KEA_USERNAME, \
                      RACK_DHCP_KEA_PASSWORD).",
 };
-
-fn str_attr<'a>(v: &'a Value, name: &str) -> Option<&'a str> {
-    v.attr(name).and_then(Value::as_str)
-}
 
 /// Builds the servers from the `dhcp` block's value (environment fallbacks applied here).
 /// A `libvirt` server keeps `hypervisors` and finds its hypervisor there when first used.

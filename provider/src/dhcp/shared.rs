@@ -14,6 +14,7 @@ use rack_core::net::MacAddress;
 use super::provider_block::DhcpServer;
 use super::provider_block::DhcpServers;
 use crate::config;
+use crate::framework::attrs::str_attr;
 use crate::framework::{AttributePath, Context, Diagnostic};
 use crate::protocol::value::{Number, Value};
 use rack_core::dhcp::DhcpError;
@@ -25,11 +26,6 @@ use rack_core::dhcp::options::{
 /// The server a resource names (or the default), from the configured provider.
 pub fn server(ctx: &Context, name: Option<&str>) -> Result<Arc<DhcpServer>, Diagnostic> {
     config::clients::<DhcpServers>(ctx)?.get(name)
-}
-
-/// A string attribute, if known and not null.
-pub fn str_attr<'a>(v: &'a Value, name: &str) -> Option<&'a str> {
-    v.attr(name).and_then(Value::as_str)
 }
 
 /// Checks one element of `options` (`path` points at it).

@@ -28,6 +28,7 @@ use rack_core::rndc::{RndcClient, RndcKey};
 use rack_core::zones::{BindZones, PowerDnsZones, ZoneManager};
 
 use crate::config::servers::{self, NamedServers, Section};
+use crate::framework::attrs::str_attr;
 use crate::framework::diag::{AttributePath, Diagnostic, Diagnostics};
 use crate::framework::env::apply_env;
 use crate::framework::schema::{Attribute, Block, NestedBlock, Nesting};
@@ -200,10 +201,6 @@ static SECTION: Section = Section {
     missing_hint: "Add a `dns { server \"NAME\" { address = ... } }` section to the rack provider \
                      block, or set RACK_DNS_ADDRESS (and RACK_DNS_KEY_NAME, RACK_DNS_KEY_SECRET).",
 };
-
-fn str_attr<'a>(v: &'a Value, name: &str) -> Option<&'a str> {
-    v.attr(name).and_then(Value::as_str)
-}
 
 /// Builds the servers from the `dns` block's value (environment fallbacks applied here).
 pub fn configure(

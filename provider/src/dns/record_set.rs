@@ -7,8 +7,9 @@ use rack_core::dns::{DnsError, RecordType, RrsetChange};
 
 use super::shared::{
     RECORD_TYPES, RrsetKey, check_owner, dns_error, equivalent, key_of, parse_owner, parse_records,
-    parse_type, parse_zone, records_for_state, server, set_value, str_attr, string_set,
+    parse_type, parse_zone, records_for_state, server, set_value, string_set,
 };
+use crate::framework::attrs::{obj_set, str_attr};
 use crate::framework::plan::PlannedChange;
 use crate::framework::schema::{Attribute, Block, IdentityAttribute, IdentitySchema, Schema};
 use crate::framework::validate::{IntBetween, one_of};
@@ -24,12 +25,6 @@ pub const DEFAULT_TTL: i64 = 3600;
 /// The resource.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DnsRecordSet;
-
-fn obj_set(v: &mut Value, name: &str, new: Value) {
-    if let Value::Object(m) = v {
-        m.insert(name.to_string(), new);
-    }
-}
 
 fn ttl_of(v: &Value) -> u32 {
     v.attr("ttl")

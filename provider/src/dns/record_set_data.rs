@@ -3,7 +3,8 @@
 
 use async_trait::async_trait;
 
-use super::shared::{RECORD_TYPES, dns_error, key_of, normalised, server, set_value, str_attr};
+use super::shared::{RECORD_TYPES, dns_error, key_of, normalised, server, set_value};
+use crate::framework::attrs::str_attr;
 use crate::framework::schema::{Attribute, Block, Schema};
 use crate::framework::validate::one_of;
 use crate::framework::{AttributePath, Context, DataSource, Diagnostic, Diagnostics};

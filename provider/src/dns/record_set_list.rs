@@ -5,7 +5,8 @@ use async_trait::async_trait;
 use rack_core::dns::RecordType;
 
 use super::record_set::{identity, state_value};
-use super::shared::{RrsetKey, dns_error, parse_zone, records_for_state, server, str_attr};
+use super::shared::{RrsetKey, dns_error, parse_zone, records_for_state, server};
+use crate::framework::attrs::str_attr;
 use crate::framework::schema::{Attribute, Block, Schema};
 use crate::framework::{
     AttributePath, Context, Diagnostics, ListItem, ListRequest, ListResource, ListSink,

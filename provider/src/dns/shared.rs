@@ -10,6 +10,7 @@ use rack_core::dns::{DnsError, Name, RData, RecordType, RrSet};
 use super::provider_block::DnsServer;
 use super::provider_block::DnsServers;
 use crate::config;
+use crate::framework::attrs::str_attr;
 use crate::framework::{AttributePath, Context, Diagnostic, Diagnostics};
 use crate::protocol::value::Value;
 
@@ -22,11 +23,6 @@ pub const RECORD_TYPES: [&str; 15] = [
 /// The server a resource names (or the default), from the configured provider.
 pub fn server(ctx: &Context, name: Option<&str>) -> Result<Arc<DnsServer>, Diagnostic> {
     config::clients::<DnsServers>(ctx)?.get(name)
-}
-
-/// A string attribute, if known and not null.
-pub fn str_attr<'a>(v: &'a Value, name: &str) -> Option<&'a str> {
-    v.attr(name).and_then(Value::as_str)
 }
 
 /// The strings of a set attribute, if known; None when it or an element is unknown.

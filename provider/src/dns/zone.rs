@@ -9,7 +9,8 @@ use rack_core::dns::{DnsError, Name, RData, RecordType, RrSet, RrsetChange, Zone
 use rack_core::zones::{Soa, ZoneError, ZoneSpec, check_zone_name};
 
 use super::provider_block::DnsServer;
-use super::shared::{dns_error, server, set_value, str_attr, string_set};
+use super::shared::{dns_error, server, set_value, string_set};
+use crate::framework::attrs::{obj_set, str_attr};
 use crate::framework::plan::PlannedChange;
 use crate::framework::schema::{
     Attribute, Block, IdentityAttribute, IdentitySchema, Nesting, Schema,
@@ -83,12 +84,6 @@ fn u32_attr(v: &Value, name: &str) -> Option<u32> {
         .and_then(Value::as_number)
         .and_then(Number::to_u64)
         .and_then(|n| u32::try_from(n).ok())
-}
-
-fn obj_set(v: &mut Value, name: &str, new: Value) {
-    if let Value::Object(m) = v {
-        m.insert(name.to_string(), new);
-    }
 }
 
 /// Parses an absolute name written in an attribute (trailing dot optional).

@@ -4,7 +4,8 @@
 use async_trait::async_trait;
 use rack_core::dns::{DnsError, RData, RecordType};
 
-use super::shared::{dns_error, normalised, parse_zone, server, set_value, str_attr};
+use super::shared::{dns_error, normalised, parse_zone, server, set_value};
+use crate::framework::attrs::str_attr;
 use crate::framework::schema::{Attribute, Block, Nesting, Schema};
 use crate::framework::{AttributePath, Context, DataSource, Diagnostic, Diagnostics};
 use crate::protocol::value::{Number, Type, Value};

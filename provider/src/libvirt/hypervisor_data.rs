@@ -3,7 +3,8 @@
 
 use async_trait::async_trait;
 
-use super::shared::{hypervisor, libvirt_diag, str_attr};
+use super::shared::{hypervisor, libvirt_diag};
+use crate::framework::attrs::str_attr;
 use crate::framework::schema::{Attribute, Block, Schema};
 use crate::framework::{Context, DataSource, Diagnostics};
 use crate::protocol::value::{Number, Type, Value};

@@ -17,9 +17,8 @@ use rack_core::libvirt::{
     plan_update,
 };
 
-use super::shared::{
-    hypervisor, import_target, libvirt_diag, obj_set, plan_default_hypervisor, str_attr,
-};
+use super::shared::{hypervisor, import_target, libvirt_diag, plan_default_hypervisor};
+use crate::framework::attrs::{incomplete, obj_set, str_attr};
 use crate::framework::plan::PlannedChange;
 use crate::framework::schema::{
     Attribute, Block, IdentityAttribute, IdentitySchema, Nesting, Schema,
@@ -424,21 +423,6 @@ fn result(hv: &str, now: &NetworkState, planned: &Value) -> StateResult {
     }
 }
 
-fn errors(errs: Vec<Diagnostic>) -> Diagnostics {
-    let mut d = Diagnostics::new();
-    for e in errs {
-        d.push(e);
-    }
-    if d.is_empty() {
-        d.error(
-            "Incomplete network",
-            "An attribute the network needs is unknown here; this is a bug in the provider, \
-             please report it.",
-        );
-    }
-    d
-}
-
 #[async_trait]
 impl Resource for Network {
     fn type_name(&self) -> &'static str {
@@ -625,7 +609,7 @@ impl Resource for Network {
         let planned = req.planned;
         let spec = match spec_of(&planned) {
             Ok(s) => s,
-            Err(errs) => return StateResult::failed(Value::Null, errors(errs)),
+            Err(errs) => return StateResult::failed(Value::Null, incomplete(errs, "network")),
         };
         let hv = match hypervisor(ctx, str_attr(&planned, "hypervisor")) {
             Ok(h) => h,
@@ -659,7 +643,7 @@ impl Resource for Network {
     async fn read(&self, ctx: &Context, req: ReadRequest) -> StateResult {
         let state = req.state;
         let Some(name) = str_attr(&state, "name") else {
-            return StateResult::failed(state.clone(), errors(Vec::new()));
+            return StateResult::failed(state.clone(), incomplete(Vec::new(), "network"));
         };
         let hv = match hypervisor(ctx, str_attr(&state, "hypervisor")) {
             Ok(h) => h,
@@ -682,7 +666,7 @@ impl Resource for Network {
         let (prior, planned) = (req.prior, req.planned);
         let desired = match spec_of(&planned) {
             Ok(s) => s,
-            Err(errs) => return StateResult::failed(prior, errors(errs)),
+            Err(errs) => return StateResult::failed(prior, incomplete(errs, "network")),
         };
         let hv = match hypervisor(ctx, str_attr(&planned, "hypervisor")) {
             Ok(h) => h,

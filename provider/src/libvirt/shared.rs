@@ -5,24 +5,13 @@ use rack_core::libvirt::LibvirtError;
 
 use crate::config;
 use crate::config::hypervisors::{Hypervisors, NamedHypervisor};
+use crate::framework::attrs::{obj_set, str_attr};
 use crate::framework::{Context, Diagnostic, ImportRequest};
 use crate::protocol::value::Value;
 
 /// The hypervisor a resource names (or the default), from the configured provider.
 pub fn hypervisor(ctx: &Context, name: Option<&str>) -> Result<NamedHypervisor, Diagnostic> {
     config::clients::<Hypervisors>(ctx)?.get(name)
-}
-
-/// A string attribute, if known and not null.
-pub fn str_attr<'a>(v: &'a Value, name: &str) -> Option<&'a str> {
-    v.attr(name).and_then(Value::as_str)
-}
-
-/// Sets attribute `name` of an object value.
-pub fn obj_set(v: &mut Value, name: &str, new: Value) {
-    if let Value::Object(m) = v {
-        m.insert(name.to_string(), new);
-    }
 }
 
 /// Plans the default hypervisor's name where the configuration leaves `hypervisor` out,

@@ -11,9 +11,8 @@ use rack_core::libvirt::{
     LibvirtError, PoolKind, PoolSpec, PoolSpecError, PoolState, plan_pool_update,
 };
 
-use super::shared::{
-    hypervisor, import_target, libvirt_diag, obj_set, plan_default_hypervisor, str_attr,
-};
+use super::shared::{hypervisor, import_target, libvirt_diag, plan_default_hypervisor};
+use crate::framework::attrs::{incomplete, obj_set, str_attr};
 use crate::framework::plan::PlannedChange;
 use crate::framework::schema::{Attribute, Block, IdentityAttribute, IdentitySchema, Schema};
 use crate::framework::validate::one_of;
@@ -224,21 +223,6 @@ fn built_storage(private: &Private) -> bool {
     private.0.get(BUILT_STORAGE) == Some(&serde_json::Value::Bool(true))
 }
 
-fn errors(errs: Vec<Diagnostic>) -> Diagnostics {
-    let mut d = Diagnostics::new();
-    for e in errs {
-        d.push(e);
-    }
-    if d.is_empty() {
-        d.error(
-            "Incomplete storage pool",
-            "An attribute the pool needs is unknown here; this is a bug in the provider, \
-             please report it.",
-        );
-    }
-    d
-}
-
 #[async_trait]
 impl Resource for StoragePool {
     fn type_name(&self) -> &'static str {
@@ -427,7 +411,7 @@ impl Resource for StoragePool {
         let planned = req.planned;
         let spec = match spec_of(&planned) {
             Ok(s) => s,
-            Err(errs) => return StateResult::failed(Value::Null, errors(errs)),
+            Err(errs) => return StateResult::failed(Value::Null, incomplete(errs, "storage pool")),
         };
         let hv = match hypervisor(ctx, str_attr(&planned, "hypervisor")) {
             Ok(h) => h,
@@ -462,7 +446,7 @@ impl Resource for StoragePool {
     async fn read(&self, ctx: &Context, req: ReadRequest) -> StateResult {
         let state = req.state;
         let Some(name) = str_attr(&state, "name") else {
-            return StateResult::failed(state.clone(), errors(Vec::new()));
+            return StateResult::failed(state.clone(), incomplete(Vec::new(), "storage pool"));
         };
         let hv = match hypervisor(ctx, str_attr(&state, "hypervisor")) {
             Ok(h) => h,
@@ -490,7 +474,7 @@ impl Resource for StoragePool {
         let mut private = req.private;
         let desired = match spec_of(&planned) {
             Ok(s) => s,
-            Err(errs) => return StateResult::failed(prior, errors(errs)),
+            Err(errs) => return StateResult::failed(prior, incomplete(errs, "storage pool")),
         };
         let hv = match hypervisor(ctx, str_attr(&planned, "hypervisor")) {
             Ok(h) => h,

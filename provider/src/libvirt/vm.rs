@@ -25,9 +25,8 @@ use rack_core::libvirt::{
 };
 use rack_core::net::MacAddress;
 
-use super::shared::{
-    hypervisor, libvirt_diag, obj_set, plan_default_hypervisor, split_import_id, str_attr,
-};
+use super::shared::{hypervisor, libvirt_diag, plan_default_hypervisor, split_import_id};
+use crate::framework::attrs::{incomplete, obj_set, str_attr};
 use crate::framework::plan::PlannedChange;
 use crate::framework::schema::{
     Attribute, Block, IdentityAttribute, IdentitySchema, NestedBlock, Nesting, Schema,
@@ -795,21 +794,6 @@ fn result(
         },
         Err(d) => StateResult::failed(prior.clone(), d),
     }
-}
-
-fn errors(errs: Vec<Diagnostic>) -> Diagnostics {
-    let mut d = Diagnostics::new();
-    for e in errs {
-        d.push(e);
-    }
-    if d.is_empty() {
-        d.error(
-            "Incomplete VM",
-            "An attribute the VM needs is unknown here; this is a bug in the provider, please \
-             report it.",
-        );
-    }
-    d
 }
 
 // ---- Addresses ----------------------------------------------------------------------
@@ -1597,7 +1581,7 @@ impl Resource for Vm {
         let planned = req.planned;
         let spec = match spec_of(&planned, &req.config) {
             Ok(s) => s,
-            Err(errs) => return StateResult::failed(Value::Null, errors(errs)),
+            Err(errs) => return StateResult::failed(Value::Null, incomplete(errs, "VM")),
         };
         let hv = match hypervisor(ctx, str_attr(&planned, "hypervisor")) {
             Ok(h) => h,
@@ -1606,7 +1590,7 @@ impl Resource for Vm {
         // Checked again here: the plan may have been made without the hypervisor.
         let beyond = check_limits(&hv.handle, &planned).await;
         if !beyond.is_empty() {
-            return StateResult::failed(Value::Null, errors(beyond));
+            return StateResult::failed(Value::Null, incomplete(beyond, "VM"));
         }
         let checked = check_volumes(&hv.handle, &spec, &Value::Null).await;
         if checked.has_errors() {
@@ -1646,7 +1630,7 @@ impl Resource for Vm {
     async fn read(&self, ctx: &Context, req: ReadRequest) -> StateResult {
         let state = req.state;
         let Some(name) = str_attr(&state, "name").map(str::to_owned) else {
-            return StateResult::failed(state, errors(Vec::new()));
+            return StateResult::failed(state, incomplete(Vec::new(), "VM"));
         };
         let hv = match hypervisor(ctx, str_attr(&state, "hypervisor")) {
             Ok(h) => h,
@@ -1677,7 +1661,7 @@ impl Resource for Vm {
         let (prior, planned, config) = (req.prior, req.planned, req.config);
         let desired = match spec_of(&planned, &config) {
             Ok(s) => s,
-            Err(errs) => return StateResult::failed(prior, errors(errs)),
+            Err(errs) => return StateResult::failed(prior, incomplete(errs, "VM")),
         };
         let hv = match hypervisor(ctx, str_attr(&planned, "hypervisor")) {
             Ok(h) => h,

@@ -3,8 +3,9 @@
 
 use async_trait::async_trait;
 
-use super::shared::{hypervisor, libvirt_diag, str_attr};
+use super::shared::{hypervisor, libvirt_diag};
 use super::vm::{listed_identity, listed_state};
+use crate::framework::attrs::str_attr;
 use crate::framework::schema::{Attribute, Block, Schema};
 use crate::framework::{Context, ListItem, ListRequest, ListResource, ListSink};
 

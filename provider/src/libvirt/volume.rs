@@ -17,9 +17,8 @@ use rack_core::libvirt::{
     VolumeSpec, VolumeSpecError, VolumeState, check_volume_name, check_volume_pool,
 };
 
-use super::shared::{
-    hypervisor, import_target, libvirt_diag, obj_set, plan_default_hypervisor, str_attr,
-};
+use super::shared::{hypervisor, import_target, libvirt_diag, plan_default_hypervisor};
+use crate::framework::attrs::{incomplete, obj_set, str_attr};
 use crate::framework::plan::PlannedChange;
 use crate::framework::schema::{Attribute, Block, IdentityAttribute, IdentitySchema, Schema};
 use crate::framework::validate::{check, one_of};
@@ -348,21 +347,6 @@ async fn result(hv_name: &str, hv: &Hypervisor, now: &VolumeState, prior: &Value
     }
 }
 
-fn errors(errs: Vec<Diagnostic>) -> Diagnostics {
-    let mut d = Diagnostics::new();
-    for e in errs {
-        d.push(e);
-    }
-    if d.is_empty() {
-        d.error(
-            "Incomplete volume",
-            "An attribute the volume needs is unknown here; this is a bug in the provider, \
-             please report it.",
-        );
-    }
-    d
-}
-
 /// A libvirt failure as a diagnostic, at the attribute it is about when there is one.
 fn volume_diag(e: &LibvirtError, hint: &str) -> Diagnostic {
     use rack_core::libvirt::UploadError as U;
@@ -640,7 +624,7 @@ impl Resource for Volume {
         let planned = req.planned;
         let spec = match spec_of(&planned) {
             Ok(s) => s,
-            Err(errs) => return StateResult::failed(Value::Null, errors(errs)),
+            Err(errs) => return StateResult::failed(Value::Null, incomplete(errs, "volume")),
         };
         let hv = match hypervisor(ctx, str_attr(&planned, "hypervisor")) {
             Ok(h) => h,
@@ -664,7 +648,7 @@ impl Resource for Volume {
     async fn read(&self, ctx: &Context, req: ReadRequest) -> StateResult {
         let state = req.state;
         let (Some(pool), Some(name)) = (str_attr(&state, "pool"), str_attr(&state, "name")) else {
-            return StateResult::failed(state.clone(), errors(Vec::new()));
+            return StateResult::failed(state.clone(), incomplete(Vec::new(), "volume"));
         };
         let hv = match hypervisor(ctx, str_attr(&state, "hypervisor")) {
             Ok(h) => h,
@@ -689,7 +673,7 @@ impl Resource for Volume {
         let (prior, planned) = (req.prior, req.planned);
         let spec = match spec_of(&planned) {
             Ok(s) => s,
-            Err(errs) => return StateResult::failed(prior, errors(errs)),
+            Err(errs) => return StateResult::failed(prior, incomplete(errs, "volume")),
         };
         let hv = match hypervisor(ctx, str_attr(&planned, "hypervisor")) {
             Ok(h) => h,

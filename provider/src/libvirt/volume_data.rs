@@ -2,8 +2,9 @@
 
 use async_trait::async_trait;
 
-use super::shared::{hypervisor, libvirt_diag, str_attr};
+use super::shared::{hypervisor, libvirt_diag};
 use super::volume::data_value;
+use crate::framework::attrs::str_attr;
 use crate::framework::schema::{Attribute, Block, Schema};
 use crate::framework::{AttributePath, Context, DataSource, Diagnostic, Diagnostics};
 use crate::protocol::value::Value;
