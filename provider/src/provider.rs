@@ -21,7 +21,7 @@ pub const SOURCE_ADDRESS: &str = "terraform.local/rack/rack";
 
 /// The resource families, in the order they are configured: the libvirt family first,
 /// since a DHCP server may be a libvirt network on one of its hypervisors.
-pub fn families() -> Vec<Box<dyn Family>> {
+pub fn families() -> Vec<Family> {
     vec![libvirt::family(), dns::family(), dhcp::family()]
 }
 
@@ -39,8 +39,8 @@ impl Provider for RackProvider {
              also come from the environment variable named in its description. The provider \
              functions need no configuration.",
             )
-            .attributes(families().iter().flat_map(|f| f.attributes()))
-            .blocks(families().iter().flat_map(|f| f.blocks())),
+            .attributes(families().into_iter().flat_map(|f| f.attributes))
+            .blocks(families().into_iter().flat_map(|f| f.blocks)),
         )
     }
 
@@ -48,21 +48,27 @@ impl Provider for RackProvider {
         let lookup = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let mut clients = Configured::default();
         for family in families() {
-            family.configure(&config, &lookup, diags, &mut clients);
+            (family.configure)(&config, &lookup, diags, &mut clients);
         }
         Some(Arc::new(clients))
     }
 
     fn resources(&self) -> Vec<Arc<dyn Resource>> {
-        families().iter().flat_map(|f| f.resources()).collect()
+        families().into_iter().flat_map(|f| f.resources).collect()
     }
 
     fn data_sources(&self) -> Vec<Arc<dyn DataSource>> {
-        families().iter().flat_map(|f| f.data_sources()).collect()
+        families()
+            .into_iter()
+            .flat_map(|f| f.data_sources)
+            .collect()
     }
 
     fn list_resources(&self) -> Vec<Arc<dyn ListResource>> {
-        families().iter().flat_map(|f| f.list_resources()).collect()
+        families()
+            .into_iter()
+            .flat_map(|f| f.list_resources)
+            .collect()
     }
 
     fn functions(&self) -> Vec<Arc<dyn Function>> {

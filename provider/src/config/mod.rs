@@ -1,5 +1,5 @@
-//! The provider's configuration, below the resource families: the [`Family`] trait each
-//! family implements to register its provider-block section, resources, data sources and
+//! The provider's configuration, below the resource families: the [`Family`] each family
+//! returns to register its provider-block section, resources, data sources and
 //! list resources; the [`Configured`] clients that `configure` builds, one typed entry
 //! per family; and what several families share (named servers, hypervisor handles).
 //!
@@ -20,43 +20,39 @@ use crate::protocol::value::Value;
 /// Reads an environment variable; empty values count as unset.
 pub type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
-/// One resource family (`dns`, `dhcp`, `libvirt`): what it adds to the provider. The
-/// provider calls each family's methods in the order the families are registered.
-pub trait Family: Send + Sync {
+/// Builds a family's clients from the provider block's value (`config`, the whole block)
+/// and stores them in `clients`; problems go to `diags`, at their attribute. Families
+/// registered earlier have stored theirs already.
+pub type Configure =
+    fn(config: &Value, lookup: Lookup<'_>, diags: &mut Diagnostics, clients: &mut Configured);
+
+/// One resource family (`dns`, `dhcp`, `libvirt`): what it adds to the provider, which
+/// puts the families together in the order they are registered.
+pub struct Family {
     /// The family's attributes of the provider block.
-    fn attributes(&self) -> Vec<Attribute> {
-        Vec::new()
-    }
-
+    pub attributes: Vec<Attribute>,
     /// The family's blocks of the provider block.
-    fn blocks(&self) -> Vec<NestedBlock> {
-        Vec::new()
-    }
-
-    /// Builds the family's clients from the provider block's value (`config`, the whole
-    /// block) and stores them in `clients`; problems go to `diags`, at their attribute.
-    /// Families registered earlier have stored theirs already.
-    fn configure(
-        &self,
-        config: &Value,
-        lookup: Lookup<'_>,
-        diags: &mut Diagnostics,
-        clients: &mut Configured,
-    );
-
+    pub blocks: Vec<NestedBlock>,
+    /// How the family's clients are built.
+    pub configure: Configure,
     /// The family's managed resources.
-    fn resources(&self) -> Vec<Arc<dyn Resource>> {
-        Vec::new()
-    }
-
+    pub resources: Vec<Arc<dyn Resource>>,
     /// The family's data sources.
-    fn data_sources(&self) -> Vec<Arc<dyn DataSource>> {
-        Vec::new()
-    }
-
+    pub data_sources: Vec<Arc<dyn DataSource>>,
     /// The family's list resources.
-    fn list_resources(&self) -> Vec<Arc<dyn ListResource>> {
-        Vec::new()
+    pub list_resources: Vec<Arc<dyn ListResource>>,
+}
+
+impl Default for Family {
+    fn default() -> Self {
+        Self {
+            attributes: Vec::new(),
+            blocks: Vec::new(),
+            configure: |_, _, _, _| {},
+            resources: Vec::new(),
+            data_sources: Vec::new(),
+            list_resources: Vec::new(),
+        }
     }
 }
 

@@ -14,50 +14,26 @@ pub mod volume_data;
 
 use std::sync::Arc;
 
-use crate::config::{Configured, Family, Lookup};
-use crate::framework::schema::Attribute;
-use crate::framework::{DataSource, Diagnostics, ListResource, Resource};
-use crate::protocol::value::Value;
+use crate::config::Family;
 
 /// The libvirt family, as the provider registers it.
-pub fn family() -> Box<dyn Family> {
-    Box::new(Libvirt)
-}
-
-struct Libvirt;
-
-impl Family for Libvirt {
-    fn attributes(&self) -> Vec<Attribute> {
-        provider_block::attributes()
-    }
-
-    fn configure(
-        &self,
-        config: &Value,
-        lookup: Lookup<'_>,
-        diags: &mut Diagnostics,
-        clients: &mut Configured,
-    ) {
-        clients.insert(provider_block::configure(config, lookup, diags));
-    }
-
-    fn resources(&self) -> Vec<Arc<dyn Resource>> {
-        vec![
+pub fn family() -> Family {
+    Family {
+        attributes: provider_block::attributes(),
+        configure: |config, lookup, diags, clients| {
+            clients.insert(provider_block::configure(config, lookup, diags));
+        },
+        resources: vec![
             Arc::new(network::Network),
             Arc::new(storage_pool::StoragePool),
             Arc::new(volume::Volume),
             Arc::new(vm::Vm),
-        ]
-    }
-
-    fn data_sources(&self) -> Vec<Arc<dyn DataSource>> {
-        vec![
+        ],
+        data_sources: vec![
             Arc::new(hypervisor_data::HypervisorData),
             Arc::new(volume_data::VolumeData),
-        ]
-    }
-
-    fn list_resources(&self) -> Vec<Arc<dyn ListResource>> {
-        vec![Arc::new(vm_list::VmList)]
+        ],
+        list_resources: vec![Arc::new(vm_list::VmList)],
+        ..Family::default()
     }
 }
