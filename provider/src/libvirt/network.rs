@@ -13,11 +13,13 @@ use std::net::IpAddr;
 use async_trait::async_trait;
 use rack_core::Cidr;
 use rack_core::libvirt::{
-    DhcpRange, DomainConfig, IpConfig, LibvirtError, NetworkMode, NetworkSpec, NetworkState,
-    plan_update,
+    DhcpRange, DomainConfig, Hypervisor, IpConfig, LibvirtError, NetworkMode, NetworkSpec,
+    NetworkState, plan_update,
 };
 
-use super::shared::{hypervisor, import_target, libvirt_diag, plan_default_hypervisor};
+use super::shared::{
+    hypervisor, import_object, libvirt_diag, plan_default_hypervisor, read_object,
+};
 use crate::framework::attrs::{incomplete, obj_set, str_attr};
 use crate::framework::plan::PlannedChange;
 use crate::framework::schema::{
@@ -641,25 +643,8 @@ impl Resource for Network {
     }
 
     async fn read(&self, ctx: &Context, req: ReadRequest) -> StateResult {
-        let state = req.state;
-        let Some(name) = str_attr(&state, "name") else {
-            return StateResult::failed(state.clone(), incomplete(Vec::new(), "network"));
-        };
-        let hv = match hypervisor(ctx, str_attr(&state, "hypervisor")) {
-            Ok(h) => h,
-            Err(d) => return StateResult::failed(state, d),
-        };
-        match hv.handle.network(name).await {
-            Ok(Some(now)) => result(&hv.name, &now, &state),
-            Ok(None) => StateResult::default(),
-            Err(e) => {
-                let d = libvirt_diag(
-                    &e,
-                    &format!("Reading network {name:?} on hypervisor {:?}.", hv.name),
-                );
-                StateResult::failed(state, d)
-            }
-        }
+        let fetch = |hv: Hypervisor, name: String| async move { hv.network(&name).await };
+        read_object(ctx, req.state, "network", fetch, result).await
     }
 
     async fn update(&self, ctx: &Context, req: ApplyRequest) -> StateResult {
@@ -742,25 +727,11 @@ impl Resource for Network {
     }
 
     async fn import(&self, ctx: &Context, req: ImportRequest) -> StateResult {
-        let (hv, name) = match import_target(ctx, &req, &["name"]) {
-            Ok((hv, mut names)) => (hv, names.remove(0)),
-            Err(d) => return StateResult::failed(Value::Null, d),
-        };
-        match hv.handle.network_fresh(&name).await {
-            Ok(Some(now)) => result(&hv.name, &now, &Value::Null),
-            Ok(None) => StateResult::failed(
-                Value::Null,
-                Diagnostic::error(
-                    format!("No network {name:?} on hypervisor {:?}", hv.name),
-                    "Check the name (`virsh net-list --all` on the hypervisor lists them) and \
-                     the hypervisor.",
-                ),
-            ),
-            Err(e) => StateResult::failed(
-                Value::Null,
-                libvirt_diag(&e, &format!("Reading network {name:?} for import.")),
-            ),
-        }
+        let fetch = |hv: Hypervisor, name: String| async move { hv.network_fresh(&name).await };
+        import_object(ctx, &req, "network", "net-list", fetch, |hv, now| {
+            result(hv, now, &Value::Null)
+        })
+        .await
     }
 }
 

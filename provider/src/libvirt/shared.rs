@@ -1,12 +1,14 @@
 //! What the libvirt resources and data sources share: finding the hypervisor, import IDs
 //! of the form `<hypervisor>/<name>`, and libvirt errors as diagnostics.
 
-use rack_core::libvirt::LibvirtError;
+use std::future::Future;
+
+use rack_core::libvirt::{Hypervisor, LibvirtError};
 
 use crate::config;
 use crate::config::hypervisors::{Hypervisors, NamedHypervisor};
-use crate::framework::attrs::{obj_set, str_attr};
-use crate::framework::{Context, Diagnostic, ImportRequest};
+use crate::framework::attrs::{incomplete, obj_set, str_attr};
+use crate::framework::{Context, Diagnostic, ImportRequest, StateResult};
 use crate::protocol::value::Value;
 
 /// The hypervisor a resource names (or the default), from the configured provider.
@@ -76,6 +78,77 @@ pub fn split_import_id(id: &str, parts: usize) -> Option<(Option<String>, Vec<St
         ))
     } else {
         None
+    }
+}
+
+/// Refreshes the object that `state` names (`name` on `hypervisor`): `fetch` reads it,
+/// `to_state` writes the new state from it; an object that is gone leaves the state
+/// empty, so Terraform plans to create it again. `noun` names the kind in messages, e.g.
+/// `storage pool`.
+pub async fn read_object<T, Fut>(
+    ctx: &Context,
+    state: Value,
+    noun: &str,
+    fetch: impl FnOnce(Hypervisor, String) -> Fut,
+    to_state: impl FnOnce(&str, &T, &Value) -> StateResult,
+) -> StateResult
+where
+    Fut: Future<Output = Result<Option<T>, LibvirtError>>,
+{
+    let Some(name) = str_attr(&state, "name").map(str::to_string) else {
+        return StateResult::failed(state.clone(), incomplete(Vec::new(), noun));
+    };
+    let hv = match hypervisor(ctx, str_attr(&state, "hypervisor")) {
+        Ok(h) => h,
+        Err(d) => return StateResult::failed(state, d),
+    };
+    match fetch(hv.handle.clone(), name.clone()).await {
+        Ok(Some(now)) => to_state(&hv.name, &now, &state),
+        Ok(None) => StateResult::default(),
+        Err(e) => {
+            let d = libvirt_diag(
+                &e,
+                &format!("Reading {noun} {name:?} on hypervisor {:?}.", hv.name),
+            );
+            StateResult::failed(state, d)
+        }
+    }
+}
+
+/// Imports the object an import ID or identity names (`<hypervisor>/<name>`): `fetch`
+/// reads it afresh, `to_state` writes its state. `noun` names the kind in messages and
+/// `virsh_list` is the `virsh` command that lists the objects of that kind.
+pub async fn import_object<T, Fut>(
+    ctx: &Context,
+    req: &ImportRequest,
+    noun: &str,
+    virsh_list: &str,
+    fetch: impl FnOnce(Hypervisor, String) -> Fut,
+    to_state: impl FnOnce(&str, &T) -> StateResult,
+) -> StateResult
+where
+    Fut: Future<Output = Result<Option<T>, LibvirtError>>,
+{
+    let (hv, name) = match import_target(ctx, req, &["name"]) {
+        Ok((hv, mut names)) => (hv, names.remove(0)),
+        Err(d) => return StateResult::failed(Value::Null, d),
+    };
+    match fetch(hv.handle.clone(), name.clone()).await {
+        Ok(Some(now)) => to_state(&hv.name, &now),
+        Ok(None) => StateResult::failed(
+            Value::Null,
+            Diagnostic::error(
+                format!("No {noun} {name:?} on hypervisor {:?}", hv.name),
+                format!(
+                    "Check the name (`virsh {virsh_list} --all` on the hypervisor lists them) \
+                     and the hypervisor."
+                ),
+            ),
+        ),
+        Err(e) => StateResult::failed(
+            Value::Null,
+            libvirt_diag(&e, &format!("Reading {noun} {name:?} for import.")),
+        ),
     }
 }
 

@@ -8,10 +8,12 @@
 
 use async_trait::async_trait;
 use rack_core::libvirt::{
-    LibvirtError, PoolKind, PoolSpec, PoolSpecError, PoolState, plan_pool_update,
+    Hypervisor, LibvirtError, PoolKind, PoolSpec, PoolSpecError, PoolState, plan_pool_update,
 };
 
-use super::shared::{hypervisor, import_target, libvirt_diag, plan_default_hypervisor};
+use super::shared::{
+    hypervisor, import_object, libvirt_diag, plan_default_hypervisor, read_object,
+};
 use crate::framework::attrs::{incomplete, obj_set, str_attr};
 use crate::framework::plan::PlannedChange;
 use crate::framework::schema::{Attribute, Block, IdentityAttribute, IdentitySchema, Schema};
@@ -444,29 +446,13 @@ impl Resource for StoragePool {
     }
 
     async fn read(&self, ctx: &Context, req: ReadRequest) -> StateResult {
-        let state = req.state;
-        let Some(name) = str_attr(&state, "name") else {
-            return StateResult::failed(state.clone(), incomplete(Vec::new(), "storage pool"));
-        };
-        let hv = match hypervisor(ctx, str_attr(&state, "hypervisor")) {
-            Ok(h) => h,
-            Err(d) => return StateResult::failed(state, d),
-        };
-        match hv.handle.pool(name).await {
-            Ok(Some(now)) => {
-                let mut out = result(&hv.name, &now, &state);
-                out.private = req.private;
-                out
-            }
-            Ok(None) => StateResult::default(),
-            Err(e) => {
-                let d = libvirt_diag(
-                    &e,
-                    &format!("Reading storage pool {name:?} on hypervisor {:?}.", hv.name),
-                );
-                StateResult::failed(state, d)
-            }
-        }
+        let fetch = |hv: Hypervisor, name: String| async move { hv.pool(&name).await };
+        read_object(ctx, req.state, "storage pool", fetch, |hv, now, state| {
+            let mut out = result(hv, now, state);
+            out.private = req.private;
+            out
+        })
+        .await
     }
 
     async fn update(&self, ctx: &Context, req: ApplyRequest) -> StateResult {
@@ -561,25 +547,11 @@ impl Resource for StoragePool {
     }
 
     async fn import(&self, ctx: &Context, req: ImportRequest) -> StateResult {
-        let (hv, name) = match import_target(ctx, &req, &["name"]) {
-            Ok((hv, mut names)) => (hv, names.remove(0)),
-            Err(d) => return StateResult::failed(Value::Null, d),
-        };
-        match hv.handle.pool_fresh(&name).await {
-            Ok(Some(now)) => result(&hv.name, &now, &Value::Null),
-            Ok(None) => StateResult::failed(
-                Value::Null,
-                Diagnostic::error(
-                    format!("No storage pool {name:?} on hypervisor {:?}", hv.name),
-                    "Check the name (`virsh pool-list --all` on the hypervisor lists them) \
-                     and the hypervisor.",
-                ),
-            ),
-            Err(e) => StateResult::failed(
-                Value::Null,
-                libvirt_diag(&e, &format!("Reading storage pool {name:?} for import.")),
-            ),
-        }
+        let fetch = |hv: Hypervisor, name: String| async move { hv.pool_fresh(&name).await };
+        import_object(ctx, &req, "storage pool", "pool-list", fetch, |hv, now| {
+            result(hv, now, &Value::Null)
+        })
+        .await
     }
 }
 
