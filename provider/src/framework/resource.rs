@@ -104,6 +104,13 @@ pub struct StateResult {
 }
 
 impl StateResult {
+    /// The result of an operation written with `?`: what it produced, or, when it failed,
+    /// `state` (what Terraform keeps: null after a failed create, the prior state after a
+    /// failed update) with its errors.
+    pub fn or_failed(result: Result<StateResult, Diagnostics>, state: Value) -> Self {
+        result.unwrap_or_else(|diags| Self::failed(state, diags))
+    }
+
     /// A result with only diagnostics and the given state.
     pub fn failed(state: Value, diags: impl Into<Diagnostics>) -> Self {
         Self {

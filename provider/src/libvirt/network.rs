@@ -18,9 +18,9 @@ use rack_core::libvirt::{
 };
 
 use super::shared::{
-    hypervisor, import_object, libvirt_diag, plan_default_hypervisor, read_object,
+    apply_target, hypervisor, import_object, libvirt_diag, plan_default_hypervisor, read_object,
 };
-use crate::framework::attrs::{incomplete, obj_set, str_attr};
+use crate::framework::attrs::{obj_set, str_attr};
 use crate::framework::plan::PlannedChange;
 use crate::framework::schema::{
     Attribute, Block, IdentityAttribute, IdentitySchema, Nesting, Schema,
@@ -609,37 +609,31 @@ impl Resource for Network {
 
     async fn create(&self, ctx: &Context, req: ApplyRequest) -> StateResult {
         let planned = req.planned;
-        let spec = match spec_of(&planned) {
-            Ok(s) => s,
-            Err(errs) => return StateResult::failed(Value::Null, incomplete(errs, "network")),
-        };
-        let hv = match hypervisor(ctx, str_attr(&planned, "hypervisor")) {
-            Ok(h) => h,
-            Err(d) => return StateResult::failed(Value::Null, d),
-        };
-        let mut now = match hv.handle.create_network(&spec).await {
-            Ok(n) => n,
-            Err(e) => {
-                let d = libvirt_diag(
+        let created = async {
+            let (spec, hv) = apply_target(ctx, &planned, spec_of(&planned), "network")?;
+            let mut now = hv.handle.create_network(&spec).await.map_err(|e| {
+                libvirt_diag(
                     &e,
                     &format!(
                         "Creating network {:?} on hypervisor {:?}.",
                         spec.name, hv.name
                     ),
-                );
-                return StateResult::failed(Value::Null, d);
+                )
+            })?;
+            let mut diags = Diagnostics::new();
+            if planned.attr("active") == Some(&Value::Bool(false)) {
+                match hv.handle.set_network_active(&spec.name, false).await {
+                    Ok(n) => now = n,
+                    Err(e) => {
+                        diags.push(libvirt_diag(&e, "Stopping the network after creating it."))
+                    }
+                }
             }
+            let mut out = result(&hv.name, &now, &planned);
+            out.diags.extend(diags);
+            Ok(out)
         };
-        let mut diags = Diagnostics::new();
-        if planned.attr("active") == Some(&Value::Bool(false)) {
-            match hv.handle.set_network_active(&spec.name, false).await {
-                Ok(n) => now = n,
-                Err(e) => diags.push(libvirt_diag(&e, "Stopping the network after creating it.")),
-            }
-        }
-        let mut out = result(&hv.name, &now, &planned);
-        out.diags.extend(diags);
-        out
+        StateResult::or_failed(created.await, Value::Null)
     }
 
     async fn read(&self, ctx: &Context, req: ReadRequest) -> StateResult {
@@ -649,12 +643,8 @@ impl Resource for Network {
 
     async fn update(&self, ctx: &Context, req: ApplyRequest) -> StateResult {
         let (prior, planned) = (req.prior, req.planned);
-        let desired = match spec_of(&planned) {
-            Ok(s) => s,
-            Err(errs) => return StateResult::failed(prior, incomplete(errs, "network")),
-        };
-        let hv = match hypervisor(ctx, str_attr(&planned, "hypervisor")) {
-            Ok(h) => h,
+        let (desired, hv) = match apply_target(ctx, &planned, spec_of(&planned), "network") {
+            Ok(t) => t,
             Err(d) => return StateResult::failed(prior, d),
         };
         let name = desired.name.clone();

@@ -8,7 +8,7 @@ use rack_core::libvirt::{Hypervisor, LibvirtError};
 use crate::config;
 use crate::config::hypervisors::{Hypervisors, NamedHypervisor};
 use crate::framework::attrs::{incomplete, obj_set, str_attr};
-use crate::framework::{Context, Diagnostic, ImportRequest, StateResult};
+use crate::framework::{Context, Diagnostic, Diagnostics, ImportRequest, StateResult};
 use crate::protocol::value::Value;
 
 /// The hypervisor a resource names (or the default), from the configured provider.
@@ -79,6 +79,18 @@ pub fn split_import_id(id: &str, parts: usize) -> Option<(Option<String>, Vec<St
     } else {
         None
     }
+}
+
+/// What create and update start from: the object `spec` read from the plan (its errors,
+/// or an error saying the `noun` is incomplete) and the hypervisor the plan names.
+pub fn apply_target<S>(
+    ctx: &Context,
+    planned: &Value,
+    spec: Result<S, Vec<Diagnostic>>,
+    noun: &str,
+) -> Result<(S, NamedHypervisor), Diagnostics> {
+    let spec = spec.map_err(|errs| incomplete(errs, noun))?;
+    Ok((spec, hypervisor(ctx, str_attr(planned, "hypervisor"))?))
 }
 
 /// Refreshes the object that `state` names (`name` on `hypervisor`): `fetch` reads it,

@@ -12,9 +12,9 @@ use rack_core::libvirt::{
 };
 
 use super::shared::{
-    hypervisor, import_object, libvirt_diag, plan_default_hypervisor, read_object,
+    apply_target, hypervisor, import_object, libvirt_diag, plan_default_hypervisor, read_object,
 };
-use crate::framework::attrs::{incomplete, obj_set, str_attr};
+use crate::framework::attrs::{obj_set, str_attr};
 use crate::framework::plan::PlannedChange;
 use crate::framework::schema::{Attribute, Block, IdentityAttribute, IdentitySchema, Schema};
 use crate::framework::validate::one_of;
@@ -411,38 +411,31 @@ impl Resource for StoragePool {
 
     async fn create(&self, ctx: &Context, req: ApplyRequest) -> StateResult {
         let planned = req.planned;
-        let spec = match spec_of(&planned) {
-            Ok(s) => s,
-            Err(errs) => return StateResult::failed(Value::Null, incomplete(errs, "storage pool")),
-        };
-        let hv = match hypervisor(ctx, str_attr(&planned, "hypervisor")) {
-            Ok(h) => h,
-            Err(d) => return StateResult::failed(Value::Null, d),
-        };
-        let (mut now, built) = match hv.handle.create_pool_recording(&spec).await {
-            Ok(c) => (c.state, c.built_storage),
-            Err(e) => {
-                let d = libvirt_diag(
+        let created = async {
+            let (spec, hv) = apply_target(ctx, &planned, spec_of(&planned), "storage pool")?;
+            let created = hv.handle.create_pool_recording(&spec).await.map_err(|e| {
+                libvirt_diag(
                     &e,
                     &format!(
                         "Creating storage pool {:?} on hypervisor {:?}.",
                         spec.name, hv.name
                     ),
-                );
-                return StateResult::failed(Value::Null, d);
+                )
+            })?;
+            let (mut now, built) = (created.state, created.built_storage);
+            let mut diags = Diagnostics::new();
+            if planned.attr("active") == Some(&Value::Bool(false)) {
+                match hv.handle.set_pool_active(&spec.name, false).await {
+                    Ok(n) => now = n,
+                    Err(e) => diags.push(libvirt_diag(&e, "Stopping the pool after creating it.")),
+                }
             }
+            let mut out = result(&hv.name, &now, &planned);
+            out.private = built_private(built);
+            out.diags.extend(diags);
+            Ok(out)
         };
-        let mut diags = Diagnostics::new();
-        if planned.attr("active") == Some(&Value::Bool(false)) {
-            match hv.handle.set_pool_active(&spec.name, false).await {
-                Ok(n) => now = n,
-                Err(e) => diags.push(libvirt_diag(&e, "Stopping the pool after creating it.")),
-            }
-        }
-        let mut out = result(&hv.name, &now, &planned);
-        out.private = built_private(built);
-        out.diags.extend(diags);
-        out
+        StateResult::or_failed(created.await, Value::Null)
     }
 
     async fn read(&self, ctx: &Context, req: ReadRequest) -> StateResult {
@@ -458,12 +451,8 @@ impl Resource for StoragePool {
     async fn update(&self, ctx: &Context, req: ApplyRequest) -> StateResult {
         let (prior, planned) = (req.prior, req.planned);
         let mut private = req.private;
-        let desired = match spec_of(&planned) {
-            Ok(s) => s,
-            Err(errs) => return StateResult::failed(prior, incomplete(errs, "storage pool")),
-        };
-        let hv = match hypervisor(ctx, str_attr(&planned, "hypervisor")) {
-            Ok(h) => h,
+        let (desired, hv) = match apply_target(ctx, &planned, spec_of(&planned), "storage pool") {
+            Ok(t) => t,
             Err(d) => return StateResult::failed(prior, d),
         };
         let name = desired.name.clone();

@@ -17,7 +17,9 @@ use rack_core::libvirt::{
     VolumeSpec, VolumeSpecError, VolumeState, check_volume_name, check_volume_pool,
 };
 
-use super::shared::{hypervisor, import_target, libvirt_diag, plan_default_hypervisor};
+use super::shared::{
+    apply_target, hypervisor, import_target, libvirt_diag, plan_default_hypervisor,
+};
 use crate::framework::attrs::{incomplete, obj_set, str_attr};
 use crate::framework::plan::PlannedChange;
 use crate::framework::schema::{Attribute, Block, IdentityAttribute, IdentitySchema, Schema};
@@ -622,12 +624,8 @@ impl Resource for Volume {
 
     async fn create(&self, ctx: &Context, req: ApplyRequest) -> StateResult {
         let planned = req.planned;
-        let spec = match spec_of(&planned) {
-            Ok(s) => s,
-            Err(errs) => return StateResult::failed(Value::Null, incomplete(errs, "volume")),
-        };
-        let hv = match hypervisor(ctx, str_attr(&planned, "hypervisor")) {
-            Ok(h) => h,
+        let (spec, hv) = match apply_target(ctx, &planned, spec_of(&planned), "volume") {
+            Ok(t) => t,
             Err(d) => return StateResult::failed(Value::Null, d),
         };
         match hv.handle.create_volume(&spec).await {
@@ -671,12 +669,8 @@ impl Resource for Volume {
 
     async fn update(&self, ctx: &Context, req: ApplyRequest) -> StateResult {
         let (prior, planned) = (req.prior, req.planned);
-        let spec = match spec_of(&planned) {
-            Ok(s) => s,
-            Err(errs) => return StateResult::failed(prior, incomplete(errs, "volume")),
-        };
-        let hv = match hypervisor(ctx, str_attr(&planned, "hypervisor")) {
-            Ok(h) => h,
+        let (spec, hv) = match apply_target(ctx, &planned, spec_of(&planned), "volume") {
+            Ok(t) => t,
             Err(d) => return StateResult::failed(prior, d),
         };
         let hint = format!(

@@ -25,7 +25,9 @@ use rack_core::libvirt::{
 };
 use rack_core::net::MacAddress;
 
-use super::shared::{hypervisor, libvirt_diag, plan_default_hypervisor, split_import_id};
+use super::shared::{
+    apply_target, hypervisor, libvirt_diag, plan_default_hypervisor, split_import_id,
+};
 use crate::framework::attrs::{incomplete, obj_set, str_attr};
 use crate::framework::plan::PlannedChange;
 use crate::framework::schema::{
@@ -193,12 +195,8 @@ impl Resource for Vm {
 
     async fn create(&self, ctx: &Context, req: ApplyRequest) -> StateResult {
         let planned = req.planned;
-        let spec = match spec_of(&planned, &req.config) {
-            Ok(s) => s,
-            Err(errs) => return StateResult::failed(Value::Null, incomplete(errs, "VM")),
-        };
-        let hv = match hypervisor(ctx, str_attr(&planned, "hypervisor")) {
-            Ok(h) => h,
+        let (spec, hv) = match apply_target(ctx, &planned, spec_of(&planned, &req.config), "VM") {
+            Ok(t) => t,
             Err(d) => return StateResult::failed(Value::Null, d),
         };
         // Checked again here: the plan may have been made without the hypervisor.
@@ -273,12 +271,8 @@ impl Resource for Vm {
 
     async fn update(&self, ctx: &Context, req: ApplyRequest) -> StateResult {
         let (prior, planned, config) = (req.prior, req.planned, req.config);
-        let desired = match spec_of(&planned, &config) {
-            Ok(s) => s,
-            Err(errs) => return StateResult::failed(prior, incomplete(errs, "VM")),
-        };
-        let hv = match hypervisor(ctx, str_attr(&planned, "hypervisor")) {
-            Ok(h) => h,
+        let (desired, hv) = match apply_target(ctx, &planned, spec_of(&planned, &config), "VM") {
+            Ok(t) => t,
             Err(d) => return StateResult::failed(prior, d),
         };
         let name = desired.name.clone();
