@@ -84,6 +84,19 @@ pub fn clients<T: Any + Send + Sync>(ctx: &Context) -> Result<Arc<T>, Diagnostic
         .ok_or_else(not_configured)
 }
 
+/// An environment of `pairs` only, for tests of `configure`.
+#[cfg(test)]
+pub fn fixed_env(
+    pairs: &'static [(&'static str, &'static str)],
+) -> impl Fn(&str) -> Option<String> {
+    move |k| {
+        pairs
+            .iter()
+            .find(|(n, _)| *n == k)
+            .map(|(_, v)| v.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

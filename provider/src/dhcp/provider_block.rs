@@ -39,25 +39,13 @@ use crate::framework::attrs::str_attr;
 use crate::framework::diag::{AttributePath, Diagnostic, Diagnostics};
 use crate::framework::env::apply_env;
 use crate::framework::schema::{Attribute, Block, NestedBlock, Nesting};
-use crate::framework::timeouts::parse_duration;
-use crate::framework::validate::check;
+use crate::framework::timeouts::{duration_validator, parse_duration};
 use crate::protocol::value::Value;
 
 pub use crate::config::servers::ENV_SERVER_NAME;
 
 /// How long one request to a Kea control agent may take when `timeout` is not set.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
-
-fn duration_check() -> impl crate::framework::validate::Validator {
-    check(
-        "A duration such as `30s` or `500ms`.",
-        "Invalid duration",
-        |v| match v.as_str().map(parse_duration) {
-            Some(Err(e)) => Err(e),
-            _ => Ok(()),
-        },
-    )
-}
 
 /// The `kea` block of a server.
 fn kea_block() -> Block {
@@ -111,7 +99,7 @@ fn kea_block() -> Block {
             .optional()
             .env("RACK_DHCP_KEA_TIMEOUT")
             .description("How long one request may take. Default: `30s`.")
-            .validator(duration_check()),
+            .validator(duration_validator("A duration such as `30s` or `500ms`.")),
     ])
 }
 
@@ -352,15 +340,7 @@ fn server(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-        move |k| {
-            pairs
-                .iter()
-                .find(|(n, _)| *n == k)
-                .map(|(_, v)| v.to_string())
-        }
-    }
+    use crate::config::fixed_env as env;
 
     #[test]
     fn environment_alone_defines_the_default_server() {

@@ -32,8 +32,8 @@ use crate::framework::attrs::str_attr;
 use crate::framework::diag::{AttributePath, Diagnostic, Diagnostics};
 use crate::framework::env::apply_env;
 use crate::framework::schema::{Attribute, Block, NestedBlock, Nesting};
-use crate::framework::timeouts::parse_duration;
-use crate::framework::validate::{IntBetween, check, one_of};
+use crate::framework::timeouts::{duration_validator, parse_duration};
+use crate::framework::validate::{IntBetween, one_of};
 use crate::protocol::value::Value;
 
 pub use crate::config::servers::ENV_SERVER_NAME;
@@ -45,17 +45,6 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_RETRIES: u32 = 2;
 
 const ALGORITHMS: [&str; 4] = ["hmac-sha256", "hmac-sha384", "hmac-sha512", "hmac-sha1"];
-
-fn duration_check() -> impl crate::framework::validate::Validator {
-    check(
-        "A duration such as `5s` or `500ms`.",
-        "Invalid duration",
-        |v| match v.as_str().map(parse_duration) {
-            Some(Err(e)) => Err(e),
-            _ => Ok(()),
-        },
-    )
-}
 
 /// The `dns` block of the provider configuration.
 pub fn block() -> NestedBlock {
@@ -135,7 +124,7 @@ pub fn block() -> NestedBlock {
             .optional()
             .env("RACK_DNS_TIMEOUT")
             .description("How long one exchange may take. Default: `5s`.")
-            .validator(duration_check()),
+            .validator(duration_validator("A duration such as `5s` or `500ms`.")),
         Attribute::number("retries")
             .optional()
             .env("RACK_DNS_RETRIES")
@@ -430,15 +419,7 @@ fn resolve(text: &str) -> Option<SocketAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-        move |k| {
-            pairs
-                .iter()
-                .find(|(n, _)| *n == k)
-                .map(|(_, v)| v.to_string())
-        }
-    }
+    use crate::config::fixed_env as env;
 
     const SECRET: &str = "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0";
 

@@ -26,7 +26,7 @@ use crate::config::hypervisors::{ENV_DEFAULT, ENV_HYPERVISORS, Hypervisors};
 
 use crate::framework::diag::{AttributePath, Diagnostic, Diagnostics};
 use crate::framework::schema::Attribute;
-use crate::framework::timeouts::parse_duration;
+use crate::framework::timeouts::{duration_validator, parse_duration};
 use crate::framework::validate::check;
 use crate::protocol::value::{Type, Value};
 
@@ -75,14 +75,7 @@ pub fn attributes() -> Vec<Attribute> {
                 "How long one libvirt call may wait for its answer, queueing included, e.g. \
                  `2m`. Default: `120s`.",
             )
-            .validator(check(
-                "A duration such as `90s` or `2m`.",
-                "Invalid duration",
-                |v| match v.as_str().map(parse_duration) {
-                    Some(Err(e)) => Err(e),
-                    _ => Ok(()),
-                },
-            )),
+            .validator(duration_validator("A duration such as `90s` or `2m`.")),
     ]
 }
 
@@ -233,15 +226,7 @@ pub fn configure(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-        move |k| {
-            pairs
-                .iter()
-                .find(|(n, _)| *n == k)
-                .map(|(_, v)| v.to_string())
-        }
-    }
+    use crate::config::fixed_env as env;
 
     fn config(pairs: &[(&str, &str)], default: Option<&str>) -> Value {
         let map = pairs

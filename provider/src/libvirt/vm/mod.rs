@@ -33,8 +33,8 @@ use crate::framework::plan::PlannedChange;
 use crate::framework::schema::{
     Attribute, Block, IdentityAttribute, IdentitySchema, NestedBlock, Nesting, Schema,
 };
-use crate::framework::timeouts::parse_duration;
-use crate::framework::validate::{check, one_of};
+use crate::framework::timeouts::{duration_validator, parse_duration};
+use crate::framework::validate::one_of;
 use crate::framework::{
     ApplyRequest, AttributePath, Context, DeleteRequest, Diagnostic, Diagnostics, ImportRequest,
     ReadRequest, Resource, StateResult,

@@ -10,17 +10,6 @@ pub(super) fn bool_attr(name: &str, default: bool, description: &str) -> Attribu
         .description(description)
 }
 
-pub(super) fn duration_check() -> impl crate::framework::validate::Validator {
-    check(
-        "A duration such as `30s`, `2m` or `1h`.",
-        "Invalid duration",
-        |v| match v.as_str().map(parse_duration) {
-            Some(Err(e)) => Err(e),
-            _ => Ok(()),
-        },
-    )
-}
-
 /// The resource's schema.
 pub(super) fn schema() -> Schema {
     let disk = Block::new("A disk: a volume of a storage pool of the hypervisor.").attributes([
@@ -156,7 +145,9 @@ pub(super) fn schema() -> Schema {
             .optional()
             .computed()
             .default(Value::from(DEFAULT_WAIT_TIMEOUT))
-            .validator(duration_check())
+            .validator(duration_validator(
+                "A duration such as `30s`, `2m` or `1h`.",
+            ))
             .description("How long to wait, e.g. `2m`. Default: `5m`."),
         Attribute::string("source")
             .optional()
@@ -296,7 +287,9 @@ pub(super) fn schema() -> Schema {
                 .optional()
                 .computed()
                 .default(Value::from(DEFAULT_SHUTDOWN_TIMEOUT))
-                .validator(duration_check())
+                .validator(duration_validator(
+                    "A duration such as `30s`, `2m` or `1h`.",
+                ))
                 .description(
                     "How long a graceful shutdown (ACPI power button) may take before the \
                      VM is forced off. Default: `60s`.",
