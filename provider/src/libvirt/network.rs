@@ -18,7 +18,7 @@ use rack_core::libvirt::{
 };
 
 use super::shared::{
-    apply_target, hypervisor, import_object, libvirt_diag, plan_default_hypervisor, read_object,
+    apply_target, delete_object, import_object, libvirt_diag, plan_default_hypervisor, read_object,
 };
 use crate::framework::attrs::{obj_set, str_attr};
 use crate::framework::plan::PlannedChange;
@@ -691,29 +691,11 @@ impl Resource for Network {
     }
 
     async fn delete(&self, ctx: &Context, req: DeleteRequest) -> Diagnostics {
-        let prior = req.prior;
-        let mut diags = Diagnostics::new();
-        let Some(name) = str_attr(&prior, "name") else {
-            return diags;
+        let hint = "Check that no running guest still needs it.";
+        let delete = |hv: Hypervisor, name: String| async move {
+            hv.delete_network(&name).await.map(|_| ())
         };
-        let hv = match hypervisor(ctx, str_attr(&prior, "hypervisor")) {
-            Ok(h) => h,
-            Err(d) => {
-                diags.push(d);
-                return diags;
-            }
-        };
-        if let Err(e) = hv.handle.delete_network(name).await {
-            diags.push(libvirt_diag(
-                &e,
-                &format!(
-                    "Deleting network {name:?} on hypervisor {:?}. Check that no running guest \
-                     still needs it.",
-                    hv.name
-                ),
-            ));
-        }
-        diags
+        delete_object(ctx, &req.prior, "network", hint, delete).await
     }
 
     async fn import(&self, ctx: &Context, req: ImportRequest) -> StateResult {

@@ -127,6 +127,39 @@ where
     }
 }
 
+/// Deletes the object that `prior` names (`name` on `hypervisor`) with `delete`; a failure
+/// says what rack was deleting and `hint`, what to check.
+pub async fn delete_object<Fut>(
+    ctx: &Context,
+    prior: &Value,
+    noun: &str,
+    hint: &str,
+    delete: impl FnOnce(Hypervisor, String) -> Fut,
+) -> Diagnostics
+where
+    Fut: Future<Output = Result<(), LibvirtError>>,
+{
+    let Some(name) = str_attr(prior, "name").map(str::to_string) else {
+        return Diagnostics::new();
+    };
+    let hv = match hypervisor(ctx, str_attr(prior, "hypervisor")) {
+        Ok(h) => h,
+        Err(d) => return d.into(),
+    };
+    match delete(hv.handle.clone(), name.clone()).await {
+        Ok(()) => Diagnostics::new(),
+        Err(e) => {
+            let what = format!("Deleting {noun} {name:?} on hypervisor {:?}.", hv.name);
+            let what = if hint.is_empty() {
+                what
+            } else {
+                format!("{what} {hint}")
+            };
+            libvirt_diag(&e, &what).into()
+        }
+    }
+}
+
 /// Imports the object an import ID or identity names (`<hypervisor>/<name>`): `fetch`
 /// reads it afresh, `to_state` writes its state. `noun` names the kind in messages and
 /// `virsh_list` is the `virsh` command that lists the objects of that kind.

@@ -12,7 +12,7 @@ use rack_core::libvirt::{
 };
 
 use super::shared::{
-    apply_target, hypervisor, import_object, libvirt_diag, plan_default_hypervisor, read_object,
+    apply_target, delete_object, import_object, libvirt_diag, plan_default_hypervisor, read_object,
 };
 use crate::framework::attrs::{obj_set, str_attr};
 use crate::framework::plan::PlannedChange;
@@ -509,30 +509,12 @@ impl Resource for StoragePool {
     }
 
     async fn delete(&self, ctx: &Context, req: DeleteRequest) -> Diagnostics {
-        let prior = req.prior;
-        let mut diags = Diagnostics::new();
-        let Some(name) = str_attr(&prior, "name") else {
-            return diags;
-        };
-        let hv = match hypervisor(ctx, str_attr(&prior, "hypervisor")) {
-            Ok(h) => h,
-            Err(d) => {
-                diags.push(d);
-                return diags;
-            }
-        };
+        let hint = "Check that no running guest still uses its volumes.";
         let remove_storage = built_storage(&req.private);
-        if let Err(e) = hv.handle.delete_pool_with(name, remove_storage).await {
-            diags.push(libvirt_diag(
-                &e,
-                &format!(
-                    "Deleting storage pool {name:?} on hypervisor {:?}. Check that no running \
-                     guest still uses its volumes.",
-                    hv.name
-                ),
-            ));
-        }
-        diags
+        let delete = |hv: Hypervisor, name: String| async move {
+            hv.delete_pool_with(&name, remove_storage).await.map(|_| ())
+        };
+        delete_object(ctx, &req.prior, "storage pool", hint, delete).await
     }
 
     async fn import(&self, ctx: &Context, req: ImportRequest) -> StateResult {

@@ -26,7 +26,7 @@ use rack_core::libvirt::{
 use rack_core::net::MacAddress;
 
 use super::shared::{
-    apply_target, hypervisor, libvirt_diag, plan_default_hypervisor, split_import_id,
+    apply_target, delete_object, hypervisor, libvirt_diag, plan_default_hypervisor, split_import_id,
 };
 use crate::framework::attrs::{incomplete, obj_set, str_attr};
 use crate::framework::plan::PlannedChange;
@@ -367,29 +367,11 @@ impl Resource for Vm {
     }
 
     async fn delete(&self, ctx: &Context, req: DeleteRequest) -> Diagnostics {
-        let prior = req.prior;
-        let mut diags = Diagnostics::new();
-        let Some(name) = str_attr(&prior, "name") else {
-            return diags;
+        let timeout = shutdown_timeout(&req.prior);
+        let delete = |hv: Hypervisor, name: String| async move {
+            hv.delete_domain(&name, timeout).await.map(|_| ())
         };
-        let hv = match hypervisor(ctx, str_attr(&prior, "hypervisor")) {
-            Ok(h) => h,
-            Err(d) => {
-                diags.push(d);
-                return diags;
-            }
-        };
-        if let Err(e) = hv
-            .handle
-            .delete_domain(name, shutdown_timeout(&prior))
-            .await
-        {
-            diags.push(libvirt_diag(
-                &e,
-                &format!("Deleting VM {name:?} on hypervisor {:?}.", hv.name),
-            ));
-        }
-        diags
+        delete_object(ctx, &req.prior, "VM", "", delete).await
     }
 
     async fn import(&self, ctx: &Context, req: ImportRequest) -> StateResult {
