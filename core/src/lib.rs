@@ -2,6 +2,7 @@
 //! (names, MAC addresses, CIDRs, sizes). Nothing here knows about Terraform.
 
 pub mod cloudinit;
+pub mod dhcp;
 pub mod dns;
 pub mod kea;
 pub mod libvirt;

@@ -3,16 +3,19 @@
 //! Layers, bottom up: [`plugin`] (go-plugin handshake, TLS, health, controller, stdio),
 //! [`protocol`] (generated protobuf types, values and their encodings), [`framework`]
 //! (schemas, plan rules, diagnostics, pure conversion to and from protobuf, the RPC server),
-//! and the provider itself ([`provider`], [`functions`]), written against the framework only.
+//! [`config`] (the configured clients and the [`config::Family`] trait), one folder per
+//! resource family ([`dns`], [`dhcp`], [`libvirt`]), and the provider itself
+//! ([`provider`], which registers the families, and [`functions`]).
 
-pub mod data_sources;
+pub mod config;
+pub mod dhcp;
+pub mod dns;
 pub mod framework;
 pub mod functions;
-pub mod list_resources;
+pub mod libvirt;
 pub mod plugin;
 pub mod protocol;
 pub mod provider;
-pub mod resources;
 
 use std::sync::Arc;
 

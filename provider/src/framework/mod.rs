@@ -2,6 +2,7 @@
 //! Resources, data sources and functions are written against this module and
 //! [`crate::protocol::value`], never against protobuf types.
 
+pub mod attrs;
 pub mod diag;
 pub mod env;
 pub mod fromproto;

@@ -42,13 +42,7 @@ impl Context {
         self.data
             .clone()
             .and_then(|d| d.downcast::<T>().ok())
-            .ok_or_else(|| {
-                Diagnostic::error(
-                    "Provider is not configured",
-                    "The provider's configuration was not applied before this operation. \
-                     Check the provider block for errors reported earlier.",
-                )
-            })
+            .ok_or_else(not_configured)
     }
 
     /// Whether Terraform asked the provider to stop (Ctrl-C).
@@ -110,6 +104,13 @@ pub struct StateResult {
 }
 
 impl StateResult {
+    /// The result of an operation written with `?`: what it produced, or, when it failed,
+    /// `state` (what Terraform keeps: null after a failed create, the prior state after a
+    /// failed update) with its errors.
+    pub fn or_failed(result: Result<StateResult, Diagnostics>, state: Value) -> Self {
+        result.unwrap_or_else(|diags| Self::failed(state, diags))
+    }
+
     /// A result with only diagnostics and the given state.
     pub fn failed(state: Value, diags: impl Into<Diagnostics>) -> Self {
         Self {
@@ -414,6 +415,16 @@ pub trait Provider: Send + Sync + 'static {
     fn functions(&self) -> Vec<Arc<dyn Function>> {
         Vec::new()
     }
+}
+
+/// The error of an operation that needs the provider's configuration before `configure`
+/// has stored it (or after it failed).
+pub fn not_configured() -> Diagnostic {
+    Diagnostic::error(
+        "Provider is not configured",
+        "The provider's configuration was not applied before this operation. \
+         Check the provider block for errors reported earlier.",
+    )
 }
 
 #[cfg(test)]

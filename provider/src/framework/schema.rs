@@ -316,6 +316,13 @@ impl Block {
         self
     }
 
+    /// Adds nested blocks.
+    #[must_use]
+    pub fn blocks(mut self, blocks: impl IntoIterator<Item = NestedBlock>) -> Self {
+        self.blocks.extend(blocks);
+        self
+    }
+
     /// The attribute with this name.
     pub fn attribute(&self, name: &str) -> Option<&Attribute> {
         self.attributes.iter().find(|a| a.name == name)

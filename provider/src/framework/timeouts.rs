@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::framework::schema::{Attribute, Nesting};
-use crate::framework::validate::check;
+use crate::framework::validate::{Validator, check};
 use crate::protocol::value::Value;
 
 /// How long an operation may take when the configuration does not say.
@@ -19,13 +19,8 @@ pub fn timeouts_attribute(operations: &[&str]) -> Attribute {
                 "How long {op} may take, as a duration such as `30s`, `10m` or `1h30m`. \
                  Default: 20m."
             ))
-            .validator(check(
+            .validator(duration_validator(
                 "A duration such as `30s`, `10m` or `1h30m`.",
-                "Invalid duration",
-                |v| match v.as_str().map(parse_duration) {
-                    Some(Err(e)) => Err(e),
-                    _ => Ok(()),
-                },
             ))
     });
     Attribute::nested("timeouts", Nesting::Single, attrs.collect::<Vec<_>>())
@@ -41,6 +36,17 @@ pub fn operation_timeout(value: &Value, operation: &str) -> Duration {
         .and_then(Value::as_str)
         .and_then(|s| parse_duration(s).ok())
         .unwrap_or(DEFAULT_TIMEOUT)
+}
+
+/// Checks that a string attribute is a duration (see [`parse_duration`]); `description`
+/// says what is expected, e.g. "A duration such as `5s` or `500ms`.".
+pub fn duration_validator(description: &'static str) -> impl Validator {
+    check(description, "Invalid duration", |v| {
+        match v.as_str().map(parse_duration) {
+            Some(Err(e)) => Err(e),
+            _ => Ok(()),
+        }
+    })
 }
 
 /// Parses a Go-style duration: a sequence of number+unit pairs (h, m, s, ms).

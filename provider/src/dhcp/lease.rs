@@ -1,0 +1,699 @@
+//! `rack_dhcp_lease`: one DHCPv4 host reservation (a static lease) in a subnet of a DHCP
+//! server: the client's MAC address or client identifier bound to an address, a
+//! hostname, and the options it needs to boot.
+//!
+//! Refresh reads the server's reservations once per provider process; the writes of one
+//! apply go to the server together (on Kea 2.2: one `config-set` and one `config-write`).
+
+use async_trait::async_trait;
+use std::sync::Arc;
+
+use rack_core::kea::{Change, ConfigError, Expect, HostIdentifier, Reservation};
+
+use super::provider_block::DhcpServer;
+use super::shared::{
+    dhcp_error, identifier_of, identity, lease_id, parse_mac, parse_subnet, reservation_of, server,
+    state_of,
+};
+use crate::framework::attrs::{obj_set, str_attr};
+use crate::framework::plan::PlannedChange;
+use crate::framework::schema::{
+    Attribute, Block, IdentityAttribute, IdentitySchema, Nesting, Schema,
+};
+use crate::framework::{
+    ApplyRequest, AttributePath, Context, DeleteRequest, Diagnostic, Diagnostics, ImportRequest,
+    ReadRequest, Resource, StateResult,
+};
+use crate::protocol::value::{Type, Value};
+use rack_core::dhcp::DhcpError;
+use rack_core::dhcp::options::same_reservation;
+
+/// The resource.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DhcpLease;
+
+fn ident_attr(id: &HostIdentifier) -> &'static str {
+    match id {
+        HostIdentifier::HwAddress(_) => "mac",
+        _ => "client_id",
+    }
+}
+
+/// The reservation of `r`'s identifier in `r`'s subnet as the server holds it now,
+/// read afresh.
+async fn read_back(srv: &DhcpServer, r: &Reservation) -> Result<Option<Reservation>, DhcpError> {
+    srv.backend.forget().await;
+    Ok(srv
+        .backend
+        .reservations(r.subnet)
+        .await?
+        .into_iter()
+        .find(|x| x.identifier == r.identifier))
+}
+
+/// After a failed write: state is what the server holds (so the next plan starts from the
+/// truth), or `fallback` when the server cannot be read either.
+async fn state_after_failure(
+    srv: &DhcpServer,
+    r: &Reservation,
+    planned: &Value,
+    fallback: Value,
+    d: Diagnostic,
+) -> StateResult {
+    match read_back(srv, r).await {
+        Ok(Some(now)) => StateResult {
+            state: state_of(&srv.name, &now, planned),
+            identity: Some(identity(&srv.name, &now)),
+            ..StateResult::failed(Value::Null, d)
+        },
+        Ok(None) => StateResult::failed(Value::Null, d),
+        Err(_) => StateResult::failed(fallback, d),
+    }
+}
+
+fn bug(what: &str) -> Diagnostic {
+    Diagnostic::error(
+        format!("Incomplete lease at {what}"),
+        "An attribute the lease needs is unknown or invalid here; this is a bug in the provider, please report it.",
+    )
+}
+
+fn first_error(errs: Vec<Diagnostic>, what: &str) -> Diagnostics {
+    let mut d = Diagnostics::new();
+    if errs.is_empty() {
+        d.push(bug(what));
+    }
+    for e in errs {
+        d.push(e);
+    }
+    d
+}
+
+#[async_trait]
+impl Resource for DhcpLease {
+    fn type_name(&self) -> &'static str {
+        "rack_dhcp_lease"
+    }
+
+    fn schema(&self) -> Schema {
+        let option = [
+            Attribute::string("name").optional().description(
+                "The option's name, e.g. `routers`, `domain-name-servers`, `boot-file-name`. Give `name` or `code`.",
+            ),
+            Attribute::number("code").optional().description(
+                "The option's code, e.g. `67`, `114`, or `239`-`254` for site-specific text. Give `name` or `code`.",
+            ),
+            Attribute::string("data").required().description(
+                "The value: addresses separated by commas for address lists, text for names, paths and URLs, a number for numbers.",
+            ),
+        ];
+        Schema::new(
+            Block::new(
+                "A static DHCPv4 lease (host reservation): a client, known by its MAC address or \
+                 client identifier, gets a fixed address, a hostname and the options it needs to \
+                 boot (PXE next-server and boot file, iPXE, ONIE or ZTP URLs).\n\n\
+                 Known options: `routers` (3), `time-servers` (4), `domain-name-servers` (6), \
+                 `host-name` (12), `domain-name` (15), `root-path` (17), `interface-mtu` (26), \
+                 `broadcast-address` (28), `ntp-servers` (42), `netbios-name-servers` (44), \
+                 `dhcp-lease-time` (51), `tftp-server-name` (66), `boot-file-name` (67), \
+                 `v4-captive-portal` (114, also `captive-portal`, `url`, `default-url`: the \
+                 URL ONIE reads), `domain-search` (119), and the site-specific codes 239 to \
+                 254 as text. Anything else is refused at plan time.\n\n\
+                 A lease whose MAC address or address is already reserved in the subnet, by \
+                 rack or by hand, is refused with the existing entry named, unless it is \
+                 exactly the planned reservation (e.g. written by an apply whose request \
+                 timed out), which is then taken over. A reservation changed on the server \
+                 between plan and apply is not overwritten: the apply fails naming it. Nor \
+                 is it removed: a destroy, or a lease removed from the configuration, deletes \
+                 the reservation only while it is the one the plan was made from (one \
+                 already gone counts as deleted); otherwise it fails naming the reservation \
+                 and what the server holds, and the lease stays in the state. A plan that \
+                 refreshes first (a plain `terraform destroy`) is made from the server's \
+                 current reservation and removes it. On a \
+                 Kea server every write is read back and checked, so an apply never succeeds \
+                 with a reservation missing; see the `kea` block of the provider's `dhcp` \
+                 section for what that check does and does not cover when several writers \
+                 share one Kea. Equivalent spellings (MAC case and separators, an option by \
+                 name or by code) never show as a change. The subnet's network and broadcast \
+                 addresses are refused at plan time.",
+            )
+            .attributes([
+                Attribute::string("server").optional().computed().description(
+                    "Name of a server in the provider's `dhcp` block; the default server when omitted. \
+                     Changing it replaces the lease.",
+                ),
+                Attribute::string("subnet").required().description(
+                    "The subnet, as a CIDR equal to one of the server's subnets, e.g. `10.10.60.0/24`. \
+                     Changing it replaces the lease.",
+                ),
+                Attribute::string("mac").optional().description(
+                    "The client's MAC address (`52:54:00:12:34:56`, `52-54-00-12-34-56` or \
+                     `5254.0012.3456`, any case); unicast. Set this or `client_id`. Changing it replaces the lease.",
+                ),
+                Attribute::string("client_id").optional().description(
+                    "The client identifier (option 61) in hex, e.g. `01:52:54:00:12:34:56`, instead of `mac`. \
+                     Changing it replaces the lease.",
+                ),
+                Attribute::string("ip").required().description(
+                    "The reserved IPv4 address, inside `subnet`. Better outside the server's dynamic pools.",
+                ),
+                Attribute::string("hostname")
+                    .optional()
+                    .description("The hostname handed to the client."),
+                Attribute::string("next_server").optional().description(
+                    "The boot server's IPv4 address (siaddr, PXE's TFTP server).",
+                ),
+                Attribute::string("boot_file").optional().description(
+                    "The boot file in the DHCP header's `file` field, e.g. `pxelinux.0`. To chain-load iPXE \
+                     from HTTP, put the URL in option 67 (`boot-file-name`) as well or instead.",
+                ),
+                Attribute::nested("options", Nesting::List, option)
+                    .optional()
+                    .description("DHCP options sent to this client only, each by `name` or `code`."),
+                Attribute::list("client_classes", Type::String)
+                    .optional()
+                    .description("Client classes the client is put in (they must exist on the server)."),
+                Attribute::string("id").computed().description(
+                    "`<server>/<subnet>/<mac>`: the import ID (`<server>/<subnet>/client-id:<hex>` for a client identifier).",
+                ),
+            ]),
+        )
+    }
+
+    fn identity_schema(&self) -> Option<IdentitySchema> {
+        Some(IdentitySchema {
+            version: 0,
+            attributes: vec![
+                IdentityAttribute::optional_string(
+                    "server",
+                    "DHCP server name; the default server when omitted.",
+                ),
+                IdentityAttribute::required_string("subnet", "The subnet, as a CIDR."),
+                IdentityAttribute::optional_string("mac", "The client's MAC address."),
+                IdentityAttribute::optional_string(
+                    "client_id",
+                    "The client identifier in hex, instead of `mac`.",
+                ),
+            ],
+        })
+    }
+
+    async fn validate(&self, config: &Value, diags: &mut Diagnostics) {
+        // Check each attribute that is known; a wholly known configuration is checked as
+        // the reservation it describes.
+        if config.is_fully_known() {
+            if let Err(errs) = reservation_of(config) {
+                for e in errs {
+                    diags.push(e);
+                }
+            }
+            return;
+        }
+        if let Some(s) = str_attr(config, "subnet")
+            && let Err(d) = parse_subnet(s)
+        {
+            diags.push(d);
+        }
+        if let Some(m) = str_attr(config, "mac")
+            && let Err(d) = parse_mac(m, &AttributePath::attr("mac"))
+        {
+            diags.push(d);
+        }
+        if let Some(Value::List(items)) = config.attr("options") {
+            for (i, item) in items.iter().enumerate() {
+                if item.is_fully_known()
+                    && let Err(d) = super::shared::parse_option(
+                        item,
+                        &AttributePath::attr("options").join_index(i),
+                    )
+                {
+                    diags.push(d);
+                }
+            }
+        }
+    }
+
+    async fn modify_plan(
+        &self,
+        ctx: &Context,
+        prior: &Value,
+        _config: &Value,
+        plan: &mut PlannedChange,
+    ) {
+        if plan.planned.is_null() {
+            return;
+        }
+        if plan.planned.attr("server").is_some_and(Value::is_unknown)
+            && let Ok(srv) = server(ctx, None)
+        {
+            obj_set(&mut plan.planned, "server", Value::from(srv.name.as_str()));
+        }
+        let server_name = str_attr(&plan.planned, "server").map(str::to_string);
+        let old = reservation_of(prior).ok();
+        let mut is_new = prior.is_null();
+        if !prior.is_null() {
+            let old_server = str_attr(prior, "server");
+            if server_name.is_some() && old_server != server_name.as_deref() {
+                plan.requires_replace.push(AttributePath::attr("server"));
+                is_new = true;
+            }
+            if let Some(old) = &old {
+                if let Some(Ok(s)) = str_attr(&plan.planned, "subnet").map(parse_subnet)
+                    && s != old.subnet
+                {
+                    plan.requires_replace.push(AttributePath::attr("subnet"));
+                    is_new = true;
+                }
+                let unknown_id = ["mac", "client_id"]
+                    .iter()
+                    .any(|a| plan.planned.attr(a).is_some_and(Value::is_unknown));
+                let same_id = matches!(
+                    identifier_of(&plan.planned),
+                    Ok(Some(ref id)) if *id == old.identifier
+                );
+                if unknown_id || !same_id {
+                    plan.requires_replace
+                        .push(AttributePath::attr(ident_attr(&old.identifier)));
+                    is_new = true;
+                }
+            }
+        }
+        let Ok(wanted) = reservation_of(&plan.planned) else {
+            // Unknown values (checked at apply), or errors validate reported already.
+            return;
+        };
+        let name = server_name.clone().unwrap_or_default();
+        obj_set(
+            &mut plan.planned,
+            "id",
+            Value::from(lease_id(&name, &wanted)),
+        );
+        let srv = match server(ctx, server_name.as_deref()) {
+            Ok(s) => s,
+            Err(d) => return plan.diags.push(d.at(AttributePath::attr("server"))),
+        };
+        let unsupported = srv.backend.unsupported(&wanted);
+        if !unsupported.is_empty() {
+            for (attr, why) in unsupported {
+                plan.diags.push(
+                    Diagnostic::error(
+                        format!(
+                            "`{attr}` is not supported by the {} backend of server {:?}",
+                            srv.backend.kind(),
+                            srv.name
+                        ),
+                        why,
+                    )
+                    .at(AttributePath::attr(attr)),
+                );
+            }
+            return;
+        }
+        let existing = match srv.backend.reservations(wanted.subnet).await {
+            Ok(list) => list,
+            Err(e) => {
+                return plan.diags.push(dhcp_error(
+                    &e,
+                    &format!(
+                        "check the lease against {} server {:?}",
+                        srv.backend.kind(),
+                        srv.name
+                    ),
+                ));
+            }
+        };
+        if let Some(o) = &old {
+            // Also when nothing forces a replacement here: `-replace` plans the create
+            // half afterwards, with no prior state.
+            srv.note_replacing(o.subnet, o.identifier.clone());
+        }
+        let ip_changed = is_new
+            || old
+                .as_ref()
+                .is_none_or(|o| o.ip_address != wanted.ip_address);
+        let hostname_changed = is_new || old.as_ref().is_none_or(|o| o.hostname != wanted.hostname);
+        for other in &existing {
+            // The lease's own entry, also when it is being replaced (destroyed first).
+            let own = old
+                .as_ref()
+                .is_some_and(|o| o.identifier == other.identifier && o.subnet == other.subnet);
+            if own || (prior.is_null() && srv.is_replacing(other.subnet, &other.identifier)) {
+                continue;
+            }
+            if prior.is_null()
+                && other.identifier == wanted.identifier
+                && same_reservation(other, &wanted)
+            {
+                // Exactly what is planned (e.g. an earlier write that timed out but was
+                // carried out): the create takes it over.
+                continue;
+            }
+            let entry = other.summary();
+            if other.identifier == wanted.identifier {
+                plan.diags.push(
+                    Diagnostic::error(
+                        format!("{} is already reserved in subnet {}", wanted.identifier, wanted.subnet),
+                        format!(
+                            "Server {:?} already holds the reservation [{entry}]. rack does not take \
+                             over reservations silently: import it (terraform import ADDRESS {:?}) or \
+                             remove it from the server first.",
+                            srv.name,
+                            lease_id(&srv.name, other)
+                        ),
+                    )
+                    .at(AttributePath::attr(ident_attr(&wanted.identifier))),
+                );
+            } else if srv.backend.unique_hostnames()
+                && hostname_changed
+                && let (Some(mine), Some(theirs)) = (&wanted.hostname, &other.hostname)
+                && mine.eq_ignore_ascii_case(theirs)
+            {
+                plan.diags.push(
+                    Diagnostic::error(
+                        format!(
+                            "Hostname {mine} is already used in subnet {}",
+                            wanted.subnet
+                        ),
+                        format!(
+                            "Server {:?} ({} backend) holds the reservation [{entry}] with the \
+                             same hostname, and its entries may not share one. Pick another \
+                             hostname, or change or remove that reservation first.",
+                            srv.name,
+                            srv.backend.kind()
+                        ),
+                    )
+                    .at(AttributePath::attr("hostname")),
+                );
+            } else if ip_changed
+                && wanted.ip_address.is_some()
+                && other.ip_address == wanted.ip_address
+            {
+                plan.diags.push(
+                    Diagnostic::error(
+                        format!(
+                            "{} is already reserved in subnet {}",
+                            wanted.ip_address.map(|i| i.to_string()).unwrap_or_default(),
+                            wanted.subnet
+                        ),
+                        format!(
+                            "Server {:?} holds the reservation [{entry}] for the same address. \
+                             Pick another address, or change or remove that reservation first.",
+                            srv.name
+                        ),
+                    )
+                    .at(AttributePath::attr("ip")),
+                );
+            }
+        }
+    }
+
+    async fn create(&self, ctx: &Context, req: ApplyRequest) -> StateResult {
+        let planned = req.planned;
+        let r = match reservation_of(&planned) {
+            Ok(r) => r,
+            Err(errs) => return StateResult::failed(Value::Null, first_error(errs, "create")),
+        };
+        let srv = match server(ctx, str_attr(&planned, "server")) {
+            Ok(s) => s,
+            Err(d) => return StateResult::failed(Value::Null, d),
+        };
+        let planned_r = r.clone();
+        let expect: Expect = Arc::new(move |now: Option<&Reservation>| {
+            now.is_none_or(|n| same_reservation(n, &planned_r))
+        });
+        match srv
+            .backend
+            .apply_expecting(Change::Add(r.clone()), expect)
+            .await
+        {
+            Ok(()) => {
+                let mut state = planned;
+                obj_set(&mut state, "server", Value::from(srv.name.as_str()));
+                obj_set(&mut state, "id", Value::from(lease_id(&srv.name, &r)));
+                StateResult {
+                    state,
+                    identity: Some(identity(&srv.name, &r)),
+                    ..StateResult::default()
+                }
+            }
+            Err(e @ DhcpError::Config(ConfigError::Conflict { .. })) => StateResult::failed(
+                Value::Null,
+                dhcp_error(&e, &format!("reserve {}", r.identifier)),
+            ),
+            Err(DhcpError::Config(ConfigError::Changed { found, .. })) => StateResult::failed(
+                Value::Null,
+                Diagnostic::error(
+                    format!(
+                        "{} is already reserved in subnet {}",
+                        r.identifier, r.subnet
+                    ),
+                    format!(
+                        "Server {:?} holds the reservation [{found}], which is not the planned \
+                         one. rack does not take over reservations silently: import it \
+                         (terraform import ADDRESS {:?}) or remove it from the server first.",
+                        srv.name,
+                        lease_id(&srv.name, &r)
+                    ),
+                )
+                .at(AttributePath::attr(ident_attr(&r.identifier))),
+            ),
+            Err(e) => {
+                let d = dhcp_error(&e, &format!("reserve {}", r.identifier));
+                state_after_failure(&srv, &r, &planned, Value::Null, d).await
+            }
+        }
+    }
+
+    async fn read(&self, ctx: &Context, req: ReadRequest) -> StateResult {
+        let state = req.state;
+        let r = match reservation_of(&state) {
+            Ok(r) => r,
+            Err(errs) => return StateResult::failed(state, first_error(errs, "read")),
+        };
+        let srv = match server(ctx, str_attr(&state, "server")) {
+            Ok(s) => s,
+            Err(d) => return StateResult::failed(state, d),
+        };
+        match srv.backend.reservations(r.subnet).await {
+            Ok(list) => match list.into_iter().find(|x| x.identifier == r.identifier) {
+                Some(now) => {
+                    // A tainted lease is planned as a create, with no prior state: this is
+                    // how that plan knows the reservation is its own, deleted first.
+                    srv.note_replacing(now.subnet, now.identifier.clone());
+                    StateResult {
+                        state: state_of(&srv.name, &now, &state),
+                        identity: Some(identity(&srv.name, &now)),
+                        ..StateResult::default()
+                    }
+                }
+                None => StateResult::default(),
+            },
+            Err(e) => {
+                let d = dhcp_error(&e, &format!("read the reservation of {}", r.identifier));
+                StateResult::failed(state, d)
+            }
+        }
+    }
+
+    async fn update(&self, ctx: &Context, req: ApplyRequest) -> StateResult {
+        let (prior, planned) = (req.prior, req.planned);
+        let r = match reservation_of(&planned) {
+            Ok(r) => r,
+            Err(errs) => return StateResult::failed(prior, first_error(errs, "update")),
+        };
+        let srv = match server(ctx, str_attr(&planned, "server")) {
+            Ok(s) => s,
+            Err(d) => return StateResult::failed(prior, d),
+        };
+        let old = reservation_of(&prior).ok();
+        let unchanged = old.as_ref().is_some_and(|old| same_reservation(old, &r));
+        if !unchanged {
+            let what = format!("update the reservation of {}", r.identifier);
+            // Only over the reservation the plan was made from: a hand-made change since
+            // then is refused, not overwritten. One removed since then is put back.
+            let mut result = match old {
+                Some(old) => {
+                    let expect: Expect = Arc::new(move |now: Option<&Reservation>| {
+                        now.is_none_or(|n| same_reservation(n, &old))
+                    });
+                    srv.backend
+                        .apply_expecting(Change::Replace(r.clone()), expect)
+                        .await
+                }
+                None => srv.backend.apply(Change::Replace(r.clone())).await,
+            };
+            if matches!(result, Err(DhcpError::Config(ConfigError::NotFound { .. }))) {
+                // Removed by someone else since the refresh: put it back.
+                result = srv.backend.apply(Change::Add(r.clone())).await;
+            }
+            match result {
+                Ok(()) => {}
+                Err(e @ DhcpError::Config(ConfigError::Conflict { .. })) => {
+                    return StateResult::failed(prior, dhcp_error(&e, &what));
+                }
+                Err(DhcpError::Config(ConfigError::Changed { found, .. })) => {
+                    return StateResult::failed(
+                        prior,
+                        Diagnostic::error(
+                            format!(
+                                "The reservation of {} in subnet {} was changed outside Terraform",
+                                r.identifier, r.subnet
+                            ),
+                            format!(
+                                "Server {:?} now holds [{found}], which is not what the plan was \
+                                 made from, so rack did not overwrite it. Run `terraform plan` to \
+                                 see the change, then apply again.",
+                                srv.name
+                            ),
+                        ),
+                    );
+                }
+                Err(e) => {
+                    let d = dhcp_error(&e, &what);
+                    return state_after_failure(&srv, &r, &prior, prior.clone(), d).await;
+                }
+            }
+        }
+        let mut state = planned;
+        obj_set(&mut state, "server", Value::from(srv.name.as_str()));
+        obj_set(&mut state, "id", Value::from(lease_id(&srv.name, &r)));
+        StateResult {
+            state,
+            identity: Some(identity(&srv.name, &r)),
+            ..StateResult::default()
+        }
+    }
+
+    async fn delete(&self, ctx: &Context, req: DeleteRequest) -> Diagnostics {
+        let prior = req.prior;
+        let mut diags = Diagnostics::new();
+        let Ok(r) = reservation_of(&prior) else {
+            return diags;
+        };
+        let srv = match server(ctx, str_attr(&prior, "server")) {
+            Ok(s) => s,
+            Err(d) => {
+                diags.push(d);
+                return diags;
+            }
+        };
+        let change = Change::Remove {
+            subnet: r.subnet,
+            identifier: r.identifier.clone(),
+        };
+        // Only the reservation the plan was made from: one changed by hand since then is
+        // refused and kept, on Kea checked in the configuration being written.
+        let old = r.clone();
+        let expect: Expect = Arc::new(move |now: Option<&Reservation>| {
+            now.is_none_or(|n| same_reservation(n, &old))
+        });
+        match srv.backend.apply_expecting(change, expect).await {
+            // Already gone is what delete wants.
+            Ok(()) | Err(DhcpError::Config(ConfigError::NotFound { .. })) => {}
+            Err(DhcpError::Config(ConfigError::Changed { found, .. })) => {
+                diags.push(Diagnostic::error(
+                    format!(
+                        "The reservation of {} in subnet {} was changed outside Terraform",
+                        r.identifier, r.subnet
+                    ),
+                    format!(
+                        "Server {:?} now holds [{found}], which is not what the plan was made \
+                         from, so rack did not remove it and keeps it in the state. Run \
+                         `terraform plan` to see the change, then destroy again (or remove the \
+                         reservation from the server yourself).",
+                        srv.name
+                    ),
+                ))
+            }
+            Err(e) => diags.push(dhcp_error(
+                &e,
+                &format!("remove the reservation of {}", r.identifier),
+            )),
+        }
+        diags
+    }
+
+    async fn import(&self, ctx: &Context, req: ImportRequest) -> StateResult {
+        let usage = "Use `<subnet>/<mac>` for the default server, e.g. \
+                     `10.10.60.0/24/52:54:00:12:34:56`, or `<server>/<subnet>/<mac>`; \
+                     `client-id:<hex>` in place of the MAC for a client identifier.";
+        let (server_name, subnet, ident) = match &req {
+            ImportRequest::Id(id) => {
+                let parts: Vec<&str> = id.split('/').collect();
+                match parts.as_slice() {
+                    [net, len, ident] => (None, format!("{net}/{len}"), ident.to_string()),
+                    [s, net, len, ident] => (
+                        Some(s.to_string()),
+                        format!("{net}/{len}"),
+                        ident.to_string(),
+                    ),
+                    _ => {
+                        return StateResult::failed(
+                            Value::Null,
+                            Diagnostic::error(format!("Invalid import ID {id:?}"), usage),
+                        );
+                    }
+                }
+            }
+            ImportRequest::Identity(v) => {
+                let ident = match (str_attr(v, "mac"), str_attr(v, "client_id")) {
+                    (Some(m), _) => m.to_string(),
+                    (None, Some(c)) => format!("client-id:{c}"),
+                    (None, None) => String::new(),
+                };
+                (
+                    str_attr(v, "server").map(str::to_string),
+                    str_attr(v, "subnet").unwrap_or_default().to_string(),
+                    ident,
+                )
+            }
+        };
+        let mut probe = Value::object([
+            ("subnet", Value::from(subnet.as_str())),
+            ("mac", Value::Null),
+            ("client_id", Value::Null),
+        ]);
+        match ident.strip_prefix("client-id:") {
+            Some(c) => obj_set(&mut probe, "client_id", Value::from(c)),
+            None => obj_set(&mut probe, "mac", Value::from(ident.as_str())),
+        }
+        let subnet = match parse_subnet(&subnet) {
+            Ok(s) => s,
+            Err(d) => return StateResult::failed(Value::Null, d),
+        };
+        let identifier = match identifier_of(&probe) {
+            Ok(Some(i)) => i,
+            Ok(None) => {
+                return StateResult::failed(
+                    Value::Null,
+                    Diagnostic::error("No client identifier in the import ID", usage),
+                );
+            }
+            Err(d) => return StateResult::failed(Value::Null, d),
+        };
+        let srv = match server(ctx, server_name.as_deref()) {
+            Ok(s) => s,
+            Err(d) => return StateResult::failed(Value::Null, d),
+        };
+        let key = Reservation::new(subnet, identifier);
+        match read_back(&srv, &key).await {
+            Ok(Some(r)) => StateResult {
+                state: state_of(&srv.name, &r, &Value::Null),
+                identity: Some(identity(&srv.name, &r)),
+                ..StateResult::default()
+            },
+            Ok(None) => StateResult::failed(
+                Value::Null,
+                Diagnostic::error(
+                    format!("No reservation for {} in subnet {subnet}", key.identifier),
+                    format!(
+                        "Server {:?} holds no such reservation. Check the subnet and the MAC address \
+                         (`terraform query` with a `list \"rack_dhcp_lease\"` block shows what it holds).",
+                        srv.name
+                    ),
+                ),
+            ),
+            Err(e) => StateResult::failed(Value::Null, dhcp_error(&e, "read the reservations")),
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! `list "rack_dhcp_lease"`: every reservation of one subnet of a DHCP server, known by a
+//! MAC address or a client identifier, so `terraform query -generate-config-out` can adopt
+//! hand-made reservations.
+
+use async_trait::async_trait;
+use rack_core::kea::HostIdentifier;
+
+use super::shared::{dhcp_error, identity, parse_subnet, server, state_of};
+use crate::framework::attrs::str_attr;
+use crate::framework::schema::{Attribute, Block, Schema};
+use crate::framework::{
+    AttributePath, Context, Diagnostics, ListItem, ListRequest, ListResource, ListSink,
+};
+use crate::protocol::value::Value;
+
+/// The list resource.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DhcpLeaseList;
+
+#[async_trait]
+impl ListResource for DhcpLeaseList {
+    fn type_name(&self) -> &'static str {
+        "rack_dhcp_lease"
+    }
+
+    fn schema(&self) -> Schema {
+        Schema::new(
+            Block::new("Lists the reservations (static leases) of one subnet.").attributes([
+                Attribute::string("subnet")
+                    .required()
+                    .description("The subnet to list, as a CIDR, e.g. `10.10.60.0/24`."),
+                Attribute::string("server").optional().description(
+                    "Name of a server in the provider's `dhcp` block; the default server when omitted.",
+                ),
+            ]),
+        )
+    }
+
+    async fn validate(&self, config: &Value, diags: &mut Diagnostics) {
+        if let Some(Err(d)) = str_attr(config, "subnet").map(parse_subnet) {
+            diags.push(d);
+        }
+    }
+
+    async fn list(&self, ctx: &Context, req: ListRequest, sink: ListSink) {
+        let subnet = match parse_subnet(str_attr(&req.config, "subnet").unwrap_or_default()) {
+            Ok(s) => s,
+            Err(d) => {
+                sink.diagnostic(d.at(AttributePath::attr("subnet"))).await;
+                return;
+            }
+        };
+        let srv = match server(ctx, str_attr(&req.config, "server")) {
+            Ok(s) => s,
+            Err(d) => {
+                sink.diagnostic(d).await;
+                return;
+            }
+        };
+        srv.backend.forget().await;
+        let list = match srv.backend.reservations(subnet).await {
+            Ok(l) => l,
+            Err(e) => {
+                sink.diagnostic(dhcp_error(
+                    &e,
+                    &format!("list the reservations of {subnet}"),
+                ))
+                .await;
+                return;
+            }
+        };
+        let manageable = list.iter().filter(|r| {
+            matches!(
+                r.identifier,
+                HostIdentifier::HwAddress(_) | HostIdentifier::ClientId(_)
+            ) && r.ip_address.is_some()
+        });
+        for (sent, r) in manageable.enumerate() {
+            if req.limit > 0 && i64::try_from(sent).is_ok_and(|n| n >= req.limit) {
+                return;
+            }
+            let item = ListItem {
+                identity: identity(&srv.name, r),
+                display_name: r.summary(),
+                resource: req
+                    .include_resource
+                    .then(|| state_of(&srv.name, r, &Value::Null)),
+            };
+            if !sink.item(item).await {
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,35 @@
+//! The DHCP family: the provider block's `dhcp` section and its servers, the
+//! `rack_dhcp_lease` resource, the `rack_dhcp_leases` data source and the lease list
+//! resource. The backends themselves (Kea, libvirt) and the option catalogue are
+//! `rack_core::dhcp`'s.
+
+pub mod lease;
+pub mod lease_list;
+pub mod leases_data;
+pub mod provider_block;
+pub mod shared;
+
+use std::sync::Arc;
+
+use crate::config::Family;
+use crate::config::hypervisors::Hypervisors;
+use crate::protocol::value::Value;
+
+/// The DHCP family, as the provider registers it. A `libvirt` server reaches its
+/// hypervisor through the configured [`Hypervisors`], so the family that builds them is
+/// registered before this one.
+pub fn family() -> Family {
+    Family {
+        blocks: vec![provider_block::block()],
+        configure: |config, lookup, diags, clients| {
+            let value = config.attr("dhcp").cloned().unwrap_or(Value::Null);
+            let hypervisors = clients.get::<Hypervisors>().unwrap_or_default();
+            let servers = provider_block::configure(&value, lookup, diags, &hypervisors);
+            clients.insert(servers);
+        },
+        resources: vec![Arc::new(lease::DhcpLease)],
+        data_sources: vec![Arc::new(leases_data::DhcpLeasesData)],
+        list_resources: vec![Arc::new(lease_list::DhcpLeaseList)],
+        ..Family::default()
+    }
+}

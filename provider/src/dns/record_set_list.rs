@@ -1,0 +1,94 @@
+//! `list "rack_dns_record_set"`: every RRset of a zone (except the apex SOA and NS, which
+//! `rack_dns_zone` manages), so `terraform query -generate-config-out` can adopt a zone.
+
+use async_trait::async_trait;
+use rack_core::dns::RecordType;
+
+use super::record_set::{identity, state_value};
+use super::shared::{RrsetKey, dns_error, parse_zone, records_for_state, server};
+use crate::framework::attrs::str_attr;
+use crate::framework::schema::{Attribute, Block, Schema};
+use crate::framework::{
+    AttributePath, Context, Diagnostics, ListItem, ListRequest, ListResource, ListSink,
+};
+use crate::protocol::value::Value;
+
+/// The list resource.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DnsRecordSetList;
+
+#[async_trait]
+impl ListResource for DnsRecordSetList {
+    fn type_name(&self) -> &'static str {
+        "rack_dns_record_set"
+    }
+
+    fn schema(&self) -> Schema {
+        Schema::new(Block::new("Lists the record sets of one zone.").attributes([
+            Attribute::string("zone").required().description("The zone to list, e.g. `farm.`."),
+            Attribute::string("server")
+                .optional()
+                .description("Name of a server in the provider's `dns` block; the default server when omitted."),
+        ]))
+    }
+
+    async fn validate(&self, config: &Value, diags: &mut Diagnostics) {
+        if let Some(Err(d)) =
+            str_attr(config, "zone").map(|z| parse_zone(z, &AttributePath::attr("zone")))
+        {
+            diags.push(d);
+        }
+    }
+
+    async fn list(&self, ctx: &Context, req: ListRequest, sink: ListSink) {
+        let zone_text = str_attr(&req.config, "zone")
+            .unwrap_or_default()
+            .to_string();
+        let zone = match parse_zone(&zone_text, &AttributePath::attr("zone")) {
+            Ok(z) => z,
+            Err(d) => {
+                sink.diagnostic(d).await;
+                return;
+            }
+        };
+        let srv = match server(ctx, str_attr(&req.config, "server")) {
+            Ok(s) => s,
+            Err(d) => {
+                sink.diagnostic(d).await;
+                return;
+            }
+        };
+        let snapshot = match srv.client.zone_fresh(&zone).await {
+            Ok(s) => s,
+            Err(e) => {
+                sink.diagnostic(dns_error(&e, &format!("list zone {zone}")))
+                    .await;
+                return;
+            }
+        };
+        for rrset in snapshot.rrsets() {
+            let apex = rrset.name == zone;
+            if matches!(rrset.rtype, RecordType::Soa) || (apex && rrset.rtype == RecordType::Ns) {
+                continue;
+            }
+            let key = RrsetKey {
+                zone: zone.clone(),
+                owner: rrset.name.clone(),
+                rtype: rrset.rtype,
+            };
+            let name = key.owner.relative_to(&zone);
+            let resource = req.include_resource.then(|| {
+                let records = records_for_state(None, rrset, &zone);
+                state_value(&srv.name, &zone_text, &name, &key, rrset.ttl, records)
+            });
+            let item = ListItem {
+                identity: identity(&srv.name, &key),
+                display_name: format!("{} {}", key.owner, key.rtype),
+                resource,
+            };
+            if !sink.item(item).await {
+                return;
+            }
+        }
+    }
+}

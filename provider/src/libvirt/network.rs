@@ -1,0 +1,862 @@
+//! `rack_network`: a libvirt virtual network on a hypervisor: NAT, routed, open,
+//! isolated, or guests joined to an existing host bridge.
+//!
+//! What libvirt can change on a running network changes in place: the DHCP ranges
+//! (`virNetworkUpdate`, live and persistent together; guests keep their links), autostart,
+//! and whether it runs. Everything else is fixed while the network runs, so a change to it
+//! replaces the network; core's `REPLACE_ATTRIBUTES` is the list, and the plan names the
+//! attribute. Refresh reads every network of a hypervisor in one listing per provider
+//! process.
+
+use std::net::IpAddr;
+
+use async_trait::async_trait;
+use rack_core::Cidr;
+use rack_core::libvirt::{
+    DhcpRange, DomainConfig, Hypervisor, IpConfig, LibvirtError, NetworkMode, NetworkSpec,
+    NetworkState, plan_update,
+};
+
+use super::shared::{
+    apply_target, delete_object, import_object, libvirt_diag, plan_default_hypervisor, read_object,
+};
+use crate::framework::attrs::{obj_set, str_attr};
+use crate::framework::plan::PlannedChange;
+use crate::framework::schema::{
+    Attribute, Block, IdentityAttribute, IdentitySchema, Nesting, Schema,
+};
+use crate::framework::validate::one_of;
+use crate::framework::{
+    ApplyRequest, AttributePath, Context, DeleteRequest, Diagnostic, Diagnostics, ImportRequest,
+    ReadRequest, Resource, StateResult,
+};
+use crate::protocol::value::{Number, Value};
+
+/// The resource.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Network;
+
+/// The modes, as written in configuration.
+pub const MODES: &[&str] = &["nat", "route", "open", "isolated", "bridge"];
+
+fn ip_block(family: &str, example_cidr: &str, example_range: (&str, &str)) -> Attribute {
+    let range = [
+        Attribute::string("start")
+            .required()
+            .description("First address handed out."),
+        Attribute::string("end")
+            .required()
+            .description("Last address handed out (included)."),
+    ];
+    Attribute::nested(
+        family.to_ascii_lowercase().replace(' ', ""),
+        Nesting::Single,
+        [
+            Attribute::string("cidr").required().description(format!(
+                "The network, e.g. `{example_cidr}`. Changing it replaces the network."
+            )),
+            Attribute::string("gateway")
+                .optional()
+                .computed()
+                .description(
+                    "The host's address on the bridge, which guests use as their gateway; the \
+                     first address of `cidr` when omitted. Changing it replaces the network.",
+                ),
+            Attribute::nested("dhcp_ranges", Nesting::Set, range)
+                .optional()
+                .description(format!(
+                    "Address ranges the network's dnsmasq hands out, e.g. `{{ start = \"{}\", \
+                     end = \"{}\" }}`. Changed in place: dnsmasq restarts (about a second), \
+                     guests keep their links and leases. Empty or omitted: no DHCP.",
+                    example_range.0, example_range.1
+                )),
+        ],
+    )
+    .optional()
+    .description(format!("{family} on the network's bridge."))
+}
+
+fn number(v: Option<&Value>) -> Option<u64> {
+    v.and_then(Value::as_number).and_then(Number::to_u64)
+}
+
+fn parse_addr(text: &str, path: AttributePath) -> Result<IpAddr, Diagnostic> {
+    rack_core::net::parse_ip(text).map_err(|e| {
+        Diagnostic::error(
+            format!("Invalid address {text:?}"),
+            format!("{e}. Write an address such as `10.10.60.1` or `fd10:60::1`."),
+        )
+        .at(path)
+    })
+}
+
+/// The first address after the network address: the default gateway.
+fn first_host(cidr: &Cidr) -> IpAddr {
+    match cidr.network() {
+        IpAddr::V4(a) => IpAddr::V4(u32::from(a).saturating_add(1).into()),
+        IpAddr::V6(a) => IpAddr::V6(u128::from(a).saturating_add(1).into()),
+    }
+}
+
+/// The `ipv4` or `ipv6` object as core's model; `None` when the attribute is null.
+fn ip_of(v: &Value, attr: &str, errs: &mut Vec<Diagnostic>) -> Option<IpConfig> {
+    let obj = v.attr(attr).filter(|o| !o.is_null())?;
+    let path = AttributePath::attr(attr);
+    let v6 = attr == "ipv6";
+    let cidr_text = str_attr(obj, "cidr")?;
+    let cidr: Cidr = match cidr_text.parse() {
+        Ok(c) => c,
+        Err(e) => {
+            errs.push(
+                Diagnostic::error(
+                    format!("Invalid network {cidr_text:?}"),
+                    format!("{e}. Write the network as a CIDR, e.g. `10.10.60.0/24`."),
+                )
+                .at(path.join_attr("cidr")),
+            );
+            return None;
+        }
+    };
+    if cidr.network().is_ipv6() != v6 {
+        errs.push(
+            Diagnostic::error(
+                format!(
+                    "{cidr} is not an {} network",
+                    if v6 { "IPv6" } else { "IPv4" }
+                ),
+                format!(
+                    "Put IPv4 networks in `ipv4` and IPv6 networks in `ipv6`; move {cidr} there."
+                ),
+            )
+            .at(path.join_attr("cidr")),
+        );
+        return None;
+    }
+    let address = match str_attr(obj, "gateway") {
+        Some(g) => match parse_addr(g, path.join_attr("gateway")) {
+            Ok(a) => a,
+            Err(d) => {
+                errs.push(d);
+                return None;
+            }
+        },
+        None => first_host(&cidr),
+    };
+    if !cidr.contains(address) || address == cidr.network() {
+        errs.push(
+            Diagnostic::error(
+                format!("Gateway {address} is not a host address of {cidr}"),
+                "Pick an address inside `cidr` other than the network address, or omit \
+                 `gateway` for the first one.",
+            )
+            .at(path.join_attr("gateway")),
+        );
+        return None;
+    }
+    let mut dhcp_ranges = Vec::new();
+    if let Some(Value::Set(items) | Value::List(items)) = obj.attr("dhcp_ranges") {
+        for item in items {
+            let rpath = path.join_attr("dhcp_ranges");
+            let (Some(s), Some(e)) = (str_attr(item, "start"), str_attr(item, "end")) else {
+                continue;
+            };
+            let (start, end) = match (
+                parse_addr(s, rpath.join_attr("start")),
+                parse_addr(e, rpath.join_attr("end")),
+            ) {
+                (Ok(a), Ok(b)) => (a, b),
+                (Err(d), _) | (_, Err(d)) => {
+                    errs.push(d);
+                    continue;
+                }
+            };
+            let ordered = match (start, end) {
+                (IpAddr::V4(a), IpAddr::V4(b)) => u32::from(a) <= u32::from(b),
+                (IpAddr::V6(a), IpAddr::V6(b)) => u128::from(a) <= u128::from(b),
+                _ => false,
+            };
+            if !cidr.contains(start) || !cidr.contains(end) || !ordered {
+                errs.push(
+                    Diagnostic::error(
+                        format!("DHCP range {start}-{end} is not valid in {cidr}"),
+                        format!(
+                            "Both ends must be inside {cidr} and `start` must not come after \
+                             `end`."
+                        ),
+                    )
+                    .at(rpath),
+                );
+                continue;
+            }
+            if (start..=end).contains(&address) {
+                errs.push(
+                    Diagnostic::error(
+                        format!("DHCP range {start}-{end} includes the gateway {address}"),
+                        "Start the range after the gateway's address (or end it before).",
+                    )
+                    .at(rpath),
+                );
+                continue;
+            }
+            dhcp_ranges.push(DhcpRange { start, end });
+        }
+    }
+    dhcp_ranges.sort();
+    Some(IpConfig {
+        address,
+        prefix: cidr.prefix_len(),
+        dhcp_ranges,
+    })
+}
+
+/// The configuration (or state) as core's network model. Needs `name` and `mode` known.
+fn spec_of(v: &Value) -> Result<NetworkSpec, Vec<Diagnostic>> {
+    let mut errs = Vec::new();
+    let name = str_attr(v, "name").unwrap_or_default().to_string();
+    let bridge = str_attr(v, "bridge").map(str::to_string);
+    let mode = match str_attr(v, "mode").unwrap_or_default() {
+        "nat" => NetworkMode::Nat,
+        "route" => NetworkMode::Route,
+        "open" => NetworkMode::Open,
+        "isolated" => NetworkMode::Isolated,
+        "bridge" => match &bridge {
+            Some(b) => NetworkMode::Bridge { bridge: b.clone() },
+            None => {
+                errs.push(
+                    Diagnostic::error(
+                        "Mode bridge needs the host bridge",
+                        "Set `bridge` to the name of an existing bridge on the hypervisor, \
+                         e.g. `br0`.",
+                    )
+                    .at(AttributePath::attr("bridge")),
+                );
+                return Err(errs);
+            }
+        },
+        other => {
+            errs.push(
+                Diagnostic::error(
+                    format!("Unknown mode {other:?}"),
+                    format!("Use one of {}.", MODES.join(", ")),
+                )
+                .at(AttributePath::attr("mode")),
+            );
+            return Err(errs);
+        }
+    };
+    let is_bridge = matches!(mode, NetworkMode::Bridge { .. });
+    let mtu = number(v.attr("mtu")).map(|m| u32::try_from(m).unwrap_or(u32::MAX));
+    let ipv4 = ip_of(v, "ipv4", &mut errs);
+    let ipv6 = ip_of(v, "ipv6", &mut errs);
+    let local_only = v
+        .attr("dns_local_only")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let domain = str_attr(v, "domain").map(|d| DomainConfig {
+        name: d.to_string(),
+        local_only,
+    });
+    if local_only && domain.is_none() {
+        errs.push(
+            Diagnostic::error(
+                "dns_local_only without a domain",
+                "Set `domain` too, or remove `dns_local_only`.",
+            )
+            .at(AttributePath::attr("dns_local_only")),
+        );
+    }
+    let spec = NetworkSpec {
+        name,
+        bridge: if is_bridge { None } else { bridge },
+        mode,
+        mtu,
+        ipv4,
+        ipv6,
+        domain,
+        autostart: v.attr("autostart").and_then(Value::as_bool).unwrap_or(true),
+    };
+    if let Err(e) = spec.validate() {
+        use rack_core::libvirt::NetworkSpecError as E;
+        let attr = match &e {
+            E::Name(_) => "name",
+            E::BridgeName(_) => "bridge",
+            E::NotForMode { attribute, .. } => attribute,
+            E::Mtu(_) => "mtu",
+            E::Family { attribute, .. }
+            | E::Prefix { attribute, .. }
+            | E::Range { attribute, .. } => attribute,
+            E::Domain(_) => "domain",
+            _ => "name",
+        };
+        errs.push(
+            Diagnostic::error(
+                "Invalid network",
+                format!("{e}. Fix `{attr}` in the configuration."),
+            )
+            .at(AttributePath::attr(attr)),
+        );
+    }
+    if errs.is_empty() { Ok(spec) } else { Err(errs) }
+}
+
+fn ip_value(ip: &Option<IpConfig>) -> Value {
+    let Some(ip) = ip else { return Value::Null };
+    let cidr = Cidr::containing(ip.address, ip.prefix)
+        .map(|c| c.to_string())
+        .unwrap_or_else(|_| format!("{}/{}", ip.address, ip.prefix));
+    let ranges: Vec<Value> = ip
+        .dhcp_ranges
+        .iter()
+        .map(|r| {
+            Value::object([
+                ("start", Value::from(r.start.to_string())),
+                ("end", Value::from(r.end.to_string())),
+            ])
+        })
+        .collect();
+    Value::object([
+        ("cidr", Value::from(cidr)),
+        ("gateway", Value::from(ip.address.to_string())),
+        (
+            "dhcp_ranges",
+            if ranges.is_empty() {
+                Value::Null
+            } else {
+                Value::Set(ranges)
+            },
+        ),
+    ])
+}
+
+/// Keeps the spelling of `prior`'s value where it means the same as `now` (addresses
+/// written in another form, a range set in another order).
+fn keep_spelling(prior: &Value, attr: &str, now: Value) -> Value {
+    let mut errs = Vec::new();
+    let same = match (prior.attr(attr), &now) {
+        (Some(p), n) if !p.is_null() && !n.is_null() => {
+            let holder = |x: &Value| Value::object([(attr, x.clone())]);
+            ip_of(&holder(p), attr, &mut errs) == ip_of(&holder(n), attr, &mut errs)
+        }
+        _ => false,
+    };
+    if same && errs.is_empty() {
+        prior.attr(attr).cloned().unwrap_or(now)
+    } else {
+        now
+    }
+}
+
+fn network_id(hv: &str, name: &str) -> String {
+    format!("{hv}/{name}")
+}
+
+fn identity(hv: &str, name: &str) -> Value {
+    Value::object([("hypervisor", Value::from(hv)), ("name", Value::from(name))])
+}
+
+/// The state for a network as libvirt holds it, keeping `prior`'s spelling.
+fn state_of(hv: &str, now: &NetworkState, prior: &Value) -> Result<Value, Diagnostic> {
+    let spec = now.spec.as_ref().map_err(|e| {
+        Diagnostic::error(
+            format!("Network {:?} cannot be managed by rack", now.name),
+            format!(
+                "{e}. rack manages NAT, routed, open, isolated and host-bridge networks; \
+                 change the network on the hypervisor (virsh net-edit) or remove it from the \
+                 configuration."
+            ),
+        )
+    })?;
+    let (mode, bridge) = match &spec.mode {
+        NetworkMode::Bridge { bridge } => ("bridge", Some(bridge.clone())),
+        m => (m.as_str(), spec.bridge.clone()),
+    };
+    // `dns_local_only` is optional and not computed: false stays null unless the prior
+    // value (configuration or state) spelled it out.
+    let dns_local_only = match (&spec.domain, prior.attr("dns_local_only")) {
+        (Some(d), _) if d.local_only => Value::Bool(true),
+        (_, Some(Value::Bool(false))) => Value::Bool(false),
+        _ => Value::Null,
+    };
+    Ok(Value::object([
+        ("id", Value::from(network_id(hv, &now.name))),
+        ("hypervisor", Value::from(hv)),
+        ("name", Value::from(now.name.as_str())),
+        ("uuid", Value::from(now.uuid.as_str())),
+        ("mode", Value::from(mode)),
+        ("bridge", bridge.map_or(Value::Null, Value::from)),
+        (
+            "mtu",
+            spec.mtu
+                .map_or(Value::Null, |m| Value::Number(Number::from(u64::from(m)))),
+        ),
+        ("ipv4", keep_spelling(prior, "ipv4", ip_value(&spec.ipv4))),
+        ("ipv6", keep_spelling(prior, "ipv6", ip_value(&spec.ipv6))),
+        (
+            "domain",
+            spec.domain
+                .as_ref()
+                .map_or(Value::Null, |d| Value::from(d.name.as_str())),
+        ),
+        ("dns_local_only", dns_local_only),
+        ("autostart", Value::Bool(now.autostart)),
+        ("active", Value::Bool(now.active)),
+    ]))
+}
+
+/// Where each of core's replace reasons lives in the schema.
+fn replace_path(attr: &str) -> AttributePath {
+    match attr {
+        "ipv4.address" => AttributePath::attr("ipv4").join_attr("gateway"),
+        "ipv4.prefix" => AttributePath::attr("ipv4").join_attr("cidr"),
+        "ipv6.address" => AttributePath::attr("ipv6").join_attr("gateway"),
+        "ipv6.prefix" => AttributePath::attr("ipv6").join_attr("cidr"),
+        other => AttributePath::attr(other),
+    }
+}
+
+fn result(hv: &str, now: &NetworkState, planned: &Value) -> StateResult {
+    match state_of(hv, now, planned) {
+        Ok(state) => StateResult {
+            state,
+            identity: Some(identity(hv, &now.name)),
+            ..StateResult::default()
+        },
+        Err(d) => StateResult::failed(planned.clone(), d),
+    }
+}
+
+#[async_trait]
+impl Resource for Network {
+    fn type_name(&self) -> &'static str {
+        "rack_network"
+    }
+
+    fn schema(&self) -> Schema {
+        Schema::new(
+            Block::new(
+                "A libvirt virtual network on a KVM hypervisor.\n\n\
+                 Changed in place: `ipv4.dhcp_ranges`, `ipv6.dhcp_ranges`, `autostart` and \
+                 `active`. libvirt cannot change anything else on a running network without \
+                 stopping it, which cuts every guest off, so a change to `hypervisor`, \
+                 `name`, `mode`, `bridge`, `mtu`, the `cidr` or `gateway` of either family \
+                 (adding or removing a family too), `domain` or `dns_local_only` replaces \
+                 the network, and the plan names the attribute.\n\n\
+                 Drift: a network stopped out of band shows as `active` changing back to \
+                 `true`; one undefined out of band is created again. Static DHCP leases on \
+                 the network (`rack_dhcp_lease` through a libvirt DHCP server) are not part \
+                 of this resource and never show as its drift.",
+            )
+            .attributes([
+                Attribute::string("hypervisor").optional().computed().description(
+                    "Name of a hypervisor in the provider's `hypervisors` map; the default \
+                     hypervisor when omitted. Changing it replaces the network.",
+                ),
+                Attribute::string("name")
+                    .required()
+                    .description("The network's name on the hypervisor. Changing it replaces the network."),
+                Attribute::string("mode")
+                    .required()
+                    .validator(one_of(MODES.iter().copied()))
+                    .description(
+                        "`nat` (a bridge of libvirt's, masqueraded to the host's routes), `route` \
+                         (routed, no NAT), `open` (routed, no firewall rules from libvirt), \
+                         `isolated` (no forwarding: guests reach each other and the host), or \
+                         `bridge` (guests join the existing host bridge named in `bridge`; no \
+                         addresses, DHCP or DNS from libvirt).",
+                    ),
+                Attribute::string("bridge").optional().computed().description(
+                    "For mode `bridge`: the existing host bridge (required). Otherwise the name \
+                     of the bridge libvirt creates, at most 15 characters; libvirt picks \
+                     `virbrN` when omitted.",
+                ),
+                Attribute::number("mtu")
+                    .optional()
+                    .description("MTU of the bridge (68 to 65535); the kernel's default when omitted."),
+                ip_block("IPv4", "10.10.60.0/24", ("10.10.60.100", "10.10.60.199")),
+                ip_block("IPv6", "fd10:60::/64", ("fd10:60::100", "fd10:60::1ff")),
+                Attribute::string("domain").optional().description(
+                    "DNS domain of the network's dnsmasq: guests' DHCP hostnames resolve under \
+                     it, e.g. `vm.dc1.example.net`.",
+                ),
+                Attribute::bool("dns_local_only").optional().description(
+                    "Whether dnsmasq answers names in `domain` only itself and never forwards \
+                     them upstream. Needs `domain`.",
+                ),
+                Attribute::bool("autostart")
+                    .optional()
+                    .computed()
+                    .default(Value::Bool(true))
+                    .description("Whether libvirt starts the network when its daemon starts. Default: `true`."),
+                Attribute::bool("active")
+                    .optional()
+                    .computed()
+                    .default(Value::Bool(true))
+                    .description(
+                        "Whether the network runs. Default `true`: a network stopped out of band is \
+                         started again by the next apply.",
+                    ),
+                Attribute::string("uuid")
+                    .computed()
+                    .use_state_for_unknown()
+                    .description("libvirt's UUID of the network."),
+                Attribute::string("id")
+                    .computed()
+                    .description("`<hypervisor>/<name>`: the import ID (`<name>` alone for the default hypervisor)."),
+            ]),
+        )
+    }
+
+    fn identity_schema(&self) -> Option<IdentitySchema> {
+        Some(IdentitySchema {
+            version: 0,
+            attributes: vec![
+                IdentityAttribute::optional_string(
+                    "hypervisor",
+                    "Hypervisor name; the default hypervisor when omitted.",
+                ),
+                IdentityAttribute::required_string("name", "The network's name."),
+            ],
+        })
+    }
+
+    async fn validate(&self, config: &Value, diags: &mut Diagnostics) {
+        let known = [
+            "name",
+            "mode",
+            "bridge",
+            "mtu",
+            "ipv4",
+            "ipv6",
+            "domain",
+            "dns_local_only",
+        ]
+        .iter()
+        .all(|a| config.attr(a).is_none_or(Value::is_fully_known));
+        if known && let Err(errs) = spec_of(config) {
+            for e in errs {
+                diags.push(e);
+            }
+        }
+    }
+
+    async fn modify_plan(
+        &self,
+        ctx: &Context,
+        prior: &Value,
+        _config: &Value,
+        plan: &mut PlannedChange,
+    ) {
+        if plan.planned.is_null() {
+            return;
+        }
+        plan_default_hypervisor(ctx, &mut plan.planned);
+        // The default gateway is known at plan time.
+        for family in ["ipv4", "ipv6"] {
+            let Some(Value::Object(ip)) = plan.planned.attr(family).cloned() else {
+                continue;
+            };
+            if ip.get("gateway").is_some_and(Value::is_unknown)
+                && let Some(Ok(cidr)) = ip
+                    .get("cidr")
+                    .and_then(Value::as_str)
+                    .map(str::parse::<Cidr>)
+            {
+                let mut ip = ip;
+                ip.insert("gateway".into(), Value::from(first_host(&cidr).to_string()));
+                obj_set(&mut plan.planned, family, Value::Object(ip));
+            }
+        }
+        if let (Some(hv), Some(name)) = (
+            str_attr(&plan.planned, "hypervisor"),
+            str_attr(&plan.planned, "name"),
+        ) {
+            let id = network_id(hv, name);
+            obj_set(&mut plan.planned, "id", Value::from(id));
+        }
+        if prior.is_null() {
+            return;
+        }
+        // The bridge libvirt picked stays when the configuration leaves it out.
+        if plan.planned.attr("bridge").is_some_and(Value::is_unknown)
+            && let Some(b) = prior.attr("bridge")
+        {
+            obj_set(&mut plan.planned, "bridge", b.clone());
+        }
+        if str_attr(&plan.planned, "hypervisor") != str_attr(prior, "hypervisor") {
+            plan.requires_replace
+                .push(AttributePath::attr("hypervisor"));
+        }
+        if !plan.planned.is_fully_known() {
+            return;
+        }
+        let (Ok(current), Ok(desired)) = (spec_of(prior), spec_of(&plan.planned)) else {
+            return;
+        };
+        let changes = plan_update(&current, &desired);
+        for attr in changes.replace {
+            plan.requires_replace.push(replace_path(attr));
+        }
+        if prior.attr("dns_local_only") != plan.planned.attr("dns_local_only")
+            && current.domain != desired.domain
+        {
+            plan.requires_replace
+                .push(AttributePath::attr("dns_local_only"));
+        }
+        if !plan.requires_replace.is_empty() {
+            obj_set(&mut plan.planned, "uuid", Value::Unknown);
+        }
+    }
+
+    async fn create(&self, ctx: &Context, req: ApplyRequest) -> StateResult {
+        let planned = req.planned;
+        let created = async {
+            let (spec, hv) = apply_target(ctx, &planned, spec_of(&planned), "network")?;
+            let mut now = hv.handle.create_network(&spec).await.map_err(|e| {
+                libvirt_diag(
+                    &e,
+                    &format!(
+                        "Creating network {:?} on hypervisor {:?}.",
+                        spec.name, hv.name
+                    ),
+                )
+            })?;
+            let mut diags = Diagnostics::new();
+            if planned.attr("active") == Some(&Value::Bool(false)) {
+                match hv.handle.set_network_active(&spec.name, false).await {
+                    Ok(n) => now = n,
+                    Err(e) => {
+                        diags.push(libvirt_diag(&e, "Stopping the network after creating it."))
+                    }
+                }
+            }
+            let mut out = result(&hv.name, &now, &planned);
+            out.diags.extend(diags);
+            Ok(out)
+        };
+        StateResult::or_failed(created.await, Value::Null)
+    }
+
+    async fn read(&self, ctx: &Context, req: ReadRequest) -> StateResult {
+        let fetch = |hv: Hypervisor, name: String| async move { hv.network(&name).await };
+        read_object(ctx, req.state, "network", fetch, result).await
+    }
+
+    async fn update(&self, ctx: &Context, req: ApplyRequest) -> StateResult {
+        let (prior, planned) = (req.prior, req.planned);
+        let (desired, hv) = match apply_target(ctx, &planned, spec_of(&planned), "network") {
+            Ok(t) => t,
+            Err(d) => return StateResult::failed(prior, d),
+        };
+        let name = desired.name.clone();
+        let fail = |e: &LibvirtError| {
+            libvirt_diag(
+                &e.clone(),
+                &format!("Updating network {name:?} on hypervisor {:?}.", hv.name),
+            )
+        };
+        let mut now = match hv.handle.update_network(&desired).await {
+            Ok(n) => n,
+            // Undefined by someone else since the refresh: define it again.
+            Err(LibvirtError::NotFound { .. }) => match hv.handle.create_network(&desired).await {
+                Ok(n) => n,
+                Err(e) => return StateResult::failed(Value::Null, fail(&e)),
+            },
+            Err(e) => {
+                let d = fail(&e);
+                return match hv.handle.network_fresh(&name).await {
+                    Ok(Some(n)) => {
+                        let mut r = result(&hv.name, &n, &prior);
+                        r.diags.push(d);
+                        r
+                    }
+                    Ok(None) => StateResult::failed(Value::Null, d),
+                    Err(_) => StateResult::failed(prior, d),
+                };
+            }
+        };
+        let want_active = planned
+            .attr("active")
+            .and_then(Value::as_bool)
+            .unwrap_or(true);
+        let mut diags = Diagnostics::new();
+        if now.active != want_active {
+            match hv.handle.set_network_active(&name, want_active).await {
+                Ok(n) => now = n,
+                Err(e) => diags.push(fail(&e)),
+            }
+        }
+        let mut out = result(&hv.name, &now, &planned);
+        out.diags.extend(diags);
+        out
+    }
+
+    async fn delete(&self, ctx: &Context, req: DeleteRequest) -> Diagnostics {
+        let hint = "Check that no running guest still needs it.";
+        let delete = |hv: Hypervisor, name: String| async move {
+            hv.delete_network(&name).await.map(|_| ())
+        };
+        delete_object(ctx, &req.prior, "network", hint, delete).await
+    }
+
+    async fn import(&self, ctx: &Context, req: ImportRequest) -> StateResult {
+        let fetch = |hv: Hypervisor, name: String| async move { hv.network_fresh(&name).await };
+        import_object(ctx, &req, "network", "net-list", fetch, |hv, now| {
+            result(hv, now, &Value::Null)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(pairs: Vec<(&str, Value)>) -> Value {
+        let mut base = vec![
+            ("name", Value::from("farm")),
+            ("mode", Value::from("route")),
+            ("bridge", Value::Null),
+            ("mtu", Value::Null),
+            ("ipv4", Value::Null),
+            ("ipv6", Value::Null),
+            ("domain", Value::Null),
+            ("dns_local_only", Value::Null),
+            ("autostart", Value::Bool(true)),
+        ];
+        for (k, v) in pairs {
+            base.retain(|(n, _)| *n != k);
+            base.push((k, v));
+        }
+        Value::object(base)
+    }
+
+    fn ipv4(cidr: &str, gateway: Option<&str>, ranges: &[(&str, &str)]) -> Value {
+        let ranges: Vec<Value> = ranges
+            .iter()
+            .map(|(s, e)| Value::object([("start", Value::from(*s)), ("end", Value::from(*e))]))
+            .collect();
+        Value::object([
+            ("cidr", Value::from(cidr)),
+            ("gateway", gateway.map_or(Value::Null, Value::from)),
+            (
+                "dhcp_ranges",
+                if ranges.is_empty() {
+                    Value::Null
+                } else {
+                    Value::Set(ranges)
+                },
+            ),
+        ])
+    }
+
+    #[test]
+    fn configuration_becomes_the_model() {
+        let c = config(vec![(
+            "ipv4",
+            ipv4("10.10.60.0/24", None, &[("10.10.60.100", "10.10.60.199")]),
+        )]);
+        let spec = spec_of(&c).unwrap();
+        assert_eq!(spec.mode, NetworkMode::Route);
+        let ip = spec.ipv4.unwrap();
+        assert_eq!(ip.address.to_string(), "10.10.60.1");
+        assert_eq!(ip.prefix, 24);
+        assert_eq!(ip.dhcp_ranges.len(), 1);
+    }
+
+    #[test]
+    fn bad_input_points_at_the_attribute() {
+        let cases = [
+            (
+                config(vec![("ipv4", ipv4("10.10.60.0/33", None, &[]))]),
+                "ipv4.cidr",
+            ),
+            (
+                config(vec![(
+                    "ipv4",
+                    ipv4("10.10.60.0/24", Some("10.10.61.1"), &[]),
+                )]),
+                "ipv4.gateway",
+            ),
+            (
+                config(vec![(
+                    "ipv4",
+                    ipv4("10.10.60.0/24", None, &[("10.10.60.200", "10.10.61.10")]),
+                )]),
+                "ipv4.dhcp_ranges",
+            ),
+            (
+                config(vec![("ipv6", ipv4("10.10.60.0/24", None, &[]))]),
+                "ipv6.cidr",
+            ),
+            (config(vec![("mode", Value::from("bridge"))]), "bridge"),
+            (
+                config(vec![("bridge", Value::from("a-very-long-bridge-name"))]),
+                "bridge",
+            ),
+            (
+                config(vec![("mtu", Value::Number(Number::from(20u64)))]),
+                "mtu",
+            ),
+            (
+                config(vec![("dns_local_only", Value::Bool(true))]),
+                "dns_local_only",
+            ),
+            (
+                config(vec![
+                    ("mode", Value::from("bridge")),
+                    ("bridge", Value::from("br0")),
+                    ("mtu", Value::Number(Number::from(1500u64))),
+                ]),
+                "mtu",
+            ),
+        ];
+        for (c, path) in cases {
+            let errs = spec_of(&c).unwrap_err();
+            let paths: Vec<String> = errs
+                .iter()
+                .filter_map(|d| d.attribute.as_ref().map(ToString::to_string))
+                .collect();
+            assert!(paths.contains(&path.to_string()), "{path}: {errs:?}");
+        }
+    }
+
+    #[test]
+    fn state_keeps_the_users_spelling() {
+        let spec = spec_of(&config(vec![
+            ("ipv6", ipv4("fd10:60::/64", Some("fd10:60::1"), &[])),
+            ("domain", Value::from("farm.test")),
+        ]))
+        .unwrap();
+        let now = NetworkState {
+            name: "farm".into(),
+            uuid: "u".into(),
+            active: true,
+            persistent: true,
+            autostart: true,
+            xml: String::new(),
+            spec: Ok(spec),
+        };
+        let prior = config(vec![(
+            "ipv6",
+            ipv4("fd10:0060::/64", Some("fd10:60:0::1"), &[]),
+        )]);
+        let state = state_of("kvm1", &now, &prior).unwrap();
+        assert_eq!(
+            state.attr("ipv6").and_then(|v| v.attr("cidr")),
+            Some(&Value::from("fd10:0060::/64"))
+        );
+        assert_eq!(state.attr("id"), Some(&Value::from("kvm1/farm")));
+        // Not set in the configuration: stays null (Terraform refuses a new false).
+        assert_eq!(state.attr("dns_local_only"), Some(&Value::Null));
+        let prior = config(vec![("dns_local_only", Value::Bool(false))]);
+        let state = state_of("kvm1", &now, &prior).unwrap();
+        assert_eq!(state.attr("dns_local_only"), Some(&Value::Bool(false)));
+    }
+
+    #[test]
+    fn replace_reasons_map_to_attributes() {
+        assert_eq!(replace_path("ipv4.prefix").to_string(), "ipv4.cidr");
+        assert_eq!(replace_path("ipv6.address").to_string(), "ipv6.gateway");
+        assert_eq!(replace_path("mtu").to_string(), "mtu");
+    }
+}

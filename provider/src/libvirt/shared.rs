@@ -1,0 +1,246 @@
+//! What the libvirt resources and data sources share: finding the hypervisor, import IDs
+//! of the form `<hypervisor>/<name>`, and libvirt errors as diagnostics.
+
+use std::future::Future;
+
+use rack_core::libvirt::{Hypervisor, LibvirtError};
+
+use crate::config;
+use crate::config::hypervisors::{Hypervisors, NamedHypervisor};
+use crate::framework::attrs::{incomplete, obj_set, str_attr};
+use crate::framework::{Context, Diagnostic, Diagnostics, ImportRequest, StateResult};
+use crate::protocol::value::Value;
+
+/// The hypervisor a resource names (or the default), from the configured provider.
+pub fn hypervisor(ctx: &Context, name: Option<&str>) -> Result<NamedHypervisor, Diagnostic> {
+    config::clients::<Hypervisors>(ctx)?.get(name)
+}
+
+/// Plans the default hypervisor's name where the configuration leaves `hypervisor` out,
+/// so the plan shows where the object will live.
+pub fn plan_default_hypervisor(ctx: &Context, planned: &mut Value) {
+    if planned.attr("hypervisor").is_some_and(Value::is_unknown)
+        && let Ok(hv) = hypervisor(ctx, None)
+    {
+        obj_set(planned, "hypervisor", Value::from(hv.name.as_str()));
+    }
+}
+
+/// A libvirt failure as a diagnostic: the error's message (which says what to check) as
+/// summary, the chain as detail, and `hint` about what rack was doing.
+pub fn libvirt_diag(e: &LibvirtError, hint: &str) -> Diagnostic {
+    Diagnostic::from_error(e, hint)
+}
+
+/// Where an import points: the hypervisor and the object's names, `keys` in order (e.g.
+/// `["pool", "name"]`), from an ID `<hypervisor>/<pool>/<name>` (the hypervisor may be
+/// left out for the default one) or from an identity holding `hypervisor` and the keys.
+pub fn import_target(
+    ctx: &Context,
+    req: &ImportRequest,
+    keys: &[&str],
+) -> Result<(NamedHypervisor, Vec<String>), Diagnostic> {
+    let (hv_name, names) = match req {
+        ImportRequest::Id(id) => split_import_id(id, keys.len()).ok_or_else(|| {
+            let path = keys
+                .iter()
+                .map(|k| format!("<{k}>"))
+                .collect::<Vec<_>>()
+                .join("/");
+            Diagnostic::error(
+                format!("Invalid import ID {id:?}"),
+                format!("Use `<hypervisor>/{path}`, or `{path}` for the default hypervisor."),
+            )
+        })?,
+        ImportRequest::Identity(v) => (
+            str_attr(v, "hypervisor").map(str::to_string),
+            keys.iter()
+                .map(|k| str_attr(v, k).unwrap_or_default().to_string())
+                .collect(),
+        ),
+    };
+    Ok((hypervisor(ctx, hv_name.as_deref())?, names))
+}
+
+/// Splits an import ID `<hypervisor>/<rest>` or `<rest>` (default hypervisor), where
+/// `rest` has `parts` segments separated by `/`.
+pub fn split_import_id(id: &str, parts: usize) -> Option<(Option<String>, Vec<String>)> {
+    let segments: Vec<&str> = id.split('/').collect();
+    if segments.iter().any(|s| s.is_empty()) {
+        return None;
+    }
+    if segments.len() == parts {
+        Some((None, segments.iter().map(|s| (*s).to_string()).collect()))
+    } else if segments.len() == parts + 1 {
+        Some((
+            Some(segments[0].to_string()),
+            segments[1..].iter().map(|s| (*s).to_string()).collect(),
+        ))
+    } else {
+        None
+    }
+}
+
+/// What create and update start from: the object `spec` read from the plan (its errors,
+/// or an error saying the `noun` is incomplete) and the hypervisor the plan names.
+pub fn apply_target<S>(
+    ctx: &Context,
+    planned: &Value,
+    spec: Result<S, Vec<Diagnostic>>,
+    noun: &str,
+) -> Result<(S, NamedHypervisor), Diagnostics> {
+    let spec = spec.map_err(|errs| incomplete(errs, noun))?;
+    Ok((spec, hypervisor(ctx, str_attr(planned, "hypervisor"))?))
+}
+
+/// Refreshes the object that `state` names (`name` on `hypervisor`): `fetch` reads it,
+/// `to_state` writes the new state from it; an object that is gone leaves the state
+/// empty, so Terraform plans to create it again. `noun` names the kind in messages, e.g.
+/// `storage pool`.
+pub async fn read_object<T, Fut>(
+    ctx: &Context,
+    state: Value,
+    noun: &str,
+    fetch: impl FnOnce(Hypervisor, String) -> Fut,
+    to_state: impl FnOnce(&str, &T, &Value) -> StateResult,
+) -> StateResult
+where
+    Fut: Future<Output = Result<Option<T>, LibvirtError>>,
+{
+    let Some(name) = str_attr(&state, "name").map(str::to_string) else {
+        return StateResult::failed(state.clone(), incomplete(Vec::new(), noun));
+    };
+    let hv = match hypervisor(ctx, str_attr(&state, "hypervisor")) {
+        Ok(h) => h,
+        Err(d) => return StateResult::failed(state, d),
+    };
+    match fetch(hv.handle.clone(), name.clone()).await {
+        Ok(Some(now)) => to_state(&hv.name, &now, &state),
+        Ok(None) => StateResult::default(),
+        Err(e) => {
+            let d = libvirt_diag(
+                &e,
+                &format!("Reading {noun} {name:?} on hypervisor {:?}.", hv.name),
+            );
+            StateResult::failed(state, d)
+        }
+    }
+}
+
+/// Deletes the object that `prior` names (`name` on `hypervisor`) with `delete`; a failure
+/// says what rack was deleting and `hint`, what to check.
+pub async fn delete_object<Fut>(
+    ctx: &Context,
+    prior: &Value,
+    noun: &str,
+    hint: &str,
+    delete: impl FnOnce(Hypervisor, String) -> Fut,
+) -> Diagnostics
+where
+    Fut: Future<Output = Result<(), LibvirtError>>,
+{
+    let Some(name) = str_attr(prior, "name").map(str::to_string) else {
+        return Diagnostics::new();
+    };
+    let hv = match hypervisor(ctx, str_attr(prior, "hypervisor")) {
+        Ok(h) => h,
+        Err(d) => return d.into(),
+    };
+    match delete(hv.handle.clone(), name.clone()).await {
+        Ok(()) => Diagnostics::new(),
+        Err(e) => {
+            let what = format!("Deleting {noun} {name:?} on hypervisor {:?}.", hv.name);
+            let what = if hint.is_empty() {
+                what
+            } else {
+                format!("{what} {hint}")
+            };
+            libvirt_diag(&e, &what).into()
+        }
+    }
+}
+
+/// Imports the object an import ID or identity names (`<hypervisor>/<name>`): `fetch`
+/// reads it afresh, `to_state` writes its state. `noun` names the kind in messages and
+/// `virsh_list` is the `virsh` command that lists the objects of that kind.
+pub async fn import_object<T, Fut>(
+    ctx: &Context,
+    req: &ImportRequest,
+    noun: &str,
+    virsh_list: &str,
+    fetch: impl FnOnce(Hypervisor, String) -> Fut,
+    to_state: impl FnOnce(&str, &T) -> StateResult,
+) -> StateResult
+where
+    Fut: Future<Output = Result<Option<T>, LibvirtError>>,
+{
+    let (hv, name) = match import_target(ctx, req, &["name"]) {
+        Ok((hv, mut names)) => (hv, names.remove(0)),
+        Err(d) => return StateResult::failed(Value::Null, d),
+    };
+    match fetch(hv.handle.clone(), name.clone()).await {
+        Ok(Some(now)) => to_state(&hv.name, &now),
+        Ok(None) => StateResult::failed(
+            Value::Null,
+            Diagnostic::error(
+                format!("No {noun} {name:?} on hypervisor {:?}", hv.name),
+                format!(
+                    "Check the name (`virsh {virsh_list} --all` on the hypervisor lists them) \
+                     and the hypervisor."
+                ),
+            ),
+        ),
+        Err(e) => StateResult::failed(
+            Value::Null,
+            libvirt_diag(&e, &format!("Reading {noun} {name:?} for import.")),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_import_id_of_the_wrong_shape_says_what_to_write() {
+        let ctx = Context::new(None, std::sync::Arc::default());
+        let req = ImportRequest::Id("kvm1/default/disk0/extra".into());
+        let Err(d) = import_target(&ctx, &req, &["pool", "name"]) else {
+            panic!("a four-part ID for a volume was accepted");
+        };
+        assert_eq!(d.summary, "Invalid import ID \"kvm1/default/disk0/extra\"");
+        assert_eq!(
+            d.detail,
+            "Use `<hypervisor>/<pool>/<name>`, or `<pool>/<name>` for the default hypervisor."
+        );
+        let req = ImportRequest::Id("a//b".into());
+        let Err(d) = import_target(&ctx, &req, &["name"]) else {
+            panic!("an ID with an empty part was accepted");
+        };
+        assert_eq!(
+            d.detail,
+            "Use `<hypervisor>/<name>`, or `<name>` for the default hypervisor."
+        );
+    }
+
+    #[test]
+    fn import_ids_with_and_without_hypervisor() {
+        assert_eq!(
+            split_import_id("farm", 1),
+            Some((None, vec!["farm".to_string()]))
+        );
+        assert_eq!(
+            split_import_id("kvm1/farm", 1),
+            Some((Some("kvm1".to_string()), vec!["farm".to_string()]))
+        );
+        assert_eq!(
+            split_import_id("kvm1/default/disk0", 2),
+            Some((
+                Some("kvm1".to_string()),
+                vec!["default".to_string(), "disk0".to_string()]
+            ))
+        );
+        assert_eq!(split_import_id("a/b/c", 1), None);
+        assert_eq!(split_import_id("kvm1/", 1), None);
+    }
+}

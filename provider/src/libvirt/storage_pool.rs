@@ -1,0 +1,628 @@
+//! `rack_storage_pool`: a libvirt storage pool on a hypervisor, a directory (`dir`) or an
+//! LVM volume group (`logical`).
+//!
+//! Changed in place: `autostart` and `active`. Everything else (name, type, path, volume
+//! group, devices, hypervisor) replaces the pool; core's `POOL_REPLACE_ATTRIBUTES` is the
+//! list, and the plan names the attribute. Refresh reads every pool of a hypervisor in one
+//! listing per provider process.
+
+use async_trait::async_trait;
+use rack_core::libvirt::{
+    Hypervisor, LibvirtError, PoolKind, PoolSpec, PoolSpecError, PoolState, plan_pool_update,
+};
+
+use super::shared::{
+    apply_target, delete_object, import_object, libvirt_diag, plan_default_hypervisor, read_object,
+};
+use crate::framework::attrs::{obj_set, str_attr};
+use crate::framework::plan::PlannedChange;
+use crate::framework::schema::{Attribute, Block, IdentityAttribute, IdentitySchema, Schema};
+use crate::framework::validate::one_of;
+use crate::framework::{
+    ApplyRequest, AttributePath, Context, DeleteRequest, Diagnostic, Diagnostics, ImportRequest,
+    Private, ReadRequest, Resource, StateResult,
+};
+use crate::protocol::value::{Number, Type, Value};
+
+/// The resource.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StoragePool;
+
+/// The pool types, as written in configuration.
+pub const TYPES: &[&str] = &["dir", "logical"];
+
+fn bytes(n: u64) -> Value {
+    Value::Number(Number::from(n))
+}
+
+fn strings(v: Option<&Value>) -> Vec<String> {
+    match v {
+        Some(Value::List(items) | Value::Set(items)) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The configuration (or state) as core's pool model. Needs `name` and `type` known.
+fn spec_of(v: &Value) -> Result<PoolSpec, Vec<Diagnostic>> {
+    let mut errs = Vec::new();
+    let name = str_attr(v, "name").unwrap_or_default().to_string();
+    let path = str_attr(v, "path");
+    let group = str_attr(v, "volume_group");
+    let devices = strings(v.attr("devices"));
+    let kind = match str_attr(v, "type").unwrap_or_default() {
+        "dir" => {
+            for (attr, set) in [
+                ("volume_group", group.is_some()),
+                ("devices", !devices.is_empty()),
+            ] {
+                if set {
+                    errs.push(
+                        Diagnostic::error(
+                            format!("`{attr}` is for logical pools"),
+                            "Remove it, or set `type = \"logical\"`.",
+                        )
+                        .at(AttributePath::attr(attr)),
+                    );
+                }
+            }
+            match path {
+                Some(p) => PoolKind::Dir {
+                    path: p.to_string(),
+                },
+                None => {
+                    errs.push(
+                        Diagnostic::error(
+                            "A dir pool needs its path",
+                            "Set `path` to the directory on the hypervisor, e.g. \
+                             `/var/lib/libvirt/images`. rack creates it if it is missing.",
+                        )
+                        .at(AttributePath::attr("path")),
+                    );
+                    return Err(errs);
+                }
+            }
+        }
+        "logical" => {
+            let volume_group = group.unwrap_or(&name).to_string();
+            if let Some(p) = path
+                && p != format!("/dev/{volume_group}")
+            {
+                errs.push(
+                    Diagnostic::error(
+                        "A logical pool's path is its volume group's",
+                        format!(
+                            "Remove `path` (it is `/dev/{volume_group}`), or set \
+                             `type = \"dir\"`."
+                        ),
+                    )
+                    .at(AttributePath::attr("path")),
+                );
+            }
+            PoolKind::Logical {
+                volume_group,
+                devices,
+            }
+        }
+        other => {
+            errs.push(
+                Diagnostic::error(
+                    format!("Unknown pool type {other:?}"),
+                    format!("Use one of {}.", TYPES.join(", ")),
+                )
+                .at(AttributePath::attr("type")),
+            );
+            return Err(errs);
+        }
+    };
+    let spec = PoolSpec {
+        name,
+        kind,
+        autostart: v.attr("autostart").and_then(Value::as_bool).unwrap_or(true),
+    };
+    if let Err(e) = spec.validate() {
+        let attr = match &e {
+            PoolSpecError::Name(_) => "name",
+            PoolSpecError::Path { attribute, .. } => attribute,
+            PoolSpecError::VolumeGroup(_) => "volume_group",
+            _ => "name",
+        };
+        errs.push(
+            Diagnostic::error(
+                "Invalid storage pool",
+                format!("{e}. Fix `{attr}` in the configuration."),
+            )
+            .at(AttributePath::attr(attr)),
+        );
+    }
+    if errs.is_empty() { Ok(spec) } else { Err(errs) }
+}
+
+fn pool_id(hv: &str, name: &str) -> String {
+    format!("{hv}/{name}")
+}
+
+fn identity(hv: &str, name: &str) -> Value {
+    Value::object([("hypervisor", Value::from(hv)), ("name", Value::from(name))])
+}
+
+/// The state for a pool as libvirt holds it.
+fn state_of(hv: &str, now: &PoolState) -> Result<Value, Diagnostic> {
+    let spec = now.spec.as_ref().map_err(|e| {
+        Diagnostic::error(
+            format!("Storage pool {:?} cannot be managed by rack", now.name),
+            format!(
+                "{e}. rack manages dir and logical pools; remove this one from the \
+                 configuration, or manage it with virsh."
+            ),
+        )
+    })?;
+    let (ty, path, group, devices) = match &spec.kind {
+        PoolKind::Dir { path } => ("dir", path.clone(), Value::Null, Value::Null),
+        PoolKind::Logical {
+            volume_group,
+            devices,
+        } => (
+            "logical",
+            spec.kind.target_path(),
+            Value::from(volume_group.as_str()),
+            if devices.is_empty() {
+                Value::Null
+            } else {
+                Value::List(devices.iter().map(|d| Value::from(d.as_str())).collect())
+            },
+        ),
+        other => {
+            return Err(Diagnostic::error(
+                format!("Storage pool {:?} cannot be managed by rack", now.name),
+                format!("Its kind ({other}) is not one this provider version manages."),
+            ));
+        }
+    };
+    Ok(Value::object([
+        ("id", Value::from(pool_id(hv, &now.name))),
+        ("hypervisor", Value::from(hv)),
+        ("name", Value::from(now.name.as_str())),
+        ("type", Value::from(ty)),
+        ("path", Value::from(path)),
+        ("volume_group", group),
+        ("devices", devices),
+        ("autostart", Value::Bool(now.autostart)),
+        ("active", Value::Bool(now.active)),
+        ("uuid", Value::from(now.uuid.as_str())),
+        ("capacity", bytes(now.capacity)),
+        ("allocation", bytes(now.allocation)),
+        ("available", bytes(now.available)),
+    ]))
+}
+
+fn result(hv: &str, now: &PoolState, fallback: &Value) -> StateResult {
+    match state_of(hv, now) {
+        Ok(state) => StateResult {
+            state,
+            identity: Some(identity(hv, &now.name)),
+            ..StateResult::default()
+        },
+        Err(d) => StateResult::failed(fallback.clone(), d),
+    }
+}
+
+/// The private-state key recording that rack built the pool's storage (made its
+/// directory or volume group), so that destroy may remove it when empty. Absent after an
+/// import or in state written before it existed: the storage is then kept.
+const BUILT_STORAGE: &str = "built_storage";
+
+fn built_private(built: bool) -> Private {
+    let mut p = Private::default();
+    p.0.insert(BUILT_STORAGE.to_owned(), serde_json::Value::Bool(built));
+    p
+}
+
+fn built_storage(private: &Private) -> bool {
+    private.0.get(BUILT_STORAGE) == Some(&serde_json::Value::Bool(true))
+}
+
+#[async_trait]
+impl Resource for StoragePool {
+    fn type_name(&self) -> &'static str {
+        "rack_storage_pool"
+    }
+
+    fn schema(&self) -> Schema {
+        Schema::new(
+            Block::new(
+                "A libvirt storage pool on a KVM hypervisor: a directory holding one file per \
+                 volume (`dir`), or an LVM volume group holding one logical volume per volume \
+                 (`logical`). Creating it defines it, builds what is missing (`mkdir -p` for a \
+                 directory that does not exist; `pvcreate` and `vgcreate` on `devices` for a \
+                 volume group, refusing devices that carry a filesystem or LVM signature), \
+                 starts it and sets autostart; a failed create leaves no definition behind.\n\n\
+                 Changed in place: `autostart` and `active`. A change to `hypervisor`, \
+                 `name`, `type`, `path`, `volume_group` or `devices` replaces the pool, and \
+                 the plan names the attribute.\n\n\
+                 Destroying stops the pool and removes its definition. Its storage is removed \
+                 only when empty and rack built it (recorded in the resource's private \
+                 state): a directory rack created with no volume left in it, a volume group \
+                 rack built from `devices` with no logical volume left. A directory that \
+                 existed before, a volume group the pool merely uses, the storage of an \
+                 imported pool, and volumes not managed here, are kept.\n\n\
+                 Drift: a pool stopped out of band shows as `active` changing back to \
+                 `true`; one undefined out of band is created again.",
+            )
+            .attributes([
+                Attribute::string("hypervisor")
+                    .optional()
+                    .computed()
+                    .description(
+                        "Name of a hypervisor in the provider's `hypervisors` map; the default \
+                     hypervisor when omitted. Changing it replaces the pool.",
+                    ),
+                Attribute::string("name")
+                    .required()
+                    .requires_replace()
+                    .description("The pool's name on the hypervisor."),
+                Attribute::string("type")
+                    .required()
+                    .requires_replace()
+                    .validator(one_of(TYPES.iter().copied()))
+                    .description("`dir` (a directory) or `logical` (an LVM volume group)."),
+                Attribute::string("path").optional().computed().description(
+                    "For `dir`: the directory on the hypervisor (absolute, required; created \
+                     when missing). For `logical`: `/dev/<volume_group>`, computed. Changing \
+                     it replaces the pool.",
+                ),
+                Attribute::string("volume_group")
+                    .optional()
+                    .computed()
+                    .description(
+                        "For `logical`: the LVM volume group; the pool's name when omitted. \
+                         Changing it replaces the pool.",
+                    ),
+                Attribute::list("devices", Type::String)
+                    .optional()
+                    .requires_replace()
+                    .description(
+                        "For `logical`: block devices (e.g. `/dev/sdb`) to build the volume \
+                         group on. Omitted: the volume group must exist already, and \
+                         destroying the pool keeps it.",
+                    ),
+                Attribute::bool("autostart")
+                    .optional()
+                    .computed()
+                    .default(Value::Bool(true))
+                    .description(
+                        "Whether libvirt starts the pool when its daemon starts. Default: `true`.",
+                    ),
+                Attribute::bool("active")
+                    .optional()
+                    .computed()
+                    .default(Value::Bool(true))
+                    .description(
+                        "Whether the pool runs (its volumes can be used only then). Default \
+                         `true`: a pool stopped out of band is started again by the next apply.",
+                    ),
+                Attribute::string("uuid")
+                    .computed()
+                    .use_state_for_unknown()
+                    .description("libvirt's UUID of the pool."),
+                Attribute::number("capacity")
+                    .computed()
+                    .description("Size of the underlying storage in bytes (0 while inactive)."),
+                Attribute::number("allocation")
+                    .computed()
+                    .description("Bytes allocated to volumes (0 while inactive)."),
+                Attribute::number("available")
+                    .computed()
+                    .description("Bytes free for new volumes (0 while inactive)."),
+                Attribute::string("id").computed().description(
+                    "`<hypervisor>/<name>`: the import ID (`<name>` alone for the default \
+                     hypervisor).",
+                ),
+            ]),
+        )
+    }
+
+    fn identity_schema(&self) -> Option<IdentitySchema> {
+        Some(IdentitySchema {
+            version: 0,
+            attributes: vec![
+                IdentityAttribute::optional_string(
+                    "hypervisor",
+                    "Hypervisor name; the default hypervisor when omitted.",
+                ),
+                IdentityAttribute::required_string("name", "The pool's name."),
+            ],
+        })
+    }
+
+    async fn validate(&self, config: &Value, diags: &mut Diagnostics) {
+        let known = ["name", "type", "path", "volume_group", "devices"]
+            .iter()
+            .all(|a| config.attr(a).is_none_or(Value::is_fully_known));
+        if known && let Err(errs) = spec_of(config) {
+            for e in errs {
+                diags.push(e);
+            }
+        }
+    }
+
+    async fn modify_plan(
+        &self,
+        ctx: &Context,
+        prior: &Value,
+        _config: &Value,
+        plan: &mut PlannedChange,
+    ) {
+        if plan.planned.is_null() {
+            return;
+        }
+        plan_default_hypervisor(ctx, &mut plan.planned);
+        // A logical pool's volume group and path are known at plan time.
+        if str_attr(&plan.planned, "type") == Some("logical")
+            && let Some(name) = str_attr(&plan.planned, "name").map(str::to_string)
+        {
+            if plan
+                .planned
+                .attr("volume_group")
+                .is_some_and(Value::is_unknown)
+            {
+                obj_set(
+                    &mut plan.planned,
+                    "volume_group",
+                    Value::from(name.as_str()),
+                );
+            }
+            if plan.planned.attr("path").is_some_and(Value::is_unknown)
+                && let Some(vg) = str_attr(&plan.planned, "volume_group")
+            {
+                let path = format!("/dev/{vg}");
+                obj_set(&mut plan.planned, "path", Value::from(path));
+            }
+        }
+        if let (Some(hv), Some(name)) = (
+            str_attr(&plan.planned, "hypervisor"),
+            str_attr(&plan.planned, "name"),
+        ) {
+            let id = pool_id(hv, name);
+            obj_set(&mut plan.planned, "id", Value::from(id));
+        }
+        if prior.is_null() {
+            return;
+        }
+        if str_attr(&plan.planned, "hypervisor") != str_attr(prior, "hypervisor") {
+            plan.requires_replace
+                .push(AttributePath::attr("hypervisor"));
+        }
+        let (Ok(current), Ok(desired)) = (spec_of(prior), spec_of(&plan.planned)) else {
+            return;
+        };
+        for attr in plan_pool_update(&current, &desired).replace {
+            plan.requires_replace.push(AttributePath::attr(attr));
+        }
+        if !plan.requires_replace.is_empty() {
+            for attr in ["uuid", "capacity", "allocation", "available"] {
+                obj_set(&mut plan.planned, attr, Value::Unknown);
+            }
+        }
+    }
+
+    async fn create(&self, ctx: &Context, req: ApplyRequest) -> StateResult {
+        let planned = req.planned;
+        let created = async {
+            let (spec, hv) = apply_target(ctx, &planned, spec_of(&planned), "storage pool")?;
+            let created = hv.handle.create_pool_recording(&spec).await.map_err(|e| {
+                libvirt_diag(
+                    &e,
+                    &format!(
+                        "Creating storage pool {:?} on hypervisor {:?}.",
+                        spec.name, hv.name
+                    ),
+                )
+            })?;
+            let (mut now, built) = (created.state, created.built_storage);
+            let mut diags = Diagnostics::new();
+            if planned.attr("active") == Some(&Value::Bool(false)) {
+                match hv.handle.set_pool_active(&spec.name, false).await {
+                    Ok(n) => now = n,
+                    Err(e) => diags.push(libvirt_diag(&e, "Stopping the pool after creating it.")),
+                }
+            }
+            let mut out = result(&hv.name, &now, &planned);
+            out.private = built_private(built);
+            out.diags.extend(diags);
+            Ok(out)
+        };
+        StateResult::or_failed(created.await, Value::Null)
+    }
+
+    async fn read(&self, ctx: &Context, req: ReadRequest) -> StateResult {
+        let fetch = |hv: Hypervisor, name: String| async move { hv.pool(&name).await };
+        read_object(ctx, req.state, "storage pool", fetch, |hv, now, state| {
+            let mut out = result(hv, now, state);
+            out.private = req.private;
+            out
+        })
+        .await
+    }
+
+    async fn update(&self, ctx: &Context, req: ApplyRequest) -> StateResult {
+        let (prior, planned) = (req.prior, req.planned);
+        let mut private = req.private;
+        let (desired, hv) = match apply_target(ctx, &planned, spec_of(&planned), "storage pool") {
+            Ok(t) => t,
+            Err(d) => return StateResult::failed(prior, d),
+        };
+        let name = desired.name.clone();
+        let fail = |e: &LibvirtError| {
+            libvirt_diag(
+                e,
+                &format!(
+                    "Updating storage pool {name:?} on hypervisor {:?}.",
+                    hv.name
+                ),
+            )
+        };
+        let mut now = match hv.handle.update_pool(&desired).await {
+            Ok(n) => n,
+            // Undefined by someone else since the refresh: define it again.
+            Err(LibvirtError::NotFound { .. }) => {
+                match hv.handle.create_pool_recording(&desired).await {
+                    Ok(c) => {
+                        private = built_private(c.built_storage);
+                        c.state
+                    }
+                    Err(e) => return StateResult::failed(Value::Null, fail(&e)),
+                }
+            }
+            Err(e) => {
+                let d = fail(&e);
+                return match hv.handle.pool_fresh(&name).await {
+                    Ok(Some(n)) => {
+                        let mut r = result(&hv.name, &n, &prior);
+                        r.private = private;
+                        r.diags.push(d);
+                        r
+                    }
+                    Ok(None) => StateResult::failed(Value::Null, d),
+                    Err(_) => StateResult::failed(prior, d),
+                };
+            }
+        };
+        let want_active = planned
+            .attr("active")
+            .and_then(Value::as_bool)
+            .unwrap_or(true);
+        let mut diags = Diagnostics::new();
+        if now.active != want_active {
+            match hv.handle.set_pool_active(&name, want_active).await {
+                Ok(n) => now = n,
+                Err(e) => diags.push(fail(&e)),
+            }
+        }
+        let mut out = result(&hv.name, &now, &planned);
+        out.private = private;
+        out.diags.extend(diags);
+        out
+    }
+
+    async fn delete(&self, ctx: &Context, req: DeleteRequest) -> Diagnostics {
+        let hint = "Check that no running guest still uses its volumes.";
+        let remove_storage = built_storage(&req.private);
+        let delete = |hv: Hypervisor, name: String| async move {
+            hv.delete_pool_with(&name, remove_storage).await.map(|_| ())
+        };
+        delete_object(ctx, &req.prior, "storage pool", hint, delete).await
+    }
+
+    async fn import(&self, ctx: &Context, req: ImportRequest) -> StateResult {
+        let fetch = |hv: Hypervisor, name: String| async move { hv.pool_fresh(&name).await };
+        import_object(ctx, &req, "storage pool", "pool-list", fetch, |hv, now| {
+            result(hv, now, &Value::Null)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(pairs: Vec<(&str, Value)>) -> Value {
+        let mut base = vec![
+            ("name", Value::from("images")),
+            ("type", Value::from("dir")),
+            ("path", Value::from("/srv/images")),
+            ("volume_group", Value::Null),
+            ("devices", Value::Null),
+            ("autostart", Value::Bool(true)),
+        ];
+        for (k, v) in pairs {
+            base.retain(|(n, _)| *n != k);
+            base.push((k, v));
+        }
+        Value::object(base)
+    }
+
+    #[test]
+    fn configuration_becomes_the_model() {
+        assert_eq!(
+            spec_of(&config(vec![])).unwrap(),
+            PoolSpec::dir("images", "/srv/images")
+        );
+        let lvm = config(vec![
+            ("type", Value::from("logical")),
+            ("path", Value::Null),
+            ("devices", Value::List(vec![Value::from("/dev/sdb")])),
+        ]);
+        assert_eq!(
+            spec_of(&lvm).unwrap(),
+            PoolSpec::logical("images", "images", vec!["/dev/sdb".into()])
+        );
+    }
+
+    #[test]
+    fn bad_input_points_at_the_attribute() {
+        let cases = [
+            (config(vec![("path", Value::Null)]), "path"),
+            (config(vec![("path", Value::from("relative"))]), "path"),
+            (
+                config(vec![("volume_group", Value::from("vg"))]),
+                "volume_group",
+            ),
+            (
+                config(vec![(
+                    "devices",
+                    Value::List(vec![Value::from("/dev/sdb")]),
+                )]),
+                "devices",
+            ),
+            (
+                config(vec![
+                    ("type", Value::from("logical")),
+                    ("volume_group", Value::from("-bad")),
+                ]),
+                "volume_group",
+            ),
+            (
+                config(vec![
+                    ("type", Value::from("logical")),
+                    ("path", Value::from("/srv/x")),
+                ]),
+                "path",
+            ),
+            (config(vec![("name", Value::from("a b"))]), "name"),
+        ];
+        for (c, path) in cases {
+            let errs = spec_of(&c).unwrap_err();
+            let paths: Vec<String> = errs
+                .iter()
+                .filter_map(|d| d.attribute.as_ref().map(ToString::to_string))
+                .collect();
+            assert!(paths.contains(&path.to_string()), "{path}: {errs:?}");
+        }
+    }
+
+    #[test]
+    fn state_reads_back_as_the_same_model() {
+        let spec = PoolSpec::logical("fast", "vg0", vec![]);
+        let now = PoolState {
+            name: "fast".into(),
+            uuid: "u".into(),
+            active: true,
+            persistent: true,
+            autostart: true,
+            capacity: 10,
+            allocation: 1,
+            available: 9,
+            xml: String::new(),
+            spec: Ok(spec.clone()),
+        };
+        let state = state_of("kvm1", &now).unwrap();
+        assert_eq!(state.attr("path"), Some(&Value::from("/dev/vg0")));
+        assert_eq!(state.attr("id"), Some(&Value::from("kvm1/fast")));
+        assert_eq!(spec_of(&state).unwrap(), spec);
+    }
+}

@@ -1,0 +1,221 @@
+//! What create and update do besides defining the domain: waiting for addresses, checking
+//! the volumes a VM attaches, and finishing (or undoing) an apply.
+
+use super::*;
+
+// ---- Addresses ----------------------------------------------------------------------
+
+/// The routable addresses of every interface, from `source`; `None` when they cannot be
+/// read (no agent, VM off), which keeps the prior addresses.
+pub(super) async fn read_addresses(
+    hv: &Hypervisor,
+    name: &str,
+    source: AddressSource,
+) -> Option<Addresses> {
+    let found = hv.domain_addresses(name, source).await.ok()?;
+    let mut out = Addresses::new();
+    for i in found {
+        if let Some(mac) = i.mac {
+            let ips = out.entry(mac).or_default();
+            ips.extend(
+                i.addresses
+                    .iter()
+                    .map(|(ip, _)| *ip)
+                    .filter(|ip| routable(*ip)),
+            );
+        }
+    }
+    Some(out)
+}
+
+pub(super) fn source_words(source: AddressSource) -> &'static str {
+    match source {
+        AddressSource::Lease => "the DHCP leases of the libvirt network",
+        AddressSource::Agent => "the QEMU guest agent",
+        _ => "the QEMU guest agent, then the DHCP leases of the libvirt network",
+    }
+}
+
+/// Waits as `wait_for_ip` says for every interface (with source `lease`, every interface
+/// on a libvirt network: a host bridge has no lease libvirt knows of).
+pub(super) async fn wait_for_ip(
+    hv: &Hypervisor,
+    spec: &DomainSpec,
+    timeout: Duration,
+    source: AddressSource,
+) -> Result<Addresses, Diagnostic> {
+    let macs: Vec<(usize, MacAddress, InterfaceSource)> = spec
+        .resolved_interfaces()
+        .into_iter()
+        .enumerate()
+        .filter(|(_, i)| {
+            source != AddressSource::Lease || matches!(i.source, InterfaceSource::Network(_))
+        })
+        .filter_map(|(n, i)| Some((n, i.mac?, i.source)))
+        .collect();
+    let wanted: Vec<MacAddress> = macs.iter().map(|(_, m, _)| *m).collect();
+    match hv
+        .wait_for_addresses(&spec.name, &wanted, source, timeout)
+        .await
+    {
+        Ok(found) => {
+            let mut out = Addresses::new();
+            for i in found {
+                if let Some(mac) = i.mac {
+                    out.insert(
+                        mac,
+                        i.addresses
+                            .iter()
+                            .map(|(ip, _)| *ip)
+                            .filter(|ip| routable(*ip))
+                            .collect(),
+                    );
+                }
+            }
+            Ok(out)
+        }
+        Err(LibvirtError::NoAddress {
+            missing, waited, ..
+        }) => {
+            let named: Vec<String> = macs
+                .iter()
+                .filter(|(_, m, _)| missing.contains(&m.to_string()))
+                .map(|(n, m, src)| {
+                    let on = match src {
+                        InterfaceSource::Network(n) => format!("network {n:?}"),
+                        InterfaceSource::Bridge(b) => format!("bridge {b:?}"),
+                        _ => String::new(),
+                    };
+                    format!("network_interface[{n}] ({m} on {on})")
+                })
+                .collect();
+            Err(Diagnostic::error(
+                format!("VM {:?} has no address on {}", spec.name, named.join(", ")),
+                format!(
+                    "Waited {waited:.0?} for an address that is neither link-local nor \
+                     loopback, from {} (wait_for_ip.source = {source}). Check that the guest \
+                     boots and runs a DHCP client (lease: on a libvirt network with DHCP), or \
+                     the QEMU guest agent (agent: `qemu_guest_agent = true` and \
+                     qemu-guest-agent in the guest); or raise wait_for_ip.timeout. The VM \
+                     exists and stays as it is.",
+                    source_words(source)
+                ),
+            )
+            .at(AttributePath::attr("wait_for_ip")))
+        }
+        Err(e) => Err(libvirt_diag(
+            &e,
+            &format!("Waiting for the addresses of VM {:?}.", spec.name),
+        )),
+    }
+}
+
+// ---- Apply ---------------------------------------------------------------------------
+
+/// Fails, naming the disk, when a volume (or pool) that `spec` attaches and `prior` did
+/// not does not exist: libvirt would define the VM and find out only at start.
+pub(super) async fn check_volumes(
+    hv: &Hypervisor,
+    spec: &DomainSpec,
+    prior: &Value,
+) -> Diagnostics {
+    let mut diags = Diagnostics::new();
+    let missing = match hv.missing_volumes(spec).await {
+        Ok(m) => m,
+        Err(e) => {
+            diags.push(libvirt_diag(
+                &e,
+                &format!("Checking the volumes of VM {:?}.", spec.name),
+            ));
+            return diags;
+        }
+    };
+    let before = items(prior, "disk");
+    for (i, pool_exists) in missing {
+        let Some(d) = spec.disks.get(i) else { continue };
+        let attached = before.iter().any(|p| {
+            str_attr(p, "pool") == Some(d.pool.as_str())
+                && str_attr(p, "volume") == Some(d.volume.as_str())
+        });
+        if attached {
+            continue;
+        }
+        let path = AttributePath::attr("disk").join_index(i);
+        diags.push(if pool_exists {
+            invalid(
+                path.join_attr("volume"),
+                format!("Volume {:?} does not exist in pool {:?}", d.volume, d.pool),
+                "Create the volume first (a `rack_volume` this VM refers to is created \
+                 before it), or fix the name; `virsh vol-list <pool>` on the hypervisor lists \
+                 the pool's volumes. Nothing was changed.",
+            )
+        } else {
+            invalid(
+                path.join_attr("pool"),
+                format!("Storage pool {:?} does not exist", d.pool),
+                "Create the pool first, or fix the name; `virsh pool-list --all` on the \
+                 hypervisor lists them. Nothing was changed.",
+            )
+        });
+    }
+    diags
+}
+
+/// After a failed update: the state is what libvirt holds, so the next plan starts from
+/// the truth; `prior` when libvirt cannot be read either.
+pub(super) async fn after_failure(
+    hv: &Hypervisor,
+    hv_name: &str,
+    name: &str,
+    prior: &Value,
+    d: Diagnostic,
+) -> StateResult {
+    match hv.domain_fresh(name).await {
+        Ok(Some(now)) => {
+            let mut r = result(hv_name, &now, prior, None);
+            r.diags.push(d);
+            r
+        }
+        Ok(None) => StateResult::failed(Value::Null, d),
+        Err(_) => StateResult::failed(prior.clone(), d),
+    }
+}
+
+/// The state after a create or update that went through: waits for addresses when
+/// `wait_for_ip` asks and the VM was (re)started, else reads what is there.
+pub(super) async fn finish(
+    hv: &Hypervisor,
+    hv_name: &str,
+    spec: &DomainSpec,
+    now: &DomainState,
+    planned: &Value,
+    started: bool,
+) -> StateResult {
+    let wait = wait_of(planned);
+    let addresses = match wait {
+        Some((timeout, source)) if now.active && started => {
+            match wait_for_ip(hv, spec, timeout, source).await {
+                Ok(a) => Some(a),
+                Err(d) => {
+                    let mut r = result(hv_name, now, planned, Some(&Addresses::new()));
+                    r.diags.push(d);
+                    return r;
+                }
+            }
+        }
+        _ if !now.active => Some(Addresses::new()),
+        Some((_, source)) => read_addresses(hv, &spec.name, source).await,
+        None => read_addresses(hv, &spec.name, AddressSource::Lease).await,
+    };
+    result(hv_name, now, planned, Some(&addresses.unwrap_or_default()))
+}
+
+/// The state of one VM for the list resource: as import gives it.
+pub(crate) fn listed_state(hv: &str, now: &DomainState) -> Option<Value> {
+    state_of(hv, now, &Value::Null, None).ok()
+}
+
+/// The identity of a VM, for the list resource.
+pub(crate) fn listed_identity(hv: &str, name: &str) -> Value {
+    identity(hv, name)
+}

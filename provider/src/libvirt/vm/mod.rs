@@ -1,0 +1,432 @@
+//! `rack_vm`: a virtual machine (libvirt domain) on a hypervisor: CPUs and memory,
+//! firmware and boot order, disks that are volumes of a storage pool, interfaces on a
+//! `rack_network` or a host bridge, consoles, the guest agent, a cloud-init seed, and its
+//! power state.
+//!
+//! Core's [`plan_domain_update`] decides what a change needs: live (memory and vCPUs
+//! within their maximum, hot-plugged disks and interfaces, power state, autostart), a
+//! restart (graceful shutdown, new definition, start; the plan warns and names the
+//! attributes), or a replacement (`name`, `hypervisor`). A new cloud-init seed is written
+//! into its volume; a running VM is restarted so that it sees it, and the plan says so.
+//!
+//! Refresh reads every VM of a hypervisor in one listing per provider process.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rack_core::cloudinit::CloudInit;
+use rack_core::libvirt::{
+    AddressSource, BootDevice, DirectBoot, DiskBus, DiskDevice, DiskSpec, DomainSpec,
+    DomainSpecError, DomainState, DomainType, Firmware, GraphicsKind, GraphicsSpec, GuestLimits,
+    Hypervisor, InterfaceSource, InterfaceSpec, LibvirtError, interface_mac, machine_matches,
+    parse_memory_kib, plan_domain_update, routable,
+};
+use rack_core::net::MacAddress;
+
+use super::shared::{
+    apply_target, delete_object, hypervisor, libvirt_diag, plan_default_hypervisor, split_import_id,
+};
+use crate::framework::attrs::{incomplete, obj_set, str_attr};
+use crate::framework::plan::PlannedChange;
+use crate::framework::schema::{
+    Attribute, Block, IdentityAttribute, IdentitySchema, NestedBlock, Nesting, Schema,
+};
+use crate::framework::timeouts::{duration_validator, parse_duration};
+use crate::framework::validate::one_of;
+use crate::framework::{
+    ApplyRequest, AttributePath, Context, DeleteRequest, Diagnostic, Diagnostics, ImportRequest,
+    ReadRequest, Resource, StateResult,
+};
+use crate::protocol::value::{Number, Type, Value};
+
+/// The resource.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Vm;
+
+/// How long a graceful shutdown may take before the VM is forced off, by default.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: &str = "60s";
+/// How long `wait_for_ip` waits by default.
+pub const DEFAULT_WAIT_TIMEOUT: &str = "5m";
+
+const TYPES: &[&str] = &["kvm", "qemu"];
+const FIRMWARES: &[&str] = &["bios", "uefi"];
+const BOOT_DEVICES: &[&str] = &["disk", "network", "cdrom"];
+const BUSES: &[&str] = &["virtio", "sata", "scsi"];
+const DEVICES: &[&str] = &["disk", "cdrom"];
+const GRAPHICS: &[&str] = &["vnc", "spice"];
+const SOURCES: &[&str] = &["lease", "agent", "any"];
+const CPU_MODES: &[&str] = &["host-passthrough", "host-model", "maximum", "custom"];
+const SEED_FILES: &[&str] = &["user_data", "meta_data", "network_config", "vendor_data"];
+
+mod apply;
+mod model;
+mod plan;
+mod schema;
+mod state;
+#[cfg(test)]
+mod tests;
+
+use apply::*;
+pub(crate) use apply::{listed_identity, listed_state};
+use model::*;
+pub use model::{memory_text, same_seed_text};
+use plan::*;
+use state::*;
+
+#[async_trait]
+impl Resource for Vm {
+    fn type_name(&self) -> &'static str {
+        "rack_vm"
+    }
+
+    fn schema(&self) -> Schema {
+        schema::schema()
+    }
+
+    fn identity_schema(&self) -> Option<IdentitySchema> {
+        schema::identity_schema()
+    }
+
+    async fn validate(&self, config: &Value, diags: &mut Diagnostics) {
+        let mut errs = Vec::new();
+        // Each memory size on its own, so that an unknown neighbour does not hide it.
+        memory_of(config, "memory", &mut errs);
+        memory_of(config, "max_memory", &mut errs);
+        if errs.is_empty()
+            && config.is_fully_known()
+            && let Err(e) = spec_of(config, config)
+        {
+            errs = e;
+        }
+        for e in errs {
+            diags.push(e);
+        }
+    }
+
+    async fn modify_plan(
+        &self,
+        ctx: &Context,
+        prior: &Value,
+        config: &Value,
+        plan: &mut PlannedChange,
+    ) {
+        if plan.planned.is_null() {
+            return;
+        }
+        plan_default_hypervisor(ctx, &mut plan.planned);
+        if let (Some(hv), Some(name)) = (
+            str_attr(&plan.planned, "hypervisor"),
+            str_attr(&plan.planned, "name"),
+        ) {
+            let id = vm_id(hv, name);
+            obj_set(&mut plan.planned, "id", Value::from(id));
+        }
+        let mut replace = false;
+        if !prior.is_null() {
+            if str_attr(&plan.planned, "hypervisor") != str_attr(prior, "hypervisor") {
+                plan.requires_replace
+                    .push(AttributePath::attr("hypervisor"));
+            }
+            replace = !plan.requires_replace.is_empty()
+                || str_attr(&plan.planned, "name") != str_attr(prior, "name");
+        }
+        if replace {
+            obj_set(&mut plan.planned, "uuid", Value::Unknown);
+            fill_planned(&mut plan.planned, &Value::Null, false);
+            return;
+        }
+        // Is a restart coming? Then addresses are not known until after it.
+        let mut restart: Vec<String> = Vec::new();
+        let prior_running = boolean(prior, "running") == Some(true);
+        if !prior.is_null() {
+            let mut probe = plan.planned.clone();
+            fill_planned(&mut probe, prior, true);
+            if let (Ok(current), Ok(desired)) = (spec_of(prior, config), spec_of(&probe, config)) {
+                let changes = plan_domain_update(&current, &desired);
+                if changes.needs_restart() {
+                    restart = restart_words(&changes.restart, config);
+                }
+            }
+            if seed_change(prior, &probe) == (SeedChange::Rewrite { restart: true })
+                && !restart.iter().any(|r| r == "cloud_init")
+            {
+                restart.push("cloud_init".to_owned());
+            }
+        }
+        let want_running = boolean(&plan.planned, "running") != Some(false);
+        if let Ok(hv) = hypervisor(ctx, str_attr(&plan.planned, "hypervisor")) {
+            plan_formats(&hv.handle, &mut plan.planned).await;
+            for e in check_limits(&hv.handle, &plan.planned).await {
+                plan.diags.push(e);
+            }
+        }
+        // Addresses stay known unless the guest starts, stops or restarts.
+        fill_planned(
+            &mut plan.planned,
+            prior,
+            restart.is_empty() && prior_running == want_running,
+        );
+        if !restart.is_empty() && prior_running && want_running {
+            let name = str_attr(&plan.planned, "name").unwrap_or_default();
+            plan.diags.push(Diagnostic::warning(
+                format!("VM {name:?} will be restarted"),
+                format!(
+                    "Changing {} needs a restart: the VM is shut down gracefully (forced off \
+                     after shutdown_timeout = {}), redefined and started again.",
+                    restart.join(", "),
+                    str_attr(&plan.planned, "shutdown_timeout").unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT)
+                ),
+            ));
+        }
+        if seed_change(prior, &plan.planned) == (SeedChange::Rewrite { restart: false })
+            && prior_running
+        {
+            plan.diags.push(Diagnostic::warning(
+                "The cloud-init seed will be written without a restart",
+                "The VM was imported, so the texts its seed holds are not known: rack writes \
+                 the configured ones and leaves the VM running. The guest reads them at its \
+                 next start (cloud-init runs per-instance modules again only for a new \
+                 `instance-id`).",
+            ));
+        }
+    }
+
+    async fn create(&self, ctx: &Context, req: ApplyRequest) -> StateResult {
+        let planned = req.planned;
+        let (spec, hv) = match apply_target(ctx, &planned, spec_of(&planned, &req.config), "VM") {
+            Ok(t) => t,
+            Err(d) => return StateResult::failed(Value::Null, d),
+        };
+        // Checked again here: the plan may have been made without the hypervisor.
+        let beyond = check_limits(&hv.handle, &planned).await;
+        if !beyond.is_empty() {
+            return StateResult::failed(Value::Null, incomplete(beyond, "VM"));
+        }
+        let checked = check_volumes(&hv.handle, &spec, &Value::Null).await;
+        if checked.has_errors() {
+            return StateResult::failed(Value::Null, checked);
+        }
+        let mut spec = spec;
+        if let Err(e) = apply_formats(&hv.handle, &mut spec).await {
+            let d = libvirt_diag(&e, &format!("Reading the volumes of VM {:?}.", spec.name));
+            return StateResult::failed(Value::Null, d);
+        }
+        let seed = seed_of(&planned);
+        let created = match hv.handle.create_domain(&spec, seed.as_ref()).await {
+            Ok(c) => c,
+            Err(e) => {
+                let d = libvirt_diag(
+                    &e,
+                    &format!("Creating VM {:?} on hypervisor {:?}.", spec.name, hv.name),
+                );
+                return StateResult::failed(Value::Null, d);
+            }
+        };
+        if let Some(e) = &created.start_error {
+            let mut out = result(&hv.name, &created.state, &planned, None);
+            out.diags.push(libvirt_diag(
+                e,
+                &format!(
+                    "VM {:?} is defined but did not start; the state records it with \
+                     running = false, and the next apply starts it once the cause is fixed.",
+                    spec.name
+                ),
+            ));
+            return out;
+        }
+        finish(&hv.handle, &hv.name, &spec, &created.state, &planned, true).await
+    }
+
+    async fn read(&self, ctx: &Context, req: ReadRequest) -> StateResult {
+        let state = req.state;
+        let Some(name) = str_attr(&state, "name").map(str::to_owned) else {
+            return StateResult::failed(state, incomplete(Vec::new(), "VM"));
+        };
+        let hv = match hypervisor(ctx, str_attr(&state, "hypervisor")) {
+            Ok(h) => h,
+            Err(d) => return StateResult::failed(state, d),
+        };
+        match hv.handle.domain(&name).await {
+            Ok(Some(now)) => {
+                let addresses = if now.active {
+                    let source = wait_of(&state).map_or(AddressSource::Lease, |(_, s)| s);
+                    read_addresses(&hv.handle, &name, source).await
+                } else {
+                    Some(Addresses::new())
+                };
+                result(&hv.name, &now, &state, addresses.as_ref())
+            }
+            Ok(None) => StateResult::default(),
+            Err(e) => {
+                let d = libvirt_diag(
+                    &e,
+                    &format!("Reading VM {name:?} on hypervisor {:?}.", hv.name),
+                );
+                StateResult::failed(state, d)
+            }
+        }
+    }
+
+    async fn update(&self, ctx: &Context, req: ApplyRequest) -> StateResult {
+        let (prior, planned, config) = (req.prior, req.planned, req.config);
+        let (desired, hv) = match apply_target(ctx, &planned, spec_of(&planned, &config), "VM") {
+            Ok(t) => t,
+            Err(d) => return StateResult::failed(prior, d),
+        };
+        let name = desired.name.clone();
+        let timeout = shutdown_timeout(&planned);
+        let fail = |e: &LibvirtError| {
+            libvirt_diag(
+                e,
+                &format!("Updating VM {name:?} on hypervisor {:?}.", hv.name),
+            )
+        };
+        let checked = check_volumes(&hv.handle, &desired, &prior).await;
+        if checked.has_errors() {
+            return StateResult::failed(prior, checked);
+        }
+        let mut desired = desired;
+        if let Err(e) = apply_formats(&hv.handle, &mut desired).await {
+            let d = libvirt_diag(&e, &format!("Reading the volumes of VM {name:?}."));
+            return StateResult::failed(prior, d);
+        }
+        let seed = seed_of(&planned);
+        let change = seed_change(&prior, &planned);
+        if change != SeedChange::None
+            && let (Some(seed), Some(pool)) = (&seed, &desired.cloud_init_pool)
+        {
+            if change == (SeedChange::Rewrite { restart: true }) {
+                // The running guest holds the old image open: off, write, and the update
+                // below starts it again.
+                if let Err(e) = hv.handle.shutdown_domain(&name, timeout).await
+                    && !matches!(e, LibvirtError::NotFound { .. })
+                {
+                    return after_failure(&hv.handle, &hv.name, &name, &prior, fail(&e)).await;
+                }
+            }
+            if let Err(e) = hv.handle.write_cloud_init(&name, pool, seed).await {
+                return after_failure(&hv.handle, &hv.name, &name, &prior, fail(&e)).await;
+            }
+        }
+        let updated = match hv.handle.update_domain(&desired, timeout).await {
+            Ok(u) => u,
+            // Undefined by someone else since the refresh: define it again.
+            Err(LibvirtError::NotFound { .. }) => {
+                return match hv.handle.create_domain(&desired, seed.as_ref()).await {
+                    Ok(c) => match &c.start_error {
+                        Some(e) => {
+                            let mut r = result(&hv.name, &c.state, &planned, None);
+                            r.diags.push(fail(e));
+                            r
+                        }
+                        None => {
+                            finish(&hv.handle, &hv.name, &desired, &c.state, &planned, true).await
+                        }
+                    },
+                    Err(e) => StateResult::failed(Value::Null, fail(&e)),
+                };
+            }
+            Err(e) => return after_failure(&hv.handle, &hv.name, &name, &prior, fail(&e)).await,
+        };
+        // A seed taken out of the definition: its volume goes too.
+        if let (None, Some(old_pool)) = (
+            &desired.cloud_init_pool,
+            single(&prior, "cloud_init").and_then(|c| str_attr(c, "pool")),
+        ) && let Err(e) = hv.handle.delete_cloud_init(&name, old_pool).await
+        {
+            let mut r = result(&hv.name, &updated.state, &planned, None);
+            r.diags.push(fail(&e));
+            return r;
+        }
+        if let Some(e) = &updated.start_error {
+            let mut r = result(&hv.name, &updated.state, &planned, None);
+            r.diags.push(libvirt_diag(
+                e,
+                &format!(
+                    "VM {name:?} is redefined but did not start; the state records it with \
+                     running = false, and the next apply starts it once the cause is fixed."
+                ),
+            ));
+            return r;
+        }
+        let started = updated.restarted
+            || updated.plan.running == Some(true)
+            || !updated.plan.attach_interfaces.is_empty()
+            || change == (SeedChange::Rewrite { restart: true });
+        finish(
+            &hv.handle,
+            &hv.name,
+            &desired,
+            &updated.state,
+            &planned,
+            started,
+        )
+        .await
+    }
+
+    async fn delete(&self, ctx: &Context, req: DeleteRequest) -> Diagnostics {
+        let timeout = shutdown_timeout(&req.prior);
+        let delete = |hv: Hypervisor, name: String| async move {
+            hv.delete_domain(&name, timeout).await.map(|_| ())
+        };
+        delete_object(ctx, &req.prior, "VM", "", delete).await
+    }
+
+    async fn import(&self, ctx: &Context, req: ImportRequest) -> StateResult {
+        let usage = "Use `<hypervisor>/<name>` or `<hypervisor>/<uuid>`, or the name or UUID \
+                     alone for the default hypervisor.";
+        let (hv_name, key) = match &req {
+            ImportRequest::Id(id) => match split_import_id(id, 1) {
+                Some((h, mut rest)) => (h, rest.remove(0)),
+                None => {
+                    return StateResult::failed(
+                        Value::Null,
+                        Diagnostic::error(format!("Invalid import ID {id:?}"), usage),
+                    );
+                }
+            },
+            ImportRequest::Identity(v) => (
+                str_attr(v, "hypervisor").map(str::to_string),
+                str_attr(v, "name").unwrap_or_default().to_string(),
+            ),
+        };
+        let hv = match hypervisor(ctx, hv_name.as_deref()) {
+            Ok(h) => h,
+            Err(d) => return StateResult::failed(Value::Null, d),
+        };
+        let found = match hv.handle.domain_fresh(&key).await {
+            Ok(Some(now)) => Ok(Some(now)),
+            Ok(None) => hv
+                .handle
+                .refresh_domains()
+                .await
+                .map(|all| all.into_iter().find(|d| d.uuid.eq_ignore_ascii_case(&key))),
+            Err(e) => Err(e),
+        };
+        match found {
+            Ok(Some(now)) => {
+                let addresses = if now.active {
+                    read_addresses(&hv.handle, &now.name, AddressSource::Lease).await
+                } else {
+                    Some(Addresses::new())
+                };
+                result(&hv.name, &now, &Value::Null, addresses.as_ref())
+            }
+            Ok(None) => StateResult::failed(
+                Value::Null,
+                Diagnostic::error(
+                    format!("No VM {key:?} on hypervisor {:?}", hv.name),
+                    "Check the name or UUID (`virsh list --all --uuid --name` on the \
+                     hypervisor lists them, and so does `terraform query` with a \
+                     `list \"rack_vm\"` block) and the hypervisor.",
+                ),
+            ),
+            Err(e) => StateResult::failed(
+                Value::Null,
+                libvirt_diag(&e, &format!("Reading VM {key:?} for import.")),
+            ),
+        }
+    }
+}
