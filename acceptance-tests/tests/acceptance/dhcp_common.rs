@@ -5,8 +5,8 @@
 use rack_acceptance_tests::Workdir;
 use serde_json::{Value, json};
 
-use crate::support::Kea;
-pub use crate::support::kea::SUBNET;
+use rack_lab::Kea;
+pub use rack_lab::kea::SUBNET;
 
 /// The provider block every DHCP test uses; the server comes from `RACK_DHCP_*`.
 pub const PROVIDER: &str = r#"

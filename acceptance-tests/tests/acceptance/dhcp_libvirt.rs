@@ -8,7 +8,7 @@
 //! are refused at plan time naming why -> destroy leaves no entry behind.
 
 use crate::libvirt_common::{start, virsh, virsh_ok, workdir};
-use crate::support::Libvirt;
+use rack_lab::Libvirt;
 
 const MAC: &str = "02:00:00:62:00:01";
 const BRIDGE: &str = "rkdhcp0";

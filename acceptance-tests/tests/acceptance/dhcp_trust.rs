@@ -15,7 +15,7 @@ use rack_acceptance_tests::{CmdResult, Workdir};
 use serde_json::{Value, json};
 
 use crate::dhcp_common::{PROVIDER, edit_out_of_band, reservation, reservations, start, workdir};
-use crate::support::Kea;
+use rack_lab::Kea;
 
 /// Terraform wraps diagnostics at 78 columns: compare with whitespace collapsed.
 fn flat(text: &str) -> String {

@@ -13,8 +13,8 @@ use rack_core::powerdns::PowerDnsClient;
 use rack_core::rndc::{RndcClient, RndcKey};
 use rack_core::zones::{BindZones, PowerDnsZones, Soa, ZoneManager, ZoneSpec};
 
-use crate::support::named::Key;
-use crate::support::{Named, PowerDns};
+use rack_lab::named::Key;
+use rack_lab::{Named, PowerDns};
 
 /// Deadline for one rndc or PowerDNS API call made while setting a test up.
 const SETUP_TIMEOUT: Duration = Duration::from_secs(10);

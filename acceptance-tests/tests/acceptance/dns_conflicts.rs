@@ -7,7 +7,7 @@
 use rack_acceptance_tests::Workdir;
 
 use crate::dns_common::{PROVIDER, Server};
-use crate::support::Named;
+use rack_lab::Named;
 
 /// `web` and `db` A record sets with the given addresses.
 fn config(web: &str, db: &str) -> String {

@@ -5,7 +5,7 @@
 use rack_acceptance_tests::Workdir;
 
 use crate::dns_common::{PROVIDER, Server};
-use crate::support::Named;
+use rack_lab::Named;
 
 /// `dig +short` against the fixture: the answer lines, sorted.
 pub fn dig(named: &Named, name: &str, rtype: &str) -> Vec<String> {

@@ -12,7 +12,7 @@ use std::time::Duration;
 use rack_acceptance_tests::{CmdResult, Workdir};
 
 use crate::dns_common::{PROVIDER, Server};
-use crate::support::Named;
+use rack_lab::Named;
 
 /// `terraform state list`: the addresses in state, sorted.
 fn state_list(wd: &Workdir) -> Vec<String> {
@@ -487,7 +487,7 @@ fn a_zone_that_exists_exactly_as_planned_is_adopted_by_create() {
 
 #[test]
 fn a_zone_that_exists_exactly_as_planned_is_adopted_on_powerdns() {
-    let pdns = crate::support::PowerDns::start().expect("start pdns_server");
+    let pdns = rack_lab::PowerDns::start().expect("start pdns_server");
     // Created before the apply through the PowerDNS API, as a create whose answer timed
     // out leaves it.
     let server = crate::dns_common::add_pdns_zone(&pdns, "lab.");

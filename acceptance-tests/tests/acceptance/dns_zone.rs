@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use rack_acceptance_tests::Workdir;
 
 use crate::dns_record_set::workdir as env_workdir;
-use crate::support::{Named, PowerDns};
+use rack_lab::{Named, PowerDns};
 
 const TF_HEADER: &str = r#"
 terraform {

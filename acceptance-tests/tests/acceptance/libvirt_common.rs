@@ -6,7 +6,7 @@ use std::process::Command;
 
 use rack_acceptance_tests::Workdir;
 
-use crate::support::Libvirt;
+use rack_lab::Libvirt;
 
 /// The provider block every libvirt test uses; the hypervisor comes from
 /// `RACK_HYPERVISORS` (a lone URI: a hypervisor named `default`).

@@ -4,7 +4,7 @@
 //! libvirtd was stopped, carried out by libvirtd later, adopted by the next apply.
 
 use crate::libvirt_common::{PROVIDER, start, virsh, virsh_ok, workdir};
-use crate::support::guest::fix_kvm_permissions;
+use rack_lab::guest::fix_kvm_permissions;
 
 fn all_kinds(pool_path: &str) -> String {
     format!(
@@ -56,7 +56,7 @@ fn libvirt_replace_works_for_every_kind() {
     wd.write_main(&all_kinds(&pool_path));
     wd.apply();
     wd.assert_plan_empty();
-    let uuids = |lv: &crate::support::Libvirt| {
+    let uuids = |lv: &rack_lab::Libvirt| {
         (
             virsh_ok(lv, &["net-uuid", "rnet"]),
             virsh_ok(lv, &["pool-uuid", "rpool"]),
@@ -342,7 +342,7 @@ fn libvirt_vm_limits_and_group_macs_are_refused_at_plan_time() {
 
 /// Waits until `virsh args` succeeds (libvirtd carries out what it received while it was
 /// stopped); whether it did.
-fn wait_for(lv: &crate::support::Libvirt, args: &[&str]) -> bool {
+fn wait_for(lv: &rack_lab::Libvirt, args: &[&str]) -> bool {
     for _ in 0..300 {
         if virsh(lv, args).0 {
             return true;

@@ -8,7 +8,7 @@
 use serde_json::Value;
 
 use crate::libvirt_common::{PROVIDER, start, virsh, virsh_ok, workdir};
-use crate::support::guest::fix_kvm_permissions;
+use rack_lab::guest::fix_kvm_permissions;
 
 const POOL: &str = "errpool";
 

@@ -15,8 +15,8 @@ use rack_acceptance_tests::Workdir;
 use rack_core::libvirt::interface_mac;
 
 use crate::libvirt_common::{PROVIDER, start, virsh, virsh_ok, workdir};
-use crate::support::guest::{GUEST_CMDLINE, fix_kvm_permissions, guest_lines};
-use crate::support::{Guest, Libvirt};
+use rack_lab::guest::{GUEST_CMDLINE, fix_kvm_permissions, guest_lines};
+use rack_lab::{Guest, Libvirt};
 
 const POOL: &str = "vmpool";
 /// The address the network's DHCP host entry gives the VM's first interface.

@@ -1,6 +1,6 @@
 //! The PowerDNS API client against a real pdns_server.
 
-use crate::support::{PowerDns, process};
+use rack_lab::{PowerDns, process};
 use rack_core::powerdns::{NewZone, PowerDnsClient, PowerDnsError, TSIG_ALLOW_DNSUPDATE, ZoneKind};
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! The native rndc client against a real named.
 
-use crate::support::{Named, process};
+use rack_lab::{Named, process};
 use rack_core::rndc::{RndcAlgorithm, RndcClient, RndcError, RndcKey};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};

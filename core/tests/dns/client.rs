@@ -1,7 +1,7 @@
 //! `DnsClient` against the named fixture: transfers, single-flight, coalesced updates,
 //! conflicts, and the errors users meet (bad key, unknown zone, nothing listening).
 
-use crate::support::{Named, process};
+use rack_lab::{Named, process};
 use rack_core::dns::{
     DnsClient, DnsError, Name, RData, RecordType, RrsetChange, ServerConfig, Transport, TsigKey,
 };

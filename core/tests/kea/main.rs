@@ -4,9 +4,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../support/mod.rs"]
-mod support;
-
 mod trust;
 
 use rack_core::Cidr;
@@ -16,7 +13,7 @@ use rack_core::kea::{
 };
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
-use support::Kea;
+use rack_lab::Kea;
 
 fn start() -> Kea {
     match Kea::start() {
@@ -40,7 +37,7 @@ fn client(kea: &Kea) -> KeaClient {
 }
 
 fn subnet() -> Cidr {
-    support::kea::SUBNET.parse().unwrap()
+    rack_lab::kea::SUBNET.parse().unwrap()
 }
 
 fn mac(s: &str) -> HostIdentifier {

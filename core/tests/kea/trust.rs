@@ -8,7 +8,7 @@ use std::sync::Arc;
 use rack_core::kea::{Change, ConfigError, Expect, KeaError, OptionData, Reservation};
 use serde_json::json;
 
-use super::support::Kea;
+use rack_lab::Kea;
 use super::{add_out_of_band, client, raw_config, reservation, start, subnet};
 
 fn held(kea: &Kea) -> Vec<String> {

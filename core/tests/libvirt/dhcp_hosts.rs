@@ -10,7 +10,7 @@ use rack_core::Cidr;
 use rack_core::libvirt::{DhcpHost, DhcpHostError, HostChange, LibvirtError};
 use rack_core::net::MacAddress;
 
-use crate::support::Libvirt;
+use rack_lab::Libvirt;
 use crate::{ip, isolated_spec, start};
 
 const MAC: &str = "02:00:00:93:00:01";

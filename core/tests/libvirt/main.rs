@@ -8,9 +8,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../support/mod.rs"]
-mod support;
-
 mod dhcp_hosts;
 mod storage;
 mod vm;
@@ -23,7 +20,7 @@ use rack_core::libvirt::{
 };
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
-use support::Libvirt;
+use rack_lab::Libvirt;
 
 fn start() -> (Libvirt, Hypervisor) {
     let fixture = Libvirt::start().unwrap_or_else(|e| panic!("cannot start libvirtd: {e}"));

@@ -4,8 +4,8 @@
 //! shares with the test.
 
 use crate::start;
-use crate::support::process::TempDir;
-use crate::support::storage::{
+use rack_lab::process::TempDir;
+use rack_lab::storage::{
     FileServer, LoopDevice, allocated, json_field, qemu_img_info, qemu_img_run, qemu_io_write,
 };
 use rack_core::libvirt::{
@@ -176,10 +176,10 @@ async fn dir_pool_create_update_drift_delete() {
     assert_eq!(hv.refresh_pools().await.unwrap().len(), 1);
 
     // Stopped out of band: seen inactive; started again.
-    let virsh = crate::support::process::find_binary("virsh", "libvirt-clients").unwrap();
+    let virsh = rack_lab::process::find_binary("virsh", "libvirt-clients").unwrap();
     let mut cmd = std::process::Command::new(virsh);
     cmd.args(["-c", hv.uri(), "pool-destroy", "images"]);
-    crate::support::process::run(cmd, "virsh pool-destroy").unwrap();
+    rack_lab::process::run(cmd, "virsh pool-destroy").unwrap();
     let stopped = hv.pool_fresh("images").await.unwrap().unwrap();
     assert!(!stopped.active, "{stopped:?}");
     let still = hv.update_pool(&want).await.unwrap();

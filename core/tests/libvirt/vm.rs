@@ -5,8 +5,8 @@
 //! whose log the tests read. The scenarios share one fixture and one guest where the
 //! order of steps is itself the story.
 
-use crate::support::guest::{GUEST_CMDLINE, fix_kvm_permissions, guest_lines};
-use crate::support::{Guest, Libvirt};
+use rack_lab::guest::{GUEST_CMDLINE, fix_kvm_permissions, guest_lines};
+use rack_lab::{Guest, Libvirt};
 use rack_core::cloudinit::CloudInit;
 use rack_core::libvirt::{
     AddressSource, DhcpRange, DirectBoot, DiskBus, DiskSpec, DomainSpec, DomainSpecError,

@@ -5,8 +5,8 @@
 //! is left as it is: rack cannot tell its content from someone else's.
 
 use crate::start;
-use crate::support::process::TempDir;
-use crate::support::storage::{qemu_img_run, qemu_io_write};
+use rack_lab::process::TempDir;
+use rack_lab::storage::{qemu_img_run, qemu_io_write};
 use rack_core::libvirt::{
     Hypervisor, LibvirtError, ObjectKind, PoolSpec, SourceLocation, UploadSource, VolumeContent,
     VolumeFormat, VolumeRef, VolumeSpec,

@@ -1,7 +1,7 @@
 //! `BindZones` against a real named.
 
 use crate::common::{self, SERIAL, name, spec};
-use crate::support::Named;
+use rack_lab::Named;
 use rack_core::rndc::{RndcClient, RndcKey};
 use rack_core::zones::{BindZones, ZoneError, ZoneManager, render_zone_file};
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! `PowerDnsZones` against a real pdns_server.
 
 use crate::common::{self, SERIAL, name, spec};
-use crate::support::PowerDns;
+use rack_lab::PowerDns;
 use rack_core::powerdns::{PowerDnsClient, TSIG_ALLOW_AXFR, TSIG_ALLOW_DNSUPDATE};
 use rack_core::zones::{PowerDnsZones, ZoneError, ZoneManager};
 use std::time::Duration;

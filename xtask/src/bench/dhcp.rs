@@ -34,8 +34,8 @@ use super::dns::{
 use super::foundation::{date, provider_line, release_provider, terraform_line};
 use super::procfs::Machine;
 use super::stats::{Row, Summary, Unit, table};
-use super::support::Kea;
-use super::support::kea::post;
+use rack_lab::Kea;
+use rack_lab::kea::post;
 use rack_acceptance_tests::{CmdResult, Workdir};
 
 /// Rounds when `--runs` is not given.
@@ -703,7 +703,7 @@ pub fn run(opts: &Options) -> anyhow::Result<String> {
     let _ = writeln!(out, "{}", provider_line(&binary));
     let _ = writeln!(
         out,
-        "- DHCP server: Kea {kea_version}, the `core/tests/support` fixture (kea-dhcp4 in a \
+        "- DHCP server: Kea {kea_version}, the `rack-lab` fixture (kea-dhcp4 in a \
          network namespace, kea-ctrl-agent on 127.0.0.1 with basic auth), the leases in an \
          added subnet `{SUBNET}`"
     );

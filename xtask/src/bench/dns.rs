@@ -34,9 +34,9 @@ use serde_json::Value;
 use super::foundation::{date, provider_line, release_provider, terraform_line};
 use super::procfs::Machine;
 use super::stats::{Row, Summary, Unit, table};
-use super::support::Named;
-use super::support::named::INITIAL_ZONE;
-use super::support::process::http_get;
+use rack_lab::Named;
+use rack_lab::named::INITIAL_ZONE;
+use rack_lab::process::http_get;
 use rack_acceptance_tests::{CmdResult, Workdir};
 
 /// Rounds when `--runs` is not given: one round applies and destroys 1000 record sets and
@@ -813,7 +813,7 @@ pub fn run(opts: &Options) -> anyhow::Result<String> {
     let _ = writeln!(out, "{}", provider_line(&binary));
     let _ = writeln!(
         out,
-        "- DNS server: BIND {bind_version}, the `core/tests/support` fixture on 127.0.0.1, \
+        "- DNS server: BIND {bind_version}, the `rack-lab` fixture on 127.0.0.1, \
          one zone (`{INITIAL_ZONE}`), TSIG hmac-sha256; the provider on its default \
          transport (UDP, TCP for transfers and large messages)"
     );

@@ -1,4 +1,4 @@
-//! The VM benchmark, against a real libvirtd (the `core/tests/support` fixture) with QEMU
+//! The VM benchmark, against a real libvirtd (the `rack-lab` fixture) with QEMU
 //! under TCG: 10 VMs, each booting from its own qcow2 overlay of one base volume (the
 //! lab's base image: SYSLINUX, Debian's kernel and the test guest's busybox initramfs),
 //! with a cloud-init seed and one interface on a NAT network whose dnsmasq hands out the
@@ -36,9 +36,9 @@ use super::foundation::{date, provider_line, release_provider, runtime, terrafor
 use super::procfs::Machine;
 use super::stats::{Row, Summary, Target, Unit, table};
 use super::storage::sha256_hex;
-use super::support::Libvirt;
-use super::support::guest::fix_kvm_permissions;
-use super::support::process::TempDir;
+use rack_lab::Libvirt;
+use rack_lab::guest::fix_kvm_permissions;
+use rack_lab::process::TempDir;
 use rack_acceptance_tests::{CmdResult, Workdir};
 
 /// Rounds when `--runs` is not given: a round boots 20 VMs under TCG, about 3 minutes
@@ -666,7 +666,7 @@ pub fn run(opts: &Options) -> anyhow::Result<String> {
     let _ = writeln!(out, "{}", provider_line(&binary));
     let _ = writeln!(
         out,
-        "- libvirt {}.{}.{} (the `core/tests/support` fixture), a dir pool, a NAT network \
+        "- libvirt {}.{}.{} (the `rack-lab` fixture), a dir pool, a NAT network \
          with dnsmasq's DHCP; VMs: {VMS} × 1 vCPU, {MEMORY_MIB} MiB, a qcow2 overlay of the \
          32 MiB raw base image, a cloud-init seed, one virtio NIC",
         version / 1_000_000,

@@ -1,7 +1,7 @@
 //! A real PowerDNS Authoritative server in a temp dir: sqlite3 backend, HTTP API with an
 //! API key on 127.0.0.1, RFC 2136 updates enabled.
 
-use super::process::{self, Daemon, FixtureError, TempDir, err};
+use crate::process::{self, Daemon, FixtureError, TempDir, err};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -2,7 +2,7 @@
 //! transfers, new zones allowed, an rndc control channel with two keys, and on request a
 //! statistics channel (for benchmarks that count what the server received).
 
-use super::process::{self, Daemon, FixtureError, TempDir, err};
+use crate::process::{self, Daemon, FixtureError, TempDir, err};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::Command;

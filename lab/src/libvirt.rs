@@ -17,9 +17,9 @@
 //! then tini; the namespace is deleted (taking the bridges and firewall rules with it),
 //! and the mount namespace disappears with its last process.
 
-use super::kea::Netns;
-use super::process::{self, Daemon, FixtureError, TempDir, err};
-use super::udhcpc::{self, DhcpLease};
+use crate::kea::Netns;
+use crate::process::{self, Daemon, FixtureError, TempDir, err};
+use crate::udhcpc::{self, DhcpLease};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -8,9 +8,9 @@
 //! through its unix control socket. On drop: both daemons are killed by PID, both
 //! namespaces (and with them the veth pair) deleted, the temp dir removed.
 
-use super::process::{self, Daemon, FixtureError, TempDir, err};
-use super::udhcpc;
-pub use super::udhcpc::DhcpLease;
+use crate::process::{self, Daemon, FixtureError, TempDir, err};
+use crate::udhcpc;
+pub use crate::udhcpc::DhcpLease;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
