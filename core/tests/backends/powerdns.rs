@@ -1,7 +1,7 @@
 //! The PowerDNS API client against a real pdns_server.
 
-use rack_lab::{PowerDns, process};
 use rack_core::powerdns::{NewZone, PowerDnsClient, PowerDnsError, TSIG_ALLOW_DNSUPDATE, ZoneKind};
+use rack_lab::{PowerDns, process};
 use std::time::Duration;
 
 const TIMEOUT: Duration = Duration::from_secs(10);

@@ -1,7 +1,7 @@
 //! The native rndc client against a real named.
 
-use rack_lab::{Named, process};
 use rack_core::rndc::{RndcAlgorithm, RndcClient, RndcError, RndcKey};
+use rack_lab::{Named, process};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 

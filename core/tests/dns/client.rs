@@ -1,10 +1,10 @@
 //! `DnsClient` against the named fixture: transfers, single-flight, coalesced updates,
 //! conflicts, and the errors users meet (bad key, unknown zone, nothing listening).
 
-use rack_lab::{Named, process};
 use rack_core::dns::{
     DnsClient, DnsError, Name, RData, RecordType, RrsetChange, ServerConfig, Transport, TsigKey,
 };
+use rack_lab::{Named, process};
 use std::net::Ipv4Addr;
 use std::time::Duration;
 

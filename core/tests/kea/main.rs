@@ -11,9 +11,9 @@ use rack_core::kea::{
     Change, ConfigError, HostIdentifier, KeaClient, KeaConfig, KeaError, LeaseQuery, OptionData,
     Reservation, Secret,
 };
+use rack_lab::Kea;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
-use rack_lab::Kea;
 
 fn start() -> Kea {
     match Kea::start() {

@@ -4,13 +4,13 @@
 //! shares with the test.
 
 use crate::start;
-use rack_lab::process::TempDir;
-use rack_lab::storage::{
-    FileServer, LoopDevice, allocated, json_field, qemu_img_info, qemu_img_run, qemu_io_write,
-};
 use rack_core::libvirt::{
     Hypervisor, LibvirtError, ObjectKind, PoolKind, PoolSpec, SourceLocation, UploadError,
     UploadSource, VolumeContent, VolumeFormat, VolumeSpec,
+};
+use rack_lab::process::TempDir;
+use rack_lab::storage::{
+    FileServer, LoopDevice, allocated, json_field, qemu_img_info, qemu_img_run, qemu_io_write,
 };
 use sha2::{Digest, Sha256};
 use std::os::unix::fs::FileExt;

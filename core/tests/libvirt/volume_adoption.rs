@@ -5,12 +5,12 @@
 //! is left as it is: rack cannot tell its content from someone else's.
 
 use crate::start;
-use rack_lab::process::TempDir;
-use rack_lab::storage::{qemu_img_run, qemu_io_write};
 use rack_core::libvirt::{
     Hypervisor, LibvirtError, ObjectKind, PoolSpec, SourceLocation, UploadSource, VolumeContent,
     VolumeFormat, VolumeRef, VolumeSpec,
 };
+use rack_lab::process::TempDir;
+use rack_lab::storage::{qemu_img_run, qemu_io_write};
 use sha2::{Digest, Sha256};
 use std::os::unix::fs::FileExt;
 use std::path::Path;

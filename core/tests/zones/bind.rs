@@ -1,9 +1,9 @@
 //! `BindZones` against a real named.
 
 use crate::common::{self, SERIAL, name, spec};
-use rack_lab::Named;
 use rack_core::rndc::{RndcClient, RndcKey};
 use rack_core::zones::{BindZones, ZoneError, ZoneManager, render_zone_file};
+use rack_lab::Named;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 

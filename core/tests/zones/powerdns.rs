@@ -1,9 +1,9 @@
 //! `PowerDnsZones` against a real pdns_server.
 
 use crate::common::{self, SERIAL, name, spec};
-use rack_lab::PowerDns;
 use rack_core::powerdns::{PowerDnsClient, TSIG_ALLOW_AXFR, TSIG_ALLOW_DNSUPDATE};
 use rack_core::zones::{PowerDnsZones, ZoneError, ZoneManager};
+use rack_lab::PowerDns;
 use std::time::Duration;
 
 const TIMEOUT: Duration = Duration::from_secs(10);

@@ -34,9 +34,9 @@ use super::dns::{
 use super::foundation::{date, provider_line, release_provider, terraform_line};
 use super::procfs::Machine;
 use super::stats::{Row, Summary, Unit, table};
+use rack_acceptance_tests::{CmdResult, Workdir};
 use rack_lab::Kea;
 use rack_lab::kea::post;
-use rack_acceptance_tests::{CmdResult, Workdir};
 
 /// Rounds when `--runs` is not given.
 pub const DEFAULT_ROUNDS: usize = 3;

@@ -34,10 +34,10 @@ use serde_json::Value;
 use super::foundation::{date, provider_line, release_provider, terraform_line};
 use super::procfs::Machine;
 use super::stats::{Row, Summary, Unit, table};
+use rack_acceptance_tests::{CmdResult, Workdir};
 use rack_lab::Named;
 use rack_lab::named::INITIAL_ZONE;
 use rack_lab::process::http_get;
-use rack_acceptance_tests::{CmdResult, Workdir};
 
 /// Rounds when `--runs` is not given: one round applies and destroys 1000 record sets and
 /// 1000 `terraform_data` resources, which takes about a minute on a quiet machine.

@@ -36,10 +36,10 @@ use super::foundation::{date, provider_line, release_provider, runtime, terrafor
 use super::procfs::Machine;
 use super::stats::{Row, Summary, Target, Unit, table};
 use super::storage::sha256_hex;
+use rack_acceptance_tests::{CmdResult, Workdir};
 use rack_lab::Libvirt;
 use rack_lab::guest::fix_kvm_permissions;
 use rack_lab::process::TempDir;
-use rack_acceptance_tests::{CmdResult, Workdir};
 
 /// Rounds when `--runs` is not given: a round boots 20 VMs under TCG, about 3 minutes
 /// on the 2-CPU machines.
