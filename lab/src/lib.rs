@@ -13,6 +13,7 @@ pub mod libvirt;
 pub mod named;
 pub mod pdns;
 pub mod process;
+pub mod standing;
 pub mod storage;
 pub mod udhcpc;
 

@@ -76,7 +76,7 @@ impl PowerDns {
         let web_port = process::free_port()?;
         let dns_addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
         let api_addr = SocketAddr::from((Ipv4Addr::LOCALHOST, web_port));
-        let api_key = random_token();
+        let api_key = process::random_token();
         let d = dir.path().display();
         let conf = format!(
             "launch=gsqlite3\n\
@@ -145,20 +145,4 @@ impl PowerDns {
     pub fn log_tail(&self) -> String {
         process::tail(&self.dir.path().join("pdns.log"))
     }
-}
-
-/// 32 hex characters from the OS's random source, with a time-based fallback.
-fn random_token() -> String {
-    let mut bytes = [0u8; 16];
-    let filled = std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))
-        .is_ok();
-    if !filled {
-        let n = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        bytes = (n ^ u128::from(std::process::id())).to_be_bytes();
-    }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
