@@ -328,6 +328,20 @@ impl Workdir {
         json_lines(&run)
     }
 
+    /// The display names of what `terraform query -json` found, in its order.
+    #[track_caller]
+    pub fn query_display_names(&self) -> Vec<String> {
+        self.query_json()
+            .iter()
+            .filter(|m| m["type"] == "list_resource_found")
+            .filter_map(|m| {
+                m.pointer("/list_resource_found/display_name")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            })
+            .collect()
+    }
+
     /// `terraform providers schema -json`; must succeed.
     #[track_caller]
     pub fn providers_schema_json(&self) -> Value {

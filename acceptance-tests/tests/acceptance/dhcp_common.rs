@@ -9,15 +9,7 @@ use rack_lab::Kea;
 pub use rack_lab::kea::SUBNET;
 
 /// The provider block every DHCP test uses; the server comes from `RACK_DHCP_*`.
-pub const PROVIDER: &str = r#"
-terraform {
-  required_providers {
-    rack = { source = "terraform.local/rack/rack" }
-  }
-}
-
-provider "rack" {}
-"#;
+pub use rack_acceptance_tests::EMPTY_PROVIDER_CONFIG as PROVIDER;
 
 /// Starts the fixture or fails naming what is missing.
 pub fn start() -> Kea {

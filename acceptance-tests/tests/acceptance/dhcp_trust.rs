@@ -311,55 +311,29 @@ fn a_lease_on_kea_can_be_replaced() {
 
 #[test]
 fn a_lease_on_a_libvirt_network_can_be_replaced() {
-    use crate::libvirt_common::{start, virsh_ok, workdir};
+    use crate::libvirt_common::{dhcp_network, host_lines, start, workdir};
     let lv = start();
     let wd = workdir(&lv);
-    wd.write_main(
-        r#"
-terraform {
-  required_providers {
-    rack = { source = "terraform.local/rack/rack" }
-  }
-}
-
-provider "rack" {
-  dhcp {
-    server "farm" {
-      libvirt {
-        network = "trust"
-      }
-    }
-  }
-}
-
-resource "rack_network" "trust" {
-  name   = "trust"
-  mode   = "isolated"
-  bridge = "rktrust0"
-  ipv4 = {
-    cidr        = "10.10.63.0/24"
-    dhcp_ranges = [{ start = "10.10.63.100", end = "10.10.63.150" }]
-  }
-}
-
-resource "rack_dhcp_lease" "l" {
+    wd.write_main(&format!(
+        r#"{}
+resource "rack_dhcp_lease" "l" {{
   count    = 2
   subnet   = "10.10.63.0/24"
-  mac      = "02:00:00:63:00:0${count.index}"
-  ip       = "10.10.63.${20 + count.index}"
-  hostname = "node${count.index}"
+  mac      = "02:00:00:63:00:0${{count.index}}"
+  ip       = "10.10.63.${{20 + count.index}}"
+  hostname = "node${{count.index}}"
 
   depends_on = [rack_network.trust]
-}
+}}
 "#,
-    );
+        dhcp_network("trust", "rktrust0", 63)
+    ));
     wd.apply();
-    let hosts = || {
-        virsh_ok(&lv, &["net-dumpxml", "trust"])
-            .lines()
-            .filter(|l| l.contains("<host "))
+    let hosts = || -> Vec<String> {
+        host_lines(&lv, "trust")
+            .iter()
             .map(|l| l.trim().to_string())
-            .collect::<Vec<_>>()
+            .collect()
     };
     assert_eq!(hosts().len(), 2, "{:?}", hosts());
     wd.run(&[
@@ -494,36 +468,10 @@ resource "rack_dhcp_lease" "gone" {{
 /// the entry is removed.
 #[test]
 fn a_host_entry_changed_by_hand_after_the_plan_is_not_removed_from_a_libvirt_network() {
-    use crate::libvirt_common::{start, virsh_ok, workdir};
+    use crate::libvirt_common::{dhcp_network, host_lines, start, virsh_ok, workdir};
     let lv = start();
     let wd = workdir(&lv);
-    let network = r#"
-terraform {
-  required_providers {
-    rack = { source = "terraform.local/rack/rack" }
-  }
-}
-
-provider "rack" {
-  dhcp {
-    server "farm" {
-      libvirt {
-        network = "trustd"
-      }
-    }
-  }
-}
-
-resource "rack_network" "trustd" {
-  name   = "trustd"
-  mode   = "isolated"
-  bridge = "rktrust1"
-  ipv4 = {
-    cidr        = "10.10.64.0/24"
-    dhcp_ranges = [{ start = "10.10.64.100", end = "10.10.64.150" }]
-  }
-}
-"#;
+    let network = dhcp_network("trustd", "rktrust1", 64);
     let lease = r#"
 resource "rack_dhcp_lease" "l" {
   subnet   = "10.10.64.0/24"
@@ -536,17 +484,16 @@ resource "rack_dhcp_lease" "l" {
 "#;
     wd.write_main(&format!("{network}{lease}"));
     wd.apply();
-    let hosts = || {
-        virsh_ok(&lv, &["net-dumpxml", "trustd"])
-            .lines()
-            .filter(|l| l.contains("<host "))
+    let hosts = || -> Vec<String> {
+        host_lines(&lv, "trustd")
+            .iter()
             .map(|l| l.trim().to_string())
-            .collect::<Vec<_>>()
+            .collect()
     };
     assert_eq!(hosts().len(), 1, "{:?}", hosts());
 
     // The lease leaves the configuration; after the plan, an operator moves the entry.
-    wd.write_main(network);
+    wd.write_main(&network);
     wd.run(&["plan", "-input=false", "-no-color", "-out=remove.tfplan"])
         .success();
     virsh_ok(

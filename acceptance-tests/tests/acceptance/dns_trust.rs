@@ -29,24 +29,30 @@ fn apply_with(wd: &Workdir, extra: &[&str]) -> CmdResult {
     wd.run(&args)
 }
 
-const A_AND_CNAME: &str = r#"
-resource "rack_dns_record_set" "web" {
+/// An A record set named `a_name` with 10.10.60.2, and a CNAME `www` to `web.farm.`
+/// carrying `depends` (a `depends_on` line, or nothing).
+fn a_and_cname(a_name: &str, depends: &str) -> String {
+    format!(
+        r#"
+resource "rack_dns_record_set" "web" {{
   zone    = "farm."
-  name    = "www"
+  name    = "{a_name}"
   type    = "A"
   ttl     = 300
   records = ["10.10.60.2"]
-}
+}}
 
-resource "rack_dns_record_set" "alias" {
+resource "rack_dns_record_set" "alias" {{
   zone    = "farm."
   name    = "www"
   type    = "CNAME"
   ttl     = 300
   records = ["web.farm."]
-  DEPENDS
+  {depends}
+}}
+"#
+    )
 }
-"#;
 
 #[test]
 fn a_cname_beside_an_a_fails_its_create_and_plan_and_destroy_still_work() {
@@ -55,7 +61,7 @@ fn a_cname_beside_an_a_fails_its_create_and_plan_and_destroy_still_work() {
     let wd = server.workdir();
 
     // The CNAME is written after the A (depends_on): the server ignores it.
-    let config = A_AND_CNAME.replace("DEPENDS", "depends_on = [rack_dns_record_set.web]");
+    let config = a_and_cname("www", "depends_on = [rack_dns_record_set.web]");
     wd.write_main(&format!("{PROVIDER}{config}"));
     let run = apply_with(&wd, &[]).failure();
     let text = run.combined();
@@ -81,7 +87,7 @@ fn a_cname_beside_an_a_fails_its_create_and_plan_and_destroy_still_work() {
 
     // Both in one apply with no order: they share one UPDATE, the CNAME goes last and is
     // the one that fails; the state holds exactly what the server holds.
-    wd.write_main(&format!("{PROVIDER}{}", A_AND_CNAME.replace("DEPENDS", "")));
+    wd.write_main(&format!("{PROVIDER}{}", a_and_cname("www", "")));
     let run = apply_with(&wd, &[]).failure();
     let text = run.combined();
     assert!(
@@ -181,30 +187,12 @@ fn writes_that_timed_out_but_were_carried_out_are_adopted_by_the_next_apply() {
     assert_eq!(server.dig("host0.farm.", "A"), ["10.10.62.1"]);
 }
 
-const ONE: &str = r#"
-resource "rack_dns_record_set" "web" {
-  zone    = "farm."
-  name    = "web"
-  type    = "A"
-  ttl     = 300
-  records = ["10.10.60.2"]
-}
-
-resource "rack_dns_record_set" "alias" {
-  zone    = "farm."
-  name    = "www"
-  type    = "CNAME"
-  ttl     = 300
-  records = ["web.farm."]
-}
-"#;
-
 #[test]
 fn replace_and_taint_of_record_sets_work() {
     let named = Named::start().expect("start named");
     let server = Server::of_named(&named);
     let wd = server.workdir();
-    wd.write_main(&format!("{PROVIDER}{ONE}"));
+    wd.write_main(&format!("{PROVIDER}{}", a_and_cname("web", "")));
     wd.apply();
 
     // The plan's refresh filled the snapshot before the delete; the create must not trip

@@ -4,12 +4,12 @@
 //! left, `force_destroy` deletes -> nothing is left. Also the zone and record set data
 //! sources. Secrets reach Terraform as TF_VAR_ variables, never in .tf text.
 
-use std::io::Write as _;
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use rack_acceptance_tests::Workdir;
 
+use crate::dns_common::nsupdate;
 use crate::dns_record_set::workdir as env_workdir;
 use rack_lab::{Named, PowerDns};
 
@@ -69,30 +69,6 @@ fn serial(fields: &[String]) -> u64 {
     fields[2].parse().expect("numeric serial")
 }
 
-/// nsupdate signed with `key` (algorithm:name:secret) against `addr`.
-fn nsupdate(addr: SocketAddr, key: &str, commands: &str) {
-    let mut child = Command::new("nsupdate")
-        .args(["-y", key])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("nsupdate is missing: install the Debian package bind9-dnsutils");
-    let script = format!("server {} {}\n{commands}\nsend\n", addr.ip(), addr.port());
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(script.as_bytes())
-        .expect("write to nsupdate");
-    let out = child.wait_with_output().expect("nsupdate");
-    assert!(
-        out.status.success(),
-        "nsupdate failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 fn named_key(named: &Named) -> String {
     format!(
         "{}:{}:{}",
@@ -132,11 +108,13 @@ provider "rack" {{
     (wd, provider)
 }
 
-fn zone_config(provider: &str, refresh: u32, nameservers: &[&str], force: bool) -> String {
+/// The zone `lab.` with an SOA refresh of `refresh`, `nameservers`, a TTL of 600, and
+/// `force_destroy` when given.
+fn lab_zone(refresh: u32, nameservers: &[&str], force_destroy: Option<bool>) -> String {
     let ns: Vec<String> = nameservers.iter().map(|n| format!("\"{n}\"")).collect();
+    let force = force_destroy.map_or_else(String::new, |f| format!("  force_destroy = {f}\n"));
     format!(
-        r#"{provider}
-resource "rack_dns_zone" "lab" {{
+        r#"resource "rack_dns_zone" "lab" {{
   name = "lab."
   soa = {{
     mname   = "ns1.farm."
@@ -145,9 +123,16 @@ resource "rack_dns_zone" "lab" {{
   }}
   nameservers   = [{ns}]
   ttl           = 600
-  force_destroy = {force}
-}}
+{force}}}
+"#,
+        ns = ns.join(", "),
+    )
+}
 
+fn zone_config(provider: &str, refresh: u32, nameservers: &[&str], force: bool) -> String {
+    format!(
+        r#"{provider}
+{zone}
 # Other spellings of the same names never show as a change.
 resource "rack_dns_zone" "spelled" {{
   name = "Spelled.Test"
@@ -158,7 +143,7 @@ resource "rack_dns_zone" "spelled" {{
   nameservers = ["NS1.FARM", "ns2.farm."]
 }}
 "#,
-        ns = ns.join(", ")
+        zone = lab_zone(refresh, nameservers, Some(force)),
     )
 }
 
@@ -559,18 +544,8 @@ resource "rack_dns_record_set" "web" {
             ""
         };
         format!(
-            r#"{provider}
-resource "rack_dns_zone" "lab" {{
-  name = "lab."
-  soa = {{
-    mname   = "ns1.farm."
-    rname   = "hostmaster.farm."
-    refresh = {refresh}
-  }}
-  nameservers = ["ns1.farm.", "{ns}"]
-  ttl         = 600
-}}
-{record}"#
+            "{provider}\n{}{record}",
+            lab_zone(refresh, &["ns1.farm.", ns], None)
         )
     };
     wd.write_main(&config(3600, "ns2.farm.", true));

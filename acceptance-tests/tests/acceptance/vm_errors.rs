@@ -5,8 +5,6 @@
 //! error -> once the network exists the next apply converges -> `terraform query` lists it, import by UUID gives the same state -> destroy
 //! leaves the volumes alone.
 
-use serde_json::Value;
-
 use crate::libvirt_common::{PROVIDER, start, virsh, virsh_ok, workdir};
 use rack_lab::guest::fix_kvm_permissions;
 
@@ -146,16 +144,7 @@ resource "rack_vm" "twins" {{
         "vms.tfquery.hcl",
         "list \"rack_vm\" \"all\" {\n  provider = rack\n  config {}\n}\n",
     );
-    let found: Vec<String> = wd
-        .query_json()
-        .iter()
-        .filter(|m| m["type"] == "list_resource_found")
-        .filter_map(|m| {
-            m.pointer("/list_resource_found/display_name")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        })
-        .collect();
+    let found = wd.query_display_names();
     assert_eq!(found, ["vm1 (running)"]);
     let _ = std::fs::remove_file(wd.path().join("vms.tfquery.hcl"));
     let uuid = virsh_ok(&lv, &["domuuid", "vm1"]).trim().to_owned();
