@@ -70,6 +70,18 @@ impl Named {
         Self::start_with(false)
     }
 
+    /// [`start`](Self::start) for a test: panics naming what is missing, and logs how
+    /// long named took to answer.
+    pub fn started() -> Self {
+        match Self::start() {
+            Ok(n) => {
+                eprintln!("named ready in {:?} (pid {})", n.startup, n.pid());
+                n
+            }
+            Err(e) => panic!("cannot start the named fixture: {e}"),
+        }
+    }
+
     /// Like [`start`](Self::start), with a statistics channel on 127.0.0.1 as well
     /// ([`stats_addr`](Self::stats_addr)).
     pub fn start_with_statistics() -> Result<Self, FixtureError> {

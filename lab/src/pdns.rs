@@ -63,6 +63,18 @@ impl PowerDns {
         Err(last.unwrap_or_else(|| err("pdns_server did not start")))
     }
 
+    /// [`start`](Self::start) for a test: panics naming what is missing, and logs how
+    /// long pdns_server took to answer.
+    pub fn started() -> Self {
+        match Self::start() {
+            Ok(p) => {
+                eprintln!("pdns_server ready in {:?} (pid {})", p.startup, p.pid());
+                p
+            }
+            Err(e) => panic!("cannot start the PowerDNS fixture: {e}"),
+        }
+    }
+
     fn start_once(pdns: &Path, sqlite: &Path, schema: &Path) -> Result<Self, FixtureError> {
         let dir = TempDir::new("rack-pdns")?;
         let database = dir.path().join("pdns.sqlite3");

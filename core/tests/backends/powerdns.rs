@@ -7,13 +7,7 @@ use std::time::Duration;
 const TIMEOUT: Duration = Duration::from_secs(10);
 
 fn start() -> PowerDns {
-    match PowerDns::start() {
-        Ok(p) => {
-            eprintln!("pdns_server ready in {:?} (pid {})", p.startup, p.pid());
-            p
-        }
-        Err(e) => panic!("cannot start the PowerDNS fixture: {e}"),
-    }
+    PowerDns::started()
 }
 
 #[tokio::test]

@@ -9,13 +9,7 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 fn start() -> Named {
-    match Named::start() {
-        Ok(n) => {
-            eprintln!("named ready in {:?} (pid {})", n.startup, n.pid());
-            n
-        }
-        Err(e) => panic!("cannot start the named fixture: {e}"),
-    }
+    Named::started()
 }
 
 fn key(named: &Named) -> TsigKey {

@@ -28,7 +28,7 @@ fn sha256_file(path: &Path) -> String {
 }
 
 /// The SHA-256 of the first `len` bytes of a file.
-fn sha256_prefix(path: &Path, len: u64) -> String {
+pub(crate) fn sha256_prefix(path: &Path, len: u64) -> String {
     use std::io::Read;
     let mut hasher = Sha256::new();
     let file = std::fs::File::open(path).unwrap();

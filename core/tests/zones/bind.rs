@@ -10,13 +10,7 @@ use std::time::{Duration, Instant};
 const TIMEOUT: Duration = Duration::from_secs(10);
 
 fn start() -> Named {
-    match Named::start() {
-        Ok(n) => {
-            eprintln!("named ready in {:?} (pid {})", n.startup, n.pid());
-            n
-        }
-        Err(e) => panic!("cannot start the named fixture: {e}"),
-    }
+    Named::started()
 }
 
 fn rndc(named: &Named) -> RndcClient {

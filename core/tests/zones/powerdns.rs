@@ -11,13 +11,7 @@ const KEY: &str = "rack-update";
 const SECRET: &str = "cmFjay11cGRhdGUtc2VjcmV0LXJhY2stdXBkYXRlIQ==";
 
 fn start() -> PowerDns {
-    match PowerDns::start() {
-        Ok(p) => {
-            eprintln!("pdns_server ready in {:?} (pid {})", p.startup, p.pid());
-            p
-        }
-        Err(e) => panic!("cannot start the PowerDNS fixture: {e}"),
-    }
+    PowerDns::started()
 }
 
 #[tokio::test]
