@@ -261,3 +261,17 @@ pub fn nsupdate(addr: SocketAddr, key: &str, commands: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Resource `name`: the A record set `name` in `farm.` with a TTL of 300, holding `ip`.
+pub fn a_record(name: &str, ip: &str) -> String {
+    format!(
+        r#"resource "rack_dns_record_set" "{name}" {{
+  zone    = "farm."
+  name    = "{name}"
+  type    = "A"
+  ttl     = 300
+  records = ["{ip}"]
+}}
+"#
+    )
+}

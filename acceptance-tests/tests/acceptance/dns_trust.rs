@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use rack_acceptance_tests::{CmdResult, Workdir};
 
-use crate::dns_common::{PROVIDER, Server};
+use crate::dns_common::{PROVIDER, Server, a_record};
 use rack_lab::Named;
 
 /// `terraform state list`: the addresses in state, sorted.
@@ -380,17 +380,7 @@ fn ttl_of(server: &Server, name: &str) -> String {
 }
 
 fn web(ip: &str) -> String {
-    format!(
-        r#"{PROVIDER}
-resource "rack_dns_record_set" "web" {{
-  zone    = "farm."
-  name    = "web"
-  type    = "A"
-  ttl     = 300
-  records = ["{ip}"]
-}}
-"#
-    )
+    format!("{PROVIDER}{}", a_record("web", ip))
 }
 
 #[test]
@@ -479,45 +469,8 @@ fn a_zone_that_exists_exactly_as_planned_is_adopted_on_powerdns() {
     // Created before the apply through the PowerDNS API, as a create whose answer timed
     // out leaves it.
     let server = crate::dns_common::add_pdns_zone(&pdns, "lab.");
-    let mut wd = Workdir::new();
-    wd.set_env("TF_VAR_tsig_secret", server.key.secret.clone());
-    wd.set_env("TF_VAR_api_key", pdns.api_key.clone());
-    let provider = format!(
-        r#"
-terraform {{
-  required_providers {{
-    rack = {{ source = "terraform.local/rack/rack" }}
-  }}
-}}
-
-variable "tsig_secret" {{
-  type      = string
-  sensitive = true
-}}
-
-variable "api_key" {{
-  type      = string
-  sensitive = true
-}}
-
-provider "rack" {{
-  dns {{
-    server "pdns" {{
-      address    = "{addr}"
-      key_name   = "{key}"
-      key_secret = var.tsig_secret
-      powerdns {{
-        url     = "{url}"
-        api_key = var.api_key
-      }}
-    }}
-  }}
-}}
-"#,
-        addr = server.addr,
-        key = server.key.name,
-        url = pdns.api_url,
-    );
+    let (wd, provider) =
+        crate::dns_zone::pdns_workdir(&pdns, server.addr, &server.key.name, &server.key.secret);
     wd.write_main(&zone_config(&provider, "lab.", 3600));
     let run = wd.apply();
     assert!(!run.combined().contains("already exists"), "{run}");

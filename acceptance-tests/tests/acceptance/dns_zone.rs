@@ -76,6 +76,39 @@ fn named_key(named: &Named) -> String {
     )
 }
 
+/// A workdir whose provider manages zones on `pdns` through its API, sending updates to
+/// `addr` signed with the key `key_name` (whose secret PowerDNS holds too), and the
+/// provider configuration.
+pub(crate) fn pdns_workdir(
+    pdns: &PowerDns,
+    addr: SocketAddr,
+    key_name: &str,
+    secret: &str,
+) -> (Workdir, String) {
+    let mut wd = Workdir::new();
+    wd.set_env("TF_VAR_tsig_secret", secret);
+    wd.set_env("TF_VAR_admin_secret", pdns.api_key.clone());
+    let provider = format!(
+        r#"{TF_HEADER}
+provider "rack" {{
+  dns {{
+    server "pdns" {{
+      address    = "{addr}"
+      key_name   = "{key_name}"
+      key_secret = var.tsig_secret
+      powerdns {{
+        url     = "{url}"
+        api_key = var.admin_secret
+      }}
+    }}
+  }}
+}}
+"#,
+        url = pdns.api_url,
+    );
+    (wd, provider)
+}
+
 /// A workdir whose provider manages zones on `named` through rndc.
 pub(crate) fn bind_workdir(named: &Named) -> (Workdir, String) {
     let mut wd = Workdir::new();
@@ -509,27 +542,7 @@ fn zone_lifecycle_on_powerdns() {
         String::from_utf8_lossy(&out.stderr)
     );
     let addr = pdns.dns_addr;
-    let mut wd = Workdir::new();
-    wd.set_env("TF_VAR_tsig_secret", PDNS_SECRET);
-    wd.set_env("TF_VAR_admin_secret", pdns.api_key.clone());
-    let provider = format!(
-        r#"{TF_HEADER}
-provider "rack" {{
-  dns {{
-    server "pdns" {{
-      address    = "{addr}"
-      key_name   = "{PDNS_KEY}"
-      key_secret = var.tsig_secret
-      powerdns {{
-        url     = "{url}"
-        api_key = var.admin_secret
-      }}
-    }}
-  }}
-}}
-"#,
-        url = pdns.api_url,
-    );
+    let (wd, provider) = pdns_workdir(&pdns, addr, PDNS_KEY, PDNS_SECRET);
     let config = |refresh: u32, ns: &str, with_record: bool| {
         let record = if with_record {
             r#"

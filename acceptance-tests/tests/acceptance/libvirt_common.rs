@@ -92,3 +92,15 @@ resource "rack_network" "{network}" {{
 "#
     )
 }
+
+/// Defines and starts (with virsh, outside Terraform) the dir pool `name` on a new
+/// directory `subdir` of the fixture's dir; returns that directory's path.
+pub fn virsh_dir_pool(libvirt: &Libvirt, name: &str, subdir: &str) -> String {
+    let dir = libvirt.dir().join(subdir);
+    std::fs::create_dir_all(&dir)
+        .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+    let path = dir.display().to_string();
+    virsh_ok(libvirt, &["pool-define-as", name, "dir", "--target", &path]);
+    virsh_ok(libvirt, &["pool-start", name]);
+    path
+}

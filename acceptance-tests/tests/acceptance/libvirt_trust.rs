@@ -3,7 +3,7 @@
 //! directory removed on destroy only when rack created it; a create that timed out while
 //! libvirtd was stopped, carried out by libvirtd later, adopted by the next apply.
 
-use crate::libvirt_common::{PROVIDER, start, virsh, virsh_ok, workdir};
+use crate::libvirt_common::{PROVIDER, start, virsh, virsh_dir_pool, virsh_ok, workdir};
 use rack_lab::guest::fix_kvm_permissions;
 
 fn all_kinds(pool_path: &str) -> String {
@@ -141,11 +141,7 @@ fn storage_pool_destroy_keeps_a_directory_it_did_not_create() {
     assert!(!created.exists(), "destroy left the directory rack created");
 
     // Imported: rack did not create the directory, destroy keeps it.
-    let imported = lv.dir().join("imported");
-    std::fs::create_dir_all(&imported).expect("create the directory");
-    let p = imported.display().to_string();
-    virsh_ok(&lv, &["pool-define-as", "own", "dir", "--target", &p]);
-    virsh_ok(&lv, &["pool-start", "own"]);
+    let p = virsh_dir_pool(&lv, "own", "imported");
     virsh_ok(&lv, &["pool-autostart", "own"]);
     wd.write_main(&pool_only(&p));
     wd.import("rack_storage_pool.own", "own");
@@ -153,7 +149,7 @@ fn storage_pool_destroy_keeps_a_directory_it_did_not_create() {
     wd.destroy();
     wd.assert_destroyed();
     assert!(
-        imported.is_dir(),
+        std::path::Path::new(&p).is_dir(),
         "destroy removed an imported pool's directory"
     );
 }

@@ -5,7 +5,7 @@
 //! error -> once the network exists the next apply converges -> `terraform query` lists it, import by UUID gives the same state -> destroy
 //! leaves the volumes alone.
 
-use crate::libvirt_common::{PROVIDER, start, virsh, virsh_ok, workdir};
+use crate::libvirt_common::{PROVIDER, start, virsh, virsh_dir_pool, virsh_ok, workdir};
 use rack_lab::guest::fix_kvm_permissions;
 
 const POOL: &str = "errpool";
@@ -37,14 +37,7 @@ fn vm_bad_input_partial_failure_and_adoption() {
     fix_kvm_permissions().unwrap_or_else(|e| panic!("{e}"));
     let lv = start();
     let wd = workdir(&lv);
-    let pool_dir = lv.dir().join("errpool");
-    std::fs::create_dir_all(&pool_dir).unwrap();
-    let pool_path = pool_dir.display().to_string();
-    virsh_ok(
-        &lv,
-        &["pool-define-as", POOL, "dir", "--target", &pool_path],
-    );
-    virsh_ok(&lv, &["pool-start", POOL]);
+    virsh_dir_pool(&lv, POOL, "errpool");
 
     // Bad input fails at plan time, at the attribute.
     wd.write_main(&format!(
