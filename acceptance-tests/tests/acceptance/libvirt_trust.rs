@@ -165,11 +165,7 @@ fn libvirt_create_adopts_what_a_timed_out_create_left() {
     let lv = start();
     let mut wd = workdir(&lv);
     wd.set_env("RACK_HYPERVISOR_TIMEOUT", "2s");
-    let pid_file = lv.dir().join("run").join("libvirtd.pid");
-    let pid = std::fs::read_to_string(&pid_file)
-        .unwrap_or_else(|e| panic!("no libvirtd pid file {}: {e}", pid_file.display()))
-        .trim()
-        .to_owned();
+    let pid = libvirtd_pid(&lv);
     let config = |second_cidr: &str| {
         format!(
             r#"{PROVIDER}
@@ -181,21 +177,7 @@ resource "rack_network" "first" {{
   }}
 }}
 
-resource "terraform_data" "stop_libvirtd" {{
-  triggers_replace = [rack_network.first.uuid]
-  provisioner "local-exec" {{
-    command = "kill -STOP {pid}"
-  }}
-}}
-
-# Resumes libvirtd while the provider still runs (Terraform waits for this before it
-# ends the apply), long after the create of the second network timed out.
-resource "terraform_data" "resume_libvirtd" {{
-  triggers_replace = [terraform_data.stop_libvirtd.id]
-  provisioner "local-exec" {{
-    command = "sleep 6; kill -CONT {pid}; sleep 2"
-  }}
-}}
+{pause}
 
 resource "rack_network" "second" {{
   name = "second"
@@ -205,7 +187,8 @@ resource "rack_network" "second" {{
   }}
   depends_on = [terraform_data.stop_libvirtd]
 }}
-"#
+"#,
+            pause = pause_libvirtd(&pid, "rack_network.first.uuid", 6),
         )
     };
     wd.write_main(&config("10.10.74.0/24"));
@@ -359,11 +342,7 @@ fn libvirt_vm_and_volume_create_adopt_what_a_timed_out_create_left() {
     let lv = start();
     let mut wd = workdir(&lv);
     wd.set_env("RACK_HYPERVISOR_TIMEOUT", "2s");
-    let pid_file = lv.dir().join("run").join("libvirtd.pid");
-    let pid = std::fs::read_to_string(&pid_file)
-        .unwrap_or_else(|e| panic!("no libvirtd pid file {}: {e}", pid_file.display()))
-        .trim()
-        .to_owned();
+    let pid = libvirtd_pid(&lv);
     let pool_path = lv.dir().join("adopt-pool").display().to_string();
     let config = |memory: &str, size: &str| {
         format!(
@@ -374,20 +353,7 @@ resource "rack_storage_pool" "p" {{
   path = "{pool_path}"
 }}
 
-resource "terraform_data" "stop_libvirtd" {{
-  triggers_replace = [rack_storage_pool.p.uuid]
-  provisioner "local-exec" {{
-    command = "kill -STOP {pid}"
-  }}
-}}
-
-# Resumes libvirtd while the provider still runs, after both creates timed out.
-resource "terraform_data" "resume_libvirtd" {{
-  triggers_replace = [terraform_data.stop_libvirtd.id]
-  provisioner "local-exec" {{
-    command = "sleep 8; kill -CONT {pid}; sleep 2"
-  }}
-}}
+{pause}
 
 resource "rack_volume" "v" {{
   name   = "adopted.qcow2"
@@ -404,7 +370,8 @@ resource "rack_vm" "m" {{
   running = false
   depends_on = [terraform_data.stop_libvirtd]
 }}
-"#
+"#,
+            pause = pause_libvirtd(&pid, "rack_storage_pool.p.uuid", 8),
         )
     };
     wd.write_main(&config("64MiB", "1MiB"));
@@ -470,4 +437,35 @@ resource "rack_vm" "m" {{
     wd.assert_plan_empty();
     wd.destroy();
     wd.assert_destroyed();
+}
+
+/// Two `terraform_data` resources: `stop_libvirtd` freezes libvirtd (`pid`, SIGSTOP) once
+/// `after` exists, and `resume_libvirtd` lets it run again (SIGCONT) `seconds` later, while
+/// the provider still runs (Terraform waits for it before it ends the apply), so that the
+/// creates that depend on `stop_libvirtd` time out and libvirtd carries them out later.
+fn pause_libvirtd(pid: &str, after: &str, seconds: u32) -> String {
+    format!(
+        r#"resource "terraform_data" "stop_libvirtd" {{
+  triggers_replace = [{after}]
+  provisioner "local-exec" {{
+    command = "kill -STOP {pid}"
+  }}
+}}
+
+resource "terraform_data" "resume_libvirtd" {{
+  triggers_replace = [terraform_data.stop_libvirtd.id]
+  provisioner "local-exec" {{
+    command = "sleep {seconds}; kill -CONT {pid}; sleep 2"
+  }}
+}}"#
+    )
+}
+
+/// libvirtd's PID, from its pid file in the fixture's dir.
+fn libvirtd_pid(lv: &rack_lab::Libvirt) -> String {
+    let pid_file = lv.dir().join("run").join("libvirtd.pid");
+    std::fs::read_to_string(&pid_file)
+        .unwrap_or_else(|e| panic!("no libvirtd pid file {}: {e}", pid_file.display()))
+        .trim()
+        .to_owned()
 }
