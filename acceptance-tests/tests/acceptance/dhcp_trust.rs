@@ -258,14 +258,7 @@ fn a_lease_on_kea_can_be_replaced() {
     let before = reservations(&kea);
     assert_eq!(before.len(), 2);
 
-    wd.run(&[
-        "apply",
-        "-auto-approve",
-        "-input=false",
-        "-no-color",
-        "-replace=rack_dhcp_lease.l[0]",
-    ])
-    .success();
+    wd.apply_replacing(&["rack_dhcp_lease.l[0]"]);
     wd.assert_plan_empty();
     assert!(
         missing(&kea, &macs(0xe, 2)).is_empty(),
@@ -274,8 +267,7 @@ fn a_lease_on_kea_can_be_replaced() {
     );
     assert_eq!(reservations(&kea).len(), 2);
 
-    wd.run(&["taint", "-no-color", "rack_dhcp_lease.l[1]"])
-        .success();
+    wd.taint("rack_dhcp_lease.l[1]");
     wd.apply();
     wd.assert_plan_empty();
     assert!(
@@ -295,8 +287,7 @@ fn a_lease_on_kea_can_be_replaced() {
 
     // Tainted with a changed configuration: replaced, not refused as someone else's.
     wd.write_main(&leases(0xe, 40, 2).replace("hostname = \"n", "hostname = \"m"));
-    wd.run(&["taint", "-no-color", "rack_dhcp_lease.l[0]"])
-        .success();
+    wd.taint("rack_dhcp_lease.l[0]");
     wd.apply();
     wd.assert_plan_empty();
     let mut names: Vec<String> = reservations(&kea)
@@ -336,17 +327,9 @@ resource "rack_dhcp_lease" "l" {{
             .collect()
     };
     assert_eq!(hosts().len(), 2, "{:?}", hosts());
-    wd.run(&[
-        "apply",
-        "-auto-approve",
-        "-input=false",
-        "-no-color",
-        "-replace=rack_dhcp_lease.l[0]",
-    ])
-    .success();
+    wd.apply_replacing(&["rack_dhcp_lease.l[0]"]);
     wd.assert_plan_empty();
-    wd.run(&["taint", "-no-color", "rack_dhcp_lease.l[1]"])
-        .success();
+    wd.taint("rack_dhcp_lease.l[1]");
     wd.apply();
     wd.assert_plan_empty();
     let now = hosts();

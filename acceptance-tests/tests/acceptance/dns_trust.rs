@@ -197,20 +197,12 @@ fn replace_and_taint_of_record_sets_work() {
 
     // The plan's refresh filled the snapshot before the delete; the create must not trip
     // over it.
-    apply_with(
-        &wd,
-        &[
-            "-replace=rack_dns_record_set.web",
-            "-replace=rack_dns_record_set.alias",
-        ],
-    )
-    .success();
+    wd.apply_replacing(&["rack_dns_record_set.web", "rack_dns_record_set.alias"]);
     assert_eq!(server.dig("web.farm.", "A"), ["10.10.60.2"]);
     assert_eq!(server.dig("www.farm.", "CNAME"), ["web.farm."]);
     wd.assert_plan_empty();
 
-    wd.run(&["taint", "-no-color", "rack_dns_record_set.alias"])
-        .success();
+    wd.taint("rack_dns_record_set.alias");
     let run = wd.apply();
     assert!(
         run.stdout.contains("1 added, 0 changed, 1 destroyed"),
