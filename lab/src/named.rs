@@ -91,14 +91,9 @@ impl Named {
     fn start_with(statistics: bool) -> Result<Self, FixtureError> {
         let named = process::find_binary("named", "bind9")?;
         let keygen = process::find_binary("tsig-keygen", "bind9")?;
-        let mut last = None;
-        for _ in 0..START_ATTEMPTS {
-            match Self::start_once(&named, &keygen, statistics) {
-                Ok(n) => return Ok(n),
-                Err(e) => last = Some(e),
-            }
-        }
-        Err(last.unwrap_or_else(|| err("named did not start")))
+        process::attempts(START_ATTEMPTS, "named", || {
+            Self::start_once(&named, &keygen, statistics)
+        })
     }
 
     fn start_once(named: &Path, keygen: &Path, statistics: bool) -> Result<Self, FixtureError> {

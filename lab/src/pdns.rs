@@ -53,14 +53,9 @@ impl PowerDns {
                 err("the PowerDNS sqlite3 schema is missing (schema.sqlite3.sql); install the Debian \
                      package `pdns-backend-sqlite3` (apt-get install -y pdns-backend-sqlite3)")
             })?;
-        let mut last = None;
-        for _ in 0..START_ATTEMPTS {
-            match Self::start_once(&pdns, &sqlite, schema) {
-                Ok(p) => return Ok(p),
-                Err(e) => last = Some(e),
-            }
-        }
-        Err(last.unwrap_or_else(|| err("pdns_server did not start")))
+        process::attempts(START_ATTEMPTS, "pdns_server", || {
+            Self::start_once(&pdns, &sqlite, schema)
+        })
     }
 
     /// [`start`](Self::start) for a test: panics naming what is missing, and logs how
