@@ -22,6 +22,7 @@
 //! Nothing is skipped: without a Terraform >= [`MIN_TERRAFORM`] the tests fail and say to
 //! run `scripts/install-terraform`.
 
+pub mod host_tls;
 mod process;
 mod provider;
 mod terraform;
