@@ -28,7 +28,7 @@ use rack_core::libvirt::{
     Hypervisor, PoolSpec, SourceLocation, UploadSource, VolumeContent, VolumeFormat, VolumeSpec,
 };
 
-use super::foundation::{date, runtime};
+use super::foundation::{results_head, runtime};
 use super::procfs::Machine;
 use super::stats::{Row, Summary, Unit, table};
 use rack_lab::Libvirt;
@@ -350,10 +350,7 @@ async fn run_async(opts: &Options) -> anyhow::Result<String> {
     hv.delete_volume("bench", "base.qcow2").await?;
     hv.delete_pool("bench").await?;
 
-    let mut out = String::new();
-    let _ = writeln!(out, "### Results\n");
-    let _ = writeln!(out, "- Date: {}", date());
-    let _ = writeln!(out, "{}", machine.report_line(None, Some(&load_at_end)));
+    let mut out = results_head(&machine, None, &load_at_end);
     let _ = writeln!(
         out,
         "- libvirt {}.{}.{} (the `rack-lab` fixture: libvirtd under tini in its own \

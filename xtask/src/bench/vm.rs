@@ -32,7 +32,7 @@ use rack_core::libvirt::{Hypervisor, PoolSpec, SourceLocation, UploadSource, Vol
 use rack_core::libvirt::{VolumeFormat, VolumeSpec, interface_mac};
 
 use super::dns::{ProviderCpu, take_provider_cpu, write_wrapper};
-use super::foundation::{date, provider_line, release_provider, runtime, terraform_line};
+use super::foundation::{release_provider, results_head, runtime, tool_lines};
 use super::procfs::Machine;
 use super::stats::{Row, Summary, Target, Unit, table};
 use super::storage::sha256_hex;
@@ -646,24 +646,17 @@ pub fn run(opts: &Options) -> anyhow::Result<String> {
     }
     let load_at_end = Machine::read().loadavg;
 
-    let mut out = String::new();
-    let _ = writeln!(out, "### Results\n");
-    let _ = writeln!(out, "- Date: {}", date());
-    let _ = writeln!(
-        out,
-        "{}",
-        machine.report_line(Some("no KVM acceleration (QEMU TCG)"), Some(&load_at_end))
+    let mut out = results_head(
+        &machine,
+        Some("no KVM acceleration (QEMU TCG)"),
+        &load_at_end,
     );
-    let _ = writeln!(
-        out,
-        "{}",
-        terraform_line(
-            &terraform_version,
-            &terraform_bin,
-            Some("default parallelism (10)")
-        )
-    );
-    let _ = writeln!(out, "{}", provider_line(&binary));
+    out.push_str(&tool_lines(
+        &terraform_version,
+        &terraform_bin,
+        "default parallelism (10)",
+        &binary,
+    ));
     let _ = writeln!(
         out,
         "- libvirt {}.{}.{} (the `rack-lab` fixture), a dir pool, a NAT network \

@@ -31,7 +31,7 @@ use super::dns::{
     ProviderCpu, apply, children_cpu, clock_ticks, destroy, paired_ratios, plan_no_change,
     remove_state, take_provider_cpu, write_wrapper, yes_no,
 };
-use super::foundation::{date, provider_line, release_provider, terraform_line};
+use super::foundation::{release_provider, results_head, tool_lines};
 use super::procfs::Machine;
 use super::stats::{Row, Summary, Unit, table};
 use rack_acceptance_tests::{CmdResult, Workdir};
@@ -690,20 +690,17 @@ pub fn run(opts: &Options) -> anyhow::Result<String> {
     let view = instrumented(&cli_config, &server, &wds, ticks)?;
     let load_at_end = Machine::read().loadavg;
 
-    let mut out = String::new();
-    let _ = writeln!(out, "### Results\n");
-    let _ = writeln!(out, "- Date: {}", date());
-    let _ = writeln!(out, "{}", machine.report_line(None, Some(&load_at_end)));
+    let mut out = results_head(&machine, None, &load_at_end);
     let how = parallelism.map_or_else(
         || "default parallelism (10)".to_owned(),
         |n| format!("`-parallelism={n}` for every apply and destroy ({ENV_PARALLELISM})"),
     );
-    let _ = writeln!(
-        out,
-        "{}",
-        terraform_line(&terraform_version, &terraform_bin, Some(&how))
-    );
-    let _ = writeln!(out, "{}", provider_line(&binary));
+    out.push_str(&tool_lines(
+        &terraform_version,
+        &terraform_bin,
+        &how,
+        &binary,
+    ));
     let _ = writeln!(
         out,
         "- DHCP server: Kea {kea_version}, the `rack-lab` fixture (kea-dhcp4 in a \

@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, anyhow, bail};
 use serde_json::Value;
 
-use super::foundation::{date, provider_line, release_provider, terraform_line};
+use super::foundation::{release_provider, results_head, tool_lines};
 use super::procfs::Machine;
 use super::stats::{Row, Summary, Unit, table};
 use rack_acceptance_tests::{CmdResult, Workdir};
@@ -801,20 +801,13 @@ pub fn run(opts: &Options) -> anyhow::Result<String> {
     let view = instrumented(&cli_config, &server, &wds, ticks)?;
     let load_at_end = Machine::read().loadavg;
 
-    let mut out = String::new();
-    let _ = writeln!(out, "### Results\n");
-    let _ = writeln!(out, "- Date: {}", date());
-    let _ = writeln!(out, "{}", machine.report_line(None, Some(&load_at_end)));
-    let _ = writeln!(
-        out,
-        "{}",
-        terraform_line(
-            &terraform_version,
-            &terraform_bin,
-            Some("default parallelism (10)")
-        )
-    );
-    let _ = writeln!(out, "{}", provider_line(&binary));
+    let mut out = results_head(&machine, None, &load_at_end);
+    out.push_str(&tool_lines(
+        &terraform_version,
+        &terraform_bin,
+        "default parallelism (10)",
+        &binary,
+    ));
     let _ = writeln!(
         out,
         "- DNS server: BIND {bind_version}, the `rack-lab` fixture on 127.0.0.1, \
