@@ -22,6 +22,7 @@
 //! Nothing is skipped: without a Terraform >= [`MIN_TERRAFORM`] the tests fail and say to
 //! run `scripts/install-terraform`.
 
+pub mod host_tls;
 mod process;
 mod provider;
 mod terraform;
@@ -34,3 +35,15 @@ pub use provider::{
 };
 pub use terraform::{MIN_TERRAFORM, terraform_path, terraform_version};
 pub use workdir::{PlanResult, ResourceChange, Workdir, state_resources};
+
+/// The start of a configuration whose provider block is empty: rack from the source the
+/// harness installs, its settings all from `RACK_*` variables.
+pub const EMPTY_PROVIDER_CONFIG: &str = r#"
+terraform {
+  required_providers {
+    rack = { source = "terraform.local/rack/rack" }
+  }
+}
+
+provider "rack" {}
+"#;

@@ -328,6 +328,35 @@ impl Workdir {
         json_lines(&run)
     }
 
+    /// `terraform apply -replace=ADDRESS` for each address; must succeed.
+    #[track_caller]
+    pub fn apply_replacing(&self, addresses: &[&str]) -> CmdResult {
+        let replace: Vec<String> = addresses.iter().map(|a| format!("-replace={a}")).collect();
+        let mut args = vec!["apply", "-auto-approve", "-input=false", "-no-color"];
+        args.extend(replace.iter().map(String::as_str));
+        self.run(&args).success()
+    }
+
+    /// `terraform taint ADDRESS`; must succeed.
+    #[track_caller]
+    pub fn taint(&self, address: &str) -> CmdResult {
+        self.run(&["taint", "-no-color", address]).success()
+    }
+
+    /// The display names of what `terraform query -json` found, in its order.
+    #[track_caller]
+    pub fn query_display_names(&self) -> Vec<String> {
+        self.query_json()
+            .iter()
+            .filter(|m| m["type"] == "list_resource_found")
+            .filter_map(|m| {
+                m.pointer("/list_resource_found/display_name")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            })
+            .collect()
+    }
+
     /// `terraform providers schema -json`; must succeed.
     #[track_caller]
     pub fn providers_schema_json(&self) -> Value {

@@ -5,19 +5,11 @@
 use rack_acceptance_tests::Workdir;
 use serde_json::{Value, json};
 
-use crate::support::Kea;
-pub use crate::support::kea::SUBNET;
+use rack_lab::Kea;
+pub use rack_lab::kea::SUBNET;
 
 /// The provider block every DHCP test uses; the server comes from `RACK_DHCP_*`.
-pub const PROVIDER: &str = r#"
-terraform {
-  required_providers {
-    rack = { source = "terraform.local/rack/rack" }
-  }
-}
-
-provider "rack" {}
-"#;
+pub use rack_acceptance_tests::EMPTY_PROVIDER_CONFIG as PROVIDER;
 
 /// Starts the fixture or fails naming what is missing.
 pub fn start() -> Kea {

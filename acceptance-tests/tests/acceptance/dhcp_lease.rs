@@ -133,16 +133,7 @@ fn lease_lifecycle() {
         "leases.tfquery.hcl",
         "list \"rack_dhcp_lease\" \"all\" {\n  provider = rack\n  config {\n    subnet = \"10.77.0.0/24\"\n  }\n}\n",
     );
-    let found: Vec<String> = wd
-        .query_json()
-        .iter()
-        .filter(|m| m["type"] == "list_resource_found")
-        .filter_map(|m| {
-            m.pointer("/list_resource_found/display_name")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        })
-        .collect();
+    let found = wd.query_display_names();
     assert_eq!(found.len(), 2, "{found:?}");
     assert!(
         found
@@ -161,7 +152,7 @@ fn lease_lifecycle() {
 fn active_leases_data_source() {
     let kea = start();
     let wd = workdir(&kea);
-    wd.write_main(&format!(
+    let lease = format!(
         r#"{PROVIDER}
 resource "rack_dhcp_lease" "a" {{
   subnet = "10.77.0.0/24"
@@ -169,18 +160,13 @@ resource "rack_dhcp_lease" "a" {{
   ip     = "10.77.0.40"
 }}
 "#
-    ));
+    );
+    wd.write_main(&lease);
     wd.apply();
     kea.udhcpc(PXE_MAC, &[])
         .expect("udhcpc gets the reservation");
     wd.write_main(&format!(
-        r#"{PROVIDER}
-resource "rack_dhcp_lease" "a" {{
-  subnet = "10.77.0.0/24"
-  mac    = "{PXE_MAC}"
-  ip     = "10.77.0.40"
-}}
-
+        r#"{lease}
 data "rack_dhcp_leases" "by_mac" {{
   mac = "02-00-00-AA-BB-01"
 }}

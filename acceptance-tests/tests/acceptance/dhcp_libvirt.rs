@@ -7,8 +7,8 @@
 //! in plan and are put back -> boot options, and another lease's address or hostname,
 //! are refused at plan time naming why -> destroy leaves no entry behind.
 
-use crate::libvirt_common::{start, virsh, virsh_ok, workdir};
-use crate::support::Libvirt;
+use crate::libvirt_common::{dhcp_network, host_lines, start, virsh, virsh_ok, workdir};
+use rack_lab::Libvirt;
 
 const MAC: &str = "02:00:00:62:00:01";
 const BRIDGE: &str = "rkdhcp0";
@@ -16,33 +16,7 @@ const BRIDGE: &str = "rkdhcp0";
 /// The network (managed by rack too) and one lease on it through the `farm` server.
 fn config(ip: &str, hostname: &str, extra: &str) -> String {
     format!(
-        r#"
-terraform {{
-  required_providers {{
-    rack = {{ source = "terraform.local/rack/rack" }}
-  }}
-}}
-
-provider "rack" {{
-  dhcp {{
-    server "farm" {{
-      libvirt {{
-        network = "farm"
-      }}
-    }}
-  }}
-}}
-
-resource "rack_network" "farm" {{
-  name   = "farm"
-  mode   = "isolated"
-  bridge = "{BRIDGE}"
-  ipv4 = {{
-    cidr        = "10.10.62.0/24"
-    dhcp_ranges = [{{ start = "10.10.62.100", end = "10.10.62.150" }}]
-  }}
-}}
-
+        r#"{network}
 resource "rack_dhcp_lease" "node1" {{
   subnet   = "10.10.62.0/24"
   mac      = "{MAC}"
@@ -51,16 +25,13 @@ resource "rack_dhcp_lease" "node1" {{
 
   depends_on = [rack_network.farm]
 }}
-{extra}"#
+{extra}"#,
+        network = dhcp_network("farm", BRIDGE, 62),
     )
 }
 
 fn hosts(lv: &Libvirt) -> String {
-    virsh_ok(lv, &["net-dumpxml", "farm"])
-        .lines()
-        .filter(|l| l.contains("<host "))
-        .collect::<Vec<_>>()
-        .join("\n")
+    host_lines(lv, "farm").join("\n")
 }
 
 #[test]

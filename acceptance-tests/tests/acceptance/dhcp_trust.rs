@@ -15,7 +15,7 @@ use rack_acceptance_tests::{CmdResult, Workdir};
 use serde_json::{Value, json};
 
 use crate::dhcp_common::{PROVIDER, edit_out_of_band, reservation, reservations, start, workdir};
-use crate::support::Kea;
+use rack_lab::Kea;
 
 /// Terraform wraps diagnostics at 78 columns: compare with whitespace collapsed.
 fn flat(text: &str) -> String {
@@ -258,14 +258,7 @@ fn a_lease_on_kea_can_be_replaced() {
     let before = reservations(&kea);
     assert_eq!(before.len(), 2);
 
-    wd.run(&[
-        "apply",
-        "-auto-approve",
-        "-input=false",
-        "-no-color",
-        "-replace=rack_dhcp_lease.l[0]",
-    ])
-    .success();
+    wd.apply_replacing(&["rack_dhcp_lease.l[0]"]);
     wd.assert_plan_empty();
     assert!(
         missing(&kea, &macs(0xe, 2)).is_empty(),
@@ -274,8 +267,7 @@ fn a_lease_on_kea_can_be_replaced() {
     );
     assert_eq!(reservations(&kea).len(), 2);
 
-    wd.run(&["taint", "-no-color", "rack_dhcp_lease.l[1]"])
-        .success();
+    wd.taint("rack_dhcp_lease.l[1]");
     wd.apply();
     wd.assert_plan_empty();
     assert!(
@@ -295,8 +287,7 @@ fn a_lease_on_kea_can_be_replaced() {
 
     // Tainted with a changed configuration: replaced, not refused as someone else's.
     wd.write_main(&leases(0xe, 40, 2).replace("hostname = \"n", "hostname = \"m"));
-    wd.run(&["taint", "-no-color", "rack_dhcp_lease.l[0]"])
-        .success();
+    wd.taint("rack_dhcp_lease.l[0]");
     wd.apply();
     wd.assert_plan_empty();
     let mut names: Vec<String> = reservations(&kea)
@@ -311,68 +302,34 @@ fn a_lease_on_kea_can_be_replaced() {
 
 #[test]
 fn a_lease_on_a_libvirt_network_can_be_replaced() {
-    use crate::libvirt_common::{start, virsh_ok, workdir};
+    use crate::libvirt_common::{dhcp_network, host_lines, start, workdir};
     let lv = start();
     let wd = workdir(&lv);
-    wd.write_main(
-        r#"
-terraform {
-  required_providers {
-    rack = { source = "terraform.local/rack/rack" }
-  }
-}
-
-provider "rack" {
-  dhcp {
-    server "farm" {
-      libvirt {
-        network = "trust"
-      }
-    }
-  }
-}
-
-resource "rack_network" "trust" {
-  name   = "trust"
-  mode   = "isolated"
-  bridge = "rktrust0"
-  ipv4 = {
-    cidr        = "10.10.63.0/24"
-    dhcp_ranges = [{ start = "10.10.63.100", end = "10.10.63.150" }]
-  }
-}
-
-resource "rack_dhcp_lease" "l" {
+    wd.write_main(&format!(
+        r#"{}
+resource "rack_dhcp_lease" "l" {{
   count    = 2
   subnet   = "10.10.63.0/24"
-  mac      = "02:00:00:63:00:0${count.index}"
-  ip       = "10.10.63.${20 + count.index}"
-  hostname = "node${count.index}"
+  mac      = "02:00:00:63:00:0${{count.index}}"
+  ip       = "10.10.63.${{20 + count.index}}"
+  hostname = "node${{count.index}}"
 
   depends_on = [rack_network.trust]
-}
+}}
 "#,
-    );
+        dhcp_network("trust", "rktrust0", 63)
+    ));
     wd.apply();
-    let hosts = || {
-        virsh_ok(&lv, &["net-dumpxml", "trust"])
-            .lines()
-            .filter(|l| l.contains("<host "))
+    let hosts = || -> Vec<String> {
+        host_lines(&lv, "trust")
+            .iter()
             .map(|l| l.trim().to_string())
-            .collect::<Vec<_>>()
+            .collect()
     };
     assert_eq!(hosts().len(), 2, "{:?}", hosts());
-    wd.run(&[
-        "apply",
-        "-auto-approve",
-        "-input=false",
-        "-no-color",
-        "-replace=rack_dhcp_lease.l[0]",
-    ])
-    .success();
+    wd.apply_replacing(&["rack_dhcp_lease.l[0]"]);
     wd.assert_plan_empty();
-    wd.run(&["taint", "-no-color", "rack_dhcp_lease.l[1]"])
-        .success();
+    wd.taint("rack_dhcp_lease.l[1]");
     wd.apply();
     wd.assert_plan_empty();
     let now = hosts();
@@ -494,36 +451,10 @@ resource "rack_dhcp_lease" "gone" {{
 /// the entry is removed.
 #[test]
 fn a_host_entry_changed_by_hand_after_the_plan_is_not_removed_from_a_libvirt_network() {
-    use crate::libvirt_common::{start, virsh_ok, workdir};
+    use crate::libvirt_common::{dhcp_network, host_lines, start, virsh_ok, workdir};
     let lv = start();
     let wd = workdir(&lv);
-    let network = r#"
-terraform {
-  required_providers {
-    rack = { source = "terraform.local/rack/rack" }
-  }
-}
-
-provider "rack" {
-  dhcp {
-    server "farm" {
-      libvirt {
-        network = "trustd"
-      }
-    }
-  }
-}
-
-resource "rack_network" "trustd" {
-  name   = "trustd"
-  mode   = "isolated"
-  bridge = "rktrust1"
-  ipv4 = {
-    cidr        = "10.10.64.0/24"
-    dhcp_ranges = [{ start = "10.10.64.100", end = "10.10.64.150" }]
-  }
-}
-"#;
+    let network = dhcp_network("trustd", "rktrust1", 64);
     let lease = r#"
 resource "rack_dhcp_lease" "l" {
   subnet   = "10.10.64.0/24"
@@ -536,17 +467,16 @@ resource "rack_dhcp_lease" "l" {
 "#;
     wd.write_main(&format!("{network}{lease}"));
     wd.apply();
-    let hosts = || {
-        virsh_ok(&lv, &["net-dumpxml", "trustd"])
-            .lines()
-            .filter(|l| l.contains("<host "))
+    let hosts = || -> Vec<String> {
+        host_lines(&lv, "trustd")
+            .iter()
             .map(|l| l.trim().to_string())
-            .collect::<Vec<_>>()
+            .collect()
     };
     assert_eq!(hosts().len(), 1, "{:?}", hosts());
 
     // The lease leaves the configuration; after the plan, an operator moves the entry.
-    wd.write_main(network);
+    wd.write_main(&network);
     wd.run(&["plan", "-input=false", "-no-color", "-out=remove.tfplan"])
         .success();
     virsh_ok(

@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use crate::dns_common::{PROVIDER, Server};
-use crate::support::Named;
+use rack_lab::Named;
 
 /// The records an operator created by hand before using rack.
 const HAND_MADE: &str = "\

@@ -13,22 +13,14 @@ use rack_core::powerdns::PowerDnsClient;
 use rack_core::rndc::{RndcClient, RndcKey};
 use rack_core::zones::{BindZones, PowerDnsZones, Soa, ZoneManager, ZoneSpec};
 
-use crate::support::named::Key;
-use crate::support::{Named, PowerDns};
+use rack_lab::named::Key;
+use rack_lab::{Named, PowerDns};
 
 /// Deadline for one rndc or PowerDNS API call made while setting a test up.
 const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The provider block every DNS test uses; the server comes from `RACK_DNS_*`.
-pub const PROVIDER: &str = r#"
-terraform {
-  required_providers {
-    rack = { source = "terraform.local/rack/rack" }
-  }
-}
-
-provider "rack" {}
-"#;
+pub use rack_acceptance_tests::EMPTY_PROVIDER_CONFIG as PROVIDER;
 
 /// A DNS server that accepts updates and transfers signed with `key`.
 #[derive(Debug, Clone)]
@@ -133,31 +125,7 @@ impl Server {
     /// Sends `commands` with nsupdate, signed with the key: a change made outside
     /// Terraform. Fails the test when the server refuses it.
     pub fn nsupdate(&self, commands: &str) {
-        let mut child = Command::new("nsupdate")
-            .args(["-y", &self.key_arg()])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("nsupdate is missing: install the Debian package bind9-dnsutils");
-        let script = format!(
-            "server {} {}\n{commands}\nsend\n",
-            self.addr.ip(),
-            self.addr.port()
-        );
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(script.as_bytes())
-            .expect("write to nsupdate");
-        let out = child.wait_with_output().expect("nsupdate");
-        assert!(
-            out.status.success(),
-            "nsupdate failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        nsupdate(self.addr, &self.key_arg(), commands);
     }
 
     /// A workdir whose provider reaches this server through the `RACK_DNS_*` variables
@@ -266,4 +234,44 @@ fn random_secret() -> String {
     )
     .expect("read /dev/urandom");
     base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Sends `commands` with nsupdate to `addr`, signed with `key` (algorithm:name:secret).
+/// Fails the test when the server refuses it.
+pub fn nsupdate(addr: SocketAddr, key: &str, commands: &str) {
+    let mut child = Command::new("nsupdate")
+        .args(["-y", key])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("nsupdate is missing: install the Debian package bind9-dnsutils");
+    let script = format!("server {} {}\n{commands}\nsend\n", addr.ip(), addr.port());
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(script.as_bytes())
+        .expect("write to nsupdate");
+    let out = child.wait_with_output().expect("nsupdate");
+    assert!(
+        out.status.success(),
+        "nsupdate failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Resource `name`: the A record set `name` in `farm.` with a TTL of 300, holding `ip`.
+pub fn a_record(name: &str, ip: &str) -> String {
+    format!(
+        r#"resource "rack_dns_record_set" "{name}" {{
+  zone    = "farm."
+  name    = "{name}"
+  type    = "A"
+  ttl     = 300
+  records = ["{ip}"]
+}}
+"#
+    )
 }

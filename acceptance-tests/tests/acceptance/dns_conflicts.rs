@@ -6,30 +6,12 @@
 
 use rack_acceptance_tests::Workdir;
 
-use crate::dns_common::{PROVIDER, Server};
-use crate::support::Named;
+use crate::dns_common::{PROVIDER, Server, a_record};
+use rack_lab::Named;
 
 /// `web` and `db` A record sets with the given addresses.
 fn config(web: &str, db: &str) -> String {
-    format!(
-        r#"{PROVIDER}
-resource "rack_dns_record_set" "web" {{
-  zone    = "farm."
-  name    = "web"
-  type    = "A"
-  ttl     = 300
-  records = ["{web}"]
-}}
-
-resource "rack_dns_record_set" "db" {{
-  zone    = "farm."
-  name    = "db"
-  type    = "A"
-  ttl     = 300
-  records = ["{db}"]
-}}
-"#
-    )
+    format!("{PROVIDER}{}\n{}", a_record("web", web), a_record("db", db))
 }
 
 /// `terraform plan -out=saved.tfplan`; must succeed.

@@ -5,7 +5,7 @@
 use rack_acceptance_tests::{Workdir, workspace_root};
 
 use crate::dns_common::{Server, add_bind_zone};
-use crate::support::Named;
+use rack_lab::Named;
 
 const REVERSE_ZONE: &str = "60.10.10.in-addr.arpa.";
 

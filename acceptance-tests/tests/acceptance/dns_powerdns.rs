@@ -4,7 +4,7 @@
 //! out-of-band change is detected and put back -> destroy leaves nothing behind.
 
 use crate::dns_common::{PROVIDER, add_pdns_zone};
-use crate::support::PowerDns;
+use rack_lab::PowerDns;
 
 fn config(web: &str, mx: &str) -> String {
     format!(

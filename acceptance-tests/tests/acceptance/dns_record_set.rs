@@ -4,8 +4,8 @@
 
 use rack_acceptance_tests::Workdir;
 
-use crate::dns_common::{PROVIDER, Server};
-use crate::support::Named;
+use crate::dns_common::{PROVIDER, Server, a_record};
+use rack_lab::Named;
 
 /// `dig +short` against the fixture: the answer lines, sorted.
 pub fn dig(named: &Named, name: &str, rtype: &str) -> Vec<String> {
@@ -25,14 +25,7 @@ pub fn workdir(named: &Named) -> Workdir {
 
 fn config(web_ip: &str, mx: &str) -> String {
     format!(
-        r#"{PROVIDER}
-resource "rack_dns_record_set" "web" {{
-  zone    = "farm."
-  name    = "web"
-  type    = "A"
-  ttl     = 300
-  records = ["{web_ip}"]
-}}
+        r#"{PROVIDER}{web}
 
 resource "rack_dns_record_set" "mx" {{
   zone    = "farm"
@@ -61,7 +54,8 @@ resource "rack_dns_record_set" "v6" {{
   type    = "AAAA"
   records = ["2001:DB8:0:0::10"]
 }}
-"#
+"#,
+        web = a_record("web", web_ip),
     )
 }
 

@@ -4,7 +4,7 @@
 //! the zone's own records. And a PTR in a reverse zone named with the provider functions.
 
 use crate::dns_common::{PROVIDER, Server, add_bind_zone};
-use crate::support::Named;
+use rack_lab::Named;
 
 /// A TXT string longer than one 255-byte `<character-string>`.
 fn long_text() -> String {

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use rack_acceptance_tests::{CmdResult, Workdir};
 
-use crate::dns_common::{PROVIDER, Server};
-use crate::support::Named;
+use crate::dns_common::{PROVIDER, Server, a_record};
+use rack_lab::Named;
 
 /// `terraform state list`: the addresses in state, sorted.
 fn state_list(wd: &Workdir) -> Vec<String> {
@@ -29,24 +29,30 @@ fn apply_with(wd: &Workdir, extra: &[&str]) -> CmdResult {
     wd.run(&args)
 }
 
-const A_AND_CNAME: &str = r#"
-resource "rack_dns_record_set" "web" {
+/// An A record set named `a_name` with 10.10.60.2, and a CNAME `www` to `web.farm.`
+/// carrying `depends` (a `depends_on` line, or nothing).
+fn a_and_cname(a_name: &str, depends: &str) -> String {
+    format!(
+        r#"
+resource "rack_dns_record_set" "web" {{
   zone    = "farm."
-  name    = "www"
+  name    = "{a_name}"
   type    = "A"
   ttl     = 300
   records = ["10.10.60.2"]
-}
+}}
 
-resource "rack_dns_record_set" "alias" {
+resource "rack_dns_record_set" "alias" {{
   zone    = "farm."
   name    = "www"
   type    = "CNAME"
   ttl     = 300
   records = ["web.farm."]
-  DEPENDS
+  {depends}
+}}
+"#
+    )
 }
-"#;
 
 #[test]
 fn a_cname_beside_an_a_fails_its_create_and_plan_and_destroy_still_work() {
@@ -55,7 +61,7 @@ fn a_cname_beside_an_a_fails_its_create_and_plan_and_destroy_still_work() {
     let wd = server.workdir();
 
     // The CNAME is written after the A (depends_on): the server ignores it.
-    let config = A_AND_CNAME.replace("DEPENDS", "depends_on = [rack_dns_record_set.web]");
+    let config = a_and_cname("www", "depends_on = [rack_dns_record_set.web]");
     wd.write_main(&format!("{PROVIDER}{config}"));
     let run = apply_with(&wd, &[]).failure();
     let text = run.combined();
@@ -81,7 +87,7 @@ fn a_cname_beside_an_a_fails_its_create_and_plan_and_destroy_still_work() {
 
     // Both in one apply with no order: they share one UPDATE, the CNAME goes last and is
     // the one that fails; the state holds exactly what the server holds.
-    wd.write_main(&format!("{PROVIDER}{}", A_AND_CNAME.replace("DEPENDS", "")));
+    wd.write_main(&format!("{PROVIDER}{}", a_and_cname("www", "")));
     let run = apply_with(&wd, &[]).failure();
     let text = run.combined();
     assert!(
@@ -181,48 +187,22 @@ fn writes_that_timed_out_but_were_carried_out_are_adopted_by_the_next_apply() {
     assert_eq!(server.dig("host0.farm.", "A"), ["10.10.62.1"]);
 }
 
-const ONE: &str = r#"
-resource "rack_dns_record_set" "web" {
-  zone    = "farm."
-  name    = "web"
-  type    = "A"
-  ttl     = 300
-  records = ["10.10.60.2"]
-}
-
-resource "rack_dns_record_set" "alias" {
-  zone    = "farm."
-  name    = "www"
-  type    = "CNAME"
-  ttl     = 300
-  records = ["web.farm."]
-}
-"#;
-
 #[test]
 fn replace_and_taint_of_record_sets_work() {
     let named = Named::start().expect("start named");
     let server = Server::of_named(&named);
     let wd = server.workdir();
-    wd.write_main(&format!("{PROVIDER}{ONE}"));
+    wd.write_main(&format!("{PROVIDER}{}", a_and_cname("web", "")));
     wd.apply();
 
     // The plan's refresh filled the snapshot before the delete; the create must not trip
     // over it.
-    apply_with(
-        &wd,
-        &[
-            "-replace=rack_dns_record_set.web",
-            "-replace=rack_dns_record_set.alias",
-        ],
-    )
-    .success();
+    wd.apply_replacing(&["rack_dns_record_set.web", "rack_dns_record_set.alias"]);
     assert_eq!(server.dig("web.farm.", "A"), ["10.10.60.2"]);
     assert_eq!(server.dig("www.farm.", "CNAME"), ["web.farm."]);
     wd.assert_plan_empty();
 
-    wd.run(&["taint", "-no-color", "rack_dns_record_set.alias"])
-        .success();
+    wd.taint("rack_dns_record_set.alias");
     let run = wd.apply();
     assert!(
         run.stdout.contains("1 added, 0 changed, 1 destroyed"),
@@ -392,17 +372,7 @@ fn ttl_of(server: &Server, name: &str) -> String {
 }
 
 fn web(ip: &str) -> String {
-    format!(
-        r#"{PROVIDER}
-resource "rack_dns_record_set" "web" {{
-  zone    = "farm."
-  name    = "web"
-  type    = "A"
-  ttl     = 300
-  records = ["{ip}"]
-}}
-"#
-    )
+    format!("{PROVIDER}{}", a_record("web", ip))
 }
 
 #[test]
@@ -487,49 +457,12 @@ fn a_zone_that_exists_exactly_as_planned_is_adopted_by_create() {
 
 #[test]
 fn a_zone_that_exists_exactly_as_planned_is_adopted_on_powerdns() {
-    let pdns = crate::support::PowerDns::start().expect("start pdns_server");
+    let pdns = rack_lab::PowerDns::start().expect("start pdns_server");
     // Created before the apply through the PowerDNS API, as a create whose answer timed
     // out leaves it.
     let server = crate::dns_common::add_pdns_zone(&pdns, "lab.");
-    let mut wd = Workdir::new();
-    wd.set_env("TF_VAR_tsig_secret", server.key.secret.clone());
-    wd.set_env("TF_VAR_api_key", pdns.api_key.clone());
-    let provider = format!(
-        r#"
-terraform {{
-  required_providers {{
-    rack = {{ source = "terraform.local/rack/rack" }}
-  }}
-}}
-
-variable "tsig_secret" {{
-  type      = string
-  sensitive = true
-}}
-
-variable "api_key" {{
-  type      = string
-  sensitive = true
-}}
-
-provider "rack" {{
-  dns {{
-    server "pdns" {{
-      address    = "{addr}"
-      key_name   = "{key}"
-      key_secret = var.tsig_secret
-      powerdns {{
-        url     = "{url}"
-        api_key = var.api_key
-      }}
-    }}
-  }}
-}}
-"#,
-        addr = server.addr,
-        key = server.key.name,
-        url = pdns.api_url,
-    );
+    let (wd, provider) =
+        crate::dns_zone::pdns_workdir(&pdns, server.addr, &server.key.name, &server.key.secret);
     wd.write_main(&zone_config(&provider, "lab.", 3600));
     let run = wd.apply();
     assert!(!run.combined().contains("already exists"), "{run}");

@@ -4,14 +4,14 @@
 //! left, `force_destroy` deletes -> nothing is left. Also the zone and record set data
 //! sources. Secrets reach Terraform as TF_VAR_ variables, never in .tf text.
 
-use std::io::Write as _;
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use rack_acceptance_tests::Workdir;
 
+use crate::dns_common::nsupdate;
 use crate::dns_record_set::workdir as env_workdir;
-use crate::support::{Named, PowerDns};
+use rack_lab::{Named, PowerDns};
 
 const TF_HEADER: &str = r#"
 terraform {
@@ -69,35 +69,44 @@ fn serial(fields: &[String]) -> u64 {
     fields[2].parse().expect("numeric serial")
 }
 
-/// nsupdate signed with `key` (algorithm:name:secret) against `addr`.
-fn nsupdate(addr: SocketAddr, key: &str, commands: &str) {
-    let mut child = Command::new("nsupdate")
-        .args(["-y", key])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("nsupdate is missing: install the Debian package bind9-dnsutils");
-    let script = format!("server {} {}\n{commands}\nsend\n", addr.ip(), addr.port());
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(script.as_bytes())
-        .expect("write to nsupdate");
-    let out = child.wait_with_output().expect("nsupdate");
-    assert!(
-        out.status.success(),
-        "nsupdate failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 fn named_key(named: &Named) -> String {
     format!(
         "{}:{}:{}",
         named.tsig.algorithm, named.tsig.name, named.tsig.secret
     )
+}
+
+/// A workdir whose provider manages zones on `pdns` through its API, sending updates to
+/// `addr` signed with the key `key_name` (whose secret PowerDNS holds too), and the
+/// provider configuration.
+pub(crate) fn pdns_workdir(
+    pdns: &PowerDns,
+    addr: SocketAddr,
+    key_name: &str,
+    secret: &str,
+) -> (Workdir, String) {
+    let mut wd = Workdir::new();
+    wd.set_env("TF_VAR_tsig_secret", secret);
+    wd.set_env("TF_VAR_admin_secret", pdns.api_key.clone());
+    let provider = format!(
+        r#"{TF_HEADER}
+provider "rack" {{
+  dns {{
+    server "pdns" {{
+      address    = "{addr}"
+      key_name   = "{key_name}"
+      key_secret = var.tsig_secret
+      powerdns {{
+        url     = "{url}"
+        api_key = var.admin_secret
+      }}
+    }}
+  }}
+}}
+"#,
+        url = pdns.api_url,
+    );
+    (wd, provider)
 }
 
 /// A workdir whose provider manages zones on `named` through rndc.
@@ -132,11 +141,13 @@ provider "rack" {{
     (wd, provider)
 }
 
-fn zone_config(provider: &str, refresh: u32, nameservers: &[&str], force: bool) -> String {
+/// The zone `lab.` with an SOA refresh of `refresh`, `nameservers`, a TTL of 600, and
+/// `force_destroy` when given.
+fn lab_zone(refresh: u32, nameservers: &[&str], force_destroy: Option<bool>) -> String {
     let ns: Vec<String> = nameservers.iter().map(|n| format!("\"{n}\"")).collect();
+    let force = force_destroy.map_or_else(String::new, |f| format!("  force_destroy = {f}\n"));
     format!(
-        r#"{provider}
-resource "rack_dns_zone" "lab" {{
+        r#"resource "rack_dns_zone" "lab" {{
   name = "lab."
   soa = {{
     mname   = "ns1.farm."
@@ -145,9 +156,16 @@ resource "rack_dns_zone" "lab" {{
   }}
   nameservers   = [{ns}]
   ttl           = 600
-  force_destroy = {force}
-}}
+{force}}}
+"#,
+        ns = ns.join(", "),
+    )
+}
 
+fn zone_config(provider: &str, refresh: u32, nameservers: &[&str], force: bool) -> String {
+    format!(
+        r#"{provider}
+{zone}
 # Other spellings of the same names never show as a change.
 resource "rack_dns_zone" "spelled" {{
   name = "Spelled.Test"
@@ -158,7 +176,7 @@ resource "rack_dns_zone" "spelled" {{
   nameservers = ["NS1.FARM", "ns2.farm."]
 }}
 "#,
-        ns = ns.join(", ")
+        zone = lab_zone(refresh, nameservers, Some(force)),
     )
 }
 
@@ -524,27 +542,7 @@ fn zone_lifecycle_on_powerdns() {
         String::from_utf8_lossy(&out.stderr)
     );
     let addr = pdns.dns_addr;
-    let mut wd = Workdir::new();
-    wd.set_env("TF_VAR_tsig_secret", PDNS_SECRET);
-    wd.set_env("TF_VAR_admin_secret", pdns.api_key.clone());
-    let provider = format!(
-        r#"{TF_HEADER}
-provider "rack" {{
-  dns {{
-    server "pdns" {{
-      address    = "{addr}"
-      key_name   = "{PDNS_KEY}"
-      key_secret = var.tsig_secret
-      powerdns {{
-        url     = "{url}"
-        api_key = var.admin_secret
-      }}
-    }}
-  }}
-}}
-"#,
-        url = pdns.api_url,
-    );
+    let (wd, provider) = pdns_workdir(&pdns, addr, PDNS_KEY, PDNS_SECRET);
     let config = |refresh: u32, ns: &str, with_record: bool| {
         let record = if with_record {
             r#"
@@ -559,18 +557,8 @@ resource "rack_dns_record_set" "web" {
             ""
         };
         format!(
-            r#"{provider}
-resource "rack_dns_zone" "lab" {{
-  name = "lab."
-  soa = {{
-    mname   = "ns1.farm."
-    rname   = "hostmaster.farm."
-    refresh = {refresh}
-  }}
-  nameservers = ["ns1.farm.", "{ns}"]
-  ttl         = 600
-}}
-{record}"#
+            "{provider}\n{}{record}",
+            lab_zone(refresh, &["ns1.farm.", ns], None)
         )
     };
     wd.write_main(&config(3600, "ns2.farm.", true));

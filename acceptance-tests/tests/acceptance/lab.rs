@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use rack_acceptance_tests::{CmdResult, provider_binary, run_command, workspace_root};
 
-use crate::support::process::free_port;
+use rack_lab::process::free_port;
 
 /// A first run on a machine with the packages: the lab, the base image (cached guest),
 /// the apply and the VMs' boot under TCG.

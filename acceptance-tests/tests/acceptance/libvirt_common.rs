@@ -6,19 +6,11 @@ use std::process::Command;
 
 use rack_acceptance_tests::Workdir;
 
-use crate::support::Libvirt;
+use rack_lab::Libvirt;
 
 /// The provider block every libvirt test uses; the hypervisor comes from
 /// `RACK_HYPERVISORS` (a lone URI: a hypervisor named `default`).
-pub const PROVIDER: &str = r#"
-terraform {
-  required_providers {
-    rack = { source = "terraform.local/rack/rack" }
-  }
-}
-
-provider "rack" {}
-"#;
+pub use rack_acceptance_tests::EMPTY_PROVIDER_CONFIG as PROVIDER;
 
 /// Starts the fixture or fails naming what is missing.
 pub fn start() -> Libvirt {
@@ -54,4 +46,61 @@ pub fn virsh_ok(libvirt: &Libvirt, args: &[&str]) -> String {
     let (ok, out, err) = virsh(libvirt, args);
     assert!(ok, "virsh {args:?} failed: {err}\n{out}");
     out
+}
+
+/// The `<host .../>` lines of a network's DHCP configuration, as `virsh net-dumpxml`
+/// prints them.
+pub fn host_lines(libvirt: &Libvirt, network: &str) -> Vec<String> {
+    virsh_ok(libvirt, &["net-dumpxml", network])
+        .lines()
+        .filter(|l| l.contains("<host "))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The start of a configuration with a DHCP server `farm` on libvirt network `network`,
+/// and that network, managed by rack too: isolated, on `bridge`, subnet
+/// `10.10.<octet>.0/24` with a dynamic range from .100 to .150.
+pub fn dhcp_network(network: &str, bridge: &str, octet: u8) -> String {
+    format!(
+        r#"
+terraform {{
+  required_providers {{
+    rack = {{ source = "terraform.local/rack/rack" }}
+  }}
+}}
+
+provider "rack" {{
+  dhcp {{
+    server "farm" {{
+      libvirt {{
+        network = "{network}"
+      }}
+    }}
+  }}
+}}
+
+resource "rack_network" "{network}" {{
+  name   = "{network}"
+  mode   = "isolated"
+  bridge = "{bridge}"
+  ipv4 = {{
+    cidr        = "10.10.{octet}.0/24"
+    dhcp_ranges = [{{ start = "10.10.{octet}.100", end = "10.10.{octet}.150" }}]
+  }}
+}}
+"#
+    )
+}
+
+/// Defines and starts (with virsh, outside Terraform) the dir pool `name` on a new
+/// directory `subdir` of the fixture's dir; returns that directory's path.
+pub fn virsh_dir_pool(libvirt: &Libvirt, name: &str, subdir: &str) -> String {
+    let dir = libvirt.dir().join(subdir);
+    std::fs::create_dir_all(&dir)
+        .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+    let path = dir.display().to_string();
+    virsh_ok(libvirt, &["pool-define-as", name, "dir", "--target", &path]);
+    virsh_ok(libvirt, &["pool-start", name]);
+    path
 }

@@ -11,7 +11,7 @@
 use serde_json::Value;
 
 use crate::libvirt_common::{PROVIDER, start, virsh_ok, workdir};
-use crate::support::guest::fix_kvm_permissions;
+use rack_lab::guest::fix_kvm_permissions;
 
 /// What every refused value carries: quotes, `<`, `>`, `&` and a newline.
 const MARKUP: &str = r#"x'/><x a=\"&amp;\"/>\n<y"#;

@@ -96,7 +96,7 @@ fn network_lifecycle() {
     wd.assert_plan_empty();
 
     // In place: a new DHCP range and autostart off; the bridge is not recreated.
-    let ifindex = |lv: &crate::support::Libvirt| {
+    let ifindex = |lv: &rack_lab::Libvirt| {
         lv.ip(&["-o", "link", "show", "rkfarm0"])
             .expect("bridge")
             .split(':')

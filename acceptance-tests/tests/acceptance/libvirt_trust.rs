@@ -3,8 +3,8 @@
 //! directory removed on destroy only when rack created it; a create that timed out while
 //! libvirtd was stopped, carried out by libvirtd later, adopted by the next apply.
 
-use crate::libvirt_common::{PROVIDER, start, virsh, virsh_ok, workdir};
-use crate::support::guest::fix_kvm_permissions;
+use crate::libvirt_common::{PROVIDER, start, virsh, virsh_dir_pool, virsh_ok, workdir};
+use rack_lab::guest::fix_kvm_permissions;
 
 fn all_kinds(pool_path: &str) -> String {
     format!(
@@ -56,7 +56,7 @@ fn libvirt_replace_works_for_every_kind() {
     wd.write_main(&all_kinds(&pool_path));
     wd.apply();
     wd.assert_plan_empty();
-    let uuids = |lv: &crate::support::Libvirt| {
+    let uuids = |lv: &rack_lab::Libvirt| {
         (
             virsh_ok(lv, &["net-uuid", "rnet"]),
             virsh_ok(lv, &["pool-uuid", "rpool"]),
@@ -141,11 +141,7 @@ fn storage_pool_destroy_keeps_a_directory_it_did_not_create() {
     assert!(!created.exists(), "destroy left the directory rack created");
 
     // Imported: rack did not create the directory, destroy keeps it.
-    let imported = lv.dir().join("imported");
-    std::fs::create_dir_all(&imported).expect("create the directory");
-    let p = imported.display().to_string();
-    virsh_ok(&lv, &["pool-define-as", "own", "dir", "--target", &p]);
-    virsh_ok(&lv, &["pool-start", "own"]);
+    let p = virsh_dir_pool(&lv, "own", "imported");
     virsh_ok(&lv, &["pool-autostart", "own"]);
     wd.write_main(&pool_only(&p));
     wd.import("rack_storage_pool.own", "own");
@@ -153,7 +149,7 @@ fn storage_pool_destroy_keeps_a_directory_it_did_not_create() {
     wd.destroy();
     wd.assert_destroyed();
     assert!(
-        imported.is_dir(),
+        std::path::Path::new(&p).is_dir(),
         "destroy removed an imported pool's directory"
     );
 }
@@ -169,11 +165,7 @@ fn libvirt_create_adopts_what_a_timed_out_create_left() {
     let lv = start();
     let mut wd = workdir(&lv);
     wd.set_env("RACK_HYPERVISOR_TIMEOUT", "2s");
-    let pid_file = lv.dir().join("run").join("libvirtd.pid");
-    let pid = std::fs::read_to_string(&pid_file)
-        .unwrap_or_else(|e| panic!("no libvirtd pid file {}: {e}", pid_file.display()))
-        .trim()
-        .to_owned();
+    let pid = libvirtd_pid(&lv);
     let config = |second_cidr: &str| {
         format!(
             r#"{PROVIDER}
@@ -185,21 +177,7 @@ resource "rack_network" "first" {{
   }}
 }}
 
-resource "terraform_data" "stop_libvirtd" {{
-  triggers_replace = [rack_network.first.uuid]
-  provisioner "local-exec" {{
-    command = "kill -STOP {pid}"
-  }}
-}}
-
-# Resumes libvirtd while the provider still runs (Terraform waits for this before it
-# ends the apply), long after the create of the second network timed out.
-resource "terraform_data" "resume_libvirtd" {{
-  triggers_replace = [terraform_data.stop_libvirtd.id]
-  provisioner "local-exec" {{
-    command = "sleep 6; kill -CONT {pid}; sleep 2"
-  }}
-}}
+{pause}
 
 resource "rack_network" "second" {{
   name = "second"
@@ -209,7 +187,8 @@ resource "rack_network" "second" {{
   }}
   depends_on = [terraform_data.stop_libvirtd]
 }}
-"#
+"#,
+            pause = pause_libvirtd(&pid, "rack_network.first.uuid", 6),
         )
     };
     wd.write_main(&config("10.10.74.0/24"));
@@ -342,7 +321,7 @@ fn libvirt_vm_limits_and_group_macs_are_refused_at_plan_time() {
 
 /// Waits until `virsh args` succeeds (libvirtd carries out what it received while it was
 /// stopped); whether it did.
-fn wait_for(lv: &crate::support::Libvirt, args: &[&str]) -> bool {
+fn wait_for(lv: &rack_lab::Libvirt, args: &[&str]) -> bool {
     for _ in 0..300 {
         if virsh(lv, args).0 {
             return true;
@@ -363,11 +342,7 @@ fn libvirt_vm_and_volume_create_adopt_what_a_timed_out_create_left() {
     let lv = start();
     let mut wd = workdir(&lv);
     wd.set_env("RACK_HYPERVISOR_TIMEOUT", "2s");
-    let pid_file = lv.dir().join("run").join("libvirtd.pid");
-    let pid = std::fs::read_to_string(&pid_file)
-        .unwrap_or_else(|e| panic!("no libvirtd pid file {}: {e}", pid_file.display()))
-        .trim()
-        .to_owned();
+    let pid = libvirtd_pid(&lv);
     let pool_path = lv.dir().join("adopt-pool").display().to_string();
     let config = |memory: &str, size: &str| {
         format!(
@@ -378,20 +353,7 @@ resource "rack_storage_pool" "p" {{
   path = "{pool_path}"
 }}
 
-resource "terraform_data" "stop_libvirtd" {{
-  triggers_replace = [rack_storage_pool.p.uuid]
-  provisioner "local-exec" {{
-    command = "kill -STOP {pid}"
-  }}
-}}
-
-# Resumes libvirtd while the provider still runs, after both creates timed out.
-resource "terraform_data" "resume_libvirtd" {{
-  triggers_replace = [terraform_data.stop_libvirtd.id]
-  provisioner "local-exec" {{
-    command = "sleep 8; kill -CONT {pid}; sleep 2"
-  }}
-}}
+{pause}
 
 resource "rack_volume" "v" {{
   name   = "adopted.qcow2"
@@ -408,7 +370,8 @@ resource "rack_vm" "m" {{
   running = false
   depends_on = [terraform_data.stop_libvirtd]
 }}
-"#
+"#,
+            pause = pause_libvirtd(&pid, "rack_storage_pool.p.uuid", 8),
         )
     };
     wd.write_main(&config("64MiB", "1MiB"));
@@ -474,4 +437,35 @@ resource "rack_vm" "m" {{
     wd.assert_plan_empty();
     wd.destroy();
     wd.assert_destroyed();
+}
+
+/// Two `terraform_data` resources: `stop_libvirtd` freezes libvirtd (`pid`, SIGSTOP) once
+/// `after` exists, and `resume_libvirtd` lets it run again (SIGCONT) `seconds` later, while
+/// the provider still runs (Terraform waits for it before it ends the apply), so that the
+/// creates that depend on `stop_libvirtd` time out and libvirtd carries them out later.
+fn pause_libvirtd(pid: &str, after: &str, seconds: u32) -> String {
+    format!(
+        r#"resource "terraform_data" "stop_libvirtd" {{
+  triggers_replace = [{after}]
+  provisioner "local-exec" {{
+    command = "kill -STOP {pid}"
+  }}
+}}
+
+resource "terraform_data" "resume_libvirtd" {{
+  triggers_replace = [terraform_data.stop_libvirtd.id]
+  provisioner "local-exec" {{
+    command = "sleep {seconds}; kill -CONT {pid}; sleep 2"
+  }}
+}}"#
+    )
+}
+
+/// libvirtd's PID, from its pid file in the fixture's dir.
+fn libvirtd_pid(lv: &rack_lab::Libvirt) -> String {
+    let pid_file = lv.dir().join("run").join("libvirtd.pid");
+    std::fs::read_to_string(&pid_file)
+        .unwrap_or_else(|e| panic!("no libvirtd pid file {}: {e}", pid_file.display()))
+        .trim()
+        .to_owned()
 }

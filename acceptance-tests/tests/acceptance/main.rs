@@ -3,9 +3,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../../../core/tests/support/mod.rs"]
-mod support;
-
 mod dhcp_common;
 mod dhcp_faults;
 mod dhcp_lease;

@@ -5,7 +5,7 @@
 //! attribute -> destroy leaves no pool and no empty directory it created behind.
 
 use crate::libvirt_common::{PROVIDER, start, virsh, virsh_ok, workdir};
-use crate::support::process::TempDir;
+use rack_lab::process::TempDir;
 
 /// Terraform's output with its box drawing removed and whitespace collapsed, so that
 /// messages wrapped over lines can be searched.

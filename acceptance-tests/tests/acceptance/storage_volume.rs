@@ -13,8 +13,8 @@ use sha2::{Digest, Sha256};
 
 use crate::libvirt_common::{PROVIDER, start, virsh_ok, workdir};
 use crate::storage_pool::flat;
-use crate::support::process::TempDir;
-use crate::support::storage::{FileServer, json_field, qemu_img_info, qemu_img_run};
+use rack_lab::process::TempDir;
+use rack_lab::storage::{FileServer, json_field, qemu_img_info, qemu_img_run};
 
 const MIB: u64 = 1 << 20;
 

@@ -5,10 +5,8 @@
 //! error -> once the network exists the next apply converges -> `terraform query` lists it, import by UUID gives the same state -> destroy
 //! leaves the volumes alone.
 
-use serde_json::Value;
-
-use crate::libvirt_common::{PROVIDER, start, virsh, virsh_ok, workdir};
-use crate::support::guest::fix_kvm_permissions;
+use crate::libvirt_common::{PROVIDER, start, virsh, virsh_dir_pool, virsh_ok, workdir};
+use rack_lab::guest::fix_kvm_permissions;
 
 const POOL: &str = "errpool";
 
@@ -39,14 +37,7 @@ fn vm_bad_input_partial_failure_and_adoption() {
     fix_kvm_permissions().unwrap_or_else(|e| panic!("{e}"));
     let lv = start();
     let wd = workdir(&lv);
-    let pool_dir = lv.dir().join("errpool");
-    std::fs::create_dir_all(&pool_dir).unwrap();
-    let pool_path = pool_dir.display().to_string();
-    virsh_ok(
-        &lv,
-        &["pool-define-as", POOL, "dir", "--target", &pool_path],
-    );
-    virsh_ok(&lv, &["pool-start", POOL]);
+    virsh_dir_pool(&lv, POOL, "errpool");
 
     // Bad input fails at plan time, at the attribute.
     wd.write_main(&format!(
@@ -146,16 +137,7 @@ resource "rack_vm" "twins" {{
         "vms.tfquery.hcl",
         "list \"rack_vm\" \"all\" {\n  provider = rack\n  config {}\n}\n",
     );
-    let found: Vec<String> = wd
-        .query_json()
-        .iter()
-        .filter(|m| m["type"] == "list_resource_found")
-        .filter_map(|m| {
-            m.pointer("/list_resource_found/display_name")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        })
-        .collect();
+    let found = wd.query_display_names();
     assert_eq!(found, ["vm1 (running)"]);
     let _ = std::fs::remove_file(wd.path().join("vms.tfquery.hcl"));
     let uuid = virsh_ok(&lv, &["domuuid", "vm1"]).trim().to_owned();

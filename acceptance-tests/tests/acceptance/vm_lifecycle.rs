@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 use rack_acceptance_tests::Workdir;
 use rack_core::libvirt::interface_mac;
 
-use crate::libvirt_common::{PROVIDER, start, virsh, virsh_ok, workdir};
-use crate::support::guest::{GUEST_CMDLINE, fix_kvm_permissions, guest_lines};
-use crate::support::{Guest, Libvirt};
+use crate::libvirt_common::{PROVIDER, start, virsh, virsh_dir_pool, virsh_ok, workdir};
+use rack_lab::guest::{GUEST_CMDLINE, fix_kvm_permissions, guest_lines};
+use rack_lab::{Guest, Libvirt};
 
 const POOL: &str = "vmpool";
 /// The address the network's DHCP host entry gives the VM's first interface.
@@ -223,14 +223,7 @@ fn vm_lifecycle_on_tcg() {
     let wd = workdir(&lv);
     let log_path = lv.dir().join("web1-console.log");
     let log = log_path.display().to_string();
-    let pool_dir = lv.dir().join("pool");
-    std::fs::create_dir_all(&pool_dir).unwrap();
-    let pool_path = pool_dir.display().to_string();
-    virsh_ok(
-        &lv,
-        &["pool-define-as", POOL, "dir", "--target", &pool_path],
-    );
-    virsh_ok(&lv, &["pool-start", POOL]);
+    virsh_dir_pool(&lv, POOL, "pool");
     virsh_ok(
         &lv,
         &["vol-create-as", POOL, "data1", "16M", "--format", "raw"],

@@ -1,8 +1,5 @@
-//! Backend tests against the real services, started by `tests/support` in temp dirs.
+//! Backend tests against the real services, started by the `rack-lab` crate in temp dirs.
 //! They fail (never skip) with the name of the missing binary when a service is absent.
-
-#[path = "../support/mod.rs"]
-mod support;
 
 mod powerdns;
 mod rndc;
@@ -10,7 +7,7 @@ mod rndc;
 /// A missing daemon must fail the test with its name and package, never skip it.
 #[test]
 fn missing_binary_is_named_in_the_error() {
-    let e = support::process::find_binary("rack-no-such-daemon", "rack-no-such-package")
+    let e = rack_lab::process::find_binary("rack-no-such-daemon", "rack-no-such-package")
         .unwrap_err()
         .to_string();
     assert!(e.contains("`rack-no-such-daemon` is not installed"), "{e}");

@@ -1,19 +1,13 @@
 //! The PowerDNS API client against a real pdns_server.
 
-use crate::support::{PowerDns, process};
 use rack_core::powerdns::{NewZone, PowerDnsClient, PowerDnsError, TSIG_ALLOW_DNSUPDATE, ZoneKind};
+use rack_lab::{PowerDns, process};
 use std::time::Duration;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
 fn start() -> PowerDns {
-    match PowerDns::start() {
-        Ok(p) => {
-            eprintln!("pdns_server ready in {:?} (pid {})", p.startup, p.pid());
-            p
-        }
-        Err(e) => panic!("cannot start the PowerDNS fixture: {e}"),
-    }
+    PowerDns::started()
 }
 
 #[tokio::test]

@@ -1,20 +1,14 @@
 //! The native rndc client against a real named.
 
-use crate::support::{Named, process};
 use rack_core::rndc::{RndcAlgorithm, RndcClient, RndcError, RndcKey};
+use rack_lab::{Named, process};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
 fn start() -> Named {
-    match Named::start() {
-        Ok(n) => {
-            eprintln!("named ready in {:?} (pid {})", n.startup, n.pid());
-            n
-        }
-        Err(e) => panic!("cannot start the named fixture: {e}"),
-    }
+    Named::started()
 }
 
 fn client(named: &Named) -> RndcClient {

@@ -6,13 +6,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../support/mod.rs"]
-mod support;
-
 use rack_core::cloudinit::CloudInit;
+use rack_lab::process::{TempDir, find_binary};
 use std::path::Path;
 use std::process::Command;
-use support::process::{TempDir, find_binary};
 
 fn run(program: &Path, args: &[&str]) -> String {
     let out = Command::new(program).args(args).output().unwrap();

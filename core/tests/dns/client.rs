@@ -1,21 +1,15 @@
 //! `DnsClient` against the named fixture: transfers, single-flight, coalesced updates,
 //! conflicts, and the errors users meet (bad key, unknown zone, nothing listening).
 
-use crate::support::{Named, process};
 use rack_core::dns::{
     DnsClient, DnsError, Name, RData, RecordType, RrsetChange, ServerConfig, Transport, TsigKey,
 };
+use rack_lab::{Named, process};
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
 fn start() -> Named {
-    match Named::start() {
-        Ok(n) => {
-            eprintln!("named ready in {:?} (pid {})", n.startup, n.pid());
-            n
-        }
-        Err(e) => panic!("cannot start the named fixture: {e}"),
-    }
+    Named::started()
 }
 
 fn key(named: &Named) -> TsigKey {

@@ -3,8 +3,8 @@
 //! alone, while the changes sent with it succeed; and the client's snapshot follows its
 //! own writes, so a delete then a create of one RRset works in one process.
 
-use crate::support::Named;
 use rack_core::dns::{DnsClient, Name, RData, RecordType, RrsetChange, ServerConfig, TsigKey};
+use rack_lab::Named;
 use std::net::Ipv4Addr;
 use std::time::Duration;
 

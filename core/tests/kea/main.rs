@@ -4,9 +4,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../support/mod.rs"]
-mod support;
-
 mod trust;
 
 use rack_core::Cidr;
@@ -14,9 +11,9 @@ use rack_core::kea::{
     Change, ConfigError, HostIdentifier, KeaClient, KeaConfig, KeaError, LeaseQuery, OptionData,
     Reservation, Secret,
 };
+use rack_lab::Kea;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
-use support::Kea;
 
 fn start() -> Kea {
     match Kea::start() {
@@ -40,7 +37,7 @@ fn client(kea: &Kea) -> KeaClient {
 }
 
 fn subnet() -> Cidr {
-    support::kea::SUBNET.parse().unwrap()
+    rack_lab::kea::SUBNET.parse().unwrap()
 }
 
 fn mac(s: &str) -> HostIdentifier {

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use rack_core::kea::{Change, ConfigError, Expect, KeaError, OptionData, Reservation};
 use serde_json::json;
 
-use super::support::Kea;
 use super::{add_out_of_band, client, raw_config, reservation, start, subnet};
+use rack_lab::Kea;
 
 fn held(kea: &Kea) -> Vec<String> {
     raw_config(kea)["Dhcp4"]["subnet4"][0]["reservations"]

@@ -10,8 +10,8 @@ use rack_core::Cidr;
 use rack_core::libvirt::{DhcpHost, DhcpHostError, HostChange, LibvirtError};
 use rack_core::net::MacAddress;
 
-use crate::support::Libvirt;
 use crate::{ip, isolated_spec, start};
+use rack_lab::Libvirt;
 
 const MAC: &str = "02:00:00:93:00:01";
 const OTHER_MAC: &str = "02:00:00:93:00:02";

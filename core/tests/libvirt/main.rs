@@ -8,9 +8,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../support/mod.rs"]
-mod support;
-
 mod dhcp_hosts;
 mod storage;
 mod vm;
@@ -21,9 +18,9 @@ use rack_core::libvirt::{
     DhcpRange, DomainConfig, Hypervisor, IpConfig, LibvirtError, NetworkMode, NetworkSpec,
     NetworkState,
 };
+use rack_lab::Libvirt;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
-use support::Libvirt;
 
 fn start() -> (Libvirt, Hypervisor) {
     let fixture = Libvirt::start().unwrap_or_else(|e| panic!("cannot start libvirtd: {e}"));

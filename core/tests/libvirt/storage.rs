@@ -4,13 +4,13 @@
 //! shares with the test.
 
 use crate::start;
-use crate::support::process::TempDir;
-use crate::support::storage::{
-    FileServer, LoopDevice, allocated, json_field, qemu_img_info, qemu_img_run, qemu_io_write,
-};
 use rack_core::libvirt::{
     Hypervisor, LibvirtError, ObjectKind, PoolKind, PoolSpec, SourceLocation, UploadError,
     UploadSource, VolumeContent, VolumeFormat, VolumeSpec,
+};
+use rack_lab::process::TempDir;
+use rack_lab::storage::{
+    FileServer, LoopDevice, allocated, json_field, qemu_img_info, qemu_img_run, qemu_io_write,
 };
 use sha2::{Digest, Sha256};
 use std::os::unix::fs::FileExt;
@@ -28,7 +28,7 @@ fn sha256_file(path: &Path) -> String {
 }
 
 /// The SHA-256 of the first `len` bytes of a file.
-fn sha256_prefix(path: &Path, len: u64) -> String {
+pub(crate) fn sha256_prefix(path: &Path, len: u64) -> String {
     use std::io::Read;
     let mut hasher = Sha256::new();
     let file = std::fs::File::open(path).unwrap();
@@ -176,10 +176,10 @@ async fn dir_pool_create_update_drift_delete() {
     assert_eq!(hv.refresh_pools().await.unwrap().len(), 1);
 
     // Stopped out of band: seen inactive; started again.
-    let virsh = crate::support::process::find_binary("virsh", "libvirt-clients").unwrap();
+    let virsh = rack_lab::process::find_binary("virsh", "libvirt-clients").unwrap();
     let mut cmd = std::process::Command::new(virsh);
     cmd.args(["-c", hv.uri(), "pool-destroy", "images"]);
-    crate::support::process::run(cmd, "virsh pool-destroy").unwrap();
+    rack_lab::process::run(cmd, "virsh pool-destroy").unwrap();
     let stopped = hv.pool_fresh("images").await.unwrap().unwrap();
     assert!(!stopped.active, "{stopped:?}");
     let still = hv.update_pool(&want).await.unwrap();

@@ -5,8 +5,6 @@
 //! whose log the tests read. The scenarios share one fixture and one guest where the
 //! order of steps is itself the story.
 
-use crate::support::guest::{GUEST_CMDLINE, fix_kvm_permissions, guest_lines};
-use crate::support::{Guest, Libvirt};
 use rack_core::cloudinit::CloudInit;
 use rack_core::libvirt::{
     AddressSource, DhcpRange, DirectBoot, DiskBus, DiskSpec, DomainSpec, DomainSpecError,
@@ -14,6 +12,8 @@ use rack_core::libvirt::{
     ObjectKind, ShutdownOutcome, cloud_init_volume_name, interface_mac, parse_memory_kib,
     plan_domain_update,
 };
+use rack_lab::guest::{GUEST_CMDLINE, fix_kvm_permissions, guest_lines};
+use rack_lab::{Guest, Libvirt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 

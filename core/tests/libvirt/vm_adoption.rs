@@ -3,13 +3,13 @@
 //! written again, its autostart set, started when planned running. A domain defined
 //! differently under the same name is a conflict and is left as it is, seed included.
 
-use crate::support::Libvirt;
-use crate::support::guest::fix_kvm_permissions;
 use rack_core::cloudinit::CloudInit;
 use rack_core::libvirt::{
     DomainSpec, DomainType, Hypervisor, LibvirtError, ObjectKind, PoolSpec, cloud_init_volume_name,
     parse_memory_kib,
 };
+use rack_lab::Libvirt;
+use rack_lab::guest::fix_kvm_permissions;
 use std::time::Duration;
 
 fn seed(marker: &str) -> CloudInit {

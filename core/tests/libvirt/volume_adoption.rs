@@ -5,29 +5,17 @@
 //! is left as it is: rack cannot tell its content from someone else's.
 
 use crate::start;
-use crate::support::process::TempDir;
-use crate::support::storage::{qemu_img_run, qemu_io_write};
+use crate::storage::sha256_prefix;
 use rack_core::libvirt::{
     Hypervisor, LibvirtError, ObjectKind, PoolSpec, SourceLocation, UploadSource, VolumeContent,
     VolumeFormat, VolumeRef, VolumeSpec,
 };
-use sha2::{Digest, Sha256};
+use rack_lab::process::TempDir;
+use rack_lab::storage::{qemu_img_run, qemu_io_write};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 const MIB: u64 = 1 << 20;
-
-fn sha256_prefix(path: &Path, len: u64) -> String {
-    use std::io::Read;
-    let mut hasher = Sha256::new();
-    let file = std::fs::File::open(path).unwrap();
-    std::io::copy(&mut file.take(len), &mut hasher).unwrap();
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
 
 fn spec(
     name: &str,

@@ -1,22 +1,16 @@
 //! `BindZones` against a real named.
 
 use crate::common::{self, SERIAL, name, spec};
-use crate::support::Named;
 use rack_core::rndc::{RndcClient, RndcKey};
 use rack_core::zones::{BindZones, ZoneError, ZoneManager, render_zone_file};
+use rack_lab::Named;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
 fn start() -> Named {
-    match Named::start() {
-        Ok(n) => {
-            eprintln!("named ready in {:?} (pid {})", n.startup, n.pid());
-            n
-        }
-        Err(e) => panic!("cannot start the named fixture: {e}"),
-    }
+    Named::started()
 }
 
 fn rndc(named: &Named) -> RndcClient {

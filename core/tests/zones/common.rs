@@ -1,9 +1,9 @@
 //! What both servers' tests share: a spec, plain DNS queries and the BIND command-line
 //! tools that check TSIG-signed updates and transfers from outside rack.
 
-use crate::support::process;
 use rack_core::dns::{Message, Name, RData, RecordType};
 use rack_core::zones::{Soa, ZoneSpec};
+use rack_lab::process;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::process::Command;
 use std::time::Duration;

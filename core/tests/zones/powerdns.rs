@@ -1,9 +1,9 @@
 //! `PowerDnsZones` against a real pdns_server.
 
 use crate::common::{self, SERIAL, name, spec};
-use crate::support::PowerDns;
 use rack_core::powerdns::{PowerDnsClient, TSIG_ALLOW_AXFR, TSIG_ALLOW_DNSUPDATE};
 use rack_core::zones::{PowerDnsZones, ZoneError, ZoneManager};
+use rack_lab::PowerDns;
 use std::time::Duration;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -11,13 +11,7 @@ const KEY: &str = "rack-update";
 const SECRET: &str = "cmFjay11cGRhdGUtc2VjcmV0LXJhY2stdXBkYXRlIQ==";
 
 fn start() -> PowerDns {
-    match PowerDns::start() {
-        Ok(p) => {
-            eprintln!("pdns_server ready in {:?} (pid {})", p.startup, p.pid());
-            p
-        }
-        Err(e) => panic!("cannot start the PowerDNS fixture: {e}"),
-    }
+    PowerDns::started()
 }
 
 #[tokio::test]

@@ -6,16 +6,14 @@ use std::sync::Arc;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
 use hyper_util::rt::TokioIo;
-use rack_provider::plugin::ExactClientCert;
+use rack_acceptance_tests::host_tls::ExactServerCert;
 use rack_provider::protocol::proto::grpc_health_v1::HealthCheckRequest;
 use rack_provider::protocol::proto::grpc_health_v1::health_check_response::ServingStatus;
 use rack_provider::protocol::proto::grpc_health_v1::health_client::HealthClient;
 use rack_provider::protocol::proto::plugin::Empty;
 use rack_provider::protocol::proto::plugin::grpc_controller_client::GrpcControllerClient;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
-use rustls::server::danger::ClientCertVerifier as _;
-use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
+use rustls::ClientConfig;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use tokio::net::UnixStream;
 use tokio_rustls::TlsConnector;
 use tonic::transport::{Channel, Endpoint, Uri};
@@ -45,65 +43,13 @@ fn host_cert() -> Result<HostCert, rcgen::Error> {
     })
 }
 
-/// Trusts exactly the server certificate from the handshake line, as go-plugin hosts do
-/// (webpki would refuse a CA certificate used as an end entity).
-#[derive(Debug)]
-struct ExactServerCert {
-    expected: CertificateDer<'static>,
-    signatures: ExactClientCert,
-}
-
-impl ServerCertVerifier for ExactServerCert {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        if end_entity.as_ref() == self.expected.as_ref() {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::General(
-                "Unexpected server certificate".into(),
-            ))
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.signatures.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.signatures.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.signatures.supported_verify_schemes()
-    }
-}
-
 async fn connect(
     socket: std::path::PathBuf,
     server_cert: CertificateDer<'static>,
     host: &HostCert,
 ) -> Result<Channel, Box<dyn std::error::Error>> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = ExactServerCert {
-        expected: server_cert.clone(),
-        signatures: ExactClientCert::new(server_cert, &provider),
-    };
+    let verifier = ExactServerCert::new(server_cert, &provider);
     let mut config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
         .dangerous()

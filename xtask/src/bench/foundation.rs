@@ -125,6 +125,25 @@ pub(super) fn release_provider() -> anyhow::Result<PathBuf> {
 /// Whether `binary` sits in cargo's release output directory.
 /// The report line naming the provider binary measured: release build or
 /// `RACK_PROVIDER_BINARY`, its size and path.
+/// The start of a benchmark's results: the heading, the date and the machine (with
+/// `note` on it, and its load average at the end of the run).
+pub(super) fn results_head(machine: &Machine, note: Option<&str>, load_at_end: &str) -> String {
+    format!(
+        "### Results\n\n- Date: {}\n{}\n",
+        date(),
+        machine.report_line(note, Some(load_at_end))
+    )
+}
+
+/// The Terraform line (run `how`) and the provider line of a report, each ending a line.
+pub(super) fn tool_lines(version: &str, terraform: &Path, how: &str, binary: &Path) -> String {
+    format!(
+        "{}\n{}\n",
+        terraform_line(version, terraform, Some(how)),
+        provider_line(binary)
+    )
+}
+
 pub(super) fn provider_line(binary: &Path) -> String {
     let size = std::fs::metadata(binary).map_or(0, |m| m.len());
     format!(

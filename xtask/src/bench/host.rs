@@ -13,8 +13,9 @@ use anyhow::{Context as _, anyhow, bail};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
 use hyper_util::rt::TokioIo;
+use rack_acceptance_tests::host_tls::ExactServerCert;
 use rack_provider::plugin::{
-    CLIENT_CERT_KEY, ExactClientCert, MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE, MAX_GRPC_MESSAGE_SIZE,
+    CLIENT_CERT_KEY, MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE, MAX_GRPC_MESSAGE_SIZE,
     PROTOCOL_VERSIONS_KEY, UNIX_SOCKET_DIR_KEY,
 };
 use rack_provider::protocol::proto::plugin::Empty;
@@ -22,11 +23,9 @@ use rack_provider::protocol::proto::plugin::grpc_controller_client::GrpcControll
 use rack_provider::protocol::proto::tfplugin6::diagnostic::Severity;
 use rack_provider::protocol::proto::tfplugin6::get_provider_schema;
 use rack_provider::protocol::proto::tfplugin6::provider_client::ProviderClient;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::server::danger::ClientCertVerifier as _;
+use rustls::ClientConfig;
+use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::sign::{CertifiedKey, SingleCertAndKey};
-use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::net::UnixStream;
 use tokio::process::{Child, Command};
@@ -215,10 +214,7 @@ pub async fn connect(hs: &Handshake, host: Option<&HostIdentity>) -> anyhow::Res
         .clone()
         .ok_or_else(|| anyhow!("A client certificate was given but the plugin sent none"))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = ExactServerCert {
-        expected: server_cert.clone(),
-        signatures: ExactClientCert::new(server_cert, &provider),
-    };
+    let verifier = ExactServerCert::new(server_cert, &provider);
     let mut config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
         .dangerous()
@@ -276,58 +272,11 @@ pub async fn shutdown(channel: Channel, child: &mut Child) -> anyhow::Result<()>
     Ok(())
 }
 
-/// Trusts exactly the certificate from the handshake line, as go-plugin hosts do.
-#[derive(Debug)]
-struct ExactServerCert {
-    expected: CertificateDer<'static>,
-    signatures: ExactClientCert,
-}
-
-impl ServerCertVerifier for ExactServerCert {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        if end_entity.as_ref() == self.expected.as_ref() {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::General(
-                "Not the certificate from the handshake line".into(),
-            ))
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.signatures.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.signatures.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.signatures.supported_verify_schemes()
-    }
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use rustls::SignatureScheme;
 
     #[test]
     fn handshake_lines() {

@@ -15,11 +15,6 @@ mod stats;
 pub mod storage;
 pub mod vm;
 
-/// The real backends of the core crate's integration tests (named, PowerDNS, Kea,
-/// libvirtd), shared with benchmarks that need a server.
-#[path = "../../../core/tests/support/mod.rs"]
-mod support;
-
 /// One benchmark the `bench` binary can run.
 #[derive(Debug, Clone, Copy)]
 pub struct Benchmark {

@@ -1,4 +1,4 @@
-//! The storage benchmark, against a real libvirtd (the `core/tests/support` fixture) and a
+//! The storage benchmark, against a real libvirtd (the `rack-lab` fixture) and a
 //! dir pool in a temp directory:
 //!
 //! (a) 20 qcow2 overlays on one base image (`base_volume`) against 20 full copies of it
@@ -28,12 +28,12 @@ use rack_core::libvirt::{
     Hypervisor, PoolSpec, SourceLocation, UploadSource, VolumeContent, VolumeFormat, VolumeSpec,
 };
 
-use super::foundation::{date, runtime};
+use super::foundation::{results_head, runtime};
 use super::procfs::Machine;
 use super::stats::{Row, Summary, Unit, table};
-use super::support::Libvirt;
-use super::support::process::TempDir;
-use super::support::storage::{allocated, qemu_io_write};
+use rack_lab::Libvirt;
+use rack_lab::process::TempDir;
+use rack_lab::storage::{allocated, qemu_io_write};
 
 /// Rounds when `--runs` is not given: a round creates 40 volumes (5 GiB of copies) and
 /// uploads 1 GiB twice, about 30 s on the 2-CPU machines.
@@ -350,13 +350,10 @@ async fn run_async(opts: &Options) -> anyhow::Result<String> {
     hv.delete_volume("bench", "base.qcow2").await?;
     hv.delete_pool("bench").await?;
 
-    let mut out = String::new();
-    let _ = writeln!(out, "### Results\n");
-    let _ = writeln!(out, "- Date: {}", date());
-    let _ = writeln!(out, "{}", machine.report_line(None, Some(&load_at_end)));
+    let mut out = results_head(&machine, None, &load_at_end);
     let _ = writeln!(
         out,
-        "- libvirt {}.{}.{} (the `core/tests/support` fixture: libvirtd under tini in its own \
+        "- libvirt {}.{}.{} (the `rack-lab` fixture: libvirtd under tini in its own \
          namespaces), a dir pool on the root filesystem; rack's core library in a release \
          build, one libvirt connection",
         version / 1_000_000,

@@ -1,4 +1,4 @@
-//! The VM benchmark, against a real libvirtd (the `core/tests/support` fixture) with QEMU
+//! The VM benchmark, against a real libvirtd (the `rack-lab` fixture) with QEMU
 //! under TCG: 10 VMs, each booting from its own qcow2 overlay of one base volume (the
 //! lab's base image: SYSLINUX, Debian's kernel and the test guest's busybox initramfs),
 //! with a cloud-init seed and one interface on a NAT network whose dnsmasq hands out the
@@ -32,14 +32,14 @@ use rack_core::libvirt::{Hypervisor, PoolSpec, SourceLocation, UploadSource, Vol
 use rack_core::libvirt::{VolumeFormat, VolumeSpec, interface_mac};
 
 use super::dns::{ProviderCpu, take_provider_cpu, write_wrapper};
-use super::foundation::{date, provider_line, release_provider, runtime, terraform_line};
+use super::foundation::{release_provider, results_head, runtime, tool_lines};
 use super::procfs::Machine;
 use super::stats::{Row, Summary, Target, Unit, table};
 use super::storage::sha256_hex;
-use super::support::Libvirt;
-use super::support::guest::fix_kvm_permissions;
-use super::support::process::TempDir;
 use rack_acceptance_tests::{CmdResult, Workdir};
+use rack_lab::Libvirt;
+use rack_lab::guest::fix_kvm_permissions;
+use rack_lab::process::TempDir;
 
 /// Rounds when `--runs` is not given: a round boots 20 VMs under TCG, about 3 minutes
 /// on the 2-CPU machines.
@@ -646,27 +646,20 @@ pub fn run(opts: &Options) -> anyhow::Result<String> {
     }
     let load_at_end = Machine::read().loadavg;
 
-    let mut out = String::new();
-    let _ = writeln!(out, "### Results\n");
-    let _ = writeln!(out, "- Date: {}", date());
-    let _ = writeln!(
-        out,
-        "{}",
-        machine.report_line(Some("no KVM acceleration (QEMU TCG)"), Some(&load_at_end))
+    let mut out = results_head(
+        &machine,
+        Some("no KVM acceleration (QEMU TCG)"),
+        &load_at_end,
     );
+    out.push_str(&tool_lines(
+        &terraform_version,
+        &terraform_bin,
+        "default parallelism (10)",
+        &binary,
+    ));
     let _ = writeln!(
         out,
-        "{}",
-        terraform_line(
-            &terraform_version,
-            &terraform_bin,
-            Some("default parallelism (10)")
-        )
-    );
-    let _ = writeln!(out, "{}", provider_line(&binary));
-    let _ = writeln!(
-        out,
-        "- libvirt {}.{}.{} (the `core/tests/support` fixture), a dir pool, a NAT network \
+        "- libvirt {}.{}.{} (the `rack-lab` fixture), a dir pool, a NAT network \
          with dnsmasq's DHCP; VMs: {VMS} × 1 vCPU, {MEMORY_MIB} MiB, a qcow2 overlay of the \
          32 MiB raw base image, a cloud-init seed, one virtio NIC",
         version / 1_000_000,

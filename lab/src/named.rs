@@ -2,7 +2,7 @@
 //! transfers, new zones allowed, an rndc control channel with two keys, and on request a
 //! statistics channel (for benchmarks that count what the server received).
 
-use super::process::{self, Daemon, FixtureError, TempDir, err};
+use crate::process::{self, Daemon, FixtureError, TempDir, err};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -70,6 +70,18 @@ impl Named {
         Self::start_with(false)
     }
 
+    /// [`start`](Self::start) for a test: panics naming what is missing, and logs how
+    /// long named took to answer.
+    pub fn started() -> Self {
+        match Self::start() {
+            Ok(n) => {
+                eprintln!("named ready in {:?} (pid {})", n.startup, n.pid());
+                n
+            }
+            Err(e) => panic!("cannot start the named fixture: {e}"),
+        }
+    }
+
     /// Like [`start`](Self::start), with a statistics channel on 127.0.0.1 as well
     /// ([`stats_addr`](Self::stats_addr)).
     pub fn start_with_statistics() -> Result<Self, FixtureError> {
@@ -79,14 +91,9 @@ impl Named {
     fn start_with(statistics: bool) -> Result<Self, FixtureError> {
         let named = process::find_binary("named", "bind9")?;
         let keygen = process::find_binary("tsig-keygen", "bind9")?;
-        let mut last = None;
-        for _ in 0..START_ATTEMPTS {
-            match Self::start_once(&named, &keygen, statistics) {
-                Ok(n) => return Ok(n),
-                Err(e) => last = Some(e),
-            }
-        }
-        Err(last.unwrap_or_else(|| err("named did not start")))
+        process::attempts(START_ATTEMPTS, "named", || {
+            Self::start_once(&named, &keygen, statistics)
+        })
     }
 
     fn start_once(named: &Path, keygen: &Path, statistics: bool) -> Result<Self, FixtureError> {
@@ -108,55 +115,34 @@ impl Named {
         } else {
             None
         };
-        let stats_decl = stats_addr.map_or_else(String::new, |a| {
-            format!(
-                "statistics-channels {{\n    inet {} port {} allow {{ 127.0.0.1; }};\n}};\n",
-                a.ip(),
-                a.port()
-            )
-        });
 
         write(&zone_dir.join("farm.db"), &soa_zone_text(INITIAL_ZONE, 1))?;
-        let d = dir.path().display();
-        let z = zone_dir.display();
-        let conf = format!(
-            r#"options {{
-    directory "{z}";
-    pid-file "{d}/named.pid";
-    session-keyfile "{d}/session.key";
-    managed-keys-directory "{d}";
-    listen-on port {port} {{ 127.0.0.1; }};
-    listen-on-v6 {{ none; }};
-    recursion no;
-    dnssec-validation no;
-    notify no;
-    allow-new-zones yes;
-}};
-{tsig_decl}
-{rndc_decl}
-{md5_decl}
-controls {{
-    inet 127.0.0.1 port {control_port} allow {{ 127.0.0.1; }} keys {{ "{rndc}"; "{md5}"; }};
-}};
-{stats_decl}logging {{
-    channel file_log {{ file "{d}/named.log"; severity info; print-time yes; }};
-    category default {{ file_log; }};
-}};
-zone "{zone}" {{
+        let zone = format!(
+            r#"zone "{INITIAL_ZONE}" {{
     type primary;
     file "farm.db";
-    update-policy {{ grant "{tsig_name}" zonesub ANY; }};
-    allow-transfer {{ key "{tsig_name}"; }};
+    update-policy {{ grant "{tsig}" zonesub ANY; }};
+    allow-transfer {{ key "{tsig}"; }};
 }};
 "#,
-            tsig_decl = key_decl(&tsig),
-            rndc_decl = key_decl(&rndc_key),
-            md5_decl = key_decl(&rndc_md5_key),
-            rndc = rndc_key.name,
-            md5 = rndc_md5_key.name,
-            zone = INITIAL_ZONE,
-            tsig_name = tsig.name,
+            tsig = tsig.name,
         );
+        let conf = NamedConf {
+            header: "",
+            dir: dir.path(),
+            zone_dir: &zone_dir,
+            dns_port: port,
+            keys: &[
+                key_decl(&tsig),
+                key_decl(&rndc_key),
+                key_decl(&rndc_md5_key),
+            ],
+            control_port,
+            control_keys: &[&rndc_key.name, &rndc_md5_key.name],
+            statistics: stats_addr,
+            zones: &zone,
+        }
+        .render();
         let conf_path = dir.path().join("named.conf");
         write(&conf_path, &conf)?;
 
@@ -209,7 +195,78 @@ zone "{zone}" {{
     }
 }
 
-fn write(path: &Path, text: &str) -> Result<(), FixtureError> {
+/// named.conf for a server on 127.0.0.1 with no recursion and new zones allowed: the
+/// fixture's and the standing lab's share it.
+#[derive(Debug)]
+pub struct NamedConf<'a> {
+    /// Comment lines at the top (each starting with `//`), or empty.
+    pub header: &'a str,
+    /// named's own files: pid file, session key, logs.
+    pub dir: &'a Path,
+    /// named's `directory`, holding the zone files.
+    pub zone_dir: &'a Path,
+    /// DNS port on 127.0.0.1.
+    pub dns_port: u16,
+    /// Key clauses (`key "..." { ... };` or `include "...";` lines).
+    pub keys: &'a [String],
+    /// rndc port on 127.0.0.1.
+    pub control_port: u16,
+    /// Names of the keys the control channel accepts.
+    pub control_keys: &'a [&'a str],
+    /// A statistics channel, if any.
+    pub statistics: Option<SocketAddr>,
+    /// Zone clauses, appended at the end.
+    pub zones: &'a str,
+}
+
+impl NamedConf<'_> {
+    /// The text of named.conf.
+    pub fn render(&self) -> String {
+        let d = self.dir.display();
+        let stats = self.statistics.map_or_else(String::new, |a| {
+            format!(
+                "statistics-channels {{\n    inet {} port {} allow {{ 127.0.0.1; }};\n}};\n",
+                a.ip(),
+                a.port()
+            )
+        });
+        let keys: String = self.keys.iter().map(|k| format!("{k}\n")).collect();
+        let control_keys: String = self
+            .control_keys
+            .iter()
+            .map(|k| format!(" \"{k}\";"))
+            .collect();
+        format!(
+            r#"{header}options {{
+    directory "{z}";
+    pid-file "{d}/named.pid";
+    session-keyfile "{d}/session.key";
+    managed-keys-directory "{d}";
+    listen-on port {port} {{ 127.0.0.1; }};
+    listen-on-v6 {{ none; }};
+    recursion no;
+    dnssec-validation no;
+    notify no;
+    allow-new-zones yes;
+}};
+{keys}controls {{
+    inet 127.0.0.1 port {control_port} allow {{ 127.0.0.1; }} keys {{{control_keys} }};
+}};
+{stats}logging {{
+    channel file_log {{ file "{d}/named.log"; severity info; print-time yes; }};
+    category default {{ file_log; }};
+}};
+{zones}"#,
+            header = self.header,
+            z = self.zone_dir.display(),
+            port = self.dns_port,
+            control_port = self.control_port,
+            zones = self.zones,
+        )
+    }
+}
+
+pub(crate) fn write(path: &Path, text: &str) -> Result<(), FixtureError> {
     std::fs::write(path, text).map_err(|e| err(format!("cannot write {}: {e}", path.display())))
 }
 
@@ -233,17 +290,27 @@ pub fn soa_zone_text(zone: &str, serial: u32) -> String {
 
 /// Runs `tsig-keygen -a ALG NAME` and reads the secret back from its output.
 fn generate_key(keygen: &Path, name: &str, algorithm: &str) -> Result<Key, FixtureError> {
-    let mut cmd = Command::new(keygen);
-    cmd.args(["-a", algorithm, name]);
-    let out = process::run(cmd, "tsig-keygen")?;
-    let secret = out
-        .split("secret \"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .ok_or_else(|| err(format!("no secret in tsig-keygen output: {out}")))?;
+    let out = keygen_clause(keygen, name, algorithm)?;
     Ok(Key {
         name: name.to_owned(),
         algorithm: algorithm.to_owned(),
-        secret: secret.to_owned(),
+        secret: key_secret(&out)?,
     })
+}
+
+/// The key clause `tsig-keygen -a ALG NAME` prints, ready to include in named.conf.
+pub fn keygen_clause(keygen: &Path, name: &str, algorithm: &str) -> Result<String, FixtureError> {
+    let mut cmd = Command::new(keygen);
+    cmd.args(["-a", algorithm, name]);
+    process::run(cmd, "tsig-keygen")
+}
+
+/// The base64 secret of a key clause.
+pub fn key_secret(clause: &str) -> Result<String, FixtureError> {
+    clause
+        .split("secret \"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .map(str::to_owned)
+        .ok_or_else(|| err(format!("no secret in the key clause: {clause}")))
 }

@@ -2,8 +2,8 @@
 //! of the fixture's, with the MAC address set first, and what it obtained read from the
 //! variables its script saw. The Kea fixture and the libvirt DHCP client share it.
 
-use super::kea::Netns;
-use super::process::{self, Daemon, FixtureError, err};
+use crate::kea::Netns;
+use crate::process::{self, Daemon, FixtureError, err};
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;

@@ -8,9 +8,9 @@
 //! through its unix control socket. On drop: both daemons are killed by PID, both
 //! namespaces (and with them the veth pair) deleted, the temp dir removed.
 
-use super::process::{self, Daemon, FixtureError, TempDir, err};
-use super::udhcpc;
-pub use super::udhcpc::DhcpLease;
+use crate::process::{self, Daemon, FixtureError, TempDir, err};
+use crate::udhcpc;
+pub use crate::udhcpc::DhcpLease;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -30,7 +30,7 @@ const START_LIMIT: Duration = Duration::from_secs(20);
 /// Tries with a fresh port when the agent loses a port race with another test.
 const START_ATTEMPTS: usize = 3;
 /// The Debian path of the lease_cmds hook library.
-const LEASE_CMDS: &str = "/usr/lib/x86_64-linux-gnu/kea/hooks/libdhcp_lease_cmds.so";
+pub const LEASE_CMDS: &str = "/usr/lib/x86_64-linux-gnu/kea/hooks/libdhcp_lease_cmds.so";
 
 /// A network namespace created by the fixture and deleted on drop.
 #[derive(Debug)]
@@ -156,23 +156,22 @@ impl Kea {
         let d = dir.path();
         let socket = d.join("kea4.sock");
         let config_file = d.join("kea-dhcp4.conf");
-        let dhcp4_conf = format!(
-            r#"{{"Dhcp4": {{
-  "interfaces-config": {{"interfaces": ["{server_iface}"], "dhcp-socket-type": "raw"}},
-  "control-socket": {{"socket-type": "unix", "socket-name": "{socket}"}},
-  "lease-database": {{"type": "memfile", "persist": false}},
-  "hooks-libraries": [{{"library": "{LEASE_CMDS}"}}],
-  "valid-lifetime": 600,
-  "subnet4": [{{"id": 1, "subnet": "{SUBNET}", "pools": [{{"pool": "{POOL}"}}],
-               "option-data": [{{"name": "routers", "data": "{SERVER_ADDR}"}}]}}],
-  "loggers": [{{"name": "kea-dhcp4", "output_options": [{{"output": "{log}"}}], "severity": "INFO"}}]
-}}}}"#,
-            socket = socket.display(),
-            log = d.join("kea-dhcp4.log").display(),
-        );
+        let dhcp4_conf = dhcp4_conf(&Dhcp4Conf {
+            interfaces_config: &format!(
+                r#"{{"interfaces": ["{server_iface}"], "dhcp-socket-type": "raw"}}"#
+            ),
+            socket: &socket,
+            lease_database: r#"{"type": "memfile", "persist": false}"#,
+            valid_lifetime: 600,
+            subnet4: &format!(
+                r#"[{{"id": 1, "subnet": "{SUBNET}", "pools": [{{"pool": "{POOL}"}}],
+               "option-data": [{{"name": "routers", "data": "{SERVER_ADDR}"}}]}}]"#
+            ),
+            log: &d.join("kea-dhcp4.log"),
+        });
         std::fs::write(&config_file, dhcp4_conf)
             .map_err(|e| err(format!("cannot write kea-dhcp4.conf: {e}")))?;
-        let password = random_token();
+        let password = process::random_token();
         std::fs::write(d.join("password"), &password)
             .map_err(|e| err(format!("cannot write the password file: {e}")))?;
 
@@ -186,16 +185,12 @@ impl Kea {
         for attempt in 0..START_ATTEMPTS {
             let port = process::free_port()?;
             let agent_addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-            let agent_conf = format!(
-                r#"{{"Control-agent": {{
-  "http-host": "127.0.0.1", "http-port": {port},
-  "authentication": {{"type": "basic", "realm": "rack", "clients": [{{"user": "rack", "password-file": "{pw}"}}]}},
-  "control-sockets": {{"dhcp4": {{"socket-type": "unix", "socket-name": "{socket}"}}}},
-  "loggers": [{{"name": "kea-ctrl-agent", "output_options": [{{"output": "{log}"}}], "severity": "INFO"}}]
-}}}}"#,
-                pw = d.join("password").display(),
-                socket = socket.display(),
-                log = d.join("kea-ctrl-agent.log").display(),
+            let agent_conf = ctrl_agent_conf(
+                port,
+                "rack",
+                &d.join("password"),
+                &socket,
+                &d.join("kea-ctrl-agent.log"),
             );
             let agent_file = d.join("kea-ctrl-agent.conf");
             std::fs::write(&agent_file, agent_conf)
@@ -366,8 +361,72 @@ impl Kea {
     }
 }
 
+/// What differs between the kea-dhcp4 configurations of the fixture and the lab; the
+/// control socket, the lease_cmds hook and the logger are always there.
+#[derive(Debug)]
+pub struct Dhcp4Conf<'a> {
+    /// The `interfaces-config` object, as JSON.
+    pub interfaces_config: &'a str,
+    /// The unix control socket.
+    pub socket: &'a Path,
+    /// The `lease-database` object, as JSON.
+    pub lease_database: &'a str,
+    /// `valid-lifetime` in seconds.
+    pub valid_lifetime: u32,
+    /// The `subnet4` list, as JSON.
+    pub subnet4: &'a str,
+    /// kea-dhcp4's log file.
+    pub log: &'a Path,
+}
+
+/// kea-dhcp4's configuration file.
+pub fn dhcp4_conf(c: &Dhcp4Conf<'_>) -> String {
+    format!(
+        r#"{{"Dhcp4": {{
+  "interfaces-config": {interfaces},
+  "control-socket": {{"socket-type": "unix", "socket-name": "{socket}"}},
+  "lease-database": {leases},
+  "hooks-libraries": [{{"library": "{LEASE_CMDS}"}}],
+  "valid-lifetime": {lifetime},
+  "subnet4": {subnets},
+  "loggers": [{{"name": "kea-dhcp4", "output_options": [{{"output": "{log}"}}], "severity": "INFO"}}]
+}}}}
+"#,
+        interfaces = c.interfaces_config,
+        socket = c.socket.display(),
+        leases = c.lease_database,
+        lifetime = c.valid_lifetime,
+        subnets = c.subnet4,
+        log = c.log.display(),
+    )
+}
+
+/// kea-ctrl-agent's configuration file: HTTP on 127.0.0.1:`port` with basic auth (user
+/// `rack`, the password in `password_file`), forwarding to kea-dhcp4's `socket`.
+pub fn ctrl_agent_conf(
+    port: u16,
+    realm: &str,
+    password_file: &Path,
+    socket: &Path,
+    log: &Path,
+) -> String {
+    format!(
+        r#"{{"Control-agent": {{
+  "http-host": "127.0.0.1", "http-port": {port},
+  "authentication": {{"type": "basic", "realm": "{realm}",
+                     "clients": [{{"user": "rack", "password-file": "{pw}"}}]}},
+  "control-sockets": {{"dhcp4": {{"socket-type": "unix", "socket-name": "{socket}"}}}},
+  "loggers": [{{"name": "kea-ctrl-agent", "output_options": [{{"output": "{log}"}}], "severity": "INFO"}}]
+}}}}
+"#,
+        pw = password_file.display(),
+        socket = socket.display(),
+        log = log.display(),
+    )
+}
+
 /// Where Kea writes its pid and lock files: the fixture's dir, not /run.
-fn kea_env(cmd: &mut Command, dir: &Path) {
+pub fn kea_env(cmd: &mut Command, dir: &Path) {
     cmd.env("KEA_PIDFILE_DIR", dir).env("KEA_LOCKFILE_DIR", dir);
 }
 
@@ -442,20 +501,4 @@ fn base64(data: &[u8]) -> String {
         }
     }
     out
-}
-
-/// 32 hex characters from the OS's random source, with a time-based fallback.
-fn random_token() -> String {
-    let mut bytes = [0u8; 16];
-    let filled = std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut bytes))
-        .is_ok();
-    if !filled {
-        let n = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        bytes = (n ^ u128::from(std::process::id())).to_be_bytes();
-    }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

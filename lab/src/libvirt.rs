@@ -17,9 +17,9 @@
 //! then tini; the namespace is deleted (taking the bridges and firewall rules with it),
 //! and the mount namespace disappears with its last process.
 
-use super::kea::Netns;
-use super::process::{self, Daemon, FixtureError, TempDir, err};
-use super::udhcpc::{self, DhcpLease};
+use crate::kea::Netns;
+use crate::process::{self, Daemon, FixtureError, TempDir, err};
+use crate::udhcpc::{self, DhcpLease};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -37,7 +37,7 @@ const BRIDGE_PORT_LIMIT: Duration = Duration::from_secs(30);
 
 /// The system directories libvirtd uses when run as root, and the fixture's directory
 /// bind-mounted over each.
-const PRIVATE_DIRS: &[(&str, &str)] = &[
+pub const PRIVATE_DIRS: &[(&str, &str)] = &[
     ("/etc/libvirt", "etc"),
     ("/run/libvirt", "run"),
     ("/var/lib/libvirt", "lib"),
@@ -46,7 +46,7 @@ const PRIVATE_DIRS: &[(&str, &str)] = &[
 ];
 
 /// The binaries the fixture and libvirt's network driver need, and their packages.
-const BINARIES: &[(&str, &str)] = &[
+pub const BINARIES: &[(&str, &str)] = &[
     ("ip", "iproute2"),
     ("unshare", "util-linux"),
     ("mount", "mount"),
@@ -59,6 +59,57 @@ const BINARIES: &[(&str, &str)] = &[
     ("qemu-system-x86_64", "qemu-system-x86"),
     ("qemu-img", "qemu-utils"),
 ];
+
+/// Prepares `dir` for a libvirtd of its own: the directories bind-mounted over
+/// [`PRIVATE_DIRS`], `libvirtd.conf` (logging to `dir/libvirtd.log`) and `start.sh`, the
+/// script to run in a new mount namespace, which makes the bind mounts, starts virtlogd
+/// and execs tini with libvirtd. `writer` names who wrote the files (in their comments).
+/// Returns the script's path. The fixture and the standing lab share it.
+pub fn write_private_dirs(
+    dir: &Path,
+    writer: &str,
+    [virtlogd, tini, libvirtd]: [&Path; 3],
+) -> Result<PathBuf, FixtureError> {
+    let d = dir;
+    for (_, sub) in PRIVATE_DIRS {
+        std::fs::create_dir_all(d.join(sub))
+            .map_err(|e| err(format!("cannot create {}/{sub}: {e}", d.display())))?;
+    }
+    std::fs::write(
+        d.join("libvirtd.conf"),
+        format!(
+            "# Written by {writer}.\n\
+             unix_sock_rw_perms = \"0700\"\n\
+             auth_unix_rw = \"none\"\n\
+             auth_unix_ro = \"none\"\n\
+             log_outputs = \"3:file:{}\"\n",
+            d.join("libvirtd.log").display()
+        ),
+    )
+    .map_err(|e| err(format!("cannot write libvirtd.conf: {e}")))?;
+    let mut script = format!(
+        "#!/bin/sh\n# Written by {writer}: libvirt's directories private to it, virtlogd,\n\
+         # then libvirtd under tini (a subreaper for dnsmasq and QEMU).\nset -e\n"
+    );
+    for (system, sub) in PRIVATE_DIRS {
+        script.push_str(&format!(
+            "mkdir -p {system}\nmount --bind {} {system}\n",
+            d.join(sub).display()
+        ));
+    }
+    script.push_str(&format!(
+        "{virtlogd} -p {run}/virtlogd.pid > {d}/virtlogd.log 2>&1 &\n\
+         exec {tini} -s -- {libvirtd} -f {d}/libvirtd.conf -p {run}/libvirtd.pid\n",
+        virtlogd = virtlogd.display(),
+        tini = tini.display(),
+        libvirtd = libvirtd.display(),
+        run = d.join("run").display(),
+        d = d.display(),
+    ));
+    let script_path = d.join("start.sh");
+    std::fs::write(&script_path, script).map_err(|e| err(format!("cannot write start.sh: {e}")))?;
+    Ok(script_path)
+}
 
 /// A running libvirtd. Everything is stopped and removed on drop.
 #[derive(Debug)]
@@ -93,45 +144,12 @@ impl Libvirt {
         };
         let dir = TempDir::new("rack-libvirt")?;
         let d = dir.path();
-        for (_, sub) in PRIVATE_DIRS {
-            std::fs::create_dir_all(d.join(sub))
-                .map_err(|e| err(format!("cannot create {}/{sub}: {e}", d.display())))?;
-        }
         let log = d.join("libvirtd.log");
-        std::fs::write(
-            d.join("libvirtd.conf"),
-            format!(
-                "# Written by rack's test fixture.\n\
-                 unix_sock_rw_perms = \"0700\"\n\
-                 auth_unix_rw = \"none\"\n\
-                 auth_unix_ro = \"none\"\n\
-                 log_outputs = \"3:file:{}\"\n",
-                log.display()
-            ),
-        )
-        .map_err(|e| err(format!("cannot write libvirtd.conf: {e}")))?;
-        let mut script = String::from(
-            "#!/bin/sh\n# Written by rack's test fixture: private libvirt directories, \
-             virtlogd, then libvirtd under tini.\nset -e\n",
-        );
-        for (system, sub) in PRIVATE_DIRS {
-            script.push_str(&format!(
-                "mkdir -p {system}\nmount --bind {} {system}\n",
-                d.join(sub).display()
-            ));
-        }
-        script.push_str(&format!(
-            "{virtlogd} -p {run}/virtlogd.pid > {d}/virtlogd.log 2>&1 &\n\
-             exec {tini} -s -- {libvirtd} -f {d}/libvirtd.conf -p {run}/libvirtd.pid\n",
-            virtlogd = virtlogd.display(),
-            tini = tini.display(),
-            libvirtd = libvirtd.display(),
-            run = d.join("run").display(),
-            d = d.display(),
-        ));
-        let script_path = d.join("start.sh");
-        std::fs::write(&script_path, script)
-            .map_err(|e| err(format!("cannot write start.sh: {e}")))?;
+        let script_path = write_private_dirs(
+            d,
+            "rack's test fixture",
+            [virtlogd.as_path(), tini.as_path(), libvirtd.as_path()],
+        )?;
 
         let ns_name = format!(
             "rk-lv-{}-{}",

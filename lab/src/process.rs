@@ -82,6 +82,23 @@ impl Drop for TempDir {
     }
 }
 
+/// Runs `start` up to `times` times (a daemon that lost a port race with another test is
+/// tried again on fresh ports) and returns its first success or its last error.
+pub fn attempts<T>(
+    times: usize,
+    what: &str,
+    mut start: impl FnMut() -> Result<T, FixtureError>,
+) -> Result<T, FixtureError> {
+    let mut last = None;
+    for _ in 0..times {
+        match start() {
+            Ok(started) => return Ok(started),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| err(format!("{what} did not start"))))
+}
+
 /// A loopback port that is free for both TCP and UDP right now.
 pub fn free_port() -> Result<u16, FixtureError> {
     for _ in 0..50 {
@@ -198,14 +215,8 @@ pub fn run(mut cmd: Command, what: &str) -> Result<String, FixtureError> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// Sends a SOA query for `zone` over UDP and reports whether an answer with the same id
-/// came back within `wait` (any rcode counts: the server is up).
-pub fn dns_probe(server: SocketAddr, zone: &str, wait: Duration) -> bool {
-    let Ok(sock) = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)) else {
-        return false;
-    };
-    let _ = sock.set_read_timeout(Some(wait));
-    let id: u16 = 0x5ac0 ^ (std::process::id() as u16);
+/// A DNS query with `id` for the SOA of `zone` (IN, no recursion desired).
+fn soa_query(id: u16, zone: &str) -> Vec<u8> {
     let mut q = Vec::with_capacity(64);
     q.extend_from_slice(&id.to_be_bytes());
     q.extend_from_slice(&[0x00, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]); // no RD, one question
@@ -219,7 +230,18 @@ pub fn dns_probe(server: SocketAddr, zone: &str, wait: Duration) -> bool {
     }
     q.push(0);
     q.extend_from_slice(&[0, 6, 0, 1]); // SOA, IN
-    if sock.send_to(&q, server).is_err() {
+    q
+}
+
+/// Sends a SOA query for `zone` over UDP and reports whether an answer with the same id
+/// came back within `wait` (any rcode counts: the server is up).
+pub fn dns_probe(server: SocketAddr, zone: &str, wait: Duration) -> bool {
+    let Ok(sock) = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)) else {
+        return false;
+    };
+    let _ = sock.set_read_timeout(Some(wait));
+    let id: u16 = 0x5ac0 ^ (std::process::id() as u16);
+    if sock.send_to(&soa_query(id, zone), server).is_err() {
         return false;
     }
     let mut buf = [0u8; 1500];
@@ -231,20 +253,7 @@ pub fn dns_soa(server: SocketAddr, zone: &str) -> Option<(u8, u16)> {
     let sock = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).ok()?;
     sock.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
     let id: u16 = 0x1234;
-    let mut q = Vec::new();
-    q.extend_from_slice(&id.to_be_bytes());
-    q.extend_from_slice(&[0x00, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
-    for label in zone
-        .trim_end_matches('.')
-        .split('.')
-        .filter(|l| !l.is_empty())
-    {
-        q.push(label.len() as u8);
-        q.extend_from_slice(label.as_bytes());
-    }
-    q.push(0);
-    q.extend_from_slice(&[0, 6, 0, 1]);
-    sock.send_to(&q, server).ok()?;
+    sock.send_to(&soa_query(id, zone), server).ok()?;
     let mut buf = [0u8; 1500];
     let (n, _) = sock.recv_from(&mut buf).ok()?;
     if n < 12 || buf[..2] != id.to_be_bytes() {
@@ -273,4 +282,20 @@ pub fn http_get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Optio
 /// Whether a TCP connection to `addr` succeeds.
 pub fn tcp_open(addr: SocketAddr) -> bool {
     TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
+}
+
+/// 32 hex characters from the OS's random source, with a time-based fallback.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 16];
+    let filled = std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .is_ok();
+    if !filled {
+        let n = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        bytes = (n ^ u128::from(std::process::id())).to_be_bytes();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -2,7 +2,7 @@
 //! files, and a loop device for LVM (detached, with any volume group on it removed, on
 //! drop).
 
-use super::process::{self, FixtureError, TempDir, err};
+use crate::process::{self, FixtureError, TempDir, err};
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! A real PowerDNS Authoritative server in a temp dir: sqlite3 backend, HTTP API with an
 //! API key on 127.0.0.1, RFC 2136 updates enabled.
 
-use super::process::{self, Daemon, FixtureError, TempDir, err};
+use crate::process::{self, Daemon, FixtureError, TempDir, err};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -53,14 +53,21 @@ impl PowerDns {
                 err("the PowerDNS sqlite3 schema is missing (schema.sqlite3.sql); install the Debian \
                      package `pdns-backend-sqlite3` (apt-get install -y pdns-backend-sqlite3)")
             })?;
-        let mut last = None;
-        for _ in 0..START_ATTEMPTS {
-            match Self::start_once(&pdns, &sqlite, schema) {
-                Ok(p) => return Ok(p),
-                Err(e) => last = Some(e),
+        process::attempts(START_ATTEMPTS, "pdns_server", || {
+            Self::start_once(&pdns, &sqlite, schema)
+        })
+    }
+
+    /// [`start`](Self::start) for a test: panics naming what is missing, and logs how
+    /// long pdns_server took to answer.
+    pub fn started() -> Self {
+        match Self::start() {
+            Ok(p) => {
+                eprintln!("pdns_server ready in {:?} (pid {})", p.startup, p.pid());
+                p
             }
+            Err(e) => panic!("cannot start the PowerDNS fixture: {e}"),
         }
-        Err(last.unwrap_or_else(|| err("pdns_server did not start")))
     }
 
     fn start_once(pdns: &Path, sqlite: &Path, schema: &Path) -> Result<Self, FixtureError> {
@@ -76,7 +83,7 @@ impl PowerDns {
         let web_port = process::free_port()?;
         let dns_addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
         let api_addr = SocketAddr::from((Ipv4Addr::LOCALHOST, web_port));
-        let api_key = random_token();
+        let api_key = process::random_token();
         let d = dir.path().display();
         let conf = format!(
             "launch=gsqlite3\n\
@@ -145,20 +152,4 @@ impl PowerDns {
     pub fn log_tail(&self) -> String {
         process::tail(&self.dir.path().join("pdns.log"))
     }
-}
-
-/// 32 hex characters from the OS's random source, with a time-based fallback.
-fn random_token() -> String {
-    let mut bytes = [0u8; 16];
-    let filled = std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))
-        .is_ok();
-    if !filled {
-        let n = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        bytes = (n ^ u128::from(std::process::id())).to_be_bytes();
-    }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -4,7 +4,7 @@
 //! kernel package with `apt-get download` and builds the initramfs (about 20 s); later
 //! uses only check the cache (about 2 s).
 
-use super::process::{FixtureError, err};
+use crate::process::{FixtureError, err};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;

@@ -1,0 +1,644 @@
+//! The standing lab of `scripts/up`: the same services as the fixtures, configured by the
+//! same code, but long-lived. Each lives in a directory of the state directory
+//! (`lab/named`, `lab/kea`, `lab/libvirt`), runs in a session of its own so it outlives
+//! the command that started it, and is recorded by PID in `lab/NAME.pid`; a second `up`
+//! finds it running and reuses it, `down` stops it by that PID.
+//!
+//! - named on 127.0.0.1 (TSIG key for updates, rndc control channel for new zones), with
+//!   no zones of its own: the farm's zones are created by Terraform;
+//! - kea-dhcp4 inside the lab's network namespace (raw sockets on every interface with an
+//!   address there, so it serves the farm's bridge as soon as libvirt creates it) and
+//!   kea-ctrl-agent on 127.0.0.1 with basic auth;
+//! - libvirtd under tini inside the namespace and a private mount namespace.
+//!
+//! A daemon that does not become ready is stopped by its PID before the error is
+//! reported (a guard that stops it on drop unless it was started well).
+
+use crate::kea::{self, Dhcp4Conf};
+use crate::libvirt;
+use crate::named::{self, NamedConf};
+use crate::process::{self, FixtureError, err};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The farm's network, as `examples/scenarios/farm` defines it: Kea serves this subnet.
+pub const FARM_SUBNET: &str = "10.10.60.0/24";
+/// The farm network's gateway, given to DHCP clients as their router.
+pub const FARM_GATEWAY: &str = "10.10.60.1";
+/// named's TSIG key for updates and its rndc key, as the provider settings name them.
+pub const TSIG_KEY_NAME: &str = "rack-lab-tsig";
+/// See [`TSIG_KEY_NAME`].
+pub const RNDC_KEY_NAME: &str = "rack-lab-rndc";
+
+/// How long named and Kea's daemons may take to become ready.
+const START_LIMIT: Duration = Duration::from_secs(30);
+/// How long libvirtd may take until it answers (its QEMU driver probes QEMU first).
+const LIBVIRTD_START_LIMIT: Duration = Duration::from_secs(60);
+/// How long stopped processes get after SIGTERM before SIGKILL, and after SIGKILL.
+const TERM_GRACE: Duration = Duration::from_secs(10);
+const KILL_GRACE: Duration = Duration::from_secs(5);
+
+/// Where the lab lives and how it is reached; read from the environment with the defaults
+/// `scripts/up` documents.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The state directory; the lab's files are in its `lab/`.
+    pub state: PathBuf,
+    /// The lab's network namespace.
+    pub namespace: String,
+    /// named's DNS port on 127.0.0.1.
+    pub dns_port: u16,
+    /// named's rndc port on 127.0.0.1.
+    pub rndc_port: u16,
+    /// kea-ctrl-agent's port on 127.0.0.1.
+    pub kea_port: u16,
+}
+
+impl Settings {
+    /// `RACK_LAB_STATE` (default `.state` in the checkout), `RACK_LAB_NAMESPACE`
+    /// (`rack-lab`), `RACK_LAB_DNS_PORT` (10053), `RACK_LAB_RNDC_PORT` (10953),
+    /// `RACK_LAB_KEA_PORT` (10067).
+    pub fn from_env() -> Result<Self, FixtureError> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let port = |name: &str, default: u16| -> Result<u16, FixtureError> {
+            var(name).map_or(Ok(default), |v| {
+                v.parse()
+                    .map_err(|_| err(format!("{name}={v} is not a port number")))
+            })
+        };
+        let state = var("RACK_LAB_STATE").map_or_else(
+            || {
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("..")
+                    .join(".state")
+            },
+            PathBuf::from,
+        );
+        Ok(Self {
+            state,
+            namespace: var("RACK_LAB_NAMESPACE").unwrap_or_else(|| "rack-lab".to_owned()),
+            dns_port: port("RACK_LAB_DNS_PORT", 10053)?,
+            rndc_port: port("RACK_LAB_RNDC_PORT", 10953)?,
+            kea_port: port("RACK_LAB_KEA_PORT", 10067)?,
+        })
+    }
+
+    /// The lab's directory in the state directory.
+    pub fn lab(&self) -> PathBuf {
+        self.state.join("lab")
+    }
+
+    /// libvirtd's URI.
+    pub fn libvirt_uri(&self) -> String {
+        format!(
+            "qemu+unix:///system?socket={}",
+            self.lab().join("libvirt/run/libvirt-sock").display()
+        )
+    }
+}
+
+/// The daemons of the lab, by the name of their PID file, in the order `down` stops them.
+pub const DAEMONS: &[&str] = &["libvirtd", "kea-dhcp4", "kea-ctrl-agent", "named"];
+
+/// The standing lab.
+#[derive(Debug)]
+pub struct Lab {
+    settings: Settings,
+    lab: PathBuf,
+}
+
+impl Lab {
+    /// The lab these settings describe (nothing is started).
+    pub fn new(settings: Settings) -> Self {
+        let lab = settings.lab();
+        Self { settings, lab }
+    }
+
+    /// Starts what is not running yet: named, the namespace, kea-dhcp4 and
+    /// kea-ctrl-agent, libvirtd. Prints one line per service.
+    pub fn up(&self) -> Result<(), FixtureError> {
+        mkdir(&self.lab.join("log"))?;
+        self.ensure_named()?;
+        self.ensure_namespace()?;
+        self.ensure_kea()?;
+        self.ensure_libvirtd()
+    }
+
+    /// Whether all four daemons run.
+    pub fn running(&self) -> bool {
+        DAEMONS.iter().all(|d| self.pid(d).is_some())
+    }
+
+    /// Stops every process in the namespace (tini last: it reaps the others), then the
+    /// daemons by their PIDs, and deletes the namespace.
+    pub fn down(&self) -> Result<(), FixtureError> {
+        let ns = &self.settings.namespace;
+        let tini = self.pid("libvirtd");
+        let others: Vec<u32> = netns_pids(ns)
+            .into_iter()
+            .filter(|p| Some(*p) != tini)
+            .collect();
+        if !others.is_empty() {
+            println!("namespace {ns}: stopping PIDs {}", join(&others));
+            stop_pids(&others)?;
+        }
+        let mut pids = Vec::new();
+        for name in DAEMONS {
+            if let Some(pid) = self.pid(name) {
+                println!("{name}: stopping PID {pid}");
+                pids.push(pid);
+            }
+        }
+        stop_pids(&pids)?;
+        if netns_exists(ns) {
+            ip(&["netns", "del", ns])?;
+            println!("network namespace {ns}: deleted");
+        }
+        Ok(())
+    }
+
+    /// The PID in `lab/NAME.pid` when that process is alive and is the lab's (its command
+    /// line names the lab directory, so a reused PID is not taken for ours).
+    pub fn pid(&self, name: &str) -> Option<u32> {
+        let text = std::fs::read_to_string(self.lab.join(format!("{name}.pid"))).ok()?;
+        let pid: u32 = text.trim().parse().ok()?;
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        cmdline
+            .contains(&format!("{}/", self.lab.display()))
+            .then_some(pid)
+    }
+
+    /// Starts a daemon in a session of its own with its output appended to
+    /// `lab/log/NAME.out`, records its PID (`setsid` and `ip netns exec` exec their
+    /// command, so the child's PID is the daemon's), and waits until `ready`.
+    fn start(
+        &self,
+        name: &str,
+        program: &[&str],
+        env: &[(&str, &Path)],
+        limit: Duration,
+        log: &Path,
+        mut ready: impl FnMut() -> bool,
+    ) -> Result<u32, FixtureError> {
+        let out_path = self.lab.join("log").join(format!("{name}.out"));
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&out_path)
+            .map_err(|e| err(format!("cannot open {}: {e}", out_path.display())))?;
+        let errf = out
+            .try_clone()
+            .map_err(|e| err(format!("cannot clone a log handle: {e}")))?;
+        let mut cmd = Command::new("setsid");
+        cmd.args(program)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(out))
+            .stderr(Stdio::from(errf));
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd
+            .spawn()
+            .map_err(|e| err(format!("cannot start {name}: {e}")))?;
+        let mut guard = Starting {
+            child,
+            pid_file: self.lab.join(format!("{name}.pid")),
+            ready: false,
+        };
+        let pid = guard.child.id();
+        named::write(&guard.pid_file, &format!("{pid}\n"))?;
+        let deadline = Instant::now() + limit;
+        while !ready() {
+            if let Ok(Some(status)) = guard.child.try_wait() {
+                return Err(err(format!(
+                    "{name} exited ({status}) while starting; its logs are in {}:\n{}\n{}",
+                    self.lab.join("log").display(),
+                    process::tail(&out_path),
+                    process::tail(log)
+                )));
+            }
+            if Instant::now() > deadline {
+                return Err(err(format!(
+                    "{name} did not become ready within {limit:?}; see {}",
+                    log.display()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        guard.ready = true;
+        Ok(pid)
+    }
+
+    fn ensure_named(&self) -> Result<(), FixtureError> {
+        if let Some(pid) = self.pid("named") {
+            println!("named: running (PID {pid})");
+            return Ok(());
+        }
+        let s = &self.settings;
+        check_port(s.dns_port, "named, DNS", "RACK_LAB_DNS_PORT")?;
+        check_port(s.rndc_port, "named, rndc", "RACK_LAB_RNDC_PORT")?;
+        let d = self.lab.join("named");
+        let zones = d.join("zones");
+        mkdir(&zones)?;
+        let keygen = process::find_binary("tsig-keygen", "bind9")?;
+        let mut keys = Vec::new();
+        for name in [TSIG_KEY_NAME, RNDC_KEY_NAME] {
+            let file = d.join(if name == TSIG_KEY_NAME {
+                "tsig.key"
+            } else {
+                "rndc.key"
+            });
+            if std::fs::metadata(&file).map_or(true, |m| m.len() == 0) {
+                named::write(&file, &named::keygen_clause(&keygen, name, "hmac-sha256")?)?;
+            }
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| err(format!("cannot chmod {}: {e}", file.display())))?;
+            keys.push(format!("include \"{}\";", file.display()));
+        }
+        let conf = NamedConf {
+            header: "// Written by scripts/up.\n",
+            dir: &d,
+            zone_dir: &zones,
+            dns_port: s.dns_port,
+            keys: &keys,
+            control_port: s.rndc_port,
+            control_keys: &[RNDC_KEY_NAME],
+            statistics: None,
+            zones: "",
+        }
+        .render();
+        let conf_path = d.join("named.conf");
+        named::write(&conf_path, &conf)?;
+        let checkconf = process::find_binary("named-checkconf", "bind9")?;
+        let mut check = Command::new(checkconf);
+        check.arg(&conf_path);
+        process::run(check, "named-checkconf (named.conf was not accepted)")?;
+        let named_bin = process::find_binary("named", "bind9")?;
+        let dns = SocketAddr::from((Ipv4Addr::LOCALHOST, s.dns_port));
+        let rndc = SocketAddr::from((Ipv4Addr::LOCALHOST, s.rndc_port));
+        let pid = self.start(
+            "named",
+            &[
+                &named_bin.to_string_lossy(),
+                "-c",
+                &conf_path.to_string_lossy(),
+                "-u",
+                "root",
+                "-f",
+                "-n",
+                "1",
+            ],
+            &[],
+            START_LIMIT,
+            &d.join("named.log"),
+            || {
+                process::tcp_open(rndc)
+                    && process::dns_probe(dns, "rack-lab.invalid", Duration::from_secs(1))
+            },
+        )?;
+        println!(
+            "named: started (PID {pid}), DNS on 127.0.0.1:{}, rndc on 127.0.0.1:{}",
+            s.dns_port, s.rndc_port
+        );
+        Ok(())
+    }
+
+    /// The lab's network namespace, created once.
+    fn ensure_namespace(&self) -> Result<(), FixtureError> {
+        let ns = &self.settings.namespace;
+        if !netns_exists(ns) {
+            ip(&["netns", "add", ns])?;
+            println!("network namespace {ns}: created");
+        }
+        ip(&["-n", ns, "link", "set", "lo", "up"]).map(|_| ())
+    }
+
+    /// kea-dhcp4 inside the namespace, its control agent on 127.0.0.1.
+    ///
+    /// kea-dhcp4 listens on every interface of the namespace that has an IPv4 address:
+    /// the farm's bridge does not exist when it starts (Kea 2.2 refuses to start when a
+    /// named interface is missing), and Kea looks for interfaces again on every
+    /// config-set, which rack's reservations cause. A bridge without ports has no
+    /// carrier, so Kea cannot open its socket until the first VM's tap joins: it retries
+    /// every second, for ten minutes after each config-set.
+    fn ensure_kea(&self) -> Result<(), FixtureError> {
+        let s = &self.settings;
+        let d = self.lab.join("kea");
+        mkdir(&d)?;
+        let password_file = d.join("password");
+        if std::fs::metadata(&password_file).map_or(true, |m| m.len() == 0) {
+            named::write(&password_file, &process::random_token())?;
+        }
+        std::fs::set_permissions(&password_file, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| err(format!("cannot chmod {}: {e}", password_file.display())))?;
+        let env = [
+            ("KEA_PIDFILE_DIR", d.as_path()),
+            ("KEA_LOCKFILE_DIR", d.as_path()),
+        ];
+        let socket = d.join("kea4.sock");
+        if let Some(pid) = self.pid("kea-dhcp4") {
+            println!("kea-dhcp4: running (PID {pid})");
+        } else {
+            let dhcp4 = process::find_binary("kea-dhcp4", "kea-dhcp4-server")?;
+            let config = d.join("kea-dhcp4.conf");
+            // Written once: rack saves reservations into it (config-write).
+            if std::fs::metadata(&config).map_or(true, |m| m.len() == 0) {
+                let text = kea::dhcp4_conf(&Dhcp4Conf {
+                    interfaces_config: r#"{"interfaces": ["*"], "dhcp-socket-type": "raw",
+                        "service-sockets-max-retries": 600, "service-sockets-retry-wait-time": 1000}"#,
+                    socket: &socket,
+                    lease_database: &format!(
+                        r#"{{"type": "memfile", "persist": true, "name": "{}", "lfc-interval": 0}}"#,
+                        d.join("leases4.csv").display()
+                    ),
+                    valid_lifetime: 3600,
+                    subnet4: &format!(
+                        r#"[{{"id": 1, "subnet": "{FARM_SUBNET}",
+               "option-data": [{{"name": "routers", "data": "{FARM_GATEWAY}"}}]}}]"#
+                    ),
+                    log: &d.join("kea-dhcp4.log"),
+                });
+                named::write(&config, &text)?;
+            }
+            let ns = s.namespace.as_str();
+            let mut check = Command::new("ip");
+            check
+                .args(["netns", "exec", ns])
+                .arg(&dhcp4)
+                .arg("-t")
+                .arg(&config);
+            for (k, v) in env {
+                check.env(k, v);
+            }
+            let check_log = self.lab.join("log").join("kea-dhcp4-check.out");
+            let checked = check
+                .output()
+                .map_err(|e| err(format!("cannot run kea-dhcp4 -t: {e}")))?;
+            let mut text = checked.stdout;
+            text.extend_from_slice(&checked.stderr);
+            let _ = std::fs::write(&check_log, text);
+            if !checked.status.success() {
+                return Err(err(format!(
+                    "kea-dhcp4 rejected {}; see {}",
+                    config.display(),
+                    check_log.display()
+                )));
+            }
+            let pid = self.start(
+                "kea-dhcp4",
+                &[
+                    "ip",
+                    "netns",
+                    "exec",
+                    ns,
+                    &dhcp4.to_string_lossy(),
+                    "-c",
+                    &config.to_string_lossy(),
+                ],
+                &env,
+                START_LIMIT,
+                &d.join("kea-dhcp4.log"),
+                || std::fs::metadata(&socket).is_ok_and(|m| m.file_type().is_socket()),
+            )?;
+            println!("kea-dhcp4: started (PID {pid}) in namespace {ns}");
+        }
+        if let Some(pid) = self.pid("kea-ctrl-agent") {
+            println!("kea-ctrl-agent: running (PID {pid})");
+            return Ok(());
+        }
+        check_port(s.kea_port, "kea-ctrl-agent", "RACK_LAB_KEA_PORT")?;
+        let agent = process::find_binary("kea-ctrl-agent", "kea-ctrl-agent")?;
+        let config = d.join("kea-ctrl-agent.conf");
+        named::write(
+            &config,
+            &kea::ctrl_agent_conf(
+                s.kea_port,
+                "rack-lab",
+                &password_file,
+                &socket,
+                &d.join("kea-ctrl-agent.log"),
+            ),
+        )?;
+        let password = std::fs::read_to_string(&password_file)
+            .map_err(|e| err(format!("cannot read {}: {e}", password_file.display())))?;
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, s.kea_port));
+        let pid = self.start(
+            "kea-ctrl-agent",
+            &[&agent.to_string_lossy(), "-c", &config.to_string_lossy()],
+            &env,
+            START_LIMIT,
+            &d.join("kea-ctrl-agent.log"),
+            || {
+                kea::post(
+                    addr,
+                    Some(("rack", password.trim())),
+                    r#"{"command": "list-commands", "service": ["dhcp4"]}"#,
+                )
+                .is_some_and(|(status, body)| status == 200 && body.contains("\"result\": 0"))
+            },
+        )?;
+        println!(
+            "kea-ctrl-agent: started (PID {pid}) on 127.0.0.1:{}",
+            s.kea_port
+        );
+        Ok(())
+    }
+
+    /// libvirtd (and virtlogd) inside the namespace and a private mount namespace, under
+    /// tini; QEMU runs as root.
+    fn ensure_libvirtd(&self) -> Result<(), FixtureError> {
+        if let Some(pid) = self.pid("libvirtd") {
+            println!("libvirtd: running (tini PID {pid})");
+            return Ok(());
+        }
+        let ns = self.settings.namespace.as_str();
+        let dhcp4 = self.pid("kea-dhcp4");
+        let leftover: Vec<u32> = netns_pids(ns)
+            .into_iter()
+            .filter(|p| Some(*p) != dhcp4)
+            .collect();
+        if !leftover.is_empty() {
+            return Err(err(format!(
+                "processes left in namespace {ns} without their libvirtd ({}); run scripts/up down first",
+                join(&leftover)
+            )));
+        }
+        crate::guest::fix_kvm_permissions()?;
+        let mut found = Vec::new();
+        for (name, package) in libvirt::BINARIES {
+            found.push(process::find_binary(name, package)?);
+        }
+        let [_ip, unshare, _mount, _kill, tini, libvirtd, virtlogd, ..] = &found[..] else {
+            return Err(err("binary list out of step"));
+        };
+        let d = self.lab.join("libvirt");
+        let script = libvirt::write_private_dirs(&d, "scripts/up", [virtlogd, tini, libvirtd])?;
+        mkdir(&d.join("log").join("qemu"))?;
+        // QEMU runs as root: the checkout (and so the pool) may be under a directory
+        // that Debian's libvirt-qemu user cannot enter, such as /root.
+        named::write(
+            &d.join("etc").join("qemu.conf"),
+            "# Written by scripts/up.\nuser = \"root\"\ngroup = \"root\"\n",
+        )?;
+        let virsh = process::find_binary("virsh", "libvirt-clients")?;
+        let uri = self.settings.libvirt_uri();
+        let pid = self.start(
+            "libvirtd",
+            &[
+                "ip",
+                "netns",
+                "exec",
+                ns,
+                &unshare.to_string_lossy(),
+                "--mount",
+                "--propagation",
+                "private",
+                "/bin/sh",
+                &script.to_string_lossy(),
+            ],
+            &[],
+            LIBVIRTD_START_LIMIT,
+            &d.join("libvirtd.log"),
+            || {
+                Command::new(&virsh)
+                    .args(["-q", "-c", &uri, "version"])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status()
+                    .is_ok_and(|s| s.success())
+            },
+        )?;
+        println!("libvirtd: started (tini PID {pid}) in namespace {ns}, {uri}");
+        Ok(())
+    }
+}
+
+/// A daemon being started: stopped by its PID (and its PID file removed) on drop unless
+/// it became ready.
+struct Starting {
+    child: Child,
+    pid_file: PathBuf,
+    ready: bool,
+}
+
+impl Drop for Starting {
+    fn drop(&mut self) {
+        if !self.ready {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            let _ = std::fs::remove_file(&self.pid_file);
+        }
+    }
+}
+
+fn mkdir(dir: &Path) -> Result<(), FixtureError> {
+    std::fs::create_dir_all(dir).map_err(|e| err(format!("cannot create {}: {e}", dir.display())))
+}
+
+fn join(pids: &[u32]) -> String {
+    pids.iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn ip(args: &[&str]) -> Result<String, FixtureError> {
+    let mut cmd = Command::new(process::find_binary("ip", "iproute2")?);
+    cmd.args(args);
+    process::run(cmd, &format!("ip {}", args.join(" ")))
+}
+
+fn netns_exists(name: &str) -> bool {
+    ip(&["netns", "list"]).is_ok_and(|out| {
+        out.lines()
+            .any(|l| l.split_whitespace().next() == Some(name))
+    })
+}
+
+fn netns_pids(name: &str) -> Vec<u32> {
+    ip(&["netns", "pids", name])
+        .map(|out| {
+            out.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Fails when something listens on TCP port `port` (the lab's own daemon is not running
+/// when this is asked), naming the processes that hold it.
+fn check_port(port: u16, what: &str, variable: &str) -> Result<(), FixtureError> {
+    let filter = format!("( sport = :{port} )");
+    let Ok(listeners) = ip_ss(&["-Hltnp", &filter]) else {
+        return Ok(());
+    };
+    if listeners.trim().is_empty() {
+        return Ok(());
+    }
+    let mut who = String::new();
+    let mut seen = Vec::new();
+    for part in listeners.split("pid=").skip(1) {
+        let pid: String = part.chars().take_while(char::is_ascii_digit).collect();
+        if pid.is_empty() || seen.contains(&pid) {
+            continue;
+        }
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm"))
+            .map_or_else(|_| "?".to_owned(), |c| c.trim().to_owned());
+        who.push_str(&format!(" {comm} (PID {pid})"));
+        seen.push(pid);
+    }
+    if who.is_empty() {
+        who = " another process".to_owned();
+    }
+    Err(err(format!(
+        "port {port} ({what}) is already in use by{who}; stop it, or pick another port with {variable}=PORT"
+    )))
+}
+
+fn ip_ss(args: &[&str]) -> Result<String, FixtureError> {
+    let mut cmd = Command::new(process::find_binary("ss", "iproute2")?);
+    cmd.args(args);
+    process::run(cmd, "ss")
+}
+
+/// Sends SIGTERM to `pids`, SIGKILL to those left after [`TERM_GRACE`], and waits until
+/// all are gone.
+fn stop_pids(pids: &[u32]) -> Result<(), FixtureError> {
+    if pids.is_empty() {
+        return Ok(());
+    }
+    signal("TERM", pids);
+    let start = Instant::now();
+    let mut killed = false;
+    loop {
+        let left: Vec<u32> = pids
+            .iter()
+            .copied()
+            .filter(|p| Path::new(&format!("/proc/{p}")).exists())
+            .collect();
+        if left.is_empty() {
+            return Ok(());
+        }
+        if start.elapsed() >= TERM_GRACE && !killed {
+            signal("KILL", &left);
+            killed = true;
+        }
+        if start.elapsed() >= TERM_GRACE + KILL_GRACE {
+            return Err(err(format!("processes {} do not go away", join(&left))));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn signal(name: &str, pids: &[u32]) {
+    let _ = Command::new("kill")
+        .arg(format!("-{name}"))
+        .args(pids.iter().map(u32::to_string))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
