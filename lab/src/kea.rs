@@ -8,13 +8,14 @@
 //! through its unix control socket. On drop: both daemons are killed by PID, both
 //! namespaces (and with them the veth pair) deleted, the temp dir removed.
 
+pub use crate::netns::Netns;
 use crate::process::{self, Daemon, FixtureError, TempDir, err};
 use crate::udhcpc;
 pub use crate::udhcpc::DhcpLease;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -31,58 +32,6 @@ const START_LIMIT: Duration = Duration::from_secs(20);
 const START_ATTEMPTS: usize = 3;
 /// The Debian path of the lease_cmds hook library.
 pub const LEASE_CMDS: &str = "/usr/lib/x86_64-linux-gnu/kea/hooks/libdhcp_lease_cmds.so";
-
-/// A network namespace created by the fixture and deleted on drop.
-#[derive(Debug)]
-pub struct Netns {
-    ip: PathBuf,
-    name: String,
-}
-
-impl Netns {
-    /// Creates namespace `name` with its loopback up.
-    pub fn create(ip: &Path, name: &str) -> Result<Self, FixtureError> {
-        let mut cmd = Command::new(ip);
-        cmd.args(["netns", "add", name]);
-        process::run(cmd, &format!("ip netns add {name} (needs root)"))?;
-        let ns = Self {
-            ip: ip.to_owned(),
-            name: name.to_owned(),
-        };
-        ns.ip(&["link", "set", "lo", "up"])?;
-        Ok(ns)
-    }
-
-    /// Its name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// Runs `ip -n <name> args...`.
-    pub fn ip(&self, args: &[&str]) -> Result<String, FixtureError> {
-        let mut cmd = Command::new(&self.ip);
-        cmd.arg("-n").arg(&self.name).args(args);
-        process::run(cmd, &format!("ip -n {} {}", self.name, args.join(" ")))
-    }
-
-    /// A command that runs `program` inside the namespace (`ip netns exec` execs it, so
-    /// the child's PID is the program's).
-    pub fn command(&self, program: &Path) -> Command {
-        let mut cmd = Command::new(&self.ip);
-        cmd.args(["netns", "exec", &self.name]).arg(program);
-        cmd
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new(&self.ip)
-            .args(["netns", "del", &self.name])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    }
-}
 
 /// A running kea-dhcp4 and kea-ctrl-agent. Everything is removed on drop.
 #[derive(Debug)]

@@ -11,6 +11,7 @@ pub mod guest;
 pub mod kea;
 pub mod libvirt;
 pub mod named;
+pub mod netns;
 pub mod pdns;
 pub mod process;
 pub mod standing;

@@ -17,7 +17,7 @@
 //! then tini; the namespace is deleted (taking the bridges and firewall rules with it),
 //! and the mount namespace disappears with its last process.
 
-use crate::kea::Netns;
+use crate::netns::Netns;
 use crate::process::{self, Daemon, FixtureError, TempDir, err};
 use crate::udhcpc::{self, DhcpLease};
 use std::os::unix::net::UnixStream;

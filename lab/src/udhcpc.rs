@@ -2,7 +2,7 @@
 //! of the fixture's, with the MAC address set first, and what it obtained read from the
 //! variables its script saw. The Kea fixture and the libvirt DHCP client share it.
 
-use crate::kea::Netns;
+use crate::netns::Netns;
 use crate::process::{self, Daemon, FixtureError, err};
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
