@@ -279,6 +279,102 @@ pub(crate) trait Listed: Clone + Send + Sync + Sized + 'static {
     fn name(&self) -> &str;
 }
 
+/// Implements [`Listed`] for one kind's state (its listing call, lookup by name and read)
+/// and gives [`Hypervisor`] the kind's listing methods: the crate's handle on the cache,
+/// and the public "every object", "list again", "one from the cache" and "one read now".
+macro_rules! listed_kind {
+    (
+        $state:ty, $object:ty,
+        list: $list:literal, noun: $noun:literal, plural: $plural:literal,
+        list_all: $list_all:ident,
+        lookup: $lookup:path,
+        read: $read:path,
+        cache: $cache_vis:vis $cache:ident,
+        methods: $all:ident, $refresh:ident, $one:ident, $fresh:ident $(,)?
+    ) => {
+        impl $crate::libvirt::connection::Listed for $state {
+            type Object = $object;
+            const LIST: &'static str = $list;
+            const NOUN: &'static str = $noun;
+
+            fn list(
+                conn: &::virt::connect::Connect,
+            ) -> Result<Vec<$object>, ::virt::error::Error> {
+                conn.$list_all(0)
+            }
+
+            fn lookup(
+                link: &$crate::libvirt::connection::Link<'_>,
+                name: &str,
+            ) -> Result<Option<$object>, $crate::libvirt::error::LibvirtError> {
+                $lookup(link, name)
+            }
+
+            fn read(
+                link: &$crate::libvirt::connection::Link<'_>,
+                object: &$object,
+            ) -> Result<Self, $crate::libvirt::error::LibvirtError> {
+                $read(link, object)
+            }
+
+            fn name(&self) -> &str {
+                &self.name
+            }
+        }
+
+        impl $crate::libvirt::connection::Hypervisor {
+            #[doc = concat!("This hypervisor's listing of ", $plural, ".")]
+            $cache_vis fn $cache(
+                &self,
+            ) -> ::std::sync::Arc<$crate::libvirt::connection::Listing<$state>> {
+                self.cache()
+            }
+
+            #[doc = concat!(
+                "Every ", $noun, " on the hypervisor. The first call lists them (one round ",
+                "trip to the connection's thread); later calls answer from the cache, which ",
+                "rack's own writes keep current. [`Hypervisor::", stringify!($refresh),
+                "`] lists again."
+            )]
+            pub async fn $all(
+                &self,
+            ) -> Result<Vec<$state>, $crate::libvirt::error::LibvirtError> {
+                self.listed(false).await
+            }
+
+            #[doc = concat!("Lists the ", $plural, " again, replacing the cache.")]
+            pub async fn $refresh(
+                &self,
+            ) -> Result<Vec<$state>, $crate::libvirt::error::LibvirtError> {
+                self.listed(true).await
+            }
+
+            #[doc = concat!(
+                "One ", $noun, " from the cache (filled by [`Hypervisor::", stringify!($all),
+                "`] on first use); `None` if it does not exist."
+            )]
+            pub async fn $one(
+                &self,
+                name: &str,
+            ) -> Result<Option<$state>, $crate::libvirt::error::LibvirtError> {
+                self.listed_one(name).await
+            }
+
+            #[doc = concat!(
+                "One ", $noun, " read from libvirt now, bypassing the cache (and updating ",
+                "it): for import, and to confirm drift before acting on it."
+            )]
+            pub async fn $fresh(
+                &self,
+                name: &str,
+            ) -> Result<Option<$state>, $crate::libvirt::error::LibvirtError> {
+                self.listed_fresh(name).await
+            }
+        }
+    };
+}
+pub(crate) use listed_kind;
+
 /// "Fill once, read many" listings of one kind of object that lives inside another (a
 /// volume in its pool), one listing per container, by the container's name.
 #[derive(Debug)]

@@ -1,16 +1,13 @@
 //! The operations on the networks of a [`Hypervisor`].
 
-use std::sync::Arc;
-
 use virt::network::Network;
 use virt::sys;
 
 use super::plan::plan_update;
 use super::spec::{NetworkMode, NetworkSpec, NetworkSpecError};
 use super::xml::{ip_index, network_xml, parse_network_xml, range_xml};
-use virt::connect::Connect;
 
-use crate::libvirt::connection::{Hypervisor, Link, Listed, Listing};
+use crate::libvirt::connection::{Hypervisor, Link, listed_kind};
 use crate::libvirt::error::{LibvirtError, ObjectKind, classify};
 
 /// A network as libvirt holds it.
@@ -90,60 +87,20 @@ fn fail_on(
     classify(link.uri(), action.into(), Some(spec), e)
 }
 
-impl Listed for NetworkState {
-    type Object = Network;
-    const LIST: &'static str = "list networks";
-    const NOUN: &'static str = "network";
-
-    fn list(conn: &Connect) -> Result<Vec<Network>, virt::error::Error> {
-        conn.list_all_networks(0)
-    }
-
-    fn lookup(link: &Link<'_>, name: &str) -> Result<Option<Network>, LibvirtError> {
-        lookup(link, name)
-    }
-
-    fn read(link: &Link<'_>, object: &Network) -> Result<Self, LibvirtError> {
-        read_state(link, object)
-    }
-
-    fn name(&self) -> &str {
-        &self.name
-    }
-}
+listed_kind!(
+    NetworkState,
+    Network,
+    list: "list networks",
+    noun: "network",
+    plural: "networks",
+    list_all: list_all_networks,
+    lookup: lookup,
+    read: read_state,
+    cache: pub(crate) network_cache,
+    methods: networks, refresh_networks, network, network_fresh,
+);
 
 impl Hypervisor {
-    /// This hypervisor's listing of networks.
-    pub(crate) fn network_cache(&self) -> Arc<Listing<NetworkState>> {
-        self.cache()
-    }
-}
-
-impl Hypervisor {
-    /// Every network on the hypervisor. The first call lists them (one round trip to the
-    /// connection's thread); later calls answer from the cache, which rack's own writes
-    /// keep current. [`Hypervisor::refresh_networks`] lists again.
-    pub async fn networks(&self) -> Result<Vec<NetworkState>, LibvirtError> {
-        self.listed(false).await
-    }
-
-    /// Lists the networks again, replacing the cache.
-    pub async fn refresh_networks(&self) -> Result<Vec<NetworkState>, LibvirtError> {
-        self.listed(true).await
-    }
-
-    /// One network from the cache (filled by [`Hypervisor::networks`] on first use);
-    /// `None` if it does not exist.
-    pub async fn network(&self, name: &str) -> Result<Option<NetworkState>, LibvirtError> {
-        self.listed_one(name).await
-    }
-
-    /// One network read from libvirt now, bypassing the cache (and updating it): for
-    /// import, and to confirm drift before acting on it.
-    pub async fn network_fresh(&self, name: &str) -> Result<Option<NetworkState>, LibvirtError> {
-        self.listed_fresh(name).await
-    }
-
     /// Defines the network, starts it and sets autostart. If starting fails the
     /// definition is removed again, so a failed create leaves nothing behind.
     ///

@@ -1,16 +1,13 @@
 //! The operations on the storage pools of a [`Hypervisor`].
 
-use std::sync::Arc;
-
 use virt::storage_pool::StoragePool;
 use virt::sys;
 
 use super::plan::plan_pool_update;
 use super::spec::{PoolKind, PoolSpec, PoolSpecError};
 use super::xml::{parse_pool_xml, pool_xml};
-use virt::connect::Connect;
 
-use crate::libvirt::connection::{Hypervisor, Link, Listed, Listing};
+use crate::libvirt::connection::{Hypervisor, Link, listed_kind};
 use crate::libvirt::error::{LibvirtError, ObjectKind};
 
 /// A storage pool as libvirt holds it.
@@ -178,60 +175,20 @@ pub struct PoolCreated {
     pub built_storage: bool,
 }
 
-impl Listed for PoolState {
-    type Object = StoragePool;
-    const LIST: &'static str = "list storage pools";
-    const NOUN: &'static str = "storage pool";
-
-    fn list(conn: &Connect) -> Result<Vec<StoragePool>, virt::error::Error> {
-        conn.list_all_storage_pools(0)
-    }
-
-    fn lookup(link: &Link<'_>, name: &str) -> Result<Option<StoragePool>, LibvirtError> {
-        lookup_pool(link, name)
-    }
-
-    fn read(link: &Link<'_>, object: &StoragePool) -> Result<Self, LibvirtError> {
-        read_pool(link, object)
-    }
-
-    fn name(&self) -> &str {
-        &self.name
-    }
-}
+listed_kind!(
+    PoolState,
+    StoragePool,
+    list: "list storage pools",
+    noun: "storage pool",
+    plural: "storage pools",
+    list_all: list_all_storage_pools,
+    lookup: lookup_pool,
+    read: read_pool,
+    cache: pool_cache,
+    methods: pools, refresh_pools, pool, pool_fresh,
+);
 
 impl Hypervisor {
-    /// This hypervisor's listing of storage pools.
-    fn pool_cache(&self) -> Arc<Listing<PoolState>> {
-        self.cache()
-    }
-}
-
-impl Hypervisor {
-    /// Every storage pool on the hypervisor. The first call lists them; later calls
-    /// answer from the cache, which rack's own writes keep current.
-    /// [`Hypervisor::refresh_pools`] lists again.
-    pub async fn pools(&self) -> Result<Vec<PoolState>, LibvirtError> {
-        self.listed(false).await
-    }
-
-    /// Lists the storage pools again, replacing the cache.
-    pub async fn refresh_pools(&self) -> Result<Vec<PoolState>, LibvirtError> {
-        self.listed(true).await
-    }
-
-    /// One pool from the cache (filled by [`Hypervisor::pools`] on first use); `None` if
-    /// it does not exist.
-    pub async fn pool(&self, name: &str) -> Result<Option<PoolState>, LibvirtError> {
-        self.listed_one(name).await
-    }
-
-    /// One pool read from libvirt now, bypassing the cache (and updating it): for import,
-    /// and to confirm drift before acting on it.
-    pub async fn pool_fresh(&self, name: &str) -> Result<Option<PoolState>, LibvirtError> {
-        self.listed_fresh(name).await
-    }
-
     /// Defines the pool, builds it, starts it and sets autostart; see
     /// [`Hypervisor::create_pool_recording`].
     pub async fn create_pool(&self, spec: &PoolSpec) -> Result<PoolState, LibvirtError> {
