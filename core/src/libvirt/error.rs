@@ -451,3 +451,16 @@ pub(crate) fn classify(
         },
     }
 }
+
+/// A libvirt lookup's answer with "no such object" (`missing`: `NoNetwork`,
+/// `NoStoragePool`, ...) as `None`; any other failure is passed on for the caller to name.
+pub(crate) fn missing_as_none<T>(
+    found: Result<T, virt::error::Error>,
+    missing: ErrorNumber,
+) -> Result<Option<T>, virt::error::Error> {
+    match found {
+        Ok(object) => Ok(Some(object)),
+        Err(e) if e.code().is(missing) => Ok(None),
+        Err(e) => Err(e),
+    }
+}

@@ -16,9 +16,10 @@ use super::xml::{disk_xml, domain_xml, interface_xml, parse_domain_xml, redefini
 use crate::cloudinit::CloudInit;
 
 use crate::libvirt::connection::{Hypervisor, Link, listed_kind};
-use crate::libvirt::error::{LibvirtError, ObjectKind};
+use crate::libvirt::error::{LibvirtError, ObjectKind, missing_as_none};
 use crate::libvirt::xml::Element;
 use crate::net::MacAddress;
+use virt::error::ErrorNumber;
 
 /// Whether the domain libvirt holds is defined exactly as `desired` (persistent, and
 /// [`plan_domain_update`] finds nothing to change but its power state and autostart):
@@ -114,11 +115,9 @@ fn read_state(link: &Link<'_>, dom: &Domain) -> Result<DomainState, LibvirtError
 }
 
 fn lookup(link: &Link<'_>, name: &str) -> Result<Option<Domain>, LibvirtError> {
-    match link.conn().lookup_domain_by_name(name) {
-        Ok(d) => Ok(Some(d)),
-        Err(e) if e.code().is(virt::error::ErrorNumber::NoDomain) => Ok(None),
-        Err(e) => Err(link.fail(format!("look up VM {name:?}"), e)),
-    }
+    let found = link.conn().lookup_domain_by_name(name);
+    missing_as_none(found, ErrorNumber::NoDomain)
+        .map_err(|e| link.fail(format!("look up VM {name:?}"), e))
 }
 
 fn require(link: &Link<'_>, name: &str) -> Result<Domain, LibvirtError> {

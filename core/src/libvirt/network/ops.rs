@@ -8,7 +8,8 @@ use super::spec::{NetworkMode, NetworkSpec, NetworkSpecError};
 use super::xml::{ip_index, network_xml, parse_network_xml, range_xml};
 
 use crate::libvirt::connection::{Hypervisor, Link, listed_kind};
-use crate::libvirt::error::{LibvirtError, ObjectKind, classify};
+use crate::libvirt::error::{LibvirtError, ObjectKind, classify, missing_as_none};
+use virt::error::ErrorNumber;
 
 /// A network as libvirt holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,11 +54,9 @@ pub(crate) fn read_state(link: &Link<'_>, net: &Network) -> Result<NetworkState,
 }
 
 pub(crate) fn lookup(link: &Link<'_>, name: &str) -> Result<Option<Network>, LibvirtError> {
-    match link.conn().lookup_network_by_name(name) {
-        Ok(net) => Ok(Some(net)),
-        Err(e) if e.code().is(virt::error::ErrorNumber::NoNetwork) => Ok(None),
-        Err(e) => Err(link.fail(format!("look up network {name:?}"), e)),
-    }
+    let found = link.conn().lookup_network_by_name(name);
+    missing_as_none(found, ErrorNumber::NoNetwork)
+        .map_err(|e| link.fail(format!("look up network {name:?}"), e))
 }
 
 /// Checks, where the hypervisor can tell, that the host bridge of a bridge-mode network

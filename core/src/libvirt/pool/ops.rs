@@ -8,7 +8,8 @@ use super::spec::{PoolKind, PoolSpec, PoolSpecError};
 use super::xml::{parse_pool_xml, pool_xml};
 
 use crate::libvirt::connection::{Hypervisor, Link, listed_kind};
-use crate::libvirt::error::{LibvirtError, ObjectKind};
+use crate::libvirt::error::{LibvirtError, ObjectKind, missing_as_none};
+use virt::error::ErrorNumber;
 
 /// A storage pool as libvirt holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,11 +142,9 @@ pub(crate) fn lookup_pool(
     link: &Link<'_>,
     name: &str,
 ) -> Result<Option<StoragePool>, LibvirtError> {
-    match link.conn().lookup_storage_pool_by_name(name) {
-        Ok(pool) => Ok(Some(pool)),
-        Err(e) if e.code().is(virt::error::ErrorNumber::NoStoragePool) => Ok(None),
-        Err(e) => Err(link.fail(format!("look up storage pool {name:?}"), e)),
-    }
+    let found = link.conn().lookup_storage_pool_by_name(name);
+    missing_as_none(found, ErrorNumber::NoStoragePool)
+        .map_err(|e| link.fail(format!("look up storage pool {name:?}"), e))
 }
 
 /// The pool, or [`LibvirtError::NotFound`].
