@@ -251,6 +251,12 @@ impl<T: Clone> Listing<T> {
         }
     }
 
+    /// [`Listing::put`], handing `value` back: the usual last step of a write.
+    pub(crate) fn kept(&self, name: &str, value: T) -> T {
+        self.put(name, value.clone());
+        value
+    }
+
     /// Records that an object is gone (on the connection's thread).
     pub(crate) fn remove(&self, name: &str) {
         if let Some(m) = self.lock().as_mut() {

@@ -146,9 +146,7 @@ impl Hypervisor {
                     net.set_autostart(spec.autostart)
                         .map_err(|e| link.fail(format!("set autostart of network {name:?}"), e))?;
                 }
-                let state = read_state(link, &net)?;
-                cache.put(name, state.clone());
-                return Ok(state);
+                return Ok(cache.kept(name, read_state(link, &net)?));
             }
             if let NetworkMode::Bridge { bridge } = &spec.mode {
                 check_host_bridge(link, bridge)?;
@@ -170,9 +168,7 @@ impl Hypervisor {
                 cache.remove(name);
                 return Err(e);
             }
-            let state = read_state(link, &net)?;
-            cache.put(name, state.clone());
-            Ok(state)
+            Ok(cache.kept(name, read_state(link, &net)?))
         })
         .await
     }
@@ -258,9 +254,7 @@ impl Hypervisor {
                 net.set_autostart(autostart)
                     .map_err(|e| link.fail(format!("set autostart of network {name:?}"), e))?;
             }
-            let state = read_state(link, &net)?;
-            cache.put(name, state.clone());
-            Ok(state)
+            Ok(cache.kept(name, read_state(link, &net)?))
         })
         .await
     }
@@ -294,9 +288,7 @@ impl Hypervisor {
                     });
                 }
             }
-            let state = read_state(link, &net)?;
-            cache.put(&name, state.clone());
-            Ok(state)
+            Ok(cache.kept(&name, read_state(link, &net)?))
         })
         .await
     }

@@ -339,9 +339,7 @@ impl Hypervisor {
                         link.fail(format!("set autostart of storage pool {name:?}"), e)
                     })?;
                 }
-                let state = read_pool(link, &pool)?;
-                cache.put(name, state.clone());
-                Ok(state)
+                Ok(cache.kept(name, read_pool(link, &pool)?))
             },
         )
         .await
@@ -380,9 +378,7 @@ impl Hypervisor {
                     });
                 }
             }
-            let state = read_pool(link, &pool)?;
-            cache.put(&name, state.clone());
-            Ok(state)
+            Ok(cache.kept(&name, read_pool(link, &pool)?))
         })
         .await
     }

@@ -456,9 +456,7 @@ impl Hypervisor {
                     });
                 }
             };
-            let state = read_volume(link, pool_name, &vol)?;
-            cache.put(name, state.clone());
-            Ok(state)
+            Ok(cache.kept(name, read_volume(link, pool_name, &vol)?))
         })
         .await
     }
@@ -503,9 +501,7 @@ impl Hypervisor {
                     e,
                 )
             })?;
-            let state = read_volume(link, &pool_name, &vol)?;
-            cache.put(&name, state.clone());
-            Ok(state)
+            Ok(cache.kept(&name, read_volume(link, &pool_name, &vol)?))
         })
         .await
     }
