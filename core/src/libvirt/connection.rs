@@ -220,7 +220,7 @@ impl<T> Default for Listing<T> {
 
 impl<T: Clone> Listing<T> {
     fn lock(&self) -> MutexGuard<'_, Option<BTreeMap<String, T>>> {
-        self.filled.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.filled)
     }
 
     /// Everything, if the listing was filled.
@@ -394,7 +394,7 @@ impl<T> Default for ScopedListings<T> {
 
 impl<T> ScopedListings<T> {
     fn lock(&self) -> MutexGuard<'_, BTreeMap<String, Arc<Listing<T>>>> {
-        self.by_scope.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.by_scope)
     }
 
     /// The listing inside `scope` (created empty on first use).
@@ -430,7 +430,7 @@ struct Slots {
 
 impl Caches {
     fn lock(&self) -> MutexGuard<'_, Slots> {
-        self.slots.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.slots)
     }
 
     /// The cache of type `C` (created empty on first use).

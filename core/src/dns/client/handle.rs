@@ -5,7 +5,9 @@ use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
+
+use crate::sync::lock;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::oneshot;
@@ -47,12 +49,6 @@ struct Inner {
     sent: Arc<AtomicU64>,
     zones: Mutex<HashMap<Name, Arc<ZoneSlot>>>,
     writes: Mutex<HashMap<Name, WriteQueue>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // The maps stay consistent even if a holder panicked: every critical section is a
-    // single insert, remove or take.
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn now_secs() -> u64 {

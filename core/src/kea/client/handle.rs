@@ -5,7 +5,9 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
+
+use crate::sync::lock;
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
@@ -106,12 +108,6 @@ impl fmt::Debug for KeaClient {
             .field("calls_made", &self.calls_made())
             .finish_non_exhaustive()
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // The queue stays consistent even if a holder panicked: every critical section is a
-    // push, a take or a flag change.
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl KeaClient {
