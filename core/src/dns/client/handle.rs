@@ -6,8 +6,6 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-
-use crate::sync::lock;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::oneshot;
@@ -23,6 +21,7 @@ use crate::dns::transport::{self, Endpoint, TcpStreamReader, TransportError};
 use crate::dns::tsig::{self, RequestMac, StreamVerifier, TsigError};
 use crate::dns::update::{UpdateBuilder, UpdateError};
 use crate::dns::wire::WireError;
+use crate::sync::lock;
 
 /// A client for one DNS server. Cheap to clone: clones share the zone snapshots, the write
 /// queues and the message counter. Create one per configured server per process.

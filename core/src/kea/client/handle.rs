@@ -6,8 +6,6 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-
-use crate::sync::lock;
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
@@ -23,6 +21,7 @@ use crate::kea::KeaError;
 use crate::kea::commands::{self, Answer, Command, Lease4, ResultCode};
 use crate::kea::config::{self, Change, Reservation, config_hash};
 use crate::net::{Cidr, MacAddress};
+use crate::sync::lock;
 
 /// How long a writer that starts waits, before taking its first batch, for changes that
 /// arrive together. Terraform hands the provider one resource at a time, some
