@@ -16,7 +16,7 @@ use super::xml::{disk_xml, domain_xml, interface_xml, parse_domain_xml, redefini
 use crate::cloudinit::CloudInit;
 
 use crate::libvirt::connection::{Hypervisor, Link, listed_kind};
-use crate::libvirt::error::{LibvirtError, ObjectKind, missing_as_none};
+use crate::libvirt::error::{LibvirtError, ObjectKind, missing_as_none, not_found};
 use crate::libvirt::xml::Element;
 use crate::net::MacAddress;
 use virt::error::ErrorNumber;
@@ -121,11 +121,7 @@ fn lookup(link: &Link<'_>, name: &str) -> Result<Option<Domain>, LibvirtError> {
 }
 
 fn require(link: &Link<'_>, name: &str) -> Result<Domain, LibvirtError> {
-    lookup(link, name)?.ok_or_else(|| LibvirtError::NotFound {
-        uri: link.uri().to_owned(),
-        kind: ObjectKind::Domain,
-        name: name.to_owned(),
-    })
+    lookup(link, name)?.ok_or_else(|| not_found(link, ObjectKind::Domain, name.to_owned()))
 }
 
 /// Maps a failed start: a missing network is named (libvirt only finds out at start),
@@ -139,11 +135,7 @@ fn start_failed(link: &Link<'_>, vm: &str, e: virt::error::Error) -> LibvirtErro
             .and_then(|(head, _)| head.rsplit_once('\''))
             .map(|(_, n)| n.to_owned())
             .unwrap_or_default();
-        return LibvirtError::NotFound {
-            uri: link.uri().to_owned(),
-            kind: ObjectKind::Network,
-            name: network,
-        };
+        return not_found(link, ObjectKind::Network, network);
     }
     link.fail(format!("start VM {vm:?}"), e)
 }

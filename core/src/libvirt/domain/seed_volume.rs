@@ -11,7 +11,7 @@ use virt::storage_vol::StorageVol;
 use virt::stream::Stream;
 
 use crate::libvirt::connection::Link;
-use crate::libvirt::error::{LibvirtError, ObjectKind, missing_as_none};
+use crate::libvirt::error::{LibvirtError, ObjectKind, missing_as_none, not_found};
 use crate::libvirt::xml::Element;
 use virt::error::ErrorNumber;
 
@@ -22,11 +22,7 @@ fn lookup_pool(link: &Link<'_>, pool: &str) -> Result<StoragePool, LibvirtError>
     match link.conn().lookup_storage_pool_by_name(pool) {
         Ok(p) => Ok(p),
         Err(e) if e.code().is(virt::error::ErrorNumber::NoStoragePool) => {
-            Err(LibvirtError::NotFound {
-                uri: link.uri().to_owned(),
-                kind: ObjectKind::StoragePool,
-                name: pool.to_owned(),
-            })
+            Err(not_found(link, ObjectKind::StoragePool, pool.to_owned()))
         }
         Err(e) => Err(link.fail(format!("look up storage pool {pool:?}"), e)),
     }

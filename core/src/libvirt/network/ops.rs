@@ -8,7 +8,7 @@ use super::spec::{NetworkMode, NetworkSpec, NetworkSpecError};
 use super::xml::{ip_index, network_xml, parse_network_xml, range_xml};
 
 use crate::libvirt::connection::{Hypervisor, Link, listed_kind};
-use crate::libvirt::error::{LibvirtError, ObjectKind, classify, missing_as_none};
+use crate::libvirt::error::{LibvirtError, ObjectKind, classify, missing_as_none, not_found};
 use virt::error::ErrorNumber;
 
 /// A network as libvirt holds it.
@@ -188,11 +188,8 @@ impl Hypervisor {
         let cache = self.network_cache();
         self.call(format!("update network {:?}", desired.name), move |link| {
             let name = desired.name.as_str();
-            let net = lookup(link, name)?.ok_or_else(|| LibvirtError::NotFound {
-                uri: link.uri().to_owned(),
-                kind: ObjectKind::Network,
-                name: name.to_owned(),
-            })?;
+            let net = lookup(link, name)?
+                .ok_or_else(|| not_found(link, ObjectKind::Network, name.to_owned()))?;
             let before = read_state(link, &net)?;
             let current = before.spec.clone().map_err(|source| LibvirtError::Spec {
                 name: name.to_owned(),
@@ -271,11 +268,8 @@ impl Hypervisor {
         let cache = self.network_cache();
         let verb = if active { "start" } else { "stop" };
         self.call(format!("{verb} network {name:?}"), move |link| {
-            let net = lookup(link, &name)?.ok_or_else(|| LibvirtError::NotFound {
-                uri: link.uri().to_owned(),
-                kind: ObjectKind::Network,
-                name: name.clone(),
-            })?;
+            let net = lookup(link, &name)?
+                .ok_or_else(|| not_found(link, ObjectKind::Network, name.clone()))?;
             let action = || format!("{verb} network {name:?}");
             let now = net.is_active().map_err(|e| link.fail(action(), e))?;
             if now != active {

@@ -8,7 +8,7 @@ use super::spec::{PoolKind, PoolSpec, PoolSpecError};
 use super::xml::{parse_pool_xml, pool_xml};
 
 use crate::libvirt::connection::{Hypervisor, Link, listed_kind};
-use crate::libvirt::error::{LibvirtError, ObjectKind, missing_as_none};
+use crate::libvirt::error::{LibvirtError, ObjectKind, missing_as_none, not_found};
 use virt::error::ErrorNumber;
 
 /// A storage pool as libvirt holds it.
@@ -73,11 +73,7 @@ pub(crate) fn pool_error(
     e: virt::error::Error,
 ) -> LibvirtError {
     if e.code().is(virt::error::ErrorNumber::NoStoragePool) {
-        return LibvirtError::NotFound {
-            uri: link.uri().to_owned(),
-            kind: ObjectKind::StoragePool,
-            name: name.to_owned(),
-        };
+        return not_found(link, ObjectKind::StoragePool, name.to_owned());
     }
     link.fail(action, e)
 }
@@ -149,11 +145,8 @@ pub(crate) fn lookup_pool(
 
 /// The pool, or [`LibvirtError::NotFound`].
 pub(crate) fn require_pool(link: &Link<'_>, name: &str) -> Result<StoragePool, LibvirtError> {
-    lookup_pool(link, name)?.ok_or_else(|| LibvirtError::NotFound {
-        uri: link.uri().to_owned(),
-        kind: ObjectKind::StoragePool,
-        name: name.to_owned(),
-    })
+    lookup_pool(link, name)?
+        .ok_or_else(|| not_found(link, ObjectKind::StoragePool, name.to_owned()))
 }
 
 fn spec_error(name: &str, source: PoolSpecError) -> LibvirtError {

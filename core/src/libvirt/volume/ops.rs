@@ -10,6 +10,7 @@ use virt::storage_vol::StorageVol;
 use super::spec::{VolumeContent, VolumeFormat, VolumeRef, VolumeSpec, VolumeSpecError};
 use super::xml::{BackingStore, NewVolume, parse_volume_xml, volume_xml};
 use crate::libvirt::connection::{Hypervisor, Link, Listing};
+pub(super) use crate::libvirt::error::not_found;
 use crate::libvirt::error::{LibvirtError, ObjectKind, missing_as_none};
 use crate::libvirt::pool::{PoolKind, lookup_pool, parse_pool_xml, pool_error, require_pool};
 use crate::size::ByteSize;
@@ -46,14 +47,6 @@ impl Hypervisor {
 
 pub(super) fn qualified(pool: &str, name: &str) -> String {
     format!("{pool}/{name}")
-}
-
-pub(super) fn not_found(link: &Link<'_>, kind: ObjectKind, name: String) -> LibvirtError {
-    LibvirtError::NotFound {
-        uri: link.uri().to_owned(),
-        kind,
-        name,
-    }
 }
 
 /// Maps a libvirt error about volume `pool/name` to the variant that says what to check.
