@@ -10,6 +10,7 @@ pub mod net;
 pub mod powerdns;
 pub mod rndc;
 pub mod size;
+mod sync;
 pub mod zones;
 
 pub use net::{

@@ -118,6 +118,18 @@ impl UpdateBuilder {
         }
     }
 
+    /// Appends `entry` to the prerequisite section.
+    fn prerequisite(&mut self, entry: Entry) -> &mut Self {
+        self.prerequisites.push(entry);
+        self
+    }
+
+    /// Appends `entry` to the update section.
+    fn update(&mut self, entry: Entry) -> &mut Self {
+        self.updates.push(entry);
+        self
+    }
+
     /// RFC 2136 §2.4.1 "RRset exists (value independent)": class ANY, TTL 0, no rdata.
     pub fn require_rrset_exists(
         &mut self,
@@ -125,9 +137,7 @@ impl UpdateBuilder {
         rtype: RecordType,
     ) -> Result<&mut Self, UpdateError> {
         self.check_rrset(name, rtype)?;
-        self.prerequisites
-            .push(Self::entry(name, rtype, Class::ANY, None));
-        Ok(self)
+        Ok(self.prerequisite(Self::entry(name, rtype, Class::ANY, None)))
     }
 
     /// RFC 2136 §2.4.2 "RRset exists (value dependent)": the RRset holds exactly `rdata`
@@ -166,25 +176,19 @@ impl UpdateBuilder {
         rtype: RecordType,
     ) -> Result<&mut Self, UpdateError> {
         self.check_rrset(name, rtype)?;
-        self.prerequisites
-            .push(Self::entry(name, rtype, Class::NONE, None));
-        Ok(self)
+        Ok(self.prerequisite(Self::entry(name, rtype, Class::NONE, None)))
     }
 
     /// RFC 2136 §2.4.4 "Name is in use": class ANY, type ANY.
     pub fn require_name_in_use(&mut self, name: &Name) -> Result<&mut Self, UpdateError> {
         self.check_name(name)?;
-        self.prerequisites
-            .push(Self::entry(name, RecordType::Any, Class::ANY, None));
-        Ok(self)
+        Ok(self.prerequisite(Self::entry(name, RecordType::Any, Class::ANY, None)))
     }
 
     /// RFC 2136 §2.4.5 "Name is not in use": class NONE, type ANY.
     pub fn require_name_not_in_use(&mut self, name: &Name) -> Result<&mut Self, UpdateError> {
         self.check_name(name)?;
-        self.prerequisites
-            .push(Self::entry(name, RecordType::Any, Class::NONE, None));
-        Ok(self)
+        Ok(self.prerequisite(Self::entry(name, RecordType::Any, Class::NONE, None)))
     }
 
     /// RFC 2136 §2.5.1 "Add to an RRset": the record as it is, class IN. Note the server
@@ -221,27 +225,21 @@ impl UpdateBuilder {
         rtype: RecordType,
     ) -> Result<&mut Self, UpdateError> {
         self.check_rrset(name, rtype)?;
-        self.updates
-            .push(Self::entry(name, rtype, Class::ANY, None));
-        Ok(self)
+        Ok(self.update(Self::entry(name, rtype, Class::ANY, None)))
     }
 
     /// RFC 2136 §2.5.3 "Delete all RRsets from a name": class ANY, type ANY. At the apex the
     /// server keeps SOA and NS (§3.4.2.3).
     pub fn delete_name(&mut self, name: &Name) -> Result<&mut Self, UpdateError> {
         self.check_name(name)?;
-        self.updates
-            .push(Self::entry(name, RecordType::Any, Class::ANY, None));
-        Ok(self)
+        Ok(self.update(Self::entry(name, RecordType::Any, Class::ANY, None)))
     }
 
     /// RFC 2136 §2.5.4 "Delete an RR from an RRset": class NONE, TTL 0, the rdata to match.
     pub fn delete_record(&mut self, name: &Name, rdata: &RData) -> Result<&mut Self, UpdateError> {
         let rtype = rdata.record_type();
         self.check_rrset(name, rtype)?;
-        self.updates
-            .push(Self::entry(name, rtype, Class::NONE, Some(rdata.clone())));
-        Ok(self)
+        Ok(self.update(Self::entry(name, rtype, Class::NONE, Some(rdata.clone()))))
     }
 
     /// Replaces the RRset `name`/`rtype` with `new` (TTL `ttl`), on condition that it still

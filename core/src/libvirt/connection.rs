@@ -220,7 +220,7 @@ impl<T> Default for Listing<T> {
 
 impl<T: Clone> Listing<T> {
     fn lock(&self) -> MutexGuard<'_, Option<BTreeMap<String, T>>> {
-        self.filled.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.filled)
     }
 
     /// Everything, if the listing was filled.
@@ -251,6 +251,12 @@ impl<T: Clone> Listing<T> {
         }
     }
 
+    /// [`Listing::put`], handing `value` back: the usual last step of a write.
+    pub(crate) fn kept(&self, name: &str, value: T) -> T {
+        self.put(name, value.clone());
+        value
+    }
+
     /// Records that an object is gone (on the connection's thread).
     pub(crate) fn remove(&self, name: &str) {
         if let Some(m) = self.lock().as_mut() {
@@ -279,6 +285,98 @@ pub(crate) trait Listed: Clone + Send + Sync + Sized + 'static {
     fn name(&self) -> &str;
 }
 
+/// Implements [`Listed`] for one kind's state (its listing call, lookup by name and read)
+/// and gives [`Hypervisor`] the kind's listing methods: the crate's handle on the cache,
+/// and the public "every object", "list again", "one from the cache" and "one read now".
+macro_rules! listed_kind {
+    (
+        $state:ty, $object:ty,
+        list: $list:literal, noun: $noun:literal, plural: $plural:literal,
+        list_all: $list_all:ident,
+        lookup: $lookup:path,
+        read: $read:path,
+        cache: $cache_vis:vis $cache:ident,
+        methods: $all:ident, $refresh:ident, $one:ident, $fresh:ident $(,)?
+    ) => {
+        const _: () = {
+            use ::std::sync::Arc;
+            use ::virt::connect::Connect;
+            use $crate::libvirt::connection::{Hypervisor, Link, Listed, Listing};
+            use $crate::libvirt::error::LibvirtError;
+
+            impl Listed for $state {
+                type Object = $object;
+                const LIST: &'static str = $list;
+                const NOUN: &'static str = $noun;
+
+                fn list(conn: &Connect) -> Result<Vec<$object>, ::virt::error::Error> {
+                    conn.$list_all(0)
+                }
+
+                fn lookup(link: &Link<'_>, name: &str) -> Result<Option<$object>, LibvirtError> {
+                    $lookup(link, name)
+                }
+
+                fn read(link: &Link<'_>, object: &$object) -> Result<Self, LibvirtError> {
+                    $read(link, object)
+                }
+
+                fn name(&self) -> &str {
+                    &self.name
+                }
+            }
+
+            impl Hypervisor {
+                #[doc = concat!("This hypervisor's listing of ", $plural, ".")]
+                $cache_vis fn $cache(&self) -> Arc<Listing<$state>> {
+                    self.cache()
+                }
+
+                #[doc = concat!(
+                    "Every ", $noun, " on the hypervisor. The first call lists them (one ",
+                    "round trip to the connection's thread); later calls answer from the ",
+                    "cache, which rack's own writes keep current. [`Hypervisor::",
+                    stringify!($refresh), "`] lists again."
+                )]
+                pub async fn $all(&self) -> Result<Vec<$state>, LibvirtError> {
+                    self.listed(false).await
+                }
+
+                #[doc = concat!("Lists the ", $plural, " again, replacing the cache.")]
+                pub async fn $refresh(&self) -> Result<Vec<$state>, LibvirtError> {
+                    self.listed(true).await
+                }
+
+                #[doc = concat!(
+                    "One ", $noun, " from the cache (filled by [`Hypervisor::",
+                    stringify!($all), "`] on first use); `None` if it does not exist."
+                )]
+                pub async fn $one(&self, name: &str) -> Result<Option<$state>, LibvirtError> {
+                    self.listed_one(name).await
+                }
+
+                #[doc = concat!(
+                    "One ", $noun, " read from libvirt now, bypassing the cache (and ",
+                    "updating it): for import, and to confirm drift before acting on it."
+                )]
+                pub async fn $fresh(&self, name: &str) -> Result<Option<$state>, LibvirtError> {
+                    self.listed_fresh(name).await
+                }
+            }
+        };
+    };
+}
+pub(crate) use listed_kind;
+
+/// Work handed to the connection's thread or the side lane: runs once with the
+/// connection and answers with its result.
+pub(crate) trait LinkWork<T>:
+    FnOnce(&Link<'_>) -> Result<T, LibvirtError> + Send + 'static
+{
+}
+
+impl<T, F> LinkWork<T> for F where F: FnOnce(&Link<'_>) -> Result<T, LibvirtError> + Send + 'static {}
+
 /// "Fill once, read many" listings of one kind of object that lives inside another (a
 /// volume in its pool), one listing per container, by the container's name.
 #[derive(Debug)]
@@ -296,7 +394,7 @@ impl<T> Default for ScopedListings<T> {
 
 impl<T> ScopedListings<T> {
     fn lock(&self) -> MutexGuard<'_, BTreeMap<String, Arc<Listing<T>>>> {
-        self.by_scope.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.by_scope)
     }
 
     /// The listing inside `scope` (created empty on first use).
@@ -332,7 +430,7 @@ struct Slots {
 
 impl Caches {
     fn lock(&self) -> MutexGuard<'_, Slots> {
-        self.slots.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.slots)
     }
 
     /// The cache of type `C` (created empty on first use).
@@ -469,15 +567,11 @@ impl Hypervisor {
 
     /// Runs `f` with the connection on the connection's thread and returns its result.
     /// `action` names the call in errors ("define network \"x\"").
-    pub(crate) async fn call<T, F>(
+    pub(crate) async fn call<T: Send + 'static, F: LinkWork<T>>(
         &self,
         action: impl Into<String>,
         f: F,
-    ) -> Result<T, LibvirtError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Link<'_>) -> Result<T, LibvirtError> + Send + 'static,
-    {
+    ) -> Result<T, LibvirtError> {
         let uri = &self.inner.uri;
         let action = action.into();
         let (tx, rx) = oneshot::channel();
@@ -524,15 +618,11 @@ impl Hypervisor {
     /// `f` must not touch the caches, nor read-modify-write anything shared (a network's
     /// hosts), since nothing orders it against other calls. The timeout counts from the
     /// call, waiting for a slot included.
-    pub(crate) async fn call_parallel<T, F>(
+    pub(crate) async fn call_parallel<T: Send + 'static, F: LinkWork<T>>(
         &self,
         action: impl Into<String>,
         f: F,
-    ) -> Result<T, LibvirtError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Link<'_>) -> Result<T, LibvirtError> + Send + 'static,
-    {
+    ) -> Result<T, LibvirtError> {
         let inner = self.inner.clone();
         let uri = inner.uri.clone();
         let answer = async move {

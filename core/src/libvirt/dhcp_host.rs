@@ -35,7 +35,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use virt::sys;
 
 use super::connection::{Hypervisor, Link};
-use super::error::{LibvirtError, ObjectKind};
+use super::error::{LibvirtError, ObjectKind, not_found};
 use super::network::{lookup, netmask_prefix, read_state};
 use super::xml::Element;
 use crate::net::{Cidr, MacAddress};
@@ -375,11 +375,7 @@ fn verb(command: sys::virNetworkUpdateCommand) -> &'static str {
 
 /// Finds the network or says it does not exist.
 fn existing(link: &Link<'_>, name: &str) -> Result<virt::network::Network, LibvirtError> {
-    lookup(link, name)?.ok_or_else(|| LibvirtError::NotFound {
-        uri: link.uri().to_owned(),
-        kind: ObjectKind::Network,
-        name: name.to_owned(),
-    })
+    lookup(link, name)?.ok_or_else(|| not_found(link, ObjectKind::Network, name.to_owned()))
 }
 
 impl Hypervisor {

@@ -451,3 +451,29 @@ pub(crate) fn classify(
         },
     }
 }
+
+/// A libvirt lookup's answer with "no such object" (`missing`: `NoNetwork`,
+/// `NoStoragePool`, ...) as `None`; any other failure is passed on for the caller to name.
+pub(crate) fn missing_as_none<T>(
+    found: Result<T, virt::error::Error>,
+    missing: ErrorNumber,
+) -> Result<Option<T>, virt::error::Error> {
+    match found {
+        Ok(object) => Ok(Some(object)),
+        Err(e) if e.code().is(missing) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// [`LibvirtError::NotFound`] for the object `name` of `kind` on `link`'s hypervisor.
+pub(crate) fn not_found(
+    link: &super::connection::Link<'_>,
+    kind: ObjectKind,
+    name: String,
+) -> LibvirtError {
+    LibvirtError::NotFound {
+        uri: link.uri().to_owned(),
+        kind,
+        name,
+    }
+}

@@ -22,7 +22,7 @@ use virt::sys;
 
 use super::connection::Hypervisor;
 use super::dhcp_host::DhcpHostError;
-use super::error::LibvirtError;
+use super::error::{ObjectKind, not_found};
 use super::network::lookup;
 use crate::net::MacAddress;
 
@@ -134,11 +134,8 @@ impl Hypervisor {
             .call(
                 format!("list the DHCP leases of network {name:?}"),
                 move |link| {
-                    let net = lookup(link, &name)?.ok_or_else(|| LibvirtError::NotFound {
-                        uri: link.uri().to_owned(),
-                        kind: super::error::ObjectKind::Network,
-                        name: name.clone(),
-                    })?;
+                    let net = lookup(link, &name)?
+                        .ok_or_else(|| not_found(link, ObjectKind::Network, name.clone()))?;
                     leases_of(&net, mac).map_err(|e| {
                         link.fail(format!("list the DHCP leases of network {name:?}"), e)
                     })

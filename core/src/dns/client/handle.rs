@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::oneshot;
@@ -21,6 +21,7 @@ use crate::dns::transport::{self, Endpoint, TcpStreamReader, TransportError};
 use crate::dns::tsig::{self, RequestMac, StreamVerifier, TsigError};
 use crate::dns::update::{UpdateBuilder, UpdateError};
 use crate::dns::wire::WireError;
+use crate::sync::lock;
 
 /// A client for one DNS server. Cheap to clone: clones share the zone snapshots, the write
 /// queues and the message counter. Create one per configured server per process.
@@ -47,12 +48,6 @@ struct Inner {
     sent: Arc<AtomicU64>,
     zones: Mutex<HashMap<Name, Arc<ZoneSlot>>>,
     writes: Mutex<HashMap<Name, WriteQueue>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // The maps stay consistent even if a holder panicked: every critical section is a
-    // single insert, remove or take.
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn now_secs() -> u64 {

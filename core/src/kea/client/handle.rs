@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
@@ -21,6 +21,7 @@ use crate::kea::KeaError;
 use crate::kea::commands::{self, Answer, Command, Lease4, ResultCode};
 use crate::kea::config::{self, Change, Reservation, config_hash};
 use crate::net::{Cidr, MacAddress};
+use crate::sync::lock;
 
 /// How long a writer that starts waits, before taking its first batch, for changes that
 /// arrive together. Terraform hands the provider one resource at a time, some
@@ -106,12 +107,6 @@ impl fmt::Debug for KeaClient {
             .field("calls_made", &self.calls_made())
             .finish_non_exhaustive()
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // The queue stays consistent even if a holder panicked: every critical section is a
-    // push, a take or a flag change.
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl KeaClient {

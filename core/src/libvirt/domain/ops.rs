@@ -4,7 +4,6 @@
 use std::collections::BTreeSet;
 use std::fmt;
 use std::net::IpAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use virt::domain::Domain;
@@ -15,12 +14,12 @@ use super::seed_volume;
 use super::spec::{DomainSpec, DomainSpecError, assign_targets, cloud_init_volume_name};
 use super::xml::{disk_xml, domain_xml, interface_xml, parse_domain_xml, redefinition_xml};
 use crate::cloudinit::CloudInit;
-use virt::connect::Connect;
 
-use crate::libvirt::connection::{Hypervisor, Link, Listed, Listing};
-use crate::libvirt::error::{LibvirtError, ObjectKind};
+use crate::libvirt::connection::{Hypervisor, Link, listed_kind};
+use crate::libvirt::error::{LibvirtError, ObjectKind, missing_as_none, not_found};
 use crate::libvirt::xml::Element;
 use crate::net::MacAddress;
+use virt::error::ErrorNumber;
 
 /// Whether the domain libvirt holds is defined exactly as `desired` (persistent, and
 /// [`plan_domain_update`] finds nothing to change but its power state and autostart):
@@ -116,19 +115,13 @@ fn read_state(link: &Link<'_>, dom: &Domain) -> Result<DomainState, LibvirtError
 }
 
 fn lookup(link: &Link<'_>, name: &str) -> Result<Option<Domain>, LibvirtError> {
-    match link.conn().lookup_domain_by_name(name) {
-        Ok(d) => Ok(Some(d)),
-        Err(e) if e.code().is(virt::error::ErrorNumber::NoDomain) => Ok(None),
-        Err(e) => Err(link.fail(format!("look up VM {name:?}"), e)),
-    }
+    let found = link.conn().lookup_domain_by_name(name);
+    missing_as_none(found, ErrorNumber::NoDomain)
+        .map_err(|e| link.fail(format!("look up VM {name:?}"), e))
 }
 
 fn require(link: &Link<'_>, name: &str) -> Result<Domain, LibvirtError> {
-    lookup(link, name)?.ok_or_else(|| LibvirtError::NotFound {
-        uri: link.uri().to_owned(),
-        kind: ObjectKind::Domain,
-        name: name.to_owned(),
-    })
+    lookup(link, name)?.ok_or_else(|| not_found(link, ObjectKind::Domain, name.to_owned()))
 }
 
 /// Maps a failed start: a missing network is named (libvirt only finds out at start),
@@ -142,11 +135,7 @@ fn start_failed(link: &Link<'_>, vm: &str, e: virt::error::Error) -> LibvirtErro
             .and_then(|(head, _)| head.rsplit_once('\''))
             .map(|(_, n)| n.to_owned())
             .unwrap_or_default();
-        return LibvirtError::NotFound {
-            uri: link.uri().to_owned(),
-            kind: ObjectKind::Network,
-            name: network,
-        };
+        return not_found(link, ObjectKind::Network, network);
     }
     link.fail(format!("start VM {vm:?}"), e)
 }
@@ -223,58 +212,20 @@ pub struct GuestInterface {
 /// again.
 const POLL: Duration = Duration::from_millis(250);
 
-impl Listed for DomainState {
-    type Object = Domain;
-    const LIST: &'static str = "list VMs";
-    const NOUN: &'static str = "VM";
-
-    fn list(conn: &Connect) -> Result<Vec<Domain>, virt::error::Error> {
-        conn.list_all_domains(0)
-    }
-
-    fn lookup(link: &Link<'_>, name: &str) -> Result<Option<Domain>, LibvirtError> {
-        lookup(link, name)
-    }
-
-    fn read(link: &Link<'_>, object: &Domain) -> Result<Self, LibvirtError> {
-        read_state(link, object)
-    }
-
-    fn name(&self) -> &str {
-        &self.name
-    }
-}
+listed_kind!(
+    DomainState,
+    Domain,
+    list: "list VMs",
+    noun: "VM",
+    plural: "VMs",
+    list_all: list_all_domains,
+    lookup: lookup,
+    read: read_state,
+    cache: domain_cache,
+    methods: domains, refresh_domains, domain, domain_fresh,
+);
 
 impl Hypervisor {
-    /// This hypervisor's listing of VMs.
-    fn domain_cache(&self) -> Arc<Listing<DomainState>> {
-        self.cache()
-    }
-}
-
-impl Hypervisor {
-    /// Every domain on the hypervisor, from a listing filled on first use and kept by
-    /// rack's own writes ([`Hypervisor::refresh_domains`] lists again).
-    pub async fn domains(&self) -> Result<Vec<DomainState>, LibvirtError> {
-        self.listed(false).await
-    }
-
-    /// Lists the domains again, replacing the cache.
-    pub async fn refresh_domains(&self) -> Result<Vec<DomainState>, LibvirtError> {
-        self.listed(true).await
-    }
-
-    /// One domain from the cache; `None` if it does not exist.
-    pub async fn domain(&self, name: &str) -> Result<Option<DomainState>, LibvirtError> {
-        self.listed_one(name).await
-    }
-
-    /// One domain read from libvirt now (and the cache updated): for import, and to
-    /// confirm drift.
-    pub async fn domain_fresh(&self, name: &str) -> Result<Option<DomainState>, LibvirtError> {
-        self.listed_fresh(name).await
-    }
-
     /// [`Self::domain_fresh`] of a VM that must exist: a missing one is `NotFound`.
     async fn domain_existing(&self, name: &str) -> Result<DomainState, LibvirtError> {
         self.domain_fresh(name)

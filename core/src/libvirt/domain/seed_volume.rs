@@ -11,8 +11,9 @@ use virt::storage_vol::StorageVol;
 use virt::stream::Stream;
 
 use crate::libvirt::connection::Link;
-use crate::libvirt::error::{LibvirtError, ObjectKind};
+use crate::libvirt::error::{LibvirtError, ObjectKind, missing_as_none, not_found};
 use crate::libvirt::xml::Element;
+use virt::error::ErrorNumber;
 
 /// How much one `virStreamSend` carries (libvirt's own RPC limit is 256 KiB).
 const UPLOAD_CHUNK: usize = 256 * 1024;
@@ -21,11 +22,7 @@ fn lookup_pool(link: &Link<'_>, pool: &str) -> Result<StoragePool, LibvirtError>
     match link.conn().lookup_storage_pool_by_name(pool) {
         Ok(p) => Ok(p),
         Err(e) if e.code().is(virt::error::ErrorNumber::NoStoragePool) => {
-            Err(LibvirtError::NotFound {
-                uri: link.uri().to_owned(),
-                kind: ObjectKind::StoragePool,
-                name: pool.to_owned(),
-            })
+            Err(not_found(link, ObjectKind::StoragePool, pool.to_owned()))
         }
         Err(e) => Err(link.fail(format!("look up storage pool {pool:?}"), e)),
     }
@@ -37,11 +34,11 @@ fn lookup_volume(
     pool_name: &str,
     name: &str,
 ) -> Result<Option<StorageVol>, LibvirtError> {
-    match pool.lookup_storage_vol_by_name(name) {
-        Ok(v) => Ok(Some(v)),
-        Err(e) if e.code().is(virt::error::ErrorNumber::NoStorageVolume) => Ok(None),
-        Err(e) => Err(link.fail(format!("look up volume {name:?} in pool {pool_name:?}"), e)),
-    }
+    missing_as_none(
+        pool.lookup_storage_vol_by_name(name),
+        ErrorNumber::NoStorageVolume,
+    )
+    .map_err(|e| link.fail(format!("look up volume {name:?} in pool {pool_name:?}"), e))
 }
 
 /// Creates (or replaces) the raw volume `name` in `pool` holding exactly `bytes`.

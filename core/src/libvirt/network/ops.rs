@@ -1,17 +1,15 @@
 //! The operations on the networks of a [`Hypervisor`].
 
-use std::sync::Arc;
-
 use virt::network::Network;
 use virt::sys;
 
 use super::plan::plan_update;
 use super::spec::{NetworkMode, NetworkSpec, NetworkSpecError};
 use super::xml::{ip_index, network_xml, parse_network_xml, range_xml};
-use virt::connect::Connect;
 
-use crate::libvirt::connection::{Hypervisor, Link, Listed, Listing};
-use crate::libvirt::error::{LibvirtError, ObjectKind, classify};
+use crate::libvirt::connection::{Hypervisor, Link, listed_kind};
+use crate::libvirt::error::{LibvirtError, ObjectKind, classify, missing_as_none, not_found};
+use virt::error::ErrorNumber;
 
 /// A network as libvirt holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,11 +54,9 @@ pub(crate) fn read_state(link: &Link<'_>, net: &Network) -> Result<NetworkState,
 }
 
 pub(crate) fn lookup(link: &Link<'_>, name: &str) -> Result<Option<Network>, LibvirtError> {
-    match link.conn().lookup_network_by_name(name) {
-        Ok(net) => Ok(Some(net)),
-        Err(e) if e.code().is(virt::error::ErrorNumber::NoNetwork) => Ok(None),
-        Err(e) => Err(link.fail(format!("look up network {name:?}"), e)),
-    }
+    let found = link.conn().lookup_network_by_name(name);
+    missing_as_none(found, ErrorNumber::NoNetwork)
+        .map_err(|e| link.fail(format!("look up network {name:?}"), e))
 }
 
 /// Checks, where the hypervisor can tell, that the host bridge of a bridge-mode network
@@ -90,60 +86,20 @@ fn fail_on(
     classify(link.uri(), action.into(), Some(spec), e)
 }
 
-impl Listed for NetworkState {
-    type Object = Network;
-    const LIST: &'static str = "list networks";
-    const NOUN: &'static str = "network";
-
-    fn list(conn: &Connect) -> Result<Vec<Network>, virt::error::Error> {
-        conn.list_all_networks(0)
-    }
-
-    fn lookup(link: &Link<'_>, name: &str) -> Result<Option<Network>, LibvirtError> {
-        lookup(link, name)
-    }
-
-    fn read(link: &Link<'_>, object: &Network) -> Result<Self, LibvirtError> {
-        read_state(link, object)
-    }
-
-    fn name(&self) -> &str {
-        &self.name
-    }
-}
+listed_kind!(
+    NetworkState,
+    Network,
+    list: "list networks",
+    noun: "network",
+    plural: "networks",
+    list_all: list_all_networks,
+    lookup: lookup,
+    read: read_state,
+    cache: pub(crate) network_cache,
+    methods: networks, refresh_networks, network, network_fresh,
+);
 
 impl Hypervisor {
-    /// This hypervisor's listing of networks.
-    pub(crate) fn network_cache(&self) -> Arc<Listing<NetworkState>> {
-        self.cache()
-    }
-}
-
-impl Hypervisor {
-    /// Every network on the hypervisor. The first call lists them (one round trip to the
-    /// connection's thread); later calls answer from the cache, which rack's own writes
-    /// keep current. [`Hypervisor::refresh_networks`] lists again.
-    pub async fn networks(&self) -> Result<Vec<NetworkState>, LibvirtError> {
-        self.listed(false).await
-    }
-
-    /// Lists the networks again, replacing the cache.
-    pub async fn refresh_networks(&self) -> Result<Vec<NetworkState>, LibvirtError> {
-        self.listed(true).await
-    }
-
-    /// One network from the cache (filled by [`Hypervisor::networks`] on first use);
-    /// `None` if it does not exist.
-    pub async fn network(&self, name: &str) -> Result<Option<NetworkState>, LibvirtError> {
-        self.listed_one(name).await
-    }
-
-    /// One network read from libvirt now, bypassing the cache (and updating it): for
-    /// import, and to confirm drift before acting on it.
-    pub async fn network_fresh(&self, name: &str) -> Result<Option<NetworkState>, LibvirtError> {
-        self.listed_fresh(name).await
-    }
-
     /// Defines the network, starts it and sets autostart. If starting fails the
     /// definition is removed again, so a failed create leaves nothing behind.
     ///
@@ -190,9 +146,7 @@ impl Hypervisor {
                     net.set_autostart(spec.autostart)
                         .map_err(|e| link.fail(format!("set autostart of network {name:?}"), e))?;
                 }
-                let state = read_state(link, &net)?;
-                cache.put(name, state.clone());
-                return Ok(state);
+                return Ok(cache.kept(name, read_state(link, &net)?));
             }
             if let NetworkMode::Bridge { bridge } = &spec.mode {
                 check_host_bridge(link, bridge)?;
@@ -214,9 +168,7 @@ impl Hypervisor {
                 cache.remove(name);
                 return Err(e);
             }
-            let state = read_state(link, &net)?;
-            cache.put(name, state.clone());
-            Ok(state)
+            Ok(cache.kept(name, read_state(link, &net)?))
         })
         .await
     }
@@ -236,11 +188,8 @@ impl Hypervisor {
         let cache = self.network_cache();
         self.call(format!("update network {:?}", desired.name), move |link| {
             let name = desired.name.as_str();
-            let net = lookup(link, name)?.ok_or_else(|| LibvirtError::NotFound {
-                uri: link.uri().to_owned(),
-                kind: ObjectKind::Network,
-                name: name.to_owned(),
-            })?;
+            let net = lookup(link, name)?
+                .ok_or_else(|| not_found(link, ObjectKind::Network, name.to_owned()))?;
             let before = read_state(link, &net)?;
             let current = before.spec.clone().map_err(|source| LibvirtError::Spec {
                 name: name.to_owned(),
@@ -302,9 +251,7 @@ impl Hypervisor {
                 net.set_autostart(autostart)
                     .map_err(|e| link.fail(format!("set autostart of network {name:?}"), e))?;
             }
-            let state = read_state(link, &net)?;
-            cache.put(name, state.clone());
-            Ok(state)
+            Ok(cache.kept(name, read_state(link, &net)?))
         })
         .await
     }
@@ -321,11 +268,8 @@ impl Hypervisor {
         let cache = self.network_cache();
         let verb = if active { "start" } else { "stop" };
         self.call(format!("{verb} network {name:?}"), move |link| {
-            let net = lookup(link, &name)?.ok_or_else(|| LibvirtError::NotFound {
-                uri: link.uri().to_owned(),
-                kind: ObjectKind::Network,
-                name: name.clone(),
-            })?;
+            let net = lookup(link, &name)?
+                .ok_or_else(|| not_found(link, ObjectKind::Network, name.clone()))?;
             let action = || format!("{verb} network {name:?}");
             let now = net.is_active().map_err(|e| link.fail(action(), e))?;
             if now != active {
@@ -338,9 +282,7 @@ impl Hypervisor {
                     });
                 }
             }
-            let state = read_state(link, &net)?;
-            cache.put(&name, state.clone());
-            Ok(state)
+            Ok(cache.kept(&name, read_state(link, &net)?))
         })
         .await
     }

@@ -1,17 +1,15 @@
 //! The operations on the storage pools of a [`Hypervisor`].
 
-use std::sync::Arc;
-
 use virt::storage_pool::StoragePool;
 use virt::sys;
 
 use super::plan::plan_pool_update;
 use super::spec::{PoolKind, PoolSpec, PoolSpecError};
 use super::xml::{parse_pool_xml, pool_xml};
-use virt::connect::Connect;
 
-use crate::libvirt::connection::{Hypervisor, Link, Listed, Listing};
-use crate::libvirt::error::{LibvirtError, ObjectKind};
+use crate::libvirt::connection::{Hypervisor, Link, listed_kind};
+use crate::libvirt::error::{LibvirtError, ObjectKind, missing_as_none, not_found};
+use virt::error::ErrorNumber;
 
 /// A storage pool as libvirt holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,11 +73,7 @@ pub(crate) fn pool_error(
     e: virt::error::Error,
 ) -> LibvirtError {
     if e.code().is(virt::error::ErrorNumber::NoStoragePool) {
-        return LibvirtError::NotFound {
-            uri: link.uri().to_owned(),
-            kind: ObjectKind::StoragePool,
-            name: name.to_owned(),
-        };
+        return not_found(link, ObjectKind::StoragePool, name.to_owned());
     }
     link.fail(action, e)
 }
@@ -144,20 +138,15 @@ pub(crate) fn lookup_pool(
     link: &Link<'_>,
     name: &str,
 ) -> Result<Option<StoragePool>, LibvirtError> {
-    match link.conn().lookup_storage_pool_by_name(name) {
-        Ok(pool) => Ok(Some(pool)),
-        Err(e) if e.code().is(virt::error::ErrorNumber::NoStoragePool) => Ok(None),
-        Err(e) => Err(link.fail(format!("look up storage pool {name:?}"), e)),
-    }
+    let found = link.conn().lookup_storage_pool_by_name(name);
+    missing_as_none(found, ErrorNumber::NoStoragePool)
+        .map_err(|e| link.fail(format!("look up storage pool {name:?}"), e))
 }
 
 /// The pool, or [`LibvirtError::NotFound`].
 pub(crate) fn require_pool(link: &Link<'_>, name: &str) -> Result<StoragePool, LibvirtError> {
-    lookup_pool(link, name)?.ok_or_else(|| LibvirtError::NotFound {
-        uri: link.uri().to_owned(),
-        kind: ObjectKind::StoragePool,
-        name: name.to_owned(),
-    })
+    lookup_pool(link, name)?
+        .ok_or_else(|| not_found(link, ObjectKind::StoragePool, name.to_owned()))
 }
 
 fn spec_error(name: &str, source: PoolSpecError) -> LibvirtError {
@@ -178,60 +167,20 @@ pub struct PoolCreated {
     pub built_storage: bool,
 }
 
-impl Listed for PoolState {
-    type Object = StoragePool;
-    const LIST: &'static str = "list storage pools";
-    const NOUN: &'static str = "storage pool";
-
-    fn list(conn: &Connect) -> Result<Vec<StoragePool>, virt::error::Error> {
-        conn.list_all_storage_pools(0)
-    }
-
-    fn lookup(link: &Link<'_>, name: &str) -> Result<Option<StoragePool>, LibvirtError> {
-        lookup_pool(link, name)
-    }
-
-    fn read(link: &Link<'_>, object: &StoragePool) -> Result<Self, LibvirtError> {
-        read_pool(link, object)
-    }
-
-    fn name(&self) -> &str {
-        &self.name
-    }
-}
+listed_kind!(
+    PoolState,
+    StoragePool,
+    list: "list storage pools",
+    noun: "storage pool",
+    plural: "storage pools",
+    list_all: list_all_storage_pools,
+    lookup: lookup_pool,
+    read: read_pool,
+    cache: pool_cache,
+    methods: pools, refresh_pools, pool, pool_fresh,
+);
 
 impl Hypervisor {
-    /// This hypervisor's listing of storage pools.
-    fn pool_cache(&self) -> Arc<Listing<PoolState>> {
-        self.cache()
-    }
-}
-
-impl Hypervisor {
-    /// Every storage pool on the hypervisor. The first call lists them; later calls
-    /// answer from the cache, which rack's own writes keep current.
-    /// [`Hypervisor::refresh_pools`] lists again.
-    pub async fn pools(&self) -> Result<Vec<PoolState>, LibvirtError> {
-        self.listed(false).await
-    }
-
-    /// Lists the storage pools again, replacing the cache.
-    pub async fn refresh_pools(&self) -> Result<Vec<PoolState>, LibvirtError> {
-        self.listed(true).await
-    }
-
-    /// One pool from the cache (filled by [`Hypervisor::pools`] on first use); `None` if
-    /// it does not exist.
-    pub async fn pool(&self, name: &str) -> Result<Option<PoolState>, LibvirtError> {
-        self.listed_one(name).await
-    }
-
-    /// One pool read from libvirt now, bypassing the cache (and updating it): for import,
-    /// and to confirm drift before acting on it.
-    pub async fn pool_fresh(&self, name: &str) -> Result<Option<PoolState>, LibvirtError> {
-        self.listed_fresh(name).await
-    }
-
     /// Defines the pool, builds it, starts it and sets autostart; see
     /// [`Hypervisor::create_pool_recording`].
     pub async fn create_pool(&self, spec: &PoolSpec) -> Result<PoolState, LibvirtError> {
@@ -383,9 +332,7 @@ impl Hypervisor {
                         link.fail(format!("set autostart of storage pool {name:?}"), e)
                     })?;
                 }
-                let state = read_pool(link, &pool)?;
-                cache.put(name, state.clone());
-                Ok(state)
+                Ok(cache.kept(name, read_pool(link, &pool)?))
             },
         )
         .await
@@ -424,9 +371,7 @@ impl Hypervisor {
                     });
                 }
             }
-            let state = read_pool(link, &pool)?;
-            cache.put(&name, state.clone());
-            Ok(state)
+            Ok(cache.kept(&name, read_pool(link, &pool)?))
         })
         .await
     }

@@ -10,7 +10,8 @@ use virt::storage_vol::StorageVol;
 use super::spec::{VolumeContent, VolumeFormat, VolumeRef, VolumeSpec, VolumeSpecError};
 use super::xml::{BackingStore, NewVolume, parse_volume_xml, volume_xml};
 use crate::libvirt::connection::{Hypervisor, Link, Listing};
-use crate::libvirt::error::{LibvirtError, ObjectKind};
+pub(super) use crate::libvirt::error::not_found;
+use crate::libvirt::error::{LibvirtError, ObjectKind, missing_as_none};
 use crate::libvirt::pool::{PoolKind, lookup_pool, parse_pool_xml, pool_error, require_pool};
 use crate::size::ByteSize;
 
@@ -46,14 +47,6 @@ impl Hypervisor {
 
 pub(super) fn qualified(pool: &str, name: &str) -> String {
     format!("{pool}/{name}")
-}
-
-pub(super) fn not_found(link: &Link<'_>, kind: ObjectKind, name: String) -> LibvirtError {
-    LibvirtError::NotFound {
-        uri: link.uri().to_owned(),
-        kind,
-        name,
-    }
 }
 
 /// Maps a libvirt error about volume `pool/name` to the variant that says what to check.
@@ -103,17 +96,14 @@ pub(super) fn lookup_volume(
     pool_name: &str,
     name: &str,
 ) -> Result<Option<StorageVol>, LibvirtError> {
-    match pool.lookup_storage_vol_by_name(name) {
-        Ok(vol) => Ok(Some(vol)),
-        Err(e) if e.code().is(virt::error::ErrorNumber::NoStorageVolume) => Ok(None),
-        Err(e) => Err(volume_error(
-            link,
-            format!("look up volume {:?}", qualified(pool_name, name)),
-            pool_name,
-            name,
-            e,
-        )),
-    }
+    missing_as_none(
+        pool.lookup_storage_vol_by_name(name),
+        virt::error::ErrorNumber::NoStorageVolume,
+    )
+    .map_err(|e| {
+        let action = format!("look up volume {:?}", qualified(pool_name, name));
+        volume_error(link, action, pool_name, name, e)
+    })
 }
 
 /// Reads one volume's state (on the connection's thread).
@@ -459,9 +449,7 @@ impl Hypervisor {
                     });
                 }
             };
-            let state = read_volume(link, pool_name, &vol)?;
-            cache.put(name, state.clone());
-            Ok(state)
+            Ok(cache.kept(name, read_volume(link, pool_name, &vol)?))
         })
         .await
     }
@@ -506,9 +494,7 @@ impl Hypervisor {
                     e,
                 )
             })?;
-            let state = read_volume(link, &pool_name, &vol)?;
-            cache.put(&name, state.clone());
-            Ok(state)
+            Ok(cache.kept(&name, read_volume(link, &pool_name, &vol)?))
         })
         .await
     }
