@@ -8,7 +8,11 @@ use rack_core::libvirt::{Hypervisor, LibvirtError};
 use crate::config;
 use crate::config::hypervisors::{Hypervisors, NamedHypervisor};
 use crate::framework::attrs::{incomplete, obj_set, str_attr};
-use crate::framework::{Context, Diagnostic, Diagnostics, ImportRequest, StateResult};
+use crate::framework::plan::PlannedChange;
+use crate::framework::schema::{IdentityAttribute, IdentitySchema};
+use crate::framework::{
+    AttributePath, Context, Diagnostic, Diagnostics, ImportRequest, StateResult,
+};
 use crate::protocol::value::Value;
 
 /// The hypervisor a resource names (or the default), from the configured provider.
@@ -194,6 +198,63 @@ where
             Value::Null,
             libvirt_diag(&e, &format!("Reading {noun} {name:?} for import.")),
         ),
+    }
+}
+
+/// The identity of an object on a hypervisor: the hypervisor (optional), then `keys` as
+/// `(name, description)` pairs, all required.
+pub fn identity_schema(keys: &[(&str, &str)]) -> Option<IdentitySchema> {
+    let mut attributes = vec![IdentityAttribute::optional_string(
+        "hypervisor",
+        "Hypervisor name; the default hypervisor when omitted.",
+    )];
+    attributes.extend(
+        keys.iter()
+            .map(|&(name, description)| IdentityAttribute::required_string(name, description)),
+    );
+    Some(IdentitySchema {
+        version: 0,
+        attributes,
+    })
+}
+
+/// Plans where a new or changed object lives: the default hypervisor where the configuration
+/// leaves it out, and `id` (`<hypervisor>/<key>/...`) once the hypervisor and `keys` are
+/// known.
+pub fn plan_placement(ctx: &Context, planned: &mut Value, keys: &[&str]) {
+    plan_default_hypervisor(ctx, planned);
+    let parts: Option<Vec<&str>> = std::iter::once("hypervisor")
+        .chain(keys.iter().copied())
+        .map(|k| str_attr(planned, k))
+        .collect();
+    if let Some(parts) = parts {
+        let id = parts.join("/");
+        obj_set(planned, "id", Value::from(id));
+    }
+}
+
+/// An object moves to another hypervisor only by replacement.
+pub fn replace_on_hypervisor_change(prior: &Value, plan: &mut PlannedChange) {
+    if str_attr(&plan.planned, "hypervisor") != str_attr(prior, "hypervisor") {
+        plan.requires_replace
+            .push(AttributePath::attr("hypervisor"));
+    }
+}
+
+/// Checks the configuration with `check` once every attribute in `attrs` is known.
+pub fn validate_known<T>(
+    config: &Value,
+    attrs: &[&str],
+    diags: &mut Diagnostics,
+    check: impl FnOnce(&Value) -> Result<T, Vec<Diagnostic>>,
+) {
+    let known = attrs
+        .iter()
+        .all(|a| config.attr(a).is_none_or(Value::is_fully_known));
+    if known && let Err(errs) = check(config) {
+        for e in errs {
+            diags.push(e);
+        }
     }
 }
 

@@ -12,11 +12,12 @@ use rack_core::libvirt::{
 };
 
 use super::shared::{
-    apply_target, delete_object, import_object, libvirt_diag, plan_default_hypervisor, read_object,
+    apply_target, delete_object, identity_schema, import_object, libvirt_diag, plan_placement,
+    read_object, replace_on_hypervisor_change, validate_known,
 };
 use crate::framework::attrs::{obj_set, str_attr};
 use crate::framework::plan::PlannedChange;
-use crate::framework::schema::{Attribute, Block, IdentityAttribute, IdentitySchema, Schema};
+use crate::framework::schema::{Attribute, Block, IdentitySchema, Schema};
 use crate::framework::validate::one_of;
 use crate::framework::{
     ApplyRequest, AttributePath, Context, DeleteRequest, Diagnostic, Diagnostics, ImportRequest,
@@ -326,27 +327,16 @@ impl Resource for StoragePool {
     }
 
     fn identity_schema(&self) -> Option<IdentitySchema> {
-        Some(IdentitySchema {
-            version: 0,
-            attributes: vec![
-                IdentityAttribute::optional_string(
-                    "hypervisor",
-                    "Hypervisor name; the default hypervisor when omitted.",
-                ),
-                IdentityAttribute::required_string("name", "The pool's name."),
-            ],
-        })
+        identity_schema(&[("name", "The pool's name.")])
     }
 
     async fn validate(&self, config: &Value, diags: &mut Diagnostics) {
-        let known = ["name", "type", "path", "volume_group", "devices"]
-            .iter()
-            .all(|a| config.attr(a).is_none_or(Value::is_fully_known));
-        if known && let Err(errs) = spec_of(config) {
-            for e in errs {
-                diags.push(e);
-            }
-        }
+        validate_known(
+            config,
+            &["name", "type", "path", "volume_group", "devices"],
+            diags,
+            spec_of,
+        );
     }
 
     async fn modify_plan(
@@ -359,7 +349,7 @@ impl Resource for StoragePool {
         if plan.planned.is_null() {
             return;
         }
-        plan_default_hypervisor(ctx, &mut plan.planned);
+        plan_placement(ctx, &mut plan.planned, &["name"]);
         // A logical pool's volume group and path are known at plan time.
         if str_attr(&plan.planned, "type") == Some("logical")
             && let Some(name) = str_attr(&plan.planned, "name").map(str::to_string)
@@ -382,20 +372,10 @@ impl Resource for StoragePool {
                 obj_set(&mut plan.planned, "path", Value::from(path));
             }
         }
-        if let (Some(hv), Some(name)) = (
-            str_attr(&plan.planned, "hypervisor"),
-            str_attr(&plan.planned, "name"),
-        ) {
-            let id = pool_id(hv, name);
-            obj_set(&mut plan.planned, "id", Value::from(id));
-        }
         if prior.is_null() {
             return;
         }
-        if str_attr(&plan.planned, "hypervisor") != str_attr(prior, "hypervisor") {
-            plan.requires_replace
-                .push(AttributePath::attr("hypervisor"));
-        }
+        replace_on_hypervisor_change(prior, plan);
         let (Ok(current), Ok(desired)) = (spec_of(prior), spec_of(&plan.planned)) else {
             return;
         };
