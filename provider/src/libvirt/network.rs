@@ -18,8 +18,8 @@ use rack_core::libvirt::{
 };
 
 use super::shared::{
-    apply_target, delete_object, identity_schema, import_object, libvirt_diag, plan_placement,
-    read_object, replace_on_hypervisor_change, validate_known,
+    InPlace, apply_target, delete_object, identity_schema, import_object, libvirt_diag,
+    plan_placement, read_object, replace_on_hypervisor_change, validate_known,
 };
 use crate::framework::attrs::{obj_set, str_attr};
 use crate::framework::plan::PlannedChange;
@@ -632,40 +632,20 @@ impl Resource for Network {
                 &format!("Updating network {name:?} on hypervisor {:?}.", hv.name),
             )
         };
-        let mut now = match hv.handle.update_network(&desired).await {
-            Ok(n) => n,
-            // Undefined by someone else since the refresh: define it again.
-            Err(LibvirtError::NotFound { .. }) => match hv.handle.create_network(&desired).await {
-                Ok(n) => n,
-                Err(e) => return StateResult::failed(Value::Null, fail(&e)),
-            },
-            Err(e) => {
-                let d = fail(&e);
-                return match hv.handle.network_fresh(&name).await {
-                    Ok(Some(n)) => {
-                        let mut r = result(&hv.name, &n, &prior);
-                        r.diags.push(d);
-                        r
-                    }
-                    Ok(None) => StateResult::failed(Value::Null, d),
-                    Err(_) => StateResult::failed(prior, d),
-                };
-            }
+        let steps = InPlace {
+            fail,
+            result: |n: &NetworkState, base: &Value| result(&hv.name, n, base),
         };
-        let want_active = planned
-            .attr("active")
-            .and_then(Value::as_bool)
-            .unwrap_or(true);
-        let mut diags = Diagnostics::new();
-        if now.active != want_active {
-            match hv.handle.set_network_active(&name, want_active).await {
-                Ok(n) => now = n,
-                Err(e) => diags.push(fail(&e)),
-            }
-        }
-        let mut out = result(&hv.name, &now, &planned);
-        out.diags.extend(diags);
-        out
+        steps
+            .run(
+                (prior, &planned),
+                async || hv.handle.update_network(&desired).await,
+                async || hv.handle.create_network(&desired).await,
+                async || hv.handle.network_fresh(&name).await,
+                async |on| hv.handle.set_network_active(&name, on).await,
+                |n| n.active,
+            )
+            .await
     }
 
     async fn delete(&self, ctx: &Context, req: DeleteRequest) -> Diagnostics {

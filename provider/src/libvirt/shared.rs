@@ -258,6 +258,69 @@ pub fn validate_known<T>(
     }
 }
 
+/// The steps of updating one libvirt object in place, as the network and pool resources
+/// do: `update`, or `recreate` when someone undefined the object since the refresh; after a
+/// failed update the state is what `fresh` finds. Then the object is started or stopped as
+/// `active` in the plan asks (default on).
+pub struct InPlace<Fail, Res> {
+    /// The diagnostic for a libvirt failure.
+    pub fail: Fail,
+    /// The state to record for what exists, over the given configuration.
+    pub result: Res,
+}
+
+impl<Fail, Res> InPlace<Fail, Res> {
+    /// Runs the update of `planned` over `prior`.
+    pub async fn run<S>(
+        self,
+        (prior, planned): (Value, &Value),
+        update: impl AsyncFnOnce() -> Result<S, LibvirtError>,
+        recreate: impl AsyncFnOnce() -> Result<S, LibvirtError>,
+        fresh: impl AsyncFnOnce() -> Result<Option<S>, LibvirtError>,
+        set_active: impl AsyncFnOnce(bool) -> Result<S, LibvirtError>,
+        active: impl Fn(&S) -> bool,
+    ) -> StateResult
+    where
+        Fail: Fn(&LibvirtError) -> Diagnostic,
+        Res: Fn(&S, &Value) -> StateResult,
+    {
+        let (fail, result) = (self.fail, self.result);
+        let mut now = match update().await {
+            Ok(n) => n,
+            Err(LibvirtError::NotFound { .. }) => match recreate().await {
+                Ok(n) => n,
+                Err(e) => return StateResult::failed(Value::Null, fail(&e)),
+            },
+            Err(e) => {
+                let d = fail(&e);
+                return match fresh().await {
+                    Ok(Some(n)) => {
+                        let mut r = result(&n, &prior);
+                        r.diags.push(d);
+                        r
+                    }
+                    Ok(None) => StateResult::failed(Value::Null, d),
+                    Err(_) => StateResult::failed(prior, d),
+                };
+            }
+        };
+        let want_active = planned
+            .attr("active")
+            .and_then(Value::as_bool)
+            .unwrap_or(true);
+        let mut diags = Diagnostics::new();
+        if active(&now) != want_active {
+            match set_active(want_active).await {
+                Ok(n) => now = n,
+                Err(e) => diags.push(fail(&e)),
+            }
+        }
+        let mut out = result(&now, planned);
+        out.diags.extend(diags);
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
