@@ -18,13 +18,12 @@ use rack_core::libvirt::{
 };
 
 use super::shared::{
-    apply_target, delete_object, import_object, libvirt_diag, plan_default_hypervisor, read_object,
+    InPlace, apply_target, delete_object, identity_schema, import_object, libvirt_diag,
+    plan_placement, read_object, replace_on_hypervisor_change, validate_known,
 };
 use crate::framework::attrs::{obj_set, str_attr};
 use crate::framework::plan::PlannedChange;
-use crate::framework::schema::{
-    Attribute, Block, IdentityAttribute, IdentitySchema, Nesting, Schema,
-};
+use crate::framework::schema::{Attribute, Block, IdentitySchema, Nesting, Schema};
 use crate::framework::validate::one_of;
 use crate::framework::{
     ApplyRequest, AttributePath, Context, DeleteRequest, Diagnostic, Diagnostics, ImportRequest,
@@ -507,36 +506,25 @@ impl Resource for Network {
     }
 
     fn identity_schema(&self) -> Option<IdentitySchema> {
-        Some(IdentitySchema {
-            version: 0,
-            attributes: vec![
-                IdentityAttribute::optional_string(
-                    "hypervisor",
-                    "Hypervisor name; the default hypervisor when omitted.",
-                ),
-                IdentityAttribute::required_string("name", "The network's name."),
-            ],
-        })
+        identity_schema(&[("name", "The network's name.")])
     }
 
     async fn validate(&self, config: &Value, diags: &mut Diagnostics) {
-        let known = [
-            "name",
-            "mode",
-            "bridge",
-            "mtu",
-            "ipv4",
-            "ipv6",
-            "domain",
-            "dns_local_only",
-        ]
-        .iter()
-        .all(|a| config.attr(a).is_none_or(Value::is_fully_known));
-        if known && let Err(errs) = spec_of(config) {
-            for e in errs {
-                diags.push(e);
-            }
-        }
+        validate_known(
+            config,
+            &[
+                "name",
+                "mode",
+                "bridge",
+                "mtu",
+                "ipv4",
+                "ipv6",
+                "domain",
+                "dns_local_only",
+            ],
+            diags,
+            spec_of,
+        );
     }
 
     async fn modify_plan(
@@ -549,7 +537,7 @@ impl Resource for Network {
         if plan.planned.is_null() {
             return;
         }
-        plan_default_hypervisor(ctx, &mut plan.planned);
+        plan_placement(ctx, &mut plan.planned, &["name"]);
         // The default gateway is known at plan time.
         for family in ["ipv4", "ipv6"] {
             let Some(Value::Object(ip)) = plan.planned.attr(family).cloned() else {
@@ -566,13 +554,6 @@ impl Resource for Network {
                 obj_set(&mut plan.planned, family, Value::Object(ip));
             }
         }
-        if let (Some(hv), Some(name)) = (
-            str_attr(&plan.planned, "hypervisor"),
-            str_attr(&plan.planned, "name"),
-        ) {
-            let id = network_id(hv, name);
-            obj_set(&mut plan.planned, "id", Value::from(id));
-        }
         if prior.is_null() {
             return;
         }
@@ -582,10 +563,7 @@ impl Resource for Network {
         {
             obj_set(&mut plan.planned, "bridge", b.clone());
         }
-        if str_attr(&plan.planned, "hypervisor") != str_attr(prior, "hypervisor") {
-            plan.requires_replace
-                .push(AttributePath::attr("hypervisor"));
-        }
+        replace_on_hypervisor_change(prior, plan);
         if !plan.planned.is_fully_known() {
             return;
         }
@@ -654,40 +632,20 @@ impl Resource for Network {
                 &format!("Updating network {name:?} on hypervisor {:?}.", hv.name),
             )
         };
-        let mut now = match hv.handle.update_network(&desired).await {
-            Ok(n) => n,
-            // Undefined by someone else since the refresh: define it again.
-            Err(LibvirtError::NotFound { .. }) => match hv.handle.create_network(&desired).await {
-                Ok(n) => n,
-                Err(e) => return StateResult::failed(Value::Null, fail(&e)),
-            },
-            Err(e) => {
-                let d = fail(&e);
-                return match hv.handle.network_fresh(&name).await {
-                    Ok(Some(n)) => {
-                        let mut r = result(&hv.name, &n, &prior);
-                        r.diags.push(d);
-                        r
-                    }
-                    Ok(None) => StateResult::failed(Value::Null, d),
-                    Err(_) => StateResult::failed(prior, d),
-                };
-            }
+        let steps = InPlace {
+            fail,
+            result: |n: &NetworkState, base: &Value| result(&hv.name, n, base),
         };
-        let want_active = planned
-            .attr("active")
-            .and_then(Value::as_bool)
-            .unwrap_or(true);
-        let mut diags = Diagnostics::new();
-        if now.active != want_active {
-            match hv.handle.set_network_active(&name, want_active).await {
-                Ok(n) => now = n,
-                Err(e) => diags.push(fail(&e)),
-            }
-        }
-        let mut out = result(&hv.name, &now, &planned);
-        out.diags.extend(diags);
-        out
+        steps
+            .run(
+                (prior, &planned),
+                async || hv.handle.update_network(&desired).await,
+                async || hv.handle.create_network(&desired).await,
+                async || hv.handle.network_fresh(&name).await,
+                async |on| hv.handle.set_network_active(&name, on).await,
+                |n| n.active,
+            )
+            .await
     }
 
     async fn delete(&self, ctx: &Context, req: DeleteRequest) -> Diagnostics {

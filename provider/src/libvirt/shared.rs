@@ -8,7 +8,11 @@ use rack_core::libvirt::{Hypervisor, LibvirtError};
 use crate::config;
 use crate::config::hypervisors::{Hypervisors, NamedHypervisor};
 use crate::framework::attrs::{incomplete, obj_set, str_attr};
-use crate::framework::{Context, Diagnostic, Diagnostics, ImportRequest, StateResult};
+use crate::framework::plan::PlannedChange;
+use crate::framework::schema::{IdentityAttribute, IdentitySchema};
+use crate::framework::{
+    AttributePath, Context, Diagnostic, Diagnostics, ImportRequest, StateResult,
+};
 use crate::protocol::value::Value;
 
 /// The hypervisor a resource names (or the default), from the configured provider.
@@ -194,6 +198,126 @@ where
             Value::Null,
             libvirt_diag(&e, &format!("Reading {noun} {name:?} for import.")),
         ),
+    }
+}
+
+/// The identity of an object on a hypervisor: the hypervisor (optional), then `keys` as
+/// `(name, description)` pairs, all required.
+pub fn identity_schema(keys: &[(&str, &str)]) -> Option<IdentitySchema> {
+    let mut attributes = vec![IdentityAttribute::optional_string(
+        "hypervisor",
+        "Hypervisor name; the default hypervisor when omitted.",
+    )];
+    attributes.extend(
+        keys.iter()
+            .map(|&(name, description)| IdentityAttribute::required_string(name, description)),
+    );
+    Some(IdentitySchema {
+        version: 0,
+        attributes,
+    })
+}
+
+/// Plans where a new or changed object lives: the default hypervisor where the configuration
+/// leaves it out, and `id` (`<hypervisor>/<key>/...`) once the hypervisor and `keys` are
+/// known.
+pub fn plan_placement(ctx: &Context, planned: &mut Value, keys: &[&str]) {
+    plan_default_hypervisor(ctx, planned);
+    let parts: Option<Vec<&str>> = std::iter::once("hypervisor")
+        .chain(keys.iter().copied())
+        .map(|k| str_attr(planned, k))
+        .collect();
+    if let Some(parts) = parts {
+        let id = parts.join("/");
+        obj_set(planned, "id", Value::from(id));
+    }
+}
+
+/// An object moves to another hypervisor only by replacement.
+pub fn replace_on_hypervisor_change(prior: &Value, plan: &mut PlannedChange) {
+    if str_attr(&plan.planned, "hypervisor") != str_attr(prior, "hypervisor") {
+        plan.requires_replace
+            .push(AttributePath::attr("hypervisor"));
+    }
+}
+
+/// Checks the configuration with `check` once every attribute in `attrs` is known.
+pub fn validate_known<T>(
+    config: &Value,
+    attrs: &[&str],
+    diags: &mut Diagnostics,
+    check: impl FnOnce(&Value) -> Result<T, Vec<Diagnostic>>,
+) {
+    let known = attrs
+        .iter()
+        .all(|a| config.attr(a).is_none_or(Value::is_fully_known));
+    if known && let Err(errs) = check(config) {
+        for e in errs {
+            diags.push(e);
+        }
+    }
+}
+
+/// The steps of updating one libvirt object in place, as the network and pool resources
+/// do: `update`, or `recreate` when someone undefined the object since the refresh; after a
+/// failed update the state is what `fresh` finds. Then the object is started or stopped as
+/// `active` in the plan asks (default on).
+pub struct InPlace<Fail, Res> {
+    /// The diagnostic for a libvirt failure.
+    pub fail: Fail,
+    /// The state to record for what exists, over the given configuration.
+    pub result: Res,
+}
+
+impl<Fail, Res> InPlace<Fail, Res> {
+    /// Runs the update of `planned` over `prior`.
+    pub async fn run<S>(
+        self,
+        (prior, planned): (Value, &Value),
+        update: impl AsyncFnOnce() -> Result<S, LibvirtError>,
+        recreate: impl AsyncFnOnce() -> Result<S, LibvirtError>,
+        fresh: impl AsyncFnOnce() -> Result<Option<S>, LibvirtError>,
+        set_active: impl AsyncFnOnce(bool) -> Result<S, LibvirtError>,
+        active: impl Fn(&S) -> bool,
+    ) -> StateResult
+    where
+        Fail: Fn(&LibvirtError) -> Diagnostic,
+        Res: Fn(&S, &Value) -> StateResult,
+    {
+        let (fail, result) = (self.fail, self.result);
+        let mut now = match update().await {
+            Ok(n) => n,
+            Err(LibvirtError::NotFound { .. }) => match recreate().await {
+                Ok(n) => n,
+                Err(e) => return StateResult::failed(Value::Null, fail(&e)),
+            },
+            Err(e) => {
+                let d = fail(&e);
+                return match fresh().await {
+                    Ok(Some(n)) => {
+                        let mut r = result(&n, &prior);
+                        r.diags.push(d);
+                        r
+                    }
+                    Ok(None) => StateResult::failed(Value::Null, d),
+                    Err(_) => StateResult::failed(prior, d),
+                };
+            }
+        };
+        let want_active = planned
+            .attr("active")
+            .and_then(Value::as_bool)
+            .unwrap_or(true);
+        let mut diags = Diagnostics::new();
+        if active(&now) != want_active {
+            match set_active(want_active).await {
+                Ok(n) => now = n,
+                Err(e) => diags.push(fail(&e)),
+            }
+        }
+        let mut out = result(&now, planned);
+        out.diags.extend(diags);
+        out
     }
 }
 

@@ -6,17 +6,20 @@
 //! list, and the plan names the attribute. Refresh reads every pool of a hypervisor in one
 //! listing per provider process.
 
+use std::sync::{Mutex, PoisonError};
+
 use async_trait::async_trait;
 use rack_core::libvirt::{
     Hypervisor, LibvirtError, PoolKind, PoolSpec, PoolSpecError, PoolState, plan_pool_update,
 };
 
 use super::shared::{
-    apply_target, delete_object, import_object, libvirt_diag, plan_default_hypervisor, read_object,
+    InPlace, apply_target, delete_object, identity_schema, import_object, libvirt_diag,
+    plan_placement, read_object, replace_on_hypervisor_change, validate_known,
 };
 use crate::framework::attrs::{obj_set, str_attr};
 use crate::framework::plan::PlannedChange;
-use crate::framework::schema::{Attribute, Block, IdentityAttribute, IdentitySchema, Schema};
+use crate::framework::schema::{Attribute, Block, IdentitySchema, Schema};
 use crate::framework::validate::one_of;
 use crate::framework::{
     ApplyRequest, AttributePath, Context, DeleteRequest, Diagnostic, Diagnostics, ImportRequest,
@@ -326,27 +329,16 @@ impl Resource for StoragePool {
     }
 
     fn identity_schema(&self) -> Option<IdentitySchema> {
-        Some(IdentitySchema {
-            version: 0,
-            attributes: vec![
-                IdentityAttribute::optional_string(
-                    "hypervisor",
-                    "Hypervisor name; the default hypervisor when omitted.",
-                ),
-                IdentityAttribute::required_string("name", "The pool's name."),
-            ],
-        })
+        identity_schema(&[("name", "The pool's name.")])
     }
 
     async fn validate(&self, config: &Value, diags: &mut Diagnostics) {
-        let known = ["name", "type", "path", "volume_group", "devices"]
-            .iter()
-            .all(|a| config.attr(a).is_none_or(Value::is_fully_known));
-        if known && let Err(errs) = spec_of(config) {
-            for e in errs {
-                diags.push(e);
-            }
-        }
+        validate_known(
+            config,
+            &["name", "type", "path", "volume_group", "devices"],
+            diags,
+            spec_of,
+        );
     }
 
     async fn modify_plan(
@@ -359,7 +351,7 @@ impl Resource for StoragePool {
         if plan.planned.is_null() {
             return;
         }
-        plan_default_hypervisor(ctx, &mut plan.planned);
+        plan_placement(ctx, &mut plan.planned, &["name"]);
         // A logical pool's volume group and path are known at plan time.
         if str_attr(&plan.planned, "type") == Some("logical")
             && let Some(name) = str_attr(&plan.planned, "name").map(str::to_string)
@@ -382,20 +374,10 @@ impl Resource for StoragePool {
                 obj_set(&mut plan.planned, "path", Value::from(path));
             }
         }
-        if let (Some(hv), Some(name)) = (
-            str_attr(&plan.planned, "hypervisor"),
-            str_attr(&plan.planned, "name"),
-        ) {
-            let id = pool_id(hv, name);
-            obj_set(&mut plan.planned, "id", Value::from(id));
-        }
         if prior.is_null() {
             return;
         }
-        if str_attr(&plan.planned, "hypervisor") != str_attr(prior, "hypervisor") {
-            plan.requires_replace
-                .push(AttributePath::attr("hypervisor"));
-        }
+        replace_on_hypervisor_change(prior, plan);
         let (Ok(current), Ok(desired)) = (spec_of(prior), spec_of(&plan.planned)) else {
             return;
         };
@@ -450,7 +432,7 @@ impl Resource for StoragePool {
 
     async fn update(&self, ctx: &Context, req: ApplyRequest) -> StateResult {
         let (prior, planned) = (req.prior, req.planned);
-        let mut private = req.private;
+        let private = req.private;
         let (desired, hv) = match apply_target(ctx, &planned, spec_of(&planned), "storage pool") {
             Ok(t) => t,
             Err(d) => return StateResult::failed(prior, d),
@@ -465,47 +447,34 @@ impl Resource for StoragePool {
                 ),
             )
         };
-        let mut now = match hv.handle.update_pool(&desired).await {
-            Ok(n) => n,
-            // Undefined by someone else since the refresh: define it again.
-            Err(LibvirtError::NotFound { .. }) => {
-                match hv.handle.create_pool_recording(&desired).await {
-                    Ok(c) => {
-                        private = built_private(c.built_storage);
-                        c.state
-                    }
-                    Err(e) => return StateResult::failed(Value::Null, fail(&e)),
-                }
-            }
-            Err(e) => {
-                let d = fail(&e);
-                return match hv.handle.pool_fresh(&name).await {
-                    Ok(Some(n)) => {
-                        let mut r = result(&hv.name, &n, &prior);
-                        r.private = private;
-                        r.diags.push(d);
-                        r
-                    }
-                    Ok(None) => StateResult::failed(Value::Null, d),
-                    Err(_) => StateResult::failed(prior, d),
-                };
-            }
+        // A pool defined again records whether rack built its storage.
+        let private = Mutex::new(private);
+        let steps = InPlace {
+            fail,
+            result: |n: &PoolState, base: &Value| {
+                let mut r = result(&hv.name, n, base);
+                r.private = private
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone();
+                r
+            },
         };
-        let want_active = planned
-            .attr("active")
-            .and_then(Value::as_bool)
-            .unwrap_or(true);
-        let mut diags = Diagnostics::new();
-        if now.active != want_active {
-            match hv.handle.set_pool_active(&name, want_active).await {
-                Ok(n) => now = n,
-                Err(e) => diags.push(fail(&e)),
-            }
-        }
-        let mut out = result(&hv.name, &now, &planned);
-        out.private = private;
-        out.diags.extend(diags);
-        out
+        steps
+            .run(
+                (prior, &planned),
+                async || hv.handle.update_pool(&desired).await,
+                async || {
+                    let c = hv.handle.create_pool_recording(&desired).await?;
+                    *private.lock().unwrap_or_else(PoisonError::into_inner) =
+                        built_private(c.built_storage);
+                    Ok(c.state)
+                },
+                async || hv.handle.pool_fresh(&name).await,
+                async |on| hv.handle.set_pool_active(&name, on).await,
+                |n| n.active,
+            )
+            .await
     }
 
     async fn delete(&self, ctx: &Context, req: DeleteRequest) -> Diagnostics {

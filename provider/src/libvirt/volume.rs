@@ -18,11 +18,12 @@ use rack_core::libvirt::{
 };
 
 use super::shared::{
-    apply_target, hypervisor, import_target, libvirt_diag, plan_default_hypervisor,
+    apply_target, hypervisor, identity_schema, import_target, libvirt_diag, plan_placement,
+    replace_on_hypervisor_change,
 };
 use crate::framework::attrs::{incomplete, obj_set, str_attr};
 use crate::framework::plan::PlannedChange;
-use crate::framework::schema::{Attribute, Block, IdentityAttribute, IdentitySchema, Schema};
+use crate::framework::schema::{Attribute, Block, IdentitySchema, Schema};
 use crate::framework::validate::{check, one_of};
 use crate::framework::{
     ApplyRequest, AttributePath, Context, DeleteRequest, Diagnostic, Diagnostics, ImportRequest,
@@ -503,17 +504,10 @@ impl Resource for Volume {
     }
 
     fn identity_schema(&self) -> Option<IdentitySchema> {
-        Some(IdentitySchema {
-            version: 0,
-            attributes: vec![
-                IdentityAttribute::optional_string(
-                    "hypervisor",
-                    "Hypervisor name; the default hypervisor when omitted.",
-                ),
-                IdentityAttribute::required_string("pool", "The storage pool's name."),
-                IdentityAttribute::required_string("name", "The volume's name."),
-            ],
-        })
+        identity_schema(&[
+            ("pool", "The storage pool's name."),
+            ("name", "The volume's name."),
+        ])
     }
 
     async fn validate(&self, config: &Value, diags: &mut Diagnostics) {
@@ -532,15 +526,7 @@ impl Resource for Volume {
         if plan.planned.is_null() {
             return;
         }
-        plan_default_hypervisor(ctx, &mut plan.planned);
-        if let (Some(hv), Some(pool), Some(name)) = (
-            str_attr(&plan.planned, "hypervisor"),
-            str_attr(&plan.planned, "pool"),
-            str_attr(&plan.planned, "name"),
-        ) {
-            let id = volume_id(hv, pool, name);
-            obj_set(&mut plan.planned, "id", Value::from(id));
-        }
+        plan_placement(ctx, &mut plan.planned, &["pool", "name"]);
         // The capacity follows a known size.
         if let Some(Ok(n)) = str_attr(&plan.planned, "size").map(parse_size) {
             obj_set(&mut plan.planned, "capacity", bytes(n));
@@ -548,10 +534,7 @@ impl Resource for Volume {
         if prior.is_null() {
             return;
         }
-        if str_attr(&plan.planned, "hypervisor") != str_attr(prior, "hypervisor") {
-            plan.requires_replace
-                .push(AttributePath::attr("hypervisor"));
-        }
+        replace_on_hypervisor_change(prior, plan);
         // Content: a change from one value to another replaces; values set where none
         // were recorded adopt the volume.
         let own = str_attr(&plan.planned, "pool")

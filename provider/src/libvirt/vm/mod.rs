@@ -26,13 +26,12 @@ use rack_core::libvirt::{
 use rack_core::net::MacAddress;
 
 use super::shared::{
-    apply_target, delete_object, hypervisor, libvirt_diag, plan_default_hypervisor, split_import_id,
+    apply_target, delete_object, hypervisor, libvirt_diag, plan_placement,
+    replace_on_hypervisor_change, split_import_id,
 };
 use crate::framework::attrs::{incomplete, obj_set, str_attr};
 use crate::framework::plan::PlannedChange;
-use crate::framework::schema::{
-    Attribute, Block, IdentityAttribute, IdentitySchema, NestedBlock, Nesting, Schema,
-};
+use crate::framework::schema::{Attribute, Block, IdentitySchema, NestedBlock, Nesting, Schema};
 use crate::framework::timeouts::{duration_validator, parse_duration};
 use crate::framework::validate::one_of;
 use crate::framework::{
@@ -115,20 +114,10 @@ impl Resource for Vm {
         if plan.planned.is_null() {
             return;
         }
-        plan_default_hypervisor(ctx, &mut plan.planned);
-        if let (Some(hv), Some(name)) = (
-            str_attr(&plan.planned, "hypervisor"),
-            str_attr(&plan.planned, "name"),
-        ) {
-            let id = vm_id(hv, name);
-            obj_set(&mut plan.planned, "id", Value::from(id));
-        }
+        plan_placement(ctx, &mut plan.planned, &["name"]);
         let mut replace = false;
         if !prior.is_null() {
-            if str_attr(&plan.planned, "hypervisor") != str_attr(prior, "hypervisor") {
-                plan.requires_replace
-                    .push(AttributePath::attr("hypervisor"));
-            }
+            replace_on_hypervisor_change(prior, plan);
             replace = !plan.requires_replace.is_empty()
                 || str_attr(&plan.planned, "name") != str_attr(prior, "name");
         }

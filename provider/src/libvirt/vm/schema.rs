@@ -343,14 +343,5 @@ pub(super) fn schema() -> Schema {
 
 /// The resource's identity: the hypervisor and the VM's name.
 pub(super) fn identity_schema() -> Option<IdentitySchema> {
-    Some(IdentitySchema {
-        version: 0,
-        attributes: vec![
-            IdentityAttribute::optional_string(
-                "hypervisor",
-                "Hypervisor name; the default hypervisor when omitted.",
-            ),
-            IdentityAttribute::required_string("name", "The VM's name."),
-        ],
-    })
+    super::super::shared::identity_schema(&[("name", "The VM's name.")])
 }
