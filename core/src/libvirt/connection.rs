@@ -30,7 +30,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use virt::connect::Connect;
 
-use super::error::{LibvirtError, classify, known};
+use super::error::{LibvirtError, ObjectKind, classify, known};
 
 /// Calls that may wait for a connection's thread. The thread runs one call at a time,
 /// so more waiting calls only hold memory and hide a stuck daemon; this many covers
@@ -770,6 +770,15 @@ impl Hypervisor {
             Ok((uri, version))
         })
         .await
+    }
+}
+
+/// [`LibvirtError::NotFound`] for the object `name` of `kind` on `link`'s hypervisor.
+pub(crate) fn not_found(link: &Link<'_>, kind: ObjectKind, name: String) -> LibvirtError {
+    LibvirtError::NotFound {
+        uri: link.uri().to_owned(),
+        kind,
+        name,
     }
 }
 

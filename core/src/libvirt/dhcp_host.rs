@@ -34,8 +34,9 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use virt::sys;
 
+use super::connection::not_found;
 use super::connection::{Hypervisor, Link};
-use super::error::{LibvirtError, ObjectKind, not_found};
+use super::error::{LibvirtError, ObjectKind};
 use super::network::{lookup, netmask_prefix, read_state};
 use super::xml::Element;
 use crate::net::{Cidr, MacAddress};

@@ -464,16 +464,3 @@ pub(crate) fn missing_as_none<T>(
         Err(e) => Err(e),
     }
 }
-
-/// [`LibvirtError::NotFound`] for the object `name` of `kind` on `link`'s hypervisor.
-pub(crate) fn not_found(
-    link: &super::connection::Link<'_>,
-    kind: ObjectKind,
-    name: String,
-) -> LibvirtError {
-    LibvirtError::NotFound {
-        uri: link.uri().to_owned(),
-        kind,
-        name,
-    }
-}

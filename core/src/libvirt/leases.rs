@@ -21,8 +21,9 @@ use virt::network::Network;
 use virt::sys;
 
 use super::connection::Hypervisor;
+use super::connection::not_found;
 use super::dhcp_host::DhcpHostError;
-use super::error::{ObjectKind, not_found};
+use super::error::ObjectKind;
 use super::network::lookup;
 use crate::net::MacAddress;
 

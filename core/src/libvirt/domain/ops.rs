@@ -15,8 +15,9 @@ use super::spec::{DomainSpec, DomainSpecError, assign_targets, cloud_init_volume
 use super::xml::{disk_xml, domain_xml, interface_xml, parse_domain_xml, redefinition_xml};
 use crate::cloudinit::CloudInit;
 
+use crate::libvirt::connection::not_found;
 use crate::libvirt::connection::{Hypervisor, Link, listed_kind};
-use crate::libvirt::error::{LibvirtError, ObjectKind, missing_as_none, not_found};
+use crate::libvirt::error::{LibvirtError, ObjectKind, missing_as_none};
 use crate::libvirt::xml::Element;
 use crate::net::MacAddress;
 use virt::error::ErrorNumber;

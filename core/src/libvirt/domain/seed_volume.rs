@@ -11,7 +11,8 @@ use virt::storage_vol::StorageVol;
 use virt::stream::Stream;
 
 use crate::libvirt::connection::Link;
-use crate::libvirt::error::{LibvirtError, ObjectKind, missing_as_none, not_found};
+use crate::libvirt::connection::not_found;
+use crate::libvirt::error::{LibvirtError, ObjectKind, missing_as_none};
 use crate::libvirt::xml::Element;
 use virt::error::ErrorNumber;
 

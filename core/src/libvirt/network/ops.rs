@@ -7,8 +7,9 @@ use super::plan::plan_update;
 use super::spec::{NetworkMode, NetworkSpec, NetworkSpecError};
 use super::xml::{ip_index, network_xml, parse_network_xml, range_xml};
 
+use crate::libvirt::connection::not_found;
 use crate::libvirt::connection::{Hypervisor, Link, listed_kind};
-use crate::libvirt::error::{LibvirtError, ObjectKind, classify, missing_as_none, not_found};
+use crate::libvirt::error::{LibvirtError, ObjectKind, classify, missing_as_none};
 use virt::error::ErrorNumber;
 
 /// A network as libvirt holds it.

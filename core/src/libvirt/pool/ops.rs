@@ -7,8 +7,9 @@ use super::plan::plan_pool_update;
 use super::spec::{PoolKind, PoolSpec, PoolSpecError};
 use super::xml::{parse_pool_xml, pool_xml};
 
+use crate::libvirt::connection::not_found;
 use crate::libvirt::connection::{Hypervisor, Link, listed_kind};
-use crate::libvirt::error::{LibvirtError, ObjectKind, missing_as_none, not_found};
+use crate::libvirt::error::{LibvirtError, ObjectKind, missing_as_none};
 use virt::error::ErrorNumber;
 
 /// A storage pool as libvirt holds it.

@@ -9,8 +9,8 @@ use virt::storage_vol::StorageVol;
 
 use super::spec::{VolumeContent, VolumeFormat, VolumeRef, VolumeSpec, VolumeSpecError};
 use super::xml::{BackingStore, NewVolume, parse_volume_xml, volume_xml};
+pub(super) use crate::libvirt::connection::not_found;
 use crate::libvirt::connection::{Hypervisor, Link, Listing};
-pub(super) use crate::libvirt::error::not_found;
 use crate::libvirt::error::{LibvirtError, ObjectKind, missing_as_none};
 use crate::libvirt::pool::{PoolKind, lookup_pool, parse_pool_xml, pool_error, require_pool};
 use crate::size::ByteSize;
