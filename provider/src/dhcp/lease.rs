@@ -630,7 +630,7 @@ impl Resource for DhcpLease {
                     _ => {
                         return StateResult::failed(
                             Value::Null,
-                            Diagnostic::error(format!("Invalid import ID {id:?}"), usage),
+                            Diagnostic::invalid_import_id(id, usage),
                         );
                     }
                 }

@@ -584,8 +584,8 @@ impl Resource for DnsRecordSet {
                     _ => {
                         return StateResult::failed(
                             Value::Null,
-                            Diagnostic::error(
-                                format!("Invalid import ID {id:?}"),
+                            Diagnostic::invalid_import_id(
+                                id,
                                 "Use `<zone>/<name>/<TYPE>`, e.g. `farm./www/A` (`@` for the apex), or `<server>/<zone>/<name>/<TYPE>` for a server other than the default.",
                             ),
                         );

@@ -99,6 +99,11 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
+    /// An import ID that does not have the resource's form; `usage` says what it is.
+    pub fn invalid_import_id(id: &str, usage: impl Into<String>) -> Self {
+        Self::error(format!("Invalid import ID {id:?}"), usage)
+    }
+
     /// An error diagnostic.
     pub fn error(summary: impl Into<String>, detail: impl Into<String>) -> Self {
         Self {

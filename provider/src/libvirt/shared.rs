@@ -51,8 +51,8 @@ pub fn import_target(
                 .map(|k| format!("<{k}>"))
                 .collect::<Vec<_>>()
                 .join("/");
-            Diagnostic::error(
-                format!("Invalid import ID {id:?}"),
+            Diagnostic::invalid_import_id(
+                id,
                 format!("Use `<hypervisor>/{path}`, or `{path}` for the default hypervisor."),
             )
         })?,

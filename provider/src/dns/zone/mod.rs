@@ -455,8 +455,8 @@ impl Resource for DnsZone {
                 _ => {
                     return StateResult::failed(
                         Value::Null,
-                        Diagnostic::error(
-                            format!("Invalid import ID {id:?}"),
+                        Diagnostic::invalid_import_id(
+                            id,
                             "Use the zone name, e.g. `lab.example.net.`, or `<server>/<zone>` for a server other than the default.",
                         ),
                     );

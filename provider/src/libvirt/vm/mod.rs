@@ -372,7 +372,7 @@ impl Resource for Vm {
                 None => {
                     return StateResult::failed(
                         Value::Null,
-                        Diagnostic::error(format!("Invalid import ID {id:?}"), usage),
+                        Diagnostic::invalid_import_id(id, usage),
                     );
                 }
             },
