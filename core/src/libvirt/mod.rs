@@ -68,6 +68,6 @@ pub use pool::{
 pub use volume::upload::{CHUNK as UPLOAD_CHUNK, UploadError, UploadReport};
 pub use volume::{
     BackingStore, SourceLocation, UploadSource, VOLUME_REPLACE_ATTRIBUTES, VolumeContent,
-    VolumeFormat, VolumeRef, VolumeSpec, VolumeSpecError, VolumeState, VolumeXml,
-    check_volume_name, check_volume_pool, parse_volume_xml,
+    VolumeFormat, VolumeRef, VolumeSpec, VolumeSpecError, VolumeState, check_volume_name,
+    check_volume_pool, parse_volume_xml,
 };

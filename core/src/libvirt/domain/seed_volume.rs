@@ -2,45 +2,21 @@
 //! a raw volume created by XML in the VM's pool and filled from memory through a
 //! `virStorageVolUpload` stream, so nothing is written to the local disk.
 //!
-//! Kept apart on purpose: it is a stop-gap until the general volume support
-//! (`volume.rs`) offers create-and-upload, and these two functions are all the domain
-//! code needs from it.
+//! It finds pools and volumes with the volume module's lookups; creating and filling it
+//! stays here, since the general volume upload streams from files and URLs on a
+//! connection of its own, while the seed is a few kilobytes already in memory.
 
-use virt::storage_pool::StoragePool;
 use virt::storage_vol::StorageVol;
 use virt::stream::Stream;
 
 use crate::libvirt::connection::Link;
-use crate::libvirt::connection::not_found;
-use crate::libvirt::error::{LibvirtError, ObjectKind, missing_as_none};
+use crate::libvirt::error::LibvirtError;
+use crate::libvirt::pool::require_pool;
+use crate::libvirt::volume::lookup_volume;
 use crate::libvirt::xml::Element;
-use virt::error::ErrorNumber;
 
 /// How much one `virStreamSend` carries (libvirt's own RPC limit is 256 KiB).
 const UPLOAD_CHUNK: usize = 256 * 1024;
-
-fn lookup_pool(link: &Link<'_>, pool: &str) -> Result<StoragePool, LibvirtError> {
-    match link.conn().lookup_storage_pool_by_name(pool) {
-        Ok(p) => Ok(p),
-        Err(e) if e.code().is(virt::error::ErrorNumber::NoStoragePool) => {
-            Err(not_found(link, ObjectKind::StoragePool, pool.to_owned()))
-        }
-        Err(e) => Err(link.fail(format!("look up storage pool {pool:?}"), e)),
-    }
-}
-
-fn lookup_volume(
-    link: &Link<'_>,
-    pool: &StoragePool,
-    pool_name: &str,
-    name: &str,
-) -> Result<Option<StorageVol>, LibvirtError> {
-    missing_as_none(
-        pool.lookup_storage_vol_by_name(name),
-        ErrorNumber::NoStorageVolume,
-    )
-    .map_err(|e| link.fail(format!("look up volume {name:?} in pool {pool_name:?}"), e))
-}
 
 /// Creates (or replaces) the raw volume `name` in `pool` holding exactly `bytes`.
 pub(crate) fn upload(
@@ -49,7 +25,7 @@ pub(crate) fn upload(
     name: &str,
     bytes: &[u8],
 ) -> Result<(), LibvirtError> {
-    let pool = lookup_pool(link, pool_name)?;
+    let pool = require_pool(link, pool_name)?;
     let action = || format!("write volume {name:?} in pool {pool_name:?}");
     if let Some(old) = lookup_volume(link, &pool, pool_name, name)? {
         old.delete(0).map_err(|e| link.fail(action(), e))?;
@@ -87,14 +63,14 @@ pub(crate) fn upload(
 /// Whether volume `name` exists in `pool`; [`LibvirtError::NotFound`] for a missing
 /// pool.
 pub(crate) fn exists(link: &Link<'_>, pool_name: &str, name: &str) -> Result<bool, LibvirtError> {
-    let pool = lookup_pool(link, pool_name)?;
+    let pool = require_pool(link, pool_name)?;
     Ok(lookup_volume(link, &pool, pool_name, name)?.is_some())
 }
 
 /// Deletes the volume `name` from `pool`; whether it existed. A missing pool counts as
 /// a missing volume.
 pub(crate) fn delete(link: &Link<'_>, pool_name: &str, name: &str) -> Result<bool, LibvirtError> {
-    let pool = match lookup_pool(link, pool_name) {
+    let pool = match require_pool(link, pool_name) {
         Ok(p) => p,
         Err(LibvirtError::NotFound { .. }) => return Ok(false),
         Err(e) => return Err(e),

@@ -9,8 +9,8 @@ use virt::stream::Stream;
 use virt::sys;
 
 use super::ops::{
-    VolumeState, lookup_volume, not_found, pool_kind, qualified, read_volume, refresh_pool_storage,
-    spec_error, volume_error,
+    lookup_volume, not_found, pool_kind, qualified, read_volume, refresh_pool_storage, spec_error,
+    volume_error,
 };
 use super::spec::{
     SourceLocation, UploadSource, VolumeContent, VolumeFormat, VolumeSpec, VolumeSpecError,
@@ -19,6 +19,7 @@ use super::stream_hole::send_hole;
 use super::upload::{
     self, DOWNLOAD_QUEUE, Hasher, Piece, Sink, SparseWriter, UploadError, UploadReport,
 };
+use super::xml::VolumeState;
 use crate::libvirt::connection::Hypervisor;
 use crate::libvirt::error::{LibvirtError, ObjectKind};
 use crate::libvirt::pool::{PoolKind, require_pool};

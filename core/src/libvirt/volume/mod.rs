@@ -34,9 +34,9 @@ mod stream_hole;
 pub(crate) mod upload;
 mod xml;
 
-pub use ops::VolumeState;
+pub(crate) use ops::lookup_volume;
 pub use spec::{
     SourceLocation, UploadSource, VOLUME_REPLACE_ATTRIBUTES, VolumeContent, VolumeFormat,
     VolumeRef, VolumeSpec, VolumeSpecError, check_volume_name, check_volume_pool,
 };
-pub use xml::{BackingStore, VolumeXml, parse_volume_xml};
+pub use xml::{BackingStore, VolumeState, parse_volume_xml};

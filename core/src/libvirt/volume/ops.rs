@@ -8,35 +8,12 @@ use virt::storage_pool::StoragePool;
 use virt::storage_vol::StorageVol;
 
 use super::spec::{VolumeContent, VolumeFormat, VolumeRef, VolumeSpec, VolumeSpecError};
-use super::xml::{BackingStore, NewVolume, parse_volume_xml, volume_xml};
+use super::xml::{NewVolume, VolumeState, parse_volume_xml, volume_xml};
 pub(super) use crate::libvirt::connection::not_found;
 use crate::libvirt::connection::{Hypervisor, Link, Listing};
 use crate::libvirt::error::{LibvirtError, ObjectKind, missing_as_none};
 use crate::libvirt::pool::{PoolKind, lookup_pool, parse_pool_xml, pool_error, require_pool};
 use crate::size::ByteSize;
-
-/// A volume as libvirt holds it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VolumeState {
-    /// The pool it is in.
-    pub pool: String,
-    /// Its name.
-    pub name: String,
-    /// libvirt's key (for file pools, the path).
-    pub key: String,
-    /// The path on the hypervisor.
-    pub path: String,
-    /// The format libvirt reports, if any (`raw`, `qcow2`, ...).
-    pub format: Option<String>,
-    /// Capacity in bytes (the size the guest sees).
-    pub capacity: u64,
-    /// Bytes allocated on the storage.
-    pub allocation: u64,
-    /// The backing file, for an overlay.
-    pub backing: Option<BackingStore>,
-    /// The XML libvirt reports.
-    pub xml: String,
-}
 
 impl Hypervisor {
     /// This hypervisor's listing of the volumes in `pool`.
@@ -90,7 +67,7 @@ pub(super) fn volume_error(
     pool_error(link, action, pool, e)
 }
 
-pub(super) fn lookup_volume(
+pub(crate) fn lookup_volume(
     link: &Link<'_>,
     pool: &StoragePool,
     pool_name: &str,
@@ -118,23 +95,17 @@ pub(super) fn read_volume(
     let action = || format!("read volume {:?}", qualified(pool_name, &name));
     let fail = |e| volume_error(link, action(), pool_name, &name, e);
     let xml = vol.xml_desc(0).map_err(fail)?;
-    let parsed = parse_volume_xml(&xml).map_err(|source| LibvirtError::VolumeSpec {
-        pool: pool_name.to_owned(),
-        name: name.clone(),
-        source,
-    })?;
-    let path = vol.path().unwrap_or(parsed.path);
-    Ok(VolumeState {
-        pool: pool_name.to_owned(),
-        name,
-        key: parsed.key,
-        path,
-        format: parsed.format,
-        capacity: parsed.capacity,
-        allocation: parsed.allocation,
-        backing: parsed.backing,
-        xml,
-    })
+    let mut state =
+        parse_volume_xml(pool_name, &xml).map_err(|source| LibvirtError::VolumeSpec {
+            pool: pool_name.to_owned(),
+            name: name.clone(),
+            source,
+        })?;
+    if let Ok(path) = vol.path() {
+        state.path = path;
+    }
+    state.name = name;
+    Ok(state)
 }
 
 /// Asks libvirt to look at the pool's storage again (files added or removed behind its

@@ -53,23 +53,27 @@ pub struct BackingStore {
     pub format: Option<String>,
 }
 
-/// What rack reads from a volume's XML.
+/// A volume as libvirt holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VolumeXml {
-    /// The volume's name.
+pub struct VolumeState {
+    /// The pool it is in.
+    pub pool: String,
+    /// Its name.
     pub name: String,
     /// libvirt's key (for file pools, the path).
     pub key: String,
     /// The path on the hypervisor.
     pub path: String,
-    /// The format libvirt reports (`raw`, `qcow2`, ... or none for LVM volumes).
+    /// The format libvirt reports, if any (`raw`, `qcow2`, ...).
     pub format: Option<String>,
-    /// Capacity in bytes.
+    /// Capacity in bytes (the size the guest sees).
     pub capacity: u64,
     /// Bytes allocated on the storage.
     pub allocation: u64,
     /// The backing file, for an overlay.
     pub backing: Option<BackingStore>,
+    /// The XML libvirt reports.
+    pub xml: String,
 }
 
 fn unsupported(msg: impl Into<String>) -> VolumeSpecError {
@@ -89,8 +93,8 @@ fn parse_amount(e: &Element) -> Result<u64, VolumeSpecError> {
         .map_err(|err| unsupported(format!("<{}>: {err}", e.name)))
 }
 
-/// Reads libvirt's XML of a volume.
-pub fn parse_volume_xml(xml: &str) -> Result<VolumeXml, VolumeSpecError> {
+/// Reads libvirt's XML of a volume in `pool`.
+pub fn parse_volume_xml(pool: &str, xml: &str) -> Result<VolumeState, VolumeSpecError> {
     let root = Element::parse(xml).map_err(VolumeSpecError::Syntax)?;
     if root.name != "volume" {
         return Err(unsupported(format!(
@@ -129,7 +133,9 @@ pub fn parse_volume_xml(xml: &str) -> Result<VolumeXml, VolumeSpecError> {
             })
         })
         .filter(|b| !b.path.is_empty());
-    Ok(VolumeXml {
+    Ok(VolumeState {
+        pool: pool.to_owned(),
+        xml: xml.to_owned(),
         key: text("key"),
         capacity: amount("capacity")?,
         allocation: amount("allocation")?,
@@ -206,10 +212,12 @@ mod tests {
 
     #[test]
     fn parses_what_libvirt_answers() {
-        let v = parse_volume_xml(LIBVIRT_OVERLAY).unwrap();
+        let v = parse_volume_xml("pool", LIBVIRT_OVERLAY).unwrap();
         assert_eq!(
             v,
-            VolumeXml {
+            VolumeState {
+                pool: "pool".into(),
+                xml: LIBVIRT_OVERLAY.into(),
                 name: "vm1.qcow2".into(),
                 key: "/srv/pool/vm1.qcow2".into(),
                 path: "/srv/pool/vm1.qcow2".into(),
@@ -225,7 +233,7 @@ mod tests {
         let lv = "<volume type='block'><name>lv1</name><key>abc</key>\
                   <capacity unit='MiB'>8</capacity><allocation>8388608</allocation>\
                   <target><path>/dev/vg/lv1</path></target></volume>";
-        let v = parse_volume_xml(lv).unwrap();
+        let v = parse_volume_xml("vg", lv).unwrap();
         assert_eq!(v.capacity, 8 << 20);
         assert_eq!(v.allocation, 8 << 20);
         assert_eq!(v.format, None);
@@ -240,12 +248,15 @@ mod tests {
             "<volume><name>x</name><capacity unit='parsecs'>1</capacity></volume>",
         ] {
             assert!(
-                matches!(parse_volume_xml(xml), Err(VolumeSpecError::Unsupported(_))),
+                matches!(
+                    parse_volume_xml("pool", xml),
+                    Err(VolumeSpecError::Unsupported(_))
+                ),
                 "{xml}"
             );
         }
         assert!(matches!(
-            parse_volume_xml("<volume"),
+            parse_volume_xml("pool", "<volume"),
             Err(VolumeSpecError::Syntax(_))
         ));
     }
