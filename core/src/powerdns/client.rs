@@ -86,11 +86,7 @@ impl PowerDnsClient {
     /// Deletes a zone; `Ok(false)` when it did not exist.
     pub async fn delete_zone(&self, name: &str) -> Result<bool, PowerDnsError> {
         let path = self.zone_path(name);
-        match self.empty(Method::DELETE, &path, None::<&()>).await {
-            Ok(()) => Ok(true),
-            Err(e) if e.is_not_found() => Ok(false),
-            Err(e) => Err(e),
-        }
+        self.delete(&path).await
     }
 
     /// Stores a TSIG key (`POST /servers/{id}/tsigkeys`); `secret` is base64.
@@ -113,11 +109,7 @@ impl PowerDnsClient {
     /// Deletes a TSIG key by its id; `Ok(false)` when it did not exist.
     pub async fn delete_tsig_key(&self, id: &str) -> Result<bool, PowerDnsError> {
         let path = format!("{}/tsigkeys/{}", self.server_path(), types::zone_id(id));
-        match self.empty(Method::DELETE, &path, None::<&()>).await {
-            Ok(()) => Ok(true),
-            Err(e) if e.is_not_found() => Ok(false),
-            Err(e) => Err(e),
-        }
+        self.delete(&path).await
     }
 
     /// Replaces the values of one metadata kind of a zone (`PUT .../metadata/{kind}`).
@@ -234,6 +226,15 @@ impl PowerDnsClient {
             path: path.to_owned(),
             source,
         })
+    }
+
+    /// `DELETE path`; `Ok(false)` when there was nothing to delete (404).
+    async fn delete(&self, path: &str) -> Result<bool, PowerDnsError> {
+        match self.empty(Method::DELETE, path, None::<&()>).await {
+            Ok(()) => Ok(true),
+            Err(e) if e.is_not_found() => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     async fn empty<B: Serialize + ?Sized>(

@@ -171,40 +171,25 @@ impl RndcClient {
             .map_err(|source| RndcError::Connect { addr, source })?;
         let io = |source| RndcError::Io { addr, source };
 
+        // Closing before the first answer is named's way of refusing the key.
         let hello = wire::request(next_serial(), now_secs(), None, "null");
-        let frame = wire::encode_frame(&hello, signer)
-            .map_err(|source| RndcError::Protocol { addr, source })?;
-        stream.write_all(&frame).await.map_err(io)?;
-        let answer = match read_frame(&mut stream).await {
-            Ok(bytes) => bytes,
-            Err(Frame::Closed) => {
-                return Err(RndcError::Auth {
-                    addr,
-                    algorithm: self.key.algorithm,
-                });
-            }
-            Err(Frame::Io(source)) => return Err(io(source)),
-            Err(Frame::Wire(source)) => return Err(RndcError::Protocol { addr, source }),
-        };
-        let answer = self.decode(signer, &answer)?;
+        let answer = self
+            .round(&mut stream, signer, &hello, || RndcError::Auth {
+                addr,
+                algorithm: self.key.algorithm,
+            })
+            .await?;
         let nonce = wire::nonce(&answer);
 
         let request = wire::request(next_serial(), now_secs(), nonce, text);
-        let frame = wire::encode_frame(&request, signer)
-            .map_err(|source| RndcError::Protocol { addr, source })?;
-        stream.write_all(&frame).await.map_err(io)?;
-        let answer = match read_frame(&mut stream).await {
-            Ok(bytes) => bytes,
-            Err(Frame::Closed) => {
-                return Err(io(std::io::Error::new(
+        let answer = self
+            .round(&mut stream, signer, &request, || {
+                io(std::io::Error::new(
                     std::io::ErrorKind::UnexpectedEof,
                     "named closed the connection before answering the command",
-                )));
-            }
-            Err(Frame::Io(source)) => return Err(io(source)),
-            Err(Frame::Wire(source)) => return Err(RndcError::Protocol { addr, source }),
-        };
-        let answer = self.decode(signer, &answer)?;
+                ))
+            })
+            .await?;
         let _ = stream.shutdown().await;
         let (result, text, err) = wire::answer_fields(&answer).ok_or(RndcError::Protocol {
             addr,
@@ -216,6 +201,31 @@ impl RndcClient {
             (None, None) => 0,
         };
         Ok(RndcResponse { result, text, err })
+    }
+
+    /// Sends one signed message and reads and checks named's answer; `closed` is the
+    /// error for a connection named closed instead of answering.
+    async fn round(
+        &self,
+        stream: &mut TcpStream,
+        signer: &Signer,
+        message: &wire::Table,
+        closed: impl FnOnce() -> RndcError,
+    ) -> Result<wire::Table, RndcError> {
+        let addr = self.addr;
+        let frame = wire::encode_frame(message, signer)
+            .map_err(|source| RndcError::Protocol { addr, source })?;
+        stream
+            .write_all(&frame)
+            .await
+            .map_err(|source| RndcError::Io { addr, source })?;
+        let answer = match read_frame(stream).await {
+            Ok(bytes) => bytes,
+            Err(Frame::Closed) => return Err(closed()),
+            Err(Frame::Io(source)) => return Err(RndcError::Io { addr, source }),
+            Err(Frame::Wire(source)) => return Err(RndcError::Protocol { addr, source }),
+        };
+        self.decode(signer, &answer)
     }
 
     fn decode(&self, signer: &Signer, message: &[u8]) -> Result<wire::Table, RndcError> {

@@ -7,7 +7,7 @@
 //! so that every binary (and Terraform's 166 MB core) is in the page cache.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, anyhow, bail};
 
 use super::host::{self, Curve, Handshake, HostIdentity};
-use super::procfs::{self, Machine, Memory, mib};
+use super::procfs::{self, Memory, mib};
+use super::setup::{Setup, date, provider_line, terraform_line};
 use super::stats::{Row, Summary, Target, Unit, table};
 use rack_acceptance_tests::Workdir;
 
@@ -59,13 +60,8 @@ pub struct Options {
 
 /// Runs the whole benchmark and returns its report in markdown.
 pub fn run(opts: &Options) -> anyhow::Result<String> {
-    if opts.runs == 0 {
-        bail!("--runs must be at least 1");
-    }
-    let machine = Machine::read();
-    let binary = release_provider()?;
-    let terraform = rack_acceptance_tests::terraform_path().to_path_buf();
-    let terraform_version = rack_acceptance_tests::terraform_version(&terraform)?;
+    let setup = Setup::new(opts.runs)?;
+    let binary = &setup.binary;
 
     eprintln!(
         "bench: process starts ({} rounds)",
@@ -75,23 +71,23 @@ pub fn run(opts: &Options) -> anyhow::Result<String> {
         .enable_all()
         .build()
         .context("Cannot start a tokio runtime")?;
-    let starts = runtime.block_on(measure_starts(&binary, opts.runs * START_ROUNDS_PER_RUN))?;
+    let starts = runtime.block_on(measure_starts(binary, opts.runs * START_ROUNDS_PER_RUN))?;
     drop(runtime);
 
     eprintln!("bench: terraform plans ({} rounds)", opts.runs);
-    let plans = measure_plans(&binary, opts.runs)?;
+    let plans = measure_plans(binary, opts.runs)?;
 
     let rows = rows(&starts, &plans)?;
     let mut out = String::new();
     let _ = writeln!(out, "### Foundation\n");
     let _ = writeln!(out, "- Date: {}", date());
-    let _ = writeln!(out, "{}", machine.report_line(None, None));
+    let _ = writeln!(out, "{}", setup.machine.report_line(None, None));
     let _ = writeln!(
         out,
         "{}",
-        terraform_line(&terraform_version, &terraform, None)
+        terraform_line(&setup.terraform_version, &setup.terraform, None)
     );
-    let _ = writeln!(out, "{}", provider_line(&binary));
+    let _ = writeln!(out, "{}", provider_line(binary));
     let _ = writeln!(
         out,
         "- Rounds: {} process starts of each kind, {} plans of each configuration, \
@@ -105,84 +101,6 @@ pub fn run(opts: &Options) -> anyhow::Result<String> {
         let _ = writeln!(out, "- {note}");
     }
     Ok(out)
-}
-
-/// The release provider: built on first use by the harness (`cargo run --release` makes
-/// it a release build), or `RACK_PROVIDER_BINARY`.
-pub(super) fn release_provider() -> anyhow::Result<PathBuf> {
-    let binary = rack_acceptance_tests::provider_binary().to_path_buf();
-    let explicit = std::env::var_os("RACK_PROVIDER_BINARY").is_some_and(|v| !v.is_empty());
-    if !is_release(&binary) && !explicit {
-        bail!(
-            "{} is not a release build; run the benchmark with `cargo run --release` \
-             (scripts/bench does)",
-            binary.display()
-        );
-    }
-    Ok(binary)
-}
-
-/// Whether `binary` sits in cargo's release output directory.
-/// The report line naming the provider binary measured: release build or
-/// `RACK_PROVIDER_BINARY`, its size and path.
-/// The start of a benchmark's results: the heading, the date and the machine (with
-/// `note` on it, and its load average at the end of the run).
-pub(super) fn results_head(machine: &Machine, note: Option<&str>, load_at_end: &str) -> String {
-    format!(
-        "### Results\n\n- Date: {}\n{}\n",
-        date(),
-        machine.report_line(note, Some(load_at_end))
-    )
-}
-
-/// The Terraform line (run `how`) and the provider line of a report, each ending a line.
-pub(super) fn tool_lines(version: &str, terraform: &Path, how: &str, binary: &Path) -> String {
-    format!(
-        "{}\n{}\n",
-        terraform_line(version, terraform, Some(how)),
-        provider_line(binary)
-    )
-}
-
-pub(super) fn provider_line(binary: &Path) -> String {
-    let size = std::fs::metadata(binary).map_or(0, |m| m.len());
-    format!(
-        "- Provider: {}, {:.1} MiB ({})",
-        if is_release(binary) {
-            "release build"
-        } else {
-            "RACK_PROVIDER_BINARY"
-        },
-        size as f64 / 1048576.0,
-        binary.display()
-    )
-}
-
-/// The report line naming Terraform: its version and path, then `how` it was run (its
-/// parallelism), when the report says.
-pub(super) fn terraform_line(version: &str, binary: &Path, how: Option<&str>) -> String {
-    let mut line = format!("- Terraform: {version} ({})", binary.display());
-    if let Some(how) = how {
-        line.push_str(", ");
-        line.push_str(how);
-    }
-    line
-}
-
-/// The async runtime of the benchmarks that drive libvirt: two workers, as on CI.
-pub(super) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("Cannot start the async runtime")
-}
-
-pub(super) fn is_release(binary: &Path) -> bool {
-    binary
-        .parent()
-        .and_then(Path::file_name)
-        .is_some_and(|d| d == "release")
 }
 
 /// Ways of starting a process in the start-up rounds.
@@ -703,59 +621,9 @@ fn millis(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-/// Today's date and time in UTC, e.g. `2025-01-31 14:05 UTC`.
-pub(super) fn date() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
-    let rem = secs % 86_400;
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
-        rem / 3600,
-        rem % 3600 / 60
-    )
-}
-
-/// Year, month, day of a day count since 1970-01-01 (proleptic Gregorian; Howard
-/// Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn terraform_lines() {
-        let bin = Path::new("/opt/tf/terraform");
-        assert_eq!(
-            terraform_line("1.15.5", bin, None),
-            "- Terraform: 1.15.5 (/opt/tf/terraform)"
-        );
-        assert_eq!(
-            terraform_line("1.15.5", bin, Some("default parallelism (10)")),
-            "- Terraform: 1.15.5 (/opt/tf/terraform), default parallelism (10)"
-        );
-    }
-
-    #[test]
-    fn calendar_dates() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(59), (1970, 3, 1));
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
-        assert_eq!(civil_from_days(20_454), (2026, 1, 1));
-    }
 
     #[test]
     fn the_call_configuration_has_every_call() {

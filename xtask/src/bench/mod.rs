@@ -11,6 +11,7 @@ pub mod dns;
 pub mod foundation;
 mod host;
 mod procfs;
+mod setup;
 mod stats;
 pub mod storage;
 pub mod vm;

@@ -28,8 +28,8 @@ use rack_core::libvirt::{
     Hypervisor, PoolSpec, SourceLocation, UploadSource, VolumeContent, VolumeFormat, VolumeSpec,
 };
 
-use super::foundation::{results_head, runtime};
 use super::procfs::Machine;
+use super::setup::{check_runs, results_head, runtime};
 use super::stats::{Row, Summary, Unit, table};
 use rack_lab::Libvirt;
 use rack_lab::process::TempDir;
@@ -99,8 +99,10 @@ fn rchar(pid: u32) -> anyhow::Result<u64> {
         .ok_or_else(|| anyhow!("no rchar in /proc/{pid}/io"))
 }
 
-fn virsh(uri: &str, args: &[&str]) -> anyhow::Result<()> {
+/// `virsh -q -c URI args...`, which must succeed; its stdout.
+pub(super) fn virsh(uri: &str, args: &[&str]) -> anyhow::Result<String> {
     let out = Command::new("virsh")
+        .arg("-q")
         .arg("-c")
         .arg(uri)
         .args(args)
@@ -109,10 +111,10 @@ fn virsh(uri: &str, args: &[&str]) -> anyhow::Result<()> {
     if !out.status.success() {
         bail!(
             "virsh {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
+            String::from_utf8_lossy(&out.stderr).trim()
         );
     }
-    Ok(())
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// The 1 GiB sparse image with 100 MiB of (non-zero) data in 1 MiB blocks spread evenly.
@@ -263,9 +265,7 @@ fn summary(samples: &[f64], what: &str) -> anyhow::Result<Summary> {
 
 /// Runs the whole benchmark and returns its report in markdown.
 pub fn run(opts: &Options) -> anyhow::Result<String> {
-    if opts.runs == 0 {
-        bail!("--runs must be at least 1");
-    }
+    check_runs(opts.runs)?;
     let runtime = runtime()?;
     runtime.block_on(run_async(opts))
 }

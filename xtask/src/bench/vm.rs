@@ -32,10 +32,10 @@ use rack_core::libvirt::{Hypervisor, PoolSpec, SourceLocation, UploadSource, Vol
 use rack_core::libvirt::{VolumeFormat, VolumeSpec, interface_mac};
 
 use super::dns::{ProviderCpu, take_provider_cpu, write_wrapper};
-use super::foundation::{release_provider, results_head, runtime, tool_lines};
-use super::procfs::Machine;
+use super::setup::{Setup, runtime};
 use super::stats::{Row, Summary, Target, Unit, table};
 use super::storage::sha256_hex;
+use super::storage::virsh;
 use rack_acceptance_tests::{CmdResult, Workdir};
 use rack_lab::Libvirt;
 use rack_lab::guest::fix_kvm_permissions;
@@ -110,7 +110,7 @@ impl Observer {
             let mut seen = Seen::default();
             let script = format!("list --state-running --name; net-dhcp-leases {NETWORK}");
             while !flag.load(Ordering::Relaxed) && started.elapsed() < BOOT_LIMIT {
-                let text = virsh_text(&uri, &[&script])?;
+                let text = virsh(&uri, &[&script])?;
                 let t = started.elapsed().as_secs_f64();
                 let lines: HashSet<&str> = text.lines().map(str::trim).collect();
                 let lower = text.to_lowercase();
@@ -142,24 +142,6 @@ impl Observer {
         self.stop.store(true, Ordering::Relaxed);
         self.finish()
     }
-}
-
-/// `virsh -c URI args...`, which must succeed; its stdout.
-fn virsh_text(uri: &str, args: &[&str]) -> anyhow::Result<String> {
-    let out = Command::new("virsh")
-        .arg("-q")
-        .arg("-c")
-        .arg(uri)
-        .args(args)
-        .output()
-        .context("Cannot run virsh (Debian package libvirt-clients)")?;
-    if !out.status.success() {
-        bail!(
-            "virsh {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// One cycle's measurements, in seconds from its first command.
@@ -309,7 +291,7 @@ output "ips" {{
         let uri = self.uri.as_str();
         let disk = format!("{name}.qcow2");
         let seed = format!("{name}-cidata.iso");
-        virsh_text(
+        virsh(
             uri,
             &[
                 "vol-create-as",
@@ -350,16 +332,16 @@ output "ips" {{
             );
         }
         let size = std::fs::metadata(&iso)?.len().to_string();
-        virsh_text(
+        virsh(
             uri,
             &["vol-create-as", POOL, &seed, &size, "--format", "raw"],
         )?;
         let iso_text = iso.to_string_lossy().into_owned();
-        virsh_text(uri, &["vol-upload", "--pool", POOL, &seed, &iso_text])?;
+        virsh(uri, &["vol-upload", "--pool", POOL, &seed, &iso_text])?;
         let xml = dir.join("domain.xml");
         std::fs::write(&xml, domain_xml(name))?;
-        virsh_text(uri, &["define", &xml.to_string_lossy()])?;
-        virsh_text(uri, &["start", name])?;
+        virsh(uri, &["define", &xml.to_string_lossy()])?;
+        virsh(uri, &["start", name])?;
         Ok(())
     }
 
@@ -367,21 +349,21 @@ output "ips" {{
     /// overlay and the seed deleted.
     fn virsh_delete(&self, name: &str) -> anyhow::Result<()> {
         let uri = self.uri.as_str();
-        virsh_text(uri, &["shutdown", name, "--mode", "acpi"])?;
+        virsh(uri, &["shutdown", name, "--mode", "acpi"])?;
         let started = Instant::now();
-        while virsh_text(uri, &["domstate", name])?.trim() != "shut off" {
+        while virsh(uri, &["domstate", name])?.trim() != "shut off" {
             if started.elapsed() > Duration::from_secs(60) {
-                virsh_text(uri, &["destroy", name])?;
+                virsh(uri, &["destroy", name])?;
                 break;
             }
             std::thread::sleep(POLL);
         }
-        virsh_text(uri, &["undefine", name])?;
-        virsh_text(
+        virsh(uri, &["undefine", name])?;
+        virsh(
             uri,
             &["vol-delete", "--pool", POOL, &format!("{name}.qcow2")],
         )?;
-        virsh_text(
+        virsh(
             uri,
             &["vol-delete", "--pool", POOL, &format!("{name}-cidata.iso")],
         )?;
@@ -439,7 +421,7 @@ output "ips" {{
 
     /// After a destroy: no VM of the cycle and no volume but the base is left.
     fn check_clean(&self, names: &[String]) -> anyhow::Result<()> {
-        let defined = virsh_text(&self.uri, &["list", "--all", "--name"])?;
+        let defined = virsh(&self.uri, &["list", "--all", "--name"])?;
         if let Some(left) = defined
             .lines()
             .map(str::trim)
@@ -447,8 +429,8 @@ output "ips" {{
         {
             bail!("VM {left} is still defined after destroy");
         }
-        virsh_text(&self.uri, &["pool-refresh", POOL])?;
-        let vols = virsh_text(&self.uri, &["vol-list", POOL])?;
+        virsh(&self.uri, &["pool-refresh", POOL])?;
+        let vols = virsh(&self.uri, &["vol-list", POOL])?;
         let left: Vec<&str> = vols
             .lines()
             .filter_map(|l| l.split_whitespace().next())
@@ -553,14 +535,8 @@ struct Samples {
 
 /// Runs the whole benchmark and returns its report in markdown.
 pub fn run(opts: &Options) -> anyhow::Result<String> {
-    if opts.runs == 0 {
-        bail!("--runs must be at least 1");
-    }
+    let setup = Setup::new(opts.runs)?;
     let runtime = runtime()?;
-    let machine = Machine::read();
-    let binary = release_provider()?;
-    let terraform_bin = rack_acceptance_tests::terraform_path().to_path_buf();
-    let terraform_version = rack_acceptance_tests::terraform_version(&terraform_bin)?;
 
     eprintln!("bench: starting libvirtd, building the base image");
     fix_kvm_permissions().map_err(|e| anyhow!("{e}"))?;
@@ -591,15 +567,15 @@ pub fn run(opts: &Options) -> anyhow::Result<String> {
     })?;
     let net = dir.path().join("network.xml");
     std::fs::write(&net, network_xml())?;
-    virsh_text(&fixture.uri, &["net-define", &net.to_string_lossy()])?;
-    virsh_text(&fixture.uri, &["net-start", NETWORK])?;
+    virsh(&fixture.uri, &["net-define", &net.to_string_lossy()])?;
+    virsh(&fixture.uri, &["net-start", NETWORK])?;
 
     let work = dir.path().join("virsh");
     std::fs::create_dir_all(&work)?;
     let wrapper_dir = dir.path().join("provider");
     std::fs::create_dir_all(&wrapper_dir)?;
     let times = wrapper_dir.join("times");
-    write_wrapper(&wrapper_dir, &binary, &times)?;
+    write_wrapper(&wrapper_dir, &setup.binary, &times)?;
     let mut wd = Workdir::with_cli_config_text(&rack_acceptance_tests::dev_overrides_cli_config(
         &wrapper_dir,
     ));
@@ -644,19 +620,10 @@ pub fn run(opts: &Options) -> anyhow::Result<String> {
             }
         }
     }
-    let load_at_end = Machine::read().loadavg;
-
-    let mut out = results_head(
-        &machine,
+    let mut out = setup.report_head(
         Some("no KVM acceleration (QEMU TCG)"),
-        &load_at_end,
-    );
-    out.push_str(&tool_lines(
-        &terraform_version,
-        &terraform_bin,
         "default parallelism (10)",
-        &binary,
-    ));
+    );
     let _ = writeln!(
         out,
         "- libvirt {}.{}.{} (the `rack-lab` fixture), a dir pool, a NAT network \

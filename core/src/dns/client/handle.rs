@@ -246,6 +246,22 @@ impl Inner {
         }
     }
 
+    /// Signs `request` (with the TSIG key, if any), sends it to `ep` (UDP first where
+    /// the client uses UDP) and returns the verified answer.
+    async fn signed_exchange(
+        &self,
+        ep: &Endpoint,
+        request: &mut Vec<u8>,
+        op: Operation,
+        zone: &Name,
+    ) -> Result<Message, DnsError> {
+        let mac = self.sign(ep.server, request)?;
+        let bytes = transport::exchange(ep, request, self.udp())
+            .await
+            .map_err(|e| Self::network_error(ep.server, e))?;
+        self.verify(ep.server, &bytes, mac.as_ref(), op, zone)
+    }
+
     /// Parses a response, verifying its signature when the request was signed. An
     /// unsigned error response to a signed request is reported by its rcode, since it
     /// only makes the operation fail.
@@ -352,12 +368,10 @@ impl Inner {
             name: name.clone(),
             source,
         })?;
-        let mac = self.sign(ep.server, &mut request)?;
         let started = Instant::now();
-        let bytes = transport::exchange(&ep, &request, self.udp())
-            .await
-            .map_err(|e| Self::network_error(ep.server, e))?;
-        let msg = self.verify(ep.server, &bytes, mac.as_ref(), Operation::Query, name)?;
+        let msg = self
+            .signed_exchange(&ep, &mut request, Operation::Query, name)
+            .await?;
         tracing::debug!(%name, %rtype, rcode = %msg.rcode(), elapsed_ms = started.elapsed().as_millis() as u64, sent = self.sent.load(Ordering::Relaxed), "DNS query answered");
         Ok((ep.server, msg))
     }
@@ -532,12 +546,10 @@ impl Inner {
         };
         let result = async {
             let ep = self.endpoint().await?;
-            let mac = self.sign(ep.server, &mut request)?;
             let started = Instant::now();
-            let bytes = transport::exchange(&ep, &request, self.udp())
-                .await
-                .map_err(|e| Self::network_error(ep.server, e))?;
-            let msg = self.verify(ep.server, &bytes, mac.as_ref(), Operation::Update, zone)?;
+            let msg = self
+                .signed_exchange(&ep, &mut request, Operation::Update, zone)
+                .await?;
             tracing::debug!(%zone, changes = group.len(), bytes = request.len(), rcode = %msg.rcode(), elapsed_ms = started.elapsed().as_millis() as u64, sent = self.sent.load(Ordering::Relaxed), "UPDATE answered");
             Ok::<_, DnsError>((ep.server, msg.rcode()))
         }

@@ -31,8 +31,7 @@ use super::dns::{
     ProviderCpu, apply, children_cpu, clock_ticks, destroy, paired_ratios, plan_no_change,
     remove_state, take_provider_cpu, write_wrapper, yes_no,
 };
-use super::foundation::{release_provider, results_head, tool_lines};
-use super::procfs::Machine;
+use super::setup::{Setup, rotating_rounds};
 use super::stats::{Row, Summary, Unit, table};
 use rack_acceptance_tests::{CmdResult, Workdir};
 use rack_lab::Kea;
@@ -638,13 +637,7 @@ fn instrumented(
 
 /// Runs the whole benchmark and returns its report in markdown.
 pub fn run(opts: &Options) -> anyhow::Result<String> {
-    if opts.runs == 0 {
-        bail!("--runs must be at least 1");
-    }
-    let machine = Machine::read();
-    let binary = release_provider()?;
-    let terraform_bin = rack_acceptance_tests::terraform_path().to_path_buf();
-    let terraform_version = rack_acceptance_tests::terraform_version(&terraform_bin)?;
+    let setup = Setup::new(opts.runs)?;
     let ticks = clock_ticks();
 
     eprintln!("bench: starting Kea");
@@ -659,7 +652,7 @@ pub fn run(opts: &Options) -> anyhow::Result<String> {
         .tempdir()
         .context("Cannot create a directory for the provider wrapper")?;
     let times = wrapper_dir.path().join("times");
-    write_wrapper(wrapper_dir.path(), &binary, &times)?;
+    write_wrapper(wrapper_dir.path(), &setup.binary, &times)?;
     let cli_config = rack_acceptance_tests::dev_overrides_cli_config(wrapper_dir.path());
     let parallelism = parallelism()?;
     let wds = Workdirs {
@@ -674,33 +667,16 @@ pub fn run(opts: &Options) -> anyhow::Result<String> {
     };
 
     let mut samples = Samples::default();
-    for round in 0..=opts.runs {
-        for i in 0..CYCLES.len() {
-            let cycle = CYCLES[(round + i) % CYCLES.len()];
-            eprintln!(
-                "bench: round {round}/{}{}: {cycle:?}",
-                opts.runs,
-                if round == 0 { " (warm-up)" } else { "" }
-            );
-            run_cycle(cycle, &server, &wds, ticks, &mut samples, round > 0)
-                .with_context(|| format!("Round {round}, {cycle:?} cycle"))?;
-        }
-    }
+    rotating_rounds(opts.runs, &CYCLES, |cycle, counted| {
+        run_cycle(cycle, &server, &wds, ticks, &mut samples, counted)
+    })?;
     eprintln!("bench: one more rack cycle with the provider's debug log, and destroy");
     let view = instrumented(&cli_config, &server, &wds, ticks)?;
-    let load_at_end = Machine::read().loadavg;
-
-    let mut out = results_head(&machine, None, &load_at_end);
     let how = parallelism.map_or_else(
         || "default parallelism (10)".to_owned(),
         |n| format!("`-parallelism={n}` for every apply and destroy ({ENV_PARALLELISM})"),
     );
-    out.push_str(&tool_lines(
-        &terraform_version,
-        &terraform_bin,
-        &how,
-        &binary,
-    ));
+    let mut out = setup.report_head(None, &how);
     let _ = writeln!(
         out,
         "- DHCP server: Kea {kea_version}, the `rack-lab` fixture (kea-dhcp4 in a \

@@ -31,8 +31,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, anyhow, bail};
 use serde_json::Value;
 
-use super::foundation::{release_provider, results_head, tool_lines};
-use super::procfs::Machine;
+use super::setup::{Setup, rotating_rounds};
 use super::stats::{Row, Summary, Unit, table};
 use rack_acceptance_tests::{CmdResult, Workdir};
 use rack_lab::Named;
@@ -749,13 +748,7 @@ fn instrumented(
 
 /// Runs the whole benchmark and returns its report in markdown.
 pub fn run(opts: &Options) -> anyhow::Result<String> {
-    if opts.runs == 0 {
-        bail!("--runs must be at least 1");
-    }
-    let machine = Machine::read();
-    let binary = release_provider()?;
-    let terraform_bin = rack_acceptance_tests::terraform_path().to_path_buf();
-    let terraform_version = rack_acceptance_tests::terraform_version(&terraform_bin)?;
+    let setup = Setup::new(opts.runs)?;
     let ticks = clock_ticks();
 
     eprintln!("bench: starting named");
@@ -772,7 +765,7 @@ pub fn run(opts: &Options) -> anyhow::Result<String> {
         .tempdir()
         .context("Cannot create a directory for the provider wrapper")?;
     let times = wrapper_dir.path().join("times");
-    write_wrapper(wrapper_dir.path(), &binary, &times)?;
+    write_wrapper(wrapper_dir.path(), &setup.binary, &times)?;
     let cli_config = rack_acceptance_tests::dev_overrides_cli_config(wrapper_dir.path());
     let wds = Workdirs {
         rack: rack_workdir(&cli_config, &server, false),
@@ -785,29 +778,12 @@ pub fn run(opts: &Options) -> anyhow::Result<String> {
     };
 
     let mut samples = Samples::default();
-    for round in 0..=opts.runs {
-        for i in 0..CYCLES.len() {
-            let cycle = CYCLES[(round + i) % CYCLES.len()];
-            eprintln!(
-                "bench: round {round}/{}{}: {cycle:?}",
-                opts.runs,
-                if round == 0 { " (warm-up)" } else { "" }
-            );
-            run_cycle(cycle, &server, &wds, ticks, &mut samples, round > 0)
-                .with_context(|| format!("Round {round}, {cycle:?} cycle"))?;
-        }
-    }
+    rotating_rounds(opts.runs, &CYCLES, |cycle, counted| {
+        run_cycle(cycle, &server, &wds, ticks, &mut samples, counted)
+    })?;
     eprintln!("bench: one more rack cycle with the provider's debug log, and destroy");
     let view = instrumented(&cli_config, &server, &wds, ticks)?;
-    let load_at_end = Machine::read().loadavg;
-
-    let mut out = results_head(&machine, None, &load_at_end);
-    out.push_str(&tool_lines(
-        &terraform_version,
-        &terraform_bin,
-        "default parallelism (10)",
-        &binary,
-    ));
+    let mut out = setup.report_head(None, "default parallelism (10)");
     let _ = writeln!(
         out,
         "- DNS server: BIND {bind_version}, the `rack-lab` fixture on 127.0.0.1, \
