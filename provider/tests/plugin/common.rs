@@ -5,8 +5,14 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use rack_provider::plugin::{MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE};
+use rack_provider::protocol::proto::grpc_health_v1::HealthCheckRequest;
+use rack_provider::protocol::proto::grpc_health_v1::health_check_response::ServingStatus;
+use rack_provider::protocol::proto::grpc_health_v1::health_client::HealthClient;
+use rack_provider::protocol::proto::plugin::Empty;
+use rack_provider::protocol::proto::plugin::grpc_controller_client::GrpcControllerClient;
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::process::{Child, Command};
+use tonic::transport::Channel;
 
 pub type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -75,4 +81,25 @@ pub async fn exit_code(child: &mut Child) -> Result<Option<i32>, Box<dyn std::er
         .await
         .map_err(|_| "The binary did not exit in time")??;
     Ok(status.code())
+}
+
+/// Asks the health service about `service` and expects SERVING.
+pub async fn assert_serving(channel: &Channel, service: &str) -> TestResult {
+    let answer = HealthClient::new(channel.clone())
+        .check(HealthCheckRequest {
+            service: service.into(),
+        })
+        .await?
+        .into_inner();
+    assert_eq!(answer.status(), ServingStatus::Serving);
+    Ok(())
+}
+
+/// Asks the plugin to shut down (go-plugin's controller) and expects exit code 0.
+pub async fn shutdown_exits_0(channel: Channel, child: &mut Child) -> TestResult {
+    GrpcControllerClient::new(channel)
+        .shutdown(Empty {})
+        .await?;
+    assert_eq!(exit_code(child).await?, Some(0));
+    Ok(())
 }

@@ -8,17 +8,14 @@ use base64::engine::general_purpose::STANDARD_NO_PAD;
 use hyper_util::rt::TokioIo;
 use rack_acceptance_tests::host_tls::ExactServerCert;
 use rack_provider::protocol::proto::grpc_health_v1::HealthCheckRequest;
-use rack_provider::protocol::proto::grpc_health_v1::health_check_response::ServingStatus;
 use rack_provider::protocol::proto::grpc_health_v1::health_client::HealthClient;
-use rack_provider::protocol::proto::plugin::Empty;
-use rack_provider::protocol::proto::plugin::grpc_controller_client::GrpcControllerClient;
 use rustls::ClientConfig;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use tokio::net::UnixStream;
 use tokio_rustls::TlsConnector;
 use tonic::transport::{Channel, Endpoint, Uri};
 
-use crate::common::{TestResult, exit_code, start};
+use crate::common::{TestResult, assert_serving, shutdown_exits_0, start};
 
 /// A host identity made like go-plugin's `generateCert` (but on P-256).
 struct HostCert {
@@ -95,18 +92,8 @@ async fn health_then_shutdown_over_mtls() -> TestResult {
     let cert = server_cert(&hs.fields[5])?;
 
     let channel = connect(hs.socket.clone(), cert, &host).await?;
-    let answer = HealthClient::new(channel.clone())
-        .check(HealthCheckRequest {
-            service: "plugin".into(),
-        })
-        .await?
-        .into_inner();
-    assert_eq!(answer.status(), ServingStatus::Serving);
-    GrpcControllerClient::new(channel)
-        .shutdown(Empty {})
-        .await?;
-    assert_eq!(exit_code(&mut child).await?, Some(0));
-    Ok(())
+    assert_serving(&channel, "plugin").await?;
+    shutdown_exits_0(channel, &mut child).await
 }
 
 #[tokio::test]
@@ -130,9 +117,5 @@ async fn another_client_cert_is_refused() -> TestResult {
 
     // The rightful host still gets in afterwards.
     let channel = connect(hs.socket.clone(), cert, &host).await?;
-    GrpcControllerClient::new(channel)
-        .shutdown(Empty {})
-        .await?;
-    assert_eq!(exit_code(&mut child).await?, Some(0));
-    Ok(())
+    shutdown_exits_0(channel, &mut child).await
 }

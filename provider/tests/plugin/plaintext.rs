@@ -1,15 +1,10 @@
 //! Without AutoMTLS: plain h2 over the unix socket.
 
 use hyper_util::rt::TokioIo;
-use rack_provider::protocol::proto::grpc_health_v1::HealthCheckRequest;
-use rack_provider::protocol::proto::grpc_health_v1::health_check_response::ServingStatus;
-use rack_provider::protocol::proto::grpc_health_v1::health_client::HealthClient;
-use rack_provider::protocol::proto::plugin::Empty;
-use rack_provider::protocol::proto::plugin::grpc_controller_client::GrpcControllerClient;
 use tokio::net::UnixStream;
 use tonic::transport::{Channel, Endpoint, Uri};
 
-use crate::common::{TestResult, exit_code, start};
+use crate::common::{TestResult, assert_serving, exit_code, shutdown_exits_0, start};
 
 async fn connect(socket: std::path::PathBuf) -> Result<Channel, Box<dyn std::error::Error>> {
     let channel = Endpoint::try_from("http://localhost")?
@@ -42,18 +37,9 @@ async fn health_then_shutdown_exits_0() -> TestResult {
 
     let channel = connect(hs.socket.clone()).await?;
     for service in ["plugin", ""] {
-        let answer = HealthClient::new(channel.clone())
-            .check(HealthCheckRequest {
-                service: service.into(),
-            })
-            .await?
-            .into_inner();
-        assert_eq!(answer.status(), ServingStatus::Serving);
+        assert_serving(&channel, service).await?;
     }
-    GrpcControllerClient::new(channel)
-        .shutdown(Empty {})
-        .await?;
-    assert_eq!(exit_code(&mut child).await?, Some(0));
+    shutdown_exits_0(channel, &mut child).await?;
     let socket_dir = hs.socket.parent().ok_or("Socket has no parent")?;
     assert!(
         !socket_dir.exists(),
