@@ -8,6 +8,7 @@ pub mod env;
 pub mod fromproto;
 pub mod plan;
 pub mod resource;
+pub mod rules;
 pub mod schema;
 pub mod server;
 pub mod timeouts;

@@ -14,8 +14,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::framework::plan::{PlanModifier, RequiresReplace, UseStateForUnknown};
-use crate::framework::validate::Validator;
+use crate::framework::rules::{PlanModifier, RequiresReplace, UseStateForUnknown, Validator};
 use crate::protocol::value::{Type, Value};
 
 /// How a nested attribute or block repeats.

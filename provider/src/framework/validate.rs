@@ -4,16 +4,9 @@
 use std::collections::BTreeMap;
 
 use crate::framework::diag::{AttributePath, Diagnostic, Diagnostics};
+pub use crate::framework::rules::Validator;
 use crate::framework::schema::{Attribute, AttributeType, Block, Nesting};
 use crate::protocol::value::Value;
-
-/// A check of one configured value.
-pub trait Validator: Send + Sync {
-    /// Markdown description, shown in the generated docs.
-    fn description(&self) -> String;
-    /// Checks `value`, which is known and not null; adds diagnostics at `path`.
-    fn validate(&self, value: &Value, path: &AttributePath, diags: &mut Diagnostics);
-}
 
 /// A validator from a closure that returns the detail of the error, if any.
 pub struct Check<F> {
