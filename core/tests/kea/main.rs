@@ -1,9 +1,11 @@
 //! The Kea client against a real kea-dhcp4 and kea-ctrl-agent (Kea 2.2 in Debian 12),
 //! with busybox udhcpc as the DHCP client in a network namespace of the fixture's own.
 //! They fail (never skip) naming the missing binary when Kea or busybox is absent.
+//! `hostdb` does the same with the reservations in Kea's PostgreSQL host database.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod hostdb;
 mod trust;
 
 use rack_core::Cidr;
