@@ -12,7 +12,6 @@
 //! it is still there, then the dir removed.
 
 use crate::process::{self, FixtureError, TempDir, err};
-use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -280,29 +279,8 @@ impl Postgres {
                 "-t",
                 "-f",
                 "-",
-            ])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| err(format!("cannot run psql: {e}")))?;
-        if let Some(mut stdin) = child.stdin.take() {
-            stdin
-                .write_all(sql.as_bytes())
-                .map_err(|e| err(format!("cannot write to psql: {e}")))?;
-        }
-        let out = child
-            .wait_with_output()
-            .map_err(|e| err(format!("psql: {e}")))?;
-        if !out.status.success() {
-            return Err(err(format!(
-                "psql failed ({}): {}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-            )));
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+            ]);
+        process::run_with_input(cmd, sql.as_bytes(), "psql")
     }
 
     /// Runs `sql` in [`DATABASE`] as the superuser, behind any client's back (out-of-band

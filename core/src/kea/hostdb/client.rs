@@ -26,10 +26,13 @@ use std::time::Duration;
 
 use tokio::sync::{Mutex, oneshot};
 use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, NoTls, Row};
 
 use super::plan::{self, Request};
-use super::rows::{self, HostRow, OptionRow, StoredHost, SubnetIds};
+use super::rows::{
+    self, HostColumns, HostRow, HostValues, OptionRow, OptionValues, StoredHost, SubnetIds,
+};
 use super::{HostDbError, sql};
 use crate::kea::{Change, Expect, Reservation, Secret};
 use crate::net::Cidr;
@@ -221,7 +224,7 @@ impl HostDbClient {
         let hosts = self.all_hosts(subnets).await?;
         Ok(hosts
             .iter()
-            .filter(|h| h.row.subnet_id == id)
+            .filter(|h| h.row.columns.subnet_id == id)
             .map(|h| h.reservation(subnet))
             .collect())
     }
@@ -334,23 +337,27 @@ fn fold_rows(rows: &[Row]) -> Result<Vec<StoredHost>, tokio_postgres::Error> {
     for r in rows {
         let host = HostRow {
             host_id: r.try_get(0)?,
-            identifier: r.try_get(1)?,
-            identifier_type: r.try_get(2)?,
-            subnet_id: r.try_get(3)?,
             dhcp6_subnet_id: r.try_get(4)?,
-            ipv4_address: r.try_get(5)?,
-            hostname: r.try_get(6)?,
-            client_classes: r.try_get(7)?,
-            next_server: r.try_get(8)?,
-            boot_file_name: r.try_get(9)?,
+            columns: HostColumns {
+                identifier: r.try_get(1)?,
+                identifier_type: r.try_get(2)?,
+                subnet_id: r.try_get(3)?,
+                ipv4_address: r.try_get(5)?,
+                hostname: r.try_get(6)?,
+                client_classes: r.try_get(7)?,
+                next_server: r.try_get(8)?,
+                boot_file_name: r.try_get(9)?,
+            },
         };
         let option_id: Option<i32> = r.try_get(10)?;
         let option = match option_id {
             Some(_) => Some(OptionRow {
-                code: r.try_get(11)?,
-                value: r.try_get(12)?,
-                formatted_value: r.try_get(13)?,
                 space: r.try_get(14)?,
+                columns: OptionValues {
+                    code: r.try_get(11)?,
+                    value: r.try_get(12)?,
+                    formatted_value: r.try_get(13)?,
+                },
             }),
             None => None,
         };
@@ -423,21 +430,15 @@ async fn transaction(
             .await
             .map_err(db_error("delete hosts"))?;
     }
-    let mut option_hosts: Vec<(i32, &[rows::OptionValues])> = Vec::new();
+    let mut option_hosts: Vec<(i32, &[OptionValues])> = Vec::new();
     if !plan.update.is_empty() {
         let ids: Vec<i32> = plan.update.iter().map(|(id, _)| *id).collect();
-        let v: Vec<&rows::HostValues> = plan.update.iter().map(|(_, v)| v).collect();
-        let ip: Vec<Option<i64>> = v.iter().map(|v| v.ipv4_address).collect();
-        let hostname: Vec<Option<&str>> = v.iter().map(|v| v.hostname.as_deref()).collect();
-        let classes: Vec<Option<&str>> = v.iter().map(|v| v.client_classes.as_deref()).collect();
-        let next: Vec<Option<i64>> = v.iter().map(|v| v.next_server).collect();
-        let boot: Vec<Option<&str>> = v.iter().map(|v| v.boot_file_name.as_deref()).collect();
-        tx.execute(
-            sql::UPDATE_HOSTS,
-            &[&ids, &ip, &hostname, &classes, &next, &boot],
-        )
-        .await
-        .map_err(db_error("update hosts"))?;
+        let m = Managed::of(plan.update.iter().map(|(_, v)| v));
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&ids];
+        params.extend(m.params());
+        tx.execute(sql::UPDATE_HOSTS, &params)
+            .await
+            .map_err(db_error("update hosts"))?;
         tx.execute(sql::DELETE_OPTIONS, &[&ids])
             .await
             .map_err(db_error("delete the options of updated hosts"))?;
@@ -449,21 +450,14 @@ async fn transaction(
     }
     if !plan.insert.is_empty() {
         let v = &plan.insert;
-        let ident: Vec<&[u8]> = v.iter().map(|v| v.identifier.as_slice()).collect();
-        let kind: Vec<i16> = v.iter().map(|v| v.identifier_type).collect();
-        let subnet: Vec<i64> = v.iter().map(|v| v.subnet_id).collect();
-        let ip: Vec<Option<i64>> = v.iter().map(|v| v.ipv4_address).collect();
-        let hostname: Vec<Option<&str>> = v.iter().map(|v| v.hostname.as_deref()).collect();
-        let classes: Vec<Option<&str>> = v.iter().map(|v| v.client_classes.as_deref()).collect();
-        let next: Vec<Option<i64>> = v.iter().map(|v| v.next_server).collect();
-        let boot: Vec<Option<&str>> = v.iter().map(|v| v.boot_file_name.as_deref()).collect();
+        let ident: Vec<&[u8]> = v.iter().map(|v| v.host.identifier.as_slice()).collect();
+        let kind: Vec<i16> = v.iter().map(|v| v.host.identifier_type).collect();
+        let subnet: Vec<i64> = v.iter().map(|v| v.host.subnet_id).collect();
+        let m = Managed::of(v.iter());
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&ident, &kind, &subnet];
+        params.extend(m.params());
         let inserted = tx
-            .query(
-                sql::INSERT_HOSTS,
-                &[
-                    &ident, &kind, &subnet, &ip, &hostname, &classes, &next, &boot,
-                ],
-            )
+            .query(sql::INSERT_HOSTS, &params)
             .await
             .map_err(db_error("insert hosts"))?;
         for row in &inserted {
@@ -472,7 +466,9 @@ async fn transaction(
             let kind: i16 = row.try_get(2).map_err(db_error("insert hosts"))?;
             let subnet: i64 = row.try_get(3).map_err(db_error("insert hosts"))?;
             if let Some(v) = v.iter().find(|v| {
-                v.identifier == bytes && v.identifier_type == kind && v.subnet_id == subnet
+                v.host.identifier == bytes
+                    && v.host.identifier_type == kind
+                    && v.host.subnet_id == subnet
             }) {
                 option_hosts.push((id, v.options.as_slice()));
             }
@@ -506,4 +502,45 @@ async fn transaction(
         "wrote a batch to the Kea hosts database"
     );
     Ok(plan.outcomes)
+}
+
+/// The columns rack sets on both insert and update, one array each.
+struct Managed<'a> {
+    ip: Vec<Option<i64>>,
+    hostname: Vec<Option<&'a str>>,
+    classes: Vec<Option<&'a str>>,
+    next_server: Vec<Option<i64>>,
+    boot_file: Vec<Option<&'a str>>,
+}
+
+impl<'a> Managed<'a> {
+    fn of(values: impl Iterator<Item = &'a HostValues>) -> Self {
+        let mut m = Self {
+            ip: Vec::new(),
+            hostname: Vec::new(),
+            classes: Vec::new(),
+            next_server: Vec::new(),
+            boot_file: Vec::new(),
+        };
+        for v in values {
+            let h = &v.host;
+            m.ip.push(h.ipv4_address);
+            m.hostname.push(h.hostname.as_deref());
+            m.classes.push(h.client_classes.as_deref());
+            m.next_server.push(h.next_server);
+            m.boot_file.push(h.boot_file_name.as_deref());
+        }
+        m
+    }
+
+    /// The arrays, in the order the statements take them.
+    fn params(&self) -> [&(dyn ToSql + Sync); 5] {
+        [
+            &self.ip,
+            &self.hostname,
+            &self.classes,
+            &self.next_server,
+            &self.boot_file,
+        ]
+    }
 }

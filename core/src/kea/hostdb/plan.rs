@@ -67,10 +67,10 @@ pub fn plan(current: &[StoredHost], subnets: &SubnetIds, requests: &[Request]) -
     let mut entries: Vec<Entry> = current
         .iter()
         .filter_map(|h| {
-            let cidr = subnets.cidr(h.row.subnet_id)?;
+            let cidr = subnets.cidr(h.row.columns.subnet_id)?;
             let r = h.reservation(cidr);
             Some(Entry {
-                subnet_id: u32::try_from(h.row.subnet_id).ok()?,
+                subnet_id: u32::try_from(h.row.columns.subnet_id).ok()?,
                 identifier: r.identifier.clone(),
                 stored: Some((h.row.host_id, r.clone(), h.row.dhcp6_subnet_id.is_some())),
                 now: Some(r),
@@ -215,7 +215,7 @@ fn conflict(r: &Reservation, subnet: Cidr, other: &Reservation, what: String) ->
 mod tests {
     use std::sync::Arc;
 
-    use super::super::rows::{HW_ADDRESS, HostRow};
+    use super::super::rows::{HW_ADDRESS, HostColumns, HostRow};
     use super::*;
 
     fn cidr() -> Cidr {
@@ -240,18 +240,24 @@ mod tests {
         StoredHost {
             row: HostRow {
                 host_id,
-                identifier: vec![2, 0, 0, 0, 0, last],
-                identifier_type: HW_ADDRESS,
-                subnet_id: 1,
                 dhcp6_subnet_id: None,
-                ipv4_address: Some(i64::from(0x0a4d_0000 | ip)),
-                hostname: Some(hostname.into()),
-                client_classes: None,
-                next_server: None,
-                boot_file_name: None,
+                columns: HostColumns {
+                    identifier: vec![2, 0, 0, 0, 0, last],
+                    identifier_type: HW_ADDRESS,
+                    subnet_id: 1,
+                    ipv4_address: Some(i64::from(0x0a4d_0000 | ip)),
+                    hostname: Some(hostname.into()),
+                    client_classes: None,
+                    next_server: None,
+                    boot_file_name: None,
+                },
             },
             options: Vec::new(),
         }
+    }
+
+    fn plan_of(current: &[StoredHost], requests: &[Request]) -> Plan {
+        plan(current, &subnets(), requests)
     }
 
     fn plain(change: Change) -> Request {
@@ -276,9 +282,8 @@ mod tests {
         let current = vec![stored(10, 1, 42, "a"), stored(11, 2, 43, "b")];
         let mut moved = reservation(1, "10.77.0.44");
         moved.hostname = Some("a".into());
-        let p = plan(
+        let p = plan_of(
             &current,
-            &subnets(),
             &[
                 plain(Change::Add(reservation(3, "10.77.0.45"))),
                 plain(Change::Replace(moved)),
@@ -292,9 +297,9 @@ mod tests {
         assert_eq!(p.delete, vec![11]);
         assert_eq!(p.update.len(), 1);
         assert_eq!(p.update[0].0, 10);
-        assert_eq!(p.update[0].1.ipv4_address, Some(0x0a4d_002c));
+        assert_eq!(p.update[0].1.host.ipv4_address, Some(0x0a4d_002c));
         assert_eq!(p.insert.len(), 1);
-        assert_eq!(p.insert[0].identifier, vec![2, 0, 0, 0, 0, 3]);
+        assert_eq!(p.insert[0].host.identifier, vec![2, 0, 0, 0, 0, 3]);
     }
 
     #[test]
@@ -302,9 +307,8 @@ mod tests {
         let current = vec![stored(10, 1, 42, "a")];
         let mut same = reservation(1, "10.77.0.42");
         same.hostname = Some("a".into());
-        let p = plan(
+        let p = plan_of(
             &current,
-            &subnets(),
             &[
                 plain(Change::Add(same)),
                 plain(Change::Remove {
@@ -320,9 +324,8 @@ mod tests {
     #[test]
     fn conflicts_name_the_other_entry_and_fail_alone() {
         let current = vec![stored(10, 1, 42, "handmade")];
-        let p = plan(
+        let p = plan_of(
             &current,
-            &subnets(),
             &[
                 plain(Change::Add(reservation(1, "10.77.0.50"))),
                 plain(Change::Add(reservation(2, "10.77.0.42"))),
@@ -347,10 +350,9 @@ mod tests {
     #[test]
     fn the_same_address_in_another_subnet_is_no_conflict() {
         let mut other = stored(10, 1, 42, "a");
-        other.row.subnet_id = 2;
-        let p = plan(
+        other.row.columns.subnet_id = 2;
+        let p = plan_of(
             &[other],
-            &subnets(),
             &[plain(Change::Add(reservation(2, "10.77.0.42")))],
         );
         assert!(p.outcomes[0].is_ok(), "{:?}", p.outcomes);
@@ -359,9 +361,8 @@ mod tests {
     #[test]
     fn an_unmet_expectation_refuses_the_change_naming_the_row() {
         let current = vec![stored(10, 1, 42, "changed-by-hand")];
-        let p = plan(
+        let p = plan_of(
             &current,
-            &subnets(),
             &[
                 expecting(Change::Replace(reservation(1, "10.77.0.60")), |now| {
                     now.is_some_and(|r| r.hostname.as_deref() == Some("as-read"))
@@ -386,9 +387,8 @@ mod tests {
     #[test]
     fn an_add_vouching_for_the_row_takes_it_over() {
         let current = vec![stored(10, 1, 42, "imported")];
-        let p = plan(
+        let p = plan_of(
             &current,
-            &subnets(),
             &[expecting(
                 Change::Add(reservation(1, "10.77.0.42")),
                 |now| now.is_some(),
@@ -396,7 +396,7 @@ mod tests {
         );
         assert!(p.outcomes[0].is_ok(), "{:?}", p.outcomes);
         assert_eq!(p.update.len(), 1);
-        assert_eq!(p.update[0].1.hostname, None);
+        assert_eq!(p.update[0].1.host.hostname, None);
     }
 
     #[test]
@@ -405,9 +405,8 @@ mod tests {
         shared.row.dhcp6_subnet_id = Some(5);
         let mut elsewhere = reservation(2, "10.90.0.1");
         elsewhere.subnet = "10.90.0.0/24".parse().unwrap();
-        let p = plan(
+        let p = plan_of(
             &[shared],
-            &subnets(),
             &[
                 plain(Change::Add(elsewhere)),
                 plain(Change::Replace(reservation(3, "10.77.0.70"))),

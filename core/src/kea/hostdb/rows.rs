@@ -69,19 +69,15 @@ impl SubnetIds {
     }
 }
 
-/// The columns of a `hosts` row rack reads.
+/// The columns of a `hosts` row that rack writes, and reads with the others.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HostRow {
-    /// `host_id`.
-    pub host_id: i32,
-    /// `dhcp_identifier`.
-    pub identifier: Vec<u8>,
+pub struct HostColumns {
     /// `dhcp_identifier_type`.
     pub identifier_type: i16,
+    /// `dhcp_identifier`.
+    pub identifier: Vec<u8>,
     /// `dhcp4_subnet_id`.
     pub subnet_id: i64,
-    /// `dhcp6_subnet_id`: set when the same row also holds a DHCPv6 reservation.
-    pub dhcp6_subnet_id: Option<i64>,
     /// `ipv4_address`.
     pub ipv4_address: Option<i64>,
     /// `hostname`.
@@ -94,17 +90,35 @@ pub struct HostRow {
     pub boot_file_name: Option<String>,
 }
 
-/// The columns of a `dhcp4_options` row rack reads.
+/// A `hosts` row as read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OptionRow {
+pub struct HostRow {
+    /// `host_id`.
+    pub host_id: i32,
+    /// `dhcp6_subnet_id`: set when the same row also holds a DHCPv6 reservation.
+    pub dhcp6_subnet_id: Option<i64>,
+    /// The columns rack manages.
+    pub columns: HostColumns,
+}
+
+/// The columns of a `dhcp4_options` row rack writes (space `dhcp4`, scope host).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OptionValues {
     /// `code`.
     pub code: i16,
-    /// `value`.
+    /// `value`: the bytes of an option Kea has no definition for.
     pub value: Option<Vec<u8>>,
-    /// `formatted_value`.
+    /// `formatted_value`: the CSV data of an option Kea has a definition for.
     pub formatted_value: Option<String>,
+}
+
+/// A `dhcp4_options` row as read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OptionRow {
     /// `space`.
     pub space: Option<String>,
+    /// The columns rack writes.
+    pub columns: OptionValues,
 }
 
 /// One host as stored: its row and its DHCPv4 options (in `option_id` order).
@@ -224,7 +238,7 @@ impl StoredHost {
     /// The host as a reservation of `subnet`. Kea's "none" values (NULL, 0, empty) read
     /// as absent; options of other spaces are left out.
     pub fn reservation(&self, subnet: Cidr) -> Reservation {
-        let r = &self.row;
+        let r = &self.row.columns;
         Reservation {
             subnet,
             identifier: identifier_of(r.identifier_type, &r.identifier),
@@ -236,6 +250,7 @@ impl StoredHost {
                 .options
                 .iter()
                 .filter(|o| is_dhcp4_space(&o.space))
+                .map(|o| &o.columns)
                 .filter_map(|o| {
                     let code = u8::try_from(o.code).ok()?;
                     let data = match text(&o.formatted_value) {
@@ -258,38 +273,13 @@ impl StoredHost {
     }
 }
 
-/// What rack writes into the `hosts` columns it manages.
+/// What rack writes for one host: its row's columns and its options.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostValues {
-    /// `dhcp_identifier_type`.
-    pub identifier_type: i16,
-    /// `dhcp_identifier`.
-    pub identifier: Vec<u8>,
-    /// `dhcp4_subnet_id`.
-    pub subnet_id: i64,
-    /// `ipv4_address`.
-    pub ipv4_address: Option<i64>,
-    /// `hostname`.
-    pub hostname: Option<String>,
-    /// `dhcp4_client_classes`.
-    pub client_classes: Option<String>,
-    /// `dhcp4_next_server`.
-    pub next_server: Option<i64>,
-    /// `dhcp4_boot_file_name`.
-    pub boot_file_name: Option<String>,
-    /// The host's options.
+    /// The `hosts` columns.
+    pub host: HostColumns,
+    /// The `dhcp4_options` rows.
     pub options: Vec<OptionValues>,
-}
-
-/// What rack writes into a `dhcp4_options` row (space `dhcp4`, scope host).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OptionValues {
-    /// `code`.
-    pub code: i16,
-    /// `value`: the bytes of an option Kea has no definition for.
-    pub value: Option<Vec<u8>>,
-    /// `formatted_value`: the CSV data of an option Kea has a definition for.
-    pub formatted_value: Option<String>,
 }
 
 /// The option as a `dhcp4_options` row: the code (from the name when only that is
@@ -331,14 +321,16 @@ pub fn host_values(r: &Reservation, subnet_id: u32) -> Result<HostValues, HostDb
     r.validate()?;
     let (identifier_type, identifier) = identifier_key(&r.identifier)?;
     Ok(HostValues {
-        identifier_type,
-        identifier,
-        subnet_id: i64::from(subnet_id),
-        ipv4_address: r.ip_address.map(|ip| i64::from(u32::from(ip))),
-        hostname: r.hostname.clone(),
-        client_classes: (!r.client_classes.is_empty()).then(|| r.client_classes.join(",")),
-        next_server: r.next_server.map(|ip| i64::from(u32::from(ip))),
-        boot_file_name: r.boot_file_name.clone(),
+        host: HostColumns {
+            identifier_type,
+            identifier,
+            subnet_id: i64::from(subnet_id),
+            ipv4_address: r.ip_address.map(|ip| i64::from(u32::from(ip))),
+            hostname: r.hostname.clone(),
+            client_classes: (!r.client_classes.is_empty()).then(|| r.client_classes.join(",")),
+            next_server: r.next_server.map(|ip| i64::from(u32::from(ip))),
+            boot_file_name: r.boot_file_name.clone(),
+        },
         options: r
             .option_data
             .iter()
@@ -377,24 +369,28 @@ mod tests {
     fn row(host_id: i32, mac: [u8; 6]) -> HostRow {
         HostRow {
             host_id,
-            identifier: mac.to_vec(),
-            identifier_type: HW_ADDRESS,
-            subnet_id: 1,
             dhcp6_subnet_id: None,
-            ipv4_address: Some(0x0a4d_002a),
-            hostname: Some("node1".into()),
-            client_classes: Some("pxe,lab".into()),
-            next_server: Some(0),
-            boot_file_name: Some(String::new()),
+            columns: HostColumns {
+                identifier: mac.to_vec(),
+                identifier_type: HW_ADDRESS,
+                subnet_id: 1,
+                ipv4_address: Some(0x0a4d_002a),
+                hostname: Some("node1".into()),
+                client_classes: Some("pxe,lab".into()),
+                next_server: Some(0),
+                boot_file_name: Some(String::new()),
+            },
         }
     }
 
     fn option(code: i16, formatted: Option<&str>, value: Option<&[u8]>) -> OptionRow {
         OptionRow {
-            code,
-            value: value.map(<[u8]>::to_vec),
-            formatted_value: formatted.map(str::to_owned),
             space: Some("dhcp4".into()),
+            columns: OptionValues {
+                code,
+                value: value.map(<[u8]>::to_vec),
+                formatted_value: formatted.map(str::to_owned),
+            },
         }
     }
 
@@ -477,10 +473,10 @@ mod tests {
             OptionData::by_code(240, "68:69"),
         ];
         let v = host_values(&r, 7).unwrap();
-        assert_eq!(v.subnet_id, 7);
-        assert_eq!(v.ipv4_address, Some(0x0a4d_002a));
-        assert_eq!(v.next_server, Some(0x0a4d_0005));
-        assert_eq!(v.client_classes.as_deref(), Some("pxe,lab"));
+        assert_eq!(v.host.subnet_id, 7);
+        assert_eq!(v.host.ipv4_address, Some(0x0a4d_002a));
+        assert_eq!(v.host.next_server, Some(0x0a4d_0005));
+        assert_eq!(v.host.client_classes.as_deref(), Some("pxe,lab"));
         assert_eq!(
             v.options,
             vec![
@@ -500,24 +496,15 @@ mod tests {
         let stored = StoredHost {
             row: HostRow {
                 host_id: 1,
-                identifier: v.identifier.clone(),
-                identifier_type: v.identifier_type,
-                subnet_id: v.subnet_id,
                 dhcp6_subnet_id: None,
-                ipv4_address: v.ipv4_address,
-                hostname: v.hostname.clone(),
-                client_classes: v.client_classes.clone(),
-                next_server: v.next_server,
-                boot_file_name: v.boot_file_name.clone(),
+                columns: v.host.clone(),
             },
             options: v
                 .options
                 .iter()
                 .map(|o| OptionRow {
-                    code: o.code,
-                    value: o.value.clone(),
-                    formatted_value: o.formatted_value.clone(),
                     space: Some("dhcp4".into()),
+                    columns: o.clone(),
                 })
                 .collect(),
         };
