@@ -51,6 +51,11 @@ pub struct Postgres {
     pub url: String,
     /// Time from `initdb` until the schema was created.
     pub startup: Duration,
+    pg_ctl: PathBuf,
+    data: PathBuf,
+    as_postgres: bool,
+    /// The server options `pg_ctl start -o` was given.
+    options: String,
 }
 
 /// The postmaster started by `pg_ctl`: stopped by `pg_ctl stop -m fast`, then by its PID.
@@ -62,6 +67,31 @@ struct Server {
 }
 
 impl Server {
+    /// `pg_ctl start` with the server `options`, logging to `log`; waits until the server
+    /// accepts connections. A failed start is stopped by the guard.
+    fn start(
+        pg_ctl: &Path,
+        data: &Path,
+        as_postgres: bool,
+        options: &str,
+        log: &Path,
+    ) -> Result<Self, FixtureError> {
+        let server = Self {
+            pg_ctl: pg_ctl.to_owned(),
+            data: data.to_owned(),
+            as_postgres,
+        };
+        let limit = START_LIMIT.as_secs().to_string();
+        let mut cmd = server.ctl(&["-w", "-t", &limit, "-o", options]);
+        cmd.arg("-l").arg(log).arg("start");
+        if let Some(dir) = data.parent() {
+            cmd.current_dir(dir);
+        }
+        process::run(cmd, "pg_ctl start")
+            .map(|_| server)
+            .map_err(|e| err(format!("{e}\nlog:\n{}", process::tail(log))))
+    }
+
     fn pid(&self) -> Option<u32> {
         let text = std::fs::read_to_string(self.data.join("postmaster.pid")).ok()?;
         text.lines().next()?.trim().parse().ok()
@@ -182,16 +212,8 @@ impl Postgres {
                  -c password_encryption=scram-sha-256",
                 d.display()
             );
-            let server = Server {
-                pg_ctl: pg_ctl.clone(),
-                data: data.clone(),
-                as_postgres,
-            };
-            let limit = START_LIMIT.as_secs().to_string();
-            let mut cmd = server.ctl(&["-w", "-t", &limit, "-o", &options]);
-            cmd.arg("-l").arg(&log).arg("start").current_dir(&d);
-            match process::run(cmd, "pg_ctl start") {
-                Ok(_) => {
+            match Server::start(&pg_ctl, &data, as_postgres, &options, &log) {
+                Ok(server) => {
                     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
                     let mut pg = Self {
                         server: Some(server),
@@ -203,16 +225,16 @@ impl Postgres {
                         database: DATABASE.to_owned(),
                         url: format!("postgresql://{USER}@{addr}/{DATABASE}"),
                         startup: Duration::ZERO,
+                        pg_ctl: pg_ctl.clone(),
+                        data: data.clone(),
+                        as_postgres,
+                        options,
                     };
                     pg.create_schema(&psql, &kea_admin)?;
                     pg.startup = started.elapsed();
                     return Ok(pg);
                 }
-                Err(e) => {
-                    // A failed start leaves no postmaster behind, or one the guard stops.
-                    drop(server);
-                    last = Some(err(format!("{e}\nlog:\n{}", process::tail(&log))));
-                }
+                Err(e) => last = Some(e),
             }
         }
         Err(last.unwrap_or_else(|| err("PostgreSQL did not start")))
@@ -306,11 +328,29 @@ impl Postgres {
         self.server = None;
     }
 
+    /// Starts the server again after [`Postgres::stop`], on the same port and socket,
+    /// with the same data.
+    pub fn restart(&mut self) -> Result<(), FixtureError> {
+        self.server = None;
+        let log = self.dir().join("postgres-restart.log");
+        self.server = Some(Server::start(
+            &self.pg_ctl,
+            &self.data,
+            self.as_postgres,
+            &self.options,
+            &log,
+        )?);
+        Ok(())
+    }
+
     /// The end of the server's logs, for assertion messages.
     pub fn log_tail(&self) -> String {
         let mut out = String::new();
-        for attempt in 0..START_ATTEMPTS {
-            let log = self.dir().join(format!("postgres-{attempt}.log"));
+        let names = (0..START_ATTEMPTS)
+            .map(|attempt| format!("postgres-{attempt}.log"))
+            .chain(["postgres-restart.log".to_owned()]);
+        for name in names {
+            let log = self.dir().join(name);
             if log.is_file() {
                 out.push_str(&process::tail(&log));
             }

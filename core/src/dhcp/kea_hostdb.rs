@@ -59,6 +59,10 @@ impl DhcpBackend for KeaHostDbBackend {
         Ok(self.hosts.apply(&ids, change, Some(expect)).await?)
     }
 
+    fn unsupported(&self, r: &Reservation) -> Vec<(&'static str, String)> {
+        kea::hostdb::rows::too_long(r)
+    }
+
     async fn leases(&self, filter: LeaseFilter) -> Result<Vec<ActiveLease>, DhcpError> {
         super::kea::leases(&self.kea, filter).await
     }

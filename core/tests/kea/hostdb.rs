@@ -309,3 +309,48 @@ async fn wrong_password_unknown_schema_and_no_server_are_clear_errors() {
         "{e}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_while_postgres_is_down_fails_and_the_next_one_reconnects() {
+    let mut pg = Postgres::started();
+    let mut config = HostDbConfig::new(&pg.url, Some(Secret::new(&pg.password)));
+    config.timeout = std::time::Duration::from_secs(5);
+    let hosts = HostDbClient::new(config).unwrap();
+    let ids = SubnetIds(vec![(subnet(), 1)]);
+    let add =
+        |last: &str, ip: &str| Change::Add(reservation(&format!("02:00:00:00:00:{last}"), ip));
+
+    hosts
+        .apply(&ids, add("01", "10.77.0.41"), None)
+        .await
+        .unwrap();
+    pg.stop();
+    let e = hosts
+        .apply(&ids, add("02", "10.77.0.42"), None)
+        .await
+        .unwrap_err();
+    eprintln!("with PostgreSQL stopped: {e}");
+    assert!(
+        matches!(
+            e,
+            HostDbError::Unreachable { .. } | HostDbError::Database { .. }
+        ),
+        "{e:?}"
+    );
+
+    pg.restart()
+        .unwrap_or_else(|e| panic!("{e}\n{}", pg.log_tail()));
+    hosts
+        .apply(&ids, add("02", "10.77.0.42"), None)
+        .await
+        .unwrap();
+    let read = hosts.reservations(&ids, subnet()).await.unwrap();
+    assert_eq!(read.len(), 2, "{read:?}");
+    // Nothing half-written: every host that is there is whole.
+    assert_eq!(
+        pg.sql("SELECT count(*) FROM hosts WHERE ipv4_address IS NULL;")
+            .unwrap()
+            .trim(),
+        "0"
+    );
+}

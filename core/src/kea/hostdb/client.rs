@@ -39,6 +39,10 @@ use crate::net::Cidr;
 
 /// How long connecting may take unless configured.
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one read or one batch's transaction may take unless configured: 500 hosts
+/// are a few statements over arrays, written in milliseconds; waiting for another
+/// writer's subnet lock is what can take longer.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// One Kea host database and how to reach it.
 #[derive(Debug, Clone)]
@@ -50,6 +54,8 @@ pub struct HostDbConfig {
     pub password: Option<Secret>,
     /// How long connecting may take.
     pub connect_timeout: Duration,
+    /// How long one read, or one batch's transaction, may take.
+    pub timeout: Duration,
 }
 
 impl HostDbConfig {
@@ -59,6 +65,7 @@ impl HostDbConfig {
             url: url.into(),
             password,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            timeout: DEFAULT_TIMEOUT,
         }
     }
 }
@@ -74,6 +81,7 @@ pub struct HostDbClient {
     pg: tokio_postgres::Config,
     target: String,
     user: String,
+    timeout: Duration,
     /// The connection; held for a whole read or batch.
     conn: Mutex<Option<Client>>,
     /// Every host of the server's subnets, as last read.
@@ -143,6 +151,7 @@ impl HostDbClient {
             pg,
             target,
             user,
+            timeout: config.timeout,
             conn: Mutex::new(None),
             cache: Mutex::new(None),
             queue: StdMutex::new(Vec::new()),
@@ -237,11 +246,20 @@ impl HostDbClient {
             return Ok(hosts.clone());
         }
         let client = self.connected(&mut conn).await?;
-        let result = client.query(&sql::read_all(), &[&subnets.ids()]).await;
-        let rows = result.map_err(|e| {
-            drop_if_closed(&mut conn);
-            db_error("read the hosts")(e)
-        })?;
+        let (statement, ids) = (sql::read_all(), subnets.ids());
+        let params: [&(dyn ToSql + Sync); 1] = [&ids];
+        let read = tokio::time::timeout(self.timeout, client.query(&statement, &params));
+        let rows = match read.await {
+            Ok(Ok(rows)) => rows,
+            Ok(Err(e)) => {
+                drop_if_closed(&mut conn);
+                return Err(db_error("read the hosts")(e));
+            }
+            Err(_) => {
+                *conn = None;
+                return Err(self.timed_out());
+            }
+        };
         let hosts = Arc::new(fold_rows(&rows).map_err(db_error("read the hosts"))?);
         tracing::debug!(hosts = hosts.len(), "read the Kea hosts database");
         *cache = Some(hosts.clone());
@@ -315,13 +333,32 @@ impl HostDbClient {
         requests: &[Request],
     ) -> Result<Vec<Result<(), HostDbError>>, HostDbError> {
         let client = self.connected(conn).await?;
-        let result = transaction(client, subnets, requests).await;
+        let result = match tokio::time::timeout(
+            self.timeout,
+            transaction(client, subnets, requests),
+        )
+        .await
+        {
+            Ok(result) => result,
+            Err(_) => {
+                // Dropping the connection ends the transaction on the server.
+                *conn = None;
+                Err(self.timed_out())
+            }
+        };
         // Whatever happened, what the cache holds may be stale now.
         *self.cache.lock().await = None;
         if result.is_err() {
             drop_if_closed(conn);
         }
         result
+    }
+
+    fn timed_out(&self) -> HostDbError {
+        HostDbError::Timeout {
+            target: self.target.clone(),
+            timeout: self.timeout,
+        }
     }
 }
 

@@ -83,6 +83,17 @@ pub enum HostDbError {
         /// The versions rack supports.
         supported: String,
     },
+    /// The database did not answer in time; the connection was dropped, so the server
+    /// rolls back whatever the transaction had not committed.
+    #[error(
+        "The Kea hosts database at {target} did not answer within {timeout:?}; check that PostgreSQL is not overloaded or blocked by locks, or raise the timeout"
+    )]
+    Timeout {
+        /// host:port/database.
+        target: String,
+        /// How long the operation could take.
+        timeout: std::time::Duration,
+    },
     /// A statement failed.
     #[error("The Kea hosts database failed to {what}")]
     Database {

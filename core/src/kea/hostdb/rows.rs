@@ -339,6 +339,44 @@ pub fn host_values(r: &Reservation, subnet_id: u32) -> Result<HostValues, HostDb
     })
 }
 
+/// The widths of the `hosts` columns rack writes text into (characters).
+const HOSTNAME_WIDTH: usize = 255;
+const BOOT_FILE_WIDTH: usize = 128;
+const CLIENT_CLASSES_WIDTH: usize = 255;
+
+/// The values of `r` too long for their `hosts` column, by the lease attribute that
+/// holds them, with why: refused at plan time rather than by the database at apply.
+pub fn too_long(r: &Reservation) -> Vec<(&'static str, String)> {
+    let joined = r.client_classes.join(",");
+    let checks = [
+        (
+            "hostname",
+            r.hostname.as_deref().unwrap_or_default(),
+            HOSTNAME_WIDTH,
+        ),
+        (
+            "boot_file",
+            r.boot_file_name.as_deref().unwrap_or_default(),
+            BOOT_FILE_WIDTH,
+        ),
+        ("client_classes", joined.as_str(), CLIENT_CLASSES_WIDTH),
+    ];
+    checks
+        .into_iter()
+        .filter(|(_, value, width)| value.chars().count() > *width)
+        .map(|(attribute, value, width)| {
+            (
+                attribute,
+                format!(
+                    "Kea's hosts table holds at most {width} characters here (joined by commas \
+                     for classes); this value has {}.",
+                    value.chars().count()
+                ),
+            )
+        })
+        .collect()
+}
+
 /// The `schema_version` rows rack accepts (version, minor): what Kea 2.2 creates.
 pub const SUPPORTED_SCHEMAS: &[(i32, i32)] = &[(13, 0)];
 
@@ -522,6 +560,20 @@ mod tests {
             host_values(&bad, 7),
             Err(HostDbError::OptionNotHex { code: 250, .. })
         ));
+    }
+
+    #[test]
+    fn values_too_long_for_their_columns_are_named() {
+        let mut r = Reservation::new(cidr(), identifier_of(HW_ADDRESS, &[2, 0, 0, 0, 0, 1]));
+        r.hostname = Some("h".repeat(255));
+        r.boot_file_name = Some("b".repeat(129));
+        let found = too_long(&r);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, "boot_file");
+        assert!(
+            found[0].1.contains("128") && found[0].1.contains("129"),
+            "{found:?}"
+        );
     }
 
     #[test]
