@@ -25,7 +25,7 @@ pub fn read_all() -> String {
 }
 
 /// Serialises rack's writers per subnet for the rest of the transaction (Kea's own index
-/// on address and subnet is not unique since schema 9.5, so two writers could otherwise
+/// on address and subnet is not unique since schema 6.2, so two writers could otherwise
 /// both find an address free). `$1` (`int8[]`): one key per subnet, sorted, so writers
 /// always lock in the same order.
 pub const LOCK_SUBNETS: &str = "SELECT pg_advisory_xact_lock(k) FROM unnest($1::int8[]) AS k";
