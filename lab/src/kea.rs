@@ -65,7 +65,19 @@ pub struct Kea {
 impl Kea {
     /// Creates the namespaces and veth pair, starts kea-dhcp4 inside and the agent
     /// outside, and waits until the agent answers `list-commands` from dhcp4.
+    /// Reservations live in the configuration (changed by `config-set`).
     pub fn start() -> Result<Self, FixtureError> {
+        Self::start_with(None)
+    }
+
+    /// [`Kea::start`] with kea-dhcp4 looking reservations up in a host database as well:
+    /// `hosts_database` is its `hosts-database` object, as JSON (for PostgreSQL:
+    /// [`crate::postgres::Postgres::kea_hosts_database`]).
+    pub fn start_with_hosts_database(hosts_database: &str) -> Result<Self, FixtureError> {
+        Self::start_with(Some(hosts_database))
+    }
+
+    fn start_with(hosts_database: Option<&str>) -> Result<Self, FixtureError> {
         let started = Instant::now();
         let ip = process::find_binary("ip", "iproute2")?;
         let dhcp4 = process::find_binary("kea-dhcp4", "kea-dhcp4-server")?;
@@ -117,6 +129,7 @@ impl Kea {
                "option-data": [{{"name": "routers", "data": "{SERVER_ADDR}"}}]}}]"#
             ),
             log: &d.join("kea-dhcp4.log"),
+            hosts_database,
         });
         std::fs::write(&config_file, dhcp4_conf)
             .map_err(|e| err(format!("cannot write kea-dhcp4.conf: {e}")))?;
@@ -326,6 +339,9 @@ pub struct Dhcp4Conf<'a> {
     pub subnet4: &'a str,
     /// kea-dhcp4's log file.
     pub log: &'a Path,
+    /// The `hosts-database` object, as JSON, when reservations are also looked up in a
+    /// host database.
+    pub hosts_database: Option<&'a str>,
 }
 
 /// kea-dhcp4's configuration file.
@@ -334,7 +350,7 @@ pub fn dhcp4_conf(c: &Dhcp4Conf<'_>) -> String {
         r#"{{"Dhcp4": {{
   "interfaces-config": {interfaces},
   "control-socket": {{"socket-type": "unix", "socket-name": "{socket}"}},
-  "lease-database": {leases},
+  "lease-database": {leases},{hosts}
   "hooks-libraries": [{{"library": "{LEASE_CMDS}"}}],
   "valid-lifetime": {lifetime},
   "subnet4": {subnets},
@@ -344,6 +360,10 @@ pub fn dhcp4_conf(c: &Dhcp4Conf<'_>) -> String {
         interfaces = c.interfaces_config,
         socket = c.socket.display(),
         leases = c.lease_database,
+        hosts = c
+            .hosts_database
+            .map(|h| format!("\n  \"hosts-database\": {h},"))
+            .unwrap_or_default(),
         lifetime = c.valid_lifetime,
         subnets = c.subnet4,
         log = c.log.display(),

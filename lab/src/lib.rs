@@ -3,7 +3,7 @@
 //! and `scripts/up`.
 //!
 //! Real backends started in temp dirs on 127.0.0.1 (Kea's DHCP side and libvirtd in
-//! network namespaces the fixtures create). Plain std code with no dependencies. Every
+//! network namespaces the fixtures create; PostgreSQL also on a unix socket there). Plain std code with no dependencies. Every
 //! daemon is stopped by its PID and its temp dir removed when its handle is dropped,
 //! also when a test panics.
 
@@ -13,6 +13,7 @@ pub mod libvirt;
 pub mod named;
 pub mod netns;
 pub mod pdns;
+pub mod postgres;
 pub mod process;
 pub mod standing;
 pub mod storage;
@@ -23,4 +24,5 @@ pub use kea::Kea;
 pub use libvirt::Libvirt;
 pub use named::Named;
 pub use pdns::PowerDns;
+pub use postgres::Postgres;
 pub use process::FixtureError;

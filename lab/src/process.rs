@@ -201,9 +201,26 @@ pub fn tail(log: &Path) -> String {
 }
 
 /// Runs `cmd` to completion and returns its stdout, or an error with its stderr.
-pub fn run(mut cmd: Command, what: &str) -> Result<String, FixtureError> {
-    let out = cmd
-        .output()
+pub fn run(cmd: Command, what: &str) -> Result<String, FixtureError> {
+    run_with_input(cmd, &[], what)
+}
+
+/// [`run`] with `input` written to the command's stdin (for secrets and scripts that
+/// must not appear on a command line).
+pub fn run_with_input(mut cmd: Command, input: &[u8], what: &str) -> Result<String, FixtureError> {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| err(format!("cannot run {what}: {e}")))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(input)
+            .map_err(|e| err(format!("cannot write to {what}: {e}")))?;
+    }
+    let out = child
+        .wait_with_output()
         .map_err(|e| err(format!("cannot run {what}: {e}")))?;
     if !out.status.success() {
         return Err(err(format!(

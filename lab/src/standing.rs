@@ -361,6 +361,7 @@ impl Lab {
                "option-data": [{{"name": "routers", "data": "{FARM_GATEWAY}"}}]}}]"#
                     ),
                     log: &d.join("kea-dhcp4.log"),
+                    hosts_database: None,
                 });
                 named::write(&config, &text)?;
             }

@@ -33,33 +33,42 @@ impl DhcpBackend for KeaBackend {
     }
 
     async fn leases(&self, filter: LeaseFilter) -> Result<Vec<ActiveLease>, DhcpError> {
-        let query = match filter {
-            LeaseFilter::Subnet(c) => LeaseQuery::Subnet(c),
-            LeaseFilter::Mac(m) => LeaseQuery::HwAddress(m),
-        };
-        let leases = self.0.leases(query).await?;
-        let config = self.0.configuration().await?;
-        let subnets = kea::config::subnets(&config).map_err(DhcpError::Config)?;
-        Ok(leases
-            .into_iter()
-            .map(|l| ActiveLease {
-                ip: l.ip_address,
-                mac: l.hw_address,
-                client_id: l.client_id,
-                hostname: l.hostname,
-                subnet: subnets
-                    .iter()
-                    .find(|s| s.id == Some(l.subnet_id))
-                    .map(|s| s.cidr),
-                valid_lifetime: l.valid_lifetime,
-                cltt: l.cltt,
-                expires: l.cltt.saturating_add(l.valid_lifetime),
-                state: match l.state {
-                    0 => "default",
-                    1 => "declined",
-                    _ => "expired-reclaimed",
-                },
-            })
-            .collect())
+        leases(&self.0, filter).await
     }
+}
+
+/// The active leases of the server behind `client`, with their subnets' CIDRs from its
+/// configuration; the host-database backend reads leases the same way.
+pub(super) async fn leases(
+    client: &KeaClient,
+    filter: LeaseFilter,
+) -> Result<Vec<ActiveLease>, DhcpError> {
+    let query = match filter {
+        LeaseFilter::Subnet(c) => LeaseQuery::Subnet(c),
+        LeaseFilter::Mac(m) => LeaseQuery::HwAddress(m),
+    };
+    let leases = client.leases(query).await?;
+    let config = client.configuration().await?;
+    let subnets = kea::config::subnets(&config).map_err(DhcpError::Config)?;
+    Ok(leases
+        .into_iter()
+        .map(|l| ActiveLease {
+            ip: l.ip_address,
+            mac: l.hw_address,
+            client_id: l.client_id,
+            hostname: l.hostname,
+            subnet: subnets
+                .iter()
+                .find(|s| s.id == Some(l.subnet_id))
+                .map(|s| s.cidr),
+            valid_lifetime: l.valid_lifetime,
+            cltt: l.cltt,
+            expires: l.cltt.saturating_add(l.valid_lifetime),
+            state: match l.state {
+                0 => "default",
+                1 => "declined",
+                _ => "expired-reclaimed",
+            },
+        })
+        .collect())
 }

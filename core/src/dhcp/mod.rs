@@ -1,11 +1,13 @@
 //! DHCPv4 reservations and leases, whatever server holds them: the [`DhcpBackend`]
 //! trait the DHCP resources are written against, its Kea ([`kea::KeaBackend`], through the
-//! control agent) and libvirt ([`libvirt::LibvirtBackend`], the static host entries of a
+//! control agent; [`kea_hostdb::KeaHostDbBackend`], reservations in Kea's PostgreSQL host
+//! database) and libvirt ([`libvirt::LibvirtBackend`], the static host entries of a
 //! libvirt network) implementations, and the catalogue of DHCPv4 options rack accepts
 //! ([`options`]). The reservation model (`Reservation`, `Change`) is [`crate::kea`]'s and
 //! backend-neutral.
 
 pub mod kea;
+pub mod kea_hostdb;
 pub mod libvirt;
 pub mod options;
 
@@ -14,11 +16,13 @@ use std::fmt;
 use async_trait::async_trait;
 
 use crate::Cidr;
+use crate::kea::hostdb::HostDbError;
 use crate::kea::{Change, ConfigError, Expect, KeaError, Reservation};
 use crate::libvirt::DhcpHostError;
 use crate::net::MacAddress;
 
 pub use self::kea::KeaBackend;
+pub use self::kea_hostdb::KeaHostDbBackend;
 pub use self::libvirt::{HypervisorSource, LibvirtBackend};
 
 /// Why a DHCP backend could not do what was asked.
@@ -32,6 +36,9 @@ pub enum DhcpError {
     /// The Kea backend failed.
     #[error(transparent)]
     Kea(KeaError),
+    /// Kea's host database failed.
+    #[error(transparent)]
+    HostDb(HostDbError),
     /// The libvirt backend failed (boxed: libvirt's errors are large).
     #[error(transparent)]
     Libvirt(Box<DhcpHostError>),
@@ -60,6 +67,15 @@ impl From<KeaError> for DhcpError {
         match e {
             KeaError::Config(c) => Self::Config(c),
             other => Self::Kea(other),
+        }
+    }
+}
+
+impl From<HostDbError> for DhcpError {
+    fn from(e: HostDbError) -> Self {
+        match e {
+            HostDbError::Config(c) => Self::Config(c),
+            other => Self::HostDb(other),
         }
     }
 }

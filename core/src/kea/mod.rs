@@ -3,11 +3,14 @@
 //! - `commands`: the JSON of the control channel's commands and answers, no I/O;
 //! - `config`: the reservation model and the pure edit of a configuration;
 //! - `client`: HTTP to the control agent, the cached configuration and the coalesced
-//!   writes.
+//!   writes;
+//! - `hostdb`: reservations as rows of Kea's PostgreSQL host database instead of its
+//!   configuration.
 
 mod client;
 pub mod commands;
 pub mod config;
+pub mod hostdb;
 
 pub use client::{COALESCE_WINDOW, Expect, KeaClient, KeaConfig, LeaseQuery, Secret};
 pub use commands::{Answer, Command, Lease4, MalformedAnswer, ResultCode};

@@ -1,9 +1,11 @@
 //! The Kea client against a real kea-dhcp4 and kea-ctrl-agent (Kea 2.2 in Debian 12),
 //! with busybox udhcpc as the DHCP client in a network namespace of the fixture's own.
 //! They fail (never skip) naming the missing binary when Kea or busybox is absent.
+//! `hostdb` does the same with the reservations in Kea's PostgreSQL host database.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod hostdb;
 mod trust;
 
 use rack_core::Cidr;
@@ -12,6 +14,7 @@ use rack_core::kea::{
     Reservation, Secret,
 };
 use rack_lab::Kea;
+use rack_lab::kea::DhcpLease;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
@@ -81,12 +84,8 @@ fn hex(text: &str) -> String {
     text.bytes().map(|b| format!("{b:02x}")).collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reservation_lifecycle_reaches_a_dhcp_client() {
-    let kea = start();
-    let c = client(&kea);
-    let before = raw_config(&kea);
-
+/// A PXE client's reservation: address, hostname, next-server, boot file and options.
+fn pxe_reservation() -> Reservation {
     let mut r = reservation("02:00:00:00:00:01", "10.77.0.42");
     r.hostname = Some("node1".into());
     r.next_server = Some("10.77.0.5".parse().unwrap());
@@ -95,6 +94,37 @@ async fn reservation_lifecycle_reaches_a_dhcp_client() {
         OptionData::by_code(67, "boot/grubx64.efi"),
         OptionData::by_code(114, "http://portal.example/"),
     ];
+    r
+}
+
+/// What `udhcpc` (asking for options 67 and 114) gets for [`pxe_reservation`].
+fn assert_pxe_lease(lease: &DhcpLease) {
+    assert_eq!(lease.ip, "10.77.0.42");
+    assert_eq!(lease.siaddr.as_deref(), Some("10.77.0.5"));
+    assert_eq!(lease.boot_file.as_deref(), Some("pxelinux.0"));
+    assert_eq!(
+        lease.options.get("hostname").map(String::as_str),
+        Some("node1")
+    );
+    assert_eq!(
+        lease.options.get("bootfile").map(String::as_str),
+        Some("boot/grubx64.efi"),
+        "{lease:?}"
+    );
+    assert_eq!(
+        lease.options.get("opt114"),
+        Some(&hex("http://portal.example/")),
+        "{lease:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reservation_lifecycle_reaches_a_dhcp_client() {
+    let kea = start();
+    let c = client(&kea);
+    let before = raw_config(&kea);
+
+    let r = pxe_reservation();
     c.apply(Change::Add(r.clone())).await.unwrap();
 
     // The reservation is there, and nothing else moved.
@@ -124,23 +154,7 @@ async fn reservation_lifecycle_reaches_a_dhcp_client() {
     let started = Instant::now();
     let lease = kea.udhcpc("02:00:00:00:00:01", &[67, 114]).unwrap();
     eprintln!("udhcpc: {:?} in {:?}", lease, started.elapsed());
-    assert_eq!(lease.ip, "10.77.0.42");
-    assert_eq!(lease.siaddr.as_deref(), Some("10.77.0.5"));
-    assert_eq!(lease.boot_file.as_deref(), Some("pxelinux.0"));
-    assert_eq!(
-        lease.options.get("hostname").map(String::as_str),
-        Some("node1")
-    );
-    assert_eq!(
-        lease.options.get("bootfile").map(String::as_str),
-        Some("boot/grubx64.efi"),
-        "{lease:?}"
-    );
-    assert_eq!(
-        lease.options.get("opt114"),
-        Some(&hex("http://portal.example/")),
-        "{lease:?}"
-    );
+    assert_pxe_lease(&lease);
 
     // Update in place: a new address, same place in the list.
     let mut moved = r.clone();

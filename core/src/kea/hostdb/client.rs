@@ -1,0 +1,583 @@
+//! The connection to Kea's host database, the read that fills the cache, and the
+//! transactions that write batches of changes.
+//!
+//! # Reads
+//!
+//! [`HostDbClient::reservations`] answers from every DHCPv4 host of the server's subnets,
+//! read by one query (hosts joined with their options) and kept until the next write
+//! or [`HostDbClient::invalidate`].
+//!
+//! # Writes
+//!
+//! [`HostDbClient::apply`] queues its change; whoever holds the connection next takes
+//! everything queued and writes it in one transaction (changes that arrive while a batch
+//! is written go together in the next one). Inside it: an advisory lock per subnet the
+//! batch touches (rack's writers to one subnet take turns), the rows the changes are
+//! about read and locked (`FOR UPDATE`), each change checked against them (see
+//! [`super::plan`]), then the deletes, updates and inserts as one statement each, and
+//! the commit. A change refused by the check fails alone; a statement that fails fails
+//! the whole batch and nothing is written.
+//!
+//! The connection is plain TCP or a unix socket; the password is given to the client
+//! library in memory, never in a URL, a file or a command line.
+
+use std::sync::{Arc, Mutex as StdMutex};
+use std::time::Duration;
+
+use tokio::sync::{Mutex, oneshot};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, NoTls, Row};
+
+use super::plan::{self, Request};
+use super::rows::{
+    self, HostColumns, HostRow, HostValues, OptionRow, OptionValues, StoredHost, SubnetIds,
+};
+use super::{HostDbError, sql};
+use crate::kea::{Change, Expect, Reservation, Secret};
+use crate::net::Cidr;
+
+/// How long connecting may take unless configured.
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one read or one batch's transaction may take unless configured: 500 hosts
+/// are a few statements over arrays, written in milliseconds; waiting for another
+/// writer's subnet lock is what can take longer.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// One Kea host database and how to reach it.
+#[derive(Debug, Clone)]
+pub struct HostDbConfig {
+    /// `postgresql://user@host:port/database` (also the key=value form libpq accepts),
+    /// without a password.
+    pub url: String,
+    /// The role's password.
+    pub password: Option<Secret>,
+    /// How long connecting may take.
+    pub connect_timeout: Duration,
+    /// How long one read, or one batch's transaction, may take.
+    pub timeout: Duration,
+}
+
+impl HostDbConfig {
+    /// `url` with `password` and the default connect timeout.
+    pub fn new(url: impl Into<String>, password: Option<Secret>) -> Self {
+        Self {
+            url: url.into(),
+            password,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+}
+
+/// A change waiting for the next batch.
+struct Queued {
+    request: Request,
+    reply: oneshot::Sender<Result<(), HostDbError>>,
+}
+
+/// The client of one Kea host database.
+pub struct HostDbClient {
+    pg: tokio_postgres::Config,
+    target: String,
+    user: String,
+    timeout: Duration,
+    /// The connection; held for a whole read or batch.
+    conn: Mutex<Option<Client>>,
+    /// Every host of the server's subnets, as last read.
+    cache: Mutex<Option<Arc<Vec<StoredHost>>>>,
+    queue: StdMutex<Vec<Queued>>,
+}
+
+impl std::fmt::Debug for HostDbClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostDbClient")
+            .field("target", &self.target)
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
+}
+
+fn db_error(what: &'static str) -> impl Fn(tokio_postgres::Error) -> HostDbError {
+    move |e| match e.code() {
+        Some(c) if *c == SqlState::UNIQUE_VIOLATION => HostDbError::ConcurrentInsert {
+            detail: e
+                .as_db_error()
+                .and_then(|d| d.detail())
+                .unwrap_or("unique index")
+                .to_owned(),
+        },
+        _ => HostDbError::Database {
+            what,
+            source: Arc::new(e),
+        },
+    }
+}
+
+impl HostDbClient {
+    /// A client for `config`; connects on first use.
+    pub fn new(config: HostDbConfig) -> Result<Self, HostDbError> {
+        let mut pg: tokio_postgres::Config =
+            config
+                .url
+                .parse()
+                .map_err(|e: tokio_postgres::Error| HostDbError::InvalidUrl {
+                    reason: e.to_string(),
+                })?;
+        if pg.get_password().is_some() {
+            return Err(HostDbError::PasswordInUrl);
+        }
+        if let Some(p) = &config.password {
+            pg.password(p.expose());
+        }
+        pg.connect_timeout(config.connect_timeout);
+        pg.application_name("rack");
+        let hosts: Vec<String> = pg
+            .get_hosts()
+            .iter()
+            .map(|h| match h {
+                tokio_postgres::config::Host::Tcp(name) => name.clone(),
+                tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
+            })
+            .collect();
+        let port = pg.get_ports().first().copied().unwrap_or(5432);
+        let target = format!(
+            "{}:{port}/{}",
+            hosts.join(","),
+            pg.get_dbname().unwrap_or_default()
+        );
+        let user = pg.get_user().unwrap_or_default().to_owned();
+        Ok(Self {
+            pg,
+            target,
+            user,
+            timeout: config.timeout,
+            conn: Mutex::new(None),
+            cache: Mutex::new(None),
+            queue: StdMutex::new(Vec::new()),
+        })
+    }
+
+    /// `host:port/database`, for messages.
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// Connects and checks the schema version.
+    async fn connect(&self) -> Result<Client, HostDbError> {
+        let (client, connection) = self.pg.connect(NoTls).await.map_err(|e| {
+            let refused = e.code().is_some_and(|c| {
+                *c == SqlState::INVALID_PASSWORD
+                    || *c == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
+            });
+            if refused {
+                HostDbError::AuthFailed {
+                    target: self.target.clone(),
+                    user: self.user.clone(),
+                }
+            } else {
+                HostDbError::Unreachable {
+                    target: self.target.clone(),
+                    source: Arc::new(e),
+                }
+            }
+        })?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "Kea hosts database connection ended");
+            }
+        });
+        let row = client
+            .query_one(sql::SCHEMA_VERSION, &[])
+            .await
+            .map_err(|e| {
+                if e.code() == Some(&SqlState::UNDEFINED_TABLE) {
+                    HostDbError::NoSchema {
+                        target: self.target.clone(),
+                    }
+                } else {
+                    db_error("read schema_version")(e)
+                }
+            })?;
+        let version: i32 = row.try_get(0).map_err(db_error("read schema_version"))?;
+        let minor: Option<i32> = row.try_get(1).map_err(db_error("read schema_version"))?;
+        rows::check_schema(version, minor.unwrap_or(0))?;
+        tracing::debug!(target = %self.target, version, "connected to the Kea hosts database");
+        Ok(client)
+    }
+
+    /// Checks that the database answers, with the credentials and a supported schema.
+    pub async fn check(&self) -> Result<(), HostDbError> {
+        let mut conn = self.conn.lock().await;
+        self.connected(&mut conn).await.map(|_| ())
+    }
+
+    async fn connected<'a>(
+        &self,
+        conn: &'a mut Option<Client>,
+    ) -> Result<&'a mut Client, HostDbError> {
+        if conn.as_ref().is_none_or(Client::is_closed) {
+            *conn = Some(self.connect().await?);
+        }
+        conn.as_mut().ok_or(HostDbError::Abandoned)
+    }
+
+    /// The reservations of `subnet`, from the cache filled by one read of every host of
+    /// the server's `subnets`.
+    pub async fn reservations(
+        &self,
+        subnets: &SubnetIds,
+        subnet: Cidr,
+    ) -> Result<Vec<Reservation>, HostDbError> {
+        let id = i64::from(subnets.id(subnet)?);
+        let hosts = self.all_hosts(subnets).await?;
+        Ok(hosts
+            .iter()
+            .filter(|h| h.row.columns.subnet_id == id)
+            .map(|h| h.reservation(subnet))
+            .collect())
+    }
+
+    async fn all_hosts(&self, subnets: &SubnetIds) -> Result<Arc<Vec<StoredHost>>, HostDbError> {
+        // The connection first, then the cache: the order writes take them in.
+        let mut conn = self.conn.lock().await;
+        let mut cache = self.cache.lock().await;
+        if let Some(hosts) = cache.as_ref() {
+            return Ok(hosts.clone());
+        }
+        let client = self.connected(&mut conn).await?;
+        let (statement, ids) = (sql::read_all(), subnets.ids());
+        let params: [&(dyn ToSql + Sync); 1] = [&ids];
+        let read = tokio::time::timeout(self.timeout, client.query(&statement, &params));
+        let rows = match read.await {
+            Ok(Ok(rows)) => rows,
+            Ok(Err(e)) => {
+                drop_if_closed(&mut conn);
+                return Err(db_error("read the hosts")(e));
+            }
+            Err(_) => {
+                *conn = None;
+                return Err(self.timed_out());
+            }
+        };
+        let hosts = Arc::new(fold_rows(&rows).map_err(db_error("read the hosts"))?);
+        tracing::debug!(hosts = hosts.len(), "read the Kea hosts database");
+        *cache = Some(hosts.clone());
+        Ok(hosts)
+    }
+
+    /// Drops what was read, so the next read asks the database.
+    pub async fn invalidate(&self) {
+        *self.cache.lock().await = None;
+    }
+
+    /// Applies one change where `expect` (when given) accepts the reservation it is about
+    /// as the database holds it inside the transaction; changes that arrive together share
+    /// a transaction.
+    pub async fn apply(
+        &self,
+        subnets: &SubnetIds,
+        change: Change,
+        expect: Option<Expect>,
+    ) -> Result<(), HostDbError> {
+        let (reply, answer) = oneshot::channel();
+        if let Ok(mut queue) = self.queue.lock() {
+            queue.push(Queued {
+                request: Request { change, expect },
+                reply,
+            });
+        }
+        // Whoever holds the connection next writes everything queued by then, this
+        // change included unless an earlier holder took it.
+        let mut conn = self.conn.lock().await;
+        let batch: Vec<Queued> = self
+            .queue
+            .lock()
+            .map(|mut q| std::mem::take(&mut *q))
+            .unwrap_or_default();
+        if !batch.is_empty() {
+            let (requests, replies): (Vec<Request>, Vec<_>) =
+                batch.into_iter().map(|q| (q.request, q.reply)).unzip();
+            match self.write(&mut conn, subnets, &requests).await {
+                Ok(outcomes) => {
+                    for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                        let _ = reply.send(outcome);
+                    }
+                }
+                Err(e) => {
+                    for reply in replies {
+                        let _ = reply.send(Err(e.clone()));
+                    }
+                }
+            }
+        }
+        drop(conn);
+        answer.await.unwrap_or(Err(HostDbError::Abandoned))
+    }
+
+    /// Writes `requests` in one transaction and returns how each ended; `Err` when the
+    /// transaction failed and nothing was written.
+    pub async fn apply_batch(
+        &self,
+        subnets: &SubnetIds,
+        requests: &[Request],
+    ) -> Result<Vec<Result<(), HostDbError>>, HostDbError> {
+        let mut conn = self.conn.lock().await;
+        self.write(&mut conn, subnets, requests).await
+    }
+
+    async fn write(
+        &self,
+        conn: &mut Option<Client>,
+        subnets: &SubnetIds,
+        requests: &[Request],
+    ) -> Result<Vec<Result<(), HostDbError>>, HostDbError> {
+        let client = self.connected(conn).await?;
+        let result = match tokio::time::timeout(
+            self.timeout,
+            transaction(client, subnets, requests),
+        )
+        .await
+        {
+            Ok(result) => result,
+            Err(_) => {
+                // Dropping the connection ends the transaction on the server.
+                *conn = None;
+                Err(self.timed_out())
+            }
+        };
+        // Whatever happened, what the cache holds may be stale now.
+        *self.cache.lock().await = None;
+        if result.is_err() {
+            drop_if_closed(conn);
+        }
+        result
+    }
+
+    fn timed_out(&self) -> HostDbError {
+        HostDbError::Timeout {
+            target: self.target.clone(),
+            timeout: self.timeout,
+        }
+    }
+}
+
+fn drop_if_closed(conn: &mut Option<Client>) {
+    if conn.as_ref().is_some_and(Client::is_closed) {
+        *conn = None;
+    }
+}
+
+/// The rows of `hosts LEFT JOIN dhcp4_options` (the columns of [`sql::read_all`]).
+fn fold_rows(rows: &[Row]) -> Result<Vec<StoredHost>, tokio_postgres::Error> {
+    let mut joined = Vec::with_capacity(rows.len());
+    for r in rows {
+        let host = HostRow {
+            host_id: r.try_get(0)?,
+            dhcp6_subnet_id: r.try_get(4)?,
+            columns: HostColumns {
+                identifier: r.try_get(1)?,
+                identifier_type: r.try_get(2)?,
+                subnet_id: r.try_get(3)?,
+                ipv4_address: r.try_get(5)?,
+                hostname: r.try_get(6)?,
+                client_classes: r.try_get(7)?,
+                next_server: r.try_get(8)?,
+                boot_file_name: r.try_get(9)?,
+            },
+        };
+        let option_id: Option<i32> = r.try_get(10)?;
+        let option = match option_id {
+            Some(_) => Some(OptionRow {
+                space: r.try_get(14)?,
+                columns: OptionValues {
+                    code: r.try_get(11)?,
+                    value: r.try_get(12)?,
+                    formatted_value: r.try_get(13)?,
+                },
+            }),
+            None => None,
+        };
+        joined.push((host, option));
+    }
+    Ok(rows::fold(joined))
+}
+
+/// One batch in one transaction: lock, read, check, write, commit.
+async fn transaction(
+    client: &mut Client,
+    subnets: &SubnetIds,
+    requests: &[Request],
+) -> Result<Vec<Result<(), HostDbError>>, HostDbError> {
+    let tx = client
+        .transaction()
+        .await
+        .map_err(db_error("begin a transaction"))?;
+
+    // Lock the subnets, in order.
+    let mut ids: Vec<u32> = requests
+        .iter()
+        .filter_map(|r| subnets.id(r.change.subnet()).ok())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let keys: Vec<i64> = ids.into_iter().map(sql::lock_key).collect();
+    tx.execute(sql::LOCK_SUBNETS, &[&keys])
+        .await
+        .map_err(db_error("lock the subnets"))?;
+
+    // The rows the changes are about, locked.
+    let (mut idents, mut kinds, mut id_subnets) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut ip_subnets, mut ips) = (Vec::new(), Vec::new());
+    for r in requests {
+        let Ok(subnet_id) = subnets.id(r.change.subnet()) else {
+            continue;
+        };
+        if let Ok((kind, bytes)) = rows::identifier_key(r.change.identifier()) {
+            idents.push(bytes);
+            kinds.push(kind);
+            id_subnets.push(i64::from(subnet_id));
+        }
+        if let Change::Add(res) | Change::Replace(res) = &r.change
+            && let Some(ip) = res.ip_address
+        {
+            ip_subnets.push(i64::from(subnet_id));
+            ips.push(i64::from(u32::from(ip)));
+        }
+    }
+    let locked = tx
+        .query(
+            &sql::lock_current(),
+            &[&idents, &kinds, &id_subnets, &ip_subnets, &ips],
+        )
+        .await
+        .map_err(db_error("read the hosts to change"))?;
+    let current = fold_rows(&locked).map_err(db_error("read the hosts to change"))?;
+
+    let plan = plan::plan(&current, subnets, requests);
+    if plan.writes_nothing() {
+        tx.rollback()
+            .await
+            .map_err(db_error("end the transaction"))?;
+        return Ok(plan.outcomes);
+    }
+
+    if !plan.delete.is_empty() {
+        tx.execute(sql::DELETE_HOSTS, &[&plan.delete])
+            .await
+            .map_err(db_error("delete hosts"))?;
+    }
+    let mut option_hosts: Vec<(i32, &[OptionValues])> = Vec::new();
+    if !plan.update.is_empty() {
+        let ids: Vec<i32> = plan.update.iter().map(|(id, _)| *id).collect();
+        let m = Managed::of(plan.update.iter().map(|(_, v)| v));
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&ids];
+        params.extend(m.params());
+        tx.execute(sql::UPDATE_HOSTS, &params)
+            .await
+            .map_err(db_error("update hosts"))?;
+        tx.execute(sql::DELETE_OPTIONS, &[&ids])
+            .await
+            .map_err(db_error("delete the options of updated hosts"))?;
+        option_hosts.extend(
+            plan.update
+                .iter()
+                .map(|(id, v)| (*id, v.options.as_slice())),
+        );
+    }
+    if !plan.insert.is_empty() {
+        let v = &plan.insert;
+        let ident: Vec<&[u8]> = v.iter().map(|v| v.host.identifier.as_slice()).collect();
+        let kind: Vec<i16> = v.iter().map(|v| v.host.identifier_type).collect();
+        let subnet: Vec<i64> = v.iter().map(|v| v.host.subnet_id).collect();
+        let m = Managed::of(v.iter());
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&ident, &kind, &subnet];
+        params.extend(m.params());
+        let inserted = tx
+            .query(sql::INSERT_HOSTS, &params)
+            .await
+            .map_err(db_error("insert hosts"))?;
+        for row in &inserted {
+            let id: i32 = row.try_get(0).map_err(db_error("insert hosts"))?;
+            let bytes: Vec<u8> = row.try_get(1).map_err(db_error("insert hosts"))?;
+            let kind: i16 = row.try_get(2).map_err(db_error("insert hosts"))?;
+            let subnet: i64 = row.try_get(3).map_err(db_error("insert hosts"))?;
+            if let Some(v) = v.iter().find(|v| {
+                v.host.identifier == bytes
+                    && v.host.identifier_type == kind
+                    && v.host.subnet_id == subnet
+            }) {
+                option_hosts.push((id, v.options.as_slice()));
+            }
+        }
+    }
+    let (mut host_ids, mut codes, mut values, mut formatted) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (id, options) in &option_hosts {
+        for o in options.iter() {
+            host_ids.push(*id);
+            codes.push(o.code);
+            values.push(o.value.as_deref());
+            formatted.push(o.formatted_value.as_deref());
+        }
+    }
+    if !host_ids.is_empty() {
+        tx.execute(
+            sql::INSERT_OPTIONS,
+            &[&host_ids, &codes, &values, &formatted],
+        )
+        .await
+        .map_err(db_error("insert options"))?;
+    }
+    tx.commit()
+        .await
+        .map_err(db_error("commit the transaction"))?;
+    tracing::debug!(
+        inserted = plan.insert.len(),
+        updated = plan.update.len(),
+        deleted = plan.delete.len(),
+        "wrote a batch to the Kea hosts database"
+    );
+    Ok(plan.outcomes)
+}
+
+/// The columns rack sets on both insert and update, one array each.
+struct Managed<'a> {
+    ip: Vec<Option<i64>>,
+    hostname: Vec<Option<&'a str>>,
+    classes: Vec<Option<&'a str>>,
+    next_server: Vec<Option<i64>>,
+    boot_file: Vec<Option<&'a str>>,
+}
+
+impl<'a> Managed<'a> {
+    fn of(values: impl Iterator<Item = &'a HostValues>) -> Self {
+        let mut m = Self {
+            ip: Vec::new(),
+            hostname: Vec::new(),
+            classes: Vec::new(),
+            next_server: Vec::new(),
+            boot_file: Vec::new(),
+        };
+        for v in values {
+            let h = &v.host;
+            m.ip.push(h.ipv4_address);
+            m.hostname.push(h.hostname.as_deref());
+            m.classes.push(h.client_classes.as_deref());
+            m.next_server.push(h.next_server);
+            m.boot_file.push(h.boot_file_name.as_deref());
+        }
+        m
+    }
+
+    /// The arrays, in the order the statements take them.
+    fn params(&self) -> [&(dyn ToSql + Sync); 5] {
+        [
+            &self.ip,
+            &self.hostname,
+            &self.classes,
+            &self.next_server,
+            &self.boot_file,
+        ]
+    }
+}
