@@ -11,6 +11,10 @@
 //!       url      = "https://10.0.0.67:8000"
 //!       username = "rack"
 //!       password = var.kea_password
+//!       hosts_database {
+//!         url      = "postgresql://rack@10.0.0.68:5432/kea"
+//!         password = var.kea_db_password
+//!       }
 //!     }
 //!   }
 //!   server "lab" {
@@ -22,6 +26,10 @@
 //! }
 //! ```
 //!
+//! With `hosts_database`, reservations are rows of Kea's PostgreSQL host database, which
+//! kea-dhcp4 (configured with that database as its `hosts-database`) looks up for each
+//! packet; the control agent still gives the subnets' ids and the leases.
+//!
 //! The default server's settings can also come from `RACK_DHCP_*` environment variables;
 //! with no `server` block at all, `RACK_DHCP_KEA_URL` defines a server named `default`.
 
@@ -30,7 +38,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rack_core::Cidr;
-use rack_core::dhcp::{DhcpBackend, KeaBackend, LibvirtBackend};
+use rack_core::dhcp::{DhcpBackend, KeaBackend, KeaHostDbBackend, LibvirtBackend};
+use rack_core::kea::hostdb::{HostDbClient, HostDbConfig};
 use rack_core::kea::{self, KeaClient, KeaConfig, KeaError, Secret};
 
 use crate::config::hypervisors::Hypervisors;
@@ -100,6 +109,40 @@ fn kea_block() -> Block {
             .env("RACK_DHCP_KEA_TIMEOUT")
             .description("How long one request may take. Default: `30s`.")
             .validator(duration_validator("A duration such as `30s` or `500ms`.")),
+    ])
+    .block(NestedBlock {
+        name: "hosts_database".into(),
+        nesting: Nesting::Single,
+        block: hosts_database_block(),
+        min_items: 0,
+        max_items: 1,
+    })
+}
+
+/// The `hosts_database` block of a Kea server.
+fn hosts_database_block() -> Block {
+    Block::new(
+        "Kea's PostgreSQL host database (schema 13.0, as `kea-admin db-init pgsql` of Kea \
+         2.2 creates it), which this server's kea-dhcp4 uses as its `hosts-database`. With \
+         it, rack writes each reservation as rows of `hosts` and `dhcp4_options`, with the \
+         changes that arrive together in one transaction, and kea-dhcp4 serves them at once \
+         without reconfiguration; the control agent still gives the subnets' ids (set `id` \
+         on every subnet) and the leases. Rows rack does not manage are never touched; \
+         import adopts them.",
+    )
+    .attributes([
+        Attribute::string("url")
+            .optional()
+            .env("RACK_DHCP_KEA_HOSTS_DATABASE_URL")
+            .description(
+                "`postgresql://user@host:port/database`, without a password (or libpq's \
+                 `key=value` form). Required.",
+            ),
+        Attribute::string("password")
+            .optional()
+            .sensitive()
+            .env("RACK_DHCP_KEA_HOSTS_DATABASE_PASSWORD")
+            .description("The database role's password."),
     ])
 }
 
@@ -235,8 +278,21 @@ fn apply_server_env(
     if slot.is_null() && lookup("RACK_DHCP_KEA_URL").is_some() {
         *slot = Value::Object(BTreeMap::new());
     }
-    if !slot.is_null() {
-        apply_env(&kea_block(), slot, &path.join_attr("kea"), lookup, diags);
+    if slot.is_null() {
+        return;
+    }
+    let kpath = path.join_attr("kea");
+    apply_env(&kea_block(), slot, &kpath, lookup, diags);
+    let Value::Object(kea) = slot else { return };
+    let db = kea
+        .entry("hosts_database".to_string())
+        .or_insert(Value::Null);
+    if db.is_null() && lookup("RACK_DHCP_KEA_HOSTS_DATABASE_URL").is_some() {
+        *db = Value::Object(BTreeMap::new());
+    }
+    if !db.is_null() {
+        let dpath = kpath.join_attr("hosts_database");
+        apply_env(&hosts_database_block(), db, &dpath, lookup, diags);
     }
 }
 
@@ -317,10 +373,22 @@ fn server(
     config.ca_cert_pem = str_attr(k, "ca_cert").map(str::to_string);
     config.client_cert_pem = str_attr(k, "client_cert").map(str::to_string);
     config.client_key_pem = str_attr(k, "client_key").map(Secret::new);
+    let hosts = match k.attr("hosts_database").filter(|d| !d.is_null()) {
+        Some(d) => Some(hosts_database(
+            name,
+            d,
+            &kpath.join_attr("hosts_database"),
+            diags,
+        )?),
+        None => None,
+    };
     match KeaClient::new(config) {
         Ok(client) => Some(DhcpServer {
             name: name.to_string(),
-            backend: Arc::new(KeaBackend(client)),
+            backend: match hosts {
+                Some(hosts) => Arc::new(KeaHostDbBackend { kea: client, hosts }),
+                None => Arc::new(KeaBackend(client)),
+            },
             replacing: std::sync::Mutex::default(),
         }),
         Err(e) => {
@@ -331,6 +399,35 @@ fn server(
             diags.push(
                 Diagnostic::from_error(&e, "Check the kea block of this server.")
                     .at(kpath.join_attr(attr)),
+            );
+            None
+        }
+    }
+}
+
+/// The host-database client of server `name`'s `hosts_database` block `d` at `path`.
+fn hosts_database(
+    name: &str,
+    d: &Value,
+    path: &AttributePath,
+    diags: &mut Diagnostics,
+) -> Option<HostDbClient> {
+    let Some(url) = str_attr(d, "url") else {
+        diags.error_at(
+            path.join_attr("url"),
+            format!("DHCP server {name:?} has a hosts database without a URL"),
+            "Set `url` in its hosts_database block (or RACK_DHCP_KEA_HOSTS_DATABASE_URL for the \
+             default server), e.g. postgresql://rack@db:5432/kea.",
+        );
+        return None;
+    };
+    let password = str_attr(d, "password").map(Secret::new);
+    match HostDbClient::new(HostDbConfig::new(url, password)) {
+        Ok(client) => Some(client),
+        Err(e) => {
+            diags.push(
+                Diagnostic::from_error(&e, "Check the hosts_database block of this server.")
+                    .at(path.join_attr("url")),
             );
             None
         }
@@ -403,5 +500,43 @@ mod tests {
         assert!(diags.is_empty());
         let e = servers.get(None).unwrap_err();
         assert!(e.detail.contains("RACK_DHCP_KEA_URL"));
+    }
+
+    #[test]
+    fn the_environment_can_add_a_hosts_database() {
+        let lookup = env(&[
+            ("RACK_DHCP_KEA_URL", "http://127.0.0.1:8000"),
+            (
+                "RACK_DHCP_KEA_HOSTS_DATABASE_URL",
+                "postgresql://kea@127.0.0.1:5432/kea",
+            ),
+            ("RACK_DHCP_KEA_HOSTS_DATABASE_PASSWORD", "hunter2"),
+        ]);
+        let mut diags = Diagnostics::new();
+        let servers = configure(&Value::Null, &lookup, &mut diags, &Hypervisors::default());
+        assert!(diags.is_empty(), "{diags:?}");
+        let s = servers.get(None).unwrap();
+        assert_eq!(s.backend.kind(), "Kea hosts database");
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn a_password_in_the_database_url_points_at_it() {
+        let lookup = env(&[
+            ("RACK_DHCP_KEA_URL", "http://127.0.0.1:8000"),
+            (
+                "RACK_DHCP_KEA_HOSTS_DATABASE_URL",
+                "postgresql://kea:hunter2@127.0.0.1:5432/kea",
+            ),
+        ]);
+        let mut diags = Diagnostics::new();
+        configure(&Value::Null, &lookup, &mut diags, &Hypervisors::default());
+        let d = diags.into_vec();
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(
+            d[0].attribute.as_ref().map(ToString::to_string).as_deref(),
+            Some("dhcp.server[\"default\"].kea.hosts_database.url")
+        );
+        assert!(!format!("{d:?}").contains("hunter2"));
     }
 }
