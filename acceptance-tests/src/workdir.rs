@@ -265,6 +265,43 @@ impl Workdir {
             .success()
     }
 
+    /// `terraform plan` of a configuration that must not plan; returns how it failed
+    /// (the diagnostics are on stderr).
+    #[track_caller]
+    pub fn plan_fails(&self) -> CmdResult {
+        self.run(&["plan", "-input=false", "-no-color"]).failure()
+    }
+
+    /// `terraform apply -auto-approve` that must fail; returns how it failed.
+    #[track_caller]
+    pub fn apply_fails(&self) -> CmdResult {
+        self.run(&["apply", "-auto-approve", "-input=false", "-no-color"])
+            .failure()
+    }
+
+    /// `terraform plan -out=<file>`; must succeed. Apply it with [`Workdir::apply_saved`].
+    #[track_caller]
+    pub fn save_plan(&self, file: &str) -> CmdResult {
+        let out = format!("-out={file}");
+        self.run(&["plan", "-input=false", "-no-color", &out])
+            .success()
+    }
+
+    /// `terraform plan -destroy -out=<file>`; must succeed.
+    #[track_caller]
+    pub fn save_destroy_plan(&self, file: &str) -> CmdResult {
+        let out = format!("-out={file}");
+        self.run(&["plan", "-destroy", "-input=false", "-no-color", &out])
+            .success()
+    }
+
+    /// `terraform apply <file>` of a plan saved before, without judging how it ends (a
+    /// saved plan is what tests of changes made meanwhile apply).
+    #[track_caller]
+    pub fn apply_saved(&self, file: &str) -> CmdResult {
+        self.run(&["apply", "-input=false", "-no-color", file])
+    }
+
     /// `terraform apply -auto-approve -json`; must succeed. Returns the machine-readable UI
     /// messages, one JSON object per line (`@level`, `@message`, `type`, ...).
     #[track_caller]

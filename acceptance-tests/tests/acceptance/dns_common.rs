@@ -31,6 +31,14 @@ pub struct Server {
     pub key: Key,
 }
 
+/// Starts the named fixture (zone `farm.`, open to its TSIG key) or fails; returns it with
+/// the server as the provider sees it. Keep the fixture alive as long as the server is used.
+pub fn start_named() -> (Named, Server) {
+    let named = Named::start().expect("start named");
+    let server = Server::of_named(&named);
+    (named, server)
+}
+
 impl Server {
     /// The named fixture with its update key.
     pub fn of_named(named: &Named) -> Self {

@@ -3,7 +3,7 @@
 //! data differently (case, relative names, uncompressed IPv6) -> destroy leaves only
 //! the zone's own records. And a PTR in a reverse zone named with the provider functions.
 
-use crate::dns_common::{PROVIDER, Server, add_bind_zone};
+use crate::dns_common::{PROVIDER, Server, add_bind_zone, start_named};
 use rack_lab::Named;
 
 /// A TXT string longer than one 255-byte `<character-string>`.
@@ -153,8 +153,7 @@ resource "rack_dns_record_set" "https" {{
 
 #[test]
 fn every_record_type() {
-    let named = Named::start().expect("start named");
-    let server = Server::of_named(&named);
+    let (_named, server) = start_named();
     let wd = server.workdir();
     wd.write_main(&config());
     wd.apply();

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use rack_acceptance_tests::{CmdResult, Workdir};
 
-use crate::dns_common::{PROVIDER, Server, a_record};
+use crate::dns_common::{PROVIDER, Server, a_record, start_named};
 use rack_lab::Named;
 
 /// `terraform state list`: the addresses in state, sorted.
@@ -56,8 +56,7 @@ resource "rack_dns_record_set" "alias" {{
 
 #[test]
 fn a_cname_beside_an_a_fails_its_create_and_plan_and_destroy_still_work() {
-    let named = Named::start().expect("start named");
-    let server = Server::of_named(&named);
+    let (_named, server) = start_named();
     let wd = server.workdir();
 
     // The CNAME is written after the A (depends_on): the server ignores it.
@@ -138,8 +137,7 @@ resource "rack_dns_record_set" "host" {{
 
 #[test]
 fn writes_that_timed_out_but_were_carried_out_are_adopted_by_the_next_apply() {
-    let named = Named::start().expect("start named");
-    let server = Server::of_named(&named);
+    let (named, server) = start_named();
     let mut wd = server.workdir();
     wd.set_env("RACK_DNS_TIMEOUT", "1s");
     wd.set_env("RACK_DNS_RETRIES", "0");
@@ -189,8 +187,7 @@ fn writes_that_timed_out_but_were_carried_out_are_adopted_by_the_next_apply() {
 
 #[test]
 fn replace_and_taint_of_record_sets_work() {
-    let named = Named::start().expect("start named");
-    let server = Server::of_named(&named);
+    let (_named, server) = start_named();
     let wd = server.workdir();
     wd.write_main(&format!("{PROVIDER}{}", a_and_cname("web", "")));
     wd.apply();
@@ -233,8 +230,7 @@ resource "rack_dns_record_set" "{prefix}{i}" {{
 
 #[test]
 fn two_terraform_processes_on_one_zone_never_lose_a_record() {
-    let named = Named::start().expect("start named");
-    let server = Server::of_named(&named);
+    let (_named, server) = start_named();
     let one = server.workdir();
     let two = server.workdir();
     for round in 0..10 {
@@ -274,8 +270,7 @@ fn txt_of(strings: usize) -> String {
 
 #[test]
 fn values_the_server_cannot_hold_are_refused_at_plan_time_at_their_attribute() {
-    let named = Named::start().expect("start named");
-    let server = Server::of_named(&named);
+    let (_named, server) = start_named();
     let wd = server.workdir();
 
     // 257 strings of 1 + 255 bytes: 65,792 bytes of RDATA, over the 65,535 an RR can hold.
@@ -377,8 +372,7 @@ fn web(ip: &str) -> String {
 
 #[test]
 fn a_ttl_changed_by_hand_between_plan_and_apply_is_refused() {
-    let named = Named::start().expect("start named");
-    let server = Server::of_named(&named);
+    let (_named, server) = start_named();
     let wd = server.workdir();
     wd.write_main(&web("10.10.60.2"));
     wd.apply();
