@@ -213,8 +213,7 @@ resource "rack_dhcp_lease" "pxe" {{
     wd.write_main(&config("pxe1"));
     wd.apply();
     wd.write_main(&config("pxe2"));
-    wd.run(&["plan", "-input=false", "-no-color", "-out=saved.tfplan"])
-        .success();
+    wd.save_plan("saved.tfplan");
 
     // An operator changes the boot file and adds an option, as Kea's own tools would.
     edit_out_of_band(&kea, |list| {
@@ -229,9 +228,7 @@ resource "rack_dhcp_lease" "pxe" {{
     });
     let by_hand = reservation(&kea, "02:00:00:00:00:d1").expect("the reservation exists");
 
-    let out = wd
-        .run(&["apply", "-input=false", "-no-color", "saved.tfplan"])
-        .failure();
+    let out = wd.apply_saved("saved.tfplan").failure();
     let text = flat(&out.stderr);
     assert!(
         text.contains("02:00:00:00:00:d1") && text.contains("changed outside"),
@@ -356,7 +353,7 @@ resource "rack_dhcp_lease" "x" {{
 }}
 "#
         ));
-        let out = wd.run(&["plan", "-input=false", "-no-color"]).failure();
+        let out = wd.plan_fails();
         let text = flat(&out.stderr);
         assert!(
             text.contains(&format!(
@@ -389,14 +386,7 @@ resource "rack_dhcp_lease" "gone" {{
 "#
     ));
     wd.apply();
-    wd.run(&[
-        "plan",
-        "-destroy",
-        "-input=false",
-        "-no-color",
-        "-out=destroy.tfplan",
-    ])
-    .success();
+    wd.save_destroy_plan("destroy.tfplan");
 
     // An operator gives the reservation to another machine after the plan was made.
     edit_out_of_band(&kea, |list| {
@@ -409,9 +399,7 @@ resource "rack_dhcp_lease" "gone" {{
     });
     let by_hand = reservation(&kea, mac).expect("the reservation exists");
 
-    let out = wd
-        .run(&["apply", "-input=false", "-no-color", "destroy.tfplan"])
-        .failure();
+    let out = wd.apply_saved("destroy.tfplan").failure();
     let text = flat(&out.stderr);
     assert!(
         text.contains(mac) && text.contains("changed outside") && text.contains("by-hand"),
@@ -431,17 +419,9 @@ resource "rack_dhcp_lease" "gone" {{
 
     // Removed by hand after the destroy plan: already gone is what destroy wants.
     wd.apply();
-    wd.run(&[
-        "plan",
-        "-destroy",
-        "-input=false",
-        "-no-color",
-        "-out=destroy.tfplan",
-    ])
-    .success();
+    wd.save_destroy_plan("destroy.tfplan");
     edit_out_of_band(&kea, |list| list.retain(|r| r["hw-address"] != mac));
-    wd.run(&["apply", "-input=false", "-no-color", "destroy.tfplan"])
-        .success();
+    wd.apply_saved("destroy.tfplan").success();
     assert!(reservations(&kea).is_empty(), "{:?}", reservations(&kea));
     wd.assert_destroyed();
 }
@@ -477,8 +457,7 @@ resource "rack_dhcp_lease" "l" {
 
     // The lease leaves the configuration; after the plan, an operator moves the entry.
     wd.write_main(&network);
-    wd.run(&["plan", "-input=false", "-no-color", "-out=remove.tfplan"])
-        .success();
+    wd.save_plan("remove.tfplan");
     virsh_ok(
         &lv,
         &[
@@ -493,9 +472,7 @@ resource "rack_dhcp_lease" "l" {
     );
     let by_hand = hosts();
 
-    let out = wd
-        .run(&["apply", "-input=false", "-no-color", "remove.tfplan"])
-        .failure();
+    let out = wd.apply_saved("remove.tfplan").failure();
     let text = flat(&out.stderr);
     assert!(
         text.contains("02:00:00:64:00:01")

@@ -272,14 +272,49 @@ pub fn nsupdate(addr: SocketAddr, key: &str, commands: &str) {
 
 /// Resource `name`: the A record set `name` in `farm.` with a TTL of 300, holding `ip`.
 pub fn a_record(name: &str, ip: &str) -> String {
+    record_set_with(
+        name,
+        "farm.",
+        name,
+        "A",
+        &hcl_list(&[ip]),
+        "  ttl     = 300\n",
+    )
+}
+
+/// Resource `label`: the record set `name` of type `rtype` in `zone`, holding `records`
+/// (each written as an HCL string).
+pub fn record_set(label: &str, zone: &str, name: &str, rtype: &str, records: &[&str]) -> String {
+    record_set_with(label, zone, name, rtype, &hcl_list(records), "")
+}
+
+/// Resource `label` as [`record_set`] writes it, with `records` an HCL expression and
+/// `extra` attribute lines (`ttl`, `depends_on`, ...) after it.
+pub fn record_set_with(
+    label: &str,
+    zone: &str,
+    name: &str,
+    rtype: &str,
+    records: &str,
+    extra: &str,
+) -> String {
     format!(
-        r#"resource "rack_dns_record_set" "{name}" {{
-  zone    = "farm."
+        r#"
+resource "rack_dns_record_set" "{label}" {{
+  zone    = "{zone}"
   name    = "{name}"
-  type    = "A"
-  ttl     = 300
-  records = ["{ip}"]
-}}
+  type    = "{rtype}"
+  records = {records}
+{extra}}}
 "#
     )
+}
+
+/// An HCL list of `items`, each an HCL string (quotes and backslashes escaped).
+pub fn hcl_list(items: &[&str]) -> String {
+    let quoted: Vec<String> = items
+        .iter()
+        .map(|item| format!("\"{}\"", item.replace('\\', "\\\\").replace('"', "\\\"")))
+        .collect();
+    format!("[{}]", quoted.join(", "))
 }

@@ -3,49 +3,38 @@
 //! answers -> plan is empty -> import gives the same state -> update in place ->
 //! out-of-band change is detected and put back -> destroy leaves nothing behind.
 
-use crate::dns_common::{PROVIDER, add_pdns_zone};
+use crate::dns_common::{PROVIDER, add_pdns_zone, hcl_list, record_set, record_set_with};
 use rack_lab::PowerDns;
 
 fn config(web: &str, mx: &str) -> String {
-    format!(
-        r#"{PROVIDER}
-resource "rack_dns_record_set" "web" {{
-  zone    = "lab."
-  name    = "web"
-  type    = "A"
-  ttl     = 300
-  records = ["{web}"]
-}}
-
-resource "rack_dns_record_set" "mail" {{
-  zone    = "lab."
-  name    = "mail"
-  type    = "A"
-  records = ["10.20.0.25"]
-}}
-
-resource "rack_dns_record_set" "mx" {{
-  zone    = "lab"
-  name    = "@"
-  type    = "MX"
-  records = ["{mx}"]
-}}
-
-resource "rack_dns_record_set" "txt" {{
-  zone    = "lab."
-  name    = "info"
-  type    = "TXT"
-  records = ["\"v=spf1 mx -all\"", "\"two\" \"strings\""]
-}}
-
-resource "rack_dns_record_set" "v6" {{
-  zone    = "lab."
-  name    = "web"
-  type    = "AAAA"
-  records = ["2001:0db8:0000:0000:0000:0000:0000:0002"]
-}}
-"#
-    )
+    [
+        PROVIDER.to_owned(),
+        record_set_with(
+            "web",
+            "lab.",
+            "web",
+            "A",
+            &hcl_list(&[web]),
+            "  ttl     = 300\n",
+        ),
+        record_set("mail", "lab.", "mail", "A", &["10.20.0.25"]),
+        record_set("mx", "lab", "@", "MX", &[mx]),
+        record_set(
+            "txt",
+            "lab.",
+            "info",
+            "TXT",
+            &[r#""v=spf1 mx -all""#, r#""two" "strings""#],
+        ),
+        record_set(
+            "v6",
+            "lab.",
+            "web",
+            "AAAA",
+            &["2001:0db8:0000:0000:0000:0000:0000:0002"],
+        ),
+    ]
+    .concat()
 }
 
 #[test]

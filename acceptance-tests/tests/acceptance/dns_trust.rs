@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use rack_acceptance_tests::{CmdResult, Workdir};
 
-use crate::dns_common::{PROVIDER, Server, a_record, start_named};
+use crate::dns_common::{
+    PROVIDER, Server, a_record, hcl_list, record_set, record_set_with, start_named,
+};
 use rack_lab::Named;
 
 /// `terraform state list`: the addresses in state, sorted.
@@ -32,27 +34,22 @@ fn apply_with(wd: &Workdir, extra: &[&str]) -> CmdResult {
 /// An A record set named `a_name` with 10.10.60.2, and a CNAME `www` to `web.farm.`
 /// carrying `depends` (a `depends_on` line, or nothing).
 fn a_and_cname(a_name: &str, depends: &str) -> String {
-    format!(
-        r#"
-resource "rack_dns_record_set" "web" {{
-  zone    = "farm."
-  name    = "{a_name}"
-  type    = "A"
-  ttl     = 300
-  records = ["10.10.60.2"]
-}}
-
-resource "rack_dns_record_set" "alias" {{
-  zone    = "farm."
-  name    = "www"
-  type    = "CNAME"
-  ttl     = 300
-  records = ["web.farm."]
-  {depends}
-}}
-"#
-    )
+    [
+        record_set_with("web", "farm.", a_name, "A", &hcl_list(&["10.10.60.2"]), TTL),
+        record_set_with(
+            "alias",
+            "farm.",
+            "www",
+            "CNAME",
+            &hcl_list(&["web.farm."]),
+            &format!("{TTL}  {depends}\n"),
+        ),
+    ]
+    .concat()
 }
+
+/// The TTL line of the record sets that set one.
+const TTL: &str = "  ttl     = 300\n";
 
 #[test]
 fn a_cname_beside_an_a_fails_its_create_and_plan_and_destroy_still_work() {
@@ -142,15 +139,14 @@ fn writes_that_timed_out_but_were_carried_out_are_adopted_by_the_next_apply() {
     wd.set_env("RACK_DNS_TIMEOUT", "1s");
     wd.set_env("RACK_DNS_RETRIES", "0");
     wd.write_main(&many_config());
-    wd.run(&["plan", "-input=false", "-no-color", "-out=saved.tfplan"])
-        .success();
+    wd.save_plan("saved.tfplan");
 
     // named stops answering while the apply sends its UPDATEs; they wait in its socket
     // buffer and are carried out when it resumes, after their timeouts.
     signal(named.pid(), "STOP");
     let resume = Resume(named.pid());
     let first = thread::scope(|s| {
-        let apply = s.spawn(|| wd.run(&["apply", "-input=false", "-no-color", "saved.tfplan"]));
+        let apply = s.spawn(|| wd.apply_saved("saved.tfplan"));
         thread::sleep(Duration::from_secs(3));
         drop(resume);
         apply.join().expect("the apply thread")
@@ -213,16 +209,15 @@ fn replace_and_taint_of_record_sets_work() {
 fn round_config(prefix: &str, octet: u8, round: usize) -> String {
     let mut text = PROVIDER.to_string();
     for i in 0..5 {
-        text.push_str(&format!(
-            r#"
-resource "rack_dns_record_set" "{prefix}{i}" {{
-  zone    = "farm."
-  name    = "{prefix}{i}"
-  type    = "A"
-  ttl     = 300
-  records = ["10.{octet}.{round}.{i}"]
-}}
-"#
+        let name = format!("{prefix}{i}");
+        let ip = format!("10.{octet}.{round}.{i}");
+        text.push_str(&record_set_with(
+            &name,
+            "farm.",
+            &name,
+            "A",
+            &hcl_list(&[&ip]),
+            TTL,
         ));
     }
     text
@@ -274,18 +269,10 @@ fn values_the_server_cannot_hold_are_refused_at_plan_time_at_their_attribute() {
     let wd = server.workdir();
 
     // 257 strings of 1 + 255 bytes: 65,792 bytes of RDATA, over the 65,535 an RR can hold.
-    wd.write_main(&format!(
-        r#"{PROVIDER}
-resource "rack_dns_record_set" "big" {{
-  zone    = "farm."
-  name    = "big"
-  type    = "TXT"
-  records = [{}]
-}}
-"#,
-        txt_of(257)
-    ));
-    let run = wd.run(&["plan", "-input=false", "-no-color"]).failure();
+    let records = format!("[{}]", txt_of(257));
+    let big = record_set_with("big", "farm.", "big", "TXT", &records, "");
+    wd.write_main(&format!("{PROVIDER}{big}"));
+    let run = wd.plan_fails();
     let text = run.combined();
     assert!(
         text.contains("65,535") && text.contains("records = [join("),
@@ -293,18 +280,10 @@ resource "rack_dns_record_set" "big" {{
     );
 
     // An owner name with a space, for an A (host name rules) and for a TXT.
-    for (rtype, record) in [("A", "\"10.10.60.2\""), ("TXT", "\"\\\"x\\\"\"")] {
-        wd.write_main(&format!(
-            r#"{PROVIDER}
-resource "rack_dns_record_set" "spaced" {{
-  zone    = "farm."
-  name    = "my host"
-  type    = "{rtype}"
-  records = [{record}]
-}}
-"#
-        ));
-        let run = wd.run(&["plan", "-input=false", "-no-color"]).failure();
+    for (rtype, record) in [("A", "10.10.60.2"), ("TXT", "\"x\"")] {
+        let spaced = record_set("spaced", "farm.", "my host", rtype, &[record]);
+        wd.write_main(&format!("{PROVIDER}{spaced}"));
+        let run = wd.plan_fails();
         let text = run.combined();
         assert!(
             text.contains("name    = \"my host\"") && text.contains("letters, digits"),
@@ -313,31 +292,22 @@ resource "rack_dns_record_set" "spaced" {{
     }
 
     // What stays valid: SRV under underscore labels, a wildcard A, and nothing was written.
-    wd.write_main(&format!(
-        r#"{PROVIDER}
-resource "rack_dns_record_set" "srv" {{
-  zone    = "farm."
-  name    = "_ldap._tcp"
-  type    = "SRV"
-  records = ["0 5 389 web.farm."]
-}}
-
-resource "rack_dns_record_set" "wild" {{
-  zone    = "farm."
-  name    = "*.lab"
-  type    = "A"
-  records = ["10.10.60.7"]
-}}
-
-resource "rack_dns_record_set" "txt" {{
-  zone    = "farm."
-  name    = "fits"
-  type    = "TXT"
-  records = [{}]
-}}
-"#,
-        txt_of(250)
-    ));
+    wd.write_main(
+        &[
+            PROVIDER.to_owned(),
+            record_set("srv", "farm.", "_ldap._tcp", "SRV", &["0 5 389 web.farm."]),
+            record_set("wild", "farm.", "*.lab", "A", &["10.10.60.7"]),
+            record_set_with(
+                "txt",
+                "farm.",
+                "fits",
+                "TXT",
+                &format!("[{}]", txt_of(250)),
+                "",
+            ),
+        ]
+        .concat(),
+    );
     assert!(server.axfr_data("farm.").is_empty());
     wd.apply();
     assert_eq!(server.dig("x.lab.farm.", "A"), ["10.10.60.7"]);
@@ -378,13 +348,10 @@ fn a_ttl_changed_by_hand_between_plan_and_apply_is_refused() {
     wd.apply();
 
     wd.write_main(&web("10.10.60.3"));
-    wd.run(&["plan", "-input=false", "-no-color", "-out=saved.tfplan"])
-        .success();
+    wd.save_plan("saved.tfplan");
     // Same records, another TTL: RFC 2136 prerequisites do not compare TTLs.
     server.nsupdate("update delete web.farm. A\nupdate add web.farm. 900 IN A 10.10.60.2");
-    let run = wd
-        .run(&["apply", "-input=false", "-no-color", "saved.tfplan"])
-        .failure();
+    let run = wd.apply_saved("saved.tfplan").failure();
     let text = run.combined();
     assert!(
         text.contains("web.farm. A") && text.contains("changed outside Terraform"),
