@@ -156,6 +156,13 @@ impl Workdir {
         self.write_file("main.tf", contents)
     }
 
+    /// Writes `main.tf`: [`EMPTY_PROVIDER_CONFIG`](crate::EMPTY_PROVIDER_CONFIG) (the
+    /// provider's settings all from `RACK_*` variables) followed by `resources`.
+    #[track_caller]
+    pub fn write_resources(&self, resources: &str) -> &Self {
+        self.write_main(&format!("{}{resources}", crate::EMPTY_PROVIDER_CONFIG))
+    }
+
     /// Copies every regular file of `src` (not subdirectories) into the directory, e.g. an
     /// example under `examples/`.
     #[track_caller]
@@ -300,6 +307,21 @@ impl Workdir {
     #[track_caller]
     pub fn apply_saved(&self, file: &str) -> CmdResult {
         self.run(&["apply", "-input=false", "-no-color", file])
+    }
+
+    /// Plans, fails unless Terraform plans exactly `actions` for each address
+    /// (`["update"]`, `["create"]`, `["delete", "create"]`, ...), then applies.
+    #[track_caller]
+    pub fn apply_planned(&self, expected: &[(&str, &[&str])]) -> CmdResult {
+        let plan = self.plan();
+        for (address, actions) in expected {
+            assert_eq!(
+                plan.actions(address),
+                *actions,
+                "planned actions of {address}"
+            );
+        }
+        self.apply()
     }
 
     /// `terraform apply -auto-approve -json`; must succeed. Returns the machine-readable UI

@@ -92,9 +92,7 @@ output "by_subnet" {
 
     // A new address and hostname change in place; dnsmasq is not restarted.
     wd.write_main(&config("10.10.62.21", "node1b", ""));
-    let plan = wd.plan();
-    assert_eq!(plan.actions("rack_dhcp_lease.node1"), vec!["update"]);
-    wd.apply();
+    wd.apply_planned(&[("rack_dhcp_lease.node1", &["update"])]);
     assert!(
         hosts(&lv).contains("name='node1b' ip='10.10.62.21'"),
         "{}",
@@ -118,9 +116,7 @@ output "by_subnet" {
             "--config",
         ],
     );
-    let plan = wd.plan();
-    assert_eq!(plan.actions("rack_dhcp_lease.node1"), vec!["update"]);
-    wd.apply();
+    wd.apply_planned(&[("rack_dhcp_lease.node1", &["update"])]);
     assert!(hosts(&lv).contains("ip='10.10.62.21'"), "{}", hosts(&lv));
     wd.assert_plan_empty();
 
@@ -138,9 +134,7 @@ output "by_subnet" {
         ],
     );
     assert_eq!(hosts(&lv), "");
-    let plan = wd.plan();
-    assert_eq!(plan.actions("rack_dhcp_lease.node1"), vec!["create"]);
-    wd.apply();
+    wd.apply_planned(&[("rack_dhcp_lease.node1", &["create"])]);
     assert!(hosts(&lv).contains("ip='10.10.62.21'"), "{}", hosts(&lv));
     wd.assert_plan_empty();
 

@@ -344,8 +344,8 @@ fn the_subnets_network_and_broadcast_addresses_are_refused_at_plan_time() {
     let kea = start();
     let wd = workdir(&kea);
     for (ip, what) in [("10.77.0.0", "network"), ("10.77.0.255", "broadcast")] {
-        wd.write_main(&format!(
-            r#"{PROVIDER}
+        wd.write_resources(&format!(
+            r#"
 resource "rack_dhcp_lease" "x" {{
   subnet = "10.77.0.0/24"
   mac    = "02:00:00:00:00:f1"
@@ -375,8 +375,8 @@ fn a_reservation_changed_by_hand_after_the_destroy_plan_is_not_removed() {
     let kea = start();
     let wd = workdir(&kea);
     let mac = "02:00:00:00:00:d2";
-    wd.write_main(&format!(
-        r#"{PROVIDER}
+    wd.write_resources(&format!(
+        r#"
 resource "rack_dhcp_lease" "gone" {{
   subnet   = "10.77.0.0/24"
   mac      = "{mac}"

@@ -55,9 +55,7 @@ fn change_between_plan_and_apply_is_not_overwritten() {
     );
 
     // The next plan sees the out-of-band value and puts the configured one back.
-    let plan = wd.plan();
-    assert_eq!(plan.actions("rack_dns_record_set.web"), ["update"]);
-    wd.apply();
+    wd.apply_planned(&[("rack_dns_record_set.web", &["update"])]);
     assert_eq!(server.dig("web.farm.", "A"), ["10.10.60.3"]);
     wd.assert_plan_empty();
 
@@ -66,9 +64,7 @@ fn change_between_plan_and_apply_is_not_overwritten() {
     let stderr = apply_after_change(&wd, &server, "10.10.60.4", "10.10.60.30", deleted);
     assert!(stderr.contains("web.farm. A"), "{stderr}");
     assert!(server.dig("web.farm.", "A").is_empty());
-    let plan = wd.plan();
-    assert_eq!(plan.actions("rack_dns_record_set.web"), ["create"]);
-    wd.apply();
+    wd.apply_planned(&[("rack_dns_record_set.web", &["create"])]);
     assert_eq!(server.dig("web.farm.", "A"), ["10.10.60.4"]);
     wd.assert_plan_empty();
 }
@@ -88,10 +84,10 @@ fn one_conflict_does_not_stop_the_other_changes() {
     assert_eq!(server.dig("db.farm.", "A"), ["10.10.60.31"]);
 
     // db is in state with its new value; only web is left to converge.
-    let plan = wd.plan();
-    assert_eq!(plan.actions("rack_dns_record_set.web"), ["update"]);
-    assert_eq!(plan.actions("rack_dns_record_set.db"), ["no-op"]);
-    wd.apply();
+    wd.apply_planned(&[
+        ("rack_dns_record_set.web", &["update"]),
+        ("rack_dns_record_set.db", &["no-op"]),
+    ]);
     assert_eq!(server.dig("web.farm.", "A"), ["10.10.60.3"]);
     wd.assert_plan_empty();
 

@@ -59,10 +59,10 @@ fn record_sets_on_powerdns() {
 
     // Update in place.
     wd.write_main(&config("10.20.0.3", "20 mail.lab."));
-    let plan = wd.plan();
-    assert_eq!(plan.actions("rack_dns_record_set.web"), ["update"]);
-    assert_eq!(plan.actions("rack_dns_record_set.mx"), ["update"]);
-    wd.apply();
+    wd.apply_planned(&[
+        ("rack_dns_record_set.web", &["update"]),
+        ("rack_dns_record_set.mx", &["update"]),
+    ]);
     assert_eq!(server.dig("web.lab.", "A"), ["10.20.0.3"]);
     assert_eq!(server.dig("lab.", "MX"), ["20 mail.lab."]);
     wd.assert_plan_empty();
@@ -70,16 +70,12 @@ fn record_sets_on_powerdns() {
     // Drift: a record added by hand shows in the plan and is removed by apply.
     server.nsupdate("zone lab.\nupdate add web.lab. 300 IN A 10.20.0.99");
     assert_eq!(server.dig("web.lab.", "A"), ["10.20.0.3", "10.20.0.99"]);
-    let plan = wd.plan();
-    assert_eq!(plan.actions("rack_dns_record_set.web"), ["update"]);
-    wd.apply();
+    wd.apply_planned(&[("rack_dns_record_set.web", &["update"])]);
     assert_eq!(server.dig("web.lab.", "A"), ["10.20.0.3"]);
 
     // A record set deleted by hand is created again.
     server.nsupdate("zone lab.\nupdate delete info.lab. TXT");
-    let plan = wd.plan();
-    assert_eq!(plan.actions("rack_dns_record_set.txt"), ["create"]);
-    wd.apply();
+    wd.apply_planned(&[("rack_dns_record_set.txt", &["create"])]);
     assert_eq!(
         server.dig("info.lab.", "TXT"),
         ["\"two\" \"strings\"", "\"v=spf1 mx -all\""]

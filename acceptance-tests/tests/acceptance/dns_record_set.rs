@@ -64,26 +64,22 @@ fn record_set_lifecycle() {
 
     // Update in place.
     wd.write_main(&config("10.10.60.3", "20 mail"));
-    let plan = wd.plan();
-    assert_eq!(plan.actions("rack_dns_record_set.web"), ["update"]);
-    assert_eq!(plan.actions("rack_dns_record_set.mx"), ["update"]);
-    wd.apply();
+    wd.apply_planned(&[
+        ("rack_dns_record_set.web", &["update"]),
+        ("rack_dns_record_set.mx", &["update"]),
+    ]);
     assert_eq!(dig(&named, "web.farm.", "A"), ["10.10.60.3"]);
     assert_eq!(dig(&named, "farm.", "MX"), ["20 mail.farm."]);
     wd.assert_plan_empty();
 
     // Out-of-band change: refresh shows it, apply puts it back.
     nsupdate(&named, "update add web.farm. 300 IN A 10.10.60.99");
-    let plan = wd.plan();
-    assert_eq!(plan.actions("rack_dns_record_set.web"), ["update"]);
-    wd.apply();
+    wd.apply_planned(&[("rack_dns_record_set.web", &["update"])]);
     assert_eq!(dig(&named, "web.farm.", "A"), ["10.10.60.3"]);
 
     // Out-of-band delete: the record set leaves state and is recreated.
     nsupdate(&named, "update delete web.farm. AAAA");
-    let plan = wd.plan();
-    assert_eq!(plan.actions("rack_dns_record_set.v6"), ["create"]);
-    wd.apply();
+    wd.apply_planned(&[("rack_dns_record_set.v6", &["create"])]);
     assert_eq!(dig(&named, "web.farm.", "AAAA"), ["2001:db8::10"]);
     wd.assert_plan_empty();
 

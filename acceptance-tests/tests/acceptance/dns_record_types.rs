@@ -276,32 +276,32 @@ fn ptr_in_a_reverse_zone_named_by_the_functions() {
     add_bind_zone(&named, "60.10.10.in-addr.arpa.");
     let server = Server::of_named(&named);
     let wd = server.workdir();
-    wd.write_main(&format!(
-        r#"{PROVIDER}
-locals {{
-  hosts = {{
+    wd.write_resources(
+        r#"
+locals {
+  hosts = {
     web  = "10.10.60.2"
     mail = "10.10.60.25"
-  }}
-}}
+  }
+}
 
-resource "rack_dns_record_set" "ptr" {{
+resource "rack_dns_record_set" "ptr" {
   for_each = local.hosts
   zone     = provider::rack::reverse_zone("10.10.60.0/24")
   name     = provider::rack::ptr_name(each.value)
   type     = "PTR"
-  records  = ["${{each.key}}.farm."]
-}}
+  records  = ["${each.key}.farm."]
+}
 
-output "zone" {{
+output "zone" {
   value = rack_dns_record_set.ptr["web"].zone
-}}
+}
 
-output "fqdn" {{
+output "fqdn" {
   value = rack_dns_record_set.ptr["web"].fqdn
-}}
-"#
-    ));
+}
+"#,
+    );
     wd.apply();
     assert_eq!(server.dig_args(&["-x", "10.10.60.2"]), ["web.farm."]);
     assert_eq!(server.dig_args(&["-x", "10.10.60.25"]), ["mail.farm."]);

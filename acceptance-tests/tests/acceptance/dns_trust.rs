@@ -263,6 +263,13 @@ fn txt_of(strings: usize) -> String {
     )
 }
 
+/// Plans `resources` after the provider block; the plan must fail. Returns what Terraform
+/// printed.
+fn refused(wd: &Workdir, resources: &str) -> String {
+    wd.write_main(&format!("{PROVIDER}{resources}"));
+    wd.plan_fails().combined()
+}
+
 #[test]
 fn values_the_server_cannot_hold_are_refused_at_plan_time_at_their_attribute() {
     let (_named, server) = start_named();
@@ -270,10 +277,10 @@ fn values_the_server_cannot_hold_are_refused_at_plan_time_at_their_attribute() {
 
     // 257 strings of 1 + 255 bytes: 65,792 bytes of RDATA, over the 65,535 an RR can hold.
     let records = format!("[{}]", txt_of(257));
-    let big = record_set_with("big", "farm.", "big", "TXT", &records, "");
-    wd.write_main(&format!("{PROVIDER}{big}"));
-    let run = wd.plan_fails();
-    let text = run.combined();
+    let text = refused(
+        &wd,
+        &record_set_with("big", "farm.", "big", "TXT", &records, ""),
+    );
     assert!(
         text.contains("65,535") && text.contains("records = [join("),
         "the plan should refuse the TXT at `records`:\n{text}"
@@ -281,10 +288,10 @@ fn values_the_server_cannot_hold_are_refused_at_plan_time_at_their_attribute() {
 
     // An owner name with a space, for an A (host name rules) and for a TXT.
     for (rtype, record) in [("A", "10.10.60.2"), ("TXT", "\"x\"")] {
-        let spaced = record_set("spaced", "farm.", "my host", rtype, &[record]);
-        wd.write_main(&format!("{PROVIDER}{spaced}"));
-        let run = wd.plan_fails();
-        let text = run.combined();
+        let text = refused(
+            &wd,
+            &record_set("spaced", "farm.", "my host", rtype, &[record]),
+        );
         assert!(
             text.contains("name    = \"my host\"") && text.contains("letters, digits"),
             "the plan should refuse the {rtype} owner at `name`, saying what is allowed:\n{text}"
@@ -292,19 +299,13 @@ fn values_the_server_cannot_hold_are_refused_at_plan_time_at_their_attribute() {
     }
 
     // What stays valid: SRV under underscore labels, a wildcard A, and nothing was written.
+    let fits = format!("[{}]", txt_of(250));
     wd.write_main(
         &[
             PROVIDER.to_owned(),
             record_set("srv", "farm.", "_ldap._tcp", "SRV", &["0 5 389 web.farm."]),
             record_set("wild", "farm.", "*.lab", "A", &["10.10.60.7"]),
-            record_set_with(
-                "txt",
-                "farm.",
-                "fits",
-                "TXT",
-                &format!("[{}]", txt_of(250)),
-                "",
-            ),
+            record_set_with("txt", "farm.", "fits", "TXT", &fits, ""),
         ]
         .concat(),
     );
@@ -361,9 +362,7 @@ fn a_ttl_changed_by_hand_between_plan_and_apply_is_refused() {
     assert_eq!(server.dig("web.farm.", "A"), ["10.10.60.2"]);
 
     // The next plan shows the TTL and the records to put back, and the apply converges.
-    let plan = wd.plan();
-    assert_eq!(plan.actions("rack_dns_record_set.web"), ["update"]);
-    wd.apply();
+    wd.apply_planned(&[("rack_dns_record_set.web", &["update"])]);
     assert_eq!(ttl_of(&server, "web.farm."), "300");
     assert_eq!(server.dig("web.farm.", "A"), ["10.10.60.3"]);
     wd.assert_plan_empty();

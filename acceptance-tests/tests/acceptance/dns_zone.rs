@@ -215,9 +215,7 @@ fn zone_lifecycle_on_bind() {
     assert_eq!(imported["serial"], spelled["serial"]);
     // The configuration's spelling differs from the server's: an in-place change of state
     // only, which keeps the configuration's spelling from then on.
-    let plan = wd.plan();
-    assert_eq!(plan.actions("rack_dns_zone.spelled"), ["update"]);
-    wd.apply();
+    wd.apply_planned(&[("rack_dns_zone.spelled", &["update"])]);
     assert_eq!(
         wd.resource_values("rack_dns_zone.spelled")["serial"],
         spelled["serial"]
@@ -242,9 +240,7 @@ fn zone_lifecycle_on_bind() {
 
     // SOA change in place: new refresh, higher serial.
     wd.write_main(&zone_config(&provider, 7200, &ns12, false));
-    let plan = wd.plan();
-    assert_eq!(plan.actions("rack_dns_zone.lab"), ["update"]);
-    wd.apply();
+    wd.apply_planned(&[("rack_dns_zone.lab", &["update"])]);
     let second = soa(addr, "lab.");
     assert_eq!(second[3], "7200");
     assert!(serial(&second) > serial(&first), "{first:?} -> {second:?}");
@@ -253,9 +249,7 @@ fn zone_lifecycle_on_bind() {
     // NS change in place.
     let ns13 = ["ns1.farm.", "ns3.farm."];
     wd.write_main(&zone_config(&provider, 7200, &ns13, false));
-    let plan = wd.plan();
-    assert_eq!(plan.actions("rack_dns_zone.lab"), ["update"]);
-    wd.apply();
+    wd.apply_planned(&[("rack_dns_zone.lab", &["update"])]);
     assert_eq!(dig(addr, "lab.", "NS"), ns13, "{}", named.log_tail());
     wd.assert_plan_empty();
 
@@ -265,9 +259,7 @@ fn zone_lifecycle_on_bind() {
         &named_key(&named),
         "update add lab. 600 IN NS ns9.farm.\nupdate add lab. 600 IN SOA ns1.farm. hostmaster.farm. 4000000000 7200 600 1209600 60",
     );
-    let plan = wd.plan();
-    assert_eq!(plan.actions("rack_dns_zone.lab"), ["update"]);
-    wd.apply();
+    wd.apply_planned(&[("rack_dns_zone.lab", &["update"])]);
     assert_eq!(dig(addr, "lab.", "NS"), ns13);
     assert_eq!(soa(addr, "lab.")[6], "300");
     wd.assert_plan_empty();
@@ -287,9 +279,7 @@ fn zone_lifecycle_on_bind() {
 
     // force_destroy (an in-place change of state only), then destroy.
     wd.write_main(&zone_config(&provider, 7200, &ns13, true));
-    let plan = wd.plan();
-    assert_eq!(plan.actions("rack_dns_zone.lab"), ["update"]);
-    wd.apply();
+    wd.apply_planned(&[("rack_dns_zone.lab", &["update"])]);
     wd.destroy();
     wd.assert_destroyed();
     assert!(dig(addr, "lab.", "SOA").is_empty(), "lab. still served");
@@ -348,9 +338,7 @@ resource "rack_dns_zone" "gone" {{
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    let plan = wd.plan();
-    assert_eq!(plan.actions("rack_dns_zone.gone"), ["create"]);
-    wd.apply();
+    wd.apply_planned(&[("rack_dns_zone.gone", &["create"])]);
     assert_eq!(dig(named.dns_addr, "gone.", "NS"), ["ns1.farm."]);
     wd.destroy();
 }
@@ -412,7 +400,7 @@ resource "rack_dns_zone" "x" {
 }
 "#,
     );
-    let out = wd.run(&["plan", "-no-color"]).failure();
+    let out = wd.plan_fails();
     assert!(out.stderr.contains("no zone management"), "{}", out.stderr);
     assert!(out.stderr.contains("rndc"), "{}", out.stderr);
 
@@ -424,13 +412,13 @@ resource "rack_dns_zone" "x" {
         wd.write_main(&format!(
             "{provider}\nresource \"rack_dns_zone\" \"x\" {{\n  name = \"x.\"\n  soa = {{ mname = \"ns1.farm.\", rname = \"hostmaster.farm.\" }}\n  {body}\n}}\n"
         ));
-        let out = wd.run(&["plan", "-no-color"]).failure();
+        let out = wd.plan_fails();
         assert!(out.stderr.contains(needle), "{body}: {}", out.stderr);
     }
     wd.write_main(&format!(
         "{provider}\nresource \"rack_dns_zone\" \"x\" {{\n  name = \"x.\"\n  soa = {{ mname = \"ns1.farm.\", rname = \"hostmaster@farm\" }}\n  nameservers = [\"ns1.farm.\"]\n}}\n"
     ));
-    let out = wd.run(&["plan", "-no-color"]).failure();
+    let out = wd.plan_fails();
     assert!(out.stderr.contains("hostmaster.farm"), "{}", out.stderr);
 }
 
@@ -520,7 +508,7 @@ data "rack_dns_record_set" "none" {
 }
 "#,
     );
-    let out = wd.run(&["plan", "-no-color"]).failure();
+    let out = wd.plan_fails();
     assert!(
         out.stderr.contains("No AAAA records at nothing.farm."),
         "{}",

@@ -48,6 +48,34 @@ pub fn virsh_ok(libvirt: &Libvirt, args: &[&str]) -> String {
     out
 }
 
+/// Stops the `kind` (`net` or `pool`) `name` with virsh behind Terraform's back; the next
+/// apply must update `address` in place and start it again (`virsh <kind>-info` then
+/// shows `running_line`), and the plan after it is empty.
+#[track_caller]
+pub fn started_again(
+    libvirt: &Libvirt,
+    wd: &Workdir,
+    (kind, name, address): (&str, &str, &str),
+    running_line: &str,
+) {
+    virsh_ok(libvirt, &[&format!("{kind}-destroy"), name]);
+    wd.apply_planned(&[(address, &["update"])]);
+    let info = virsh_ok(libvirt, &[&format!("{kind}-info"), name]);
+    assert!(info.contains(running_line), "{info}");
+    wd.assert_plan_empty();
+}
+
+/// Stops and undefines the `kind` (`net` or `pool`) `name` with virsh behind Terraform's
+/// back; the next apply must create `address` again, and the plan after it is empty.
+#[track_caller]
+pub fn defined_again(libvirt: &Libvirt, wd: &Workdir, (kind, name, address): (&str, &str, &str)) {
+    virsh_ok(libvirt, &[&format!("{kind}-destroy"), name]);
+    virsh_ok(libvirt, &[&format!("{kind}-undefine"), name]);
+    wd.apply_planned(&[(address, &["create"])]);
+    assert!(virsh(libvirt, &[&format!("{kind}-info"), name]).0);
+    wd.assert_plan_empty();
+}
+
 /// The `<host .../>` lines of a network's DHCP configuration, as `virsh net-dumpxml`
 /// prints them.
 pub fn host_lines(libvirt: &Libvirt, network: &str) -> Vec<String> {

@@ -363,8 +363,8 @@ fn libvirt_values_with_markup_are_kept_as_text() {
     let pool_dir = lv.dir().join("pool with space+plus");
     let pool_path = pool_dir.display().to_string();
     let cmdline = r#"console=ttyS0 rack.note=\"a<b>&c'd\""#;
-    wd.write_main(&format!(
-        r#"{PROVIDER}
+    wd.write_resources(&format!(
+        r#"
 resource "rack_network" "kept" {{
   name   = "kept"
   mode   = "isolated"

@@ -204,9 +204,7 @@ fn volume_lifecycle() {
     // The size grows in place.
     setup.overlay_size = "128MiB";
     wd.write_main(&config(&setup));
-    let plan = wd.plan();
-    assert_eq!(plan.actions("rack_volume.vm1"), ["update"]);
-    wd.apply();
+    wd.apply_planned(&[("rack_volume.vm1", &["update"])]);
     assert_eq!(virtual_size(vm1.to_str().expect("utf-8")), 128 * MIB);
     wd.assert_plan_empty();
 
@@ -226,9 +224,7 @@ fn volume_lifecycle() {
     setup.overlay_size = "128MiB";
     wd.write_main(&config(&setup));
     virsh_ok(&lv, &["vol-delete", "--pool", "p", "vm1.qcow2"]);
-    let plan = wd.plan();
-    assert_eq!(plan.actions("rack_volume.vm1"), ["create"]);
-    wd.apply();
+    wd.apply_planned(&[("rack_volume.vm1", &["create"])]);
     assert!(vm1.is_file());
     wd.assert_plan_empty();
     qemu_img_run(&[
@@ -287,9 +283,7 @@ fn volume_lifecycle() {
          sha256 = \"{wrong}\"\n}}\n"
     );
     wd.write_main(&bad);
-    let out = wd
-        .run(&["apply", "-auto-approve", "-input=false"])
-        .failure();
+    let out = wd.apply_fails();
     let text = flat(&out.combined());
     assert!(text.contains(&sum) && text.contains(&wrong), "{text}");
     assert!(text.contains("sha256"), "{text}");

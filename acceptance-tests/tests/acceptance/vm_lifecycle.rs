@@ -405,9 +405,7 @@ fn vm_lifecycle_on_tcg() {
     let plan = wd.plan();
     assert_eq!(plan.actions("rack_vm.web1"), ["update"]);
     virsh_ok(&lv, &["undefine", "web1"]);
-    let plan = wd.plan();
-    assert_eq!(plan.actions("rack_vm.web1"), ["create"]);
-    wd.apply();
+    wd.apply_planned(&[("rack_vm.web1", &["create"])]);
     assert_eq!(virsh_ok(&lv, &["domstate", "web1"]).trim(), "running");
 
     // Destroy: the VM and its seed go, the data volume stays.
