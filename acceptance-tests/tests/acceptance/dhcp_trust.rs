@@ -38,6 +38,12 @@ resource "rack_dhcp_lease" "l" {{
     )
 }
 
+/// Fails unless Kea holds a reservation for each of `wanted`.
+#[track_caller]
+fn assert_held(kea: &Kea, wanted: &[String]) {
+    assert!(missing(kea, wanted).is_empty(), "{:?}", reservations(kea));
+}
+
 fn macs(tag: u8, count: u8) -> Vec<String> {
     (0..count)
         .map(|i| format!("02:00:00:{tag:02x}:00:{i:02x}"))
@@ -179,11 +185,7 @@ fn a_write_kea_carried_out_after_a_timeout_is_adopted() {
     kea.resume_dhcp4().expect("SIGCONT kea-dhcp4");
 
     // Kea carried the write out once it ran again ...
-    assert!(
-        missing(&kea, &macs(0xc, 3)).is_empty(),
-        "{:?}",
-        reservations(&kea)
-    );
+    assert_held(&kea, &macs(0xc, 3));
     // ... and the next apply takes it as its own, with no import.
     wd.apply();
     wd.assert_plan_empty();
@@ -257,21 +259,13 @@ fn a_lease_on_kea_can_be_replaced() {
 
     wd.apply_replacing(&["rack_dhcp_lease.l[0]"]);
     wd.assert_plan_empty();
-    assert!(
-        missing(&kea, &macs(0xe, 2)).is_empty(),
-        "{:?}",
-        reservations(&kea)
-    );
+    assert_held(&kea, &macs(0xe, 2));
     assert_eq!(reservations(&kea).len(), 2);
 
     wd.taint("rack_dhcp_lease.l[1]");
     wd.apply();
     wd.assert_plan_empty();
-    assert!(
-        missing(&kea, &macs(0xe, 2)).is_empty(),
-        "{:?}",
-        reservations(&kea)
-    );
+    assert_held(&kea, &macs(0xe, 2));
     assert_eq!(reservations(&kea).len(), 2);
     let ips: Vec<Value> = reservations(&kea)
         .iter()

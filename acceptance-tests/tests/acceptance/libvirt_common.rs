@@ -7,6 +7,7 @@ use std::process::Command;
 use rack_acceptance_tests::Workdir;
 
 use rack_lab::Libvirt;
+use rack_lab::process::TempDir;
 
 /// The provider block every libvirt test uses; the hypervisor comes from
 /// `RACK_HYPERVISORS` (a lone URI: a hypervisor named `default`).
@@ -23,6 +24,15 @@ pub fn workdir(libvirt: &Libvirt) -> Workdir {
     wd.set_env("RACK_HYPERVISORS", libvirt.uri.clone());
     wd.set_env("RACK_HYPERVISOR_TIMEOUT", "60s");
     wd
+}
+
+/// [`start`] and [`workdir`], and a new temp dir (its name starting with `prefix`) for
+/// the test's own files.
+pub fn start_with_dir(prefix: &str) -> (Libvirt, Workdir, TempDir) {
+    let libvirt = start();
+    let wd = workdir(&libvirt);
+    let dir = TempDir::new(prefix).expect("temp dir");
+    (libvirt, wd, dir)
 }
 
 /// Runs `virsh -c URI args...`; returns (success, stdout, stderr).

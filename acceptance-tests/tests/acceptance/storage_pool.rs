@@ -4,8 +4,7 @@
 //! new path replaces, and the plan says why -> bad input fails at plan time at its
 //! attribute -> destroy leaves no pool and no empty directory it created behind.
 
-use crate::libvirt_common::{PROVIDER, defined_again, start, started_again, virsh_ok, workdir};
-use rack_lab::process::TempDir;
+use crate::libvirt_common::{PROVIDER, defined_again, start_with_dir, started_again, virsh_ok};
 
 /// Terraform's output with its box drawing removed and whitespace collapsed, so that
 /// messages wrapped over lines can be searched.
@@ -35,9 +34,7 @@ output "available" {{
 
 #[test]
 fn storage_pool_lifecycle() {
-    let lv = start();
-    let wd = workdir(&lv);
-    let root = TempDir::new("rack-acc-pool").expect("temp dir");
+    let (lv, wd, root) = start_with_dir("rack-acc-pool");
     let path = root.path().join("images");
     let path_text = path.to_str().expect("utf-8 path");
     wd.write_main(&config(path_text, true));
@@ -122,9 +119,7 @@ resource "rack_storage_pool" "worse" {
 
 #[test]
 fn a_pool_path_that_cannot_be_used_is_named() {
-    let lv = start();
-    let wd = workdir(&lv);
-    let root = TempDir::new("rack-acc-pool-bad").expect("temp dir");
+    let (lv, wd, root) = start_with_dir("rack-acc-pool-bad");
     let file = root.path().join("a-file");
     std::fs::write(&file, b"not a directory").expect("write");
     wd.write_main(&config(file.to_str().expect("utf-8"), true));

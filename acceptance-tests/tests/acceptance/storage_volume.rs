@@ -11,9 +11,8 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-use crate::libvirt_common::{PROVIDER, start, virsh_ok, workdir};
+use crate::libvirt_common::{PROVIDER, start_with_dir, virsh_ok};
 use crate::storage_pool::flat;
-use rack_lab::process::TempDir;
 use rack_lab::storage::{FileServer, json_field, qemu_img_info, qemu_img_run};
 
 const MIB: u64 = 1 << 20;
@@ -134,9 +133,7 @@ fn virtual_size(path: &str) -> u64 {
 
 #[test]
 fn volume_lifecycle() {
-    let lv = start();
-    let wd = workdir(&lv);
-    let root = TempDir::new("rack-acc-vol").expect("temp dir");
+    let (lv, wd, root) = start_with_dir("rack-acc-vol");
     let pool = root.path().join("pool");
     let pool_path = pool.to_str().expect("utf-8").to_string();
     let www = root.path().join("www");
