@@ -131,6 +131,35 @@ resource "rack_network" "{network}" {{
     )
 }
 
+/// Resource `label`: the dir storage pool `name` on `path`.
+pub fn dir_pool_hcl(label: &str, name: &str, path: &str) -> String {
+    format!(
+        r#"
+resource "rack_storage_pool" "{label}" {{
+  name = "{name}"
+  type = "dir"
+  path = "{path}"
+}}
+"#
+    )
+}
+
+/// Resource `label`: the isolated network `name` on `cidr`, with the attribute lines
+/// `extra` after its `ipv4`.
+pub fn isolated_network_hcl(label: &str, name: &str, cidr: &str, extra: &str) -> String {
+    format!(
+        r#"
+resource "rack_network" "{label}" {{
+  name = "{name}"
+  mode = "isolated"
+  ipv4 = {{
+    cidr = "{cidr}"
+  }}
+{extra}}}
+"#
+    )
+}
+
 /// Defines and starts (with virsh, outside Terraform) the dir pool `name` on a new
 /// directory `subdir` of the fixture's dir; returns that directory's path.
 pub fn virsh_dir_pool(libvirt: &Libvirt, name: &str, subdir: &str) -> String {

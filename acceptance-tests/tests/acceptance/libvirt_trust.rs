@@ -3,26 +3,14 @@
 //! directory removed on destroy only when rack created it; a create that timed out while
 //! libvirtd was stopped, carried out by libvirtd later, adopted by the next apply.
 
-use crate::libvirt_common::{PROVIDER, start, virsh, virsh_dir_pool, virsh_ok, workdir};
+use crate::libvirt_common::{
+    PROVIDER, dir_pool_hcl, isolated_network_hcl, start, virsh, virsh_dir_pool, virsh_ok, workdir,
+};
 use rack_lab::guest::fix_kvm_permissions;
 
 fn all_kinds(pool_path: &str) -> String {
     format!(
-        r#"{PROVIDER}
-resource "rack_network" "r" {{
-  name = "rnet"
-  mode = "isolated"
-  ipv4 = {{
-    cidr = "10.10.72.0/24"
-  }}
-}}
-
-resource "rack_storage_pool" "r" {{
-  name = "rpool"
-  type = "dir"
-  path = "{pool_path}"
-}}
-
+        r#"{PROVIDER}{network}{pool}
 resource "rack_volume" "r" {{
   name = "rvol.qcow2"
   pool = rack_storage_pool.r.name
@@ -43,7 +31,9 @@ resource "rack_vm" "r" {{
     network = rack_network.r.name
   }}
 }}
-"#
+"#,
+        network = isolated_network_hcl("r", "rnet", "10.10.72.0/24", ""),
+        pool = dir_pool_hcl("r", "rpool", pool_path),
     )
 }
 
@@ -102,15 +92,7 @@ fn libvirt_replace_works_for_every_kind() {
 }
 
 fn pool_only(path: &str) -> String {
-    format!(
-        r#"{PROVIDER}
-resource "rack_storage_pool" "own" {{
-  name = "own"
-  type = "dir"
-  path = "{path}"
-}}
-"#
-    )
+    format!("{PROVIDER}{}", dir_pool_hcl("own", "own", path))
 }
 
 #[test]
@@ -167,29 +149,14 @@ fn libvirt_create_adopts_what_a_timed_out_create_left() {
     wd.set_env("RACK_HYPERVISOR_TIMEOUT", "2s");
     let pid = libvirtd_pid(&lv);
     let config = |second_cidr: &str| {
-        format!(
-            r#"{PROVIDER}
-resource "rack_network" "first" {{
-  name = "first"
-  mode = "isolated"
-  ipv4 = {{
-    cidr = "10.10.73.0/24"
-  }}
-}}
-
-{pause}
-
-resource "rack_network" "second" {{
-  name = "second"
-  mode = "isolated"
-  ipv4 = {{
-    cidr = "{second_cidr}"
-  }}
-  depends_on = [terraform_data.stop_libvirtd]
-}}
-"#,
-            pause = pause_libvirtd(&pid, "rack_network.first.uuid", 6),
-        )
+        let after_pause = "  depends_on = [terraform_data.stop_libvirtd]\n";
+        [
+            PROVIDER.to_owned(),
+            isolated_network_hcl("first", "first", "10.10.73.0/24", ""),
+            pause_libvirtd(&pid, "rack_network.first.uuid", 6),
+            isolated_network_hcl("second", "second", second_cidr, after_pause),
+        ]
+        .join("\n")
     };
     wd.write_main(&config("10.10.74.0/24"));
     wd.init();
@@ -346,13 +313,7 @@ fn libvirt_vm_and_volume_create_adopt_what_a_timed_out_create_left() {
     let pool_path = lv.dir().join("adopt-pool").display().to_string();
     let config = |memory: &str, size: &str| {
         format!(
-            r#"{PROVIDER}
-resource "rack_storage_pool" "p" {{
-  name = "adopt"
-  type = "dir"
-  path = "{pool_path}"
-}}
-
+            r#"{PROVIDER}{pool}
 {pause}
 
 resource "rack_volume" "v" {{
@@ -371,6 +332,7 @@ resource "rack_vm" "m" {{
   depends_on = [terraform_data.stop_libvirtd]
 }}
 "#,
+            pool = dir_pool_hcl("p", "adopt", &pool_path),
             pause = pause_libvirtd(&pid, "rack_storage_pool.p.uuid", 8),
         )
     };
