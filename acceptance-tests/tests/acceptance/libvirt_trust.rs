@@ -6,6 +6,7 @@
 use crate::libvirt_common::{
     PROVIDER, dir_pool_hcl, isolated_network_hcl, start, virsh, virsh_dir_pool, virsh_ok, workdir,
 };
+use rack_acceptance_tests::{CmdResult, Workdir};
 use rack_lab::guest::fix_kvm_permissions;
 
 fn all_kinds(pool_path: &str) -> String {
@@ -144,10 +145,7 @@ fn storage_pool_destroy_keeps_a_directory_it_did_not_create() {
 /// adopted (and started); a different definition under the same name is a conflict.
 #[test]
 fn libvirt_create_adopts_what_a_timed_out_create_left() {
-    let lv = start();
-    let mut wd = workdir(&lv);
-    wd.set_env("RACK_HYPERVISOR_TIMEOUT", "2s");
-    let pid = libvirtd_pid(&lv);
+    let (lv, mut wd, pid) = start_impatient();
     let config = |second_cidr: &str| {
         let after_pause = "  depends_on = [terraform_data.stop_libvirtd]\n";
         [
@@ -158,25 +156,10 @@ fn libvirt_create_adopts_what_a_timed_out_create_left() {
         ]
         .join("\n")
     };
-    wd.write_main(&config("10.10.74.0/24"));
-    wd.init();
-    let out = wd.run(&["apply", "-auto-approve", "-input=false", "-no-color"]);
-    // Resumed already; again in case the apply stopped early.
-    let _ = std::process::Command::new("kill")
-        .args(["-CONT", &pid])
-        .status();
-    assert!(!out.succeeded(), "the apply must time out:\n{out}");
+    let out = apply_timing_out(&wd, &pid, &config("10.10.74.0/24"));
     // libvirtd carries out the defines it received while stopped.
-    let mut defined = false;
-    for _ in 0..300 {
-        if virsh(&lv, &["net-info", "second"]).0 {
-            defined = true;
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
     assert!(
-        defined,
+        wait_for(&lv, &["net-info", "second"]),
         "libvirtd did not carry out the timed-out define:\n{out}\n{}",
         lv.log_tail()
     );
@@ -198,12 +181,7 @@ fn libvirt_create_adopts_what_a_timed_out_create_left() {
     // Something different under the same name is a conflict, not adopted.
     wd.run(&["state", "rm", "rack_network.second"]).success();
     wd.write_main(&config("10.10.75.0/24"));
-    let out = wd.run(&["apply", "-auto-approve", "-input=false", "-no-color"]);
-    assert!(
-        !out.succeeded(),
-        "a different network must not be adopted:\n{out}"
-    );
-    let text = crate::storage_pool::flat(&out.combined());
+    let text = apply_not_adopting(&wd, "a different network");
     assert!(text.contains("already exists"), "{text}");
     let xml = virsh_ok(&lv, &["net-dumpxml", "second"]);
     assert!(
@@ -211,8 +189,7 @@ fn libvirt_create_adopts_what_a_timed_out_create_left() {
         "the existing network is untouched: {xml}"
     );
     wd.write_main(&config("10.10.74.0/24"));
-    wd.run(&["apply", "-auto-approve", "-input=false", "-no-color"])
-        .success();
+    wd.apply();
     wd.destroy();
     wd.assert_destroyed();
 }
@@ -306,10 +283,7 @@ fn wait_for(lv: &rack_lab::Libvirt, args: &[&str]) -> bool {
 #[test]
 fn libvirt_vm_and_volume_create_adopt_what_a_timed_out_create_left() {
     fix_kvm_permissions().unwrap_or_else(|e| panic!("{e}"));
-    let lv = start();
-    let mut wd = workdir(&lv);
-    wd.set_env("RACK_HYPERVISOR_TIMEOUT", "2s");
-    let pid = libvirtd_pid(&lv);
+    let (lv, mut wd, pid) = start_impatient();
     let pool_path = lv.dir().join("adopt-pool").display().to_string();
     let config = |memory: &str, size: &str| {
         format!(
@@ -336,13 +310,7 @@ resource "rack_vm" "m" {{
             pause = pause_libvirtd(&pid, "rack_storage_pool.p.uuid", 8),
         )
     };
-    wd.write_main(&config("64MiB", "1MiB"));
-    wd.init();
-    let out = wd.run(&["apply", "-auto-approve", "-input=false", "-no-color"]);
-    let _ = std::process::Command::new("kill")
-        .args(["-CONT", &pid])
-        .status();
-    assert!(!out.succeeded(), "the apply must time out:\n{out}");
+    let out = apply_timing_out(&wd, &pid, &config("64MiB", "1MiB"));
     assert!(
         wait_for(&lv, &["dominfo", "adopted"]),
         "libvirtd did not carry out the timed-out define:\n{out}\n{}",
@@ -370,12 +338,7 @@ resource "rack_vm" "m" {{
     wd.run(&["state", "rm", "rack_vm.m", "rack_volume.v"])
         .success();
     wd.write_main(&config("96MiB", "2MiB"));
-    let out = wd.run(&["apply", "-auto-approve", "-input=false", "-no-color"]);
-    assert!(
-        !out.succeeded(),
-        "a different VM or volume must not be adopted:\n{out}"
-    );
-    let text = crate::storage_pool::flat(&out.combined());
+    let text = apply_not_adopting(&wd, "a different VM or volume");
     assert!(text.contains("VM \"adopted\" already exists"), "{text}");
     assert!(
         text.contains("adopt/adopted.qcow2\" already exists"),
@@ -394,8 +357,7 @@ resource "rack_vm" "m" {{
 
     // As planned again: adopted again, and destroyed with the rest.
     wd.write_main(&config("64MiB", "1MiB"));
-    wd.run(&["apply", "-auto-approve", "-input=false", "-no-color"])
-        .success();
+    wd.apply();
     wd.assert_plan_empty();
     wd.destroy();
     wd.assert_destroyed();
@@ -421,6 +383,38 @@ resource "terraform_data" "resume_libvirtd" {{
   }}
 }}"#
     )
+}
+
+/// The fixture, a workdir whose provider gives up on a libvirt call after 2 s, and
+/// libvirtd's PID.
+fn start_impatient() -> (rack_lab::Libvirt, Workdir, String) {
+    let lv = start();
+    let mut wd = workdir(&lv);
+    wd.set_env("RACK_HYPERVISOR_TIMEOUT", "2s");
+    let pid = libvirtd_pid(&lv);
+    (lv, wd, pid)
+}
+
+/// Applies `config`, whose `terraform_data.stop_libvirtd` stops libvirtd (`pid`) on the
+/// way ([`pause_libvirtd`]); the apply must time out. Returns how it ended.
+fn apply_timing_out(wd: &Workdir, pid: &str, config: &str) -> CmdResult {
+    wd.write_main(config);
+    wd.init();
+    let out = wd.run(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+    // Resumed already; again in case the apply stopped early.
+    let _ = std::process::Command::new("kill")
+        .args(["-CONT", pid])
+        .status();
+    assert!(!out.succeeded(), "the apply must time out:\n{out}");
+    out
+}
+
+/// Applies with something different than planned under a planned name: the apply must
+/// fail, `what` must not be adopted. Returns what it printed, flattened.
+fn apply_not_adopting(wd: &Workdir, what: &str) -> String {
+    let out = wd.run(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+    assert!(!out.succeeded(), "{what} must not be adopted:\n{out}");
+    crate::storage_pool::flat(&out.combined())
 }
 
 /// libvirtd's PID, from its pid file in the fixture's dir.
