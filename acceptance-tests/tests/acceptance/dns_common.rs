@@ -130,6 +130,14 @@ impl Server {
         )
     }
 
+    /// Fails unless `dig` answers each `(name, type)` with exactly `answers` (sorted).
+    #[track_caller]
+    pub fn assert_answers(&self, expected: &[(&str, &str, &[&str])]) {
+        for (name, rtype, answers) in expected {
+            assert_eq!(self.dig(name, rtype), *answers, "{name} {rtype}");
+        }
+    }
+
     /// Sends `commands` with nsupdate, signed with the key: a change made outside
     /// Terraform. Fails the test when the server refuses it.
     pub fn nsupdate(&self, commands: &str) {

@@ -46,13 +46,16 @@ fn record_sets_on_powerdns() {
     let out = wd.run(&["apply", "-auto-approve", "-input=false", "-no-color"]);
     assert!(out.succeeded(), "{out}\n{}", pdns.log_tail());
 
-    assert_eq!(server.dig("web.lab.", "A"), ["10.20.0.2"]);
-    assert_eq!(server.dig("web.lab.", "AAAA"), ["2001:db8::2"]);
-    assert_eq!(server.dig("lab.", "MX"), ["10 mail.lab."]);
-    assert_eq!(
-        server.dig("info.lab.", "TXT"),
-        ["\"two\" \"strings\"", "\"v=spf1 mx -all\""]
-    );
+    server.assert_answers(&[
+        ("web.lab.", "A", &["10.20.0.2"]),
+        ("web.lab.", "AAAA", &["2001:db8::2"]),
+        ("lab.", "MX", &["10 mail.lab."]),
+        (
+            "info.lab.",
+            "TXT",
+            &[r#""two" "strings""#, r#""v=spf1 mx -all""#],
+        ),
+    ]);
     wd.assert_plan_empty();
     wd.assert_import_same_state("rack_dns_record_set.web", "lab./web/A", &[]);
     wd.assert_plan_empty();

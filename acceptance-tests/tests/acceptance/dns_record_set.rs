@@ -48,13 +48,16 @@ fn record_set_lifecycle() {
     wd.write_main(&config("10.10.60.2", "10 MAIL.farm."));
     wd.apply();
 
-    assert_eq!(dig(&named, "web.farm.", "A"), ["10.10.60.2"]);
-    assert_eq!(dig(&named, "farm.", "MX"), ["10 mail.farm."]);
-    assert_eq!(dig(&named, "web.farm.", "AAAA"), ["2001:db8::10"]);
-    assert_eq!(
-        dig(&named, "info.farm.", "TXT"),
-        ["\"hello world\"", "\"v=spf1 -all\""]
-    );
+    Server::of_named(&named).assert_answers(&[
+        ("web.farm.", "A", &["10.10.60.2"]),
+        ("farm.", "MX", &["10 mail.farm."]),
+        ("web.farm.", "AAAA", &["2001:db8::10"]),
+        (
+            "info.farm.",
+            "TXT",
+            &[r#""hello world""#, r#""v=spf1 -all""#],
+        ),
+    ]);
     // Other spellings of the same data (case, IPv6 form, TXT quoting) are no change.
     wd.assert_plan_empty();
 
