@@ -286,6 +286,17 @@ impl Workdir {
             .failure()
     }
 
+    /// [`Workdir::apply_fails`], and fails unless what Terraform printed (stdout and
+    /// stderr) holds each of `needles`. Returns what it printed.
+    #[track_caller]
+    pub fn apply_fails_saying(&self, needles: &[&str]) -> String {
+        let text = self.apply_fails().combined();
+        for needle in needles {
+            assert!(text.contains(needle), "{text}");
+        }
+        text
+    }
+
     /// `terraform plan -out=<file>`; must succeed. Apply it with [`Workdir::apply_saved`].
     #[track_caller]
     pub fn save_plan(&self, file: &str) -> CmdResult {

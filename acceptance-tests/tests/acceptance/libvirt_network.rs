@@ -220,10 +220,7 @@ resource "rack_network" "lan" {
 "#,
     );
     wd.init();
-    let out = wd.apply_fails();
-    let text = out.combined();
-    assert!(text.contains("br-missing"), "{text}");
-    assert!(text.contains("does not exist"), "{text}");
+    wd.apply_fails_saying(&["br-missing", "does not exist"]);
     let names = virsh_ok(&lv, &["net-list", "--all", "--name"]);
     assert!(names.trim().is_empty(), "a failed create left {names}");
 
@@ -277,8 +274,5 @@ resource "rack_network" "n" {
 "#,
     );
     wd.init();
-    let out = wd.apply_fails();
-    let text = out.combined();
-    assert!(text.contains("Cannot connect to the hypervisor"), "{text}");
-    assert!(text.contains("check the URI"), "{text}");
+    wd.apply_fails_saying(&["Cannot connect to the hypervisor", "check the URI"]);
 }
