@@ -2,10 +2,25 @@
 
 use std::fmt;
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::thread;
 use std::time::{Duration, Instant};
+
+/// The path `find` gives on the first call in this process, kept in `cell` for later
+/// calls; panics with the whole error chain when it fails (so the calling test fails,
+/// never skips), on that call and every later one.
+#[track_caller]
+pub(crate) fn path_once(
+    cell: &'static OnceLock<Result<PathBuf, String>>,
+    find: impl FnOnce() -> anyhow::Result<PathBuf>,
+) -> &'static Path {
+    match cell.get_or_init(|| find().map_err(|e| format!("{e:#}"))) {
+        Ok(path) => path,
+        Err(message) => panic!("{message}"),
+    }
+}
 
 /// How often a running command is polled for its exit.
 const POLL: Duration = Duration::from_millis(20);

@@ -37,10 +37,7 @@ pub fn workspace_root() -> PathBuf {
 #[track_caller]
 pub fn provider_binary() -> &'static Path {
     static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    match BUILT.get_or_init(|| build().map_err(|e| format!("{e:#}"))) {
-        Ok(path) => path,
-        Err(message) => panic!("{message}"),
-    }
+    process::path_once(&BUILT, build)
 }
 
 fn build() -> anyhow::Result<PathBuf> {

@@ -27,10 +27,7 @@ const INSTALL_HINT: &str = "run `scripts/install-terraform` and export TF_ACC_TE
 #[track_caller]
 pub fn terraform_path() -> &'static Path {
     static FOUND: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    match FOUND.get_or_init(|| locate().map_err(|e| format!("{e:#}"))) {
-        Ok(path) => path,
-        Err(message) => panic!("{message}"),
-    }
+    process::path_once(&FOUND, locate)
 }
 
 fn locate() -> anyhow::Result<PathBuf> {

@@ -156,6 +156,13 @@ impl Workdir {
         self.write_file("main.tf", contents)
     }
 
+    /// Writes `main.tf`: [`EMPTY_PROVIDER_CONFIG`](crate::EMPTY_PROVIDER_CONFIG) (the
+    /// provider's settings all from `RACK_*` variables) followed by `resources`.
+    #[track_caller]
+    pub fn write_resources(&self, resources: &str) -> &Self {
+        self.write_main(&format!("{}{resources}", crate::EMPTY_PROVIDER_CONFIG))
+    }
+
     /// Copies every regular file of `src` (not subdirectories) into the directory, e.g. an
     /// example under `examples/`.
     #[track_caller]
@@ -263,6 +270,69 @@ impl Workdir {
     pub fn apply(&self) -> CmdResult {
         self.run(&["apply", "-auto-approve", "-input=false", "-no-color"])
             .success()
+    }
+
+    /// `terraform plan` of a configuration that must not plan; returns how it failed
+    /// (the diagnostics are on stderr).
+    #[track_caller]
+    pub fn plan_fails(&self) -> CmdResult {
+        self.run(&["plan", "-input=false", "-no-color"]).failure()
+    }
+
+    /// `terraform apply -auto-approve` that must fail; returns how it failed.
+    #[track_caller]
+    pub fn apply_fails(&self) -> CmdResult {
+        self.run(&["apply", "-auto-approve", "-input=false", "-no-color"])
+            .failure()
+    }
+
+    /// [`Workdir::apply_fails`], and fails unless what Terraform printed (stdout and
+    /// stderr) holds each of `needles`. Returns what it printed.
+    #[track_caller]
+    pub fn apply_fails_saying(&self, needles: &[&str]) -> String {
+        let text = self.apply_fails().combined();
+        for needle in needles {
+            assert!(text.contains(needle), "{text}");
+        }
+        text
+    }
+
+    /// `terraform plan -out=<file>`; must succeed. Apply it with [`Workdir::apply_saved`].
+    #[track_caller]
+    pub fn save_plan(&self, file: &str) -> CmdResult {
+        let out = format!("-out={file}");
+        self.run(&["plan", "-input=false", "-no-color", &out])
+            .success()
+    }
+
+    /// `terraform plan -destroy -out=<file>`; must succeed.
+    #[track_caller]
+    pub fn save_destroy_plan(&self, file: &str) -> CmdResult {
+        let out = format!("-out={file}");
+        self.run(&["plan", "-destroy", "-input=false", "-no-color", &out])
+            .success()
+    }
+
+    /// `terraform apply <file>` of a plan saved before, without judging how it ends (a
+    /// saved plan is what tests of changes made meanwhile apply).
+    #[track_caller]
+    pub fn apply_saved(&self, file: &str) -> CmdResult {
+        self.run(&["apply", "-input=false", "-no-color", file])
+    }
+
+    /// Plans, fails unless Terraform plans exactly `actions` for each address
+    /// (`["update"]`, `["create"]`, `["delete", "create"]`, ...), then applies.
+    #[track_caller]
+    pub fn apply_planned(&self, expected: &[(&str, &[&str])]) -> CmdResult {
+        let plan = self.plan();
+        for (address, actions) in expected {
+            assert_eq!(
+                plan.actions(address),
+                *actions,
+                "planned actions of {address}"
+            );
+        }
+        self.apply()
     }
 
     /// `terraform apply -auto-approve -json`; must succeed. Returns the machine-readable UI

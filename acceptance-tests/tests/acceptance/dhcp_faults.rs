@@ -69,7 +69,7 @@ fn bad_input_fails_at_plan_time_at_the_attribute() {
     ];
     for (body, needle, line) in cases {
         wd.write_main(&lease(body));
-        let out = wd.run(&["plan", "-no-color"]).failure();
+        let out = wd.plan_fails();
         assert!(
             flat(&out.stderr).contains(needle),
             "plan of {body:?} should fail saying {needle:?}:\n{}",
@@ -96,13 +96,10 @@ fn kea_stopped_between_plan_and_apply_then_back() {
         "{}{second}",
         lease("  mac = \"02:00:00:00:00:01\"\n  ip = \"10.77.0.10\"\n  boot_file = \"pxelinux.0\"")
     ));
-    wd.run(&["plan", "-no-color", "-out=saved.tfplan"])
-        .success();
+    wd.save_plan("saved.tfplan");
 
     kea.stop_dhcp4();
-    let out = wd
-        .run(&["apply", "-no-color", "-auto-approve", "saved.tfplan"])
-        .failure();
+    let out = wd.apply_saved("saved.tfplan").failure();
     assert!(
         flat(&out.stderr).contains("cannot reach the dhcp4 server"),
         "{}",

@@ -81,10 +81,10 @@ fn lease_lifecycle() {
     // Update in place: a new address and one more option; the client sees both.
     let ntp = "\n    { name = \"ntp-servers\", data = \"10.77.0.123\" },";
     wd.write_main(&config("10.77.0.30", ntp, "02-00-00-AA-BB-02"));
-    let plan = wd.plan();
-    assert_eq!(plan.actions("rack_dhcp_lease.pxe"), ["update"]);
-    assert_eq!(plan.actions("rack_dhcp_lease.other"), ["no-op"]);
-    wd.apply();
+    wd.apply_planned(&[
+        ("rack_dhcp_lease.pxe", &["update"]),
+        ("rack_dhcp_lease.other", &["no-op"]),
+    ]);
     let lease = kea.udhcpc(PXE_MAC, &[42, 67]).expect("udhcpc after update");
     assert_eq!(lease.ip, "10.77.0.30", "{lease:?}");
     assert_eq!(
@@ -102,9 +102,7 @@ fn lease_lifecycle() {
             }
         }
     });
-    let plan = wd.plan();
-    assert_eq!(plan.actions("rack_dhcp_lease.pxe"), ["update"]);
-    wd.apply();
+    wd.apply_planned(&[("rack_dhcp_lease.pxe", &["update"])]);
     assert_eq!(
         reservation(&kea, PXE_MAC).expect("pxe")["ip-address"],
         "10.77.0.30"
@@ -114,17 +112,13 @@ fn lease_lifecycle() {
     edit_out_of_band(&kea, |list| {
         list.retain(|r| r["hw-address"] != "02:00:00:aa:bb:02");
     });
-    let plan = wd.plan();
-    assert_eq!(plan.actions("rack_dhcp_lease.other"), ["create"]);
-    wd.apply();
+    wd.apply_planned(&[("rack_dhcp_lease.other", &["create"])]);
     assert!(reservation(&kea, "02:00:00:aa:bb:02").is_some());
     wd.assert_plan_empty();
 
     // A new MAC is a new reservation: replace.
     wd.write_main(&config("10.77.0.30", ntp, "02:00:00:aa:bb:03"));
-    let plan = wd.plan();
-    assert_eq!(plan.actions("rack_dhcp_lease.other"), ["delete", "create"]);
-    wd.apply();
+    wd.apply_planned(&[("rack_dhcp_lease.other", &["delete", "create"])]);
     assert!(reservation(&kea, "02:00:00:aa:bb:02").is_none());
     assert!(reservation(&kea, "02:00:00:aa:bb:03").is_some());
 

@@ -7,6 +7,8 @@
 //! in plan and are put back -> boot options, and another lease's address or hostname,
 //! are refused at plan time naming why -> destroy leaves no entry behind.
 
+use rack_acceptance_tests::{CmdResult, Workdir};
+
 use crate::libvirt_common::{dhcp_network, host_lines, start, virsh, virsh_ok, workdir};
 use rack_lab::Libvirt;
 
@@ -32,6 +34,15 @@ resource "rack_dhcp_lease" "node1" {{
 
 fn hosts(lv: &Libvirt) -> String {
     host_lines(lv, "farm").join("\n")
+}
+
+/// Plans the configuration of `node1b` at 10.10.62.21 with `extra` resources; the plan
+/// must fail (exit code 1). Returns how it ended.
+fn plan_refusing(wd: &Workdir, extra: &str) -> CmdResult {
+    wd.write_main(&config("10.10.62.21", "node1b", extra));
+    let out = wd.run(&["plan", "-input=false", "-no-color"]);
+    assert_eq!(out.code, Some(1), "{out}");
+    out
 }
 
 #[test]
@@ -92,9 +103,7 @@ output "by_subnet" {
 
     // A new address and hostname change in place; dnsmasq is not restarted.
     wd.write_main(&config("10.10.62.21", "node1b", ""));
-    let plan = wd.plan();
-    assert_eq!(plan.actions("rack_dhcp_lease.node1"), vec!["update"]);
-    wd.apply();
+    wd.apply_planned(&[("rack_dhcp_lease.node1", &["update"])]);
     assert!(
         hosts(&lv).contains("name='node1b' ip='10.10.62.21'"),
         "{}",
@@ -118,9 +127,7 @@ output "by_subnet" {
             "--config",
         ],
     );
-    let plan = wd.plan();
-    assert_eq!(plan.actions("rack_dhcp_lease.node1"), vec!["update"]);
-    wd.apply();
+    wd.apply_planned(&[("rack_dhcp_lease.node1", &["update"])]);
     assert!(hosts(&lv).contains("ip='10.10.62.21'"), "{}", hosts(&lv));
     wd.assert_plan_empty();
 
@@ -138,17 +145,14 @@ output "by_subnet" {
         ],
     );
     assert_eq!(hosts(&lv), "");
-    let plan = wd.plan();
-    assert_eq!(plan.actions("rack_dhcp_lease.node1"), vec!["create"]);
-    wd.apply();
+    wd.apply_planned(&[("rack_dhcp_lease.node1", &["create"])]);
     assert!(hosts(&lv).contains("ip='10.10.62.21'"), "{}", hosts(&lv));
     wd.assert_plan_empty();
 
     // What a libvirt host entry cannot hold, and what another entry holds, fail at plan
     // time at the attribute, naming why.
-    wd.write_main(&config(
-        "10.10.62.21",
-        "node1b",
+    let out = plan_refusing(
+        &wd,
         r#"
 resource "rack_dhcp_lease" "pxe" {
   subnet      = "10.10.62.0/24"
@@ -158,18 +162,15 @@ resource "rack_dhcp_lease" "pxe" {
   boot_file   = "pxelinux.0"
 }
 "#,
-    ));
-    let out = wd.run(&["plan", "-input=false", "-no-color"]);
-    assert_eq!(out.code, Some(1), "{out}");
+    );
     assert!(
         out.stderr.contains("not supported by the libvirt backend")
             && out.stderr.contains("boot_file")
             && out.stderr.contains("next_server"),
         "{out}"
     );
-    wd.write_main(&config(
-        "10.10.62.21",
-        "node1b",
+    let out = plan_refusing(
+        &wd,
         r#"
 resource "rack_dhcp_lease" "twin" {
   subnet   = "10.10.62.0/24"
@@ -178,9 +179,7 @@ resource "rack_dhcp_lease" "twin" {
   hostname = "node1b"
 }
 "#,
-    ));
-    let out = wd.run(&["plan", "-input=false", "-no-color"]);
-    assert_eq!(out.code, Some(1), "{out}");
+    );
     assert!(
         out.stderr.contains("node1b") && out.stderr.contains("02:00:00:62:00:01"),
         "{out}"

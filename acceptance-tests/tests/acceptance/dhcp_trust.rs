@@ -38,6 +38,12 @@ resource "rack_dhcp_lease" "l" {{
     )
 }
 
+/// Fails unless Kea holds a reservation for each of `wanted`.
+#[track_caller]
+fn assert_held(kea: &Kea, wanted: &[String]) {
+    assert!(missing(kea, wanted).is_empty(), "{:?}", reservations(kea));
+}
+
 fn macs(tag: u8, count: u8) -> Vec<String> {
     (0..count)
         .map(|i| format!("02:00:00:{tag:02x}:00:{i:02x}"))
@@ -179,11 +185,7 @@ fn a_write_kea_carried_out_after_a_timeout_is_adopted() {
     kea.resume_dhcp4().expect("SIGCONT kea-dhcp4");
 
     // Kea carried the write out once it ran again ...
-    assert!(
-        missing(&kea, &macs(0xc, 3)).is_empty(),
-        "{:?}",
-        reservations(&kea)
-    );
+    assert_held(&kea, &macs(0xc, 3));
     // ... and the next apply takes it as its own, with no import.
     wd.apply();
     wd.assert_plan_empty();
@@ -213,8 +215,7 @@ resource "rack_dhcp_lease" "pxe" {{
     wd.write_main(&config("pxe1"));
     wd.apply();
     wd.write_main(&config("pxe2"));
-    wd.run(&["plan", "-input=false", "-no-color", "-out=saved.tfplan"])
-        .success();
+    wd.save_plan("saved.tfplan");
 
     // An operator changes the boot file and adds an option, as Kea's own tools would.
     edit_out_of_band(&kea, |list| {
@@ -229,9 +230,7 @@ resource "rack_dhcp_lease" "pxe" {{
     });
     let by_hand = reservation(&kea, "02:00:00:00:00:d1").expect("the reservation exists");
 
-    let out = wd
-        .run(&["apply", "-input=false", "-no-color", "saved.tfplan"])
-        .failure();
+    let out = wd.apply_saved("saved.tfplan").failure();
     let text = flat(&out.stderr);
     assert!(
         text.contains("02:00:00:00:00:d1") && text.contains("changed outside"),
@@ -260,21 +259,13 @@ fn a_lease_on_kea_can_be_replaced() {
 
     wd.apply_replacing(&["rack_dhcp_lease.l[0]"]);
     wd.assert_plan_empty();
-    assert!(
-        missing(&kea, &macs(0xe, 2)).is_empty(),
-        "{:?}",
-        reservations(&kea)
-    );
+    assert_held(&kea, &macs(0xe, 2));
     assert_eq!(reservations(&kea).len(), 2);
 
     wd.taint("rack_dhcp_lease.l[1]");
     wd.apply();
     wd.assert_plan_empty();
-    assert!(
-        missing(&kea, &macs(0xe, 2)).is_empty(),
-        "{:?}",
-        reservations(&kea)
-    );
+    assert_held(&kea, &macs(0xe, 2));
     assert_eq!(reservations(&kea).len(), 2);
     let ips: Vec<Value> = reservations(&kea)
         .iter()
@@ -347,8 +338,8 @@ fn the_subnets_network_and_broadcast_addresses_are_refused_at_plan_time() {
     let kea = start();
     let wd = workdir(&kea);
     for (ip, what) in [("10.77.0.0", "network"), ("10.77.0.255", "broadcast")] {
-        wd.write_main(&format!(
-            r#"{PROVIDER}
+        wd.write_resources(&format!(
+            r#"
 resource "rack_dhcp_lease" "x" {{
   subnet = "10.77.0.0/24"
   mac    = "02:00:00:00:00:f1"
@@ -356,7 +347,7 @@ resource "rack_dhcp_lease" "x" {{
 }}
 "#
         ));
-        let out = wd.run(&["plan", "-input=false", "-no-color"]).failure();
+        let out = wd.plan_fails();
         let text = flat(&out.stderr);
         assert!(
             text.contains(&format!(
@@ -378,8 +369,8 @@ fn a_reservation_changed_by_hand_after_the_destroy_plan_is_not_removed() {
     let kea = start();
     let wd = workdir(&kea);
     let mac = "02:00:00:00:00:d2";
-    wd.write_main(&format!(
-        r#"{PROVIDER}
+    wd.write_resources(&format!(
+        r#"
 resource "rack_dhcp_lease" "gone" {{
   subnet   = "10.77.0.0/24"
   mac      = "{mac}"
@@ -389,14 +380,7 @@ resource "rack_dhcp_lease" "gone" {{
 "#
     ));
     wd.apply();
-    wd.run(&[
-        "plan",
-        "-destroy",
-        "-input=false",
-        "-no-color",
-        "-out=destroy.tfplan",
-    ])
-    .success();
+    wd.save_destroy_plan("destroy.tfplan");
 
     // An operator gives the reservation to another machine after the plan was made.
     edit_out_of_band(&kea, |list| {
@@ -409,9 +393,7 @@ resource "rack_dhcp_lease" "gone" {{
     });
     let by_hand = reservation(&kea, mac).expect("the reservation exists");
 
-    let out = wd
-        .run(&["apply", "-input=false", "-no-color", "destroy.tfplan"])
-        .failure();
+    let out = wd.apply_saved("destroy.tfplan").failure();
     let text = flat(&out.stderr);
     assert!(
         text.contains(mac) && text.contains("changed outside") && text.contains("by-hand"),
@@ -431,17 +413,9 @@ resource "rack_dhcp_lease" "gone" {{
 
     // Removed by hand after the destroy plan: already gone is what destroy wants.
     wd.apply();
-    wd.run(&[
-        "plan",
-        "-destroy",
-        "-input=false",
-        "-no-color",
-        "-out=destroy.tfplan",
-    ])
-    .success();
+    wd.save_destroy_plan("destroy.tfplan");
     edit_out_of_band(&kea, |list| list.retain(|r| r["hw-address"] != mac));
-    wd.run(&["apply", "-input=false", "-no-color", "destroy.tfplan"])
-        .success();
+    wd.apply_saved("destroy.tfplan").success();
     assert!(reservations(&kea).is_empty(), "{:?}", reservations(&kea));
     wd.assert_destroyed();
 }
@@ -477,8 +451,7 @@ resource "rack_dhcp_lease" "l" {
 
     // The lease leaves the configuration; after the plan, an operator moves the entry.
     wd.write_main(&network);
-    wd.run(&["plan", "-input=false", "-no-color", "-out=remove.tfplan"])
-        .success();
+    wd.save_plan("remove.tfplan");
     virsh_ok(
         &lv,
         &[
@@ -493,9 +466,7 @@ resource "rack_dhcp_lease" "l" {
     );
     let by_hand = hosts();
 
-    let out = wd
-        .run(&["apply", "-input=false", "-no-color", "remove.tfplan"])
-        .failure();
+    let out = wd.apply_saved("remove.tfplan").failure();
     let text = flat(&out.stderr);
     assert!(
         text.contains("02:00:00:64:00:01")

@@ -5,8 +5,7 @@
 
 use serde_json::Value;
 
-use crate::dns_common::{PROVIDER, Server};
-use rack_lab::Named;
+use crate::dns_common::{PROVIDER, start_named};
 
 /// The records an operator created by hand before using rack.
 const HAND_MADE: &str = "\
@@ -40,6 +39,29 @@ const QUERY: &str = r#"list "rack_dns_record_set" "farm" {
 }
 "#;
 
+/// An `import` block adopting the A record set `name` of `farm.` by its identity, and
+/// the resource `label` it imports into; `rest` holds the resource's lines after `type`.
+fn import_by_identity(label: &str, name: &str, rest: &str) -> String {
+    format!(
+        r#"{PROVIDER}
+import {{
+  to       = rack_dns_record_set.{label}
+  identity = {{
+    zone = "farm."
+    name = "{name}"
+    type = "A"
+  }}
+}}
+
+resource "rack_dns_record_set" "{label}" {{
+  zone    = "farm."
+  name    = "{name}"
+  type    = "A"
+{rest}}}
+"#
+    )
+}
+
 /// The `list_resource_found` messages of `terraform query -json`.
 fn found(messages: &[Value]) -> Vec<&Value> {
     messages
@@ -50,8 +72,7 @@ fn found(messages: &[Value]) -> Vec<&Value> {
 
 #[test]
 fn query_and_generated_config_adopt_hand_made_records() {
-    let named = Named::start().expect("start named");
-    let server = Server::of_named(&named);
+    let (_named, server) = start_named();
     server.nsupdate(HAND_MADE);
     let wd = server.workdir();
     wd.write_main(PROVIDER);
@@ -134,31 +155,15 @@ fn query_and_generated_config_adopt_hand_made_records() {
 
 #[test]
 fn import_block_by_identity() {
-    let named = Named::start().expect("start named");
-    let server = Server::of_named(&named);
+    let (_named, server) = start_named();
     server.nsupdate(
         "update add db.farm. 300 IN A 10.10.60.30\nupdate add db.farm. 300 IN A 10.10.60.31",
     );
     let wd = server.workdir();
-    wd.write_main(&format!(
-        r#"{PROVIDER}
-import {{
-  to       = rack_dns_record_set.db
-  identity = {{
-    zone = "farm."
-    name = "db"
-    type = "A"
-  }}
-}}
-
-resource "rack_dns_record_set" "db" {{
-  zone    = "farm."
-  name    = "db"
-  type    = "A"
-  ttl     = 300
-  records = ["10.10.60.31", "10.10.60.30"]
-}}
-"#
+    wd.write_main(&import_by_identity(
+        "db",
+        "db",
+        "  ttl     = 300\n  records = [\"10.10.60.31\", \"10.10.60.30\"]\n",
     ));
     let plan = wd.plan();
     let change = plan
@@ -193,26 +198,12 @@ resource "rack_dns_record_set" "db" {{
     wd.assert_plan_empty();
 
     // An identity naming nothing fails and says what it looked for.
-    wd.write_main(&format!(
-        r#"{PROVIDER}
-import {{
-  to       = rack_dns_record_set.none
-  identity = {{
-    zone = "farm."
-    name = "nothing-here"
-    type = "A"
-  }}
-}}
-
-resource "rack_dns_record_set" "none" {{
-  zone    = "farm."
-  name    = "nothing-here"
-  type    = "A"
-  records = ["10.10.60.99"]
-}}
-"#
+    wd.write_main(&import_by_identity(
+        "none",
+        "nothing-here",
+        "  records = [\"10.10.60.99\"]\n",
     ));
-    let out = wd.run(&["plan", "-no-color", "-input=false"]).failure();
+    let out = wd.plan_fails();
     assert!(
         out.stderr.contains("nothing-here.farm."),
         "the error should name the missing record set:\n{}",

@@ -31,6 +31,14 @@ pub struct Server {
     pub key: Key,
 }
 
+/// Starts the named fixture (zone `farm.`, open to its TSIG key) or fails; returns it with
+/// the server as the provider sees it. Keep the fixture alive as long as the server is used.
+pub fn start_named() -> (Named, Server) {
+    let named = Named::start().expect("start named");
+    let server = Server::of_named(&named);
+    (named, server)
+}
+
 impl Server {
     /// The named fixture with its update key.
     pub fn of_named(named: &Named) -> Self {
@@ -120,6 +128,14 @@ impl Server {
             "{}:{}:{}",
             self.key.algorithm, self.key.name, self.key.secret
         )
+    }
+
+    /// Fails unless `dig` answers each `(name, type)` with exactly `answers` (sorted).
+    #[track_caller]
+    pub fn assert_answers(&self, expected: &[(&str, &str, &[&str])]) {
+        for (name, rtype, answers) in expected {
+            assert_eq!(self.dig(name, rtype), *answers, "{name} {rtype}");
+        }
     }
 
     /// Sends `commands` with nsupdate, signed with the key: a change made outside
@@ -264,14 +280,49 @@ pub fn nsupdate(addr: SocketAddr, key: &str, commands: &str) {
 
 /// Resource `name`: the A record set `name` in `farm.` with a TTL of 300, holding `ip`.
 pub fn a_record(name: &str, ip: &str) -> String {
+    record_set_with(
+        name,
+        "farm.",
+        name,
+        "A",
+        &hcl_list(&[ip]),
+        "  ttl     = 300\n",
+    )
+}
+
+/// Resource `label`: the record set `name` of type `rtype` in `zone`, holding `records`
+/// (each written as an HCL string).
+pub fn record_set(label: &str, zone: &str, name: &str, rtype: &str, records: &[&str]) -> String {
+    record_set_with(label, zone, name, rtype, &hcl_list(records), "")
+}
+
+/// Resource `label` as [`record_set`] writes it, with `records` an HCL expression and
+/// `extra` attribute lines (`ttl`, `depends_on`, ...) after it.
+pub fn record_set_with(
+    label: &str,
+    zone: &str,
+    name: &str,
+    rtype: &str,
+    records: &str,
+    extra: &str,
+) -> String {
     format!(
-        r#"resource "rack_dns_record_set" "{name}" {{
-  zone    = "farm."
+        r#"
+resource "rack_dns_record_set" "{label}" {{
+  zone    = "{zone}"
   name    = "{name}"
-  type    = "A"
-  ttl     = 300
-  records = ["{ip}"]
-}}
+  type    = "{rtype}"
+  records = {records}
+{extra}}}
 "#
     )
+}
+
+/// An HCL list of `items`, each an HCL string (quotes and backslashes escaped).
+pub fn hcl_list(items: &[&str]) -> String {
+    let quoted: Vec<String> = items
+        .iter()
+        .map(|item| format!("\"{}\"", item.replace('\\', "\\\\").replace('"', "\\\"")))
+        .collect();
+    format!("[{}]", quoted.join(", "))
 }

@@ -38,14 +38,17 @@ fn farm_dns_scenario_applies() {
         assert_eq!(server.dig(&format!("{host}.farm."), "A"), [ip]);
         assert_eq!(server.dig_args(&["-x", ip]), [format!("{host}.farm.")]);
     }
-    assert_eq!(server.dig("web.farm.", "A"), ["10.10.60.11", "10.10.60.12"]);
-    assert_eq!(server.dig("www.farm.", "CNAME"), ["web.farm."]);
-    assert_eq!(server.dig("farm.", "MX"), ["10 mail.farm."]);
-    assert_eq!(server.dig("farm.", "TXT"), ["\"v=spf1 mx -all\""]);
-    assert_eq!(
-        server.dig("_ldap._tcp.farm.", "SRV"),
-        ["0 50 389 ldap1.farm.", "0 50 389 ldap2.farm."]
-    );
+    server.assert_answers(&[
+        ("web.farm.", "A", &["10.10.60.11", "10.10.60.12"]),
+        ("www.farm.", "CNAME", &["web.farm."]),
+        ("farm.", "MX", &["10 mail.farm."]),
+        ("farm.", "TXT", &[r#""v=spf1 mx -all""#]),
+        (
+            "_ldap._tcp.farm.",
+            "SRV",
+            &["0 50 389 ldap1.farm.", "0 50 389 ldap2.farm."],
+        ),
+    ]);
     assert_eq!(wd.output("reverse_zone"), REVERSE_ZONE);
     assert_eq!(wd.output("hosts")["web1.farm."], "10.10.60.11");
     wd.assert_plan_empty();

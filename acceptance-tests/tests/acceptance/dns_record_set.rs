@@ -4,7 +4,7 @@
 
 use rack_acceptance_tests::Workdir;
 
-use crate::dns_common::{PROVIDER, Server, a_record};
+use crate::dns_common::{PROVIDER, Server, a_record, record_set};
 use rack_lab::Named;
 
 /// `dig +short` against the fixture: the answer lines, sorted.
@@ -24,39 +24,21 @@ pub fn workdir(named: &Named) -> Workdir {
 }
 
 fn config(web_ip: &str, mx: &str) -> String {
-    format!(
-        r#"{PROVIDER}{web}
-
-resource "rack_dns_record_set" "mx" {{
-  zone    = "farm"
-  name    = "@"
-  type    = "MX"
-  records = ["{mx}"]
-}}
-
-resource "rack_dns_record_set" "txt" {{
-  zone    = "farm."
-  name    = "info.farm."
-  type    = "TXT"
-  records = ["\"v=spf1 -all\"", "\"hello world\""]
-}}
-
-resource "rack_dns_record_set" "mail" {{
-  zone    = "farm."
-  name    = "mail"
-  type    = "A"
-  records = ["10.10.60.25"]
-}}
-
-resource "rack_dns_record_set" "v6" {{
-  zone    = "farm."
-  name    = "web"
-  type    = "AAAA"
-  records = ["2001:DB8:0:0::10"]
-}}
-"#,
-        web = a_record("web", web_ip),
-    )
+    [
+        PROVIDER.to_owned(),
+        a_record("web", web_ip),
+        record_set("mx", "farm", "@", "MX", &[mx]),
+        record_set(
+            "txt",
+            "farm.",
+            "info.farm.",
+            "TXT",
+            &[r#""v=spf1 -all""#, r#""hello world""#],
+        ),
+        record_set("mail", "farm.", "mail", "A", &["10.10.60.25"]),
+        record_set("v6", "farm.", "web", "AAAA", &["2001:DB8:0:0::10"]),
+    ]
+    .concat()
 }
 
 #[test]
@@ -66,13 +48,16 @@ fn record_set_lifecycle() {
     wd.write_main(&config("10.10.60.2", "10 MAIL.farm."));
     wd.apply();
 
-    assert_eq!(dig(&named, "web.farm.", "A"), ["10.10.60.2"]);
-    assert_eq!(dig(&named, "farm.", "MX"), ["10 mail.farm."]);
-    assert_eq!(dig(&named, "web.farm.", "AAAA"), ["2001:db8::10"]);
-    assert_eq!(
-        dig(&named, "info.farm.", "TXT"),
-        ["\"hello world\"", "\"v=spf1 -all\""]
-    );
+    Server::of_named(&named).assert_answers(&[
+        ("web.farm.", "A", &["10.10.60.2"]),
+        ("farm.", "MX", &["10 mail.farm."]),
+        ("web.farm.", "AAAA", &["2001:db8::10"]),
+        (
+            "info.farm.",
+            "TXT",
+            &[r#""hello world""#, r#""v=spf1 -all""#],
+        ),
+    ]);
     // Other spellings of the same data (case, IPv6 form, TXT quoting) are no change.
     wd.assert_plan_empty();
 
@@ -82,26 +67,22 @@ fn record_set_lifecycle() {
 
     // Update in place.
     wd.write_main(&config("10.10.60.3", "20 mail"));
-    let plan = wd.plan();
-    assert_eq!(plan.actions("rack_dns_record_set.web"), ["update"]);
-    assert_eq!(plan.actions("rack_dns_record_set.mx"), ["update"]);
-    wd.apply();
+    wd.apply_planned(&[
+        ("rack_dns_record_set.web", &["update"]),
+        ("rack_dns_record_set.mx", &["update"]),
+    ]);
     assert_eq!(dig(&named, "web.farm.", "A"), ["10.10.60.3"]);
     assert_eq!(dig(&named, "farm.", "MX"), ["20 mail.farm."]);
     wd.assert_plan_empty();
 
     // Out-of-band change: refresh shows it, apply puts it back.
     nsupdate(&named, "update add web.farm. 300 IN A 10.10.60.99");
-    let plan = wd.plan();
-    assert_eq!(plan.actions("rack_dns_record_set.web"), ["update"]);
-    wd.apply();
+    wd.apply_planned(&[("rack_dns_record_set.web", &["update"])]);
     assert_eq!(dig(&named, "web.farm.", "A"), ["10.10.60.3"]);
 
     // Out-of-band delete: the record set leaves state and is recreated.
     nsupdate(&named, "update delete web.farm. AAAA");
-    let plan = wd.plan();
-    assert_eq!(plan.actions("rack_dns_record_set.v6"), ["create"]);
-    wd.apply();
+    wd.apply_planned(&[("rack_dns_record_set.v6", &["create"])]);
     assert_eq!(dig(&named, "web.farm.", "AAAA"), ["2001:db8::10"]);
     wd.assert_plan_empty();
 
@@ -164,7 +145,7 @@ fn bad_input_is_caught_at_plan_time() {
         wd.write_main(&format!(
             "{PROVIDER}\nresource \"rack_dns_record_set\" \"x\" {{\n  zone = \"farm.\"\n  {body}\n}}\n"
         ));
-        let out = wd.run(&["plan", "-no-color"]).failure();
+        let out = wd.plan_fails();
         assert!(
             out.stderr.contains(needle),
             "plan of {body:?} should fail mentioning {needle:?}:\n{}",
@@ -178,24 +159,24 @@ fn wrong_key_and_unreachable_server_say_what_to_check() {
     let named = Named::start().expect("start named");
     let mut wd = workdir(&named);
     wd.set_env("RACK_DNS_KEY_SECRET", "c2VjcmV0IHRoYXQgaXMgd3Jvbmc=");
-    wd.write_main(&format!(
-        "{PROVIDER}\nresource \"rack_dns_record_set\" \"x\" {{\n  zone = \"farm.\"\n  name = \"www\"\n  type = \"A\"\n  records = [\"10.0.0.1\"]\n}}\n"
-    ));
-    let out = wd.run(&["apply", "-auto-approve", "-no-color"]).failure();
+    let www = |zone: &str| {
+        let www = record_set("x", zone, "www", "A", &["10.0.0.1"]);
+        format!("{PROVIDER}{www}")
+    };
+    wd.write_main(&www("farm."));
+    let out = wd.apply_fails();
     assert!(out.stderr.contains("secret"), "{}", out.stderr);
     // Nothing was written.
     assert!(dig(&named, "www.farm.", "A").is_empty());
 
     wd.set_env("RACK_DNS_ADDRESS", "127.0.0.1:9");
     wd.set_env("RACK_DNS_KEY_SECRET", named.tsig.secret.clone());
-    let out = wd.run(&["apply", "-auto-approve", "-no-color"]).failure();
+    let out = wd.apply_fails();
     assert!(out.stderr.contains("127.0.0.1:9"), "{}", out.stderr);
 
     // A zone the server does not have.
     wd.set_env("RACK_DNS_ADDRESS", named.dns_addr.to_string());
-    wd.write_main(&format!(
-        "{PROVIDER}\nresource \"rack_dns_record_set\" \"x\" {{\n  zone = \"nope.\"\n  name = \"www\"\n  type = \"A\"\n  records = [\"10.0.0.1\"]\n}}\n"
-    ));
-    let out = wd.run(&["apply", "-auto-approve", "-no-color"]).failure();
+    wd.write_main(&www("nope."));
+    let out = wd.apply_fails();
     assert!(out.stderr.contains("nope."), "{}", out.stderr);
 }

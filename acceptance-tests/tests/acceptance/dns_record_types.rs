@@ -3,7 +3,9 @@
 //! data differently (case, relative names, uncompressed IPv6) -> destroy leaves only
 //! the zone's own records. And a PTR in a reverse zone named with the provider functions.
 
-use crate::dns_common::{PROVIDER, Server, add_bind_zone};
+use crate::dns_common::{
+    PROVIDER, Server, add_bind_zone, hcl_list, record_set, record_set_with, start_named,
+};
 use rack_lab::Named;
 
 /// A TXT string longer than one 255-byte `<character-string>`.
@@ -13,148 +15,121 @@ fn long_text() -> String {
 
 /// One record set per type, each written in a spelling BIND normalises differently.
 fn config() -> String {
-    let long = long_text();
-    format!(
-        r#"{PROVIDER}
-resource "rack_dns_record_set" "a" {{
-  zone    = "farm."
-  name    = "Host"
-  type    = "A"
-  records = ["10.10.60.3", "10.10.60.2"]
-}}
-
-resource "rack_dns_record_set" "aaaa" {{
-  zone    = "farm"
-  name    = "host"
-  type    = "AAAA"
-  records = ["2001:0DB8:0000:0000:0000:0000:0000:0010", "2001:db8:0:0:1:0:0:1"]
-}}
-
-resource "rack_dns_record_set" "cname" {{
-  zone    = "farm."
-  name    = "WWW"
-  type    = "CNAME"
-  records = ["HOST"]
-}}
-
-# BIND refuses an MX or NS whose in-zone target has no address (check-integrity), so
-# the targets come first.
-resource "rack_dns_record_set" "mail" {{
-  for_each = {{ mail = "10.10.60.25", mail2 = "10.10.60.26" }}
+    let long = format!("\"{}\"", long_text());
+    let depends_on = |what: &str| format!("  depends_on = [{what}]\n");
+    [
+        PROVIDER.to_owned(),
+        record_set("a", "farm.", "Host", "A", &["10.10.60.3", "10.10.60.2"]),
+        record_set(
+            "aaaa",
+            "farm",
+            "host",
+            "AAAA",
+            &[
+                "2001:0DB8:0000:0000:0000:0000:0000:0010",
+                "2001:db8:0:0:1:0:0:1",
+            ],
+        ),
+        record_set("cname", "farm.", "WWW", "CNAME", &["HOST"]),
+        // BIND refuses an MX or NS whose in-zone target has no address
+        // (check-integrity), so the targets come first.
+        r#"
+resource "rack_dns_record_set" "mail" {
+  for_each = { mail = "10.10.60.25", mail2 = "10.10.60.26" }
   zone     = "farm."
   name     = each.key
   type     = "A"
   records  = [each.value]
-}}
-
-resource "rack_dns_record_set" "mx" {{
-  zone       = "farm."
-  name       = "@"
-  type       = "MX"
-  records    = ["10 MAIL.FARM.", "20 mail2"]
-  depends_on = [rack_dns_record_set.mail]
-}}
-
-resource "rack_dns_record_set" "ns" {{
-  zone    = "farm."
-  name    = "sub"
-  type    = "NS"
-  records = ["ns1.sub", "NS2.Sub.Farm."]
-  depends_on = [rack_dns_record_set.glue1, rack_dns_record_set.glue2]
-}}
-
-resource "rack_dns_record_set" "glue1" {{
-  zone    = "farm."
-  name    = "ns1.sub"
-  type    = "A"
-  records = ["10.10.61.1"]
-}}
-
-resource "rack_dns_record_set" "glue2" {{
-  zone    = "farm."
-  name    = "ns2.sub.farm."
-  type    = "A"
-  records = ["10.10.61.2"]
-}}
-
-resource "rack_dns_record_set" "ptr" {{
-  zone    = "farm."
-  name    = "alias"
-  type    = "PTR"
-  records = ["Host"]
-}}
-
-resource "rack_dns_record_set" "srv" {{
-  zone    = "farm."
-  name    = "_ldap._tcp"
-  type    = "SRV"
-  ttl     = 600
-  records = ["0 5 389 host", "10 5 389 BACKUP.farm."]
-}}
-
-resource "rack_dns_record_set" "txt" {{
-  zone    = "farm."
-  name    = "txt"
-  type    = "TXT"
-  records = ["\"v=spf1 -all\"", "\"two\" \"strings\"", "\"{long}\"", "unquoted"]
-}}
-
-resource "rack_dns_record_set" "caa" {{
-  zone    = "farm."
-  name    = "@"
-  type    = "CAA"
-  records = ["0 issue \"letsencrypt.org\"", "128 iodef \"mailto:ops@farm.example\""]
-}}
-
-resource "rack_dns_record_set" "sshfp" {{
-  zone    = "farm."
-  name    = "host"
-  type    = "SSHFP"
-  records = ["4 2 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF"]
-}}
-
-resource "rack_dns_record_set" "tlsa" {{
-  zone    = "farm."
-  name    = "_443._tcp.host"
-  type    = "TLSA"
-  records = ["3 1 1 ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789"]
-}}
-
-resource "rack_dns_record_set" "naptr" {{
-  zone    = "farm."
-  name    = "sip"
-  type    = "NAPTR"
-  records = ["100 10 \"U\" \"E2U+sip\" \"!^.*$!sip:info@farm.example!\" ."]
-}}
-
-resource "rack_dns_record_set" "dname" {{
-  zone    = "farm."
-  name    = "old"
-  type    = "DNAME"
-  records = ["New"]
-}}
-
-resource "rack_dns_record_set" "svcb" {{
-  zone    = "farm."
-  name    = "_dns.resolver"
-  type    = "SVCB"
-  records = ["1 Host alpn=h2,h3 port=8443"]
-}}
-
-resource "rack_dns_record_set" "https" {{
-  zone    = "farm."
-  name    = "web"
-  type    = "HTTPS"
-  records = ["1 . alpn=h2 port=443", "0 host.farm."]
-}}
+}
 "#
-    )
+        .to_owned(),
+        record_set_with(
+            "mx",
+            "farm.",
+            "@",
+            "MX",
+            &hcl_list(&["10 MAIL.FARM.", "20 mail2"]),
+            &depends_on("rack_dns_record_set.mail"),
+        ),
+        record_set_with(
+            "ns",
+            "farm.",
+            "sub",
+            "NS",
+            &hcl_list(&["ns1.sub", "NS2.Sub.Farm."]),
+            &depends_on("rack_dns_record_set.glue1, rack_dns_record_set.glue2"),
+        ),
+        record_set("glue1", "farm.", "ns1.sub", "A", &["10.10.61.1"]),
+        record_set("glue2", "farm.", "ns2.sub.farm.", "A", &["10.10.61.2"]),
+        record_set("ptr", "farm.", "alias", "PTR", &["Host"]),
+        record_set_with(
+            "srv",
+            "farm.",
+            "_ldap._tcp",
+            "SRV",
+            &hcl_list(&["0 5 389 host", "10 5 389 BACKUP.farm."]),
+            "  ttl     = 600\n",
+        ),
+        record_set(
+            "txt",
+            "farm.",
+            "txt",
+            "TXT",
+            &[r#""v=spf1 -all""#, r#""two" "strings""#, &long, "unquoted"],
+        ),
+        record_set(
+            "caa",
+            "farm.",
+            "@",
+            "CAA",
+            &[
+                r#"0 issue "letsencrypt.org""#,
+                r#"128 iodef "mailto:ops@farm.example""#,
+            ],
+        ),
+        record_set(
+            "sshfp",
+            "farm.",
+            "host",
+            "SSHFP",
+            &["4 2 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF"],
+        ),
+        record_set(
+            "tlsa",
+            "farm.",
+            "_443._tcp.host",
+            "TLSA",
+            &["3 1 1 ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789"],
+        ),
+        record_set(
+            "naptr",
+            "farm.",
+            "sip",
+            "NAPTR",
+            &[r#"100 10 "U" "E2U+sip" "!^.*$!sip:info@farm.example!" ."#],
+        ),
+        record_set("dname", "farm.", "old", "DNAME", &["New"]),
+        record_set(
+            "svcb",
+            "farm.",
+            "_dns.resolver",
+            "SVCB",
+            &["1 Host alpn=h2,h3 port=8443"],
+        ),
+        record_set(
+            "https",
+            "farm.",
+            "web",
+            "HTTPS",
+            &["1 . alpn=h2 port=443", "0 host.farm."],
+        ),
+    ]
+    .concat()
 }
 
 #[test]
 fn every_record_type() {
-    let named = Named::start().expect("start named");
-    let server = Server::of_named(&named);
+    let (_named, server) = start_named();
     let wd = server.workdir();
     wd.write_main(&config());
     wd.apply();
@@ -301,32 +276,32 @@ fn ptr_in_a_reverse_zone_named_by_the_functions() {
     add_bind_zone(&named, "60.10.10.in-addr.arpa.");
     let server = Server::of_named(&named);
     let wd = server.workdir();
-    wd.write_main(&format!(
-        r#"{PROVIDER}
-locals {{
-  hosts = {{
+    wd.write_resources(
+        r#"
+locals {
+  hosts = {
     web  = "10.10.60.2"
     mail = "10.10.60.25"
-  }}
-}}
+  }
+}
 
-resource "rack_dns_record_set" "ptr" {{
+resource "rack_dns_record_set" "ptr" {
   for_each = local.hosts
   zone     = provider::rack::reverse_zone("10.10.60.0/24")
   name     = provider::rack::ptr_name(each.value)
   type     = "PTR"
-  records  = ["${{each.key}}.farm."]
-}}
+  records  = ["${each.key}.farm."]
+}
 
-output "zone" {{
+output "zone" {
   value = rack_dns_record_set.ptr["web"].zone
-}}
+}
 
-output "fqdn" {{
+output "fqdn" {
   value = rack_dns_record_set.ptr["web"].fqdn
-}}
-"#
-    ));
+}
+"#,
+    );
     wd.apply();
     assert_eq!(server.dig_args(&["-x", "10.10.60.2"]), ["web.farm."]);
     assert_eq!(server.dig_args(&["-x", "10.10.60.25"]), ["mail.farm."]);

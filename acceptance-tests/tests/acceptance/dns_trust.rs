@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use rack_acceptance_tests::{CmdResult, Workdir};
 
-use crate::dns_common::{PROVIDER, Server, a_record};
+use crate::dns_common::{
+    PROVIDER, Server, a_record, hcl_list, record_set, record_set_with, start_named,
+};
 use rack_lab::Named;
 
 /// `terraform state list`: the addresses in state, sorted.
@@ -32,32 +34,26 @@ fn apply_with(wd: &Workdir, extra: &[&str]) -> CmdResult {
 /// An A record set named `a_name` with 10.10.60.2, and a CNAME `www` to `web.farm.`
 /// carrying `depends` (a `depends_on` line, or nothing).
 fn a_and_cname(a_name: &str, depends: &str) -> String {
-    format!(
-        r#"
-resource "rack_dns_record_set" "web" {{
-  zone    = "farm."
-  name    = "{a_name}"
-  type    = "A"
-  ttl     = 300
-  records = ["10.10.60.2"]
-}}
-
-resource "rack_dns_record_set" "alias" {{
-  zone    = "farm."
-  name    = "www"
-  type    = "CNAME"
-  ttl     = 300
-  records = ["web.farm."]
-  {depends}
-}}
-"#
-    )
+    [
+        record_set_with("web", "farm.", a_name, "A", &hcl_list(&["10.10.60.2"]), TTL),
+        record_set_with(
+            "alias",
+            "farm.",
+            "www",
+            "CNAME",
+            &hcl_list(&["web.farm."]),
+            &format!("{TTL}  {depends}\n"),
+        ),
+    ]
+    .concat()
 }
+
+/// The TTL line of the record sets that set one.
+const TTL: &str = "  ttl     = 300\n";
 
 #[test]
 fn a_cname_beside_an_a_fails_its_create_and_plan_and_destroy_still_work() {
-    let named = Named::start().expect("start named");
-    let server = Server::of_named(&named);
+    let (_named, server) = start_named();
     let wd = server.workdir();
 
     // The CNAME is written after the A (depends_on): the server ignores it.
@@ -138,21 +134,19 @@ resource "rack_dns_record_set" "host" {{
 
 #[test]
 fn writes_that_timed_out_but_were_carried_out_are_adopted_by_the_next_apply() {
-    let named = Named::start().expect("start named");
-    let server = Server::of_named(&named);
+    let (named, server) = start_named();
     let mut wd = server.workdir();
     wd.set_env("RACK_DNS_TIMEOUT", "1s");
     wd.set_env("RACK_DNS_RETRIES", "0");
     wd.write_main(&many_config());
-    wd.run(&["plan", "-input=false", "-no-color", "-out=saved.tfplan"])
-        .success();
+    wd.save_plan("saved.tfplan");
 
     // named stops answering while the apply sends its UPDATEs; they wait in its socket
     // buffer and are carried out when it resumes, after their timeouts.
     signal(named.pid(), "STOP");
     let resume = Resume(named.pid());
     let first = thread::scope(|s| {
-        let apply = s.spawn(|| wd.run(&["apply", "-input=false", "-no-color", "saved.tfplan"]));
+        let apply = s.spawn(|| wd.apply_saved("saved.tfplan"));
         thread::sleep(Duration::from_secs(3));
         drop(resume);
         apply.join().expect("the apply thread")
@@ -189,8 +183,7 @@ fn writes_that_timed_out_but_were_carried_out_are_adopted_by_the_next_apply() {
 
 #[test]
 fn replace_and_taint_of_record_sets_work() {
-    let named = Named::start().expect("start named");
-    let server = Server::of_named(&named);
+    let (_named, server) = start_named();
     let wd = server.workdir();
     wd.write_main(&format!("{PROVIDER}{}", a_and_cname("web", "")));
     wd.apply();
@@ -216,16 +209,15 @@ fn replace_and_taint_of_record_sets_work() {
 fn round_config(prefix: &str, octet: u8, round: usize) -> String {
     let mut text = PROVIDER.to_string();
     for i in 0..5 {
-        text.push_str(&format!(
-            r#"
-resource "rack_dns_record_set" "{prefix}{i}" {{
-  zone    = "farm."
-  name    = "{prefix}{i}"
-  type    = "A"
-  ttl     = 300
-  records = ["10.{octet}.{round}.{i}"]
-}}
-"#
+        let name = format!("{prefix}{i}");
+        let ip = format!("10.{octet}.{round}.{i}");
+        text.push_str(&record_set_with(
+            &name,
+            "farm.",
+            &name,
+            "A",
+            &hcl_list(&[&ip]),
+            TTL,
         ));
     }
     text
@@ -233,8 +225,7 @@ resource "rack_dns_record_set" "{prefix}{i}" {{
 
 #[test]
 fn two_terraform_processes_on_one_zone_never_lose_a_record() {
-    let named = Named::start().expect("start named");
-    let server = Server::of_named(&named);
+    let (_named, server) = start_named();
     let one = server.workdir();
     let two = server.workdir();
     for round in 0..10 {
@@ -272,45 +263,35 @@ fn txt_of(strings: usize) -> String {
     )
 }
 
+/// Plans `resources` after the provider block; the plan must fail. Returns what Terraform
+/// printed.
+fn refused(wd: &Workdir, resources: &str) -> String {
+    wd.write_main(&format!("{PROVIDER}{resources}"));
+    wd.plan_fails().combined()
+}
+
 #[test]
 fn values_the_server_cannot_hold_are_refused_at_plan_time_at_their_attribute() {
-    let named = Named::start().expect("start named");
-    let server = Server::of_named(&named);
+    let (_named, server) = start_named();
     let wd = server.workdir();
 
     // 257 strings of 1 + 255 bytes: 65,792 bytes of RDATA, over the 65,535 an RR can hold.
-    wd.write_main(&format!(
-        r#"{PROVIDER}
-resource "rack_dns_record_set" "big" {{
-  zone    = "farm."
-  name    = "big"
-  type    = "TXT"
-  records = [{}]
-}}
-"#,
-        txt_of(257)
-    ));
-    let run = wd.run(&["plan", "-input=false", "-no-color"]).failure();
-    let text = run.combined();
+    let records = format!("[{}]", txt_of(257));
+    let text = refused(
+        &wd,
+        &record_set_with("big", "farm.", "big", "TXT", &records, ""),
+    );
     assert!(
         text.contains("65,535") && text.contains("records = [join("),
         "the plan should refuse the TXT at `records`:\n{text}"
     );
 
     // An owner name with a space, for an A (host name rules) and for a TXT.
-    for (rtype, record) in [("A", "\"10.10.60.2\""), ("TXT", "\"\\\"x\\\"\"")] {
-        wd.write_main(&format!(
-            r#"{PROVIDER}
-resource "rack_dns_record_set" "spaced" {{
-  zone    = "farm."
-  name    = "my host"
-  type    = "{rtype}"
-  records = [{record}]
-}}
-"#
-        ));
-        let run = wd.run(&["plan", "-input=false", "-no-color"]).failure();
-        let text = run.combined();
+    for (rtype, record) in [("A", "10.10.60.2"), ("TXT", "\"x\"")] {
+        let text = refused(
+            &wd,
+            &record_set("spaced", "farm.", "my host", rtype, &[record]),
+        );
         assert!(
             text.contains("name    = \"my host\"") && text.contains("letters, digits"),
             "the plan should refuse the {rtype} owner at `name`, saying what is allowed:\n{text}"
@@ -318,31 +299,16 @@ resource "rack_dns_record_set" "spaced" {{
     }
 
     // What stays valid: SRV under underscore labels, a wildcard A, and nothing was written.
-    wd.write_main(&format!(
-        r#"{PROVIDER}
-resource "rack_dns_record_set" "srv" {{
-  zone    = "farm."
-  name    = "_ldap._tcp"
-  type    = "SRV"
-  records = ["0 5 389 web.farm."]
-}}
-
-resource "rack_dns_record_set" "wild" {{
-  zone    = "farm."
-  name    = "*.lab"
-  type    = "A"
-  records = ["10.10.60.7"]
-}}
-
-resource "rack_dns_record_set" "txt" {{
-  zone    = "farm."
-  name    = "fits"
-  type    = "TXT"
-  records = [{}]
-}}
-"#,
-        txt_of(250)
-    ));
+    let fits = format!("[{}]", txt_of(250));
+    wd.write_main(
+        &[
+            PROVIDER.to_owned(),
+            record_set("srv", "farm.", "_ldap._tcp", "SRV", &["0 5 389 web.farm."]),
+            record_set("wild", "farm.", "*.lab", "A", &["10.10.60.7"]),
+            record_set_with("txt", "farm.", "fits", "TXT", &fits, ""),
+        ]
+        .concat(),
+    );
     assert!(server.axfr_data("farm.").is_empty());
     wd.apply();
     assert_eq!(server.dig("x.lab.farm.", "A"), ["10.10.60.7"]);
@@ -377,20 +343,16 @@ fn web(ip: &str) -> String {
 
 #[test]
 fn a_ttl_changed_by_hand_between_plan_and_apply_is_refused() {
-    let named = Named::start().expect("start named");
-    let server = Server::of_named(&named);
+    let (_named, server) = start_named();
     let wd = server.workdir();
     wd.write_main(&web("10.10.60.2"));
     wd.apply();
 
     wd.write_main(&web("10.10.60.3"));
-    wd.run(&["plan", "-input=false", "-no-color", "-out=saved.tfplan"])
-        .success();
+    wd.save_plan("saved.tfplan");
     // Same records, another TTL: RFC 2136 prerequisites do not compare TTLs.
     server.nsupdate("update delete web.farm. A\nupdate add web.farm. 900 IN A 10.10.60.2");
-    let run = wd
-        .run(&["apply", "-input=false", "-no-color", "saved.tfplan"])
-        .failure();
+    let run = wd.apply_saved("saved.tfplan").failure();
     let text = run.combined();
     assert!(
         text.contains("web.farm. A") && text.contains("changed outside Terraform"),
@@ -400,9 +362,7 @@ fn a_ttl_changed_by_hand_between_plan_and_apply_is_refused() {
     assert_eq!(server.dig("web.farm.", "A"), ["10.10.60.2"]);
 
     // The next plan shows the TTL and the records to put back, and the apply converges.
-    let plan = wd.plan();
-    assert_eq!(plan.actions("rack_dns_record_set.web"), ["update"]);
-    wd.apply();
+    wd.apply_planned(&[("rack_dns_record_set.web", &["update"])]);
     assert_eq!(ttl_of(&server, "web.farm."), "300");
     assert_eq!(server.dig("web.farm.", "A"), ["10.10.60.3"]);
     wd.assert_plan_empty();

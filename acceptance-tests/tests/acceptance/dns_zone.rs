@@ -6,8 +6,9 @@
 
 use std::net::SocketAddr;
 use std::process::Command;
+use std::time::Duration;
 
-use rack_acceptance_tests::Workdir;
+use rack_acceptance_tests::{Workdir, run_command};
 
 use crate::dns_common::nsupdate;
 use crate::dns_record_set::workdir as env_workdir;
@@ -76,6 +77,31 @@ fn named_key(named: &Named) -> String {
     )
 }
 
+/// A workdir with the variables `tsig_secret` and `admin_secret`, and the provider
+/// configuration whose one DNS server is `server`, with the attribute and block lines
+/// `body`.
+fn zone_workdir(
+    tsig_secret: &str,
+    admin_secret: &str,
+    server: &str,
+    body: &str,
+) -> (Workdir, String) {
+    let mut wd = Workdir::new();
+    wd.set_env("TF_VAR_tsig_secret", tsig_secret);
+    wd.set_env("TF_VAR_admin_secret", admin_secret);
+    let provider = format!(
+        r#"{TF_HEADER}
+provider "rack" {{
+  dns {{
+    server "{server}" {{
+{body}    }}
+  }}
+}}
+"#
+    );
+    (wd, provider)
+}
+
 /// A workdir whose provider manages zones on `pdns` through its API, sending updates to
 /// `addr` signed with the key `key_name` (whose secret PowerDNS holds too), and the
 /// provider configuration.
@@ -85,41 +111,24 @@ pub(crate) fn pdns_workdir(
     key_name: &str,
     secret: &str,
 ) -> (Workdir, String) {
-    let mut wd = Workdir::new();
-    wd.set_env("TF_VAR_tsig_secret", secret);
-    wd.set_env("TF_VAR_admin_secret", pdns.api_key.clone());
-    let provider = format!(
-        r#"{TF_HEADER}
-provider "rack" {{
-  dns {{
-    server "pdns" {{
-      address    = "{addr}"
+    let url = &pdns.api_url;
+    let body = format!(
+        r#"      address    = "{addr}"
       key_name   = "{key_name}"
       key_secret = var.tsig_secret
       powerdns {{
         url     = "{url}"
         api_key = var.admin_secret
       }}
-    }}
-  }}
-}}
-"#,
-        url = pdns.api_url,
+"#
     );
-    (wd, provider)
+    zone_workdir(secret, &pdns.api_key, "pdns", &body)
 }
 
 /// A workdir whose provider manages zones on `named` through rndc.
 pub(crate) fn bind_workdir(named: &Named) -> (Workdir, String) {
-    let mut wd = Workdir::new();
-    wd.set_env("TF_VAR_tsig_secret", named.tsig.secret.clone());
-    wd.set_env("TF_VAR_admin_secret", named.rndc_key.secret.clone());
-    let provider = format!(
-        r#"{TF_HEADER}
-provider "rack" {{
-  dns {{
-    server "primary" {{
-      address        = "{dns}"
+    let body = format!(
+        r#"      address        = "{dns}"
       key_name       = "{key}"
       key_secret     = var.tsig_secret
       zone_directory = "{dir}"
@@ -128,9 +137,6 @@ provider "rack" {{
         key_name = "{rndc_key}"
         secret   = var.admin_secret
       }}
-    }}
-  }}
-}}
 "#,
         dns = named.dns_addr,
         key = named.tsig.name,
@@ -138,7 +144,8 @@ provider "rack" {{
         rndc = named.rndc_addr,
         rndc_key = named.rndc_key.name,
     );
-    (wd, provider)
+    let (tsig, rndc) = (&named.tsig.secret, &named.rndc_key.secret);
+    zone_workdir(tsig, rndc, "primary", &body)
 }
 
 /// The zone `lab.` with an SOA refresh of `refresh`, `nameservers`, a TTL of 600, and
@@ -215,9 +222,7 @@ fn zone_lifecycle_on_bind() {
     assert_eq!(imported["serial"], spelled["serial"]);
     // The configuration's spelling differs from the server's: an in-place change of state
     // only, which keeps the configuration's spelling from then on.
-    let plan = wd.plan();
-    assert_eq!(plan.actions("rack_dns_zone.spelled"), ["update"]);
-    wd.apply();
+    wd.apply_planned(&[("rack_dns_zone.spelled", &["update"])]);
     assert_eq!(
         wd.resource_values("rack_dns_zone.spelled")["serial"],
         spelled["serial"]
@@ -242,9 +247,7 @@ fn zone_lifecycle_on_bind() {
 
     // SOA change in place: new refresh, higher serial.
     wd.write_main(&zone_config(&provider, 7200, &ns12, false));
-    let plan = wd.plan();
-    assert_eq!(plan.actions("rack_dns_zone.lab"), ["update"]);
-    wd.apply();
+    wd.apply_planned(&[("rack_dns_zone.lab", &["update"])]);
     let second = soa(addr, "lab.");
     assert_eq!(second[3], "7200");
     assert!(serial(&second) > serial(&first), "{first:?} -> {second:?}");
@@ -253,9 +256,7 @@ fn zone_lifecycle_on_bind() {
     // NS change in place.
     let ns13 = ["ns1.farm.", "ns3.farm."];
     wd.write_main(&zone_config(&provider, 7200, &ns13, false));
-    let plan = wd.plan();
-    assert_eq!(plan.actions("rack_dns_zone.lab"), ["update"]);
-    wd.apply();
+    wd.apply_planned(&[("rack_dns_zone.lab", &["update"])]);
     assert_eq!(dig(addr, "lab.", "NS"), ns13, "{}", named.log_tail());
     wd.assert_plan_empty();
 
@@ -265,9 +266,7 @@ fn zone_lifecycle_on_bind() {
         &named_key(&named),
         "update add lab. 600 IN NS ns9.farm.\nupdate add lab. 600 IN SOA ns1.farm. hostmaster.farm. 4000000000 7200 600 1209600 60",
     );
-    let plan = wd.plan();
-    assert_eq!(plan.actions("rack_dns_zone.lab"), ["update"]);
-    wd.apply();
+    wd.apply_planned(&[("rack_dns_zone.lab", &["update"])]);
     assert_eq!(dig(addr, "lab.", "NS"), ns13);
     assert_eq!(soa(addr, "lab.")[6], "300");
     wd.assert_plan_empty();
@@ -287,9 +286,7 @@ fn zone_lifecycle_on_bind() {
 
     // force_destroy (an in-place change of state only), then destroy.
     wd.write_main(&zone_config(&provider, 7200, &ns13, true));
-    let plan = wd.plan();
-    assert_eq!(plan.actions("rack_dns_zone.lab"), ["update"]);
-    wd.apply();
+    wd.apply_planned(&[("rack_dns_zone.lab", &["update"])]);
     wd.destroy();
     wd.assert_destroyed();
     assert!(dig(addr, "lab.", "SOA").is_empty(), "lab. still served");
@@ -348,9 +345,7 @@ resource "rack_dns_zone" "gone" {{
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    let plan = wd.plan();
-    assert_eq!(plan.actions("rack_dns_zone.gone"), ["create"]);
-    wd.apply();
+    wd.apply_planned(&[("rack_dns_zone.gone", &["create"])]);
     assert_eq!(dig(named.dns_addr, "gone.", "NS"), ["ns1.farm."]);
     wd.destroy();
 }
@@ -397,14 +392,8 @@ fn zone_mistakes_are_caught_at_plan_time() {
     let named = Named::start().expect("start named");
     // RACK_DNS_* only: a server without rndc or powerdns.
     let wd = env_workdir(&named);
-    wd.write_main(
+    wd.write_resources(
         r#"
-terraform {
-  required_providers {
-    rack = { source = "terraform.local/rack/rack" }
-  }
-}
-
 resource "rack_dns_zone" "x" {
   name        = "x."
   soa         = { mname = "ns1.farm.", rname = "hostmaster.farm." }
@@ -412,7 +401,7 @@ resource "rack_dns_zone" "x" {
 }
 "#,
     );
-    let out = wd.run(&["plan", "-no-color"]).failure();
+    let out = wd.plan_fails();
     assert!(out.stderr.contains("no zone management"), "{}", out.stderr);
     assert!(out.stderr.contains("rndc"), "{}", out.stderr);
 
@@ -424,13 +413,13 @@ resource "rack_dns_zone" "x" {
         wd.write_main(&format!(
             "{provider}\nresource \"rack_dns_zone\" \"x\" {{\n  name = \"x.\"\n  soa = {{ mname = \"ns1.farm.\", rname = \"hostmaster.farm.\" }}\n  {body}\n}}\n"
         ));
-        let out = wd.run(&["plan", "-no-color"]).failure();
+        let out = wd.plan_fails();
         assert!(out.stderr.contains(needle), "{body}: {}", out.stderr);
     }
     wd.write_main(&format!(
         "{provider}\nresource \"rack_dns_zone\" \"x\" {{\n  name = \"x.\"\n  soa = {{ mname = \"ns1.farm.\", rname = \"hostmaster@farm\" }}\n  nameservers = [\"ns1.farm.\"]\n}}\n"
     ));
-    let out = wd.run(&["plan", "-no-color"]).failure();
+    let out = wd.plan_fails();
     assert!(out.stderr.contains("hostmaster.farm"), "{}", out.stderr);
 }
 
@@ -443,14 +432,8 @@ fn data_sources_read_a_zone_and_a_record_set() {
         "update add web.farm. 300 IN A 10.10.60.2\nupdate add web.farm. 300 IN A 10.10.60.3",
     );
     let wd = env_workdir(&named);
-    wd.write_main(
+    wd.write_resources(
         r#"
-terraform {
-  required_providers {
-    rack = { source = "terraform.local/rack/rack" }
-  }
-}
-
 data "rack_dns_zone" "farm" {
   name = "farm"
 }
@@ -505,14 +488,8 @@ output "web" {
     );
 
     // A record set that does not exist is an error naming it.
-    wd.write_main(
+    wd.write_resources(
         r#"
-terraform {
-  required_providers {
-    rack = { source = "terraform.local/rack/rack" }
-  }
-}
-
 data "rack_dns_record_set" "none" {
   zone = "farm."
   name = "nothing"
@@ -520,7 +497,7 @@ data "rack_dns_record_set" "none" {
 }
 "#,
     );
-    let out = wd.run(&["plan", "-no-color"]).failure();
+    let out = wd.plan_fails();
     assert!(
         out.stderr.contains("No AAAA records at nothing.farm."),
         "{}",
@@ -531,16 +508,12 @@ data "rack_dns_record_set" "none" {
 #[test]
 fn zone_lifecycle_on_powerdns() {
     let pdns = PowerDns::start().expect("start pdns_server");
-    let out = Command::new("pdnsutil")
-        .arg(format!("--config-dir={}", pdns.dir().display()))
-        .args(["import-tsig-key", PDNS_KEY, "hmac-sha256", PDNS_SECRET])
-        .output()
-        .expect("pdnsutil is missing: install the Debian package pdns-server");
-    assert!(
-        out.status.success(),
-        "pdnsutil import-tsig-key: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let mut cmd = Command::new("pdnsutil");
+    cmd.arg(format!("--config-dir={}", pdns.dir().display()))
+        .args(["import-tsig-key", PDNS_KEY, "hmac-sha256", PDNS_SECRET]);
+    run_command(cmd, Duration::from_secs(60))
+        .expect("pdnsutil is missing: install the Debian package pdns-server")
+        .success();
     let addr = pdns.dns_addr;
     let (wd, provider) = pdns_workdir(&pdns, addr, PDNS_KEY, PDNS_SECRET);
     let config = |refresh: u32, ns: &str, with_record: bool| {

@@ -86,7 +86,7 @@ fn malformed_arguments_fail_naming_the_argument() {
             "bad.tf",
             format!("output \"bad\" {{\n  value = {call}\n}}\n"),
         );
-        let result = wd.run(&["plan", "-input=false", "-no-color"]).failure();
+        let result = wd.plan_fails();
         let text = result.combined();
         assert!(
             text.contains(&format!("Invalid value for \"{param}\" parameter")),

@@ -7,6 +7,7 @@ use std::process::Command;
 use rack_acceptance_tests::Workdir;
 
 use rack_lab::Libvirt;
+use rack_lab::process::TempDir;
 
 /// The provider block every libvirt test uses; the hypervisor comes from
 /// `RACK_HYPERVISORS` (a lone URI: a hypervisor named `default`).
@@ -23,6 +24,15 @@ pub fn workdir(libvirt: &Libvirt) -> Workdir {
     wd.set_env("RACK_HYPERVISORS", libvirt.uri.clone());
     wd.set_env("RACK_HYPERVISOR_TIMEOUT", "60s");
     wd
+}
+
+/// [`start`] and [`workdir`], and a new temp dir (its name starting with `prefix`) for
+/// the test's own files.
+pub fn start_with_dir(prefix: &str) -> (Libvirt, Workdir, TempDir) {
+    let libvirt = start();
+    let wd = workdir(&libvirt);
+    let dir = TempDir::new(prefix).expect("temp dir");
+    (libvirt, wd, dir)
 }
 
 /// Runs `virsh -c URI args...`; returns (success, stdout, stderr).
@@ -46,6 +56,34 @@ pub fn virsh_ok(libvirt: &Libvirt, args: &[&str]) -> String {
     let (ok, out, err) = virsh(libvirt, args);
     assert!(ok, "virsh {args:?} failed: {err}\n{out}");
     out
+}
+
+/// Stops the `kind` (`net` or `pool`) `name` with virsh behind Terraform's back; the next
+/// apply must update `address` in place and start it again (`virsh <kind>-info` then
+/// shows `running_line`), and the plan after it is empty.
+#[track_caller]
+pub fn started_again(
+    libvirt: &Libvirt,
+    wd: &Workdir,
+    (kind, name, address): (&str, &str, &str),
+    running_line: &str,
+) {
+    virsh_ok(libvirt, &[&format!("{kind}-destroy"), name]);
+    wd.apply_planned(&[(address, &["update"])]);
+    let info = virsh_ok(libvirt, &[&format!("{kind}-info"), name]);
+    assert!(info.contains(running_line), "{info}");
+    wd.assert_plan_empty();
+}
+
+/// Stops and undefines the `kind` (`net` or `pool`) `name` with virsh behind Terraform's
+/// back; the next apply must create `address` again, and the plan after it is empty.
+#[track_caller]
+pub fn defined_again(libvirt: &Libvirt, wd: &Workdir, (kind, name, address): (&str, &str, &str)) {
+    virsh_ok(libvirt, &[&format!("{kind}-destroy"), name]);
+    virsh_ok(libvirt, &[&format!("{kind}-undefine"), name]);
+    wd.apply_planned(&[(address, &["create"])]);
+    assert!(virsh(libvirt, &[&format!("{kind}-info"), name]).0);
+    wd.assert_plan_empty();
 }
 
 /// The `<host .../>` lines of a network's DHCP configuration, as `virsh net-dumpxml`
@@ -89,6 +127,35 @@ resource "rack_network" "{network}" {{
     dhcp_ranges = [{{ start = "10.10.{octet}.100", end = "10.10.{octet}.150" }}]
   }}
 }}
+"#
+    )
+}
+
+/// Resource `label`: the dir storage pool `name` on `path`.
+pub fn dir_pool_hcl(label: &str, name: &str, path: &str) -> String {
+    format!(
+        r#"
+resource "rack_storage_pool" "{label}" {{
+  name = "{name}"
+  type = "dir"
+  path = "{path}"
+}}
+"#
+    )
+}
+
+/// Resource `label`: the isolated network `name` on `cidr`, with the attribute lines
+/// `extra` after its `ipv4`.
+pub fn isolated_network_hcl(label: &str, name: &str, cidr: &str, extra: &str) -> String {
+    format!(
+        r#"
+resource "rack_network" "{label}" {{
+  name = "{name}"
+  mode = "isolated"
+  ipv4 = {{
+    cidr = "{cidr}"
+  }}
+{extra}}}
 "#
     )
 }

@@ -10,7 +10,9 @@
 
 use serde_json::Value;
 
-use crate::libvirt_common::{PROVIDER, start, virsh_ok, workdir};
+use crate::libvirt_common::{
+    PROVIDER, dir_pool_hcl, isolated_network_hcl, start, virsh_ok, workdir,
+};
 use rack_lab::guest::fix_kvm_permissions;
 
 /// What every refused value carries: quotes, `<`, `>`, `&` and a newline.
@@ -363,23 +365,9 @@ fn libvirt_values_with_markup_are_kept_as_text() {
     let pool_dir = lv.dir().join("pool with space+plus");
     let pool_path = pool_dir.display().to_string();
     let cmdline = r#"console=ttyS0 rack.note=\"a<b>&c'd\""#;
-    wd.write_main(&format!(
-        r#"{PROVIDER}
-resource "rack_network" "kept" {{
-  name   = "kept"
-  mode   = "isolated"
-  domain = "kept.test"
-  ipv4 = {{
-    cidr = "10.10.71.0/24"
-  }}
-}}
-
-resource "rack_storage_pool" "kept" {{
-  name = "kept"
-  type = "dir"
-  path = "{pool_path}"
-}}
-
+    wd.write_resources(&format!(
+        r#"{network}
+{pool}
 resource "rack_volume" "kept" {{
   name = "kept#1[a]"
   pool = rack_storage_pool.kept.name
@@ -402,7 +390,14 @@ resource "rack_vm" "kept" {{
     listen = "127.0.0.1"
   }}
 }}
-"#
+"#,
+        network = isolated_network_hcl(
+            "kept",
+            "kept",
+            "10.10.71.0/24",
+            "  domain = \"kept.test\"\n"
+        ),
+        pool = dir_pool_hcl("kept", "kept", &pool_path),
     ));
     wd.apply();
     wd.assert_plan_empty();

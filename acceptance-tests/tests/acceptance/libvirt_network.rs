@@ -5,7 +5,7 @@
 //! in plan and comes back -> bad input fails at plan time at its attribute -> destroy
 //! leaves no network, bridge or dnsmasq behind.
 
-use crate::libvirt_common::{PROVIDER, start, virsh, virsh_ok, workdir};
+use crate::libvirt_common::{PROVIDER, defined_again, start, started_again, virsh_ok, workdir};
 
 fn config(cidr: &str, range: (&str, &str), autostart: bool) -> String {
     format!(
@@ -110,10 +110,10 @@ fn network_lifecycle() {
         ("10.10.60.50", "10.10.60.90"),
         false,
     ));
-    let plan = wd.plan();
-    assert_eq!(plan.actions("rack_network.farm"), ["update"]);
-    assert_eq!(plan.actions("rack_network.backplane"), ["no-op"]);
-    wd.apply();
+    wd.apply_planned(&[
+        ("rack_network.farm", &["update"]),
+        ("rack_network.backplane", &["no-op"]),
+    ]);
     assert_eq!(
         ifindex(&lv),
         before,
@@ -145,22 +145,11 @@ fn network_lifecycle() {
     wd.assert_plan_empty();
 
     // A network stopped out of band is started again.
-    virsh_ok(&lv, &["net-destroy", "farm"]);
-    let plan = wd.plan();
-    assert_eq!(plan.actions("rack_network.farm"), ["update"]);
-    wd.apply();
-    let info = virsh_ok(&lv, &["net-info", "farm"]);
-    assert!(info.contains("Active:         yes"), "{info}");
-    wd.assert_plan_empty();
+    let farm = ("net", "farm", "rack_network.farm");
+    started_again(&lv, &wd, farm, "Active:         yes");
 
     // One undefined out of band is created again.
-    virsh_ok(&lv, &["net-destroy", "backplane"]);
-    virsh_ok(&lv, &["net-undefine", "backplane"]);
-    let plan = wd.plan();
-    assert_eq!(plan.actions("rack_network.backplane"), ["create"]);
-    wd.apply();
-    assert!(virsh(&lv, &["net-info", "backplane"]).0);
-    wd.assert_plan_empty();
+    defined_again(&lv, &wd, ("net", "backplane", "rack_network.backplane"));
 
     // A new CIDR cannot change on a running network: replace, and the plan says why.
     wd.write_main(&config(
@@ -181,18 +170,18 @@ fn network_lifecycle() {
     wd.assert_plan_empty();
 
     // Bad input fails at plan time, at the attribute.
-    wd.write_main(&format!(
-        r#"{PROVIDER}
-resource "rack_network" "bad" {{
+    wd.write_resources(
+        r#"
+resource "rack_network" "bad" {
   name = "bad"
   mode = "nat"
-  ipv4 = {{
+  ipv4 = {
     cidr        = "10.10.80.0/24"
     gateway     = "10.10.81.1"
-  }}
-}}
-"#
-    ));
+  }
+}
+"#,
+    );
     let out = wd.run(&["plan", "-input=false"]).failure();
     let text = out.combined();
     assert!(
@@ -221,22 +210,17 @@ resource "rack_network" "bad" {{
 fn a_missing_host_bridge_is_named() {
     let lv = start();
     let wd = workdir(&lv);
-    wd.write_main(&format!(
-        r#"{PROVIDER}
-resource "rack_network" "lan" {{
+    wd.write_resources(
+        r#"
+resource "rack_network" "lan" {
   name   = "lan"
   mode   = "bridge"
   bridge = "br-missing"
-}}
-"#
-    ));
+}
+"#,
+    );
     wd.init();
-    let out = wd
-        .run(&["apply", "-auto-approve", "-input=false"])
-        .failure();
-    let text = out.combined();
-    assert!(text.contains("br-missing"), "{text}");
-    assert!(text.contains("does not exist"), "{text}");
+    wd.apply_fails_saying(&["br-missing", "does not exist"]);
     let names = virsh_ok(&lv, &["net-list", "--all", "--name"]);
     assert!(names.trim().is_empty(), "a failed create left {names}");
 
@@ -254,15 +238,15 @@ resource "rack_network" "lan" {{
 fn hypervisor_data_source_reports_what_works() {
     let lv = start();
     let wd = workdir(&lv);
-    wd.write_main(&format!(
-        r#"{PROVIDER}
-data "rack_hypervisor" "this" {{}}
+    wd.write_resources(
+        r#"
+data "rack_hypervisor" "this" {}
 
-output "info" {{
+output "info" {
   value = data.rack_hypervisor.this
-}}
-"#
-    ));
+}
+"#,
+    );
     wd.apply();
     let info = wd.output("info");
     assert_eq!(info["name"], "default", "{info}");
@@ -281,19 +265,14 @@ fn an_unreachable_hypervisor_says_what_to_check() {
         "RACK_HYPERVISORS",
         format!("kvm1=qemu+unix:///system?socket={}", socket.display()),
     );
-    wd.write_main(&format!(
-        r#"{PROVIDER}
-resource "rack_network" "n" {{
+    wd.write_resources(
+        r#"
+resource "rack_network" "n" {
   name = "n"
   mode = "isolated"
-}}
-"#
-    ));
+}
+"#,
+    );
     wd.init();
-    let out = wd
-        .run(&["apply", "-auto-approve", "-input=false"])
-        .failure();
-    let text = out.combined();
-    assert!(text.contains("Cannot connect to the hypervisor"), "{text}");
-    assert!(text.contains("check the URI"), "{text}");
+    wd.apply_fails_saying(&["Cannot connect to the hypervisor", "check the URI"]);
 }

@@ -3,26 +3,15 @@
 //! directory removed on destroy only when rack created it; a create that timed out while
 //! libvirtd was stopped, carried out by libvirtd later, adopted by the next apply.
 
-use crate::libvirt_common::{PROVIDER, start, virsh, virsh_dir_pool, virsh_ok, workdir};
+use crate::libvirt_common::{
+    PROVIDER, dir_pool_hcl, isolated_network_hcl, start, virsh, virsh_dir_pool, virsh_ok, workdir,
+};
+use rack_acceptance_tests::{CmdResult, Workdir};
 use rack_lab::guest::fix_kvm_permissions;
 
 fn all_kinds(pool_path: &str) -> String {
     format!(
-        r#"{PROVIDER}
-resource "rack_network" "r" {{
-  name = "rnet"
-  mode = "isolated"
-  ipv4 = {{
-    cidr = "10.10.72.0/24"
-  }}
-}}
-
-resource "rack_storage_pool" "r" {{
-  name = "rpool"
-  type = "dir"
-  path = "{pool_path}"
-}}
-
+        r#"{PROVIDER}{network}{pool}
 resource "rack_volume" "r" {{
   name = "rvol.qcow2"
   pool = rack_storage_pool.r.name
@@ -43,7 +32,9 @@ resource "rack_vm" "r" {{
     network = rack_network.r.name
   }}
 }}
-"#
+"#,
+        network = isolated_network_hcl("r", "rnet", "10.10.72.0/24", ""),
+        pool = dir_pool_hcl("r", "rpool", pool_path),
     )
 }
 
@@ -102,15 +93,7 @@ fn libvirt_replace_works_for_every_kind() {
 }
 
 fn pool_only(path: &str) -> String {
-    format!(
-        r#"{PROVIDER}
-resource "rack_storage_pool" "own" {{
-  name = "own"
-  type = "dir"
-  path = "{path}"
-}}
-"#
-    )
+    format!("{PROVIDER}{}", dir_pool_hcl("own", "own", path))
 }
 
 #[test]
@@ -162,54 +145,21 @@ fn storage_pool_destroy_keeps_a_directory_it_did_not_create() {
 /// adopted (and started); a different definition under the same name is a conflict.
 #[test]
 fn libvirt_create_adopts_what_a_timed_out_create_left() {
-    let lv = start();
-    let mut wd = workdir(&lv);
-    wd.set_env("RACK_HYPERVISOR_TIMEOUT", "2s");
-    let pid = libvirtd_pid(&lv);
+    let (lv, mut wd, pid) = start_impatient();
     let config = |second_cidr: &str| {
-        format!(
-            r#"{PROVIDER}
-resource "rack_network" "first" {{
-  name = "first"
-  mode = "isolated"
-  ipv4 = {{
-    cidr = "10.10.73.0/24"
-  }}
-}}
-
-{pause}
-
-resource "rack_network" "second" {{
-  name = "second"
-  mode = "isolated"
-  ipv4 = {{
-    cidr = "{second_cidr}"
-  }}
-  depends_on = [terraform_data.stop_libvirtd]
-}}
-"#,
-            pause = pause_libvirtd(&pid, "rack_network.first.uuid", 6),
-        )
+        let after_pause = "  depends_on = [terraform_data.stop_libvirtd]\n";
+        [
+            PROVIDER.to_owned(),
+            isolated_network_hcl("first", "first", "10.10.73.0/24", ""),
+            pause_libvirtd(&pid, "rack_network.first.uuid", 6),
+            isolated_network_hcl("second", "second", second_cidr, after_pause),
+        ]
+        .join("\n")
     };
-    wd.write_main(&config("10.10.74.0/24"));
-    wd.init();
-    let out = wd.run(&["apply", "-auto-approve", "-input=false", "-no-color"]);
-    // Resumed already; again in case the apply stopped early.
-    let _ = std::process::Command::new("kill")
-        .args(["-CONT", &pid])
-        .status();
-    assert!(!out.succeeded(), "the apply must time out:\n{out}");
+    let out = apply_timing_out(&wd, &pid, &config("10.10.74.0/24"));
     // libvirtd carries out the defines it received while stopped.
-    let mut defined = false;
-    for _ in 0..300 {
-        if virsh(&lv, &["net-info", "second"]).0 {
-            defined = true;
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
     assert!(
-        defined,
+        wait_for(&lv, &["net-info", "second"]),
         "libvirtd did not carry out the timed-out define:\n{out}\n{}",
         lv.log_tail()
     );
@@ -231,12 +181,7 @@ resource "rack_network" "second" {{
     // Something different under the same name is a conflict, not adopted.
     wd.run(&["state", "rm", "rack_network.second"]).success();
     wd.write_main(&config("10.10.75.0/24"));
-    let out = wd.run(&["apply", "-auto-approve", "-input=false", "-no-color"]);
-    assert!(
-        !out.succeeded(),
-        "a different network must not be adopted:\n{out}"
-    );
-    let text = crate::storage_pool::flat(&out.combined());
+    let text = apply_not_adopting(&wd, "a different network");
     assert!(text.contains("already exists"), "{text}");
     let xml = virsh_ok(&lv, &["net-dumpxml", "second"]);
     assert!(
@@ -244,8 +189,7 @@ resource "rack_network" "second" {{
         "the existing network is untouched: {xml}"
     );
     wd.write_main(&config("10.10.74.0/24"));
-    wd.run(&["apply", "-auto-approve", "-input=false", "-no-color"])
-        .success();
+    wd.apply();
     wd.destroy();
     wd.assert_destroyed();
 }
@@ -339,20 +283,11 @@ fn wait_for(lv: &rack_lab::Libvirt, args: &[&str]) -> bool {
 #[test]
 fn libvirt_vm_and_volume_create_adopt_what_a_timed_out_create_left() {
     fix_kvm_permissions().unwrap_or_else(|e| panic!("{e}"));
-    let lv = start();
-    let mut wd = workdir(&lv);
-    wd.set_env("RACK_HYPERVISOR_TIMEOUT", "2s");
-    let pid = libvirtd_pid(&lv);
+    let (lv, mut wd, pid) = start_impatient();
     let pool_path = lv.dir().join("adopt-pool").display().to_string();
     let config = |memory: &str, size: &str| {
         format!(
-            r#"{PROVIDER}
-resource "rack_storage_pool" "p" {{
-  name = "adopt"
-  type = "dir"
-  path = "{pool_path}"
-}}
-
+            r#"{PROVIDER}{pool}
 {pause}
 
 resource "rack_volume" "v" {{
@@ -371,16 +306,11 @@ resource "rack_vm" "m" {{
   depends_on = [terraform_data.stop_libvirtd]
 }}
 "#,
+            pool = dir_pool_hcl("p", "adopt", &pool_path),
             pause = pause_libvirtd(&pid, "rack_storage_pool.p.uuid", 8),
         )
     };
-    wd.write_main(&config("64MiB", "1MiB"));
-    wd.init();
-    let out = wd.run(&["apply", "-auto-approve", "-input=false", "-no-color"]);
-    let _ = std::process::Command::new("kill")
-        .args(["-CONT", &pid])
-        .status();
-    assert!(!out.succeeded(), "the apply must time out:\n{out}");
+    let out = apply_timing_out(&wd, &pid, &config("64MiB", "1MiB"));
     assert!(
         wait_for(&lv, &["dominfo", "adopted"]),
         "libvirtd did not carry out the timed-out define:\n{out}\n{}",
@@ -408,12 +338,7 @@ resource "rack_vm" "m" {{
     wd.run(&["state", "rm", "rack_vm.m", "rack_volume.v"])
         .success();
     wd.write_main(&config("96MiB", "2MiB"));
-    let out = wd.run(&["apply", "-auto-approve", "-input=false", "-no-color"]);
-    assert!(
-        !out.succeeded(),
-        "a different VM or volume must not be adopted:\n{out}"
-    );
-    let text = crate::storage_pool::flat(&out.combined());
+    let text = apply_not_adopting(&wd, "a different VM or volume");
     assert!(text.contains("VM \"adopted\" already exists"), "{text}");
     assert!(
         text.contains("adopt/adopted.qcow2\" already exists"),
@@ -432,8 +357,7 @@ resource "rack_vm" "m" {{
 
     // As planned again: adopted again, and destroyed with the rest.
     wd.write_main(&config("64MiB", "1MiB"));
-    wd.run(&["apply", "-auto-approve", "-input=false", "-no-color"])
-        .success();
+    wd.apply();
     wd.assert_plan_empty();
     wd.destroy();
     wd.assert_destroyed();
@@ -459,6 +383,38 @@ resource "terraform_data" "resume_libvirtd" {{
   }}
 }}"#
     )
+}
+
+/// The fixture, a workdir whose provider gives up on a libvirt call after 2 s, and
+/// libvirtd's PID.
+fn start_impatient() -> (rack_lab::Libvirt, Workdir, String) {
+    let lv = start();
+    let mut wd = workdir(&lv);
+    wd.set_env("RACK_HYPERVISOR_TIMEOUT", "2s");
+    let pid = libvirtd_pid(&lv);
+    (lv, wd, pid)
+}
+
+/// Applies `config`, whose `terraform_data.stop_libvirtd` stops libvirtd (`pid`) on the
+/// way ([`pause_libvirtd`]); the apply must time out. Returns how it ended.
+fn apply_timing_out(wd: &Workdir, pid: &str, config: &str) -> CmdResult {
+    wd.write_main(config);
+    wd.init();
+    let out = wd.run(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+    // Resumed already; again in case the apply stopped early.
+    let _ = std::process::Command::new("kill")
+        .args(["-CONT", pid])
+        .status();
+    assert!(!out.succeeded(), "the apply must time out:\n{out}");
+    out
+}
+
+/// Applies with something different than planned under a planned name: the apply must
+/// fail, `what` must not be adopted. Returns what it printed, flattened.
+fn apply_not_adopting(wd: &Workdir, what: &str) -> String {
+    let out = wd.run(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+    assert!(!out.succeeded(), "{what} must not be adopted:\n{out}");
+    crate::storage_pool::flat(&out.combined())
 }
 
 /// libvirtd's PID, from its pid file in the fixture's dir.

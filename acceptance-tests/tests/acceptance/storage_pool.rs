@@ -4,8 +4,7 @@
 //! new path replaces, and the plan says why -> bad input fails at plan time at its
 //! attribute -> destroy leaves no pool and no empty directory it created behind.
 
-use crate::libvirt_common::{PROVIDER, start, virsh, virsh_ok, workdir};
-use rack_lab::process::TempDir;
+use crate::libvirt_common::{PROVIDER, defined_again, start_with_dir, started_again, virsh_ok};
 
 /// Terraform's output with its box drawing removed and whitespace collapsed, so that
 /// messages wrapped over lines can be searched.
@@ -35,9 +34,7 @@ output "available" {{
 
 #[test]
 fn storage_pool_lifecycle() {
-    let lv = start();
-    let wd = workdir(&lv);
-    let root = TempDir::new("rack-acc-pool").expect("temp dir");
+    let (lv, wd, root) = start_with_dir("rack-acc-pool");
     let path = root.path().join("images");
     let path_text = path.to_str().expect("utf-8 path");
     wd.write_main(&config(path_text, true));
@@ -61,30 +58,17 @@ fn storage_pool_lifecycle() {
 
     // In place: autostart off.
     wd.write_main(&config(path_text, false));
-    let plan = wd.plan();
-    assert_eq!(plan.actions("rack_storage_pool.images"), ["update"]);
-    wd.apply();
+    wd.apply_planned(&[("rack_storage_pool.images", &["update"])]);
     let info = virsh_ok(&lv, &["pool-info", "images"]);
     assert!(info.contains("Autostart:      no"), "{info}");
     wd.assert_plan_empty();
 
     // Stopped out of band: started again.
-    virsh_ok(&lv, &["pool-destroy", "images"]);
-    let plan = wd.plan();
-    assert_eq!(plan.actions("rack_storage_pool.images"), ["update"]);
-    wd.apply();
-    let info = virsh_ok(&lv, &["pool-info", "images"]);
-    assert!(info.contains("State:          running"), "{info}");
-    wd.assert_plan_empty();
+    let images = ("pool", "images", "rack_storage_pool.images");
+    started_again(&lv, &wd, images, "State:          running");
 
     // Undefined out of band: created again.
-    virsh_ok(&lv, &["pool-destroy", "images"]);
-    virsh_ok(&lv, &["pool-undefine", "images"]);
-    let plan = wd.plan();
-    assert_eq!(plan.actions("rack_storage_pool.images"), ["create"]);
-    wd.apply();
-    assert!(virsh(&lv, &["pool-info", "images"]).0);
-    wd.assert_plan_empty();
+    defined_again(&lv, &wd, images);
 
     // A new path replaces the pool, and the plan says why.
     let moved = root.path().join("moved");
@@ -103,20 +87,20 @@ fn storage_pool_lifecycle() {
     wd.assert_plan_empty();
 
     // Bad input fails at plan time, at the attribute.
-    wd.write_main(&format!(
-        r#"{PROVIDER}
-resource "rack_storage_pool" "bad" {{
+    wd.write_resources(
+        r#"
+resource "rack_storage_pool" "bad" {
   name = "bad"
   type = "dir"
-}}
+}
 
-resource "rack_storage_pool" "worse" {{
+resource "rack_storage_pool" "worse" {
   name         = "worse"
   type         = "logical"
   volume_group = "-vg"
-}}
-"#
-    ));
+}
+"#,
+    );
     let out = wd.run(&["plan", "-input=false"]).failure();
     let text = flat(&out.combined());
     assert!(text.contains("A dir pool needs its path"), "{text}");
@@ -135,16 +119,12 @@ resource "rack_storage_pool" "worse" {{
 
 #[test]
 fn a_pool_path_that_cannot_be_used_is_named() {
-    let lv = start();
-    let wd = workdir(&lv);
-    let root = TempDir::new("rack-acc-pool-bad").expect("temp dir");
+    let (lv, wd, root) = start_with_dir("rack-acc-pool-bad");
     let file = root.path().join("a-file");
     std::fs::write(&file, b"not a directory").expect("write");
     wd.write_main(&config(file.to_str().expect("utf-8"), true));
     wd.init();
-    let out = wd
-        .run(&["apply", "-auto-approve", "-input=false"])
-        .failure();
+    let out = wd.apply_fails();
     let text = flat(&out.combined());
     assert!(text.contains("cannot use"), "{text}");
     assert!(text.contains("check that the path exists"), "{text}");

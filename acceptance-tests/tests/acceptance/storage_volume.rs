@@ -11,9 +11,8 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-use crate::libvirt_common::{PROVIDER, start, virsh_ok, workdir};
+use crate::libvirt_common::{PROVIDER, start_with_dir, virsh_ok};
 use crate::storage_pool::flat;
-use rack_lab::process::TempDir;
 use rack_lab::storage::{FileServer, json_field, qemu_img_info, qemu_img_run};
 
 const MIB: u64 = 1 << 20;
@@ -134,9 +133,7 @@ fn virtual_size(path: &str) -> u64 {
 
 #[test]
 fn volume_lifecycle() {
-    let lv = start();
-    let wd = workdir(&lv);
-    let root = TempDir::new("rack-acc-vol").expect("temp dir");
+    let (lv, wd, root) = start_with_dir("rack-acc-vol");
     let pool = root.path().join("pool");
     let pool_path = pool.to_str().expect("utf-8").to_string();
     let www = root.path().join("www");
@@ -204,9 +201,7 @@ fn volume_lifecycle() {
     // The size grows in place.
     setup.overlay_size = "128MiB";
     wd.write_main(&config(&setup));
-    let plan = wd.plan();
-    assert_eq!(plan.actions("rack_volume.vm1"), ["update"]);
-    wd.apply();
+    wd.apply_planned(&[("rack_volume.vm1", &["update"])]);
     assert_eq!(virtual_size(vm1.to_str().expect("utf-8")), 128 * MIB);
     wd.assert_plan_empty();
 
@@ -226,9 +221,7 @@ fn volume_lifecycle() {
     setup.overlay_size = "128MiB";
     wd.write_main(&config(&setup));
     virsh_ok(&lv, &["vol-delete", "--pool", "p", "vm1.qcow2"]);
-    let plan = wd.plan();
-    assert_eq!(plan.actions("rack_volume.vm1"), ["create"]);
-    wd.apply();
+    wd.apply_planned(&[("rack_volume.vm1", &["create"])]);
     assert!(vm1.is_file());
     wd.assert_plan_empty();
     qemu_img_run(&[
@@ -287,9 +280,7 @@ fn volume_lifecycle() {
          sha256 = \"{wrong}\"\n}}\n"
     );
     wd.write_main(&bad);
-    let out = wd
-        .run(&["apply", "-auto-approve", "-input=false"])
-        .failure();
+    let out = wd.apply_fails();
     let text = flat(&out.combined());
     assert!(text.contains(&sum) && text.contains(&wrong), "{text}");
     assert!(text.contains("sha256"), "{text}");

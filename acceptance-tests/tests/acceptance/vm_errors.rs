@@ -40,42 +40,36 @@ fn vm_bad_input_partial_failure_and_adoption() {
     virsh_dir_pool(&lv, POOL, "errpool");
 
     // Bad input fails at plan time, at the attribute.
-    wd.write_main(&format!(
-        r#"{PROVIDER}
-resource "rack_vm" "bad" {{
+    wd.write_resources(
+        r#"
+resource "rack_vm" "bad" {
   name   = "bad"
   memory = "12XB"
-}}
-"#
-    ));
+}
+"#,
+    );
     wd.init();
-    let text = wd
-        .run(&["plan", "-input=false", "-no-color"])
-        .failure()
-        .combined();
+    let text = wd.plan_fails().combined();
     assert!(text.contains("Memory size \"12XB\" is not valid"), "{text}");
     assert!(text.contains("memory"), "{text}");
 
-    wd.write_main(&format!(
-        r#"{PROVIDER}
-resource "rack_vm" "twins" {{
+    wd.write_resources(
+        r#"
+resource "rack_vm" "twins" {
   name   = "twins"
   memory = "64MiB"
-  network_interface {{
+  network_interface {
     network = "default"
     mac     = "52:54:00:00:00:01"
-  }}
-  network_interface {{
+  }
+  network_interface {
     network = "default"
     mac     = "52:54:00:00:00:01"
-  }}
-}}
-"#
-    ));
-    let text = wd
-        .run(&["plan", "-input=false", "-no-color"])
-        .failure()
-        .combined();
+  }
+}
+"#,
+    );
+    let text = wd.plan_fails().combined();
     assert!(
         text.contains("both have MAC address 52:54:00:00:00:01"),
         "{text}"
@@ -87,10 +81,7 @@ resource "rack_vm" "twins" {{
 
     // A missing volume fails before anything is defined, naming the disk.
     wd.write_main(&vm("root1", None));
-    let text = wd
-        .run(&["apply", "-auto-approve", "-input=false", "-no-color"])
-        .failure()
-        .combined();
+    let text = wd.apply_fails().combined();
     assert!(
         text.contains("Volume \"root1\" does not exist in pool \"errpool\""),
         "{text}"
@@ -105,10 +96,7 @@ resource "rack_vm" "twins" {{
         &["vol-create-as", POOL, "root1", "8M", "--format", "raw"],
     );
     wd.write_main(&vm("root1", Some("late")));
-    let text = wd
-        .run(&["apply", "-auto-approve", "-input=false", "-no-color"])
-        .failure()
-        .combined();
+    let text = wd.apply_fails().combined();
     assert!(text.contains("Network \"late\" does not exist"), "{text}");
     assert!(text.contains("did not start"), "{text}");
     let state = wd.resource_values("rack_vm.vm1");

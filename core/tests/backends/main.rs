@@ -3,6 +3,8 @@
 
 mod powerdns;
 mod rndc;
+#[path = "../support/mod.rs"]
+mod support;
 
 /// A missing daemon must fail the test with its name and package, never skip it.
 #[test]

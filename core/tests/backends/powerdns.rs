@@ -1,19 +1,13 @@
 //! The PowerDNS API client against a real pdns_server.
 
+use crate::support::{TIMEOUT, pdns_api};
 use rack_core::powerdns::{NewZone, PowerDnsClient, PowerDnsError, TSIG_ALLOW_DNSUPDATE, ZoneKind};
 use rack_lab::{PowerDns, process};
-use std::time::Duration;
-
-const TIMEOUT: Duration = Duration::from_secs(10);
-
-fn start() -> PowerDns {
-    PowerDns::started()
-}
 
 #[tokio::test]
 async fn zone_lifecycle_and_update_key() {
-    let pdns = start();
-    let c = PowerDnsClient::new(&pdns.api_url, &pdns.api_key, TIMEOUT).unwrap();
+    let pdns = PowerDns::started();
+    let c = pdns_api(&pdns);
     let zone = "pdns.example.";
 
     assert_eq!(c.get_zone(zone).await.unwrap(), None);
@@ -80,7 +74,7 @@ async fn zone_lifecycle_and_update_key() {
 
 #[tokio::test]
 async fn wrong_api_key_is_a_clear_error() {
-    let pdns = start();
+    let pdns = PowerDns::started();
     let c = PowerDnsClient::new(&pdns.api_url, "not-the-key", TIMEOUT).unwrap();
     let e = c.get_zone("x.").await.unwrap_err();
     assert!(matches!(e, PowerDnsError::Unauthorized { .. }), "{e:?}");

@@ -1,51 +1,29 @@
 //! The native rndc client against a real named.
 
+use crate::support::{TIMEOUT, rndc, rndc_key, rndc_with};
 use rack_core::rndc::{RndcAlgorithm, RndcClient, RndcError, RndcKey};
 use rack_lab::{Named, process};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-const TIMEOUT: Duration = Duration::from_secs(10);
-
-fn start() -> Named {
-    Named::started()
-}
-
-fn client(named: &Named) -> RndcClient {
-    let k = &named.rndc_key;
-    RndcClient::new(
-        named.rndc_addr,
-        RndcKey {
-            name: k.name.clone(),
-            algorithm: k
-                .algorithm
-                .parse()
-                .unwrap_or_else(|e| panic!("fixture key algorithm: {e}")),
-            secret: k.secret.clone(),
-        },
-        TIMEOUT,
-    )
-}
-
 #[tokio::test]
 async fn status_answers() {
-    let named = start();
-    let text = client(&named).status().await.unwrap();
+    let named = Named::started();
+    let text = rndc(&named).status().await.unwrap();
     assert!(text.contains("server is up and running"), "{text}");
 }
 
 #[tokio::test]
 async fn legacy_hmac_md5_key_works() {
-    let named = start();
+    let named = Named::started();
     let k = &named.rndc_md5_key;
-    let c = RndcClient::new(
-        named.rndc_addr,
+    let c = rndc_with(
+        &named,
         RndcKey {
             name: k.name.clone(),
             algorithm: RndcAlgorithm::HmacMd5,
             secret: k.secret.clone(),
         },
-        TIMEOUT,
     );
     let text = c.status().await.unwrap();
     assert!(text.contains("server is up and running"), "{text}");
@@ -53,8 +31,8 @@ async fn legacy_hmac_md5_key_works() {
 
 #[tokio::test]
 async fn addzone_showzone_reload_delzone() {
-    let named = start();
-    let c = client(&named);
+    let named = Named::started();
+    let c = rndc(&named);
     let zone = "lab.example.";
     let file = named.write_zone_file(zone).unwrap();
     let path = named.zone_dir.join(&file);
@@ -99,7 +77,7 @@ async fn addzone_showzone_reload_delzone() {
 
 #[tokio::test]
 async fn initial_zone_is_served() {
-    let named = start();
+    let named = Named::started();
     assert_eq!(
         process::dns_soa(named.dns_addr, "farm."),
         Some((0, 1)),
@@ -110,15 +88,15 @@ async fn initial_zone_is_served() {
 
 #[tokio::test]
 async fn wrong_secret_is_an_authentication_error() {
-    let named = start();
-    let c = RndcClient::new(
-        named.rndc_addr,
+    let named = Named::started();
+    let wrong = "d3Jvbmcgc2VjcmV0IHdyb25nIHNlY3JldCB3cm9uZyE=";
+    let c = rndc_with(
+        &named,
         RndcKey {
-            name: named.rndc_key.name.clone(),
             algorithm: RndcAlgorithm::HmacSha256,
-            secret: "d3Jvbmcgc2VjcmV0IHdyb25nIHNlY3JldCB3cm9uZyE=".into(),
+            secret: wrong.into(),
+            ..rndc_key(&named)
         },
-        TIMEOUT,
     );
     let e = c.status().await.unwrap_err();
     assert!(matches!(e, RndcError::Auth { .. }), "{e:?}");
@@ -129,15 +107,13 @@ async fn wrong_secret_is_an_authentication_error() {
 
 #[tokio::test]
 async fn wrong_algorithm_is_an_authentication_error() {
-    let named = start();
-    let c = RndcClient::new(
-        named.rndc_addr,
+    let named = Named::started();
+    let c = rndc_with(
+        &named,
         RndcKey {
-            name: named.rndc_key.name.clone(),
             algorithm: RndcAlgorithm::HmacSha512,
-            secret: named.rndc_key.secret.clone(),
+            ..rndc_key(&named)
         },
-        TIMEOUT,
     );
     let e = c.status().await.unwrap_err();
     assert!(matches!(e, RndcError::Auth { .. }), "{e:?}");

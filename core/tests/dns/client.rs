@@ -26,15 +26,15 @@ fn config(named: &Named) -> ServerConfig {
     c
 }
 
-fn client(named: &Named) -> DnsClient {
+pub(crate) fn client(named: &Named) -> DnsClient {
     DnsClient::new(config(named))
 }
 
-fn name(s: &str) -> Name {
+pub(crate) fn name(s: &str) -> Name {
     Name::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
 }
 
-fn farm() -> Name {
+pub(crate) fn farm() -> Name {
     name("farm.")
 }
 
@@ -296,43 +296,47 @@ async fn out_of_band_change_fails_only_its_own_record() {
     }
 }
 
+/// A client of the fixture that signs with `tsig` (`None`: unsigned).
+fn client_signing_with(named: &Named, tsig: Option<TsigKey>) -> DnsClient {
+    let mut cfg = config(named);
+    cfg.tsig = tsig;
+    DnsClient::new(cfg)
+}
+
+/// An UPDATE adding `x.farm. A 192.0.2.1`, which must fail; its error, printed.
+async fn update_error(c: &DnsClient) -> DnsError {
+    match c
+        .change(&farm(), add("x.farm.", Ipv4Addr::new(192, 0, 2, 1)))
+        .await
+    {
+        Ok(()) => panic!("the UPDATE succeeded"),
+        Err(err) => {
+            eprintln!("UPDATE: {err}");
+            err
+        }
+    }
+}
+
 #[tokio::test]
 async fn wrong_secret_is_badsig() {
     let named = start();
-    let mut cfg = config(&named);
-    cfg.tsig = Some(
-        TsigKey::from_base64(
-            &named.tsig.name,
-            "hmac-sha256",
-            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
-        )
-        .unwrap(),
-    );
-    let c = DnsClient::new(cfg);
+    let wrong = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+    let key = TsigKey::from_base64(&named.tsig.name, "hmac-sha256", wrong).unwrap();
+    let c = client_signing_with(&named, Some(key));
     let err = c.zone(&farm()).await.unwrap_err();
     eprintln!("AXFR: {err}");
     assert!(matches!(err, DnsError::BadSig { .. }), "{err:?}");
     assert!(err.to_string().contains("secret"), "{err}");
-    let err = c
-        .change(&farm(), add("x.farm.", Ipv4Addr::new(192, 0, 2, 1)))
-        .await
-        .unwrap_err();
-    eprintln!("UPDATE: {err}");
+    let err = update_error(&c).await;
     assert!(matches!(err, DnsError::BadSig { .. }), "{err:?}");
 }
 
 #[tokio::test]
 async fn unknown_key_is_badkey() {
     let named = start();
-    let mut cfg = config(&named);
-    cfg.tsig =
-        Some(TsigKey::from_base64("no-such-key", "hmac-sha256", &named.tsig.secret).unwrap());
-    let c = DnsClient::new(cfg);
-    let err = c
-        .change(&farm(), add("x.farm.", Ipv4Addr::new(192, 0, 2, 1)))
-        .await
-        .unwrap_err();
-    eprintln!("{err}");
+    let key = TsigKey::from_base64("no-such-key", "hmac-sha256", &named.tsig.secret).unwrap();
+    let c = client_signing_with(&named, Some(key));
+    let err = update_error(&c).await;
     assert!(matches!(err, DnsError::BadKey { .. }), "{err:?}");
     assert!(err.to_string().contains("key name"), "{err}");
 }
@@ -340,18 +344,12 @@ async fn unknown_key_is_badkey() {
 #[tokio::test]
 async fn unsigned_requests_are_refused_with_a_hint() {
     let named = start();
-    let mut cfg = config(&named);
-    cfg.tsig = None;
-    let c = DnsClient::new(cfg);
+    let c = client_signing_with(&named, None);
     let err = c.zone(&farm()).await.unwrap_err();
     eprintln!("AXFR: {err}");
     assert!(matches!(err, DnsError::Refused { .. }), "{err:?}");
     assert!(err.to_string().contains("allow-transfer"), "{err}");
-    let err = c
-        .change(&farm(), add("x.farm.", Ipv4Addr::new(192, 0, 2, 1)))
-        .await
-        .unwrap_err();
-    eprintln!("UPDATE: {err}");
+    let err = update_error(&c).await;
     assert!(matches!(err, DnsError::Refused { .. }), "{err:?}");
     assert!(err.to_string().contains("update-policy"), "{err}");
 }

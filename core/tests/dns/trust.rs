@@ -3,30 +3,10 @@
 //! alone, while the changes sent with it succeed; and the client's snapshot follows its
 //! own writes, so a delete then a create of one RRset works in one process.
 
-use rack_core::dns::{DnsClient, Name, RData, RecordType, RrsetChange, ServerConfig, TsigKey};
+use crate::client::{client, farm, name};
+use rack_core::dns::{DnsClient, RData, RecordType, RrsetChange};
 use rack_lab::Named;
 use std::net::Ipv4Addr;
-use std::time::Duration;
-
-fn client(named: &Named) -> DnsClient {
-    let k = &named.tsig;
-    let mut c = ServerConfig::new(named.dns_addr.to_string());
-    c.tsig = Some(
-        TsigKey::from_base64(&k.name, &k.algorithm, &k.secret)
-            .unwrap_or_else(|e| panic!("fixture key: {e}")),
-    );
-    c.timeout = Duration::from_secs(5);
-    c.retries = 1;
-    DnsClient::new(c)
-}
-
-fn name(s: &str) -> Name {
-    Name::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
-}
-
-fn farm() -> Name {
-    name("farm.")
-}
 
 fn create(n: &str, rtype: RecordType, text: &str) -> RrsetChange {
     RrsetChange {
@@ -40,13 +20,18 @@ fn create(n: &str, rtype: RecordType, text: &str) -> RrsetChange {
     }
 }
 
+/// Creates `n` `rtype` `text` in `farm.`; must succeed.
+async fn create_ok(c: &DnsClient, n: &str, rtype: RecordType, text: &str) {
+    c.change(&farm(), create(n, rtype, text))
+        .await
+        .unwrap_or_else(|e| panic!("create {n} {rtype:?}: {e}"));
+}
+
 #[tokio::test]
 async fn a_cname_beside_other_data_is_reported_not_written() {
-    let named = Named::start().unwrap_or_else(|e| panic!("cannot start named: {e}"));
+    let named = Named::started();
     let c = client(&named);
-    c.change(&farm(), create("www.farm.", RecordType::A, "10.10.60.2"))
-        .await
-        .unwrap_or_else(|e| panic!("create www A: {e}"));
+    create_ok(&c, "www.farm.", RecordType::A, "10.10.60.2").await;
     let err = c
         .change(&farm(), create("www.farm.", RecordType::Cname, "web.farm."))
         .await
@@ -61,12 +46,7 @@ async fn a_cname_beside_other_data_is_reported_not_written() {
     assert_eq!(z.types_at(&name("www.farm.")), vec![RecordType::A]);
 
     // The reverse: an A beside an existing CNAME.
-    c.change(
-        &farm(),
-        create("alias.farm.", RecordType::Cname, "web.farm."),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("create alias CNAME: {e}"));
+    create_ok(&c, "alias.farm.", RecordType::Cname, "web.farm.").await;
     let err = c
         .change(&farm(), create("alias.farm.", RecordType::A, "10.10.60.3"))
         .await
@@ -76,7 +56,7 @@ async fn a_cname_beside_other_data_is_reported_not_written() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_one_update_only_the_cname_fails_and_the_rest_is_written() {
-    let named = Named::start().unwrap_or_else(|e| panic!("cannot start named: {e}"));
+    let named = Named::started();
     let c = client(&named);
     // Sent together, so they share one UPDATE.
     let changes = [
@@ -114,7 +94,7 @@ async fn in_one_update_only_the_cname_fails_and_the_rest_is_written() {
 
 #[tokio::test]
 async fn delete_then_create_in_one_process_uses_the_snapshot_of_its_own_writes() {
-    let named = Named::start().unwrap_or_else(|e| panic!("cannot start named: {e}"));
+    let named = Named::started();
     let c = client(&named);
     let www = create("www.farm.", RecordType::A, "10.10.60.2");
     c.change(&farm(), www.clone())
@@ -138,9 +118,7 @@ async fn delete_then_create_in_one_process_uses_the_snapshot_of_its_own_writes()
     .unwrap_or_else(|e| panic!("delete: {e}"));
     let z = c.zone(&farm()).await.unwrap_or_else(|e| panic!("{e}"));
     assert!(z.rrset(&name("www.farm."), RecordType::A).is_none());
-    c.change(&farm(), create("www.farm.", RecordType::A, "10.10.60.9"))
-        .await
-        .unwrap_or_else(|e| panic!("create again: {e}"));
+    create_ok(&c, "www.farm.", RecordType::A, "10.10.60.9").await;
     let z = c.zone(&farm()).await.unwrap_or_else(|e| panic!("{e}"));
     let set = z
         .rrset(&name("www.farm."), RecordType::A)
@@ -150,7 +128,7 @@ async fn delete_then_create_in_one_process_uses_the_snapshot_of_its_own_writes()
 
 #[tokio::test]
 async fn an_ignored_apex_ns_deletion_is_reported_not_written() {
-    let named = Named::start().unwrap_or_else(|e| panic!("cannot start named: {e}"));
+    let named = Named::started();
     let c = client(&named);
     let z = c.zone(&farm()).await.unwrap_or_else(|e| panic!("{e}"));
     let ns = z
@@ -179,17 +157,10 @@ async fn an_ignored_apex_ns_deletion_is_reported_not_written() {
 
 #[tokio::test]
 async fn a_delegation_and_its_glue_are_confirmed_although_queries_answer_a_referral() {
-    let named = Named::start().unwrap_or_else(|e| panic!("cannot start named: {e}"));
+    let named = Named::started();
     let c = client(&named);
-    c.change(&farm(), create("sub.farm.", RecordType::Ns, "ns.sub.farm."))
-        .await
-        .unwrap_or_else(|e| panic!("create the delegation: {e}"));
-    c.change(
-        &farm(),
-        create("ns.sub.farm.", RecordType::A, "10.10.60.53"),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("create the glue: {e}"));
+    create_ok(&c, "sub.farm.", RecordType::Ns, "ns.sub.farm.").await;
+    create_ok(&c, "ns.sub.farm.", RecordType::A, "10.10.60.53").await;
     let z = c.zone(&farm()).await.unwrap_or_else(|e| panic!("{e}"));
     assert!(z.rrset(&name("sub.farm."), RecordType::Ns).is_some());
     assert!(z.rrset(&name("ns.sub.farm."), RecordType::A).is_some());

@@ -7,7 +7,9 @@ use std::net::Ipv4Addr;
 use std::time::Instant;
 
 use rack_core::Cidr;
-use rack_core::libvirt::{DhcpHost, DhcpHostError, HostChange, LibvirtError};
+use rack_core::libvirt::{
+    DhcpHost, DhcpHostError, HostChange, Hypervisor, LibvirtError, NetworkSpec,
+};
 use rack_core::net::MacAddress;
 
 use crate::{ip, isolated_spec, start};
@@ -41,13 +43,18 @@ fn saved_definition(fixture: &Libvirt, network: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// Creates the isolated network of the other tests (10.92.0.1/24, range .10-.20,
+/// rkback0); its spec and its IPv4 subnet.
+async fn isolated_network(hv: &Hypervisor) -> (NetworkSpec, Cidr) {
+    let spec = isolated_spec();
+    hv.create_network(&spec).await.unwrap();
+    (spec, "10.92.0.0/24".parse().unwrap())
+}
+
 #[tokio::test]
 async fn host_entries_reach_a_dhcp_client_without_restarting_dnsmasq() {
     let (fixture, hv) = start();
-    // The isolated network of the other tests: 10.92.0.1/24, range .10-.20, rkback0.
-    let spec = isolated_spec();
-    hv.create_network(&spec).await.unwrap();
-    let subnet: Cidr = "10.92.0.0/24".parse().unwrap();
+    let (spec, subnet) = isolated_network(&hv).await;
     let dnsmasq = fixture
         .dnsmasq_pid(&spec.name)
         .expect("dnsmasq runs for the network");
@@ -195,25 +202,29 @@ async fn host_entries_reach_a_dhcp_client_without_restarting_dnsmasq() {
     assert_eq!(state.spec.clone().unwrap(), spec, "{}", state.xml);
 }
 
+/// A change of the host entries of `network`'s `subnet`, which must fail; its error.
+async fn change_error(
+    hv: &Hypervisor,
+    network: &str,
+    subnet: Cidr,
+    change: HostChange,
+) -> DhcpHostError {
+    hv.change_dhcp_host(network, subnet, change)
+        .await
+        .unwrap_err()
+}
+
 #[tokio::test]
 async fn host_entry_errors_say_what_to_check() {
     let (_fixture, hv) = start();
-    let spec = isolated_spec();
-    hv.create_network(&spec).await.unwrap();
+    let (spec, subnet) = isolated_network(&hv).await;
     let wrong: Cidr = "10.99.0.0/24".parse().unwrap();
-    let e = hv
-        .change_dhcp_host(
-            &spec.name,
-            wrong,
-            HostChange::Add(host(MAC, "10.99.0.5", None)),
-        )
-        .await
-        .unwrap_err();
+    let change = HostChange::Add(host(MAC, "10.99.0.5", None));
+    let e = change_error(&hv, &spec.name, wrong, change).await;
     assert!(
         e.to_string().contains("its IPv4 subnets: 10.92.0.0/24"),
         "{e}"
     );
-    let subnet: Cidr = "10.92.0.0/24".parse().unwrap();
     let e = hv.dhcp_leases("nowhere", None).await.unwrap_err();
     assert!(e.to_string().contains("\"nowhere\" does not exist"), "{e}");
     let e = hv.dhcp_hosts("nowhere", subnet).await.unwrap_err();
@@ -221,22 +232,10 @@ async fn host_entry_errors_say_what_to_check() {
         matches!(e, DhcpHostError::Libvirt(LibvirtError::NotFound { .. })),
         "{e:?}"
     );
-    let e = hv
-        .change_dhcp_host(
-            "nowhere",
-            subnet,
-            HostChange::Add(host(MAC, "10.92.0.5", None)),
-        )
-        .await
-        .unwrap_err();
+    let change = HostChange::Add(host(MAC, "10.92.0.5", None));
+    let e = change_error(&hv, "nowhere", subnet, change).await;
     assert!(e.to_string().contains("\"nowhere\" does not exist"), "{e}");
-    let e = hv
-        .change_dhcp_host(
-            &spec.name,
-            subnet,
-            HostChange::Modify(host(MAC, "10.92.0.5", None)),
-        )
-        .await
-        .unwrap_err();
+    let change = HostChange::Modify(host(MAC, "10.92.0.5", None));
+    let e = change_error(&hv, &spec.name, subnet, change).await;
     assert!(matches!(e, DhcpHostError::NotFound { .. }), "{e:?}");
 }

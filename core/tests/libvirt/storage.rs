@@ -8,6 +8,7 @@ use rack_core::libvirt::{
     Hypervisor, LibvirtError, ObjectKind, PoolKind, PoolSpec, SourceLocation, UploadError,
     UploadSource, VolumeContent, VolumeFormat, VolumeSpec,
 };
+use rack_lab::Libvirt;
 use rack_lab::process::TempDir;
 use rack_lab::storage::{
     FileServer, LoopDevice, allocated, json_field, qemu_img_info, qemu_img_run, qemu_io_write,
@@ -45,13 +46,82 @@ fn virtual_size(path: &Path) -> u64 {
     json_field(&info, "virtual-size").unwrap().parse().unwrap()
 }
 
-async fn dir_pool(hv: &Hypervisor, name: &str, path: &Path) {
+pub(crate) async fn dir_pool(hv: &Hypervisor, name: &str, path: &Path) {
     hv.create_pool(&PoolSpec::dir(name, path.to_str().unwrap()))
         .await
         .unwrap();
 }
 
-fn with_content(
+/// A started libvirtd with the dir pool `p` on `<temp dir>/pool`; the temp dir and the
+/// pool's directory.
+async fn with_pool_p(prefix: &str) -> (Libvirt, Hypervisor, TempDir, PathBuf) {
+    let (fixture, hv) = start();
+    let root = tmp(prefix);
+    let dir = root.path().join("pool");
+    dir_pool(&hv, "p", &dir).await;
+    (fixture, hv, root, dir)
+}
+
+/// The message of the error's source: what libvirt or the upload said.
+fn source_text(e: &LibvirtError) -> String {
+    std::error::Error::source(e).unwrap().to_string()
+}
+
+/// Creating `spec` fails on its storage, the message saying `hint`, and leaves no pool
+/// definition behind.
+async fn assert_pool_storage_fails(hv: &Hypervisor, spec: &PoolSpec, hint: &str) {
+    let e = hv.create_pool(spec).await.unwrap_err();
+    eprintln!("{e}: {:?}", std::error::Error::source(&e));
+    assert!(matches!(e, LibvirtError::PoolStorage { .. }), "{e:?}");
+    assert!(e.to_string().contains(hint), "{e}");
+    assert!(
+        hv.pool_fresh(&spec.name).await.unwrap().is_none(),
+        "nothing left"
+    );
+}
+
+/// The empty volume `name` of pool `p`.
+pub(crate) fn empty_volume(name: &str, format: VolumeFormat, capacity: u64) -> VolumeSpec {
+    VolumeSpec::empty("p", name, format, capacity)
+}
+
+/// The qcow2 overlay `name` of pool `p` on the volume `base` (`[pool/]name`).
+pub(crate) fn overlay_on(name: &str, capacity: Option<u64>, base: &str) -> VolumeSpec {
+    let base = base.parse().unwrap();
+    with_content(
+        "p",
+        name,
+        VolumeFormat::Qcow2,
+        capacity,
+        VolumeContent::Backing(base),
+    )
+}
+
+/// The volume `name` in pool `p`, uploaded from `location` with the given SHA-256.
+fn upload_spec(
+    name: &str,
+    format: VolumeFormat,
+    capacity: Option<u64>,
+    location: SourceLocation,
+    sha256: &str,
+) -> VolumeSpec {
+    let source = UploadSource {
+        location,
+        sha256: sha256.into(),
+    };
+    with_content("p", name, format, capacity, VolumeContent::Upload(source))
+}
+
+/// The volume groups `vgs` lists, with the given columns.
+fn vgs(columns: &str) -> String {
+    let out = std::process::Command::new("vgs")
+        .args(["--noheadings", "-o", columns])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub(crate) fn with_content(
     pool: &str,
     name: &str,
     format: VolumeFormat,
@@ -199,30 +269,12 @@ async fn pool_errors_say_what_to_check() {
     // A file where the directory should be: build fails, the definition is removed.
     let file = root.path().join("not-a-dir");
     std::fs::write(&file, b"x").unwrap();
-    let e = hv
-        .create_pool(&PoolSpec::dir("bad", file.to_str().unwrap()))
-        .await
-        .unwrap_err();
-    eprintln!("{e}: {:?}", std::error::Error::source(&e));
-    assert!(matches!(e, LibvirtError::PoolStorage { .. }), "{e:?}");
-    assert!(e.to_string().contains("check that the path exists"), "{e}");
-    assert!(
-        hv.pool_fresh("bad").await.unwrap().is_none(),
-        "nothing left"
-    );
+    let bad = PoolSpec::dir("bad", file.to_str().unwrap());
+    assert_pool_storage_fails(&hv, &bad, "check that the path exists").await;
 
     // A volume group that does not exist, without devices to build it on.
-    let e = hv
-        .create_pool(&PoolSpec::logical("lvm", "rack_no_such_vg", vec![]))
-        .await
-        .unwrap_err();
-    eprintln!("{e}: {:?}", std::error::Error::source(&e));
-    assert!(matches!(e, LibvirtError::PoolStorage { .. }), "{e:?}");
-    assert!(e.to_string().contains("volume group exists"), "{e}");
-    assert!(
-        hv.pool_fresh("lvm").await.unwrap().is_none(),
-        "nothing left"
-    );
+    let lvm = PoolSpec::logical("lvm", "rack_no_such_vg", vec![]);
+    assert_pool_storage_fails(&hv, &lvm, "volume group exists").await;
 
     // Invalid specs never reach libvirt.
     let e = hv
@@ -262,12 +314,8 @@ async fn logical_pool_on_a_loop_device() {
     assert!(state.active, "{state:?}");
     assert_eq!(state.spec.clone().unwrap(), spec, "{}", state.xml);
     assert!(state.capacity > 32 * MIB, "{state:?}");
-    let vgs = std::process::Command::new("vgs")
-        .args(["--noheadings", "-o", "vg_name,pv_count"])
-        .output()
-        .unwrap();
-    let vgs = String::from_utf8_lossy(&vgs.stdout);
-    assert!(vgs.contains(&vg), "vgcreate ran: {vgs}");
+    let groups = vgs("vg_name,pv_count");
+    assert!(groups.contains(&vg), "vgcreate ran: {groups}");
 
     // qcow2 is refused in a logical pool before libvirt is asked.
     let e = hv
@@ -278,48 +326,27 @@ async fn logical_pool_on_a_loop_device() {
 
     // Deleting the pool rack built removes the volume group.
     assert!(hv.delete_pool("fast").await.unwrap());
-    let vgs = std::process::Command::new("vgs")
-        .args(["--noheadings", "-o", "vg_name"])
-        .output()
-        .unwrap();
     assert!(
-        !String::from_utf8_lossy(&vgs.stdout).contains(&vg),
+        !vgs("vg_name").contains(&vg),
         "the volume group rack built is removed"
     );
 }
 
 #[tokio::test]
 async fn volumes_empty_overlay_copy_resize_drift_delete() {
-    let (_fixture, hv) = start();
-    let root = tmp("rack-vols");
-    let dir = root.path().join("pool");
-    dir_pool(&hv, "p", &dir).await;
+    let (_fixture, hv, _root, dir) = with_pool_p("rack-vols").await;
 
     // Empty volumes: a sparse raw file and an empty qcow2 image.
-    let raw = hv
-        .create_volume(&VolumeSpec::empty(
-            "p",
-            "empty.raw",
-            VolumeFormat::Raw,
-            64 * MIB,
-        ))
-        .await
-        .unwrap();
+    let raw = empty_volume("empty.raw", VolumeFormat::Raw, 64 * MIB);
+    let raw = hv.create_volume(&raw).await.unwrap();
     assert_eq!(raw.capacity, 64 * MIB);
     assert_eq!(raw.format.as_deref(), Some("raw"));
     assert_eq!(raw.path, dir.join("empty.raw").to_str().unwrap());
     assert_eq!(std::fs::metadata(&raw.path).unwrap().len(), 64 * MIB);
     assert!(allocated(Path::new(&raw.path)) < MIB, "sparse");
     let t = Instant::now();
-    let base = hv
-        .create_volume(&VolumeSpec::empty(
-            "p",
-            "base.qcow2",
-            VolumeFormat::Qcow2,
-            256 * MIB,
-        ))
-        .await
-        .unwrap();
+    let base = empty_volume("base.qcow2", VolumeFormat::Qcow2, 256 * MIB);
+    let base = hv.create_volume(&base).await.unwrap();
     eprintln!("empty qcow2 volume: {:?}", t.elapsed());
     let info = qemu_img_info(Path::new(&base.path)).unwrap();
     assert_eq!(
@@ -333,13 +360,7 @@ async fn volumes_empty_overlay_copy_resize_drift_delete() {
     // An overlay on the base: qemu-img shows the backing file, libvirt the backingStore.
     let t = Instant::now();
     let overlay = hv
-        .create_volume(&with_content(
-            "p",
-            "vm1.qcow2",
-            VolumeFormat::Qcow2,
-            None,
-            VolumeContent::Backing("base.qcow2".parse().unwrap()),
-        ))
+        .create_volume(&overlay_on("vm1.qcow2", None, "base.qcow2"))
         .await
         .unwrap();
     eprintln!("overlay volume: {:?}", t.elapsed());
@@ -363,22 +384,11 @@ async fn volumes_empty_overlay_copy_resize_drift_delete() {
     );
 
     // An overlay smaller than its base is refused; a larger one is fine.
-    let e = hv
-        .create_volume(&with_content(
-            "p",
-            "small.qcow2",
-            VolumeFormat::Qcow2,
-            Some(MIB),
-            VolumeContent::Backing("base.qcow2".parse().unwrap()),
-        ))
-        .await
-        .unwrap_err();
+    let small = overlay_on("small.qcow2", Some(MIB), "base.qcow2");
+    let e = hv.create_volume(&small).await.unwrap_err();
     assert!(e.to_string().contains("cannot be used"), "{e}");
     assert!(
-        std::error::Error::source(&e)
-            .unwrap()
-            .to_string()
-            .contains("smaller than volume base.qcow2 (256MiB)"),
+        source_text(&e).contains("smaller than volume base.qcow2 (256MiB)"),
         "{e:?}"
     );
 
@@ -464,22 +474,14 @@ async fn volumes_empty_overlay_copy_resize_drift_delete() {
     assert_eq!(found.format.as_deref(), Some("qcow2"));
 
     // Exists: a volume of that name, and a file libvirt has not seen yet.
-    let e = hv
-        .create_volume(&VolumeSpec::empty(
-            "p",
-            "base.qcow2",
-            VolumeFormat::Qcow2,
-            MIB,
-        ))
-        .await
-        .unwrap_err();
-    assert!(matches!(e, LibvirtError::Exists { .. }), "{e:?}");
     std::fs::write(dir.join("stray.raw"), b"").unwrap();
-    let e = hv
-        .create_volume(&VolumeSpec::empty("p", "stray.raw", VolumeFormat::Raw, MIB))
-        .await
-        .unwrap_err();
-    assert!(matches!(e, LibvirtError::Exists { .. }), "{e:?}");
+    for exists in [
+        empty_volume("base.qcow2", VolumeFormat::Qcow2, MIB),
+        empty_volume("stray.raw", VolumeFormat::Raw, MIB),
+    ] {
+        let e = hv.create_volume(&exists).await.unwrap_err();
+        assert!(matches!(e, LibvirtError::Exists { .. }), "{e:?}");
+    }
 
     // Delete.
     for name in [
@@ -500,24 +502,18 @@ const GIB: u64 = 1 << 30;
 
 #[tokio::test]
 async fn upload_from_a_file_sparse_and_checked() {
-    let (_fixture, hv) = start();
-    let root = tmp("rack-upload");
-    let dir = root.path().join("pool");
-    dir_pool(&hv, "p", &dir).await;
+    let (_fixture, hv, root, dir) = with_pool_p("rack-upload").await;
     let (image, sum) = sparse_image(root.path(), "disk.raw", 256 * MIB, 8);
 
     // A wrong sha256: refused before anything is created, naming both sums.
     let wrong = "0".repeat(64);
     let upload = |name: &str, sha: &str, format, capacity| {
-        with_content(
-            "p",
+        upload_spec(
             name,
             format,
             capacity,
-            VolumeContent::Upload(UploadSource {
-                location: SourceLocation::File(image.clone()),
-                sha256: sha.into(),
-            }),
+            SourceLocation::File(image.clone()),
+            sha,
         )
     };
     let e = hv
@@ -543,10 +539,7 @@ async fn upload_from_a_file_sparse_and_checked() {
         .await
         .unwrap_err();
     assert!(
-        std::error::Error::source(&e)
-            .unwrap()
-            .to_string()
-            .contains("holds a raw image, but format is qcow2"),
+        source_text(&e).contains("holds a raw image, but format is qcow2"),
         "{e:?}"
     );
 
@@ -575,19 +568,15 @@ async fn upload_from_a_file_sparse_and_checked() {
     qemu_img_run(&["create", "-f", "qcow2", q.to_str().unwrap(), "64M"]).unwrap();
     qemu_io_write(&q, "qcow2", 0x33, 8 * MIB, 2 * MIB).unwrap();
     let qsum = sha256_file(&q);
-    let state = hv
-        .create_volume(&with_content(
-            "p",
-            "img.qcow2",
-            VolumeFormat::Qcow2,
-            None,
-            VolumeContent::Upload(UploadSource {
-                location: SourceLocation::File(q.clone()),
-                sha256: qsum.to_uppercase(),
-            }),
-        ))
-        .await
-        .unwrap();
+    let location = SourceLocation::File(q.clone());
+    let img = upload_spec(
+        "img.qcow2",
+        VolumeFormat::Qcow2,
+        None,
+        location,
+        &qsum.to_uppercase(),
+    );
+    let state = hv.create_volume(&img).await.unwrap();
     assert_eq!(state.format.as_deref(), Some("qcow2"), "{}", state.xml);
     assert_eq!(state.capacity, 64 * MIB);
     let cmp =
@@ -599,59 +588,26 @@ async fn upload_from_a_file_sparse_and_checked() {
         .create_volume(&upload("small.raw", &sum, VolumeFormat::Raw, Some(MIB)))
         .await
         .unwrap_err();
-    assert!(
-        std::error::Error::source(&e)
-            .unwrap()
-            .to_string()
-            .contains("larger than size"),
-        "{e:?}"
-    );
+    assert!(source_text(&e).contains("larger than size"), "{e:?}");
     assert!(!dir.join("small.raw").exists(), "deleted again");
 
     // A missing file.
-    let e = hv
-        .create_volume(&with_content(
-            "p",
-            "x.raw",
-            VolumeFormat::Raw,
-            None,
-            VolumeContent::Upload(UploadSource {
-                location: SourceLocation::File(root.path().join("nope")),
-                sha256: sum.clone(),
-            }),
-        ))
-        .await
-        .unwrap_err();
-    assert!(
-        std::error::Error::source(&e)
-            .unwrap()
-            .to_string()
-            .contains("Cannot read source file"),
-        "{e:?}"
-    );
+    let missing = SourceLocation::File(root.path().join("nope"));
+    let x = upload_spec("x.raw", VolumeFormat::Raw, None, missing, &sum);
+    let e = hv.create_volume(&x).await.unwrap_err();
+    assert!(source_text(&e).contains("Cannot read source file"), "{e:?}");
 }
 
 #[tokio::test]
 async fn upload_from_a_url_checked_while_streaming() {
-    let (_fixture, hv) = start();
-    let root = tmp("rack-url");
-    let dir = root.path().join("pool");
-    dir_pool(&hv, "p", &dir).await;
+    let (_fixture, hv, root, dir) = with_pool_p("rack-url").await;
     let served = root.path().join("www");
     std::fs::create_dir_all(&served).unwrap();
     let (_, sum) = sparse_image(&served, "disk.raw", 32 * MIB, 4);
     let server = FileServer::start(&served).unwrap();
     let url = |name: &str, sha: &str| {
-        with_content(
-            "p",
-            "web.raw",
-            VolumeFormat::Raw,
-            None,
-            VolumeContent::Upload(UploadSource {
-                location: SourceLocation::Url(server.url(name)),
-                sha256: sha.into(),
-            }),
-        )
+        let location = SourceLocation::Url(server.url(name));
+        upload_spec("web.raw", VolumeFormat::Raw, None, location, sha)
     };
 
     let (state, report) = hv
@@ -678,7 +634,7 @@ async fn upload_from_a_url_checked_while_streaming() {
         .create_volume(&url("disk.raw", &wrong))
         .await
         .unwrap_err();
-    let text = std::error::Error::source(&e).unwrap().to_string();
+    let text = source_text(&e);
     assert!(text.contains(&sum) && text.contains(&wrong), "{text}");
     assert!(hv.volume_fresh("p", "web.raw").await.unwrap().is_none());
     assert!(!dir.join("web.raw").exists());
@@ -688,7 +644,7 @@ async fn upload_from_a_url_checked_while_streaming() {
         .create_volume(&url("missing.raw", &sum))
         .await
         .unwrap_err();
-    let text = std::error::Error::source(&e).unwrap().to_string();
+    let text = source_text(&e);
     assert!(text.contains("HTTP status 404"), "{text}");
     assert!(!dir.join("web.raw").exists());
 }

@@ -5,10 +5,9 @@
 //! is left as it is: rack cannot tell its content from someone else's.
 
 use crate::start;
-use crate::storage::sha256_prefix;
+use crate::storage::{dir_pool, empty_volume, overlay_on, sha256_prefix, with_content};
 use rack_core::libvirt::{
-    Hypervisor, LibvirtError, ObjectKind, PoolSpec, SourceLocation, UploadSource, VolumeContent,
-    VolumeFormat, VolumeRef, VolumeSpec,
+    LibvirtError, ObjectKind, SourceLocation, UploadSource, VolumeContent, VolumeFormat, VolumeSpec,
 };
 use rack_lab::process::TempDir;
 use rack_lab::storage::{qemu_img_run, qemu_io_write};
@@ -17,29 +16,18 @@ use std::path::Path;
 
 const MIB: u64 = 1 << 20;
 
+/// The volume `name` of pool `p` with `content`.
 fn spec(
     name: &str,
     format: VolumeFormat,
     capacity: Option<u64>,
     content: VolumeContent,
 ) -> VolumeSpec {
-    VolumeSpec {
-        pool: "p".into(),
-        name: name.into(),
-        format,
-        capacity,
-        content,
-    }
+    with_content("p", name, format, capacity, content)
 }
 
 fn is_exists(e: &LibvirtError, name: &str) -> bool {
     matches!(e, LibvirtError::Exists { kind: ObjectKind::Volume, name: n, .. } if n == name)
-}
-
-async fn pool(hv: &Hypervisor, dir: &Path) {
-    hv.create_pool(&PoolSpec::dir("p", dir.to_str().unwrap()))
-        .await
-        .unwrap();
 }
 
 #[tokio::test]
@@ -47,60 +35,28 @@ async fn volume_create_adopts_what_is_planned_and_refuses_anything_else() {
     let (_fixture, hv) = start();
     let root = TempDir::new("rack-adopt").unwrap();
     let dir = root.path().join("pool");
-    pool(&hv, &dir).await;
+    dir_pool(&hv, "p", &dir).await;
 
     // Empty: the same create twice adopts; another size or format is a conflict.
-    let empty = spec(
-        "e.qcow2",
-        VolumeFormat::Qcow2,
-        Some(MIB),
-        VolumeContent::Empty,
-    );
+    let empty = empty_volume("e.qcow2", VolumeFormat::Qcow2, MIB);
     let first = hv.create_volume(&empty).await.unwrap();
     let again = hv.create_volume(&empty).await.unwrap();
     assert_eq!(first.key, again.key);
-    let bigger = spec(
-        "e.qcow2",
-        VolumeFormat::Qcow2,
-        Some(2 * MIB),
-        VolumeContent::Empty,
-    );
+    let bigger = empty_volume("e.qcow2", VolumeFormat::Qcow2, 2 * MIB);
     let e = hv.create_volume(&bigger).await.unwrap_err();
     assert!(is_exists(&e, "p/e.qcow2"), "{e:?}");
-    let raw = spec(
-        "e.qcow2",
-        VolumeFormat::Raw,
-        Some(MIB),
-        VolumeContent::Empty,
-    );
+    let raw = empty_volume("e.qcow2", VolumeFormat::Raw, MIB);
     let e = hv.create_volume(&raw).await.unwrap_err();
     assert!(is_exists(&e, "p/e.qcow2"), "{e:?}");
     let now = hv.volume_fresh("p", "e.qcow2").await.unwrap().unwrap();
     assert_eq!((now.capacity, now.format.as_deref()), (MIB, Some("qcow2")));
 
     // An overlay: adopted on the same base only.
-    let base = spec(
-        "base.raw",
-        VolumeFormat::Raw,
-        Some(MIB),
-        VolumeContent::Empty,
-    );
+    let base = empty_volume("base.raw", VolumeFormat::Raw, MIB);
     hv.create_volume(&base).await.unwrap();
-    let other = spec(
-        "other.raw",
-        VolumeFormat::Raw,
-        Some(MIB),
-        VolumeContent::Empty,
-    );
+    let other = empty_volume("other.raw", VolumeFormat::Raw, MIB);
     hv.create_volume(&other).await.unwrap();
-    let on = |b: &str| {
-        spec(
-            "o.qcow2",
-            VolumeFormat::Qcow2,
-            None,
-            VolumeContent::Backing(b.parse::<VolumeRef>().unwrap()),
-        )
-    };
+    let on = |b: &str| overlay_on("o.qcow2", None, b);
     hv.create_volume(&on("base.raw")).await.unwrap();
     hv.create_volume(&on("base.raw")).await.unwrap();
     let e = hv.create_volume(&on("other.raw")).await.unwrap_err();
@@ -110,7 +66,7 @@ async fn volume_create_adopts_what_is_planned_and_refuses_anything_else() {
     // the volume is refused and left untouched.
     let src = hv.volume_fresh("p", "base.raw").await.unwrap().unwrap();
     qemu_io_write(Path::new(&src.path), "raw", 0x5a, 0, MIB / 2).unwrap();
-    let left = spec("c.raw", VolumeFormat::Raw, Some(MIB), VolumeContent::Empty);
+    let left = empty_volume("c.raw", VolumeFormat::Raw, MIB);
     hv.create_volume(&left).await.unwrap();
     let copy = spec(
         "c.raw",
@@ -133,12 +89,7 @@ async fn volume_create_adopts_what_is_planned_and_refuses_anything_else() {
     f.write_all_at(&[0xa5; 4096], MIB).unwrap();
     drop(f);
     let sum = sha256_prefix(&image, u64::MAX);
-    let left = spec(
-        "u.raw",
-        VolumeFormat::Raw,
-        Some(2 * MIB),
-        VolumeContent::Empty,
-    );
+    let left = empty_volume("u.raw", VolumeFormat::Raw, 2 * MIB);
     hv.create_volume(&left).await.unwrap();
     let upload = spec(
         "u.raw",

@@ -1,30 +1,11 @@
 //! `BindZones` against a real named.
 
 use crate::common::{self, SERIAL, name, spec};
-use rack_core::rndc::{RndcClient, RndcKey};
+use crate::support::rndc;
 use rack_core::zones::{BindZones, ZoneError, ZoneManager, render_zone_file};
 use rack_lab::Named;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-
-const TIMEOUT: Duration = Duration::from_secs(10);
-
-fn start() -> Named {
-    Named::started()
-}
-
-fn rndc(named: &Named) -> RndcClient {
-    let k = &named.rndc_key;
-    RndcClient::new(
-        named.rndc_addr,
-        RndcKey {
-            name: k.name.clone(),
-            algorithm: k.algorithm.parse().unwrap(),
-            secret: k.secret.clone(),
-        },
-        TIMEOUT,
-    )
-}
 
 fn zones(named: &Named, dir: PathBuf, key: Option<&str>) -> BindZones {
     BindZones::new(rndc(named), dir, key.map(str::to_owned))
@@ -54,7 +35,7 @@ fn wait_gone(path: &Path) -> bool {
 
 #[tokio::test]
 async fn create_serve_update_and_delete() {
-    let named = start();
+    let named = Named::started();
     let z = zones(&named, named.zone_dir.clone(), Some(&named.tsig.name));
     let lab = name("lab.");
     let s = spec("lab.");
@@ -104,7 +85,7 @@ async fn create_serve_update_and_delete() {
 
 #[tokio::test]
 async fn without_key_updates_are_refused() {
-    let named = start();
+    let named = Named::started();
     let z = zones(&named, named.zone_dir.clone(), None);
     let lab = name("open.");
     z.create(&spec("open.")).await.unwrap();
@@ -116,7 +97,7 @@ async fn without_key_updates_are_refused() {
 
 #[tokio::test]
 async fn missing_zone_directory_is_a_clear_error_and_adds_nothing() {
-    let named = start();
+    let named = Named::started();
     let missing = named.dir().join("no-such-dir");
     let z = zones(&named, missing.clone(), Some(&named.tsig.name));
     let lab = name("lab.");
@@ -131,7 +112,7 @@ async fn missing_zone_directory_is_a_clear_error_and_adds_nothing() {
 
 #[tokio::test]
 async fn refused_addzone_removes_the_zone_file() {
-    let named = start();
+    let named = Named::started();
     let z = zones(&named, named.zone_dir.clone(), Some(&named.tsig.name));
     let lab = name("lab.");
     // named does not load a primary zone whose NS target is not a valid host name
@@ -149,7 +130,7 @@ async fn refused_addzone_removes_the_zone_file() {
 
 #[tokio::test]
 async fn zone_in_named_conf_is_reported_as_existing() {
-    let named = start();
+    let named = Named::started();
     let z = zones(&named, named.zone_dir.clone(), Some(&named.tsig.name));
     let farm = name("farm.");
     assert!(z.exists(&farm).await.unwrap());

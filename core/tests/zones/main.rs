@@ -7,3 +7,5 @@
 mod bind;
 mod common;
 mod powerdns;
+#[path = "../support/mod.rs"]
+mod support;

@@ -1,23 +1,18 @@
 //! `PowerDnsZones` against a real pdns_server.
 
 use crate::common::{self, SERIAL, name, spec};
-use rack_core::powerdns::{PowerDnsClient, TSIG_ALLOW_AXFR, TSIG_ALLOW_DNSUPDATE};
+use crate::support::pdns_api;
+use rack_core::powerdns::{TSIG_ALLOW_AXFR, TSIG_ALLOW_DNSUPDATE};
 use rack_core::zones::{PowerDnsZones, ZoneError, ZoneManager};
 use rack_lab::PowerDns;
-use std::time::Duration;
 
-const TIMEOUT: Duration = Duration::from_secs(10);
 const KEY: &str = "rack-update";
 const SECRET: &str = "cmFjay11cGRhdGUtc2VjcmV0LXJhY2stdXBkYXRlIQ==";
 
-fn start() -> PowerDns {
-    PowerDns::started()
-}
-
 #[tokio::test]
 async fn create_serve_update_and_delete() {
-    let pdns = start();
-    let client = PowerDnsClient::new(&pdns.api_url, &pdns.api_key, TIMEOUT).unwrap();
+    let pdns = PowerDns::started();
+    let client = pdns_api(&pdns);
     client
         .create_tsig_key(KEY, "hmac-sha256", SECRET)
         .await
@@ -82,8 +77,8 @@ async fn create_serve_update_and_delete() {
 
 #[tokio::test]
 async fn unknown_update_key_leaves_no_zone_behind() {
-    let pdns = start();
-    let client = PowerDnsClient::new(&pdns.api_url, &pdns.api_key, TIMEOUT).unwrap();
+    let pdns = PowerDns::started();
+    let client = pdns_api(&pdns);
     let z = PowerDnsZones::new(client, Some("rack-no-such-key".to_owned()));
     let lab = name("lab.");
     let e = z.create(&spec("lab.")).await.unwrap_err();
