@@ -1,10 +1,13 @@
 //! Backend tests against the real services, started by the `rack-lab` crate in temp dirs.
 //! They fail (never skip) with the name of the missing binary when a service is absent.
 
+// Test helpers too may unwrap: a panic there is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod powerdns;
 mod rndc;
-#[path = "../support/mod.rs"]
 mod support;
+mod zones;
 
 /// A missing daemon must fail the test with its name and package, never skip it.
 #[test]

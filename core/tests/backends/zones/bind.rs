@@ -1,6 +1,6 @@
 //! `BindZones` against a real named.
 
-use crate::common::{self, SERIAL, name, spec};
+use super::common::{self, SERIAL, name, spec};
 use crate::support::rndc;
 use rack_core::zones::{BindZones, ZoneError, ZoneManager, render_zone_file};
 use rack_lab::Named;

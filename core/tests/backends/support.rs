@@ -1,7 +1,4 @@
-//! Clients of the named and PowerDNS fixtures, shared by the test binaries that include
-//! this module (`#[path = "../support/mod.rs"] mod support;`).
-
-#![allow(dead_code)] // Each binary uses the part it needs.
+//! Clients of the named and PowerDNS fixtures, shared by the backend and zone tests.
 
 use rack_core::powerdns::PowerDnsClient;
 use rack_core::rndc::{RndcClient, RndcKey};

@@ -1,6 +1,6 @@
 //! `PowerDnsZones` against a real pdns_server.
 
-use crate::common::{self, SERIAL, name, spec};
+use super::common::{self, SERIAL, name, spec};
 use crate::support::pdns_api;
 use rack_core::powerdns::{TSIG_ALLOW_AXFR, TSIG_ALLOW_DNSUPDATE};
 use rack_core::zones::{PowerDnsZones, ZoneError, ZoneManager};
