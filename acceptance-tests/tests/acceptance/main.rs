@@ -5,6 +5,7 @@
 
 mod dhcp_common;
 mod dhcp_faults;
+mod dhcp_hostdb;
 mod dhcp_lease;
 mod dhcp_libvirt;
 mod dhcp_scenario;
