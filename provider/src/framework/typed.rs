@@ -65,6 +65,13 @@ impl<T> Planned<T> {
     }
 }
 
+impl<T> Planned<Option<T>> {
+    /// The value, if known and not null: what a plan does not know yet reads as absent.
+    pub fn value(&self) -> Option<&T> {
+        self.known().and_then(Option::as_ref)
+    }
+}
+
 impl<T> From<T> for Planned<T> {
     fn from(v: T) -> Self {
         Planned::Known(v)

@@ -607,7 +607,12 @@ impl Resource for Volume {
 
     async fn create(&self, ctx: &Context, req: ApplyRequest) -> StateResult {
         let planned = req.planned;
-        let (spec, hv) = match apply_target(ctx, &planned, spec_of(&planned), "volume") {
+        let (spec, hv) = match apply_target(
+            ctx,
+            str_attr(&planned, "hypervisor"),
+            spec_of(&planned),
+            "volume",
+        ) {
             Ok(t) => t,
             Err(d) => return StateResult::failed(Value::Null, d),
         };
@@ -652,7 +657,12 @@ impl Resource for Volume {
 
     async fn update(&self, ctx: &Context, req: ApplyRequest) -> StateResult {
         let (prior, planned) = (req.prior, req.planned);
-        let (spec, hv) = match apply_target(ctx, &planned, spec_of(&planned), "volume") {
+        let (spec, hv) = match apply_target(
+            ctx,
+            str_attr(&planned, "hypervisor"),
+            spec_of(&planned),
+            "volume",
+        ) {
             Ok(t) => t,
             Err(d) => return StateResult::failed(prior, d),
         };

@@ -184,7 +184,12 @@ impl Resource for Vm {
 
     async fn create(&self, ctx: &Context, req: ApplyRequest) -> StateResult {
         let planned = req.planned;
-        let (spec, hv) = match apply_target(ctx, &planned, spec_of(&planned, &req.config), "VM") {
+        let (spec, hv) = match apply_target(
+            ctx,
+            str_attr(&planned, "hypervisor"),
+            spec_of(&planned, &req.config),
+            "VM",
+        ) {
             Ok(t) => t,
             Err(d) => return StateResult::failed(Value::Null, d),
         };
@@ -260,7 +265,12 @@ impl Resource for Vm {
 
     async fn update(&self, ctx: &Context, req: ApplyRequest) -> StateResult {
         let (prior, planned, config) = (req.prior, req.planned, req.config);
-        let (desired, hv) = match apply_target(ctx, &planned, spec_of(&planned, &config), "VM") {
+        let (desired, hv) = match apply_target(
+            ctx,
+            str_attr(&planned, "hypervisor"),
+            spec_of(&planned, &config),
+            "VM",
+        ) {
             Ok(t) => t,
             Err(d) => return StateResult::failed(prior, d),
         };
