@@ -81,6 +81,13 @@ impl ListResource for DnsRecordSetList {
                 let records = records_for_state(None, rrset, &zone);
                 state_value(&srv.name, &zone_text, &name, &key, rrset.ttl, records)
             });
+            let resource = match resource.transpose() {
+                Ok(r) => r,
+                Err(d) => {
+                    sink.diagnostic(d).await;
+                    return;
+                }
+            };
             let item = ListItem {
                 identity: identity(&srv.name, &key),
                 display_name: format!("{} {}", key.owner, key.rtype),

@@ -173,10 +173,16 @@ pub fn key_of(v: &Value) -> Result<Option<RrsetKey>, Diagnostic> {
     ) else {
         return Ok(None);
     };
+    parse_key(zone, name, rtype).map(Some)
+}
+
+/// The key of the RRset of type `rtype` at `name` in `zone`, as written in configuration;
+/// an error points at the attribute of that name.
+pub fn parse_key(zone: &str, name: &str, rtype: &str) -> Result<RrsetKey, Diagnostic> {
     let zone = parse_zone(zone, &AttributePath::attr("zone"))?;
     let owner = parse_owner(name, &zone, &AttributePath::attr("name"))?;
     let rtype = parse_type(rtype, &AttributePath::attr("type"))?;
-    Ok(Some(RrsetKey { zone, owner, rtype }))
+    Ok(RrsetKey { zone, owner, rtype })
 }
 
 /// Parses rdata texts; an error names the offending record.

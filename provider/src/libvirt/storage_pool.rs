@@ -364,19 +364,24 @@ impl Resource for StoragePool {
         }
         plan_placement(ctx, &mut plan.planned, &["name"]);
         // A logical pool's volume group and path are known at plan time.
-        if let Ok(mut m) = typed::from_value::<PoolModel>(&plan.planned)
+        if let Ok(m) = typed::from_value::<PoolModel>(&plan.planned)
             && m.kind == "logical"
         {
-            if m.volume_group.is_unknown() {
-                m.volume_group = Some(m.name.clone()).into();
-            }
+            let group = match &m.volume_group {
+                Planned::Unknown => {
+                    obj_set(
+                        &mut plan.planned,
+                        "volume_group",
+                        Value::from(m.name.as_str()),
+                    );
+                    Some(&m.name)
+                }
+                Planned::Known(group) => group.as_ref(),
+            };
             if m.path.is_unknown()
-                && let Some(vg) = m.volume_group.value()
+                && let Some(vg) = group
             {
-                m.path = Some(format!("/dev/{vg}")).into();
-            }
-            if let Ok(planned) = typed::to_value(&m, &value_type()) {
-                plan.planned = planned;
+                obj_set(&mut plan.planned, "path", Value::from(format!("/dev/{vg}")));
             }
         }
         if prior.is_null() {
