@@ -284,6 +284,13 @@ impl ListSink {
     pub async fn diagnostic(&self, diag: Diagnostic) -> bool {
         self.0.send(Err(diag)).await.is_ok()
     }
+
+    /// Ends a listing written with `?`: sends its error, if it failed.
+    pub async fn finish(&self, listed: Result<(), Diagnostic>) {
+        if let Err(diag) = listed {
+            self.diagnostic(diag).await;
+        }
+    }
 }
 
 /// Input of a list request.
@@ -324,6 +331,11 @@ pub struct Parameter {
 }
 
 impl Parameter {
+    /// A string parameter that must not be null.
+    pub fn string(name: impl Into<String>, description: impl Into<String>) -> Self {
+        Self::new(name, Type::String, description)
+    }
+
     /// A parameter that must not be null.
     pub fn new(name: impl Into<String>, ty: Type, description: impl Into<String>) -> Self {
         Self {
@@ -350,6 +362,30 @@ pub struct FunctionSignature {
     pub description: String,
     /// Deprecation message, if deprecated.
     pub deprecation: Option<String>,
+}
+
+impl FunctionSignature {
+    /// A function of one string `parameter` that returns a string.
+    pub fn string_to_string(
+        parameter: Parameter,
+        summary: impl Into<String>,
+        description: impl Into<String>,
+    ) -> Self {
+        Self {
+            parameters: vec![parameter],
+            variadic: None,
+            returns: Type::String,
+            summary: summary.into(),
+            description: description.into(),
+            deprecation: None,
+        }
+    }
+
+    /// The same signature with `parameter` as its variadic parameter.
+    pub fn with_variadic(mut self, parameter: Parameter) -> Self {
+        self.variadic = Some(parameter);
+        self
+    }
 }
 
 /// A function call failed.

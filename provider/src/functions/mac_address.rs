@@ -5,7 +5,7 @@ use rack_core::net::{DEFAULT_MAC_PREFIX, MacPrefix, derive_mac};
 
 use super::string_arg;
 use crate::framework::{Function, FunctionError, FunctionSignature, Parameter};
-use crate::protocol::value::{Type, Value};
+use crate::protocol::value::Value;
 
 /// Derives a stable MAC address from a seed.
 #[derive(Debug, Clone, Copy)]
@@ -18,23 +18,13 @@ impl Function for MacAddressFunction {
     }
 
     fn signature(&self) -> FunctionSignature {
-        FunctionSignature {
-            parameters: vec![Parameter::new(
+        FunctionSignature::string_to_string(
+            Parameter::string(
                 "seed",
-                Type::String,
                 "Any string that names the interface, e.g. the host's FQDN, or `<vm name>/<index>`.",
-            )],
-            variadic: Some(Parameter::new(
-                "prefix",
-                Type::String,
-                format!(
-                    "At most one prefix of 0 to 5 octets, e.g. `\"{DEFAULT_MAC_PREFIX}\"` (the default) or `\"02\"`. \
-                     Its first octet must not have the multicast bit set."
-                ),
-            )),
-            returns: Type::String,
-            summary: "A stable MAC address derived from a seed".into(),
-            description: format!(
+            ),
+            "A stable MAC address derived from a seed",
+            format!(
                 "Returns a deterministic unicast MAC address, lower-case and colon-separated, \
                  made of `prefix` (default `{DEFAULT_MAC_PREFIX}`, locally administered) followed by \
                  the first bytes of the SHA-256 hash of `seed`. The same seed always gives the same \
@@ -43,8 +33,14 @@ impl Function for MacAddressFunction {
                  locally administered and unicast. `rack_vm` uses the same algorithm for interfaces \
                  without a `mac`."
             ),
-            deprecation: None,
-        }
+        )
+        .with_variadic(Parameter::string(
+            "prefix",
+            format!(
+                "At most one prefix of 0 to 5 octets, e.g. `\"{DEFAULT_MAC_PREFIX}\"` (the default) or `\"02\"`. \
+                 Its first octet must not have the multicast bit set."
+            ),
+        ))
     }
 
     async fn call(&self, args: Vec<Value>) -> Result<Value, FunctionError> {

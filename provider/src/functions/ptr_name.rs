@@ -5,7 +5,7 @@ use rack_core::net::{parse_ip, ptr_name};
 
 use super::string_arg;
 use crate::framework::{Function, FunctionError, FunctionSignature, Parameter};
-use crate::protocol::value::{Type, Value};
+use crate::protocol::value::Value;
 
 /// The PTR owner name of an address.
 #[derive(Debug, Clone, Copy)]
@@ -18,22 +18,13 @@ impl Function for PtrNameFunction {
     }
 
     fn signature(&self) -> FunctionSignature {
-        FunctionSignature {
-            parameters: vec![Parameter::new(
-                "ip",
-                Type::String,
-                "An IPv4 or IPv6 address.",
-            )],
-            variadic: None,
-            returns: Type::String,
-            summary: "The reverse-DNS (PTR) name of an address".into(),
-            description:
-                "Returns the absolute owner name, with a trailing dot, of the PTR record for `ip`: \
-                 `\"10.10.60.2\"` gives `\"2.60.10.10.in-addr.arpa.\"`; an IPv6 address gives its \
-                 32-nibble `ip6.arpa.` name."
-                    .into(),
-            deprecation: None,
-        }
+        FunctionSignature::string_to_string(
+            Parameter::string("ip", "An IPv4 or IPv6 address."),
+            "The reverse-DNS (PTR) name of an address",
+            "Returns the absolute owner name, with a trailing dot, of the PTR record for `ip`: \
+             `\"10.10.60.2\"` gives `\"2.60.10.10.in-addr.arpa.\"`; an IPv6 address gives its \
+             32-nibble `ip6.arpa.` name.",
+        )
     }
 
     async fn call(&self, args: Vec<Value>) -> Result<Value, FunctionError> {

@@ -5,7 +5,7 @@ use rack_core::net::{Cidr, reverse_zone};
 
 use super::string_arg;
 use crate::framework::{Function, FunctionError, FunctionSignature, Parameter};
-use crate::protocol::value::{Type, Value};
+use crate::protocol::value::Value;
 
 /// The reverse-DNS zone of a network.
 #[derive(Debug, Clone, Copy)]
@@ -18,23 +18,18 @@ impl Function for ReverseZoneFunction {
     }
 
     fn signature(&self) -> FunctionSignature {
-        FunctionSignature {
-            parameters: vec![Parameter::new(
+        FunctionSignature::string_to_string(
+            Parameter::string(
                 "cidr",
-                Type::String,
                 "An IPv4 network on an octet boundary (/8, /16, /24, /32) or an IPv6 network on a nibble boundary (a multiple of 4).",
-            )],
-            variadic: None,
-            returns: Type::String,
-            summary: "The reverse-DNS zone name of a network".into(),
-            description: "Returns the absolute name, with a trailing dot, of the reverse zone that holds \
-                 the PTR records of `cidr`: `\"10.10.0.0/16\"` gives `\"10.10.in-addr.arpa.\"`, and \
-                 `\"2001:db8::/32\"` gives `\"8.b.d.0.1.0.0.2.ip6.arpa.\"`. A prefix length that is not \
-                 on an octet (IPv4) or nibble (IPv6) boundary is an error: such zones need RFC 2317 \
-                 delegation, which this function does not produce."
-                .into(),
-            deprecation: None,
-        }
+            ),
+            "The reverse-DNS zone name of a network",
+            "Returns the absolute name, with a trailing dot, of the reverse zone that holds \
+             the PTR records of `cidr`: `\"10.10.0.0/16\"` gives `\"10.10.in-addr.arpa.\"`, and \
+             `\"2001:db8::/32\"` gives `\"8.b.d.0.1.0.0.2.ip6.arpa.\"`. A prefix length that is not \
+             on an octet (IPv4) or nibble (IPv6) boundary is an error: such zones need RFC 2317 \
+             delegation, which this function does not produce.",
+        )
     }
 
     async fn call(&self, args: Vec<Value>) -> Result<Value, FunctionError> {

@@ -20,9 +20,9 @@ use rack_core::libvirt::{
 use serde::{Deserialize, Serialize};
 
 use super::shared::{
-    InPlace, ObjectModel, create_object, delete_object, identity_schema, import_object,
-    libvirt_diag, object_id, object_result, plan_placement, planned_target, read_object,
-    replace_on_hypervisor_change, validate_known,
+    InPlace, ObjectModel, create_object, delete_object, hypervisor_attribute, identity_schema,
+    import_id_attribute, import_object, libvirt_diag, object_id, object_result, plan_placement,
+    planned_target, read_object, replace_on_hypervisor_change, validate_known,
 };
 use crate::framework::attrs::obj_set;
 use crate::framework::plan::PlannedChange;
@@ -80,14 +80,14 @@ fn ip_block(family: &str, example_cidr: &str, example_range: (&str, &str)) -> At
 }
 
 /// The network's attributes, as its configuration, plan and state hold them. What a plan
-/// may leave unknown is [`Planned`]; the rest is read only once it is known (validation
-/// waits for it, plan rules need the whole plan known).
+/// may leave unknown is [`Planned`] (the computed attributes); the rest is read only once
+/// it is known (validation waits for it, plan rules need the whole plan known).
 #[derive(Debug, Deserialize, Serialize)]
 struct NetworkModel {
     hypervisor: Planned<Option<String>>,
     name: String,
     mode: String,
-    bridge: Option<String>,
+    bridge: Planned<Option<String>>,
     mtu: Option<u64>,
     ipv4: Option<IpModel>,
     ipv6: Option<IpModel>,
@@ -103,7 +103,7 @@ struct NetworkModel {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 struct IpModel {
     cidr: String,
-    gateway: Option<String>,
+    gateway: Planned<Option<String>>,
     dhcp_ranges: Option<Vec<RangeModel>>,
 }
 
@@ -181,7 +181,7 @@ fn ip_of(obj: Option<&IpModel>, attr: &str, errs: &mut Vec<Diagnostic>) -> Optio
         );
         return None;
     }
-    let address = match &obj.gateway {
+    let address = match obj.gateway.value() {
         Some(g) => match parse_addr(g, path.join_attr("gateway")) {
             Ok(a) => a,
             Err(d) => {
@@ -259,7 +259,7 @@ fn ip_of(obj: Option<&IpModel>, attr: &str, errs: &mut Vec<Diagnostic>) -> Optio
 fn spec_of(v: &NetworkModel) -> Result<NetworkSpec, Vec<Diagnostic>> {
     let mut errs = Vec::new();
     let name = v.name.clone();
-    let bridge = v.bridge.clone();
+    let bridge = v.bridge.value().cloned();
     let mode = match v.mode.as_str() {
         "nat" => NetworkMode::Nat,
         "route" => NetworkMode::Route,
@@ -361,7 +361,7 @@ fn ip_model(ip: &IpConfig) -> IpModel {
         .collect();
     IpModel {
         cidr,
-        gateway: Some(ip.address.to_string()),
+        gateway: Some(ip.address.to_string()).into(),
         dhcp_ranges: Some(ranges).filter(|r| !r.is_empty()),
     }
 }
@@ -410,7 +410,7 @@ fn state_of(hv: &str, now: &NetworkState, prior: &Value) -> Result<Value, Diagno
         hypervisor: Some(hv.to_owned()).into(),
         name: now.name.clone(),
         mode: mode.to_owned(),
-        bridge,
+        bridge: bridge.into(),
         mtu: spec.mtu.map(u64::from),
         ipv4: keep_spelling(
             prior.and_then(|p| p.ipv4.as_ref()),
@@ -469,10 +469,7 @@ impl Resource for Network {
                  of this resource and never show as its drift.",
             )
             .attributes([
-                Attribute::string("hypervisor").optional().computed().description(
-                    "Name of a hypervisor in the provider's `hypervisors` map; the default \
-                     hypervisor when omitted. Changing it replaces the network.",
-                ),
+                hypervisor_attribute("network"),
                 Attribute::string("name")
                     .required()
                     .description("The network's name on the hypervisor. Changing it replaces the network."),
@@ -521,9 +518,7 @@ impl Resource for Network {
                     .computed()
                     .use_state_for_unknown()
                     .description("libvirt's UUID of the network."),
-                Attribute::string("id")
-                    .computed()
-                    .description("`<hypervisor>/<name>`: the import ID (`<name>` alone for the default hypervisor)."),
+                import_id_attribute("<name>"),
             ]),
         )
     }

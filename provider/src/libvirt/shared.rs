@@ -11,12 +11,36 @@ use crate::config;
 use crate::config::hypervisors::{Hypervisors, NamedHypervisor};
 use crate::framework::attrs::{incomplete, obj_set, str_attr};
 use crate::framework::plan::PlannedChange;
-use crate::framework::schema::{IdentityAttribute, IdentitySchema};
+use crate::framework::schema::{Attribute, IdentityAttribute, IdentitySchema};
 use crate::framework::typed;
 use crate::framework::{
     AttributePath, Context, Diagnostic, Diagnostics, ImportRequest, StateResult,
 };
 use crate::protocol::value::Value;
+
+/// What an attribute naming a hypervisor says of it.
+pub const HYPERVISOR_DESCRIPTION: &str = "Name of a hypervisor in the provider's `hypervisors` map; the default \
+     hypervisor when omitted.";
+
+/// The optional and computed `hypervisor` attribute of a resource (the default
+/// hypervisor's name is planned when it is left out) whose object a change of it
+/// replaces; `noun` names the object, e.g. `pool`.
+pub fn hypervisor_attribute(noun: &str) -> Attribute {
+    Attribute::string("hypervisor")
+        .optional()
+        .computed()
+        .description(format!(
+            "{HYPERVISOR_DESCRIPTION} Changing it replaces the {noun}."
+        ))
+}
+
+/// The computed `id` attribute of a resource whose import ID is `<hypervisor>/` followed
+/// by `path` (e.g. `<pool>/<name>`), or `path` alone for the default hypervisor.
+pub fn import_id_attribute(path: &str) -> Attribute {
+    Attribute::string("id").computed().description(format!(
+        "`<hypervisor>/{path}`: the import ID (`{path}` alone for the default hypervisor)."
+    ))
+}
 
 /// The hypervisor a resource names (or the default), from the configured provider.
 pub fn hypervisor(ctx: &Context, name: Option<&str>) -> Result<NamedHypervisor, Diagnostic> {

@@ -15,9 +15,9 @@ use rack_core::libvirt::{
 use serde::{Deserialize, Serialize};
 
 use super::shared::{
-    InPlace, ObjectModel, create_object, delete_object, identity_schema, import_object,
-    libvirt_diag, object_id, object_result, plan_placement, planned_target, read_object,
-    replace_on_hypervisor_change, validate_known,
+    InPlace, ObjectModel, create_object, delete_object, hypervisor_attribute, identity_schema,
+    import_id_attribute, import_object, libvirt_diag, object_id, object_result, plan_placement,
+    planned_target, read_object, replace_on_hypervisor_change, validate_known,
 };
 use crate::framework::attrs::obj_set;
 use crate::framework::plan::PlannedChange;
@@ -267,13 +267,7 @@ impl Resource for StoragePool {
                  `true`; one undefined out of band is created again.",
             )
             .attributes([
-                Attribute::string("hypervisor")
-                    .optional()
-                    .computed()
-                    .description(
-                        "Name of a hypervisor in the provider's `hypervisors` map; the default \
-                     hypervisor when omitted. Changing it replaces the pool.",
-                    ),
+                hypervisor_attribute("pool"),
                 Attribute::string("name")
                     .required()
                     .requires_replace()
@@ -331,10 +325,7 @@ impl Resource for StoragePool {
                 Attribute::number("available")
                     .computed()
                     .description("Bytes free for new volumes (0 while inactive)."),
-                Attribute::string("id").computed().description(
-                    "`<hypervisor>/<name>`: the import ID (`<name>` alone for the default \
-                     hypervisor).",
-                ),
+                import_id_attribute("<name>"),
             ]),
         )
     }

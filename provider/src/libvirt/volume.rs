@@ -18,8 +18,8 @@ use rack_core::libvirt::{
 };
 
 use super::shared::{
-    apply_target, hypervisor, identity_schema, import_target, libvirt_diag, plan_placement,
-    replace_on_hypervisor_change,
+    apply_target, hypervisor, hypervisor_attribute, identity_schema, import_id_attribute,
+    import_target, libvirt_diag, plan_placement, replace_on_hypervisor_change,
 };
 use crate::framework::attrs::{incomplete, obj_set, str_attr};
 use crate::framework::plan::PlannedChange;
@@ -415,13 +415,7 @@ impl Resource for Volume {
                  its content from someone else's. Remove it, or import it.",
             )
             .attributes([
-                Attribute::string("hypervisor")
-                    .optional()
-                    .computed()
-                    .description(
-                        "Name of a hypervisor in the provider's `hypervisors` map; the default \
-                     hypervisor when omitted. Changing it replaces the volume.",
-                    ),
+                hypervisor_attribute("volume"),
                 Attribute::string("pool")
                     .required()
                     .requires_replace()
@@ -495,10 +489,7 @@ impl Resource for Volume {
                     .computed()
                     .use_state_for_unknown()
                     .description("The volume's path on the hypervisor (for a disk's `source`)."),
-                Attribute::string("id").computed().description(
-                    "`<hypervisor>/<pool>/<name>`: the import ID (`<pool>/<name>` alone for the \
-                     default hypervisor).",
-                ),
+                import_id_attribute("<pool>/<name>"),
             ]),
         )
     }

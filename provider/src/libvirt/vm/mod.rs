@@ -26,7 +26,7 @@ use rack_core::libvirt::{
 use rack_core::net::MacAddress;
 
 use super::shared::{
-    apply_target, delete_object, hypervisor, libvirt_diag, plan_placement,
+    apply_target, delete_object, hypervisor, hypervisor_attribute, libvirt_diag, plan_placement,
     replace_on_hypervisor_change, split_import_id,
 };
 use crate::framework::attrs::{incomplete, obj_set, str_attr};
