@@ -19,7 +19,7 @@ use crate::framework::typed::{self, Planned};
 use crate::framework::validate::{IntBetween, one_of};
 use crate::framework::{
     ApplyRequest, AttributePath, Context, DeleteRequest, Diagnostic, Diagnostics, ImportRequest,
-    ReadRequest, Resource, StateResult,
+    PlanRequest, ReadRequest, Resource, StateResult,
 };
 use crate::protocol::value::{Number, Type, Value};
 
@@ -299,13 +299,8 @@ impl Resource for DnsRecordSet {
         }
     }
 
-    async fn modify_plan(
-        &self,
-        ctx: &Context,
-        prior: &Value,
-        _config: &Value,
-        plan: &mut PlannedChange,
-    ) {
+    async fn modify_plan(&self, ctx: &Context, req: PlanRequest<'_>, plan: &mut PlannedChange) {
+        let prior = req.prior;
         let Ok(planned) = typed::from_value::<RecordSetModel>(&plan.planned) else {
             return;
         };

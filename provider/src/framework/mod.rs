@@ -19,7 +19,7 @@ pub use diag::{AttributePath, Diagnostic, Diagnostics, Severity};
 pub use resource::{
     ApplyRequest, Context, DataSource, DeleteRequest, EphemeralResource, EphemeralResult, Function,
     FunctionError, FunctionSignature, ImportRequest, ListItem, ListRequest, ListResource, ListSink,
-    Parameter, Private, Provider, ProviderData, ReadRequest, Resource, StateResult,
+    Parameter, PlanRequest, Private, Provider, ProviderData, ReadRequest, Resource, StateResult,
 };
 pub use schema::{
     Attribute, Block, IdentityAttribute, IdentitySchema, NestedBlock, Nesting, Schema,

@@ -121,6 +121,15 @@ impl StateResult {
     }
 }
 
+/// Input of the resource-level plan hook.
+#[derive(Debug, Clone, Copy)]
+pub struct PlanRequest<'a> {
+    /// Prior state (null on create).
+    pub prior: &'a Value,
+    /// The configuration.
+    pub config: &'a Value,
+}
+
 /// Input of read.
 #[derive(Debug, Clone)]
 pub struct ReadRequest {
@@ -165,15 +174,9 @@ pub trait Resource: Send + Sync + 'static {
     }
     /// Extra checks of the whole configuration (attribute validators run before this).
     async fn validate(&self, _config: &Value, _diags: &mut Diagnostics) {}
-    /// Resource-level plan hook, after the attribute plan rules.
-    async fn modify_plan(
-        &self,
-        _ctx: &Context,
-        _prior: &Value,
-        _config: &Value,
-        _plan: &mut PlannedChange,
-    ) {
-    }
+    /// Resource-level plan hook, after the attribute plan rules; not called for a destroy
+    /// (a null plan).
+    async fn modify_plan(&self, _ctx: &Context, _req: PlanRequest<'_>, _plan: &mut PlannedChange) {}
     /// Creates the object.
     async fn create(&self, ctx: &Context, req: ApplyRequest) -> StateResult;
     /// Reads the object; a null state means it is gone.

@@ -31,7 +31,7 @@ use crate::framework::typed::{self, Planned};
 use crate::framework::validate::one_of;
 use crate::framework::{
     ApplyRequest, AttributePath, Context, DeleteRequest, Diagnostic, Diagnostics, ImportRequest,
-    ReadRequest, Resource, StateResult,
+    PlanRequest, ReadRequest, Resource, StateResult,
 };
 use crate::protocol::value::{Type, Value};
 
@@ -545,16 +545,8 @@ impl Resource for Network {
         );
     }
 
-    async fn modify_plan(
-        &self,
-        ctx: &Context,
-        prior: &Value,
-        _config: &Value,
-        plan: &mut PlannedChange,
-    ) {
-        if plan.planned.is_null() {
-            return;
-        }
+    async fn modify_plan(&self, ctx: &Context, req: PlanRequest<'_>, plan: &mut PlannedChange) {
+        let prior = req.prior;
         plan_placement(ctx, &mut plan.planned, &["name"]);
         // The default gateway is known at plan time.
         for family in ["ipv4", "ipv6"] {

@@ -26,7 +26,7 @@ use crate::framework::typed::{self, Planned};
 use crate::framework::validate::one_of;
 use crate::framework::{
     ApplyRequest, AttributePath, Context, DeleteRequest, Diagnostic, Diagnostics, ImportRequest,
-    Private, ReadRequest, Resource, StateResult,
+    PlanRequest, Private, ReadRequest, Resource, StateResult,
 };
 use crate::protocol::value::{Type, Value};
 
@@ -343,16 +343,8 @@ impl Resource for StoragePool {
         );
     }
 
-    async fn modify_plan(
-        &self,
-        ctx: &Context,
-        prior: &Value,
-        _config: &Value,
-        plan: &mut PlannedChange,
-    ) {
-        if plan.planned.is_null() {
-            return;
-        }
+    async fn modify_plan(&self, ctx: &Context, req: PlanRequest<'_>, plan: &mut PlannedChange) {
+        let prior = req.prior;
         plan_placement(ctx, &mut plan.planned, &["name"]);
         // A logical pool's volume group and path are known at plan time.
         if let Ok(m) = typed::from_value::<PoolModel>(&plan.planned)

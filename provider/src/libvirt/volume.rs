@@ -27,7 +27,7 @@ use crate::framework::schema::{Attribute, Block, IdentitySchema, Schema};
 use crate::framework::validate::{check, one_of};
 use crate::framework::{
     ApplyRequest, AttributePath, Context, DeleteRequest, Diagnostic, Diagnostics, ImportRequest,
-    ReadRequest, Resource, StateResult,
+    PlanRequest, ReadRequest, Resource, StateResult,
 };
 use crate::protocol::value::{Number, Value};
 
@@ -507,16 +507,8 @@ impl Resource for Volume {
         }
     }
 
-    async fn modify_plan(
-        &self,
-        ctx: &Context,
-        prior: &Value,
-        _config: &Value,
-        plan: &mut PlannedChange,
-    ) {
-        if plan.planned.is_null() {
-            return;
-        }
+    async fn modify_plan(&self, ctx: &Context, req: PlanRequest<'_>, plan: &mut PlannedChange) {
+        let prior = req.prior;
         plan_placement(ctx, &mut plan.planned, &["pool", "name"]);
         // The capacity follows a known size.
         if let Some(Ok(n)) = str_attr(&plan.planned, "size").map(parse_size) {

@@ -18,7 +18,7 @@ use crate::framework::schema::{
 use crate::framework::validate::IntBetween;
 use crate::framework::{
     ApplyRequest, AttributePath, Context, DeleteRequest, Diagnostic, Diagnostics, ImportRequest,
-    ReadRequest, Resource, StateResult,
+    PlanRequest, ReadRequest, Resource, StateResult,
 };
 use crate::protocol::value::{Number, Type, Value};
 
@@ -163,13 +163,9 @@ impl Resource for DnsZone {
         }
     }
 
-    async fn modify_plan(
-        &self,
-        ctx: &Context,
-        prior: &Value,
-        config: &Value,
-        plan: &mut PlannedChange,
-    ) {
+    async fn modify_plan(&self, ctx: &Context, req: PlanRequest<'_>, plan: &mut PlannedChange) {
+        let prior = req.prior;
+        let config = req.config;
         if plan.planned.attr("server").is_some_and(Value::is_unknown)
             && let Ok(srv) = server(ctx, None)
         {

@@ -36,7 +36,7 @@ use crate::framework::timeouts::{duration_validator, parse_duration};
 use crate::framework::validate::one_of;
 use crate::framework::{
     ApplyRequest, AttributePath, Context, DeleteRequest, Diagnostic, Diagnostics, ImportRequest,
-    ReadRequest, Resource, StateResult,
+    PlanRequest, ReadRequest, Resource, StateResult,
 };
 use crate::protocol::value::{Number, Type, Value};
 
@@ -104,16 +104,9 @@ impl Resource for Vm {
         }
     }
 
-    async fn modify_plan(
-        &self,
-        ctx: &Context,
-        prior: &Value,
-        config: &Value,
-        plan: &mut PlannedChange,
-    ) {
-        if plan.planned.is_null() {
-            return;
-        }
+    async fn modify_plan(&self, ctx: &Context, req: PlanRequest<'_>, plan: &mut PlannedChange) {
+        let prior = req.prior;
+        let config = req.config;
         plan_placement(ctx, &mut plan.planned, &["name"]);
         let mut replace = false;
         if !prior.is_null() {
