@@ -9,7 +9,7 @@ use rack_core::dns::RData;
 use serde::{Deserialize, Serialize};
 
 use super::shared::{
-    RECORD_TYPES, RrsetKey, check_owner, dns_error, equivalent, parse_key, parse_owner,
+    RECORD_TYPES, RrsetKey, check_owner, dns_error, equivalent, key_from, parse_key, parse_owner,
     parse_records, parse_type, parse_zone, records_for_state, server,
 };
 use crate::framework::attrs::obj_set;
@@ -48,12 +48,7 @@ struct RecordSetModel {
 impl RecordSetModel {
     /// The key, once zone, name and type are known.
     fn key(&self) -> Result<Option<RrsetKey>, Diagnostic> {
-        let (Some(zone), Some(name), Some(rtype)) =
-            (self.zone.value(), self.name.value(), self.rtype.value())
-        else {
-            return Ok(None);
-        };
-        parse_key(zone, name, rtype).map(Some)
+        key_from(self.zone.value(), self.name.value(), self.rtype.value())
     }
 
     /// The server it names; the default one when `None`.

@@ -20,6 +20,7 @@ pub use resource::{
     ApplyRequest, Context, DataSource, DeleteRequest, EphemeralResource, EphemeralResult, Function,
     FunctionError, FunctionSignature, ImportRequest, ListItem, ListRequest, ListResource, ListSink,
     Parameter, PlanRequest, Private, Provider, ProviderData, ReadRequest, Resource, StateResult,
+    data_answer,
 };
 pub use schema::{
     Attribute, Block, IdentityAttribute, IdentitySchema, NestedBlock, Nesting, Schema,

@@ -225,6 +225,15 @@ pub trait DataSource: Send + Sync + 'static {
     async fn read(&self, ctx: &Context, config: Value) -> (Value, Diagnostics);
 }
 
+/// The answer of a data source read written with `?`: the object it read, or null and
+/// the errors.
+pub fn data_answer(read: Result<Value, Diagnostics>) -> (Value, Diagnostics) {
+    match read {
+        Ok(value) => (value, Diagnostics::new()),
+        Err(diags) => (Value::Null, diags),
+    }
+}
+
 /// What an ephemeral resource returns when opened or renewed.
 #[derive(Debug, Clone, Default)]
 pub struct EphemeralResult {

@@ -9,7 +9,7 @@ use rack_core::dns::{DnsError, Name, RData, RecordType, RrSet, RrsetChange, Zone
 use rack_core::zones::{Soa, ZoneError, ZoneSpec, check_zone_name};
 
 use super::provider_block::DnsServer;
-use super::shared::{dns_error, server, set_value, string_set};
+use super::shared::{dns_error, server, set_value, soa_of, string_set};
 use crate::framework::attrs::{obj_set, str_attr};
 use crate::framework::plan::PlannedChange;
 use crate::framework::schema::{
