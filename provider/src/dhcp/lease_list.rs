@@ -63,22 +63,19 @@ impl ListResource for DhcpLeaseList {
                     HostIdentifier::HwAddress(_) | HostIdentifier::ClientId(_)
                 ) && r.ip_address.is_some()
             });
-            for (sent, r) in manageable.enumerate() {
-                if req.limit > 0 && i64::try_from(sent).is_ok_and(|n| n >= req.limit) {
-                    break;
-                }
-                let item = ListItem {
-                    identity: identity(&srv.name, r),
-                    display_name: r.summary(),
-                    resource: req
-                        .include_resource
-                        .then(|| state_of(&srv.name, r, &Value::Null)),
-                };
-                if !sink.item(item).await {
-                    break;
-                }
-            }
-            Ok(())
+            let items: Vec<_> = manageable
+                .take(req.max_items())
+                .map(|r| {
+                    Ok(ListItem {
+                        identity: identity(&srv.name, r),
+                        display_name: r.summary(),
+                        resource: req
+                            .include_resource
+                            .then(|| state_of(&srv.name, r, &Value::Null)),
+                    })
+                })
+                .collect();
+            sink.send_all(items).await
         };
         sink.finish(listed.await).await;
     }

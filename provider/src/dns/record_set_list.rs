@@ -55,32 +55,31 @@ impl ListResource for DnsRecordSetList {
                 .zone_fresh(&zone)
                 .await
                 .map_err(|e| dns_error(&e, &format!("list zone {zone}")))?;
-            for rrset in snapshot.rrsets() {
+            // The apex SOA and NS belong to `rack_dns_zone`.
+            let listed = snapshot.rrsets().filter(|rrset| {
                 let apex = rrset.name == zone;
-                if matches!(rrset.rtype, RecordType::Soa) || (apex && rrset.rtype == RecordType::Ns)
-                {
-                    continue;
-                }
-                let key = RrsetKey {
-                    zone: zone.clone(),
-                    owner: rrset.name.clone(),
-                    rtype: rrset.rtype,
-                };
-                let name = key.owner.relative_to(&zone);
-                let resource = req.include_resource.then(|| {
-                    let records = records_for_state(None, rrset, &zone);
-                    state_value(&srv.name, &zone_text, &name, &key, rrset.ttl, records)
-                });
-                let item = ListItem {
-                    identity: identity(&srv.name, &key),
-                    display_name: format!("{} {}", key.owner, key.rtype),
-                    resource: resource.transpose()?,
-                };
-                if !sink.item(item).await {
-                    break;
-                }
-            }
-            Ok(())
+                !(matches!(rrset.rtype, RecordType::Soa) || (apex && rrset.rtype == RecordType::Ns))
+            });
+            let items: Vec<_> = listed
+                .map(|rrset| {
+                    let key = RrsetKey {
+                        zone: zone.clone(),
+                        owner: rrset.name.clone(),
+                        rtype: rrset.rtype,
+                    };
+                    let name = key.owner.relative_to(&zone);
+                    let resource = req.include_resource.then(|| {
+                        let records = records_for_state(None, rrset, &zone);
+                        state_value(&srv.name, &zone_text, &name, &key, rrset.ttl, records)
+                    });
+                    Ok(ListItem {
+                        identity: identity(&srv.name, &key),
+                        display_name: format!("{} {}", key.owner, key.rtype),
+                        resource: resource.transpose()?,
+                    })
+                })
+                .collect();
+            sink.send_all(items).await
         };
         sink.finish(listed.await).await;
     }

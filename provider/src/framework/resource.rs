@@ -297,6 +297,20 @@ impl ListSink {
         self.0.send(Err(diag)).await.is_ok()
     }
 
+    /// Sends `items` in order until Terraform stops listening; an item that could not be
+    /// made ends the listing with its error.
+    pub async fn send_all(
+        &self,
+        items: impl IntoIterator<Item = Result<ListItem, Diagnostic>>,
+    ) -> Result<(), Diagnostic> {
+        for item in items {
+            if !self.item(item?).await {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     /// Ends a listing written with `?`: sends its error, if it failed.
     pub async fn finish(&self, listed: Result<(), Diagnostic>) {
         if let Err(diag) = listed {
@@ -314,6 +328,16 @@ pub struct ListRequest {
     pub include_resource: bool,
     /// At most this many items.
     pub limit: i64,
+}
+
+impl ListRequest {
+    /// How many items to send at most: `limit`, or every one when it is not positive.
+    pub fn max_items(&self) -> usize {
+        usize::try_from(self.limit)
+            .ok()
+            .filter(|n| *n > 0)
+            .unwrap_or(usize::MAX)
+    }
 }
 
 /// A list resource: finds existing objects of a resource type, for `terraform query`.

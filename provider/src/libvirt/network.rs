@@ -33,7 +33,7 @@ use crate::framework::{
     ApplyRequest, AttributePath, Context, DeleteRequest, Diagnostic, Diagnostics, ImportRequest,
     PlanRequest, ReadRequest, Resource, StateResult,
 };
-use crate::protocol::value::{Type, Value};
+use crate::protocol::value::Value;
 
 /// The resource.
 #[derive(Debug, Clone, Copy, Default)]
@@ -115,18 +115,9 @@ struct RangeModel {
 }
 
 impl ObjectModel for NetworkModel {
-    fn hypervisor(&self) -> Option<&str> {
-        self.hypervisor.value().map(String::as_str)
+    fn placement(&self) -> (&Planned<Option<String>>, &Planned<Option<bool>>) {
+        (&self.hypervisor, &self.active)
     }
-
-    fn want_active(&self) -> bool {
-        self.active.value().copied().unwrap_or(true)
-    }
-}
-
-/// The type of the resource's values.
-fn value_type() -> Type {
-    Network.schema().value_type()
 }
 
 fn parse_addr(text: &str, path: AttributePath) -> Result<IpAddr, Diagnostic> {
@@ -429,7 +420,7 @@ fn state_of(hv: &str, now: &NetworkState, prior: &Value) -> Result<Value, Diagno
         uuid: Some(now.uuid.clone()).into(),
         id: Some(object_id(hv, &now.name)).into(),
     };
-    typed::to_value(&model, &value_type())
+    typed::to_value(&model, &Network.schema().value_type())
 }
 
 /// Where each of core's replace reasons lives in the schema.

@@ -12,7 +12,7 @@ use crate::config::hypervisors::{Hypervisors, NamedHypervisor};
 use crate::framework::attrs::{incomplete, obj_set, str_attr};
 use crate::framework::plan::PlannedChange;
 use crate::framework::schema::{Attribute, IdentityAttribute, IdentitySchema};
-use crate::framework::typed;
+use crate::framework::typed::{self, Planned};
 use crate::framework::{
     AttributePath, Context, Diagnostic, Diagnostics, ImportRequest, StateResult,
 };
@@ -126,10 +126,18 @@ pub fn apply_target<S>(
 
 /// A libvirt resource's model: its configuration, plan or state read as a struct.
 pub trait ObjectModel: DeserializeOwned {
+    /// Its `hypervisor` and `active` attributes.
+    fn placement(&self) -> (&Planned<Option<String>>, &Planned<Option<bool>>);
+
     /// The hypervisor it names; the default one when `None`.
-    fn hypervisor(&self) -> Option<&str>;
+    fn hypervisor(&self) -> Option<&str> {
+        self.placement().0.value().map(String::as_str)
+    }
+
     /// Whether the object should run (`active`, on by default).
-    fn want_active(&self) -> bool;
+    fn want_active(&self) -> bool {
+        self.placement().1.value().copied().unwrap_or(true)
+    }
 }
 
 /// What create and update start from, read from the plan: the model, the object `spec`

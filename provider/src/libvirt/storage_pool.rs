@@ -58,18 +58,9 @@ struct PoolModel {
 }
 
 impl ObjectModel for PoolModel {
-    fn hypervisor(&self) -> Option<&str> {
-        self.hypervisor.value().map(String::as_str)
+    fn placement(&self) -> (&Planned<Option<String>>, &Planned<Option<bool>>) {
+        (&self.hypervisor, &self.active)
     }
-
-    fn want_active(&self) -> bool {
-        self.active.value().copied().unwrap_or(true)
-    }
-}
-
-/// The type of the resource's values.
-fn value_type() -> Type {
-    StoragePool.schema().value_type()
 }
 
 /// The configuration (or state) as core's pool model.
@@ -217,7 +208,7 @@ fn state_of(hv: &str, now: &PoolState) -> Result<Value, Diagnostic> {
         available: Some(now.available).into(),
         id: Some(object_id(hv, &now.name)).into(),
     };
-    typed::to_value(&model, &value_type())
+    typed::to_value(&model, &StoragePool.schema().value_type())
 }
 
 fn result(hv: &str, now: &PoolState, fallback: &Value) -> StateResult {
