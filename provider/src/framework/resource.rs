@@ -416,12 +416,6 @@ impl FunctionSignature {
             deprecation: None,
         }
     }
-
-    /// The same signature with `parameter` as its variadic parameter.
-    pub fn with_variadic(mut self, parameter: Parameter) -> Self {
-        self.variadic = Some(parameter);
-        self
-    }
 }
 
 /// A function call failed.

@@ -5,7 +5,7 @@ use rack_core::net::{DEFAULT_MAC_PREFIX, MacPrefix, derive_mac};
 
 use super::string_arg;
 use crate::framework::{Function, FunctionError, FunctionSignature, Parameter};
-use crate::protocol::value::Value;
+use crate::protocol::value::{Type, Value};
 
 /// Derives a stable MAC address from a seed.
 #[derive(Debug, Clone, Copy)]
@@ -18,13 +18,23 @@ impl Function for MacAddressFunction {
     }
 
     fn signature(&self) -> FunctionSignature {
-        FunctionSignature::string_to_string(
-            Parameter::string(
+        FunctionSignature {
+            parameters: vec![Parameter::new(
                 "seed",
+                Type::String,
                 "Any string that names the interface, e.g. the host's FQDN, or `<vm name>/<index>`.",
-            ),
-            "A stable MAC address derived from a seed",
-            format!(
+            )],
+            variadic: Some(Parameter::new(
+                "prefix",
+                Type::String,
+                format!(
+                    "At most one prefix of 0 to 5 octets, e.g. `\"{DEFAULT_MAC_PREFIX}\"` (the default) or `\"02\"`. \
+                     Its first octet must not have the multicast bit set."
+                ),
+            )),
+            returns: Type::String,
+            summary: "A stable MAC address derived from a seed".into(),
+            description: format!(
                 "Returns a deterministic unicast MAC address, lower-case and colon-separated, \
                  made of `prefix` (default `{DEFAULT_MAC_PREFIX}`, locally administered) followed by \
                  the first bytes of the SHA-256 hash of `seed`. The same seed always gives the same \
@@ -33,14 +43,8 @@ impl Function for MacAddressFunction {
                  locally administered and unicast. `rack_vm` uses the same algorithm for interfaces \
                  without a `mac`."
             ),
-        )
-        .with_variadic(Parameter::string(
-            "prefix",
-            format!(
-                "At most one prefix of 0 to 5 octets, e.g. `\"{DEFAULT_MAC_PREFIX}\"` (the default) or `\"02\"`. \
-                 Its first octet must not have the multicast bit set."
-            ),
-        ))
+            deprecation: None,
+        }
     }
 
     async fn call(&self, args: Vec<Value>) -> Result<Value, FunctionError> {
