@@ -367,11 +367,6 @@ pub struct Parameter {
 }
 
 impl Parameter {
-    /// A string parameter that must not be null.
-    pub fn string(name: impl Into<String>, description: impl Into<String>) -> Self {
-        Self::new(name, Type::String, description)
-    }
-
     /// A parameter that must not be null.
     pub fn new(name: impl Into<String>, ty: Type, description: impl Into<String>) -> Self {
         Self {
@@ -398,24 +393,6 @@ pub struct FunctionSignature {
     pub description: String,
     /// Deprecation message, if deprecated.
     pub deprecation: Option<String>,
-}
-
-impl FunctionSignature {
-    /// A function of one string `parameter` that returns a string.
-    pub fn string_to_string(
-        parameter: Parameter,
-        summary: impl Into<String>,
-        description: impl Into<String>,
-    ) -> Self {
-        Self {
-            parameters: vec![parameter],
-            variadic: None,
-            returns: Type::String,
-            summary: summary.into(),
-            description: description.into(),
-            deprecation: None,
-        }
-    }
 }
 
 /// A function call failed.

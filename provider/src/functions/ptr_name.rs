@@ -1,32 +1,54 @@
 //! `provider::rack::ptr_name(ip)`.
 
+use async_trait::async_trait;
 use rack_core::net::{parse_ip, ptr_name};
 
-use super::StringFunction;
+use super::string_arg;
+use crate::framework::{Function, FunctionError, FunctionSignature, Parameter};
+use crate::protocol::value::{Type, Value};
 
 /// The PTR owner name of an address.
-pub const PTR_NAME: StringFunction = StringFunction {
-    name: "ptr_name",
-    parameter: ("ip", "An IPv4 or IPv6 address."),
-    summary: "The reverse-DNS (PTR) name of an address",
-    description: "Returns the absolute owner name, with a trailing dot, of the PTR record for `ip`: \
-             `\"10.10.60.2\"` gives `\"2.60.10.10.in-addr.arpa.\"`; an IPv6 address gives its \
-             32-nibble `ip6.arpa.` name.",
-    apply: name_of,
-};
+#[derive(Debug, Clone, Copy)]
+pub struct PtrNameFunction;
 
-fn name_of(text: &str) -> Result<String, String> {
-    parse_ip(text).map(ptr_name).map_err(|e| e.to_string())
+#[async_trait]
+impl Function for PtrNameFunction {
+    fn name(&self) -> &'static str {
+        "ptr_name"
+    }
+
+    fn signature(&self) -> FunctionSignature {
+        FunctionSignature {
+            parameters: vec![Parameter::new(
+                "ip",
+                Type::String,
+                "An IPv4 or IPv6 address.",
+            )],
+            variadic: None,
+            returns: Type::String,
+            summary: "The reverse-DNS (PTR) name of an address".into(),
+            description:
+                "Returns the absolute owner name, with a trailing dot, of the PTR record for `ip`: \
+                 `\"10.10.60.2\"` gives `\"2.60.10.10.in-addr.arpa.\"`; an IPv6 address gives its \
+                 32-nibble `ip6.arpa.` name."
+                    .into(),
+            deprecation: None,
+        }
+    }
+
+    async fn call(&self, args: Vec<Value>) -> Result<Value, FunctionError> {
+        let text = string_arg(&args, 0, "ip")?;
+        let ip = parse_ip(&text).map_err(|e| FunctionError::argument(0, e.to_string()))?;
+        Ok(Value::String(ptr_name(ip)))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::framework::{Function, FunctionError};
-    use crate::protocol::value::Value;
 
     fn call(arg: &str) -> Result<Value, FunctionError> {
-        futures::executor::block_on(PTR_NAME.call(vec![Value::String(arg.into())]))
+        futures::executor::block_on(PtrNameFunction.call(vec![Value::String(arg.into())]))
     }
 
     #[test]
