@@ -22,7 +22,7 @@ use crate::framework::schema::{
 };
 use crate::framework::{
     ApplyRequest, AttributePath, Context, DeleteRequest, Diagnostic, Diagnostics, ImportRequest,
-    ReadRequest, Resource, StateResult,
+    PlanRequest, ReadRequest, Resource, StateResult,
 };
 use crate::protocol::value::{Type, Value};
 use rack_core::dhcp::DhcpError;
@@ -233,16 +233,8 @@ impl Resource for DhcpLease {
         }
     }
 
-    async fn modify_plan(
-        &self,
-        ctx: &Context,
-        prior: &Value,
-        _config: &Value,
-        plan: &mut PlannedChange,
-    ) {
-        if plan.planned.is_null() {
-            return;
-        }
+    async fn modify_plan(&self, ctx: &Context, req: PlanRequest<'_>, plan: &mut PlannedChange) {
+        let prior = req.prior;
         if plan.planned.attr("server").is_some_and(Value::is_unknown)
             && let Ok(srv) = server(ctx, None)
         {

@@ -4,10 +4,11 @@
 
 use async_trait::async_trait;
 use rack_core::kea::HostIdentifier;
+use serde::Deserialize;
 
 use super::shared::{dhcp_error, identity, parse_subnet, server, state_of};
-use crate::framework::attrs::str_attr;
 use crate::framework::schema::{Attribute, Block, Schema};
+use crate::framework::typed::{self, Planned};
 use crate::framework::{
     AttributePath, Context, Diagnostics, ListItem, ListRequest, ListResource, ListSink,
 };
@@ -37,58 +38,52 @@ impl ListResource for DhcpLeaseList {
     }
 
     async fn validate(&self, config: &Value, diags: &mut Diagnostics) {
-        if let Some(Err(d)) = str_attr(config, "subnet").map(parse_subnet) {
+        if let Ok(c) = typed::from_value::<ListConfig>(config)
+            && let Some(Err(d)) = c.subnet.value().map(|s| parse_subnet(s))
+        {
             diags.push(d);
         }
     }
 
     async fn list(&self, ctx: &Context, req: ListRequest, sink: ListSink) {
-        let subnet = match parse_subnet(str_attr(&req.config, "subnet").unwrap_or_default()) {
-            Ok(s) => s,
-            Err(d) => {
-                sink.diagnostic(d.at(AttributePath::attr("subnet"))).await;
-                return;
-            }
+        let listed = async {
+            let config: ListConfig = typed::from_value(&req.config)?;
+            let subnet = parse_subnet(config.subnet.value().map_or("", String::as_str))
+                .map_err(|d| d.at(AttributePath::attr("subnet")))?;
+            let srv = server(ctx, config.server.value().map(String::as_str))?;
+            srv.backend.forget().await;
+            let list = srv
+                .backend
+                .reservations(subnet)
+                .await
+                .map_err(|e| dhcp_error(&e, &format!("list the reservations of {subnet}")))?;
+            let manageable = list.iter().filter(|r| {
+                matches!(
+                    r.identifier,
+                    HostIdentifier::HwAddress(_) | HostIdentifier::ClientId(_)
+                ) && r.ip_address.is_some()
+            });
+            let items: Vec<_> = manageable
+                .take(req.max_items())
+                .map(|r| {
+                    Ok(ListItem {
+                        identity: identity(&srv.name, r),
+                        display_name: r.summary(),
+                        resource: req
+                            .include_resource
+                            .then(|| state_of(&srv.name, r, &Value::Null)),
+                    })
+                })
+                .collect();
+            sink.send_all(items).await
         };
-        let srv = match server(ctx, str_attr(&req.config, "server")) {
-            Ok(s) => s,
-            Err(d) => {
-                sink.diagnostic(d).await;
-                return;
-            }
-        };
-        srv.backend.forget().await;
-        let list = match srv.backend.reservations(subnet).await {
-            Ok(l) => l,
-            Err(e) => {
-                sink.diagnostic(dhcp_error(
-                    &e,
-                    &format!("list the reservations of {subnet}"),
-                ))
-                .await;
-                return;
-            }
-        };
-        let manageable = list.iter().filter(|r| {
-            matches!(
-                r.identifier,
-                HostIdentifier::HwAddress(_) | HostIdentifier::ClientId(_)
-            ) && r.ip_address.is_some()
-        });
-        for (sent, r) in manageable.enumerate() {
-            if req.limit > 0 && i64::try_from(sent).is_ok_and(|n| n >= req.limit) {
-                return;
-            }
-            let item = ListItem {
-                identity: identity(&srv.name, r),
-                display_name: r.summary(),
-                resource: req
-                    .include_resource
-                    .then(|| state_of(&srv.name, r, &Value::Null)),
-            };
-            if !sink.item(item).await {
-                return;
-            }
-        }
+        sink.finish(listed.await).await;
     }
+}
+
+/// The list block's configuration.
+#[derive(Debug, Deserialize)]
+struct ListConfig {
+    subnet: Planned<Option<String>>,
+    server: Planned<Option<String>>,
 }

@@ -5,55 +5,61 @@
 
 use async_trait::async_trait;
 
+use serde::{Deserialize, Serialize};
+
 use super::shared::{dhcp_error, parse_mac, parse_subnet, server};
-use crate::framework::attrs::str_attr;
 use crate::framework::schema::{Attribute, Block, Nesting, Schema};
-use crate::framework::{AttributePath, Context, DataSource, Diagnostics};
-use crate::protocol::value::{Number, Value};
+use crate::framework::typed::{self, Planned};
+use crate::framework::{AttributePath, Context, DataSource, Diagnostic, Diagnostics, data_answer};
+use crate::protocol::value::Value;
 use rack_core::dhcp::LeaseFilter;
 
 /// The data source.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DhcpLeasesData;
 
-fn filter_of(config: &Value, diags: &mut Diagnostics) -> Option<LeaseFilter> {
-    match (str_attr(config, "subnet"), str_attr(config, "mac")) {
-        (Some(_), Some(_)) => {
-            diags.error_at(
-                AttributePath::attr("mac"),
-                "Both subnet and mac are set",
-                "Give `subnet` for every lease of a subnet, or `mac` for the leases of one client.",
-            );
-            None
+/// What the configuration asks for; `Ok(None)` while `subnet` or `mac` is not known.
+fn filter_of(config: &LeasesData) -> Result<Option<LeaseFilter>, Diagnostic> {
+    match (config.subnet.value(), config.mac.value()) {
+        (Some(_), Some(_)) => Err(Diagnostic::error(
+            "Both subnet and mac are set",
+            "Give `subnet` for every lease of a subnet, or `mac` for the leases of one client.",
+        )
+        .at(AttributePath::attr("mac"))),
+        (Some(s), None) => parse_subnet(s).map(|c| Some(LeaseFilter::Subnet(c))),
+        (None, Some(m)) => {
+            parse_mac(m, &AttributePath::attr("mac")).map(|m| Some(LeaseFilter::Mac(m)))
         }
-        (Some(s), None) => match parse_subnet(s) {
-            Ok(c) => Some(LeaseFilter::Subnet(c)),
-            Err(d) => {
-                diags.push(d);
-                None
-            }
-        },
-        (None, Some(m)) => match parse_mac(m, &AttributePath::attr("mac")) {
-            Ok(m) => Some(LeaseFilter::Mac(m)),
-            Err(d) => {
-                diags.push(d);
-                None
-            }
-        },
-        (None, None) => {
-            let unknown = ["subnet", "mac"]
-                .iter()
-                .any(|a| config.attr(a).is_some_and(Value::is_unknown));
-            if !unknown {
-                diags.error_at(
-                    AttributePath::attr("subnet"),
-                    "Neither subnet nor mac is set",
-                    "Give `subnet` for every lease of a subnet, or `mac` for the leases of one client.",
-                );
-            }
-            None
-        }
+        (None, None) if config.subnet.is_unknown() || config.mac.is_unknown() => Ok(None),
+        (None, None) => Err(Diagnostic::error(
+            "Neither subnet nor mac is set",
+            "Give `subnet` for every lease of a subnet, or `mac` for the leases of one client.",
+        )
+        .at(AttributePath::attr("subnet"))),
     }
+}
+
+/// The data source's configuration and what it reads.
+#[derive(Debug, Deserialize, Serialize)]
+struct LeasesData {
+    server: Planned<Option<String>>,
+    subnet: Planned<Option<String>>,
+    mac: Planned<Option<String>>,
+    leases: Planned<Option<Vec<LeaseData>>>,
+}
+
+/// One of the `leases`.
+#[derive(Debug, Deserialize, Serialize)]
+struct LeaseData {
+    ip: String,
+    mac: Option<String>,
+    client_id: Option<String>,
+    hostname: Option<String>,
+    subnet: Option<String>,
+    valid_lifetime: u64,
+    cltt: u64,
+    expires: u64,
+    state: String,
 }
 
 #[async_trait]
@@ -118,52 +124,44 @@ impl DataSource for DhcpLeasesData {
     }
 
     async fn validate(&self, config: &Value, diags: &mut Diagnostics) {
-        filter_of(config, diags);
+        if let Ok(c) = typed::from_value::<LeasesData>(config)
+            && let Err(d) = filter_of(&c)
+        {
+            diags.push(d);
+        }
     }
 
     async fn read(&self, ctx: &Context, config: Value) -> (Value, Diagnostics) {
-        let mut diags = Diagnostics::new();
-        let Some(filter) = filter_of(&config, &mut diags) else {
-            return (Value::Null, diags);
+        let read = async {
+            let mut data: LeasesData = typed::from_value(&config)?;
+            let Some(filter) = filter_of(&data)? else {
+                return Err(Diagnostics::new());
+            };
+            let srv = server(ctx, data.server.value().map(String::as_str))?;
+            let mut leases = srv
+                .backend
+                .leases(filter)
+                .await
+                .map_err(|e| dhcp_error(&e, "read the active leases"))?;
+            leases.sort_by_key(|l| l.ip);
+            let leases = leases
+                .into_iter()
+                .map(|l| LeaseData {
+                    ip: l.ip.to_string(),
+                    mac: l.mac.map(|m| m.to_string()),
+                    client_id: l.client_id,
+                    hostname: l.hostname,
+                    subnet: l.subnet.map(|s| s.to_string()),
+                    valid_lifetime: l.valid_lifetime,
+                    cltt: l.cltt,
+                    expires: l.expires,
+                    state: l.state.to_owned(),
+                })
+                .collect();
+            data.server = Some(srv.name.clone()).into();
+            data.leases = Some(leases).into();
+            Ok(typed::to_value(&data, &self.schema().value_type())?)
         };
-        let srv = match server(ctx, str_attr(&config, "server")) {
-            Ok(s) => s,
-            Err(d) => {
-                diags.push(d);
-                return (Value::Null, diags);
-            }
-        };
-        let mut leases = match srv.backend.leases(filter).await {
-            Ok(l) => l,
-            Err(e) => {
-                diags.push(dhcp_error(&e, "read the active leases"));
-                return (Value::Null, diags);
-            }
-        };
-        leases.sort_by_key(|l| l.ip);
-        let text = |s: Option<String>| s.map_or(Value::Null, Value::String);
-        let num = |n: u64| Value::Number(Number::from(n));
-        let items = leases
-            .into_iter()
-            .map(|l| {
-                Value::object([
-                    ("ip", Value::String(l.ip.to_string())),
-                    ("mac", text(l.mac.map(|m| m.to_string()))),
-                    ("client_id", text(l.client_id)),
-                    ("hostname", text(l.hostname)),
-                    ("subnet", text(l.subnet.map(|s| s.to_string()))),
-                    ("valid_lifetime", num(l.valid_lifetime)),
-                    ("cltt", num(l.cltt)),
-                    ("expires", num(l.expires)),
-                    ("state", Value::from(l.state)),
-                ])
-            })
-            .collect();
-        let mut state = config;
-        if let Value::Object(m) = &mut state {
-            m.insert("server".into(), Value::from(srv.name.as_str()));
-            m.insert("leases".into(), Value::List(items));
-        }
-        (state, diags)
+        data_answer(read.await)
     }
 }

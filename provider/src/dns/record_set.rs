@@ -5,17 +5,21 @@
 use async_trait::async_trait;
 use rack_core::dns::{DnsError, RecordType, RrsetChange};
 
+use rack_core::dns::RData;
+use serde::{Deserialize, Serialize};
+
 use super::shared::{
-    RECORD_TYPES, RrsetKey, check_owner, dns_error, equivalent, key_of, parse_owner, parse_records,
-    parse_type, parse_zone, records_for_state, server, set_value, string_set,
+    RECORD_TYPES, RrsetKey, check_owner, dns_error, equivalent, key_from, parse_key, parse_owner,
+    parse_records, parse_type, parse_zone, records_for_state, server,
 };
-use crate::framework::attrs::{obj_set, str_attr};
+use crate::framework::attrs::obj_set;
 use crate::framework::plan::PlannedChange;
 use crate::framework::schema::{Attribute, Block, IdentityAttribute, IdentitySchema, Schema};
+use crate::framework::typed::{self, Planned};
 use crate::framework::validate::{IntBetween, one_of};
 use crate::framework::{
     ApplyRequest, AttributePath, Context, DeleteRequest, Diagnostic, Diagnostics, ImportRequest,
-    ReadRequest, Resource, StateResult,
+    PlanRequest, ReadRequest, Resource, StateResult,
 };
 use crate::protocol::value::{Number, Type, Value};
 
@@ -26,12 +30,62 @@ pub const DEFAULT_TTL: i64 = 3600;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DnsRecordSet;
 
-fn ttl_of(v: &Value) -> u32 {
-    v.attr("ttl")
-        .and_then(Value::as_number)
-        .and_then(Number::to_u64)
-        .and_then(|t| u32::try_from(t).ok())
-        .unwrap_or(3600)
+/// The record set's attributes, as its configuration, plan and state hold them; what a
+/// configuration or plan may leave unknown is [`Planned`].
+#[derive(Debug, Deserialize, Serialize)]
+struct RecordSetModel {
+    server: Planned<Option<String>>,
+    zone: Planned<Option<String>>,
+    name: Planned<Option<String>>,
+    #[serde(rename = "type")]
+    rtype: Planned<Option<String>>,
+    ttl: Planned<Option<i64>>,
+    records: Planned<Option<Vec<String>>>,
+    fqdn: Planned<Option<String>>,
+    id: Planned<Option<String>>,
+}
+
+impl RecordSetModel {
+    /// The key, once zone, name and type are known.
+    fn key(&self) -> Result<Option<RrsetKey>, Diagnostic> {
+        key_from(self.zone.value(), self.name.value(), self.rtype.value())
+    }
+
+    /// The server it names; the default one when `None`.
+    fn server(&self) -> Option<&str> {
+        self.server.value().map(String::as_str)
+    }
+
+    /// The TTL; the default when it is not set or out of range.
+    fn ttl(&self) -> u32 {
+        self.ttl
+            .value()
+            .and_then(|t| u32::try_from(*t).ok())
+            .unwrap_or(3600)
+    }
+
+    /// The records' texts (none while unknown).
+    fn records(&self) -> Vec<String> {
+        self.records.value().cloned().unwrap_or_default()
+    }
+
+    /// The records parsed for `key`; an error names the offending record.
+    fn rdata(&self, key: &RrsetKey) -> Result<Vec<RData>, Diagnostic> {
+        parse_records(
+            &self.records(),
+            key.rtype,
+            &key.zone,
+            &AttributePath::attr("records"),
+        )
+    }
+
+    /// As state: the model with the computed attributes `server`, `fqdn` and `id` known.
+    fn state(mut self, server: &str, key: &RrsetKey) -> Result<Value, Diagnostic> {
+        self.server = Some(server.to_owned()).into();
+        self.fqdn = Some(key.owner.to_string()).into();
+        self.id = Some(key.id()).into();
+        typed::to_value(&self, &DnsRecordSet.schema().value_type())
+    }
 }
 
 /// The state object for an RRset.
@@ -42,25 +96,31 @@ pub(crate) fn state_value(
     key: &RrsetKey,
     ttl: u32,
     records: Vec<String>,
-) -> Value {
-    Value::object([
-        ("server", Value::from(server)),
-        ("zone", Value::from(zone_text)),
-        ("name", Value::from(name_text)),
-        ("type", Value::from(key.rtype.to_string())),
-        ("ttl", Value::Number(Number::from(u64::from(ttl)))),
-        ("records", set_value(records)),
-        ("fqdn", Value::from(key.owner.to_string())),
-        ("id", Value::from(key.id())),
-    ])
+) -> Result<Value, Diagnostic> {
+    RecordSetModel {
+        server: Planned::Unknown,
+        zone: Some(zone_text.to_owned()).into(),
+        name: Some(name_text.to_owned()).into(),
+        rtype: Some(key.rtype.to_string()).into(),
+        ttl: Some(i64::from(ttl)).into(),
+        records: Some(records).into(),
+        fqdn: Planned::Unknown,
+        id: Planned::Unknown,
+    }
+    .state(server, key)
 }
 
-/// The planned object with every computed attribute known, as stored after a write.
-fn applied(mut planned: Value, server: &str, key: &RrsetKey) -> Value {
-    obj_set(&mut planned, "server", Value::from(server));
-    obj_set(&mut planned, "fqdn", Value::from(key.owner.to_string()));
-    obj_set(&mut planned, "id", Value::from(key.id()));
-    planned
+/// The result of an operation that leaves `key`'s RRset on server `srv` as `state` says.
+fn written(
+    srv: &str,
+    key: &RrsetKey,
+    state: Result<Value, Diagnostic>,
+) -> Result<StateResult, Diagnostics> {
+    Ok(StateResult {
+        state: state?,
+        identity: Some(identity(srv, key)),
+        ..StateResult::default()
+    })
 }
 
 pub(crate) fn identity(server_name: &str, key: &RrsetKey) -> Value {
@@ -168,21 +228,33 @@ impl Resource for DnsRecordSet {
     }
 
     async fn validate(&self, config: &Value, diags: &mut Diagnostics) {
-        let zone =
-            match str_attr(config, "zone").map(|z| parse_zone(z, &AttributePath::attr("zone"))) {
-                Some(Ok(z)) => z,
-                Some(Err(d)) => return diags.push(d),
-                None => return,
-            };
-        let owner = match str_attr(config, "name")
+        // A value that does not fit the model (a fractional TTL) is reported by the
+        // attribute's own validator.
+        let Ok(m) = typed::from_value::<RecordSetModel>(config) else {
+            return;
+        };
+        let zone = match m
+            .zone
+            .value()
+            .map(|z| parse_zone(z, &AttributePath::attr("zone")))
+        {
+            Some(Ok(z)) => z,
+            Some(Err(d)) => return diags.push(d),
+            None => return,
+        };
+        let owner = match m
+            .name
+            .value()
             .map(|n| parse_owner(n, &zone, &AttributePath::attr("name")))
         {
             Some(Ok(o)) => Some(o),
             Some(Err(d)) => return diags.push(d),
             None => None,
         };
-        let Some(rtype) =
-            str_attr(config, "type").and_then(|t| parse_type(t, &AttributePath::attr("type")).ok())
+        let Some(rtype) = m
+            .rtype
+            .value()
+            .and_then(|t| parse_type(t, &AttributePath::attr("type")).ok())
         else {
             return;
         };
@@ -191,9 +263,10 @@ impl Resource for DnsRecordSet {
         {
             diags.push(d);
         }
-        let Some(records) = string_set(config, "records") else {
+        let Some(records) = m.records.known() else {
             return;
         };
+        let records = records.clone().unwrap_or_default();
         let path = AttributePath::attr("records");
         if records.is_empty() {
             diags.error_at(
@@ -221,14 +294,12 @@ impl Resource for DnsRecordSet {
         }
     }
 
-    async fn modify_plan(
-        &self,
-        ctx: &Context,
-        prior: &Value,
-        _config: &Value,
-        plan: &mut PlannedChange,
-    ) {
-        let key = match key_of(&plan.planned) {
+    async fn modify_plan(&self, ctx: &Context, req: PlanRequest<'_>, plan: &mut PlannedChange) {
+        let prior = req.prior;
+        let Ok(planned) = typed::from_value::<RecordSetModel>(&plan.planned) else {
+            return;
+        };
+        let key = match planned.key() {
             Ok(Some(k)) => k,
             Ok(None) => return,
             Err(d) => return plan.diags.push(d),
@@ -239,15 +310,16 @@ impl Resource for DnsRecordSet {
             Value::from(key.owner.to_string()),
         );
         obj_set(&mut plan.planned, "id", Value::from(key.id()));
-        if plan.planned.attr("server").is_some_and(Value::is_unknown)
+        let mut server_name = planned.server().map(str::to_string);
+        if planned.server.is_unknown()
             && let Ok(srv) = server(ctx, None)
         {
             obj_set(&mut plan.planned, "server", Value::from(srv.name.as_str()));
+            server_name = Some(srv.name.clone());
         }
-        let server_name = str_attr(&plan.planned, "server").map(str::to_string);
         let mut is_new = prior.is_null();
-        if !prior.is_null() {
-            if let Ok(Some(old)) = key_of(prior) {
+        if let Ok(Some(prior)) = typed::from_value::<Option<RecordSetModel>>(prior) {
+            if let Ok(Some(old)) = prior.key() {
                 for (path, changed) in [
                     ("zone", old.zone != key.zone),
                     ("name", old.owner != key.owner),
@@ -259,7 +331,7 @@ impl Resource for DnsRecordSet {
                     }
                 }
             }
-            if server_name.is_some() && str_attr(prior, "server") != server_name.as_deref() {
+            if server_name.is_some() && prior.server() != server_name.as_deref() {
                 plan.requires_replace.push(AttributePath::attr("server"));
                 is_new = true;
             }
@@ -309,341 +381,265 @@ impl Resource for DnsRecordSet {
     }
 
     async fn create(&self, ctx: &Context, req: ApplyRequest) -> StateResult {
-        let planned = req.planned;
-        let key = match key_of(&planned) {
-            Ok(Some(k)) => k,
-            Ok(None) => {
-                return StateResult::failed(
-                    Value::Null,
-                    Diagnostic::error(
-                        "Unknown zone, name or type at apply",
-                        "This is a bug in the provider; please report it.",
-                    ),
-                );
+        let created = async {
+            let planned: RecordSetModel = typed::from_value(&req.planned)?;
+            let key = planned.key()?.ok_or_else(unknown_at_apply)?;
+            let srv = server(ctx, planned.server())?;
+            let texts = planned.records();
+            let rdata = planned.rdata(&key)?;
+            let ttl = planned.ttl();
+            let change = RrsetChange {
+                name: key.owner.clone(),
+                rtype: key.rtype,
+                prior: Vec::new(),
+                new: Some((ttl, rdata)),
+            };
+            match srv.client.change(&key.zone, change).await {
+                Ok(()) => {}
+                // Exactly what was planned exists already, e.g. written by an earlier apply
+                // whose UPDATE timed out but that the server carried out later: adopt it.
+                Err(DnsError::Conflict { .. })
+                    if exists_as_planned(&srv.client, &key, ttl, &texts).await =>
+                {
+                    tracing::info!(name = %key.owner, rtype = %key.rtype, "record set exists as planned; adopted");
+                }
+                Err(DnsError::Conflict { .. }) => {
+                    return Err(Diagnostic::error(
+                        format!("{} {} already exists", key.owner, key.rtype),
+                        format!(
+                            "The zone already holds this record set with other records or another TTL than planned, \
+                             and rack does not take over different records silently. Import it: terraform import ADDRESS {:?}",
+                            key.id()
+                        ),
+                    )
+                    .into());
+                }
+                Err(e) => {
+                    return Err(
+                        dns_error(&e, &format!("create {} {}", key.owner, key.rtype)).into(),
+                    );
+                }
             }
-            Err(d) => return StateResult::failed(Value::Null, d),
+            written(&srv.name, &key, planned.state(&srv.name, &key))
         };
-        let server_name = str_attr(&planned, "server").map(str::to_string);
-        let srv = match server(ctx, server_name.as_deref()) {
-            Ok(s) => s,
-            Err(d) => return StateResult::failed(Value::Null, d),
-        };
-        let texts = string_set(&planned, "records").unwrap_or_default();
-        let rdata = match parse_records(
-            &texts,
-            key.rtype,
-            &key.zone,
-            &AttributePath::attr("records"),
-        ) {
-            Ok(r) => r,
-            Err(d) => return StateResult::failed(Value::Null, d),
-        };
-        let ttl = ttl_of(&planned);
-        let change = RrsetChange {
-            name: key.owner.clone(),
-            rtype: key.rtype,
-            prior: Vec::new(),
-            new: Some((ttl, rdata)),
-        };
-        let created = || StateResult {
-            identity: Some(identity(&srv.name, &key)),
-            state: applied(planned.clone(), &srv.name, &key),
-            ..StateResult::default()
-        };
-        match srv.client.change(&key.zone, change).await {
-            Ok(()) => created(),
-            // Exactly what was planned exists already, e.g. written by an earlier apply
-            // whose UPDATE timed out but that the server carried out later: adopt it.
-            Err(DnsError::Conflict { .. })
-                if exists_as_planned(&srv.client, &key, ttl, &texts).await =>
-            {
-                tracing::info!(name = %key.owner, rtype = %key.rtype, "record set exists as planned; adopted");
-                created()
-            }
-            Err(DnsError::Conflict { .. }) => StateResult::failed(
-                Value::Null,
-                Diagnostic::error(
-                    format!("{} {} already exists", key.owner, key.rtype),
-                    format!(
-                        "The zone already holds this record set with other records or another TTL than planned, \
-                         and rack does not take over different records silently. Import it: terraform import ADDRESS {:?}",
-                        key.id()
-                    ),
-                ),
-            ),
-            Err(e) => StateResult::failed(
-                Value::Null,
-                dns_error(&e, &format!("create {} {}", key.owner, key.rtype)),
-            ),
-        }
+        StateResult::or_failed(created.await, Value::Null)
     }
 
     async fn read(&self, ctx: &Context, req: ReadRequest) -> StateResult {
         let state = req.state;
-        let key = match key_of(&state) {
-            Ok(Some(k)) => k,
-            Ok(None) => {
-                return StateResult::failed(
-                    state,
-                    Diagnostic::error(
-                        "Incomplete state",
-                        "The stored state lacks zone, name or type; remove it from state and import the record set again.",
-                    ),
-                );
-            }
-            Err(d) => return StateResult::failed(state, d),
-        };
-        let server_name = str_attr(&state, "server").map(str::to_string);
-        let srv = match server(ctx, server_name.as_deref()) {
-            Ok(s) => s,
-            Err(d) => return StateResult::failed(state, d),
-        };
-        let snapshot = match srv.client.zone(&key.zone).await {
-            Ok(s) => s,
-            Err(DnsError::ZoneNotFound { .. }) => return StateResult::default(),
-            Err(e) => {
-                return StateResult::failed(
-                    state,
-                    dns_error(&e, &format!("read zone {}", key.zone)),
-                );
-            }
-        };
-        let Some(rrset) = snapshot.rrset(&key.owner, key.rtype) else {
-            return StateResult::default();
-        };
-        let kept = string_set(&state, "records");
-        let records = records_for_state(kept.as_deref(), rrset, &key.zone);
-        StateResult {
-            state: state_value(
+        let read = async {
+            let stored: RecordSetModel = typed::from_value(&state)?;
+            let key = stored.key()?.ok_or_else(|| {
+                Diagnostic::error(
+                    "Incomplete state",
+                    "The stored state lacks zone, name or type; remove it from state and import the record set again.",
+                )
+            })?;
+            let srv = server(ctx, stored.server())?;
+            let snapshot = match srv.client.zone(&key.zone).await {
+                Ok(s) => s,
+                Err(DnsError::ZoneNotFound { .. }) => return Ok(StateResult::default()),
+                Err(e) => return Err(dns_error(&e, &format!("read zone {}", key.zone)).into()),
+            };
+            let Some(rrset) = snapshot.rrset(&key.owner, key.rtype) else {
+                return Ok(StateResult::default());
+            };
+            let kept = stored
+                .records
+                .known()
+                .map(|r| r.clone().unwrap_or_default());
+            let records = records_for_state(kept.as_deref(), rrset, &key.zone);
+            let zone = stored.zone.value().map_or("", String::as_str);
+            let name = stored.name.value().map_or("", String::as_str);
+            written(
                 &srv.name,
-                str_attr(&state, "zone").unwrap_or_default(),
-                str_attr(&state, "name").unwrap_or_default(),
                 &key,
-                rrset.ttl,
-                records,
-            ),
-            identity: Some(identity(&srv.name, &key)),
-            ..StateResult::default()
-        }
+                state_value(&srv.name, zone, name, &key, rrset.ttl, records),
+            )
+        };
+        let read = read.await;
+        StateResult::or_failed(read, state)
     }
 
     async fn update(&self, ctx: &Context, req: ApplyRequest) -> StateResult {
-        let (prior, planned) = (req.prior, req.planned);
-        let (Ok(Some(key)), Ok(Some(old_key))) = (key_of(&planned), key_of(&prior)) else {
-            return StateResult::failed(
-                prior,
-                Diagnostic::error(
-                    "Unknown zone, name or type at apply",
-                    "This is a bug in the provider; please report it.",
-                ),
-            );
-        };
-        let server_name = str_attr(&planned, "server").map(str::to_string);
-        let srv = match server(ctx, server_name.as_deref()) {
-            Ok(s) => s,
-            Err(d) => return StateResult::failed(prior, d),
-        };
-        let new_texts = string_set(&planned, "records").unwrap_or_default();
-        let old_texts = string_set(&prior, "records").unwrap_or_default();
-        let path = AttributePath::attr("records");
-        let (new, old) = match (
-            parse_records(&new_texts, key.rtype, &key.zone, &path),
-            parse_records(&old_texts, old_key.rtype, &old_key.zone, &path),
-        ) {
-            (Ok(n), Ok(o)) => (n, o),
-            (Err(d), _) | (_, Err(d)) => return StateResult::failed(prior, d),
-        };
-        let ttl = ttl_of(&planned);
-        let same = equivalent(&new_texts, &old, key.rtype, &key.zone) && ttl == ttl_of(&prior);
-        if !same {
-            // RFC 2136 prerequisites compare records, never TTLs (§3.2.5), so a TTL changed
-            // by someone else since the plan is checked against the zone as read here.
-            let snapshot = match srv.client.zone(&old_key.zone).await {
-                Ok(s) => s,
-                Err(e) => {
-                    return StateResult::failed(
-                        prior,
-                        dns_error(&e, &format!("read zone {}", old_key.zone)),
-                    );
-                }
+        let prior_value = req.prior.clone();
+        let updated = async {
+            let planned: RecordSetModel = typed::from_value(&req.planned)?;
+            let prior: RecordSetModel = typed::from_value(&req.prior)?;
+            let (Ok(Some(key)), Ok(Some(old_key))) = (planned.key(), prior.key()) else {
+                return Err(unknown_at_apply().into());
             };
-            if let Some(current) = snapshot.rrset(&old_key.owner, old_key.rtype)
-                && equivalent(&old_texts, &current.rdata, old_key.rtype, &old_key.zone)
-                && current.ttl != ttl_of(&prior)
-            {
-                return StateResult::failed(
-                    prior.clone(),
-                    Diagnostic::error(
+            let srv = server(ctx, planned.server())?;
+            let new_texts = planned.records();
+            let old_texts = prior.records();
+            let (new, old) = (planned.rdata(&key)?, prior.rdata(&old_key)?);
+            let ttl = planned.ttl();
+            let same = equivalent(&new_texts, &old, key.rtype, &key.zone) && ttl == prior.ttl();
+            if !same {
+                // RFC 2136 prerequisites compare records, never TTLs (§3.2.5), so a TTL changed
+                // by someone else since the plan is checked against the zone as read here.
+                let snapshot = srv
+                    .client
+                    .zone(&old_key.zone)
+                    .await
+                    .map_err(|e| dns_error(&e, &format!("read zone {}", old_key.zone)))?;
+                if let Some(current) = snapshot.rrset(&old_key.owner, old_key.rtype)
+                    && equivalent(&old_texts, &current.rdata, old_key.rtype, &old_key.zone)
+                    && current.ttl != prior.ttl()
+                {
+                    return Err(Diagnostic::error(
                         format!("{} {} was changed outside Terraform", key.owner, key.rtype),
                         format!(
                             "Its TTL is {} on the server, {} when Terraform last read it. {}",
                             current.ttl,
-                            ttl_of(&prior),
+                            prior.ttl(),
                             conflict_hint(&key)
                         ),
                     )
-                    .at(AttributePath::attr("ttl")),
-                );
-            }
-            let change = RrsetChange {
-                name: key.owner.clone(),
-                rtype: key.rtype,
-                prior: old,
-                new: Some((ttl, new)),
-            };
-            match srv.client.change(&key.zone, change).await {
-                Ok(()) => {}
-                Err(DnsError::Conflict { .. }) => {
-                    return StateResult::failed(
-                        prior,
-                        Diagnostic::error(
+                    .at(AttributePath::attr("ttl"))
+                    .into());
+                }
+                let change = RrsetChange {
+                    name: key.owner.clone(),
+                    rtype: key.rtype,
+                    prior: old,
+                    new: Some((ttl, new)),
+                };
+                srv.client
+                    .change(&key.zone, change)
+                    .await
+                    .map_err(|e| match e {
+                        DnsError::Conflict { .. } => Diagnostic::error(
                             format!("{} {} was changed outside Terraform", key.owner, key.rtype),
                             conflict_hint(&key),
                         ),
-                    );
-                }
-                Err(e) => {
-                    return StateResult::failed(
-                        prior,
-                        dns_error(&e, &format!("update {} {}", key.owner, key.rtype)),
-                    );
-                }
+                        e => dns_error(&e, &format!("update {} {}", key.owner, key.rtype)),
+                    })?;
             }
-        }
-        StateResult {
-            identity: Some(identity(&srv.name, &key)),
-            state: applied(planned, &srv.name, &key),
-            ..StateResult::default()
-        }
+            written(&srv.name, &key, planned.state(&srv.name, &key))
+        };
+        StateResult::or_failed(updated.await, prior_value)
     }
 
     async fn delete(&self, ctx: &Context, req: DeleteRequest) -> Diagnostics {
-        let prior = req.prior;
-        let mut diags = Diagnostics::new();
-        let Ok(Some(key)) = key_of(&prior) else {
-            return diags;
-        };
-        let srv = match server(ctx, str_attr(&prior, "server")) {
-            Ok(s) => s,
-            Err(d) => {
-                diags.push(d);
-                return diags;
-            }
-        };
-        let texts = string_set(&prior, "records").unwrap_or_default();
-        let old = match parse_records(
-            &texts,
-            key.rtype,
-            &key.zone,
-            &AttributePath::attr("records"),
-        ) {
-            Ok(o) => o,
-            Err(d) => {
-                diags.push(d);
-                return diags;
-            }
-        };
-        let change = RrsetChange {
-            name: key.owner.clone(),
-            rtype: key.rtype,
-            prior: old,
-            new: None,
-        };
-        match srv.client.change(&key.zone, change).await {
-            Ok(()) | Err(DnsError::ZoneNotFound { .. }) => {}
-            Err(DnsError::Conflict { .. }) => {
-                // Already gone is what delete wants; anything else changed out of band.
-                match srv.client.zone_fresh(&key.zone).await {
-                    Ok(s) if s.rrset(&key.owner, key.rtype).is_none() => {}
-                    _ => diags.error(
-                        format!("{} {} was changed outside Terraform", key.owner, key.rtype),
-                        conflict_hint(&key),
-                    ),
+        let deleted = async {
+            let prior: RecordSetModel = typed::from_value(&req.prior)?;
+            let Ok(Some(key)) = prior.key() else {
+                return Ok(());
+            };
+            let srv = server(ctx, prior.server())?;
+            let change = RrsetChange {
+                name: key.owner.clone(),
+                rtype: key.rtype,
+                prior: prior.rdata(&key)?,
+                new: None,
+            };
+            match srv.client.change(&key.zone, change).await {
+                Ok(()) | Err(DnsError::ZoneNotFound { .. }) => Ok(()),
+                Err(DnsError::Conflict { .. }) => {
+                    // Already gone is what delete wants; anything else changed out of band.
+                    match srv.client.zone_fresh(&key.zone).await {
+                        Ok(s) if s.rrset(&key.owner, key.rtype).is_none() => Ok(()),
+                        _ => Err(Diagnostic::error(
+                            format!("{} {} was changed outside Terraform", key.owner, key.rtype),
+                            conflict_hint(&key),
+                        )),
+                    }
                 }
+                Err(e) => Err(dns_error(
+                    &e,
+                    &format!("delete {} {}", key.owner, key.rtype),
+                )),
             }
-            Err(e) => diags.push(dns_error(
-                &e,
-                &format!("delete {} {}", key.owner, key.rtype),
-            )),
+        };
+        match deleted.await {
+            Ok(()) => Diagnostics::new(),
+            Err(d) => d.into(),
         }
-        diags
     }
 
     async fn import(&self, ctx: &Context, req: ImportRequest) -> StateResult {
-        let (server_name, zone, name, rtype) = match &req {
-            ImportRequest::Id(id) => {
-                let parts: Vec<&str> = id.split('/').collect();
-                match parts.as_slice() {
-                    [z, n, t] => (None, z.to_string(), n.to_string(), t.to_ascii_uppercase()),
-                    [s, z, n, t] => (
-                        Some(s.to_string()),
-                        z.to_string(),
-                        n.to_string(),
-                        t.to_ascii_uppercase(),
-                    ),
-                    _ => {
-                        return StateResult::failed(
-                            Value::Null,
-                            Diagnostic::invalid_import_id(
+        let imported = async {
+            let target = match &req {
+                ImportRequest::Id(id) => {
+                    let parts: Vec<&str> = id.split('/').collect();
+                    match parts.as_slice() {
+                        [z, n, t] => ImportTarget::of(None, z, n, t),
+                        [s, z, n, t] => ImportTarget::of(Some(s), z, n, t),
+                        _ => {
+                            return Err(Diagnostic::invalid_import_id(
                                 id,
                                 "Use `<zone>/<name>/<TYPE>`, e.g. `farm./www/A` (`@` for the apex), or `<server>/<zone>/<name>/<TYPE>` for a server other than the default.",
-                            ),
-                        );
+                            )
+                            .into());
+                        }
                     }
                 }
-            }
-            ImportRequest::Identity(v) => (
-                str_attr(v, "server").map(str::to_string),
-                str_attr(v, "zone").unwrap_or_default().to_string(),
-                str_attr(v, "name").unwrap_or_default().to_string(),
-                str_attr(v, "type").unwrap_or_default().to_ascii_uppercase(),
-            ),
-        };
-        let probe = Value::object([
-            ("zone", Value::from(zone.as_str())),
-            ("name", Value::from(name.as_str())),
-            ("type", Value::from(rtype.as_str())),
-        ]);
-        let key = match key_of(&probe) {
-            Ok(Some(k)) => k,
-            Ok(None) => {
-                return StateResult::failed(
-                    Value::Null,
-                    Diagnostic::error("Incomplete import identity", "Give zone, name and type."),
-                );
-            }
-            Err(d) => return StateResult::failed(Value::Null, d),
-        };
-        let srv = match server(ctx, server_name.as_deref()) {
-            Ok(s) => s,
-            Err(d) => return StateResult::failed(Value::Null, d),
-        };
-        let snapshot = match srv.client.zone_fresh(&key.zone).await {
-            Ok(s) => s,
-            Err(e) => {
-                return StateResult::failed(
-                    Value::Null,
-                    dns_error(&e, &format!("read zone {}", key.zone)),
-                );
-            }
-        };
-        let Some(rrset) = snapshot.rrset(&key.owner, key.rtype) else {
-            return StateResult::failed(
-                Value::Null,
-                Diagnostic::error(
+                ImportRequest::Identity(v) => typed::from_value(v)?,
+            };
+            let rtype = target.rtype.to_ascii_uppercase();
+            let key = parse_key(&target.zone, &target.name, &rtype)?;
+            let srv = server(ctx, target.server.as_deref())?;
+            let snapshot = srv
+                .client
+                .zone_fresh(&key.zone)
+                .await
+                .map_err(|e| dns_error(&e, &format!("read zone {}", key.zone)))?;
+            let Some(rrset) = snapshot.rrset(&key.owner, key.rtype) else {
+                return Err(Diagnostic::error(
                     format!("No {} records at {}", key.rtype, key.owner),
                     format!(
                         "Zone {} on server {:?} holds no such record set. Check the name and type.",
                         key.zone, srv.name
                     ),
+                )
+                .into());
+            };
+            let records = records_for_state(None, rrset, &key.zone);
+            written(
+                &srv.name,
+                &key,
+                state_value(
+                    &srv.name,
+                    &target.zone,
+                    &target.name,
+                    &key,
+                    rrset.ttl,
+                    records,
                 ),
-            );
+            )
         };
-        let records = records_for_state(None, rrset, &key.zone);
-        StateResult {
-            state: state_value(&srv.name, &zone, &name, &key, rrset.ttl, records),
-            identity: Some(identity(&srv.name, &key)),
-            ..StateResult::default()
+        StateResult::or_failed(imported.await, Value::Null)
+    }
+}
+
+/// What an import names: an import ID's parts, or an identity.
+#[derive(Debug, Deserialize)]
+struct ImportTarget {
+    server: Option<String>,
+    #[serde(default)]
+    zone: String,
+    #[serde(default)]
+    name: String,
+    #[serde(rename = "type", default)]
+    rtype: String,
+}
+
+impl ImportTarget {
+    fn of(server: Option<&&str>, zone: &str, name: &str, rtype: &str) -> Self {
+        Self {
+            server: server.map(|s| (*s).to_owned()),
+            zone: zone.to_owned(),
+            name: name.to_owned(),
+            rtype: rtype.to_owned(),
         }
     }
+}
+
+/// The error of an apply whose plan lacks what it needs.
+fn unknown_at_apply() -> Diagnostic {
+    Diagnostic::error(
+        "Unknown zone, name or type at apply",
+        "This is a bug in the provider; please report it.",
+    )
 }

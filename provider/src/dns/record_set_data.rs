@@ -1,14 +1,18 @@
 //! `rack_dns_record_set` data source: one RRset, asked of the server directly (not from a
 //! zone transfer), so it also reads names in zones the key may not transfer.
 
+use std::collections::BTreeSet;
+
 use async_trait::async_trait;
 
-use super::shared::{RECORD_TYPES, dns_error, key_of, normalised, server, set_value};
-use crate::framework::attrs::str_attr;
+use serde::{Deserialize, Serialize};
+
+use super::shared::{RECORD_TYPES, dns_error, key_from, normalised, server};
 use crate::framework::schema::{Attribute, Block, Schema};
+use crate::framework::typed::{self, Planned};
 use crate::framework::validate::one_of;
-use crate::framework::{AttributePath, Context, DataSource, Diagnostic, Diagnostics};
-use crate::protocol::value::{Number, Type, Value};
+use crate::framework::{AttributePath, Context, DataSource, Diagnostic, Diagnostics, data_answer};
+use crate::protocol::value::{Type, Value};
 
 /// The data source.
 #[derive(Debug, Clone, Copy, Default)]
@@ -56,32 +60,22 @@ impl DataSource for DnsRecordSetData {
     }
 
     async fn read(&self, ctx: &Context, config: Value) -> (Value, Diagnostics) {
-        let mut diags = Diagnostics::new();
-        let key = match key_of(&config) {
-            Ok(Some(k)) => k,
-            Ok(None) => {
-                diags.error(
-                    "Unknown zone, name or type",
-                    "zone, name and type must be known when the data source is read.",
-                );
-                return (Value::Null, diags);
-            }
-            Err(d) => {
-                diags.push(d);
-                return (Value::Null, diags);
-            }
-        };
-        let srv = match server(ctx, str_attr(&config, "server")) {
-            Ok(s) => s,
-            Err(d) => {
-                diags.push(d);
-                return (Value::Null, diags);
-            }
-        };
-        let rrset = match srv.client.query(&key.owner, key.rtype).await {
-            Ok(Some(s)) => s,
-            Ok(None) => {
-                diags.push(
+        let read = async {
+            let mut data: RecordSetData = typed::from_value(&config)?;
+            let key = key_from(data.zone.value(), data.name.value(), data.rtype.value())?
+                .ok_or_else(|| {
+                    Diagnostic::error(
+                        "Unknown zone, name or type",
+                        "zone, name and type must be known when the data source is read.",
+                    )
+                })?;
+            let srv = server(ctx, data.server.value().map(String::as_str))?;
+            let rrset = srv
+                .client
+                .query(&key.owner, key.rtype)
+                .await
+                .map_err(|e| dns_error(&e, &format!("read {} {}", key.owner, key.rtype)))?
+                .ok_or_else(|| {
                     Diagnostic::error(
                         format!("No {} records at {}", key.rtype, key.owner),
                         format!(
@@ -90,25 +84,27 @@ impl DataSource for DnsRecordSetData {
                             srv.name, key.owner, key.rtype
                         ),
                     )
-                    .at(AttributePath::attr("name")),
-                );
-                return (Value::Null, diags);
-            }
-            Err(e) => {
-                diags.push(dns_error(&e, &format!("read {} {}", key.owner, key.rtype)));
-                return (Value::Null, diags);
-            }
+                    .at(AttributePath::attr("name"))
+                })?;
+            data.server = Some(srv.name.clone()).into();
+            data.fqdn = Some(key.owner.to_string()).into();
+            data.ttl = Some(rrset.ttl).into();
+            data.records = Some(normalised(&rrset.rdata)).into();
+            Ok(typed::to_value(&data, &self.schema().value_type())?)
         };
-        let mut state = config;
-        if let Value::Object(m) = &mut state {
-            m.insert("server".into(), Value::from(srv.name.as_str()));
-            m.insert("fqdn".into(), Value::from(key.owner.to_string()));
-            m.insert(
-                "ttl".into(),
-                Value::Number(Number::from(u64::from(rrset.ttl))),
-            );
-            m.insert("records".into(), set_value(normalised(&rrset.rdata)));
-        }
-        (state, diags)
+        data_answer(read.await)
     }
+}
+
+/// The data source's configuration and what it reads.
+#[derive(Debug, Deserialize, Serialize)]
+struct RecordSetData {
+    zone: Planned<Option<String>>,
+    name: Planned<Option<String>>,
+    #[serde(rename = "type")]
+    rtype: Planned<Option<String>>,
+    server: Planned<Option<String>>,
+    fqdn: Planned<Option<String>>,
+    ttl: Planned<Option<u32>>,
+    records: Planned<Option<BTreeSet<String>>>,
 }

@@ -3,11 +3,12 @@
 
 use async_trait::async_trait;
 use rack_core::dns::RecordType;
+use serde::Deserialize;
 
 use super::record_set::{identity, state_value};
 use super::shared::{RrsetKey, dns_error, parse_zone, records_for_state, server};
-use crate::framework::attrs::str_attr;
 use crate::framework::schema::{Attribute, Block, Schema};
+use crate::framework::typed::{self, Planned};
 use crate::framework::{
     AttributePath, Context, Diagnostics, ListItem, ListRequest, ListResource, ListSink,
 };
@@ -33,62 +34,60 @@ impl ListResource for DnsRecordSetList {
     }
 
     async fn validate(&self, config: &Value, diags: &mut Diagnostics) {
-        if let Some(Err(d)) =
-            str_attr(config, "zone").map(|z| parse_zone(z, &AttributePath::attr("zone")))
+        if let Ok(c) = typed::from_value::<ListConfig>(config)
+            && let Some(Err(d)) = c
+                .zone
+                .value()
+                .map(|z| parse_zone(z, &AttributePath::attr("zone")))
         {
             diags.push(d);
         }
     }
 
     async fn list(&self, ctx: &Context, req: ListRequest, sink: ListSink) {
-        let zone_text = str_attr(&req.config, "zone")
-            .unwrap_or_default()
-            .to_string();
-        let zone = match parse_zone(&zone_text, &AttributePath::attr("zone")) {
-            Ok(z) => z,
-            Err(d) => {
-                sink.diagnostic(d).await;
-                return;
-            }
-        };
-        let srv = match server(ctx, str_attr(&req.config, "server")) {
-            Ok(s) => s,
-            Err(d) => {
-                sink.diagnostic(d).await;
-                return;
-            }
-        };
-        let snapshot = match srv.client.zone_fresh(&zone).await {
-            Ok(s) => s,
-            Err(e) => {
-                sink.diagnostic(dns_error(&e, &format!("list zone {zone}")))
-                    .await;
-                return;
-            }
-        };
-        for rrset in snapshot.rrsets() {
-            let apex = rrset.name == zone;
-            if matches!(rrset.rtype, RecordType::Soa) || (apex && rrset.rtype == RecordType::Ns) {
-                continue;
-            }
-            let key = RrsetKey {
-                zone: zone.clone(),
-                owner: rrset.name.clone(),
-                rtype: rrset.rtype,
-            };
-            let name = key.owner.relative_to(&zone);
-            let resource = req.include_resource.then(|| {
-                let records = records_for_state(None, rrset, &zone);
-                state_value(&srv.name, &zone_text, &name, &key, rrset.ttl, records)
+        let listed = async {
+            let config: ListConfig = typed::from_value(&req.config)?;
+            let zone_text = config.zone.value().cloned().unwrap_or_default();
+            let zone = parse_zone(&zone_text, &AttributePath::attr("zone"))?;
+            let srv = server(ctx, config.server.value().map(String::as_str))?;
+            let snapshot = srv
+                .client
+                .zone_fresh(&zone)
+                .await
+                .map_err(|e| dns_error(&e, &format!("list zone {zone}")))?;
+            // The apex SOA and NS belong to `rack_dns_zone`.
+            let listed = snapshot.rrsets().filter(|rrset| {
+                let apex = rrset.name == zone;
+                !(matches!(rrset.rtype, RecordType::Soa) || (apex && rrset.rtype == RecordType::Ns))
             });
-            let item = ListItem {
-                identity: identity(&srv.name, &key),
-                display_name: format!("{} {}", key.owner, key.rtype),
-                resource,
-            };
-            if !sink.item(item).await {
-                return;
-            }
-        }
+            let items: Vec<_> = listed
+                .map(|rrset| {
+                    let key = RrsetKey {
+                        zone: zone.clone(),
+                        owner: rrset.name.clone(),
+                        rtype: rrset.rtype,
+                    };
+                    let name = key.owner.relative_to(&zone);
+                    let resource = req.include_resource.then(|| {
+                        let records = records_for_state(None, rrset, &zone);
+                        state_value(&srv.name, &zone_text, &name, &key, rrset.ttl, records)
+                    });
+                    Ok(ListItem {
+                        identity: identity(&srv.name, &key),
+                        display_name: format!("{} {}", key.owner, key.rtype),
+                        resource: resource.transpose()?,
+                    })
+                })
+                .collect();
+            sink.send_all(items).await
+        };
+        sink.finish(listed.await).await;
     }
+}
+
+/// The list block's configuration.
+#[derive(Debug, Deserialize)]
+struct ListConfig {
+    zone: Planned<Option<String>>,
+    server: Planned<Option<String>>,
 }

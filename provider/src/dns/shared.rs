@@ -6,11 +6,11 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use rack_core::dns::{DnsError, Name, RData, RecordType, RrSet};
+use rack_core::zones::Soa;
 
 use super::provider_block::DnsServer;
 use super::provider_block::DnsServers;
 use crate::config;
-use crate::framework::attrs::str_attr;
 use crate::framework::{AttributePath, Context, Diagnostic, Diagnostics};
 use crate::protocol::value::Value;
 
@@ -165,18 +165,48 @@ pub fn parse_type(text: &str, path: &AttributePath) -> Result<RecordType, Diagno
 }
 
 /// The key of an object with `zone`, `name` and `type`, when all three are known.
-pub fn key_of(v: &Value) -> Result<Option<RrsetKey>, Diagnostic> {
-    let (Some(zone), Some(name), Some(rtype)) = (
-        str_attr(v, "zone"),
-        str_attr(v, "name"),
-        str_attr(v, "type"),
-    ) else {
+pub fn key_from(
+    zone: Option<&String>,
+    name: Option<&String>,
+    rtype: Option<&String>,
+) -> Result<Option<RrsetKey>, Diagnostic> {
+    let (Some(zone), Some(name), Some(rtype)) = (zone, name, rtype) else {
         return Ok(None);
     };
+    parse_key(zone, name, rtype).map(Some)
+}
+
+/// The key of the RRset of type `rtype` at `name` in `zone`, as written in configuration;
+/// an error points at the attribute of that name.
+pub fn parse_key(zone: &str, name: &str, rtype: &str) -> Result<RrsetKey, Diagnostic> {
     let zone = parse_zone(zone, &AttributePath::attr("zone"))?;
     let owner = parse_owner(name, &zone, &AttributePath::attr("name"))?;
     let rtype = parse_type(rtype, &AttributePath::attr("type"))?;
-    Ok(Some(RrsetKey { zone, owner, rtype }))
+    Ok(RrsetKey { zone, owner, rtype })
+}
+
+/// The fields of SOA rdata; `None` for rdata of another type.
+pub fn soa_of(rdata: &RData) -> Option<Soa> {
+    match rdata {
+        RData::Soa {
+            mname,
+            rname,
+            serial,
+            refresh,
+            retry,
+            expire,
+            minimum,
+        } => Some(Soa {
+            mname: mname.clone(),
+            rname: rname.clone(),
+            serial: *serial,
+            refresh: *refresh,
+            retry: *retry,
+            expire: *expire,
+            minimum: *minimum,
+        }),
+        _ => None,
+    }
 }
 
 /// Parses rdata texts; an error names the offending record.

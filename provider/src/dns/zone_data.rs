@@ -1,22 +1,21 @@
 //! `rack_dns_zone` data source: a zone's SOA and every RRset, read by one TSIG-signed
 //! zone transfer (AXFR).
 
-use async_trait::async_trait;
-use rack_core::dns::{DnsError, RData, RecordType};
+use std::collections::BTreeSet;
 
-use super::shared::{dns_error, normalised, parse_zone, server, set_value};
-use crate::framework::attrs::str_attr;
+use async_trait::async_trait;
+use rack_core::dns::{DnsError, RecordType};
+use serde::{Deserialize, Serialize};
+
+use super::shared::{dns_error, normalised, parse_zone, server, soa_of};
 use crate::framework::schema::{Attribute, Block, Nesting, Schema};
-use crate::framework::{AttributePath, Context, DataSource, Diagnostic, Diagnostics};
-use crate::protocol::value::{Number, Type, Value};
+use crate::framework::typed::{self, Planned};
+use crate::framework::{AttributePath, Context, DataSource, Diagnostic, Diagnostics, data_answer};
+use crate::protocol::value::{Type, Value};
 
 /// The data source.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DnsZoneData;
-
-fn num(n: u32) -> Value {
-    Value::Number(Number::from(u64::from(n)))
-}
 
 #[async_trait]
 impl DataSource for DnsZoneData {
@@ -91,96 +90,107 @@ impl DataSource for DnsZoneData {
     }
 
     async fn read(&self, ctx: &Context, config: Value) -> (Value, Diagnostics) {
-        let mut diags = Diagnostics::new();
-        let Some(text) = str_attr(&config, "name") else {
-            diags.error_at(
-                AttributePath::attr("name"),
-                "Unknown zone name",
-                "The zone name must be known when the data source is read.",
-            );
-            return (Value::Null, diags);
-        };
-        let zone = match parse_zone(text, &AttributePath::attr("name")) {
-            Ok(z) => z,
-            Err(d) => {
-                diags.push(d);
-                return (Value::Null, diags);
-            }
-        };
-        let srv = match server(ctx, str_attr(&config, "server")) {
-            Ok(s) => s,
-            Err(d) => {
-                diags.push(d);
-                return (Value::Null, diags);
-            }
-        };
-        let snapshot = match srv.client.zone_fresh(&zone).await {
-            Ok(s) => s,
-            Err(e @ DnsError::ZoneNotFound { .. }) => {
-                diags.push(
-                    Diagnostic::from_error(
-                        &e,
-                        &format!(
-                            "Check the zone name and that server {:?} serves it.",
-                            srv.name
-                        ),
-                    )
-                    .at(AttributePath::attr("name")),
-                );
-                return (Value::Null, diags);
-            }
-            Err(e) => {
-                diags.push(dns_error(&e, &format!("read zone {zone}")));
-                return (Value::Null, diags);
-            }
-        };
-        let soa = match snapshot.soa().rdata.first() {
-            Some(RData::Soa {
-                mname,
-                rname,
-                serial,
-                refresh,
-                retry,
-                expire,
-                minimum,
-            }) => Value::object([
-                ("mname", Value::from(mname.to_string())),
-                ("rname", Value::from(rname.to_string())),
-                ("serial", num(*serial)),
-                ("refresh", num(*refresh)),
-                ("retry", num(*retry)),
-                ("expire", num(*expire)),
-                ("minimum", num(*minimum)),
-            ]),
-            _ => Value::Null,
-        };
-        let nameservers = snapshot
-            .rrset(&zone, RecordType::Ns)
-            .map(|s| normalised(&s.rdata))
-            .unwrap_or_default();
-        let record_sets: Vec<Value> = snapshot
-            .rrsets()
-            .map(|s| {
-                Value::object([
-                    ("name", Value::from(s.name.relative_to(&zone))),
-                    ("fqdn", Value::from(s.name.to_string())),
-                    ("type", Value::from(s.rtype.to_string())),
-                    ("ttl", num(s.ttl)),
-                    (
-                        "records",
-                        Value::List(normalised(&s.rdata).into_iter().map(Value::from).collect()),
+        let read = async {
+            let wanted: ZoneConfig = typed::from_value(&config)?;
+            let Some(text) = wanted.name.value() else {
+                return Err(Diagnostic::error(
+                    "Unknown zone name",
+                    "The zone name must be known when the data source is read.",
+                )
+                .at(AttributePath::attr("name"))
+                .into());
+            };
+            let zone = parse_zone(text, &AttributePath::attr("name"))?;
+            let srv = server(ctx, wanted.server.value().map(String::as_str))?;
+            let snapshot = srv.client.zone_fresh(&zone).await.map_err(|e| match e {
+                DnsError::ZoneNotFound { .. } => Diagnostic::from_error(
+                    &e,
+                    &format!(
+                        "Check the zone name and that server {:?} serves it.",
+                        srv.name
                     ),
-                ])
-            })
-            .collect();
-        let state = Value::object([
-            ("name", Value::from(text)),
-            ("server", Value::from(srv.name.as_str())),
-            ("serial", num(snapshot.serial)),
-            ("soa", soa),
-            ("nameservers", set_value(nameservers)),
-            ("record_sets", Value::List(record_sets)),
-        ]);
-        (state, diags)
+                )
+                .at(AttributePath::attr("name")),
+                e => dns_error(&e, &format!("read zone {zone}")),
+            })?;
+            let nameservers = snapshot
+                .rrset(&zone, RecordType::Ns)
+                .map(|s| normalised(&s.rdata))
+                .unwrap_or_default();
+            let record_sets = snapshot
+                .rrsets()
+                .map(|s| ZoneRecordSet {
+                    name: s.name.relative_to(&zone),
+                    fqdn: s.name.to_string(),
+                    rtype: s.rtype.to_string(),
+                    ttl: s.ttl,
+                    records: normalised(&s.rdata),
+                })
+                .collect();
+            let data = ZoneData {
+                name: text.clone(),
+                server: srv.name.clone(),
+                serial: snapshot.serial,
+                soa: snapshot
+                    .soa()
+                    .rdata
+                    .first()
+                    .and_then(soa_of)
+                    .map(|soa| SoaData {
+                        mname: soa.mname.to_string(),
+                        rname: soa.rname.to_string(),
+                        serial: soa.serial,
+                        refresh: soa.refresh,
+                        retry: soa.retry,
+                        expire: soa.expire,
+                        minimum: soa.minimum,
+                    }),
+                nameservers,
+                record_sets,
+            };
+            Ok(typed::to_value(&data, &self.schema().value_type())?)
+        };
+        data_answer(read.await)
     }
+}
+
+/// The data source's configuration.
+#[derive(Debug, Deserialize)]
+struct ZoneConfig {
+    name: Planned<Option<String>>,
+    server: Planned<Option<String>>,
+}
+
+/// What the data source reads.
+#[derive(Debug, Serialize)]
+struct ZoneData {
+    name: String,
+    server: String,
+    serial: u32,
+    soa: Option<SoaData>,
+    nameservers: BTreeSet<String>,
+    record_sets: Vec<ZoneRecordSet>,
+}
+
+/// The `soa` block.
+#[derive(Debug, Serialize)]
+struct SoaData {
+    mname: String,
+    rname: String,
+    serial: u32,
+    refresh: u32,
+    retry: u32,
+    expire: u32,
+    minimum: u32,
+}
+
+/// One of the `record_sets`.
+#[derive(Debug, Serialize)]
+struct ZoneRecordSet {
+    name: String,
+    fqdn: String,
+    #[serde(rename = "type")]
+    rtype: String,
+    ttl: u32,
+    records: BTreeSet<String>,
 }

@@ -20,7 +20,8 @@ pub use diag::{AttributePath, Diagnostic, Diagnostics, Severity};
 pub use resource::{
     ApplyRequest, Context, DataSource, DeleteRequest, EphemeralResource, EphemeralResult, Function,
     FunctionError, FunctionSignature, ImportRequest, ListItem, ListRequest, ListResource, ListSink,
-    Parameter, Private, Provider, ProviderData, ReadRequest, Resource, StateResult,
+    Parameter, PlanRequest, Private, Provider, ProviderData, ReadRequest, Resource, StateResult,
+    data_answer,
 };
 pub use schema::{
     Attribute, Block, IdentityAttribute, IdentitySchema, NestedBlock, Nesting, Schema,

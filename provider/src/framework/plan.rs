@@ -252,12 +252,7 @@ mod tests {
     use crate::framework::schema::Attribute;
 
     fn obj(pairs: &[(&str, Value)]) -> Value {
-        Value::Object(
-            pairs
-                .iter()
-                .map(|(k, v)| ((*k).to_string(), v.clone()))
-                .collect(),
-        )
+        Value::object(pairs.iter().cloned())
     }
 
     fn s(v: &str) -> Value {
@@ -278,15 +273,20 @@ mod tests {
         )
     }
 
-    #[test]
-    fn create_marks_computed_unknown_and_applies_defaults() {
-        let config = obj(&[
-            ("name", s("a")),
+    /// A configuration naming the thing `name`, with `secret`.
+    fn config(name: &str, secret: Value) -> Value {
+        obj(&[
+            ("name", s(name)),
             ("id", Value::Null),
             ("address", Value::Null),
             ("ttl", Value::Null),
-            ("secret", s("hunter2")),
-        ]);
+            ("secret", secret),
+        ])
+    }
+
+    #[test]
+    fn create_marks_computed_unknown_and_applies_defaults() {
+        let config = config("a", s("hunter2"));
         let out = plan_attributes(&schema(), &Value::Null, &config, &config);
         assert_eq!(out.planned.attr("id"), Some(&Value::Unknown));
         assert_eq!(out.planned.attr("address"), Some(&Value::Unknown));
@@ -295,22 +295,21 @@ mod tests {
         assert!(out.requires_replace.is_empty());
     }
 
-    #[test]
-    fn unchanged_update_keeps_computed_values() {
-        let prior = obj(&[
+    /// The state of a thing created with name `a`.
+    fn prior() -> Value {
+        obj(&[
             ("name", s("a")),
             ("id", s("42")),
             ("address", s("10.0.0.1")),
             ("ttl", Value::Number(3600.into())),
             ("secret", Value::Null),
-        ]);
-        let config = obj(&[
-            ("name", s("a")),
-            ("id", Value::Null),
-            ("address", Value::Null),
-            ("ttl", Value::Null),
-            ("secret", s("hunter2")),
-        ]);
+        ])
+    }
+
+    #[test]
+    fn unchanged_update_keeps_computed_values() {
+        let prior = prior();
+        let config = config("a", s("hunter2"));
         // Terraform's proposed new state copies computed values from prior state.
         let out = plan_attributes(&schema(), &prior, &config, &prior);
         assert_eq!(out.planned, prior);
@@ -319,20 +318,8 @@ mod tests {
 
     #[test]
     fn changed_update_uses_state_for_unknown_and_requires_replace() {
-        let prior = obj(&[
-            ("name", s("a")),
-            ("id", s("42")),
-            ("address", s("10.0.0.1")),
-            ("ttl", Value::Number(3600.into())),
-            ("secret", Value::Null),
-        ]);
-        let config = obj(&[
-            ("name", s("b")),
-            ("id", Value::Null),
-            ("address", Value::Null),
-            ("ttl", Value::Null),
-            ("secret", Value::Null),
-        ]);
+        let prior = prior();
+        let config = config("b", Value::Null);
         let proposed = obj(&[
             ("name", s("b")),
             ("id", s("42")),

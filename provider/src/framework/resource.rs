@@ -121,6 +121,15 @@ impl StateResult {
     }
 }
 
+/// Input of the resource-level plan hook.
+#[derive(Debug, Clone, Copy)]
+pub struct PlanRequest<'a> {
+    /// Prior state (null on create).
+    pub prior: &'a Value,
+    /// The configuration.
+    pub config: &'a Value,
+}
+
 /// Input of read.
 #[derive(Debug, Clone)]
 pub struct ReadRequest {
@@ -165,15 +174,9 @@ pub trait Resource: Send + Sync + 'static {
     }
     /// Extra checks of the whole configuration (attribute validators run before this).
     async fn validate(&self, _config: &Value, _diags: &mut Diagnostics) {}
-    /// Resource-level plan hook, after the attribute plan rules.
-    async fn modify_plan(
-        &self,
-        _ctx: &Context,
-        _prior: &Value,
-        _config: &Value,
-        _plan: &mut PlannedChange,
-    ) {
-    }
+    /// Resource-level plan hook, after the attribute plan rules; not called for a destroy
+    /// (a null plan).
+    async fn modify_plan(&self, _ctx: &Context, _req: PlanRequest<'_>, _plan: &mut PlannedChange) {}
     /// Creates the object.
     async fn create(&self, ctx: &Context, req: ApplyRequest) -> StateResult;
     /// Reads the object; a null state means it is gone.
@@ -220,6 +223,15 @@ pub trait DataSource: Send + Sync + 'static {
     async fn validate(&self, _config: &Value, _diags: &mut Diagnostics) {}
     /// Reads; returns the full object (configuration plus computed attributes).
     async fn read(&self, ctx: &Context, config: Value) -> (Value, Diagnostics);
+}
+
+/// The answer of a data source read written with `?`: the object it read, or null and
+/// the errors.
+pub fn data_answer(read: Result<Value, Diagnostics>) -> (Value, Diagnostics) {
+    match read {
+        Ok(value) => (value, Diagnostics::new()),
+        Err(diags) => (Value::Null, diags),
+    }
 }
 
 /// What an ephemeral resource returns when opened or renewed.
@@ -284,6 +296,27 @@ impl ListSink {
     pub async fn diagnostic(&self, diag: Diagnostic) -> bool {
         self.0.send(Err(diag)).await.is_ok()
     }
+
+    /// Sends `items` in order until Terraform stops listening; an item that could not be
+    /// made ends the listing with its error.
+    pub async fn send_all(
+        &self,
+        items: impl IntoIterator<Item = Result<ListItem, Diagnostic>>,
+    ) -> Result<(), Diagnostic> {
+        for item in items {
+            if !self.item(item?).await {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends a listing written with `?`: sends its error, if it failed.
+    pub async fn finish(&self, listed: Result<(), Diagnostic>) {
+        if let Err(diag) = listed {
+            self.diagnostic(diag).await;
+        }
+    }
 }
 
 /// Input of a list request.
@@ -295,6 +328,16 @@ pub struct ListRequest {
     pub include_resource: bool,
     /// At most this many items.
     pub limit: i64,
+}
+
+impl ListRequest {
+    /// How many items to send at most: `limit`, or every one when it is not positive.
+    pub fn max_items(&self) -> usize {
+        usize::try_from(self.limit)
+            .ok()
+            .filter(|n| *n > 0)
+            .unwrap_or(usize::MAX)
+    }
 }
 
 /// A list resource: finds existing objects of a resource type, for `terraform query`.

@@ -28,12 +28,7 @@ fn s(v: &str) -> Value {
 }
 
 fn obj(pairs: &[(&str, Value)]) -> Value {
-    Value::Object(
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_string(), v.clone()))
-            .collect(),
-    )
+    Value::object(pairs.iter().cloned())
 }
 
 #[async_trait]

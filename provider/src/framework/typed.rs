@@ -12,8 +12,10 @@
 //! Reading is a serde [`Deserializer`] over [`Value`] that keeps the attribute path, so a
 //! value that does not fit (a number out of range, a string a `TryFrom` refuses, a field the
 //! struct needs but the value lacks) becomes a [`Diagnostic`] at that path. Unknown values
-//! are handled here and only here: a field of type [`Planned<T>`] takes them, any other
-//! field reports "not known until apply" at its path. Null reads as `None`.
+//! are handled here and only here: a field of type [`Planned<T>`] takes them (a value
+//! with an unknown part anywhere inside, such as a list with one unknown element, is
+//! [`Planned::Unknown`] as a whole), any other field reports "not known until apply" at
+//! its path. Null reads as `None`.
 //!
 //! Writing goes through JSON: the struct is serialised with `serde_json`, then read back
 //! as a value of the schema's type by [`crate::protocol::json`], which fills attributes the
@@ -40,7 +42,8 @@ const PLANNED: &str = "$rack::Planned";
 const UNKNOWN_MARK: &str = "\u{0}rack:unknown";
 
 /// A value that may not be known until apply: computed attributes in a plan, or
-/// configuration that depends on another resource's result.
+/// configuration that depends on another resource's result. It is known only when all of
+/// it is: a list with one unknown element reads as [`Planned::Unknown`].
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub enum Planned<T> {
     /// Not known until apply.
@@ -62,6 +65,13 @@ impl<T> Planned<T> {
     /// Whether the value is not known yet.
     pub fn is_unknown(&self) -> bool {
         matches!(self, Planned::Unknown)
+    }
+}
+
+impl<T> Planned<Option<T>> {
+    /// The value, if known and not null: what a plan does not know yet reads as absent.
+    pub fn value(&self) -> Option<&T> {
+        self.known().and_then(Option::as_ref)
     }
 }
 
@@ -330,7 +340,7 @@ impl<'de> Deserializer<'de> for ValueDeserializer<'de> {
         visitor: V,
     ) -> Result<V::Value, ReadError> {
         let path = self.path.clone();
-        if name == PLANNED && self.value.is_unknown() {
+        if name == PLANNED && !self.value.is_fully_known() {
             return visitor.visit_unit().map_err(|e: ReadError| e.at(&path));
         }
         visitor.visit_newtype_struct(self).map_err(|e| e.at(&path))
@@ -592,6 +602,30 @@ mod tests {
             m.insert("comment".into(), Value::Unknown);
         }
         assert!(from_value::<Model>(&v).is_err());
+    }
+
+    #[test]
+    fn planned_is_unknown_when_any_part_is() {
+        #[derive(Debug, Deserialize)]
+        struct Partly {
+            names: Planned<Option<Vec<String>>>,
+            n: Planned<Option<u64>>,
+        }
+        let v = Value::object([
+            ("names", Value::List(vec![Value::from("a"), Value::Unknown])),
+            ("n", Value::Null),
+        ]);
+        let p: Partly = from_value(&v).unwrap();
+        assert!(p.names.is_unknown());
+        assert_eq!(p.n, Planned::Known(None));
+        assert_eq!(p.n.value(), None);
+        let v = Value::object([
+            ("names", Value::List(vec![Value::from("a")])),
+            ("n", Value::Number(Number::from(3i64))),
+        ]);
+        let p: Partly = from_value(&v).unwrap();
+        assert_eq!(p.names.value(), Some(&vec!["a".to_owned()]));
+        assert_eq!(p.n.value(), Some(&3));
     }
 
     #[test]

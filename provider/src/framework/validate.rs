@@ -191,12 +191,7 @@ mod tests {
     use crate::framework::schema::Attribute;
 
     fn obj(pairs: &[(&str, Value)]) -> Value {
-        Value::Object(
-            pairs
-                .iter()
-                .map(|(k, v)| ((*k).to_string(), v.clone()))
-                .collect(),
-        )
+        Value::object(pairs.iter().cloned())
     }
 
     #[test]

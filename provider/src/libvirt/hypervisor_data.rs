@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 
-use super::shared::{hypervisor, libvirt_diag};
+use super::shared::{HYPERVISOR_DESCRIPTION, hypervisor, libvirt_diag};
 use crate::framework::attrs::str_attr;
 use crate::framework::schema::{Attribute, Block, Schema};
 use crate::framework::{Context, DataSource, Diagnostics};
@@ -37,10 +37,10 @@ impl DataSource for HypervisorData {
                  `rack_vm`.",
             )
             .attributes([
-                Attribute::string("name").optional().computed().description(
-                    "Name of a hypervisor in the provider's `hypervisors` map; the default \
-                     hypervisor when omitted.",
-                ),
+                Attribute::string("name")
+                    .optional()
+                    .computed()
+                    .description(HYPERVISOR_DESCRIPTION),
                 computed("uri", Type::String, "The connection URI as libvirt normalised it."),
                 computed("hostname", Type::String, "The host's name."),
                 computed("driver", Type::String, "The libvirt driver, e.g. `QEMU`."),

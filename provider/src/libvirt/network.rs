@@ -17,19 +17,23 @@ use rack_core::libvirt::{
     NetworkState, plan_update,
 };
 
+use serde::{Deserialize, Serialize};
+
 use super::shared::{
-    InPlace, apply_target, delete_object, identity_schema, import_object, libvirt_diag,
-    plan_placement, read_object, replace_on_hypervisor_change, validate_known,
+    InPlace, ObjectModel, create_object, delete_object, hypervisor_attribute, identity_schema,
+    import_id_attribute, import_object, libvirt_diag, object_id, object_result, plan_placement,
+    planned_target, read_object, replace_on_hypervisor_change, validate_known,
 };
-use crate::framework::attrs::{obj_set, str_attr};
+use crate::framework::attrs::obj_set;
 use crate::framework::plan::PlannedChange;
 use crate::framework::schema::{Attribute, Block, IdentitySchema, Nesting, Schema};
+use crate::framework::typed::{self, Planned};
 use crate::framework::validate::one_of;
 use crate::framework::{
     ApplyRequest, AttributePath, Context, DeleteRequest, Diagnostic, Diagnostics, ImportRequest,
-    ReadRequest, Resource, StateResult,
+    PlanRequest, ReadRequest, Resource, StateResult,
 };
-use crate::protocol::value::{Number, Value};
+use crate::protocol::value::Value;
 
 /// The resource.
 #[derive(Debug, Clone, Copy, Default)]
@@ -75,8 +79,45 @@ fn ip_block(family: &str, example_cidr: &str, example_range: (&str, &str)) -> At
     .description(format!("{family} on the network's bridge."))
 }
 
-fn number(v: Option<&Value>) -> Option<u64> {
-    v.and_then(Value::as_number).and_then(Number::to_u64)
+/// The network's attributes, as its configuration, plan and state hold them. What a plan
+/// may leave unknown is [`Planned`] (the computed attributes); the rest is read only once
+/// it is known (validation waits for it, plan rules need the whole plan known).
+#[derive(Debug, Deserialize, Serialize)]
+struct NetworkModel {
+    hypervisor: Planned<Option<String>>,
+    name: String,
+    mode: String,
+    bridge: Planned<Option<String>>,
+    mtu: Option<u64>,
+    ipv4: Option<IpModel>,
+    ipv6: Option<IpModel>,
+    domain: Option<String>,
+    dns_local_only: Option<bool>,
+    autostart: Planned<Option<bool>>,
+    active: Planned<Option<bool>>,
+    uuid: Planned<Option<String>>,
+    id: Planned<Option<String>>,
+}
+
+/// An `ipv4` or `ipv6` block.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+struct IpModel {
+    cidr: String,
+    gateway: Planned<Option<String>>,
+    dhcp_ranges: Option<Vec<RangeModel>>,
+}
+
+/// One of an address family's DHCP ranges.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+struct RangeModel {
+    start: String,
+    end: String,
+}
+
+impl ObjectModel for NetworkModel {
+    fn placement(&self) -> (&Planned<Option<String>>, &Planned<Option<bool>>) {
+        (&self.hypervisor, &self.active)
+    }
 }
 
 fn parse_addr(text: &str, path: AttributePath) -> Result<IpAddr, Diagnostic> {
@@ -97,12 +138,12 @@ fn first_host(cidr: &Cidr) -> IpAddr {
     }
 }
 
-/// The `ipv4` or `ipv6` object as core's model; `None` when the attribute is null.
-fn ip_of(v: &Value, attr: &str, errs: &mut Vec<Diagnostic>) -> Option<IpConfig> {
-    let obj = v.attr(attr).filter(|o| !o.is_null())?;
+/// The `ipv4` or `ipv6` block (`attr`) as core's model; `None` when it is null.
+fn ip_of(obj: Option<&IpModel>, attr: &str, errs: &mut Vec<Diagnostic>) -> Option<IpConfig> {
+    let obj = obj?;
     let path = AttributePath::attr(attr);
     let v6 = attr == "ipv6";
-    let cidr_text = str_attr(obj, "cidr")?;
+    let cidr_text = &obj.cidr;
     let cidr: Cidr = match cidr_text.parse() {
         Ok(c) => c,
         Err(e) => {
@@ -131,7 +172,7 @@ fn ip_of(v: &Value, attr: &str, errs: &mut Vec<Diagnostic>) -> Option<IpConfig> 
         );
         return None;
     }
-    let address = match str_attr(obj, "gateway") {
+    let address = match obj.gateway.value() {
         Some(g) => match parse_addr(g, path.join_attr("gateway")) {
             Ok(a) => a,
             Err(d) => {
@@ -153,12 +194,9 @@ fn ip_of(v: &Value, attr: &str, errs: &mut Vec<Diagnostic>) -> Option<IpConfig> 
         return None;
     }
     let mut dhcp_ranges = Vec::new();
-    if let Some(Value::Set(items) | Value::List(items)) = obj.attr("dhcp_ranges") {
-        for item in items {
+    if let Some(items) = &obj.dhcp_ranges {
+        for RangeModel { start: s, end: e } in items {
             let rpath = path.join_attr("dhcp_ranges");
-            let (Some(s), Some(e)) = (str_attr(item, "start"), str_attr(item, "end")) else {
-                continue;
-            };
             let (start, end) = match (
                 parse_addr(s, rpath.join_attr("start")),
                 parse_addr(e, rpath.join_attr("end")),
@@ -208,12 +246,12 @@ fn ip_of(v: &Value, attr: &str, errs: &mut Vec<Diagnostic>) -> Option<IpConfig> 
     })
 }
 
-/// The configuration (or state) as core's network model. Needs `name` and `mode` known.
-fn spec_of(v: &Value) -> Result<NetworkSpec, Vec<Diagnostic>> {
+/// The configuration (or state) as core's network model.
+fn spec_of(v: &NetworkModel) -> Result<NetworkSpec, Vec<Diagnostic>> {
     let mut errs = Vec::new();
-    let name = str_attr(v, "name").unwrap_or_default().to_string();
-    let bridge = str_attr(v, "bridge").map(str::to_string);
-    let mode = match str_attr(v, "mode").unwrap_or_default() {
+    let name = v.name.clone();
+    let bridge = v.bridge.value().cloned();
+    let mode = match v.mode.as_str() {
         "nat" => NetworkMode::Nat,
         "route" => NetworkMode::Route,
         "open" => NetworkMode::Open,
@@ -244,15 +282,12 @@ fn spec_of(v: &Value) -> Result<NetworkSpec, Vec<Diagnostic>> {
         }
     };
     let is_bridge = matches!(mode, NetworkMode::Bridge { .. });
-    let mtu = number(v.attr("mtu")).map(|m| u32::try_from(m).unwrap_or(u32::MAX));
-    let ipv4 = ip_of(v, "ipv4", &mut errs);
-    let ipv6 = ip_of(v, "ipv6", &mut errs);
-    let local_only = v
-        .attr("dns_local_only")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    let domain = str_attr(v, "domain").map(|d| DomainConfig {
-        name: d.to_string(),
+    let mtu = v.mtu.map(|m| u32::try_from(m).unwrap_or(u32::MAX));
+    let ipv4 = ip_of(v.ipv4.as_ref(), "ipv4", &mut errs);
+    let ipv6 = ip_of(v.ipv6.as_ref(), "ipv6", &mut errs);
+    let local_only = v.dns_local_only.unwrap_or(false);
+    let domain = v.domain.as_ref().map(|d| DomainConfig {
+        name: d.clone(),
         local_only,
     });
     if local_only && domain.is_none() {
@@ -272,7 +307,7 @@ fn spec_of(v: &Value) -> Result<NetworkSpec, Vec<Diagnostic>> {
         ipv4,
         ipv6,
         domain,
-        autostart: v.attr("autostart").and_then(Value::as_bool).unwrap_or(true),
+        autostart: v.autostart.value().copied().unwrap_or(true),
     };
     if let Err(e) = spec.validate() {
         use rack_core::libvirt::NetworkSpecError as E;
@@ -298,59 +333,42 @@ fn spec_of(v: &Value) -> Result<NetworkSpec, Vec<Diagnostic>> {
     if errs.is_empty() { Ok(spec) } else { Err(errs) }
 }
 
-fn ip_value(ip: &Option<IpConfig>) -> Value {
-    let Some(ip) = ip else { return Value::Null };
+/// A configuration, plan or state as core's network model.
+fn spec_of_value(v: &Value) -> Result<NetworkSpec, Vec<Diagnostic>> {
+    spec_of(&typed::from_value(v).map_err(|d| vec![d])?)
+}
+
+fn ip_model(ip: &IpConfig) -> IpModel {
     let cidr = Cidr::containing(ip.address, ip.prefix)
         .map(|c| c.to_string())
         .unwrap_or_else(|_| format!("{}/{}", ip.address, ip.prefix));
-    let ranges: Vec<Value> = ip
+    let ranges: Vec<RangeModel> = ip
         .dhcp_ranges
         .iter()
-        .map(|r| {
-            Value::object([
-                ("start", Value::from(r.start.to_string())),
-                ("end", Value::from(r.end.to_string())),
-            ])
+        .map(|r| RangeModel {
+            start: r.start.to_string(),
+            end: r.end.to_string(),
         })
         .collect();
-    Value::object([
-        ("cidr", Value::from(cidr)),
-        ("gateway", Value::from(ip.address.to_string())),
-        (
-            "dhcp_ranges",
-            if ranges.is_empty() {
-                Value::Null
-            } else {
-                Value::Set(ranges)
-            },
-        ),
-    ])
-}
-
-/// Keeps the spelling of `prior`'s value where it means the same as `now` (addresses
-/// written in another form, a range set in another order).
-fn keep_spelling(prior: &Value, attr: &str, now: Value) -> Value {
-    let mut errs = Vec::new();
-    let same = match (prior.attr(attr), &now) {
-        (Some(p), n) if !p.is_null() && !n.is_null() => {
-            let holder = |x: &Value| Value::object([(attr, x.clone())]);
-            ip_of(&holder(p), attr, &mut errs) == ip_of(&holder(n), attr, &mut errs)
-        }
-        _ => false,
-    };
-    if same && errs.is_empty() {
-        prior.attr(attr).cloned().unwrap_or(now)
-    } else {
-        now
+    IpModel {
+        cidr,
+        gateway: Some(ip.address.to_string()).into(),
+        dhcp_ranges: Some(ranges).filter(|r| !r.is_empty()),
     }
 }
 
-fn network_id(hv: &str, name: &str) -> String {
-    format!("{hv}/{name}")
-}
-
-fn identity(hv: &str, name: &str) -> Value {
-    Value::object([("hypervisor", Value::from(hv)), ("name", Value::from(name))])
+/// Keeps the spelling of `prior`'s block where it means the same as `now` (addresses
+/// written in another form, a range set in another order).
+fn keep_spelling(prior: Option<&IpModel>, attr: &str, now: Option<IpModel>) -> Option<IpModel> {
+    let mut errs = Vec::new();
+    let same = prior.is_some()
+        && now.is_some()
+        && ip_of(prior, attr, &mut errs) == ip_of(now.as_ref(), attr, &mut errs);
+    if same && errs.is_empty() {
+        prior.cloned()
+    } else {
+        now
+    }
 }
 
 /// The state for a network as libvirt holds it, keeping `prior`'s spelling.
@@ -369,37 +387,40 @@ fn state_of(hv: &str, now: &NetworkState, prior: &Value) -> Result<Value, Diagno
         NetworkMode::Bridge { bridge } => ("bridge", Some(bridge.clone())),
         m => (m.as_str(), spec.bridge.clone()),
     };
+    // What the prior value (configuration, plan or state) spelled out, where it can be read.
+    let prior: Option<NetworkModel> = typed::from_value(prior).ok().flatten();
+    let prior = prior.as_ref();
     // `dns_local_only` is optional and not computed: false stays null unless the prior
-    // value (configuration or state) spelled it out.
-    let dns_local_only = match (&spec.domain, prior.attr("dns_local_only")) {
-        (Some(d), _) if d.local_only => Value::Bool(true),
-        (_, Some(Value::Bool(false))) => Value::Bool(false),
-        _ => Value::Null,
+    // value spelled it out.
+    let dns_local_only = match (&spec.domain, prior.and_then(|p| p.dns_local_only)) {
+        (Some(d), _) if d.local_only => Some(true),
+        (_, Some(false)) => Some(false),
+        _ => None,
     };
-    Ok(Value::object([
-        ("id", Value::from(network_id(hv, &now.name))),
-        ("hypervisor", Value::from(hv)),
-        ("name", Value::from(now.name.as_str())),
-        ("uuid", Value::from(now.uuid.as_str())),
-        ("mode", Value::from(mode)),
-        ("bridge", bridge.map_or(Value::Null, Value::from)),
-        (
-            "mtu",
-            spec.mtu
-                .map_or(Value::Null, |m| Value::Number(Number::from(u64::from(m)))),
+    let model = NetworkModel {
+        hypervisor: Some(hv.to_owned()).into(),
+        name: now.name.clone(),
+        mode: mode.to_owned(),
+        bridge: bridge.into(),
+        mtu: spec.mtu.map(u64::from),
+        ipv4: keep_spelling(
+            prior.and_then(|p| p.ipv4.as_ref()),
+            "ipv4",
+            spec.ipv4.as_ref().map(ip_model),
         ),
-        ("ipv4", keep_spelling(prior, "ipv4", ip_value(&spec.ipv4))),
-        ("ipv6", keep_spelling(prior, "ipv6", ip_value(&spec.ipv6))),
-        (
-            "domain",
-            spec.domain
-                .as_ref()
-                .map_or(Value::Null, |d| Value::from(d.name.as_str())),
+        ipv6: keep_spelling(
+            prior.and_then(|p| p.ipv6.as_ref()),
+            "ipv6",
+            spec.ipv6.as_ref().map(ip_model),
         ),
-        ("dns_local_only", dns_local_only),
-        ("autostart", Value::Bool(now.autostart)),
-        ("active", Value::Bool(now.active)),
-    ]))
+        domain: spec.domain.as_ref().map(|d| d.name.clone()),
+        dns_local_only,
+        autostart: Some(now.autostart).into(),
+        active: Some(now.active).into(),
+        uuid: Some(now.uuid.clone()).into(),
+        id: Some(object_id(hv, &now.name)).into(),
+    };
+    typed::to_value(&model, &Network.schema().value_type())
 }
 
 /// Where each of core's replace reasons lives in the schema.
@@ -414,14 +435,7 @@ fn replace_path(attr: &str) -> AttributePath {
 }
 
 fn result(hv: &str, now: &NetworkState, planned: &Value) -> StateResult {
-    match state_of(hv, now, planned) {
-        Ok(state) => StateResult {
-            state,
-            identity: Some(identity(hv, &now.name)),
-            ..StateResult::default()
-        },
-        Err(d) => StateResult::failed(planned.clone(), d),
-    }
+    object_result(hv, &now.name, state_of(hv, now, planned), planned)
 }
 
 #[async_trait]
@@ -446,10 +460,7 @@ impl Resource for Network {
                  of this resource and never show as its drift.",
             )
             .attributes([
-                Attribute::string("hypervisor").optional().computed().description(
-                    "Name of a hypervisor in the provider's `hypervisors` map; the default \
-                     hypervisor when omitted. Changing it replaces the network.",
-                ),
+                hypervisor_attribute("network"),
                 Attribute::string("name")
                     .required()
                     .description("The network's name on the hypervisor. Changing it replaces the network."),
@@ -498,9 +509,7 @@ impl Resource for Network {
                     .computed()
                     .use_state_for_unknown()
                     .description("libvirt's UUID of the network."),
-                Attribute::string("id")
-                    .computed()
-                    .description("`<hypervisor>/<name>`: the import ID (`<name>` alone for the default hypervisor)."),
+                import_id_attribute("<name>"),
             ]),
         )
     }
@@ -527,16 +536,8 @@ impl Resource for Network {
         );
     }
 
-    async fn modify_plan(
-        &self,
-        ctx: &Context,
-        prior: &Value,
-        _config: &Value,
-        plan: &mut PlannedChange,
-    ) {
-        if plan.planned.is_null() {
-            return;
-        }
+    async fn modify_plan(&self, ctx: &Context, req: PlanRequest<'_>, plan: &mut PlannedChange) {
+        let prior = req.prior;
         plan_placement(ctx, &mut plan.planned, &["name"]);
         // The default gateway is known at plan time.
         for family in ["ipv4", "ipv6"] {
@@ -567,7 +568,8 @@ impl Resource for Network {
         if !plan.planned.is_fully_known() {
             return;
         }
-        let (Ok(current), Ok(desired)) = (spec_of(prior), spec_of(&plan.planned)) else {
+        let (Ok(current), Ok(desired)) = (spec_of_value(prior), spec_of_value(&plan.planned))
+        else {
             return;
         };
         let changes = plan_update(&current, &desired);
@@ -588,25 +590,16 @@ impl Resource for Network {
     async fn create(&self, ctx: &Context, req: ApplyRequest) -> StateResult {
         let planned = req.planned;
         let created = async {
-            let (spec, hv) = apply_target(ctx, &planned, spec_of(&planned), "network")?;
-            let mut now = hv.handle.create_network(&spec).await.map_err(|e| {
-                libvirt_diag(
-                    &e,
-                    &format!(
-                        "Creating network {:?} on hypervisor {:?}.",
-                        spec.name, hv.name
-                    ),
-                )
-            })?;
-            let mut diags = Diagnostics::new();
-            if planned.attr("active") == Some(&Value::Bool(false)) {
-                match hv.handle.set_network_active(&spec.name, false).await {
-                    Ok(n) => now = n,
-                    Err(e) => {
-                        diags.push(libvirt_diag(&e, "Stopping the network after creating it."))
-                    }
-                }
-            }
+            let (m, spec, hv) = planned_target(ctx, &planned, "network", spec_of)?;
+            let (now, diags) = create_object(
+                &hv,
+                &spec.name,
+                ("network", "network"),
+                m.want_active(),
+                async || hv.handle.create_network(&spec).await,
+                async || hv.handle.set_network_active(&spec.name, false).await,
+            )
+            .await?;
             let mut out = result(&hv.name, &now, &planned);
             out.diags.extend(diags);
             Ok(out)
@@ -621,7 +614,7 @@ impl Resource for Network {
 
     async fn update(&self, ctx: &Context, req: ApplyRequest) -> StateResult {
         let (prior, planned) = (req.prior, req.planned);
-        let (desired, hv) = match apply_target(ctx, &planned, spec_of(&planned), "network") {
+        let (m, desired, hv) = match planned_target(ctx, &planned, "network", spec_of) {
             Ok(t) => t,
             Err(d) => return StateResult::failed(prior, d),
         };
@@ -638,7 +631,7 @@ impl Resource for Network {
         };
         steps
             .run(
-                (prior, &planned),
+                (prior, &planned, m.want_active()),
                 async || hv.handle.update_network(&desired).await,
                 async || hv.handle.create_network(&desired).await,
                 async || hv.handle.network_fresh(&name).await,
@@ -668,6 +661,7 @@ impl Resource for Network {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::value::Number;
 
     fn config(pairs: Vec<(&str, Value)>) -> Value {
         let mut base = vec![
@@ -681,6 +675,9 @@ mod tests {
             ("dns_local_only", Value::Null),
             ("autostart", Value::Bool(true)),
         ];
+        for attr in ["hypervisor", "active", "uuid", "id"] {
+            base.push((attr, Value::Null));
+        }
         for (k, v) in pairs {
             base.retain(|(n, _)| *n != k);
             base.push((k, v));
@@ -713,7 +710,7 @@ mod tests {
             "ipv4",
             ipv4("10.10.60.0/24", None, &[("10.10.60.100", "10.10.60.199")]),
         )]);
-        let spec = spec_of(&c).unwrap();
+        let spec = spec_of_value(&c).unwrap();
         assert_eq!(spec.mode, NetworkMode::Route);
         let ip = spec.ipv4.unwrap();
         assert_eq!(ip.address.to_string(), "10.10.60.1");
@@ -769,7 +766,7 @@ mod tests {
             ),
         ];
         for (c, path) in cases {
-            let errs = spec_of(&c).unwrap_err();
+            let errs = spec_of_value(&c).unwrap_err();
             let paths: Vec<String> = errs
                 .iter()
                 .filter_map(|d| d.attribute.as_ref().map(ToString::to_string))
@@ -780,7 +777,7 @@ mod tests {
 
     #[test]
     fn state_keeps_the_users_spelling() {
-        let spec = spec_of(&config(vec![
+        let spec = spec_of_value(&config(vec![
             ("ipv6", ipv4("fd10:60::/64", Some("fd10:60::1"), &[])),
             ("domain", Value::from("farm.test")),
         ]))

@@ -4,16 +4,43 @@
 use std::future::Future;
 
 use rack_core::libvirt::{Hypervisor, LibvirtError};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
 
 use crate::config;
 use crate::config::hypervisors::{Hypervisors, NamedHypervisor};
 use crate::framework::attrs::{incomplete, obj_set, str_attr};
 use crate::framework::plan::PlannedChange;
-use crate::framework::schema::{IdentityAttribute, IdentitySchema};
+use crate::framework::schema::{Attribute, IdentityAttribute, IdentitySchema};
+use crate::framework::typed::{self, Planned};
 use crate::framework::{
     AttributePath, Context, Diagnostic, Diagnostics, ImportRequest, StateResult,
 };
 use crate::protocol::value::Value;
+
+/// What an attribute naming a hypervisor says of it.
+pub const HYPERVISOR_DESCRIPTION: &str = "Name of a hypervisor in the provider's `hypervisors` map; the default \
+     hypervisor when omitted.";
+
+/// The optional and computed `hypervisor` attribute of a resource (the default
+/// hypervisor's name is planned when it is left out) whose object a change of it
+/// replaces; `noun` names the object, e.g. `pool`.
+pub fn hypervisor_attribute(noun: &str) -> Attribute {
+    Attribute::string("hypervisor")
+        .optional()
+        .computed()
+        .description(format!(
+            "{HYPERVISOR_DESCRIPTION} Changing it replaces the {noun}."
+        ))
+}
+
+/// The computed `id` attribute of a resource whose import ID is `<hypervisor>/` followed
+/// by `path` (e.g. `<pool>/<name>`), or `path` alone for the default hypervisor.
+pub fn import_id_attribute(path: &str) -> Attribute {
+    Attribute::string("id").computed().description(format!(
+        "`<hypervisor>/{path}`: the import ID (`{path}` alone for the default hypervisor)."
+    ))
+}
 
 /// The hypervisor a resource names (or the default), from the configured provider.
 pub fn hypervisor(ctx: &Context, name: Option<&str>) -> Result<NamedHypervisor, Diagnostic> {
@@ -89,12 +116,61 @@ pub fn split_import_id(id: &str, parts: usize) -> Option<(Option<String>, Vec<St
 /// or an error saying the `noun` is incomplete) and the hypervisor the plan names.
 pub fn apply_target<S>(
     ctx: &Context,
-    planned: &Value,
+    hypervisor_name: Option<&str>,
     spec: Result<S, Vec<Diagnostic>>,
     noun: &str,
 ) -> Result<(S, NamedHypervisor), Diagnostics> {
     let spec = spec.map_err(|errs| incomplete(errs, noun))?;
-    Ok((spec, hypervisor(ctx, str_attr(planned, "hypervisor"))?))
+    Ok((spec, hypervisor(ctx, hypervisor_name)?))
+}
+
+/// A libvirt resource's model: its configuration, plan or state read as a struct.
+pub trait ObjectModel: DeserializeOwned {
+    /// Its `hypervisor` and `active` attributes.
+    fn placement(&self) -> (&Planned<Option<String>>, &Planned<Option<bool>>);
+
+    /// The hypervisor it names; the default one when `None`.
+    fn hypervisor(&self) -> Option<&str> {
+        self.placement().0.value().map(String::as_str)
+    }
+
+    /// Whether the object should run (`active`, on by default).
+    fn want_active(&self) -> bool {
+        self.placement().1.value().copied().unwrap_or(true)
+    }
+}
+
+/// What create and update start from, read from the plan: the model, the object `spec`
+/// that `spec_of` makes of it (its errors, or an error saying the `noun` is incomplete),
+/// and the hypervisor.
+pub fn planned_target<M: ObjectModel, S>(
+    ctx: &Context,
+    planned: &Value,
+    noun: &str,
+    spec_of: impl FnOnce(&M) -> Result<S, Vec<Diagnostic>>,
+) -> Result<(M, S, NamedHypervisor), Diagnostics> {
+    let model: M = typed::from_value(planned)?;
+    let (spec, hv) = apply_target(ctx, model.hypervisor(), spec_of(&model), noun)?;
+    Ok((model, spec, hv))
+}
+
+/// Where an object lives, as its state names it.
+#[derive(Debug, Deserialize)]
+pub struct Placement {
+    /// The hypervisor; the default one when null.
+    pub hypervisor: Option<String>,
+    /// The object's name on it.
+    pub name: Option<String>,
+}
+
+/// The object `state` names and its hypervisor; `Ok(None)` when the state names none.
+fn placed(ctx: &Context, state: &Value) -> Result<Option<(NamedHypervisor, String)>, Diagnostic> {
+    let Placement {
+        hypervisor: hv,
+        name,
+    } = typed::from_value(state)?;
+    let Some(name) = name else { return Ok(None) };
+    Ok(Some((hypervisor(ctx, hv.as_deref())?, name)))
 }
 
 /// Refreshes the object that `state` names (`name` on `hypervisor`): `fetch` reads it,
@@ -111,11 +187,9 @@ pub async fn read_object<T, Fut>(
 where
     Fut: Future<Output = Result<Option<T>, LibvirtError>>,
 {
-    let Some(name) = str_attr(&state, "name").map(str::to_string) else {
-        return StateResult::failed(state.clone(), incomplete(Vec::new(), noun));
-    };
-    let hv = match hypervisor(ctx, str_attr(&state, "hypervisor")) {
-        Ok(h) => h,
+    let (hv, name) = match placed(ctx, &state) {
+        Ok(Some(p)) => p,
+        Ok(None) => return StateResult::failed(state, incomplete(Vec::new(), noun)),
         Err(d) => return StateResult::failed(state, d),
     };
     match fetch(hv.handle.clone(), name.clone()).await {
@@ -143,11 +217,9 @@ pub async fn delete_object<Fut>(
 where
     Fut: Future<Output = Result<(), LibvirtError>>,
 {
-    let Some(name) = str_attr(prior, "name").map(str::to_string) else {
-        return Diagnostics::new();
-    };
-    let hv = match hypervisor(ctx, str_attr(prior, "hypervisor")) {
-        Ok(h) => h,
+    let (hv, name) = match placed(ctx, prior) {
+        Ok(Some(p)) => p,
+        Ok(None) => return Diagnostics::new(),
         Err(d) => return d.into(),
     };
     match delete(hv.handle.clone(), name.clone()).await {
@@ -241,21 +313,89 @@ pub fn replace_on_hypervisor_change(prior: &Value, plan: &mut PlannedChange) {
     }
 }
 
-/// Checks the configuration with `check` once every attribute in `attrs` is known.
-pub fn validate_known<T>(
+/// Checks the configuration, read as the resource's model `M`, with `check` once every
+/// attribute in `attrs` is known.
+pub fn validate_known<M: DeserializeOwned, T>(
     config: &Value,
     attrs: &[&str],
     diags: &mut Diagnostics,
-    check: impl FnOnce(&Value) -> Result<T, Vec<Diagnostic>>,
+    check: impl FnOnce(&M) -> Result<T, Vec<Diagnostic>>,
 ) {
     let known = attrs
         .iter()
         .all(|a| config.attr(a).is_none_or(Value::is_fully_known));
-    if known && let Err(errs) = check(config) {
-        for e in errs {
-            diags.push(e);
+    if !known {
+        return;
+    }
+    match typed::from_value(config) {
+        Ok(model) => {
+            if let Err(errs) = check(&model) {
+                for e in errs {
+                    diags.push(e);
+                }
+            }
+        }
+        Err(d) => diags.push(d),
+    }
+}
+
+/// The import ID of an object: `<hypervisor>/<name>`.
+pub fn object_id(hv: &str, name: &str) -> String {
+    format!("{hv}/{name}")
+}
+
+/// The identity of an object named `name` on hypervisor `hv`.
+pub fn identity(hv: &str, name: &str) -> Value {
+    Value::object([("hypervisor", Value::from(hv)), ("name", Value::from(name))])
+}
+
+/// The result of an operation that found object `name` on `hv`: its `state` with its
+/// identity, or, when the state could not be written, `fallback` with the error.
+pub fn object_result(
+    hv: &str,
+    name: &str,
+    state: Result<Value, Diagnostic>,
+    fallback: &Value,
+) -> StateResult {
+    match state {
+        Ok(state) => StateResult {
+            state,
+            identity: Some(identity(hv, name)),
+            ..StateResult::default()
+        },
+        Err(d) => StateResult::failed(fallback.clone(), d),
+    }
+}
+
+/// Creates an object (`create`), then stops it with `stop` when the plan wants it
+/// inactive. `noun` names the kind in messages (`storage pool`), `short` in the message
+/// of a failed stop (`pool`). A failed create is an error; a failed stop is a diagnostic
+/// beside what was created.
+pub async fn create_object<S>(
+    hv: &NamedHypervisor,
+    name: &str,
+    (noun, short): (&str, &str),
+    want_active: bool,
+    create: impl AsyncFnOnce() -> Result<S, LibvirtError>,
+    stop: impl AsyncFnOnce() -> Result<S, LibvirtError>,
+) -> Result<(S, Diagnostics), Diagnostic> {
+    let mut now = create().await.map_err(|e| {
+        libvirt_diag(
+            &e,
+            &format!("Creating {noun} {name:?} on hypervisor {:?}.", hv.name),
+        )
+    })?;
+    let mut diags = Diagnostics::new();
+    if !want_active {
+        match stop().await {
+            Ok(n) => now = n,
+            Err(e) => diags.push(libvirt_diag(
+                &e,
+                &format!("Stopping the {short} after creating it."),
+            )),
         }
     }
+    Ok((now, diags))
 }
 
 /// The steps of updating one libvirt object in place, as the network and pool resources
@@ -270,10 +410,11 @@ pub struct InPlace<Fail, Res> {
 }
 
 impl<Fail, Res> InPlace<Fail, Res> {
-    /// Runs the update of `planned` over `prior`.
+    /// Runs the update of `planned` over `prior`; the object should run when
+    /// `want_active`.
     pub async fn run<S>(
         self,
-        (prior, planned): (Value, &Value),
+        (prior, planned, want_active): (Value, &Value, bool),
         update: impl AsyncFnOnce() -> Result<S, LibvirtError>,
         recreate: impl AsyncFnOnce() -> Result<S, LibvirtError>,
         fresh: impl AsyncFnOnce() -> Result<Option<S>, LibvirtError>,
@@ -304,10 +445,6 @@ impl<Fail, Res> InPlace<Fail, Res> {
                 };
             }
         };
-        let want_active = planned
-            .attr("active")
-            .and_then(Value::as_bool)
-            .unwrap_or(true);
         let mut diags = Diagnostics::new();
         if active(&now) != want_active {
             match set_active(want_active).await {

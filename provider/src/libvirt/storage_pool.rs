@@ -12,20 +12,23 @@ use async_trait::async_trait;
 use rack_core::libvirt::{
     Hypervisor, LibvirtError, PoolKind, PoolSpec, PoolSpecError, PoolState, plan_pool_update,
 };
+use serde::{Deserialize, Serialize};
 
 use super::shared::{
-    InPlace, apply_target, delete_object, identity_schema, import_object, libvirt_diag,
-    plan_placement, read_object, replace_on_hypervisor_change, validate_known,
+    InPlace, ObjectModel, create_object, delete_object, hypervisor_attribute, identity_schema,
+    import_id_attribute, import_object, libvirt_diag, object_id, object_result, plan_placement,
+    planned_target, read_object, replace_on_hypervisor_change, validate_known,
 };
-use crate::framework::attrs::{obj_set, str_attr};
+use crate::framework::attrs::obj_set;
 use crate::framework::plan::PlannedChange;
 use crate::framework::schema::{Attribute, Block, IdentitySchema, Schema};
+use crate::framework::typed::{self, Planned};
 use crate::framework::validate::one_of;
 use crate::framework::{
     ApplyRequest, AttributePath, Context, DeleteRequest, Diagnostic, Diagnostics, ImportRequest,
-    Private, ReadRequest, Resource, StateResult,
+    PlanRequest, Private, ReadRequest, Resource, StateResult,
 };
-use crate::protocol::value::{Number, Type, Value};
+use crate::protocol::value::{Type, Value};
 
 /// The resource.
 #[derive(Debug, Clone, Copy, Default)]
@@ -34,29 +37,40 @@ pub struct StoragePool;
 /// The pool types, as written in configuration.
 pub const TYPES: &[&str] = &["dir", "logical"];
 
-fn bytes(n: u64) -> Value {
-    Value::Number(Number::from(n))
+/// The pool's attributes, as its configuration, plan and state hold them. What a plan may
+/// leave unknown is [`Planned`]; `name` and `type` are needed known.
+#[derive(Debug, Deserialize, Serialize)]
+struct PoolModel {
+    hypervisor: Planned<Option<String>>,
+    name: String,
+    #[serde(rename = "type")]
+    kind: String,
+    path: Planned<Option<String>>,
+    volume_group: Planned<Option<String>>,
+    devices: Planned<Option<Vec<String>>>,
+    autostart: Planned<Option<bool>>,
+    active: Planned<Option<bool>>,
+    uuid: Planned<Option<String>>,
+    capacity: Planned<Option<u64>>,
+    allocation: Planned<Option<u64>>,
+    available: Planned<Option<u64>>,
+    id: Planned<Option<String>>,
 }
 
-fn strings(v: Option<&Value>) -> Vec<String> {
-    match v {
-        Some(Value::List(items) | Value::Set(items)) => items
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_string)
-            .collect(),
-        _ => Vec::new(),
+impl ObjectModel for PoolModel {
+    fn placement(&self) -> (&Planned<Option<String>>, &Planned<Option<bool>>) {
+        (&self.hypervisor, &self.active)
     }
 }
 
-/// The configuration (or state) as core's pool model. Needs `name` and `type` known.
-fn spec_of(v: &Value) -> Result<PoolSpec, Vec<Diagnostic>> {
+/// The configuration (or state) as core's pool model.
+fn spec_of(m: &PoolModel) -> Result<PoolSpec, Vec<Diagnostic>> {
     let mut errs = Vec::new();
-    let name = str_attr(v, "name").unwrap_or_default().to_string();
-    let path = str_attr(v, "path");
-    let group = str_attr(v, "volume_group");
-    let devices = strings(v.attr("devices"));
-    let kind = match str_attr(v, "type").unwrap_or_default() {
+    let name = m.name.clone();
+    let path = m.path.value();
+    let group = m.volume_group.value();
+    let devices = m.devices.value().cloned().unwrap_or_default();
+    let kind = match m.kind.as_str() {
         "dir" => {
             for (attr, set) in [
                 ("volume_group", group.is_some()),
@@ -73,9 +87,7 @@ fn spec_of(v: &Value) -> Result<PoolSpec, Vec<Diagnostic>> {
                 }
             }
             match path {
-                Some(p) => PoolKind::Dir {
-                    path: p.to_string(),
-                },
+                Some(p) => PoolKind::Dir { path: p.clone() },
                 None => {
                     errs.push(
                         Diagnostic::error(
@@ -90,9 +102,9 @@ fn spec_of(v: &Value) -> Result<PoolSpec, Vec<Diagnostic>> {
             }
         }
         "logical" => {
-            let volume_group = group.unwrap_or(&name).to_string();
+            let volume_group = group.unwrap_or(&name).clone();
             if let Some(p) = path
-                && p != format!("/dev/{volume_group}")
+                && *p != format!("/dev/{volume_group}")
             {
                 errs.push(
                     Diagnostic::error(
@@ -124,7 +136,7 @@ fn spec_of(v: &Value) -> Result<PoolSpec, Vec<Diagnostic>> {
     let spec = PoolSpec {
         name,
         kind,
-        autostart: v.attr("autostart").and_then(Value::as_bool).unwrap_or(true),
+        autostart: m.autostart.value().copied().unwrap_or(true),
     };
     if let Err(e) = spec.validate() {
         let attr = match &e {
@@ -144,12 +156,9 @@ fn spec_of(v: &Value) -> Result<PoolSpec, Vec<Diagnostic>> {
     if errs.is_empty() { Ok(spec) } else { Err(errs) }
 }
 
-fn pool_id(hv: &str, name: &str) -> String {
-    format!("{hv}/{name}")
-}
-
-fn identity(hv: &str, name: &str) -> Value {
-    Value::object([("hypervisor", Value::from(hv)), ("name", Value::from(name))])
+/// A configuration, plan or state as core's pool model.
+fn spec_of_value(v: &Value) -> Result<PoolSpec, Vec<Diagnostic>> {
+    spec_of(&typed::from_value(v).map_err(|d| vec![d])?)
 }
 
 /// The state for a pool as libvirt holds it.
@@ -163,20 +172,15 @@ fn state_of(hv: &str, now: &PoolState) -> Result<Value, Diagnostic> {
             ),
         )
     })?;
-    let (ty, path, group, devices) = match &spec.kind {
-        PoolKind::Dir { path } => ("dir", path.clone(), Value::Null, Value::Null),
+    let (kind, group, devices) = match &spec.kind {
+        PoolKind::Dir { .. } => ("dir", None, None),
         PoolKind::Logical {
             volume_group,
             devices,
         } => (
             "logical",
-            spec.kind.target_path(),
-            Value::from(volume_group.as_str()),
-            if devices.is_empty() {
-                Value::Null
-            } else {
-                Value::List(devices.iter().map(|d| Value::from(d.as_str())).collect())
-            },
+            Some(volume_group.clone()),
+            Some(devices.clone()).filter(|d| !d.is_empty()),
         ),
         other => {
             return Err(Diagnostic::error(
@@ -185,32 +189,30 @@ fn state_of(hv: &str, now: &PoolState) -> Result<Value, Diagnostic> {
             ));
         }
     };
-    Ok(Value::object([
-        ("id", Value::from(pool_id(hv, &now.name))),
-        ("hypervisor", Value::from(hv)),
-        ("name", Value::from(now.name.as_str())),
-        ("type", Value::from(ty)),
-        ("path", Value::from(path)),
-        ("volume_group", group),
-        ("devices", devices),
-        ("autostart", Value::Bool(now.autostart)),
-        ("active", Value::Bool(now.active)),
-        ("uuid", Value::from(now.uuid.as_str())),
-        ("capacity", bytes(now.capacity)),
-        ("allocation", bytes(now.allocation)),
-        ("available", bytes(now.available)),
-    ]))
+    let path = match &spec.kind {
+        PoolKind::Dir { path } => path.clone(),
+        _ => spec.kind.target_path(),
+    };
+    let model = PoolModel {
+        hypervisor: Some(hv.to_owned()).into(),
+        name: now.name.clone(),
+        kind: kind.to_owned(),
+        path: Some(path).into(),
+        volume_group: group.into(),
+        devices: devices.into(),
+        autostart: Some(now.autostart).into(),
+        active: Some(now.active).into(),
+        uuid: Some(now.uuid.clone()).into(),
+        capacity: Some(now.capacity).into(),
+        allocation: Some(now.allocation).into(),
+        available: Some(now.available).into(),
+        id: Some(object_id(hv, &now.name)).into(),
+    };
+    typed::to_value(&model, &StoragePool.schema().value_type())
 }
 
 fn result(hv: &str, now: &PoolState, fallback: &Value) -> StateResult {
-    match state_of(hv, now) {
-        Ok(state) => StateResult {
-            state,
-            identity: Some(identity(hv, &now.name)),
-            ..StateResult::default()
-        },
-        Err(d) => StateResult::failed(fallback.clone(), d),
-    }
+    object_result(hv, &now.name, state_of(hv, now), fallback)
 }
 
 /// The private-state key recording that rack built the pool's storage (made its
@@ -256,13 +258,7 @@ impl Resource for StoragePool {
                  `true`; one undefined out of band is created again.",
             )
             .attributes([
-                Attribute::string("hypervisor")
-                    .optional()
-                    .computed()
-                    .description(
-                        "Name of a hypervisor in the provider's `hypervisors` map; the default \
-                     hypervisor when omitted. Changing it replaces the pool.",
-                    ),
+                hypervisor_attribute("pool"),
                 Attribute::string("name")
                     .required()
                     .requires_replace()
@@ -320,10 +316,7 @@ impl Resource for StoragePool {
                 Attribute::number("available")
                     .computed()
                     .description("Bytes free for new volumes (0 while inactive)."),
-                Attribute::string("id").computed().description(
-                    "`<hypervisor>/<name>`: the import ID (`<name>` alone for the default \
-                     hypervisor).",
-                ),
+                import_id_attribute("<name>"),
             ]),
         )
     }
@@ -341,44 +334,36 @@ impl Resource for StoragePool {
         );
     }
 
-    async fn modify_plan(
-        &self,
-        ctx: &Context,
-        prior: &Value,
-        _config: &Value,
-        plan: &mut PlannedChange,
-    ) {
-        if plan.planned.is_null() {
-            return;
-        }
+    async fn modify_plan(&self, ctx: &Context, req: PlanRequest<'_>, plan: &mut PlannedChange) {
+        let prior = req.prior;
         plan_placement(ctx, &mut plan.planned, &["name"]);
         // A logical pool's volume group and path are known at plan time.
-        if str_attr(&plan.planned, "type") == Some("logical")
-            && let Some(name) = str_attr(&plan.planned, "name").map(str::to_string)
+        if let Ok(m) = typed::from_value::<PoolModel>(&plan.planned)
+            && m.kind == "logical"
         {
-            if plan
-                .planned
-                .attr("volume_group")
-                .is_some_and(Value::is_unknown)
+            let group = match &m.volume_group {
+                Planned::Unknown => {
+                    obj_set(
+                        &mut plan.planned,
+                        "volume_group",
+                        Value::from(m.name.as_str()),
+                    );
+                    Some(&m.name)
+                }
+                Planned::Known(group) => group.as_ref(),
+            };
+            if m.path.is_unknown()
+                && let Some(vg) = group
             {
-                obj_set(
-                    &mut plan.planned,
-                    "volume_group",
-                    Value::from(name.as_str()),
-                );
-            }
-            if plan.planned.attr("path").is_some_and(Value::is_unknown)
-                && let Some(vg) = str_attr(&plan.planned, "volume_group")
-            {
-                let path = format!("/dev/{vg}");
-                obj_set(&mut plan.planned, "path", Value::from(path));
+                obj_set(&mut plan.planned, "path", Value::from(format!("/dev/{vg}")));
             }
         }
         if prior.is_null() {
             return;
         }
         replace_on_hypervisor_change(prior, plan);
-        let (Ok(current), Ok(desired)) = (spec_of(prior), spec_of(&plan.planned)) else {
+        let (Ok(current), Ok(desired)) = (spec_of_value(prior), spec_of_value(&plan.planned))
+        else {
             return;
         };
         for attr in plan_pool_update(&current, &desired).replace {
@@ -394,24 +379,21 @@ impl Resource for StoragePool {
     async fn create(&self, ctx: &Context, req: ApplyRequest) -> StateResult {
         let planned = req.planned;
         let created = async {
-            let (spec, hv) = apply_target(ctx, &planned, spec_of(&planned), "storage pool")?;
-            let created = hv.handle.create_pool_recording(&spec).await.map_err(|e| {
-                libvirt_diag(
-                    &e,
-                    &format!(
-                        "Creating storage pool {:?} on hypervisor {:?}.",
-                        spec.name, hv.name
-                    ),
-                )
-            })?;
-            let (mut now, built) = (created.state, created.built_storage);
-            let mut diags = Diagnostics::new();
-            if planned.attr("active") == Some(&Value::Bool(false)) {
-                match hv.handle.set_pool_active(&spec.name, false).await {
-                    Ok(n) => now = n,
-                    Err(e) => diags.push(libvirt_diag(&e, "Stopping the pool after creating it.")),
-                }
-            }
+            let (m, spec, hv) = planned_target(ctx, &planned, "storage pool", spec_of)?;
+            let mut built = false;
+            let (now, diags) = create_object(
+                &hv,
+                &spec.name,
+                ("storage pool", "pool"),
+                m.want_active(),
+                async || {
+                    let created = hv.handle.create_pool_recording(&spec).await?;
+                    built = created.built_storage;
+                    Ok(created.state)
+                },
+                async || hv.handle.set_pool_active(&spec.name, false).await,
+            )
+            .await?;
             let mut out = result(&hv.name, &now, &planned);
             out.private = built_private(built);
             out.diags.extend(diags);
@@ -433,7 +415,7 @@ impl Resource for StoragePool {
     async fn update(&self, ctx: &Context, req: ApplyRequest) -> StateResult {
         let (prior, planned) = (req.prior, req.planned);
         let private = req.private;
-        let (desired, hv) = match apply_target(ctx, &planned, spec_of(&planned), "storage pool") {
+        let (m, desired, hv) = match planned_target(ctx, &planned, "storage pool", spec_of) {
             Ok(t) => t,
             Err(d) => return StateResult::failed(prior, d),
         };
@@ -462,7 +444,7 @@ impl Resource for StoragePool {
         };
         steps
             .run(
-                (prior, &planned),
+                (prior, &planned, m.want_active()),
                 async || hv.handle.update_pool(&desired).await,
                 async || {
                     let c = hv.handle.create_pool_recording(&desired).await?;
@@ -508,6 +490,17 @@ mod tests {
             ("devices", Value::Null),
             ("autostart", Value::Bool(true)),
         ];
+        for attr in [
+            "hypervisor",
+            "active",
+            "uuid",
+            "capacity",
+            "allocation",
+            "available",
+            "id",
+        ] {
+            base.push((attr, Value::Null));
+        }
         for (k, v) in pairs {
             base.retain(|(n, _)| *n != k);
             base.push((k, v));
@@ -518,7 +511,7 @@ mod tests {
     #[test]
     fn configuration_becomes_the_model() {
         assert_eq!(
-            spec_of(&config(vec![])).unwrap(),
+            spec_of_value(&config(vec![])).unwrap(),
             PoolSpec::dir("images", "/srv/images")
         );
         let lvm = config(vec![
@@ -527,7 +520,7 @@ mod tests {
             ("devices", Value::List(vec![Value::from("/dev/sdb")])),
         ]);
         assert_eq!(
-            spec_of(&lvm).unwrap(),
+            spec_of_value(&lvm).unwrap(),
             PoolSpec::logical("images", "images", vec!["/dev/sdb".into()])
         );
     }
@@ -565,7 +558,7 @@ mod tests {
             (config(vec![("name", Value::from("a b"))]), "name"),
         ];
         for (c, path) in cases {
-            let errs = spec_of(&c).unwrap_err();
+            let errs = spec_of_value(&c).unwrap_err();
             let paths: Vec<String> = errs
                 .iter()
                 .filter_map(|d| d.attribute.as_ref().map(ToString::to_string))
@@ -592,6 +585,6 @@ mod tests {
         let state = state_of("kvm1", &now).unwrap();
         assert_eq!(state.attr("path"), Some(&Value::from("/dev/vg0")));
         assert_eq!(state.attr("id"), Some(&Value::from("kvm1/fast")));
-        assert_eq!(spec_of(&state).unwrap(), spec);
+        assert_eq!(spec_of_value(&state).unwrap(), spec);
     }
 }

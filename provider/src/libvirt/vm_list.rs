@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 
-use super::shared::{hypervisor, libvirt_diag};
+use super::shared::{HYPERVISOR_DESCRIPTION, hypervisor, libvirt_diag};
 use super::vm::{listed_identity, listed_state};
 use crate::framework::attrs::str_attr;
 use crate::framework::schema::{Attribute, Block, Schema};
@@ -26,10 +26,9 @@ impl ListResource for VmList {
                  (disks that are plain files, interfaces of other kinds) are listed without \
                  a resource object.",
             )
-            .attributes([Attribute::string("hypervisor").optional().description(
-                "Name of a hypervisor in the provider's `hypervisors` map; the default \
-                 hypervisor when omitted.",
-            )]),
+            .attributes([Attribute::string("hypervisor")
+                .optional()
+                .description(HYPERVISOR_DESCRIPTION)]),
         )
     }
 

@@ -18,8 +18,8 @@ use rack_core::libvirt::{
 };
 
 use super::shared::{
-    apply_target, hypervisor, identity_schema, import_target, libvirt_diag, plan_placement,
-    replace_on_hypervisor_change,
+    apply_target, hypervisor, hypervisor_attribute, identity_schema, import_id_attribute,
+    import_target, libvirt_diag, plan_placement, replace_on_hypervisor_change,
 };
 use crate::framework::attrs::{incomplete, obj_set, str_attr};
 use crate::framework::plan::PlannedChange;
@@ -27,7 +27,7 @@ use crate::framework::schema::{Attribute, Block, IdentitySchema, Schema};
 use crate::framework::validate::{check, one_of};
 use crate::framework::{
     ApplyRequest, AttributePath, Context, DeleteRequest, Diagnostic, Diagnostics, ImportRequest,
-    ReadRequest, Resource, StateResult,
+    PlanRequest, ReadRequest, Resource, StateResult,
 };
 use crate::protocol::value::{Number, Value};
 
@@ -415,13 +415,7 @@ impl Resource for Volume {
                  its content from someone else's. Remove it, or import it.",
             )
             .attributes([
-                Attribute::string("hypervisor")
-                    .optional()
-                    .computed()
-                    .description(
-                        "Name of a hypervisor in the provider's `hypervisors` map; the default \
-                     hypervisor when omitted. Changing it replaces the volume.",
-                    ),
+                hypervisor_attribute("volume"),
                 Attribute::string("pool")
                     .required()
                     .requires_replace()
@@ -495,10 +489,7 @@ impl Resource for Volume {
                     .computed()
                     .use_state_for_unknown()
                     .description("The volume's path on the hypervisor (for a disk's `source`)."),
-                Attribute::string("id").computed().description(
-                    "`<hypervisor>/<pool>/<name>`: the import ID (`<pool>/<name>` alone for the \
-                     default hypervisor).",
-                ),
+                import_id_attribute("<pool>/<name>"),
             ]),
         )
     }
@@ -516,16 +507,8 @@ impl Resource for Volume {
         }
     }
 
-    async fn modify_plan(
-        &self,
-        ctx: &Context,
-        prior: &Value,
-        _config: &Value,
-        plan: &mut PlannedChange,
-    ) {
-        if plan.planned.is_null() {
-            return;
-        }
+    async fn modify_plan(&self, ctx: &Context, req: PlanRequest<'_>, plan: &mut PlannedChange) {
+        let prior = req.prior;
         plan_placement(ctx, &mut plan.planned, &["pool", "name"]);
         // The capacity follows a known size.
         if let Some(Ok(n)) = str_attr(&plan.planned, "size").map(parse_size) {
@@ -607,7 +590,12 @@ impl Resource for Volume {
 
     async fn create(&self, ctx: &Context, req: ApplyRequest) -> StateResult {
         let planned = req.planned;
-        let (spec, hv) = match apply_target(ctx, &planned, spec_of(&planned), "volume") {
+        let (spec, hv) = match apply_target(
+            ctx,
+            str_attr(&planned, "hypervisor"),
+            spec_of(&planned),
+            "volume",
+        ) {
             Ok(t) => t,
             Err(d) => return StateResult::failed(Value::Null, d),
         };
@@ -652,7 +640,12 @@ impl Resource for Volume {
 
     async fn update(&self, ctx: &Context, req: ApplyRequest) -> StateResult {
         let (prior, planned) = (req.prior, req.planned);
-        let (spec, hv) = match apply_target(ctx, &planned, spec_of(&planned), "volume") {
+        let (spec, hv) = match apply_target(
+            ctx,
+            str_attr(&planned, "hypervisor"),
+            spec_of(&planned),
+            "volume",
+        ) {
             Ok(t) => t,
             Err(d) => return StateResult::failed(prior, d),
         };

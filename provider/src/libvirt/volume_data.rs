@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use super::shared::{hypervisor, libvirt_diag};
+use super::shared::{HYPERVISOR_DESCRIPTION, hypervisor, libvirt_diag};
 use super::volume::data_value;
 use crate::framework::attrs::str_attr;
 use crate::framework::schema::{Attribute, Block, Schema};
@@ -30,10 +30,7 @@ impl DataSource for VolumeData {
                 Attribute::string("hypervisor")
                     .optional()
                     .computed()
-                    .description(
-                        "Name of a hypervisor in the provider's `hypervisors` map; the default \
-                     hypervisor when omitted.",
-                    ),
+                    .description(HYPERVISOR_DESCRIPTION),
                 Attribute::string("pool")
                     .required()
                     .description("The storage pool's name."),

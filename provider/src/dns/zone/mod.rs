@@ -9,7 +9,7 @@ use rack_core::dns::{DnsError, Name, RData, RecordType, RrSet, RrsetChange, Zone
 use rack_core::zones::{Soa, ZoneError, ZoneSpec, check_zone_name};
 
 use super::provider_block::DnsServer;
-use super::shared::{dns_error, server, set_value, string_set};
+use super::shared::{dns_error, server, set_value, soa_of, string_set};
 use crate::framework::attrs::{obj_set, str_attr};
 use crate::framework::plan::PlannedChange;
 use crate::framework::schema::{
@@ -18,7 +18,7 @@ use crate::framework::schema::{
 use crate::framework::validate::IntBetween;
 use crate::framework::{
     ApplyRequest, AttributePath, Context, DeleteRequest, Diagnostic, Diagnostics, ImportRequest,
-    ReadRequest, Resource, StateResult,
+    PlanRequest, ReadRequest, Resource, StateResult,
 };
 use crate::protocol::value::{Number, Type, Value};
 
@@ -163,13 +163,9 @@ impl Resource for DnsZone {
         }
     }
 
-    async fn modify_plan(
-        &self,
-        ctx: &Context,
-        prior: &Value,
-        config: &Value,
-        plan: &mut PlannedChange,
-    ) {
+    async fn modify_plan(&self, ctx: &Context, req: PlanRequest<'_>, plan: &mut PlannedChange) {
+        let prior = req.prior;
+        let config = req.config;
         if plan.planned.attr("server").is_some_and(Value::is_unknown)
             && let Ok(srv) = server(ctx, None)
         {

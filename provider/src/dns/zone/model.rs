@@ -146,26 +146,7 @@ pub(super) struct Served {
 impl Served {
     pub(super) fn from_snapshot(snapshot: &ZoneSnapshot) -> Option<Self> {
         let soa_set = snapshot.soa();
-        let soa = match soa_set.rdata.first()? {
-            RData::Soa {
-                mname,
-                rname,
-                serial,
-                refresh,
-                retry,
-                expire,
-                minimum,
-            } => Soa {
-                mname: mname.clone(),
-                rname: rname.clone(),
-                serial: *serial,
-                refresh: *refresh,
-                retry: *retry,
-                expire: *expire,
-                minimum: *minimum,
-            },
-            _ => return None,
-        };
+        let soa = soa_of(soa_set.rdata.first()?)?;
         let ns_set = snapshot.rrset(&snapshot.zone, RecordType::Ns);
         let mut nameservers: Vec<Name> = ns_set
             .map(|s| {

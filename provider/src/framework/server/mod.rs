@@ -32,8 +32,8 @@ use crate::framework::fromproto::{self, ClientCapabilities};
 use crate::framework::plan::{self, null_write_only};
 use crate::framework::resource::{
     ApplyRequest, Context, DataSource, DeleteRequest, EphemeralResource, Function, ImportRequest,
-    ListRequest, ListResource, ListSink, Private, Provider, ProviderData, ReadRequest, Resource,
-    StateResult,
+    ListRequest, ListResource, ListSink, PlanRequest, Private, Provider, ProviderData, ReadRequest,
+    Resource, StateResult,
 };
 use crate::framework::schema::{AttributeType, Block, IdentitySchema, Schema};
 use crate::framework::timeouts::operation_timeout;

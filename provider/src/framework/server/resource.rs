@@ -138,7 +138,11 @@ impl ProviderService {
         let mut change = plan::plan_attributes(&r.schema, &prior, &config, &proposed);
         if !proposed.is_null() && !change.diags.has_errors() {
             let ctx = self.context().await;
-            r.imp.modify_plan(&ctx, &prior, &config, &mut change).await;
+            let req = PlanRequest {
+                prior: &prior,
+                config: &config,
+            };
+            r.imp.modify_plan(&ctx, req, &mut change).await;
             plan::sort_paths(&mut change.requires_replace);
         }
         let planned_identity = match &r.identity {

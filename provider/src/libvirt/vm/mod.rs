@@ -26,7 +26,7 @@ use rack_core::libvirt::{
 use rack_core::net::MacAddress;
 
 use super::shared::{
-    apply_target, delete_object, hypervisor, libvirt_diag, plan_placement,
+    apply_target, delete_object, hypervisor, hypervisor_attribute, libvirt_diag, plan_placement,
     replace_on_hypervisor_change, split_import_id,
 };
 use crate::framework::attrs::{incomplete, obj_set, str_attr};
@@ -36,7 +36,7 @@ use crate::framework::timeouts::{duration_validator, parse_duration};
 use crate::framework::validate::one_of;
 use crate::framework::{
     ApplyRequest, AttributePath, Context, DeleteRequest, Diagnostic, Diagnostics, ImportRequest,
-    ReadRequest, Resource, StateResult,
+    PlanRequest, ReadRequest, Resource, StateResult,
 };
 use crate::protocol::value::{Number, Type, Value};
 
@@ -104,16 +104,9 @@ impl Resource for Vm {
         }
     }
 
-    async fn modify_plan(
-        &self,
-        ctx: &Context,
-        prior: &Value,
-        config: &Value,
-        plan: &mut PlannedChange,
-    ) {
-        if plan.planned.is_null() {
-            return;
-        }
+    async fn modify_plan(&self, ctx: &Context, req: PlanRequest<'_>, plan: &mut PlannedChange) {
+        let prior = req.prior;
+        let config = req.config;
         plan_placement(ctx, &mut plan.planned, &["name"]);
         let mut replace = false;
         if !prior.is_null() {
@@ -184,7 +177,12 @@ impl Resource for Vm {
 
     async fn create(&self, ctx: &Context, req: ApplyRequest) -> StateResult {
         let planned = req.planned;
-        let (spec, hv) = match apply_target(ctx, &planned, spec_of(&planned, &req.config), "VM") {
+        let (spec, hv) = match apply_target(
+            ctx,
+            str_attr(&planned, "hypervisor"),
+            spec_of(&planned, &req.config),
+            "VM",
+        ) {
             Ok(t) => t,
             Err(d) => return StateResult::failed(Value::Null, d),
         };
@@ -260,7 +258,12 @@ impl Resource for Vm {
 
     async fn update(&self, ctx: &Context, req: ApplyRequest) -> StateResult {
         let (prior, planned, config) = (req.prior, req.planned, req.config);
-        let (desired, hv) = match apply_target(ctx, &planned, spec_of(&planned, &config), "VM") {
+        let (desired, hv) = match apply_target(
+            ctx,
+            str_attr(&planned, "hypervisor"),
+            spec_of(&planned, &config),
+            "VM",
+        ) {
             Ok(t) => t,
             Err(d) => return StateResult::failed(prior, d),
         };

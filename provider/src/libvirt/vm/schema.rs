@@ -183,13 +183,7 @@ pub(super) fn schema() -> Schema {
              defined differently under that name is refused and left as it is.",
         )
         .attributes([
-            Attribute::string("hypervisor")
-                .optional()
-                .computed()
-                .description(
-                    "Name of a hypervisor in the provider's `hypervisors` map; the default \
-                 hypervisor when omitted. Changing it replaces the VM.",
-                ),
+            hypervisor_attribute("VM"),
             Attribute::string("name")
                 .required()
                 .requires_replace()
