@@ -138,6 +138,9 @@ fn a_wrong_database_password_is_a_clear_diagnostic() {
         text.contains("refused the password") && text.contains("hosts database"),
         "{text}"
     );
-    assert!(!text.contains("not-the-password"), "password printed: {text}");
+    assert!(
+        !text.contains("not-the-password"),
+        "password printed: {text}"
+    );
     assert_eq!(host_rows(&pg).trim(), "");
 }
