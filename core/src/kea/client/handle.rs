@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -88,9 +88,6 @@ struct Inner {
     cache: tokio::sync::Mutex<Option<Arc<Fetched>>>,
     commands: tokio::sync::Mutex<Option<Arc<Vec<String>>>>,
     writes: Mutex<WriteQueue>,
-    /// Set by a batch whose read-back just refilled the cache, for the batch the writer
-    /// takes next, back to back: that base is as current as one fetched for it.
-    base_current: AtomicBool,
 }
 
 /// A client for one Kea server. Cheap to clone: clones share the cached configuration,
@@ -143,7 +140,6 @@ impl KeaClient {
                 cache: tokio::sync::Mutex::new(None),
                 commands: tokio::sync::Mutex::new(None),
                 writes: Mutex::default(),
-                base_current: AtomicBool::new(false),
             }),
         })
     }
@@ -259,7 +255,6 @@ impl Drop for WriterGuard<'_> {
             let mut q = lock(&self.inner.writes);
             q.pending.clear();
             q.running = false;
-            self.inner.base_current.store(false, Ordering::Relaxed);
         }
     }
 }
@@ -421,7 +416,6 @@ impl Inner {
                 let mut q = lock(&self.writes);
                 if q.pending.is_empty() {
                     q.running = false;
-                    self.base_current.store(false, Ordering::Relaxed);
                     break;
                 }
                 q.pending.drain(..).collect()
@@ -493,7 +487,6 @@ impl Inner {
     /// group is applied again to what Kea holds now, up to [`REWRITES`] times; then its
     /// changes fail with [`KeaError::ConcurrentChange`]. The read-back refills the cache.
     async fn write_group(&self, group: Vec<Pending>, take_late: bool) -> Attempt {
-        let current = self.base_current.swap(false, Ordering::Relaxed);
         let (mut base, mut fetched_now) = match self.cached_or_fetched().await {
             Ok(b) => b,
             Err(e) => {
@@ -515,8 +508,6 @@ impl Inner {
                 }
             }
         }
-        // The previous batch's read-back, just now: no need to fetch it again.
-        fetched_now |= current;
         let mut work = base.config.clone();
         let mut accepted = Vec::with_capacity(group.len());
         apply_each(&mut work, group, &mut accepted);
@@ -585,7 +576,6 @@ impl Inner {
             *self.cache.lock().await = Some(now.clone());
             let lost = lost_changes(&now.config, &base.config, &accepted);
             if lost.is_empty() {
-                self.base_current.store(true, Ordering::Relaxed);
                 let changes = accepted.len();
                 for p in accepted {
                     let _ = p.reply.send(Ok(()));

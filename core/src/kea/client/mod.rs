@@ -39,11 +39,13 @@
 //!
 //! Kea 2.2's `config-set` replaces the whole configuration and has no compare-and-set:
 //! two writers that read the same configuration and write in turn lose the first one's
-//! changes. Kea runs control commands one at a time, so rack checks after the fact:
-//! after `config-set` and `config-write` it reads the configuration back (that
-//! `config-get` refills the cache, and a batch taken right after starts from it without
-//! fetching again) and verifies that
-//! every change of the batch is in it and that no reservation of the configuration the
+//! changes. Kea runs control commands one at a time, so rack checks before and after.
+//! Before: a batch applied to a cached configuration first compares the cache's `hash`
+//! with the server's (one `config-get`), and starts again from the server's when they
+//! differ; a cache refilled by the previous batch's read-back is checked too, since
+//! another writer may have written since. After: once `config-set` and `config-write`
+//! are done it reads the configuration back (that `config-get` refills the cache) and
+//! verifies that every change of the batch is in it and that no reservation of the configuration the
 //! batch was applied to has gone unless the batch removed it. If anything is missing,
 //! another writer's `config-set` came in between: the batch is applied again to what Kea
 //! holds now (up to [`REWRITES`] times), and then fails with
