@@ -74,3 +74,23 @@ pub fn edit_out_of_band(kea: &Kea, edit: impl FnOnce(&mut Vec<Value>)) {
         "out-of-band config-set failed: {status} {body}"
     );
 }
+
+/// A `rack_dhcp_lease` named `pxe` in the fixture's subnet that boots over the network:
+/// next-server, boot file and the `boot-file-name` option, then `more_options` (HCL list
+/// items, each ending with a comma).
+pub fn pxe_lease(mac: &str, ip: &str, hostname: &str, more_options: &str) -> String {
+    format!(
+        r#"resource "rack_dhcp_lease" "pxe" {{
+  subnet      = "10.77.0.0/24"
+  mac         = "{mac}"
+  ip          = "{ip}"
+  hostname    = "{hostname}"
+  next_server = "10.77.0.1"
+  boot_file   = "pxelinux.0"
+  options = [
+    {{ name = "boot-file-name", data = "http://10.77.0.1/boot.ipxe" }},{more_options}
+  ]
+}}
+"#
+    )
+}

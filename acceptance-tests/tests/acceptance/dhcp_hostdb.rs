@@ -9,7 +9,7 @@
 use rack_acceptance_tests::Workdir;
 use rack_lab::{Kea, Postgres};
 
-use crate::dhcp_common::{PROVIDER, reservations, workdir};
+use crate::dhcp_common::{PROVIDER, pxe_lease, reservations, workdir};
 
 const PXE_MAC: &str = "02:00:00:cc:dd:01";
 
@@ -30,21 +30,7 @@ fn hostdb_workdir(pg: &Postgres, kea: &Kea, password: &str) -> Workdir {
 }
 
 fn config(pxe_ip: &str) -> String {
-    format!(
-        r#"{PROVIDER}
-resource "rack_dhcp_lease" "pxe" {{
-  subnet      = "10.77.0.0/24"
-  mac         = "{PXE_MAC}"
-  ip          = "{pxe_ip}"
-  hostname    = "node7"
-  next_server = "10.77.0.1"
-  boot_file   = "pxelinux.0"
-  options = [
-    {{ name = "boot-file-name", data = "http://10.77.0.1/boot.ipxe" }},
-  ]
-}}
-"#
-    )
+    format!("{PROVIDER}\n{}", pxe_lease(PXE_MAC, pxe_ip, "node7", ""))
 }
 
 /// The host rows of the fixture's subnet: `mac-hex ip hostname`, one a line, sorted.

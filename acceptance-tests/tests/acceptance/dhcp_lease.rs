@@ -5,26 +5,19 @@
 
 use serde_json::Value;
 
-use crate::dhcp_common::{PROVIDER, edit_out_of_band, reservation, reservations, start, workdir};
+use crate::dhcp_common::{
+    PROVIDER, edit_out_of_band, pxe_lease, reservation, reservations, start, workdir,
+};
 
 const PXE_MAC: &str = "02:00:00:aa:bb:01";
 
 fn config(pxe_ip: &str, extra_option: &str, other_mac: &str) -> String {
+    let options = format!(
+        "\n    {{ name = \"domain-name-servers\", data = \"10.77.0.1, 10.77.0.2\" }},{extra_option}"
+    );
     format!(
         r#"{PROVIDER}
-resource "rack_dhcp_lease" "pxe" {{
-  subnet      = "10.77.0.0/24"
-  mac         = "{PXE_MAC}"
-  ip          = "{pxe_ip}"
-  hostname    = "node1"
-  next_server = "10.77.0.1"
-  boot_file   = "pxelinux.0"
-  options = [
-    {{ name = "boot-file-name", data = "http://10.77.0.1/boot.ipxe" }},
-    {{ name = "domain-name-servers", data = "10.77.0.1, 10.77.0.2" }},{extra_option}
-  ]
-}}
-
+{}
 # Another spelling of the MAC, an option by code, addresses without spaces.
 resource "rack_dhcp_lease" "other" {{
   subnet  = "10.77.0.0/24"
@@ -32,7 +25,8 @@ resource "rack_dhcp_lease" "other" {{
   ip      = "10.77.0.21"
   options = [{{ code = 3, data = "10.77.0.1,10.77.0.254" }}]
 }}
-"#
+"#,
+        pxe_lease(PXE_MAC, pxe_ip, "node1", &options)
     )
 }
 
