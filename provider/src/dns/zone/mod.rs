@@ -291,7 +291,7 @@ impl Resource for DnsZone {
                     "The zone transfer did not start with a SOA record; check the server.",
                 )
             })?;
-            let state = state_value(&srv.name, zone_text, &served, Some(&stored))?;
+            let state = served.state(&srv.name, zone_text, Some(&stored))?;
             Ok(written(&srv.name, &zone, state))
         };
         let read = read.await;
@@ -302,9 +302,13 @@ impl Resource for DnsZone {
         let updated = async {
             let planned: ZoneAttrs = typed::from_value(&req.planned)?;
             let prior: ZoneAttrs = typed::from_value(&req.prior)?;
-            let (Ok(Some(new)), Ok(Some(old))) = (planned.model(), prior.model()) else {
-                return Err(unknown_at_apply().into());
-            };
+            // What cannot be read here was known and valid at plan time: a provider bug.
+            let new = planned
+                .model()
+                .ok()
+                .flatten()
+                .ok_or_else(unknown_at_apply)?;
+            let old = prior.model().ok().flatten().ok_or_else(unknown_at_apply)?;
             let srv = server(ctx, planned.server())?;
             let zone = new.name.clone();
             if !old.same_ns(&new) {
@@ -387,7 +391,7 @@ impl Resource for DnsZone {
             let served = Served::from_snapshot(&snapshot).ok_or_else(|| {
                 Diagnostic::error(format!("Zone {zone} has no usable SOA record"), "")
             })?;
-            let state = state_value(&srv.name, &zone_text, &served, None)?;
+            let state = served.state(&srv.name, &zone_text, None)?;
             Ok(written(&srv.name, &zone, state))
         };
         StateResult::or_failed(imported.await, Value::Null)

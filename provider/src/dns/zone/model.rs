@@ -1,5 +1,6 @@
-//! A zone's configuration as a model (SOA timers, nameservers), what the server serves,
-//! and the state and identity written from them.
+//! A zone's attributes as configuration, plan and state hold them (typed, with
+//! [`Planned`] for unknowns), the model parsed from them (SOA timers, nameservers), what
+//! the server serves, and the state and identity written from it.
 
 use super::*;
 
@@ -211,6 +212,55 @@ impl Served {
             _ => self.soa_ttl,
         }
     }
+
+    /// The state for what server `server` holds, keeping `prior`'s spellings where they
+    /// mean the same and its `force_destroy`.
+    pub(super) fn state(
+        &self,
+        server: &str,
+        zone_text: &str,
+        prior: Option<&ZoneAttrs>,
+    ) -> Result<Value, Diagnostic> {
+        let kept_ttl = prior.and_then(|p| p.ttl.value()).copied();
+        let prior_soa = prior.and_then(|p| p.soa.value());
+        let kept_name =
+            |field: fn(&SoaAttrs) -> &Option<String>| prior_soa.and_then(|s| field(s).as_deref());
+        let kept_ns = prior
+            .and_then(|p| p.nameservers.value())
+            .cloned()
+            .unwrap_or_default();
+        let kept_parsed: Option<Vec<Name>> = kept_ns.iter().map(|t| Name::parse(t).ok()).collect();
+        let nameservers = match kept_parsed {
+            Some(mut k) => {
+                k.sort_by_key(ToString::to_string);
+                k.dedup();
+                if k == self.nameservers {
+                    kept_ns
+                } else {
+                    self.nameservers.iter().map(ToString::to_string).collect()
+                }
+            }
+            None => self.nameservers.iter().map(ToString::to_string).collect(),
+        };
+        let soa = SoaAttrs {
+            mname: Some(keep_name(kept_name(|s| &s.mname), &self.soa.mname)),
+            rname: Some(keep_name(kept_name(|s| &s.rname), &self.soa.rname)),
+            refresh: Some(self.soa.refresh),
+            retry: Some(self.soa.retry),
+            expire: Some(self.soa.expire),
+            minimum: Some(self.soa.minimum),
+        };
+        ZoneAttrs {
+            server: Some(server.to_owned()).into(),
+            name: Some(zone_text.to_owned()).into(),
+            soa: Some(soa).into(),
+            nameservers: Some(nameservers).into(),
+            ttl: Some(self.ttl(kept_ttl)).into(),
+            force_destroy: Some(prior.is_some_and(ZoneAttrs::force_destroy)).into(),
+            serial: Some(self.soa.serial).into(),
+        }
+        .state()
+    }
 }
 
 /// A name for state: the text kept from configuration when it means the same name.
@@ -219,55 +269,6 @@ pub(super) fn keep_name(kept: Option<&str>, served: &Name) -> String {
         Some(k) if Name::parse(k).is_ok_and(|n| n == *served) => k.to_string(),
         _ => served.to_string(),
     }
-}
-
-/// The state for what the server holds, keeping `prior`'s spellings where they mean the
-/// same and its `force_destroy`.
-pub(super) fn state_value(
-    server: &str,
-    zone_text: &str,
-    served: &Served,
-    prior: Option<&ZoneAttrs>,
-) -> Result<Value, Diagnostic> {
-    let prior_soa = prior.and_then(|p| p.soa.value());
-    let kept_name =
-        |field: fn(&SoaAttrs) -> &Option<String>| prior_soa.and_then(|s| field(s).as_deref());
-    let kept_ns = prior
-        .and_then(|p| p.nameservers.value())
-        .cloned()
-        .unwrap_or_default();
-    let kept_parsed: Option<Vec<Name>> = kept_ns.iter().map(|t| Name::parse(t).ok()).collect();
-    let nameservers = match kept_parsed {
-        Some(mut k) => {
-            k.sort_by_key(ToString::to_string);
-            k.dedup();
-            if k == served.nameservers {
-                kept_ns
-            } else {
-                served.nameservers.iter().map(ToString::to_string).collect()
-            }
-        }
-        None => served.nameservers.iter().map(ToString::to_string).collect(),
-    };
-    let soa = SoaAttrs {
-        mname: Some(keep_name(kept_name(|s| &s.mname), &served.soa.mname)),
-        rname: Some(keep_name(kept_name(|s| &s.rname), &served.soa.rname)),
-        refresh: Some(served.soa.refresh),
-        retry: Some(served.soa.retry),
-        expire: Some(served.soa.expire),
-        minimum: Some(served.soa.minimum),
-    };
-    let kept_ttl = prior.and_then(|p| p.ttl.value()).copied();
-    ZoneAttrs {
-        server: Some(server.to_owned()).into(),
-        name: Some(zone_text.to_owned()).into(),
-        soa: Some(soa).into(),
-        nameservers: Some(nameservers).into(),
-        ttl: Some(served.ttl(kept_ttl)).into(),
-        force_destroy: Some(prior.is_some_and(ZoneAttrs::force_destroy)).into(),
-        serial: Some(served.soa.serial).into(),
-    }
-    .state()
 }
 
 pub(super) fn identity(server: &str, zone: &Name) -> Value {

@@ -83,7 +83,7 @@ fn state_keeps_equivalent_spellings() {
     let mut prior = config(&["NS2.example", "ns1.example."]);
     obj_set(&mut prior, "ttl", num(3600));
     let prior: ZoneAttrs = typed::from_value(&prior).unwrap();
-    let state = state_value("default", "Lab.Farm", &served, Some(&prior)).unwrap();
+    let state = served.state("default", "Lab.Farm", Some(&prior)).unwrap();
     let nameservers = typed::from_value::<ZoneAttrs>(&state).unwrap().nameservers;
     assert_eq!(
         nameservers.value().unwrap(),
@@ -95,6 +95,6 @@ fn state_keeps_equivalent_spellings() {
         ns_ttl: Some(60),
         ..served
     };
-    let state = state_value("default", "Lab.Farm", &drifted, Some(&prior)).unwrap();
+    let state = drifted.state("default", "Lab.Farm", Some(&prior)).unwrap();
     assert_eq!(state.attr("ttl"), Some(&num(60)));
 }
