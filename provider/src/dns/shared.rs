@@ -12,7 +12,6 @@ use super::provider_block::DnsServer;
 use super::provider_block::DnsServers;
 use crate::config;
 use crate::framework::{AttributePath, Context, Diagnostic, Diagnostics};
-use crate::protocol::value::Value;
 
 /// Record types a `rack_dns_record_set` can hold.
 pub const RECORD_TYPES: [&str; 15] = [
@@ -23,23 +22,6 @@ pub const RECORD_TYPES: [&str; 15] = [
 /// The server a resource names (or the default), from the configured provider.
 pub fn server(ctx: &Context, name: Option<&str>) -> Result<Arc<DnsServer>, Diagnostic> {
     config::clients::<DnsServers>(ctx)?.get(name)
-}
-
-/// The strings of a set attribute, if known; None when it or an element is unknown.
-pub fn string_set(v: &Value, name: &str) -> Option<Vec<String>> {
-    match v.attr(name)? {
-        Value::Set(items) | Value::List(items) => items
-            .iter()
-            .map(|i| i.as_str().map(str::to_string))
-            .collect(),
-        Value::Null => Some(Vec::new()),
-        _ => None,
-    }
-}
-
-/// A set of strings as a value.
-pub fn set_value(items: impl IntoIterator<Item = String>) -> Value {
-    Value::Set(items.into_iter().map(Value::String).collect())
 }
 
 /// An RRset's address: zone, absolute owner name and type.

@@ -7,14 +7,16 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use rack_core::dns::{DnsError, Name, RData, RecordType, RrSet, RrsetChange, ZoneSnapshot};
 use rack_core::zones::{Soa, ZoneError, ZoneSpec, check_zone_name};
+use serde::{Deserialize, Serialize};
 
 use super::provider_block::DnsServer;
-use super::shared::{dns_error, server, set_value, soa_of, string_set};
-use crate::framework::attrs::{obj_set, str_attr};
+use super::shared::{dns_error, server, soa_of};
+use crate::framework::attrs::obj_set;
 use crate::framework::plan::PlannedChange;
 use crate::framework::schema::{
     Attribute, Block, IdentityAttribute, IdentitySchema, Nesting, Schema,
 };
+use crate::framework::typed::{self, Planned};
 use crate::framework::validate::IntBetween;
 use crate::framework::{
     ApplyRequest, AttributePath, Context, DeleteRequest, Diagnostic, Diagnostics, ImportRequest,
@@ -109,7 +111,14 @@ impl Resource for DnsZone {
     }
 
     async fn validate(&self, config: &Value, diags: &mut Diagnostics) {
-        let zone = match str_attr(config, "name")
+        // Each part is checked once it is known: the SOA's names one by one, also while
+        // the rest of the SOA is unknown.
+        let Ok(checked) = typed::from_value::<CheckedConfig>(config) else {
+            return;
+        };
+        let zone = match checked
+            .name
+            .value()
             .map(|n| parse_zone_name(n, &AttributePath::attr("name")))
         {
             Some(Ok(z)) => Some(z),
@@ -119,21 +128,21 @@ impl Resource for DnsZone {
             }
             None => None,
         };
-        if let Some(soa) = config.attr("soa") {
+        if let Ok(CheckedSoa { soa: Some(soa) }) = typed::from_value(config) {
             let path = AttributePath::attr("soa");
-            for field in ["mname", "rname"] {
-                if let Some(text) = str_attr(soa, field)
+            for (field, text) in [("mname", soa.mname), ("rname", soa.rname)] {
+                if let Some(text) = text.value()
                     && let Err(d) = parse_name(text, field, &path.join_attr(field))
                 {
                     diags.push(d);
                 }
             }
         }
-        let Some(texts) = string_set(config, "nameservers") else {
+        let Planned::Known(texts) = checked.nameservers else {
             return;
         };
         let path = AttributePath::attr("nameservers");
-        if texts.is_empty() && config.attr("nameservers").is_some_and(|v| !v.is_null()) {
+        if texts.as_ref().is_some_and(Vec::is_empty) {
             diags.error_at(
                 path.clone(),
                 "No name servers",
@@ -141,7 +150,7 @@ impl Resource for DnsZone {
             );
         }
         let mut names = Vec::new();
-        for t in &texts {
+        for t in texts.iter().flatten() {
             match parse_name(t, "a name server", &path) {
                 Ok(n) => names.push(n),
                 Err(d) => diags.push(d),
@@ -165,21 +174,24 @@ impl Resource for DnsZone {
 
     async fn modify_plan(&self, ctx: &Context, req: PlanRequest<'_>, plan: &mut PlannedChange) {
         let prior = req.prior;
-        let config = req.config;
-        if plan.planned.attr("server").is_some_and(Value::is_unknown)
+        let planned: ZoneAttrs = match typed::from_value(&plan.planned) {
+            Ok(p) => p,
+            Err(d) => return plan.diags.push(d),
+        };
+        let mut server_name = planned.server().map(str::to_string);
+        if planned.server.is_unknown()
             && let Ok(srv) = server(ctx, None)
         {
             obj_set(&mut plan.planned, "server", Value::from(srv.name.as_str()));
+            server_name = Some(srv.name.clone());
         }
-        let server_name = str_attr(&plan.planned, "server").map(str::to_string);
-        let model = match ZoneModel::from_value(&plan.planned) {
+        let model = match planned.model() {
             Ok(m) => m,
             Err(d) => return plan.diags.push(d),
         };
         let mut creating = prior.is_null();
-        if !prior.is_null() {
-            let old = ZoneModel::from_value(prior).ok().flatten();
-            if let (Some(old), Some(new)) = (&old, &model) {
+        if let Ok(Some(old)) = typed::from_value::<Option<ZoneAttrs>>(prior) {
+            if let (Ok(Some(old)), Some(new)) = (old.model(), &model) {
                 if old.name != new.name {
                     plan.requires_replace.push(AttributePath::attr("name"));
                     creating = true;
@@ -190,7 +202,7 @@ impl Resource for DnsZone {
                     }
                 }
             }
-            if server_name.is_some() && str_attr(prior, "server") != server_name.as_deref() {
+            if server_name.is_some() && old.server() != server_name.as_deref() {
                 plan.requires_replace.push(AttributePath::attr("server"));
                 creating = true;
             }
@@ -199,7 +211,7 @@ impl Resource for DnsZone {
             && let Ok(srv) = server(ctx, server_name.as_deref())
             && srv.zones.is_none()
         {
-            let attr = if config.attr("server").is_some_and(|s| !s.is_null()) {
+            let attr = if req.config.attr("server").is_some_and(|s| !s.is_null()) {
                 AttributePath::attr("server")
             } else {
                 AttributePath::attr("name")
@@ -209,287 +221,179 @@ impl Resource for DnsZone {
     }
 
     async fn create(&self, ctx: &Context, req: ApplyRequest) -> StateResult {
-        let planned = req.planned;
-        let model = match ZoneModel::from_value(&planned) {
-            Ok(Some(m)) => m,
-            Ok(None) => {
-                return StateResult::failed(
-                    Value::Null,
-                    Diagnostic::error(
-                        "Unknown zone attributes at apply",
-                        "This is a bug in the provider; please report it.",
-                    ),
-                );
-            }
-            Err(d) => return StateResult::failed(Value::Null, d),
-        };
-        let srv = match server(ctx, str_attr(&planned, "server")) {
-            Ok(s) => s,
-            Err(d) => return StateResult::failed(Value::Null, d),
-        };
-        let Some(zones) = srv.zones.clone() else {
-            return StateResult::failed(Value::Null, no_zone_management(&srv));
-        };
-        let zone = model.name.clone();
-        let spec = ZoneSpec {
-            name: zone.clone(),
-            soa: model.soa(initial_serial()),
-            nameservers: model.nameservers.clone(),
-            ttl: model.ttl,
-        };
-        match zones.create(&spec).await {
-            Ok(()) => {}
-            // Exactly what was planned exists already, e.g. created by an earlier apply
-            // whose request timed out but that the server carried out later: adopt it.
-            Err(ZoneError::Exists { .. }) if exists_as_planned(&srv, &model).await => {
-                tracing::info!(%zone, "zone exists as planned; adopted");
-            }
-            Err(ZoneError::Exists { .. }) => {
-                return StateResult::failed(
-                    Value::Null,
-                    Diagnostic::error(
+        let created = async {
+            let planned: ZoneAttrs = typed::from_value(&req.planned)?;
+            let model = planned.model()?.ok_or_else(unknown_at_apply)?;
+            let srv = server(ctx, planned.server())?;
+            let zones = srv.zones.clone().ok_or_else(|| no_zone_management(&srv))?;
+            let zone = model.name.clone();
+            let spec = ZoneSpec {
+                name: zone.clone(),
+                soa: model.soa(initial_serial()),
+                nameservers: model.nameservers.clone(),
+                ttl: model.ttl,
+            };
+            match zones.create(&spec).await {
+                Ok(()) => {}
+                // Exactly what was planned exists already, e.g. created by an earlier apply
+                // whose request timed out but that the server carried out later: adopt it.
+                Err(ZoneError::Exists { .. }) if exists_as_planned(&srv, &model).await => {
+                    tracing::info!(%zone, "zone exists as planned; adopted");
+                }
+                Err(ZoneError::Exists { .. }) => {
+                    return Err(Diagnostic::error(
                         format!("Zone {zone} already exists on server {:?}", srv.name),
                         format!(
                             "It holds another SOA, other name servers or records than planned, and \
                              rack does not take over a different zone silently. Import it: \
                              terraform import ADDRESS {zone}"
                         ),
-                    ),
-                );
+                    )
+                    .into());
+                }
+                Err(e) => return Err(zone_error(&e, &format!("create zone {zone}")).into()),
             }
-            Err(e) => {
-                return StateResult::failed(
-                    Value::Null,
-                    zone_error(&e, &format!("create zone {zone}")),
-                );
+            srv.client.invalidate(&zone);
+            // The zone exists from here on: state records it, with what went wrong after.
+            let problem = match wait_served(&srv, &zone).await {
+                Err(e) => Some(dns_error(&e, &format!("read the new zone {zone}"))),
+                Ok(_) => settle_ns_ttl(&srv, &model).await.err(),
+            };
+            let mut result = applied(&srv, &zone, planned).await?;
+            if let Some(d) = problem {
+                result.diags.push(d);
             }
-        }
-        srv.client.invalidate(&zone);
-        if let Err(e) = wait_served(&srv, &zone).await {
-            let mut result = applied(&srv, &zone, planned).await;
-            result
-                .diags
-                .push(dns_error(&e, &format!("read the new zone {zone}")));
-            return result;
-        }
-        // PowerDNS gives the NS set its default TTL: bring it to the configured one.
-        if let Ok(snapshot) = srv.client.zone_fresh(&zone).await
-            && let Some(ns) = snapshot.rrset(&zone, RecordType::Ns)
-            && ns.ttl != model.ttl
-            && let Err(d) =
-                replace_ns(&srv, &zone, ns.rdata.clone(), model.ttl, model.ns_rdata()).await
-        {
-            let mut result = applied(&srv, &zone, planned).await;
-            result.diags.push(d);
-            return result;
-        }
-        applied(&srv, &zone, planned).await
+            Ok(result)
+        };
+        StateResult::or_failed(created.await, Value::Null)
     }
 
     async fn read(&self, ctx: &Context, req: ReadRequest) -> StateResult {
         let state = req.state;
-        let Some(zone_text) = str_attr(&state, "name").map(str::to_string) else {
-            return StateResult::failed(
-                state,
+        let read = async {
+            let stored: ZoneAttrs = typed::from_value(&state)?;
+            let zone_text = stored.name.value().ok_or_else(|| {
                 Diagnostic::error(
                     "Incomplete state",
                     "The stored state lacks the zone name; remove it from state and import the zone again.",
-                ),
-            );
-        };
-        let zone = match parse_zone_name(&zone_text, &AttributePath::attr("name")) {
-            Ok(z) => z,
-            Err(d) => return StateResult::failed(state, d),
-        };
-        let srv = match server(ctx, str_attr(&state, "server")) {
-            Ok(s) => s,
-            Err(d) => return StateResult::failed(state, d),
-        };
-        let snapshot = match srv.client.zone(&zone).await {
-            Ok(s) => s,
-            Err(DnsError::ZoneNotFound { .. }) => return StateResult::default(),
-            Err(e) => {
-                return StateResult::failed(state, dns_error(&e, &format!("read zone {zone}")));
-            }
-        };
-        let Some(served) = Served::from_snapshot(&snapshot) else {
-            return StateResult::failed(
-                state,
+                )
+            })?;
+            let zone = parse_zone_name(zone_text, &AttributePath::attr("name"))?;
+            let srv = server(ctx, stored.server())?;
+            let snapshot = match srv.client.zone(&zone).await {
+                Ok(s) => s,
+                Err(DnsError::ZoneNotFound { .. }) => return Ok(StateResult::default()),
+                Err(e) => return Err(dns_error(&e, &format!("read zone {zone}")).into()),
+            };
+            let served = Served::from_snapshot(&snapshot).ok_or_else(|| {
                 Diagnostic::error(
                     format!("Zone {zone} has no usable SOA record"),
                     "The zone transfer did not start with a SOA record; check the server.",
-                ),
-            );
+                )
+            })?;
+            let state = served.state(&srv.name, zone_text, Some(&stored))?;
+            Ok(written(&srv.name, &zone, state))
         };
-        StateResult {
-            state: state_value(&srv.name, &zone_text, &served, &state),
-            identity: Some(identity(&srv.name, &zone)),
-            ..StateResult::default()
-        }
+        let read = read.await;
+        StateResult::or_failed(read, state)
     }
 
     async fn update(&self, ctx: &Context, req: ApplyRequest) -> StateResult {
-        let (prior, planned) = (req.prior, req.planned);
-        let (Ok(Some(new)), Ok(Some(old))) = (
-            ZoneModel::from_value(&planned),
-            ZoneModel::from_value(&prior),
-        ) else {
-            return StateResult::failed(
-                prior,
-                Diagnostic::error(
-                    "Unknown zone attributes at apply",
-                    "This is a bug in the provider; please report it.",
-                ),
-            );
+        let updated = async {
+            let planned: ZoneAttrs = typed::from_value(&req.planned)?;
+            let prior: ZoneAttrs = typed::from_value(&req.prior)?;
+            // What cannot be read here was known and valid at plan time: a provider bug.
+            let new = planned
+                .model()
+                .ok()
+                .flatten()
+                .ok_or_else(unknown_at_apply)?;
+            let old = prior.model().ok().flatten().ok_or_else(unknown_at_apply)?;
+            let srv = server(ctx, planned.server())?;
+            let zone = new.name.clone();
+            if !old.same_ns(&new) {
+                replace_ns(&srv, &zone, old.ns_rdata(), new.ttl, new.ns_rdata()).await?;
+            }
+            if !old.same_soa(&new) {
+                // The NS change, if any, is done: refresh shows the zone as it is.
+                replace_soa(&srv, &zone, &new.soa(0), new.ttl).await?;
+            }
+            if old.same_soa(&new) && old.same_ns(&new) {
+                // Nothing on the server changes (spelling or force_destroy only).
+                let kept = ZoneAttrs {
+                    serial: prior.serial,
+                    ..planned
+                };
+                return Ok(written(&srv.name, &zone, kept.state()?));
+            }
+            applied(&srv, &zone, planned).await
         };
-        let srv = match server(ctx, str_attr(&planned, "server")) {
-            Ok(s) => s,
-            Err(d) => return StateResult::failed(prior, d),
-        };
-        let zone = new.name.clone();
-        if !old.same_ns(&new)
-            && let Err(d) = replace_ns(&srv, &zone, old.ns_rdata(), new.ttl, new.ns_rdata()).await
-        {
-            return StateResult::failed(prior, d);
-        }
-        if !old.same_soa(&new)
-            && let Err(d) = replace_soa(&srv, &zone, &new.soa(0), new.ttl).await
-        {
-            // The NS change, if any, is done: refresh shows the zone as it is.
-            return StateResult::failed(prior, d);
-        }
-        if old.same_soa(&new) && old.same_ns(&new) {
-            // Nothing on the server changes (spelling or force_destroy only).
-            let mut planned = planned;
-            obj_set(
-                &mut planned,
-                "serial",
-                prior.attr("serial").cloned().unwrap_or(Value::Null),
-            );
-            return StateResult {
-                identity: Some(identity(&srv.name, &zone)),
-                state: planned,
-                ..StateResult::default()
-            };
-        }
-        applied(&srv, &zone, planned).await
+        let updated = updated.await;
+        StateResult::or_failed(updated, req.prior)
     }
 
     async fn delete(&self, ctx: &Context, req: DeleteRequest) -> Diagnostics {
-        let prior = req.prior;
-        let mut diags = Diagnostics::new();
-        let Some(zone) = str_attr(&prior, "name")
-            .and_then(|n| parse_zone_name(n, &AttributePath::attr("name")).ok())
-        else {
-            return diags;
-        };
-        let srv = match server(ctx, str_attr(&prior, "server")) {
-            Ok(s) => s,
-            Err(d) => {
-                diags.push(d);
-                return diags;
+        let deleted = async {
+            let prior: ZoneAttrs = typed::from_value(&req.prior)?;
+            let Some(zone) = prior
+                .name
+                .value()
+                .and_then(|n| parse_zone_name(n, &AttributePath::attr("name")).ok())
+            else {
+                return Ok(());
+            };
+            let srv = server(ctx, prior.server())?;
+            let zones = srv.zones.clone().ok_or_else(|| no_zone_management(&srv))?;
+            if !prior.force_destroy() {
+                refuse_unmanaged(&srv, &zone).await?;
             }
+            let deleted = zones.delete(&zone).await;
+            srv.client.invalidate(&zone);
+            deleted.map_err(|e| zone_error(&e, &format!("delete zone {zone}")))?;
+            Ok::<_, Diagnostic>(())
         };
-        let Some(zones) = srv.zones.clone() else {
-            diags.push(no_zone_management(&srv));
-            return diags;
-        };
-        let force = prior
-            .attr("force_destroy")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
-        if !force {
-            match srv.client.zone_fresh(&zone).await {
-                Ok(snapshot) => {
-                    let left = unmanaged(&snapshot);
-                    if !left.is_empty() {
-                        let mut listed: Vec<String> =
-                            left.iter().take(LISTED_RECORDS).cloned().collect();
-                        if left.len() > LISTED_RECORDS {
-                            listed.push(format!("and {} more", left.len() - LISTED_RECORDS));
-                        }
-                        diags.error(
-                            format!(
-                                "Zone {zone} still holds {} record set(s) besides its SOA and NS",
-                                left.len()
-                            ),
-                            format!(
-                                "rack does not delete records that Terraform does not manage: {}. \
-                                 Delete them, manage them with rack_dns_record_set (import them, \
-                                 so that Terraform destroys them first), or set \
-                                 `force_destroy = true` on the zone and apply before destroying.",
-                                listed.join(", ")
-                            ),
-                        );
-                        return diags;
-                    }
-                }
-                Err(DnsError::ZoneNotFound { .. }) => {}
-                Err(e) => {
-                    diags.push(dns_error(
-                        &e,
-                        &format!("read zone {zone} before deleting it"),
-                    ));
-                    return diags;
-                }
-            }
+        match deleted.await {
+            Ok(()) => Diagnostics::new(),
+            Err(d) => d.into(),
         }
-        if let Err(e) = zones.delete(&zone).await {
-            diags.push(zone_error(&e, &format!("delete zone {zone}")));
-        }
-        srv.client.invalidate(&zone);
-        diags
     }
 
     async fn import(&self, ctx: &Context, req: ImportRequest) -> StateResult {
-        let (server_name, zone_text) = match &req {
-            ImportRequest::Id(id) => match id.split_once('/') {
-                Some((s, z)) if !s.is_empty() && !z.is_empty() => {
-                    (Some(s.to_string()), z.to_string())
-                }
-                None if !id.is_empty() => (None, id.clone()),
-                _ => {
-                    return StateResult::failed(
-                        Value::Null,
-                        Diagnostic::invalid_import_id(
+        let imported = async {
+            let target = match &req {
+                ImportRequest::Id(id) => match id.split_once('/') {
+                    Some((s, z)) if !s.is_empty() && !z.is_empty() => ImportTarget {
+                        server: Some(s.to_string()),
+                        name: Some(z.to_string()),
+                    },
+                    None if !id.is_empty() => ImportTarget {
+                        server: None,
+                        name: Some(id.clone()),
+                    },
+                    _ => {
+                        return Err(Diagnostic::invalid_import_id(
                             id,
                             "Use the zone name, e.g. `lab.example.net.`, or `<server>/<zone>` for a server other than the default.",
-                        ),
-                    );
-                }
-            },
-            ImportRequest::Identity(v) => (
-                str_attr(v, "server").map(str::to_string),
-                str_attr(v, "name").unwrap_or_default().to_string(),
-            ),
+                        )
+                        .into());
+                    }
+                },
+                ImportRequest::Identity(v) => typed::from_value(v)?,
+            };
+            let zone_text = target.name.unwrap_or_default();
+            let zone = parse_zone_name(&zone_text, &AttributePath::attr("name"))?;
+            let srv = server(ctx, target.server.as_deref())?;
+            let snapshot = srv
+                .client
+                .zone_fresh(&zone)
+                .await
+                .map_err(|e| dns_error(&e, &format!("read zone {zone}")))?;
+            let served = Served::from_snapshot(&snapshot).ok_or_else(|| {
+                Diagnostic::error(format!("Zone {zone} has no usable SOA record"), "")
+            })?;
+            let state = served.state(&srv.name, &zone_text, None)?;
+            Ok(written(&srv.name, &zone, state))
         };
-        let zone = match parse_zone_name(&zone_text, &AttributePath::attr("name")) {
-            Ok(z) => z,
-            Err(d) => return StateResult::failed(Value::Null, d),
-        };
-        let srv = match server(ctx, server_name.as_deref()) {
-            Ok(s) => s,
-            Err(d) => return StateResult::failed(Value::Null, d),
-        };
-        let snapshot = match srv.client.zone_fresh(&zone).await {
-            Ok(s) => s,
-            Err(e) => {
-                return StateResult::failed(
-                    Value::Null,
-                    dns_error(&e, &format!("read zone {zone}")),
-                );
-            }
-        };
-        let Some(served) = Served::from_snapshot(&snapshot) else {
-            return StateResult::failed(
-                Value::Null,
-                Diagnostic::error(format!("Zone {zone} has no usable SOA record"), ""),
-            );
-        };
-        StateResult {
-            state: state_value(&srv.name, &zone_text, &served, &Value::Null),
-            identity: Some(identity(&srv.name, &zone)),
-            ..StateResult::default()
-        }
+        StateResult::or_failed(imported.await, Value::Null)
     }
 }

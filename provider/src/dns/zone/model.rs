@@ -1,17 +1,11 @@
-//! A zone's configuration as a model (SOA timers, nameservers), what the server serves,
-//! and the state and identity written from them.
+//! A zone's attributes as configuration, plan and state hold them (typed, with
+//! [`Planned`] for unknowns), the model parsed from them (SOA timers, nameservers), what
+//! the server serves, and the state and identity written from it.
 
 use super::*;
 
 pub(super) fn num(n: u32) -> Value {
     Value::Number(Number::from(u64::from(n)))
-}
-
-pub(super) fn u32_attr(v: &Value, name: &str) -> Option<u32> {
-    v.attr(name)
-        .and_then(Value::as_number)
-        .and_then(Number::to_u64)
-        .and_then(|n| u32::try_from(n).ok())
 }
 
 /// Parses an absolute name written in an attribute (trailing dot optional).
@@ -46,7 +40,90 @@ pub(super) fn parse_zone_name(text: &str, path: &AttributePath) -> Result<Name, 
     Ok(zone)
 }
 
-/// What a zone object says, parsed; `None` while any part is unknown.
+/// The zone's attributes, as its configuration, plan and state hold them; what a
+/// configuration or plan may leave unknown is [`Planned`].
+#[derive(Debug, Deserialize, Serialize)]
+pub(super) struct ZoneAttrs {
+    pub(super) server: Planned<Option<String>>,
+    pub(super) name: Planned<Option<String>>,
+    pub(super) soa: Planned<Option<SoaAttrs>>,
+    pub(super) nameservers: Planned<Option<Vec<String>>>,
+    pub(super) ttl: Planned<Option<u32>>,
+    pub(super) force_destroy: Planned<Option<bool>>,
+    pub(super) serial: Planned<Option<u32>>,
+}
+
+/// The `soa` attribute's fields; a timer that is null takes its default.
+#[derive(Debug, Deserialize, Serialize)]
+pub(super) struct SoaAttrs {
+    pub(super) mname: Option<String>,
+    pub(super) rname: Option<String>,
+    pub(super) refresh: Option<u32>,
+    pub(super) retry: Option<u32>,
+    pub(super) expire: Option<u32>,
+    pub(super) minimum: Option<u32>,
+}
+
+impl ZoneAttrs {
+    /// The server it names; the default one when `None`.
+    pub(super) fn server(&self) -> Option<&str> {
+        self.server.value().map(String::as_str)
+    }
+
+    /// Whether a destroy may delete records this resource does not manage.
+    pub(super) fn force_destroy(&self) -> bool {
+        self.force_destroy.value().copied().unwrap_or(false)
+    }
+
+    /// The zone these attributes describe, parsed; `None` while any part is unknown.
+    pub(super) fn model(&self) -> Result<Option<ZoneModel>, Diagnostic> {
+        let Some(name) = self.name.value() else {
+            return Ok(None);
+        };
+        let name = parse_zone_name(name, &AttributePath::attr("name"))?;
+        let Some(soa) = self.soa.value() else {
+            return Ok(None);
+        };
+        let soa_path = AttributePath::attr("soa");
+        let (Some(mname), Some(rname)) = (&soa.mname, &soa.rname) else {
+            return Ok(None);
+        };
+        let mname = parse_name(mname, "mname", &soa_path.join_attr("mname"))?;
+        let rname = parse_name(rname, "rname", &soa_path.join_attr("rname"))?;
+        let Some(texts) = self.nameservers.known() else {
+            return Ok(None);
+        };
+        let ns_path = AttributePath::attr("nameservers");
+        let mut nameservers = texts
+            .iter()
+            .flatten()
+            .map(|t| parse_name(t, "a name server", &ns_path))
+            .collect::<Result<Vec<_>, _>>()?;
+        nameservers.sort_by_key(ToString::to_string);
+        nameservers.dedup();
+        let Some(ttl) = self.ttl.known() else {
+            return Ok(None);
+        };
+        Ok(Some(ZoneModel {
+            name,
+            mname,
+            rname,
+            refresh: soa.refresh.unwrap_or(DEFAULT_REFRESH),
+            retry: soa.retry.unwrap_or(DEFAULT_RETRY),
+            expire: soa.expire.unwrap_or(DEFAULT_EXPIRE),
+            minimum: soa.minimum.unwrap_or(DEFAULT_MINIMUM),
+            nameservers,
+            ttl: ttl.unwrap_or(DEFAULT_TTL),
+        }))
+    }
+
+    /// As state.
+    pub(super) fn state(&self) -> Result<Value, Diagnostic> {
+        typed::to_value(self, &DnsZone.schema().value_type())
+    }
+}
+
+/// What a zone's attributes say, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct ZoneModel {
     pub(super) name: Name,
@@ -61,47 +138,6 @@ pub(super) struct ZoneModel {
 }
 
 impl ZoneModel {
-    pub(super) fn from_value(v: &Value) -> Result<Option<Self>, Diagnostic> {
-        let Some(name) = str_attr(v, "name") else {
-            return Ok(None);
-        };
-        let name = parse_zone_name(name, &AttributePath::attr("name"))?;
-        let Some(soa) = v.attr("soa").filter(|s| s.is_fully_known() && !s.is_null()) else {
-            return Ok(None);
-        };
-        let soa_path = AttributePath::attr("soa");
-        let (Some(mname), Some(rname)) = (str_attr(soa, "mname"), str_attr(soa, "rname")) else {
-            return Ok(None);
-        };
-        let mname = parse_name(mname, "mname", &soa_path.join_attr("mname"))?;
-        let rname = parse_name(rname, "rname", &soa_path.join_attr("rname"))?;
-        let timer = |n: &str, d: u32| u32_attr(soa, n).unwrap_or(d);
-        let Some(texts) = string_set(v, "nameservers") else {
-            return Ok(None);
-        };
-        let ns_path = AttributePath::attr("nameservers");
-        let mut nameservers = texts
-            .iter()
-            .map(|t| parse_name(t, "a name server", &ns_path))
-            .collect::<Result<Vec<_>, _>>()?;
-        nameservers.sort_by_key(ToString::to_string);
-        nameservers.dedup();
-        if v.attr("ttl").is_some_and(Value::is_unknown) {
-            return Ok(None);
-        }
-        Ok(Some(Self {
-            name,
-            mname,
-            rname,
-            refresh: timer("refresh", DEFAULT_REFRESH),
-            retry: timer("retry", DEFAULT_RETRY),
-            expire: timer("expire", DEFAULT_EXPIRE),
-            minimum: timer("minimum", DEFAULT_MINIMUM),
-            nameservers,
-            ttl: u32_attr(v, "ttl").unwrap_or(DEFAULT_TTL),
-        }))
-    }
-
     pub(super) fn soa(&self, serial: u32) -> Soa {
         Soa {
             mname: self.mname.clone(),
@@ -176,6 +212,55 @@ impl Served {
             _ => self.soa_ttl,
         }
     }
+
+    /// The state for what server `server` holds, keeping `prior`'s spellings where they
+    /// mean the same and its `force_destroy`.
+    pub(super) fn state(
+        &self,
+        server: &str,
+        zone_text: &str,
+        prior: Option<&ZoneAttrs>,
+    ) -> Result<Value, Diagnostic> {
+        let kept_ttl = prior.and_then(|p| p.ttl.value()).copied();
+        let prior_soa = prior.and_then(|p| p.soa.value());
+        let kept_name =
+            |field: fn(&SoaAttrs) -> &Option<String>| prior_soa.and_then(|s| field(s).as_deref());
+        let kept_ns = prior
+            .and_then(|p| p.nameservers.value())
+            .cloned()
+            .unwrap_or_default();
+        let kept_parsed: Option<Vec<Name>> = kept_ns.iter().map(|t| Name::parse(t).ok()).collect();
+        let nameservers = match kept_parsed {
+            Some(mut k) => {
+                k.sort_by_key(ToString::to_string);
+                k.dedup();
+                if k == self.nameservers {
+                    kept_ns
+                } else {
+                    self.nameservers.iter().map(ToString::to_string).collect()
+                }
+            }
+            None => self.nameservers.iter().map(ToString::to_string).collect(),
+        };
+        let soa = SoaAttrs {
+            mname: Some(keep_name(kept_name(|s| &s.mname), &self.soa.mname)),
+            rname: Some(keep_name(kept_name(|s| &s.rname), &self.soa.rname)),
+            refresh: Some(self.soa.refresh),
+            retry: Some(self.soa.retry),
+            expire: Some(self.soa.expire),
+            minimum: Some(self.soa.minimum),
+        };
+        ZoneAttrs {
+            server: Some(server.to_owned()).into(),
+            name: Some(zone_text.to_owned()).into(),
+            soa: Some(soa).into(),
+            nameservers: Some(nameservers).into(),
+            ttl: Some(self.ttl(kept_ttl)).into(),
+            force_destroy: Some(prior.is_some_and(ZoneAttrs::force_destroy)).into(),
+            serial: Some(self.soa.serial).into(),
+        }
+        .state()
+    }
 }
 
 /// A name for state: the text kept from configuration when it means the same name.
@@ -186,56 +271,37 @@ pub(super) fn keep_name(kept: Option<&str>, served: &Name) -> String {
     }
 }
 
-/// The state object for what the server holds, keeping `prior`'s spellings where they
-/// mean the same and its `force_destroy`.
-pub(super) fn state_value(server: &str, zone_text: &str, served: &Served, prior: &Value) -> Value {
-    let prior_soa = prior.attr("soa").cloned().unwrap_or(Value::Null);
-    let kept_ns = string_set(prior, "nameservers").unwrap_or_default();
-    let kept_parsed: Option<Vec<Name>> = kept_ns.iter().map(|t| Name::parse(t).ok()).collect();
-    let nameservers = match kept_parsed {
-        Some(mut k) => {
-            k.sort_by_key(ToString::to_string);
-            k.dedup();
-            if k == served.nameservers {
-                kept_ns
-            } else {
-                served.nameservers.iter().map(ToString::to_string).collect()
-            }
-        }
-        None => served.nameservers.iter().map(ToString::to_string).collect(),
-    };
-    let soa = Value::object([
-        (
-            "mname",
-            Value::from(keep_name(str_attr(&prior_soa, "mname"), &served.soa.mname)),
-        ),
-        (
-            "rname",
-            Value::from(keep_name(str_attr(&prior_soa, "rname"), &served.soa.rname)),
-        ),
-        ("refresh", num(served.soa.refresh)),
-        ("retry", num(served.soa.retry)),
-        ("expire", num(served.soa.expire)),
-        ("minimum", num(served.soa.minimum)),
-    ]);
-    let force_destroy = prior
-        .attr("force_destroy")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    Value::object([
-        ("server", Value::from(server)),
-        ("name", Value::from(zone_text)),
-        ("soa", soa),
-        ("nameservers", set_value(nameservers)),
-        ("ttl", num(served.ttl(u32_attr(prior, "ttl")))),
-        ("force_destroy", Value::Bool(force_destroy)),
-        ("serial", num(served.soa.serial)),
-    ])
-}
-
 pub(super) fn identity(server: &str, zone: &Name) -> Value {
     Value::object([
         ("server", Value::from(server)),
         ("name", Value::from(zone.to_string())),
     ])
+}
+
+/// What validate reads of the configuration; the SOA's names are read on their own
+/// ([`CheckedSoa`]), so that a SOA known only in part still has them checked.
+#[derive(Debug, Deserialize)]
+pub(super) struct CheckedConfig {
+    pub(super) name: Planned<Option<String>>,
+    pub(super) nameservers: Planned<Option<Vec<String>>>,
+}
+
+/// The SOA's names in a configuration, each as far as it is known.
+#[derive(Debug, Deserialize)]
+pub(super) struct CheckedSoa {
+    pub(super) soa: Option<SoaNames>,
+}
+
+/// See [`CheckedSoa`].
+#[derive(Debug, Deserialize)]
+pub(super) struct SoaNames {
+    pub(super) mname: Planned<Option<String>>,
+    pub(super) rname: Planned<Option<String>>,
+}
+
+/// What an import names: the parts of an import ID, or an identity.
+#[derive(Debug, Deserialize)]
+pub(super) struct ImportTarget {
+    pub(super) server: Option<String>,
+    pub(super) name: Option<String>,
 }

@@ -129,26 +129,97 @@ pub(super) async fn exists_as_planned(srv: &DnsServer, model: &ZoneModel) -> boo
         && unmanaged(&snapshot).is_empty()
 }
 
-/// The state after a write: the planned object with the server's serial.
-pub(super) async fn applied(srv: &DnsServer, zone: &Name, mut planned: Value) -> StateResult {
-    obj_set(&mut planned, "server", Value::from(srv.name.as_str()));
+/// The state after a write: the planned attributes with the server and its serial.
+pub(super) async fn applied(
+    srv: &DnsServer,
+    zone: &Name,
+    planned: ZoneAttrs,
+) -> Result<StateResult, Diagnostics> {
     let mut diags = Diagnostics::new();
-    match srv.client.soa_serial(zone).await {
-        Ok(serial) => obj_set(&mut planned, "serial", num(serial)),
+    let serial = match srv.client.soa_serial(zone).await {
+        Ok(serial) => serial,
         Err(e) => {
-            obj_set(&mut planned, "serial", num(0));
             diags.push(Diagnostic::warning(
                 format!("Cannot read the serial of {zone}"),
                 format!("{e}. The next refresh reads it again."),
             ));
+            0
         }
+    };
+    let state = ZoneAttrs {
+        server: Some(srv.name.clone()).into(),
+        serial: Some(serial).into(),
+        ..planned
     }
-    StateResult {
-        identity: Some(identity(&srv.name, zone)),
-        state: planned,
+    .state()?;
+    Ok(StateResult {
         diags,
+        ..written(&srv.name, zone, state)
+    })
+}
+
+/// The result of an operation that leaves `zone` on server `srv` as `state` says.
+pub(super) fn written(srv: &str, zone: &Name, state: Value) -> StateResult {
+    StateResult {
+        state,
+        identity: Some(identity(srv, zone)),
         ..StateResult::default()
     }
+}
+
+/// The error of an apply whose plan lacks what it needs.
+pub(super) fn unknown_at_apply() -> Diagnostic {
+    Diagnostic::error(
+        "Unknown zone attributes at apply",
+        "This is a bug in the provider; please report it.",
+    )
+}
+
+/// Brings the new zone's apex NS set to the planned TTL: PowerDNS gives it its default.
+pub(super) async fn settle_ns_ttl(srv: &DnsServer, model: &ZoneModel) -> Result<(), Diagnostic> {
+    let zone = &model.name;
+    if let Ok(snapshot) = srv.client.zone_fresh(zone).await
+        && let Some(ns) = snapshot.rrset(zone, RecordType::Ns)
+        && ns.ttl != model.ttl
+    {
+        replace_ns(srv, zone, ns.rdata.clone(), model.ttl, model.ns_rdata()).await?;
+    }
+    Ok(())
+}
+
+/// Refuses to delete a zone that still holds record sets besides its SOA and NS.
+pub(super) async fn refuse_unmanaged(srv: &DnsServer, zone: &Name) -> Result<(), Diagnostic> {
+    let snapshot = match srv.client.zone_fresh(zone).await {
+        Ok(snapshot) => snapshot,
+        Err(DnsError::ZoneNotFound { .. }) => return Ok(()),
+        Err(e) => {
+            return Err(dns_error(
+                &e,
+                &format!("read zone {zone} before deleting it"),
+            ));
+        }
+    };
+    let left = unmanaged(&snapshot);
+    if left.is_empty() {
+        return Ok(());
+    }
+    let mut listed: Vec<String> = left.iter().take(LISTED_RECORDS).cloned().collect();
+    if left.len() > LISTED_RECORDS {
+        listed.push(format!("and {} more", left.len() - LISTED_RECORDS));
+    }
+    Err(Diagnostic::error(
+        format!(
+            "Zone {zone} still holds {} record set(s) besides its SOA and NS",
+            left.len()
+        ),
+        format!(
+            "rack does not delete records that Terraform does not manage: {}. \
+             Delete them, manage them with rack_dns_record_set (import them, \
+             so that Terraform destroys them first), or set \
+             `force_destroy = true` on the zone and apply before destroying.",
+            listed.join(", ")
+        ),
+    ))
 }
 
 /// The record sets that no `rack_dns_zone` manages: all but the apex SOA and NS.

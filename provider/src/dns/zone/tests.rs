@@ -4,6 +4,15 @@ fn n(s: &str) -> Name {
     Name::parse(s).unwrap()
 }
 
+/// The zone these attributes describe.
+fn model(v: &Value) -> ZoneModel {
+    typed::from_value::<ZoneAttrs>(v)
+        .unwrap()
+        .model()
+        .unwrap()
+        .unwrap()
+}
+
 fn config(ns: &[&str]) -> Value {
     Value::object([
         ("server", Value::Null),
@@ -21,7 +30,7 @@ fn config(ns: &[&str]) -> Value {
         ),
         (
             "nameservers",
-            set_value(ns.iter().map(|s| (*s).to_string())),
+            Value::Set(ns.iter().map(|s| Value::from(*s)).collect()),
         ),
         ("ttl", Value::Null),
         ("force_destroy", Value::Null),
@@ -31,18 +40,14 @@ fn config(ns: &[&str]) -> Value {
 
 #[test]
 fn model_normalises_and_fills_defaults() {
-    let m = ZoneModel::from_value(&config(&["NS2.example", "ns1.example."]))
-        .unwrap()
-        .unwrap();
+    let m = model(&config(&["NS2.example", "ns1.example."]));
     assert_eq!(m.name, n("lab.farm."));
     assert_eq!(m.nameservers, vec![n("ns1.example."), n("ns2.example.")]);
     assert_eq!(
         (m.refresh, m.retry, m.ttl),
         (7200, DEFAULT_RETRY, DEFAULT_TTL)
     );
-    let other = ZoneModel::from_value(&config(&["ns1.example", "ns2.EXAMPLE."]))
-        .unwrap()
-        .unwrap();
+    let other = model(&config(&["ns1.example", "ns2.EXAMPLE."]));
     assert!(m.same_ns(&other) && m.same_soa(&other));
 }
 
@@ -77,10 +82,12 @@ fn state_keeps_equivalent_spellings() {
     };
     let mut prior = config(&["NS2.example", "ns1.example."]);
     obj_set(&mut prior, "ttl", num(3600));
-    let state = state_value("default", "Lab.Farm", &served, &prior);
+    let prior: ZoneAttrs = typed::from_value(&prior).unwrap();
+    let state = served.state("default", "Lab.Farm", Some(&prior)).unwrap();
+    let nameservers = typed::from_value::<ZoneAttrs>(&state).unwrap().nameservers;
     assert_eq!(
-        string_set(&state, "nameservers").unwrap(),
-        ["NS2.example", "ns1.example."]
+        nameservers.value().unwrap(),
+        &["NS2.example", "ns1.example."]
     );
     assert_eq!(state.attr("serial"), Some(&num(7)));
     // A drifted NS TTL shows as a change of `ttl`.
@@ -88,6 +95,6 @@ fn state_keeps_equivalent_spellings() {
         ns_ttl: Some(60),
         ..served
     };
-    let state = state_value("default", "Lab.Farm", &drifted, &prior);
+    let state = drifted.state("default", "Lab.Farm", Some(&prior)).unwrap();
     assert_eq!(state.attr("ttl"), Some(&num(60)));
 }
