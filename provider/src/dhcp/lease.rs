@@ -136,6 +136,7 @@ fn first_error(errs: Vec<Diagnostic>, what: &str) -> Diagnostics {
     }
     d
 }
+
 #[async_trait]
 impl Resource for DhcpLease {
     fn type_name(&self) -> &'static str {
@@ -460,16 +461,15 @@ impl Resource for DhcpLease {
     }
 
     async fn create(&self, ctx: &Context, req: ApplyRequest) -> StateResult {
-        let created =
-            async {
-                let planned: LeaseModel = typed::from_value(&req.planned)?;
-                let r = reservation_of(&planned).map_err(|errs| first_error(errs, "create"))?;
-                let srv = server(ctx, planned.server())?;
-                let planned_r = r.clone();
-                let expect: Expect = Arc::new(move |now: Option<&Reservation>| {
-                    now.is_none_or(|n| same_reservation(n, &planned_r))
-                });
-                match srv
+        let created = async {
+            let planned: LeaseModel = typed::from_value(&req.planned)?;
+            let r = reservation_of(&planned).map_err(|errs| first_error(errs, "create"))?;
+            let srv = server(ctx, planned.server())?;
+            let planned_r = r.clone();
+            let expect: Expect = Arc::new(move |now: Option<&Reservation>| {
+                now.is_none_or(|n| same_reservation(n, &planned_r))
+            });
+            match srv
                 .backend
                 .apply_expecting(Change::Add(r.clone()), expect)
                 .await
@@ -478,27 +478,30 @@ impl Resource for DhcpLease {
                 Err(e @ DhcpError::Config(ConfigError::Conflict { .. })) => {
                     Err(dhcp_error(&e, &format!("reserve {}", r.identifier)).into())
                 }
-                Err(DhcpError::Config(ConfigError::Changed { found, .. })) => Err(Diagnostic::error(
-                    format!(
-                        "{} is already reserved in subnet {}",
-                        r.identifier, r.subnet
-                    ),
-                    format!(
-                        "Server {:?} holds the reservation [{found}], which is not the planned \
-                         one. rack does not take over reservations silently: import it \
-                         (terraform import ADDRESS {:?}) or remove it from the server first.",
-                        srv.name,
-                        lease_id(&srv.name, &r)
-                    ),
-                )
-                .at(AttributePath::attr(ident_attr(&r.identifier)))
-                .into()),
+                Err(DhcpError::Config(ConfigError::Changed { found, .. })) => {
+                    Err(Diagnostic::error(
+                        format!(
+                            "{} is already reserved in subnet {}",
+                            r.identifier, r.subnet
+                        ),
+                        format!(
+                            "Server {:?} holds the reservation [{found}], which is not the \
+                             planned one. rack does not take over reservations silently: import \
+                             it (terraform import ADDRESS {:?}) or remove it from the server \
+                             first.",
+                            srv.name,
+                            lease_id(&srv.name, &r)
+                        ),
+                    )
+                    .at(AttributePath::attr(ident_attr(&r.identifier)))
+                    .into())
+                }
                 Err(e) => {
                     let d = dhcp_error(&e, &format!("reserve {}", r.identifier));
                     Ok(state_after_failure(&srv, &r, &planned, Value::Null, d).await)
                 }
             }
-            };
+        };
         StateResult::or_failed(created.await, Value::Null)
     }
 
@@ -614,10 +617,10 @@ impl Resource for DhcpLease {
                             r.identifier, r.subnet
                         ),
                         format!(
-                            "Server {:?} now holds [{found}], which is not what the plan was made \
-                         from, so rack did not remove it and keeps it in the state. Run \
-                         `terraform plan` to see the change, then destroy again (or remove the \
-                         reservation from the server yourself).",
+                            "Server {:?} now holds [{found}], which is not what the plan was \
+                             made from, so rack did not remove it and keeps it in the state. Run \
+                             `terraform plan` to see the change, then destroy again (or remove \
+                             the reservation from the server yourself).",
                             srv.name
                         ),
                     ))
