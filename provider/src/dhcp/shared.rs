@@ -609,6 +609,20 @@ mod tests {
     }
 
     #[test]
+    fn a_code_that_is_not_a_whole_number_names_no_option() {
+        let p = AttributePath::attr("options").join_index(0);
+        let fraction = Value::Number(Number::try_from(67.5).unwrap());
+        let v = obj(&[
+            ("name", Value::Null),
+            ("code", fraction),
+            ("data", Value::from("x")),
+        ]);
+        let e = option(&v, &p).unwrap_err();
+        assert_eq!(e.summary, "Unknown DHCP option code a fraction");
+        assert_eq!(e.attribute, Some(p.join_attr("code")));
+    }
+
+    #[test]
     fn macs_must_be_well_formed_unicast() {
         let p = AttributePath::attr("mac");
         assert!(parse_mac("52:54:00:aa:bb:cc", &p).is_ok());
