@@ -6,20 +6,22 @@
 //! apply go to the server together (on Kea 2.2: one `config-set` and one `config-write`).
 
 use async_trait::async_trait;
+use serde::Deserialize;
 use std::sync::Arc;
 
 use rack_core::kea::{Change, ConfigError, Expect, HostIdentifier, Reservation};
 
 use super::provider_block::DhcpServer;
 use super::shared::{
-    dhcp_error, identifier_of, identity, lease_id, parse_mac, parse_subnet, reservation_of, server,
-    state_of,
+    LeaseModel, OptionModel, dhcp_error, identifier_of, identity, lease_id, parse_mac,
+    parse_option, parse_subnet, reservation_of, server, state_of,
 };
-use crate::framework::attrs::{obj_set, str_attr};
+use crate::framework::attrs::obj_set;
 use crate::framework::plan::PlannedChange;
 use crate::framework::schema::{
     Attribute, Block, IdentityAttribute, IdentitySchema, Nesting, Schema,
 };
+use crate::framework::typed::{self, Planned};
 use crate::framework::{
     ApplyRequest, AttributePath, Context, DeleteRequest, Diagnostic, Diagnostics, ImportRequest,
     PlanRequest, ReadRequest, Resource, StateResult,
@@ -32,11 +34,56 @@ use rack_core::dhcp::options::same_reservation;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DhcpLease;
 
+/// The `options` of a configuration or plan element by element: an element with a part
+/// not known yet is [`Planned::Unknown`] while the others can be checked. A list not known
+/// at all does not read.
+#[derive(Debug, Deserialize)]
+struct OptionItems {
+    options: Option<Vec<Planned<OptionModel>>>,
+}
+
+impl OptionItems {
+    /// Whether `value` holds a list of options with an element not known yet.
+    fn partly_unknown(value: &Value) -> bool {
+        typed::from_value::<OptionItems>(value).is_ok_and(|o| {
+            o.options
+                .unwrap_or_default()
+                .iter()
+                .any(Planned::is_unknown)
+        })
+    }
+}
+
+/// An import identity.
+#[derive(Debug, Deserialize)]
+struct LeaseIdentity {
+    server: Option<String>,
+    subnet: Option<String>,
+    mac: Option<String>,
+    client_id: Option<String>,
+}
+
 fn ident_attr(id: &HostIdentifier) -> &'static str {
     match id {
         HostIdentifier::HwAddress(_) => "mac",
         _ => "client_id",
     }
+}
+
+/// The state and identity of reservation `r` on server `server`, as `model` describes
+/// it, with the computed `server` and `id` known.
+pub(super) fn lease_result(
+    server: &str,
+    r: &Reservation,
+    mut model: LeaseModel,
+) -> Result<StateResult, Diagnostic> {
+    model.server = Some(server.to_owned()).into();
+    model.id = Some(lease_id(server, r)).into();
+    Ok(StateResult {
+        state: typed::to_value(&model, &DhcpLease.schema().value_type())?,
+        identity: Some(identity(server, r)),
+        ..StateResult::default()
+    })
 }
 
 /// The reservation of `r`'s identifier in `r`'s subnet as the server holds it now,
@@ -52,20 +99,21 @@ async fn read_back(srv: &DhcpServer, r: &Reservation) -> Result<Option<Reservati
 }
 
 /// After a failed write: state is what the server holds (so the next plan starts from the
-/// truth), or `fallback` when the server cannot be read either.
+/// truth, keeping `prior`'s spelling), or `fallback` when the server cannot be read either.
 async fn state_after_failure(
     srv: &DhcpServer,
     r: &Reservation,
-    planned: &Value,
+    prior: &LeaseModel,
     fallback: Value,
     d: Diagnostic,
 ) -> StateResult {
     match read_back(srv, r).await {
-        Ok(Some(now)) => StateResult {
-            state: state_of(&srv.name, &now, planned),
-            identity: Some(identity(&srv.name, &now)),
-            ..StateResult::failed(Value::Null, d)
-        },
+        Ok(Some(now)) => {
+            let state = lease_result(&srv.name, &now, state_of(&srv.name, &now, Some(prior)));
+            let mut result = StateResult::or_failed(state.map_err(Diagnostics::from), fallback);
+            result.diags.push(d);
+            result
+        }
         Ok(None) => StateResult::failed(Value::Null, d),
         Err(_) => StateResult::failed(fallback, d),
     }
@@ -199,33 +247,37 @@ impl Resource for DhcpLease {
     }
 
     async fn validate(&self, config: &Value, diags: &mut Diagnostics) {
+        let Ok(m) = typed::from_value::<LeaseModel>(config) else {
+            return;
+        };
         // Check each attribute that is known; a wholly known configuration is checked as
         // the reservation it describes.
         if config.is_fully_known() {
-            if let Err(errs) = reservation_of(config) {
+            if let Err(errs) = reservation_of(&m) {
                 for e in errs {
                     diags.push(e);
                 }
             }
             return;
         }
-        if let Some(s) = str_attr(config, "subnet")
+        if let Some(s) = m.subnet.value()
             && let Err(d) = parse_subnet(s)
         {
             diags.push(d);
         }
-        if let Some(m) = str_attr(config, "mac")
-            && let Err(d) = parse_mac(m, &AttributePath::attr("mac"))
+        if let Some(mac) = m.mac.value()
+            && let Err(d) = parse_mac(mac, &AttributePath::attr("mac"))
         {
             diags.push(d);
         }
-        if let Some(Value::List(items)) = config.attr("options") {
+        if let Ok(OptionItems {
+            options: Some(items),
+        }) = typed::from_value(config)
+        {
             for (i, item) in items.iter().enumerate() {
-                if item.is_fully_known()
-                    && let Err(d) = super::shared::parse_option(
-                        item,
-                        &AttributePath::attr("options").join_index(i),
-                    )
+                if let Some(item) = item.known()
+                    && let Err(d) =
+                        parse_option(item, &AttributePath::attr("options").join_index(i))
                 {
                     diags.push(d);
                 }
@@ -235,32 +287,37 @@ impl Resource for DhcpLease {
 
     async fn modify_plan(&self, ctx: &Context, req: PlanRequest<'_>, plan: &mut PlannedChange) {
         let prior = req.prior;
-        if plan.planned.attr("server").is_some_and(Value::is_unknown)
+        let Ok(mut planned) = typed::from_value::<LeaseModel>(&plan.planned) else {
+            return;
+        };
+        if planned.server.is_unknown()
             && let Ok(srv) = server(ctx, None)
         {
             obj_set(&mut plan.planned, "server", Value::from(srv.name.as_str()));
+            planned.server = Some(srv.name.clone()).into();
         }
-        let server_name = str_attr(&plan.planned, "server").map(str::to_string);
-        let old = reservation_of(prior).ok();
+        let server_name = planned.server().map(str::to_string);
+        let prior_model = typed::from_value::<Option<LeaseModel>>(prior)
+            .ok()
+            .flatten();
+        let old = prior_model.as_ref().and_then(|p| reservation_of(p).ok());
         let mut is_new = prior.is_null();
         if !prior.is_null() {
-            let old_server = str_attr(prior, "server");
+            let old_server = prior_model.as_ref().and_then(LeaseModel::server);
             if server_name.is_some() && old_server != server_name.as_deref() {
                 plan.requires_replace.push(AttributePath::attr("server"));
                 is_new = true;
             }
             if let Some(old) = &old {
-                if let Some(Ok(s)) = str_attr(&plan.planned, "subnet").map(parse_subnet)
+                if let Some(Ok(s)) = planned.subnet.value().map(|s| parse_subnet(s))
                     && s != old.subnet
                 {
                     plan.requires_replace.push(AttributePath::attr("subnet"));
                     is_new = true;
                 }
-                let unknown_id = ["mac", "client_id"]
-                    .iter()
-                    .any(|a| plan.planned.attr(a).is_some_and(Value::is_unknown));
+                let unknown_id = planned.mac.is_unknown() || planned.client_id.is_unknown();
                 let same_id = matches!(
-                    identifier_of(&plan.planned),
+                    planned.identifier(),
                     Ok(Some(ref id)) if *id == old.identifier
                 );
                 if unknown_id || !same_id {
@@ -270,7 +327,11 @@ impl Resource for DhcpLease {
                 }
             }
         }
-        let Ok(wanted) = reservation_of(&plan.planned) else {
+        if OptionItems::partly_unknown(&plan.planned) {
+            // An option not known yet: checked at apply.
+            return;
+        }
+        let Ok(wanted) = reservation_of(&planned) else {
             // Unknown values (checked at apply), or errors validate reported already.
             return;
         };
@@ -400,133 +461,110 @@ impl Resource for DhcpLease {
     }
 
     async fn create(&self, ctx: &Context, req: ApplyRequest) -> StateResult {
-        let planned = req.planned;
-        let r = match reservation_of(&planned) {
-            Ok(r) => r,
-            Err(errs) => return StateResult::failed(Value::Null, first_error(errs, "create")),
-        };
-        let srv = match server(ctx, str_attr(&planned, "server")) {
-            Ok(s) => s,
-            Err(d) => return StateResult::failed(Value::Null, d),
-        };
-        let planned_r = r.clone();
-        let expect: Expect = Arc::new(move |now: Option<&Reservation>| {
-            now.is_none_or(|n| same_reservation(n, &planned_r))
-        });
-        match srv
-            .backend
-            .apply_expecting(Change::Add(r.clone()), expect)
-            .await
-        {
-            Ok(()) => {
-                let mut state = planned;
-                obj_set(&mut state, "server", Value::from(srv.name.as_str()));
-                obj_set(&mut state, "id", Value::from(lease_id(&srv.name, &r)));
-                StateResult {
-                    state,
-                    identity: Some(identity(&srv.name, &r)),
-                    ..StateResult::default()
+        let created = async {
+            let planned: LeaseModel = typed::from_value(&req.planned)?;
+            let r = reservation_of(&planned).map_err(|errs| first_error(errs, "create"))?;
+            let srv = server(ctx, planned.server())?;
+            let planned_r = r.clone();
+            let expect: Expect = Arc::new(move |now: Option<&Reservation>| {
+                now.is_none_or(|n| same_reservation(n, &planned_r))
+            });
+            match srv
+                .backend
+                .apply_expecting(Change::Add(r.clone()), expect)
+                .await
+            {
+                Ok(()) => Ok(lease_result(&srv.name, &r, planned)?),
+                Err(e @ DhcpError::Config(ConfigError::Conflict { .. })) => {
+                    Err(dhcp_error(&e, &format!("reserve {}", r.identifier)).into())
+                }
+                Err(DhcpError::Config(ConfigError::Changed { found, .. })) => {
+                    Err(Diagnostic::error(
+                        format!(
+                            "{} is already reserved in subnet {}",
+                            r.identifier, r.subnet
+                        ),
+                        format!(
+                            "Server {:?} holds the reservation [{found}], which is not the \
+                             planned one. rack does not take over reservations silently: import \
+                             it (terraform import ADDRESS {:?}) or remove it from the server \
+                             first.",
+                            srv.name,
+                            lease_id(&srv.name, &r)
+                        ),
+                    )
+                    .at(AttributePath::attr(ident_attr(&r.identifier)))
+                    .into())
+                }
+                Err(e) => {
+                    let d = dhcp_error(&e, &format!("reserve {}", r.identifier));
+                    Ok(state_after_failure(&srv, &r, &planned, Value::Null, d).await)
                 }
             }
-            Err(e @ DhcpError::Config(ConfigError::Conflict { .. })) => StateResult::failed(
-                Value::Null,
-                dhcp_error(&e, &format!("reserve {}", r.identifier)),
-            ),
-            Err(DhcpError::Config(ConfigError::Changed { found, .. })) => StateResult::failed(
-                Value::Null,
-                Diagnostic::error(
-                    format!(
-                        "{} is already reserved in subnet {}",
-                        r.identifier, r.subnet
-                    ),
-                    format!(
-                        "Server {:?} holds the reservation [{found}], which is not the planned \
-                         one. rack does not take over reservations silently: import it \
-                         (terraform import ADDRESS {:?}) or remove it from the server first.",
-                        srv.name,
-                        lease_id(&srv.name, &r)
-                    ),
-                )
-                .at(AttributePath::attr(ident_attr(&r.identifier))),
-            ),
-            Err(e) => {
-                let d = dhcp_error(&e, &format!("reserve {}", r.identifier));
-                state_after_failure(&srv, &r, &planned, Value::Null, d).await
-            }
-        }
+        };
+        StateResult::or_failed(created.await, Value::Null)
     }
 
     async fn read(&self, ctx: &Context, req: ReadRequest) -> StateResult {
         let state = req.state;
-        let r = match reservation_of(&state) {
-            Ok(r) => r,
-            Err(errs) => return StateResult::failed(state, first_error(errs, "read")),
+        let read = async {
+            let stored: LeaseModel = typed::from_value(&state)?;
+            let r = reservation_of(&stored).map_err(|errs| first_error(errs, "read"))?;
+            let srv = server(ctx, stored.server())?;
+            let list = srv.backend.reservations(r.subnet).await.map_err(|e| {
+                dhcp_error(&e, &format!("read the reservation of {}", r.identifier))
+            })?;
+            let Some(now) = list.into_iter().find(|x| x.identifier == r.identifier) else {
+                return Ok(StateResult::default());
+            };
+            // A tainted lease is planned as a create, with no prior state: this is how
+            // that plan knows the reservation is its own, deleted first.
+            srv.note_replacing(now.subnet, now.identifier.clone());
+            Ok(lease_result(
+                &srv.name,
+                &now,
+                state_of(&srv.name, &now, Some(&stored)),
+            )?)
         };
-        let srv = match server(ctx, str_attr(&state, "server")) {
-            Ok(s) => s,
-            Err(d) => return StateResult::failed(state, d),
-        };
-        match srv.backend.reservations(r.subnet).await {
-            Ok(list) => match list.into_iter().find(|x| x.identifier == r.identifier) {
-                Some(now) => {
-                    // A tainted lease is planned as a create, with no prior state: this is
-                    // how that plan knows the reservation is its own, deleted first.
-                    srv.note_replacing(now.subnet, now.identifier.clone());
-                    StateResult {
-                        state: state_of(&srv.name, &now, &state),
-                        identity: Some(identity(&srv.name, &now)),
-                        ..StateResult::default()
-                    }
-                }
-                None => StateResult::default(),
-            },
-            Err(e) => {
-                let d = dhcp_error(&e, &format!("read the reservation of {}", r.identifier));
-                StateResult::failed(state, d)
-            }
-        }
+        let read = read.await;
+        StateResult::or_failed(read, state)
     }
 
     async fn update(&self, ctx: &Context, req: ApplyRequest) -> StateResult {
-        let (prior, planned) = (req.prior, req.planned);
-        let r = match reservation_of(&planned) {
-            Ok(r) => r,
-            Err(errs) => return StateResult::failed(prior, first_error(errs, "update")),
-        };
-        let srv = match server(ctx, str_attr(&planned, "server")) {
-            Ok(s) => s,
-            Err(d) => return StateResult::failed(prior, d),
-        };
-        let old = reservation_of(&prior).ok();
-        let unchanged = old.as_ref().is_some_and(|old| same_reservation(old, &r));
-        if !unchanged {
-            let what = format!("update the reservation of {}", r.identifier);
-            // Only over the reservation the plan was made from: a hand-made change since
-            // then is refused, not overwritten. One removed since then is put back.
-            let mut result = match old {
-                Some(old) => {
-                    let expect: Expect = Arc::new(move |now: Option<&Reservation>| {
-                        now.is_none_or(|n| same_reservation(n, &old))
-                    });
-                    srv.backend
-                        .apply_expecting(Change::Replace(r.clone()), expect)
-                        .await
+        let prior_value = req.prior.clone();
+        let updated = async {
+            let planned: LeaseModel = typed::from_value(&req.planned)?;
+            let prior: LeaseModel = typed::from_value(&req.prior)?;
+            let r = reservation_of(&planned).map_err(|errs| first_error(errs, "update"))?;
+            let srv = server(ctx, planned.server())?;
+            let old = reservation_of(&prior).ok();
+            let unchanged = old.as_ref().is_some_and(|old| same_reservation(old, &r));
+            if !unchanged {
+                let what = format!("update the reservation of {}", r.identifier);
+                // Only over the reservation the plan was made from: a hand-made change since
+                // then is refused, not overwritten. One removed since then is put back.
+                let mut result = match old {
+                    Some(old) => {
+                        let expect: Expect = Arc::new(move |now: Option<&Reservation>| {
+                            now.is_none_or(|n| same_reservation(n, &old))
+                        });
+                        srv.backend
+                            .apply_expecting(Change::Replace(r.clone()), expect)
+                            .await
+                    }
+                    None => srv.backend.apply(Change::Replace(r.clone())).await,
+                };
+                if matches!(result, Err(DhcpError::Config(ConfigError::NotFound { .. }))) {
+                    // Removed by someone else since the refresh: put it back.
+                    result = srv.backend.apply(Change::Add(r.clone())).await;
                 }
-                None => srv.backend.apply(Change::Replace(r.clone())).await,
-            };
-            if matches!(result, Err(DhcpError::Config(ConfigError::NotFound { .. }))) {
-                // Removed by someone else since the refresh: put it back.
-                result = srv.backend.apply(Change::Add(r.clone())).await;
-            }
-            match result {
-                Ok(()) => {}
-                Err(e @ DhcpError::Config(ConfigError::Conflict { .. })) => {
-                    return StateResult::failed(prior, dhcp_error(&e, &what));
-                }
-                Err(DhcpError::Config(ConfigError::Changed { found, .. })) => {
-                    return StateResult::failed(
-                        prior,
-                        Diagnostic::error(
+                match result {
+                    Ok(()) => {}
+                    Err(e @ DhcpError::Config(ConfigError::Conflict { .. })) => {
+                        return Err(dhcp_error(&e, &what).into());
+                    }
+                    Err(DhcpError::Config(ConfigError::Changed { found, .. })) => {
+                        return Err(Diagnostic::error(
                             format!(
                                 "The reservation of {} in subnet {} was changed outside Terraform",
                                 r.identifier, r.subnet
@@ -537,155 +575,117 @@ impl Resource for DhcpLease {
                                  see the change, then apply again.",
                                 srv.name
                             ),
-                        ),
-                    );
-                }
-                Err(e) => {
-                    let d = dhcp_error(&e, &what);
-                    return state_after_failure(&srv, &r, &prior, prior.clone(), d).await;
+                        )
+                        .into());
+                    }
+                    Err(e) => {
+                        let d = dhcp_error(&e, &what);
+                        let fallback = req.prior.clone();
+                        return Ok(state_after_failure(&srv, &r, &prior, fallback, d).await);
+                    }
                 }
             }
-        }
-        let mut state = planned;
-        obj_set(&mut state, "server", Value::from(srv.name.as_str()));
-        obj_set(&mut state, "id", Value::from(lease_id(&srv.name, &r)));
-        StateResult {
-            state,
-            identity: Some(identity(&srv.name, &r)),
-            ..StateResult::default()
-        }
+            Ok(lease_result(&srv.name, &r, planned)?)
+        };
+        StateResult::or_failed(updated.await, prior_value)
     }
 
     async fn delete(&self, ctx: &Context, req: DeleteRequest) -> Diagnostics {
-        let prior = req.prior;
-        let mut diags = Diagnostics::new();
-        let Ok(r) = reservation_of(&prior) else {
-            return diags;
-        };
-        let srv = match server(ctx, str_attr(&prior, "server")) {
-            Ok(s) => s,
-            Err(d) => {
-                diags.push(d);
-                return diags;
+        let deleted = async {
+            let prior: LeaseModel = typed::from_value(&req.prior)?;
+            let Ok(r) = reservation_of(&prior) else {
+                return Ok(());
+            };
+            let srv = server(ctx, prior.server())?;
+            let change = Change::Remove {
+                subnet: r.subnet,
+                identifier: r.identifier.clone(),
+            };
+            // Only the reservation the plan was made from: one changed by hand since then is
+            // refused and kept, on Kea checked in the configuration being written.
+            let old = r.clone();
+            let expect: Expect = Arc::new(move |now: Option<&Reservation>| {
+                now.is_none_or(|n| same_reservation(n, &old))
+            });
+            match srv.backend.apply_expecting(change, expect).await {
+                // Already gone is what delete wants.
+                Ok(()) | Err(DhcpError::Config(ConfigError::NotFound { .. })) => Ok(()),
+                Err(DhcpError::Config(ConfigError::Changed { found, .. })) => {
+                    Err(Diagnostic::error(
+                        format!(
+                            "The reservation of {} in subnet {} was changed outside Terraform",
+                            r.identifier, r.subnet
+                        ),
+                        format!(
+                            "Server {:?} now holds [{found}], which is not what the plan was \
+                             made from, so rack did not remove it and keeps it in the state. Run \
+                             `terraform plan` to see the change, then destroy again (or remove \
+                             the reservation from the server yourself).",
+                            srv.name
+                        ),
+                    ))
+                }
+                Err(e) => Err(dhcp_error(
+                    &e,
+                    &format!("remove the reservation of {}", r.identifier),
+                )),
             }
         };
-        let change = Change::Remove {
-            subnet: r.subnet,
-            identifier: r.identifier.clone(),
-        };
-        // Only the reservation the plan was made from: one changed by hand since then is
-        // refused and kept, on Kea checked in the configuration being written.
-        let old = r.clone();
-        let expect: Expect = Arc::new(move |now: Option<&Reservation>| {
-            now.is_none_or(|n| same_reservation(n, &old))
-        });
-        match srv.backend.apply_expecting(change, expect).await {
-            // Already gone is what delete wants.
-            Ok(()) | Err(DhcpError::Config(ConfigError::NotFound { .. })) => {}
-            Err(DhcpError::Config(ConfigError::Changed { found, .. })) => {
-                diags.push(Diagnostic::error(
-                    format!(
-                        "The reservation of {} in subnet {} was changed outside Terraform",
-                        r.identifier, r.subnet
-                    ),
-                    format!(
-                        "Server {:?} now holds [{found}], which is not what the plan was made \
-                         from, so rack did not remove it and keeps it in the state. Run \
-                         `terraform plan` to see the change, then destroy again (or remove the \
-                         reservation from the server yourself).",
-                        srv.name
-                    ),
-                ))
-            }
-            Err(e) => diags.push(dhcp_error(
-                &e,
-                &format!("remove the reservation of {}", r.identifier),
-            )),
+        match deleted.await {
+            Ok(()) => Diagnostics::new(),
+            Err(d) => d.into(),
         }
-        diags
     }
 
     async fn import(&self, ctx: &Context, req: ImportRequest) -> StateResult {
         let usage = "Use `<subnet>/<mac>` for the default server, e.g. \
                      `10.10.60.0/24/52:54:00:12:34:56`, or `<server>/<subnet>/<mac>`; \
                      `client-id:<hex>` in place of the MAC for a client identifier.";
-        let (server_name, subnet, ident) = match &req {
-            ImportRequest::Id(id) => {
-                let parts: Vec<&str> = id.split('/').collect();
-                match parts.as_slice() {
-                    [net, len, ident] => (None, format!("{net}/{len}"), ident.to_string()),
-                    [s, net, len, ident] => (
-                        Some(s.to_string()),
-                        format!("{net}/{len}"),
-                        ident.to_string(),
-                    ),
-                    _ => {
-                        return StateResult::failed(
-                            Value::Null,
-                            Diagnostic::invalid_import_id(id, usage),
-                        );
+        let imported = async {
+            let (server_name, subnet, ident) = match &req {
+                ImportRequest::Id(id) => {
+                    let parts: Vec<&str> = id.split('/').collect();
+                    match parts.as_slice() {
+                        [net, len, ident] => (None, format!("{net}/{len}"), ident.to_string()),
+                        [s, net, len, ident] => (
+                            Some(s.to_string()),
+                            format!("{net}/{len}"),
+                            ident.to_string(),
+                        ),
+                        _ => return Err(Diagnostic::invalid_import_id(id, usage)),
                     }
                 }
-            }
-            ImportRequest::Identity(v) => {
-                let ident = match (str_attr(v, "mac"), str_attr(v, "client_id")) {
-                    (Some(m), _) => m.to_string(),
-                    (None, Some(c)) => format!("client-id:{c}"),
-                    (None, None) => String::new(),
-                };
-                (
-                    str_attr(v, "server").map(str::to_string),
-                    str_attr(v, "subnet").unwrap_or_default().to_string(),
-                    ident,
-                )
-            }
-        };
-        let mut probe = Value::object([
-            ("subnet", Value::from(subnet.as_str())),
-            ("mac", Value::Null),
-            ("client_id", Value::Null),
-        ]);
-        match ident.strip_prefix("client-id:") {
-            Some(c) => obj_set(&mut probe, "client_id", Value::from(c)),
-            None => obj_set(&mut probe, "mac", Value::from(ident.as_str())),
-        }
-        let subnet = match parse_subnet(&subnet) {
-            Ok(s) => s,
-            Err(d) => return StateResult::failed(Value::Null, d),
-        };
-        let identifier = match identifier_of(&probe) {
-            Ok(Some(i)) => i,
-            Ok(None) => {
-                return StateResult::failed(
-                    Value::Null,
-                    Diagnostic::error("No client identifier in the import ID", usage),
-                );
-            }
-            Err(d) => return StateResult::failed(Value::Null, d),
-        };
-        let srv = match server(ctx, server_name.as_deref()) {
-            Ok(s) => s,
-            Err(d) => return StateResult::failed(Value::Null, d),
-        };
-        let key = Reservation::new(subnet, identifier);
-        match read_back(&srv, &key).await {
-            Ok(Some(r)) => StateResult {
-                state: state_of(&srv.name, &r, &Value::Null),
-                identity: Some(identity(&srv.name, &r)),
-                ..StateResult::default()
-            },
-            Ok(None) => StateResult::failed(
-                Value::Null,
-                Diagnostic::error(
+                ImportRequest::Identity(v) => {
+                    let target: LeaseIdentity = typed::from_value(v)?;
+                    let ident = match (target.mac, target.client_id) {
+                        (Some(m), _) => m,
+                        (None, Some(c)) => format!("client-id:{c}"),
+                        (None, None) => String::new(),
+                    };
+                    (target.server, target.subnet.unwrap_or_default(), ident)
+                }
+            };
+            let subnet = parse_subnet(&subnet)?;
+            let identifier = match ident.strip_prefix("client-id:") {
+                Some(c) => identifier_of(None, Some(c)),
+                None => identifier_of(Some(&ident), None),
+            }?
+            .ok_or_else(|| Diagnostic::error("No client identifier in the import ID", usage))?;
+            let srv = server(ctx, server_name.as_deref())?;
+            let key = Reservation::new(subnet, identifier);
+            match read_back(&srv, &key).await {
+                Ok(Some(r)) => lease_result(&srv.name, &r, state_of(&srv.name, &r, None)),
+                Ok(None) => Err(Diagnostic::error(
                     format!("No reservation for {} in subnet {subnet}", key.identifier),
                     format!(
                         "Server {:?} holds no such reservation. Check the subnet and the MAC address \
                          (`terraform query` with a `list \"rack_dhcp_lease\"` block shows what it holds).",
                         srv.name
                     ),
-                ),
-            ),
-            Err(e) => StateResult::failed(Value::Null, dhcp_error(&e, "read the reservations")),
-        }
+                )),
+                Err(e) => Err(dhcp_error(&e, "read the reservations")),
+            }
+        };
+        StateResult::or_failed(imported.await.map_err(Diagnostics::from), Value::Null)
     }
 }

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use rack_core::kea::HostIdentifier;
 use serde::Deserialize;
 
+use super::lease::lease_result;
 use super::shared::{dhcp_error, identity, parse_subnet, server, state_of};
 use crate::framework::schema::{Attribute, Block, Schema};
 use crate::framework::typed::{self, Planned};
@@ -71,7 +72,9 @@ impl ListResource for DhcpLeaseList {
                         display_name: r.summary(),
                         resource: req
                             .include_resource
-                            .then(|| state_of(&srv.name, r, &Value::Null)),
+                            .then(|| lease_result(&srv.name, r, state_of(&srv.name, r, None)))
+                            .transpose()?
+                            .map(|s| s.state),
                     })
                 })
                 .collect();

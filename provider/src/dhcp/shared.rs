@@ -1,7 +1,8 @@
 //! What the DHCP resources, data sources and list resources share: finding the server,
-//! options as configured (checked against `rack_core::dhcp::options`), turning a configuration into a reservation and a
-//! reservation back into state (keeping the user's spelling when it means the same), and
-//! backend errors as diagnostics.
+//! the lease's model, options as configured (checked against `rack_core::dhcp::options`),
+//! turning a configuration into a reservation and a reservation back into the model of
+//! its state (keeping the user's spelling when it means the same), and backend errors as
+//! diagnostics.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
@@ -10,13 +11,14 @@ use rack_core::Cidr;
 use rack_core::kea::{ConfigError, HostIdentifier, OptionData, Reservation};
 use rack_core::libvirt::DhcpHostError;
 use rack_core::net::MacAddress;
+use serde::{Deserialize, Serialize};
 
 use super::provider_block::DhcpServer;
 use super::provider_block::DhcpServers;
 use crate::config;
-use crate::framework::attrs::str_attr;
+use crate::framework::typed::Planned;
 use crate::framework::{AttributePath, Context, Diagnostic};
-use crate::protocol::value::{Number, Value};
+use crate::protocol::value::Value;
 use rack_core::dhcp::DhcpError;
 use rack_core::dhcp::options::{
     ConfiguredOption, from_kea, kind_hint, known_options, label, normalise_data, option_by_code,
@@ -28,13 +30,67 @@ pub fn server(ctx: &Context, name: Option<&str>) -> Result<Arc<DhcpServer>, Diag
     config::clients::<DhcpServers>(ctx)?.get(name)
 }
 
+/// A lease's attributes, as its configuration, plan and state hold them. Any of them may
+/// be unknown in a configuration or plan ([`Planned`]); what is not known yet reads as
+/// not set.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct LeaseModel {
+    pub server: Planned<Option<String>>,
+    pub subnet: Planned<Option<String>>,
+    pub mac: Planned<Option<String>>,
+    pub client_id: Planned<Option<String>>,
+    pub ip: Planned<Option<String>>,
+    pub hostname: Planned<Option<String>>,
+    pub next_server: Planned<Option<String>>,
+    pub boot_file: Planned<Option<String>>,
+    pub options: Planned<Option<Vec<OptionModel>>>,
+    pub client_classes: Planned<Option<Vec<String>>>,
+    pub id: Planned<Option<String>>,
+}
+
+/// One element of `options`: an option by `name` or by `code`, and its `data`.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+pub struct OptionModel {
+    pub name: Option<String>,
+    pub code: Option<OptionCode>,
+    pub data: Option<String>,
+}
+
+/// An option's `code` as written: a whole number, or a number that is not one (a fraction,
+/// or one too large), which names no option.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum OptionCode {
+    /// A whole number.
+    Whole(i64),
+    /// Any other number.
+    Other(f64),
+}
+
+/// A string attribute, if known and not null.
+fn text(v: &Planned<Option<String>>) -> Option<&str> {
+    v.value().map(String::as_str)
+}
+
+impl LeaseModel {
+    /// The server it names; the default one when `None`.
+    pub fn server(&self) -> Option<&str> {
+        text(&self.server)
+    }
+
+    /// The reservation's identifier from `mac` or `client_id`.
+    pub fn identifier(&self) -> Result<Option<HostIdentifier>, Diagnostic> {
+        identifier_of(text(&self.mac), text(&self.client_id))
+    }
+}
+
 /// Checks one element of `options` (`path` points at it).
-pub fn parse_option(v: &Value, path: &AttributePath) -> Result<ConfiguredOption, Diagnostic> {
-    let name = str_attr(v, "name");
-    let code = v
-        .attr("code")
-        .and_then(Value::as_number)
-        .map(Number::to_i64);
+pub fn parse_option(v: &OptionModel, path: &AttributePath) -> Result<ConfiguredOption, Diagnostic> {
+    let name = v.name.as_deref();
+    let code = v.code.as_ref().map(|c| match c {
+        OptionCode::Whole(c) => Some(*c),
+        OptionCode::Other(_) => None,
+    });
     let def = match (name, code) {
         (Some(_), Some(_)) => {
             return Err(Diagnostic::error(
@@ -69,7 +125,7 @@ pub fn parse_option(v: &Value, path: &AttributePath) -> Result<ConfiguredOption,
                 .at(path.join_attr("code"))
             })?,
     };
-    let Some(data) = str_attr(v, "data") else {
+    let Some(data) = v.data.as_deref() else {
         return Err(
             Diagnostic::error("An option without data", "Set `data`.").at(path.join_attr("data"))
         );
@@ -84,9 +140,12 @@ pub fn parse_option(v: &Value, path: &AttributePath) -> Result<ConfiguredOption,
     Ok(ConfiguredOption { def, data })
 }
 
-/// The reservation's identifier from `mac` or `client_id`.
-pub fn identifier_of(v: &Value) -> Result<Option<HostIdentifier>, Diagnostic> {
-    match (str_attr(v, "mac"), str_attr(v, "client_id")) {
+/// A reservation's identifier from a MAC address or a client identifier.
+pub fn identifier_of(
+    mac: Option<&str>,
+    client_id: Option<&str>,
+) -> Result<Option<HostIdentifier>, Diagnostic> {
+    match (mac, client_id) {
         (Some(m), _) => {
             parse_mac(m, &AttributePath::attr("mac")).map(|m| Some(HostIdentifier::HwAddress(m)))
         }
@@ -146,26 +205,14 @@ fn parse_v4(text: &str, attr: &str) -> Result<Ipv4Addr, Diagnostic> {
     })
 }
 
-/// A list-of-strings attribute; `None` when it or an element is unknown.
-pub fn string_list(v: &Value, name: &str) -> Option<Vec<String>> {
-    match v.attr(name)? {
-        Value::List(items) | Value::Set(items) => items
-            .iter()
-            .map(|i| i.as_str().map(str::to_string))
-            .collect(),
-        Value::Null => Some(Vec::new()),
-        _ => None,
-    }
-}
-
 /// The reservation a (fully known) configuration or plan describes. Every error points at
 /// its attribute.
-pub fn reservation_of(v: &Value) -> Result<Reservation, Vec<Diagnostic>> {
+pub fn reservation_of(v: &LeaseModel) -> Result<Reservation, Vec<Diagnostic>> {
     let mut errs = Vec::new();
-    let subnet = str_attr(v, "subnet").map(parse_subnet);
-    let identifier = identifier_of(v);
+    let subnet = text(&v.subnet).map(parse_subnet);
+    let identifier = v.identifier();
     let mut options = Vec::new();
-    if let Some(Value::List(items)) = v.attr("options") {
+    if let Some(items) = v.options.value() {
         for (i, item) in items.iter().enumerate() {
             match parse_option(item, &AttributePath::attr("options").join_index(i)) {
                 Ok(o) => options.push(to_kea(&o)),
@@ -173,7 +220,7 @@ pub fn reservation_of(v: &Value) -> Result<Reservation, Vec<Diagnostic>> {
             }
         }
     }
-    let addr = |attr: &str, errs: &mut Vec<Diagnostic>| match str_attr(v, attr)
+    let addr = |attr: &str, value, errs: &mut Vec<Diagnostic>| match text(value)
         .map(|t| parse_v4(t, attr))
     {
         Some(Ok(ip)) => Some(ip),
@@ -183,8 +230,8 @@ pub fn reservation_of(v: &Value) -> Result<Reservation, Vec<Diagnostic>> {
         }
         None => None,
     };
-    let ip = addr("ip", &mut errs);
-    let next_server = addr("next_server", &mut errs);
+    let ip = addr("ip", &v.ip, &mut errs);
+    let next_server = addr("next_server", &v.next_server, &mut errs);
     let subnet = match subnet {
         Some(Ok(s)) => Some(s),
         Some(Err(d)) => {
@@ -215,7 +262,7 @@ pub fn reservation_of(v: &Value) -> Result<Reservation, Vec<Diagnostic>> {
             None
         }
     };
-    if str_attr(v, "mac").is_some() && str_attr(v, "client_id").is_some() {
+    if text(&v.mac).is_some() && text(&v.client_id).is_some() {
         errs.push(
             Diagnostic::error(
                 "Both mac and client_id are set",
@@ -247,7 +294,7 @@ pub fn reservation_of(v: &Value) -> Result<Reservation, Vec<Diagnostic>> {
             .at(AttributePath::attr("ip")),
         );
     }
-    if let Some(h) = str_attr(v, "hostname")
+    if let Some(h) = text(&v.hostname)
         && parse_fqdn(h).is_none()
     {
         errs.push(
@@ -267,10 +314,10 @@ pub fn reservation_of(v: &Value) -> Result<Reservation, Vec<Diagnostic>> {
     let mut r = Reservation::new(subnet, identifier);
     r.ip_address = ip;
     r.next_server = next_server;
-    r.hostname = str_attr(v, "hostname").map(str::to_string);
-    r.boot_file_name = str_attr(v, "boot_file").map(str::to_string);
+    r.hostname = v.hostname.value().cloned();
+    r.boot_file_name = v.boot_file.value().cloned();
     r.option_data = options;
-    r.client_classes = string_list(v, "client_classes").unwrap_or_default();
+    r.client_classes = v.client_classes.value().cloned().unwrap_or_default();
     Ok(r)
 }
 
@@ -302,81 +349,81 @@ pub fn lease_id(server: &str, r: &Reservation) -> String {
     format!("{server}/{}/{id}", r.subnet)
 }
 
-fn text_or_null(s: Option<String>) -> Value {
-    s.map_or(Value::Null, Value::String)
-}
-
-fn option_value(o: &OptionData, spelled_by_name: Option<bool>) -> Value {
-    let known = from_kea(o);
-    let (name, code, data) = match &known {
+/// An option from the server as an element of `options`: by name, unless
+/// `spelled_by_name` (how the prior value wrote the same code) says by code, or the
+/// catalogue knows it by code only.
+fn option_model(o: &OptionData, spelled_by_name: Option<bool>) -> OptionModel {
+    match from_kea(o) {
         Some(c) => {
             let by_name =
                 spelled_by_name.unwrap_or(!c.def.name.is_empty()) && !c.def.name.is_empty();
             if by_name {
-                (Value::from(c.def.name), Value::Null, c.data.clone())
+                OptionModel {
+                    name: Some(c.def.name.to_owned()),
+                    code: None,
+                    data: Some(c.data),
+                }
             } else {
-                (
-                    Value::Null,
-                    Value::Number(Number::from(i64::from(c.def.code))),
-                    c.data.clone(),
-                )
+                OptionModel {
+                    name: None,
+                    code: Some(OptionCode::Whole(i64::from(c.def.code))),
+                    data: Some(c.data),
+                }
             }
         }
-        None => (
-            text_or_null(o.name.clone()),
-            o.code
-                .map_or(Value::Null, |c| Value::Number(Number::from(i64::from(c)))),
-            o.data.clone(),
-        ),
-    };
-    Value::object([
-        ("name", name),
-        ("code", code),
-        ("data", Value::String(data)),
-    ])
+        None => OptionModel {
+            name: o.name.clone(),
+            code: o.code.map(|c| OptionCode::Whole(i64::from(c))),
+            data: Some(o.data.clone()),
+        },
+    }
+}
+
+/// `prior`'s value of an attribute when it is known and `same` (it means what the server
+/// holds); otherwise `fresh`.
+fn keep<T: Clone>(prior: Option<&Planned<T>>, same: bool, fresh: T) -> Planned<T> {
+    match prior {
+        Some(Planned::Known(v)) if same => v.clone(),
+        _ => fresh,
+    }
+    .into()
 }
 
 /// The state of a reservation read from the server. Where `prior` (the state or plan
 /// being refreshed) means the same thing, its spelling is kept, so `AA-BB-...` against
 /// the server's `aa:bb:...`, or an option by code against Kea's name, never shows as a
 /// change.
-pub fn state_of(server: &str, r: &Reservation, prior: &Value) -> Value {
-    let prior_r = reservation_of(prior).ok();
-    let keep = |attr: &str, same: bool, fresh: Value| -> Value {
-        match prior.attr(attr) {
-            Some(v) if same && !v.is_unknown() => v.clone(),
-            _ => fresh,
-        }
-    };
+pub fn state_of(server: &str, r: &Reservation, prior: Option<&LeaseModel>) -> LeaseModel {
+    let prior_r = prior.and_then(|m| reservation_of(m).ok());
     let p = prior_r.as_ref();
     let (mac, client_id) = match &r.identifier {
-        HostIdentifier::HwAddress(m) => (Value::from(m.to_string()), Value::Null),
-        other => (Value::Null, Value::from(other.value())),
+        HostIdentifier::HwAddress(m) => (Some(m.to_string()), None),
+        other => (None, Some(other.value())),
     };
     let same_id = p.is_some_and(|p| p.identifier == r.identifier);
     let options =
         if p.is_some_and(|p| sorted_options(&p.option_data) == sorted_options(&r.option_data)) {
-            keep("options", true, Value::Null)
+            keep(prior.map(|m| &m.options), true, None)
         } else if r.option_data.is_empty() {
-            match prior.attr("options") {
-                Some(Value::List(_)) => Value::List(Vec::new()),
-                _ => Value::Null,
-            }
+            // Empty: a list where the prior value held one, null where it held none.
+            prior
+                .and_then(|m| m.options.value())
+                .map(|_| Vec::new())
+                .into()
         } else {
             // Keep the prior element where it means the same; otherwise spell the option the
             // way the prior state spelled the same code, or by name.
-            let prior_items: Vec<(u8, String, bool, Value)> = match prior.attr("options") {
-                Some(Value::List(items)) => items
-                    .iter()
-                    .filter_map(|i| {
-                        parse_option(i, &AttributePath::root())
-                            .ok()
-                            .map(|c| (c.def.code, c.data, str_attr(i, "name").is_some(), i.clone()))
-                    })
-                    .collect(),
-                _ => Vec::new(),
-            };
-            Value::List(
+            let prior_items: Vec<(u8, String, bool, &OptionModel)> = prior
+                .and_then(|m| m.options.value())
+                .into_iter()
+                .flatten()
+                .filter_map(|i| {
+                    parse_option(i, &AttributePath::root())
+                        .ok()
+                        .map(|c| (c.def.code, c.data, i.name.is_some(), i))
+                })
+                .collect();
+            Some(
                 r.option_data
                     .iter()
                     .map(|o| {
@@ -387,72 +434,50 @@ pub fn state_of(server: &str, r: &Reservation, prior: &Value) -> Value {
                                 .iter()
                                 .find(|(pc, pd, ..)| *pc == c.def.code && *pd == c.data)
                         {
-                            return v.clone();
+                            return (*v).clone();
                         }
                         let by_name = prior_items
                             .iter()
                             .find(|(c, ..)| Some(*c) == code)
                             .map(|(_, _, n, _)| *n);
-                        option_value(o, by_name)
+                        option_model(o, by_name)
                     })
                     .collect(),
             )
+            .into()
         };
-    let classes = if r.client_classes.is_empty() {
-        match prior.attr("client_classes") {
-            Some(Value::List(_)) => Value::List(Vec::new()),
-            _ => Value::Null,
-        }
+    let client_classes = if r.client_classes.is_empty() {
+        prior
+            .and_then(|m| m.client_classes.value())
+            .map(|_| Vec::new())
     } else {
-        Value::List(
-            r.client_classes
-                .iter()
-                .cloned()
-                .map(Value::String)
-                .collect(),
-        )
+        Some(r.client_classes.clone())
     };
-    Value::object([
-        ("server", Value::from(server)),
-        (
-            "subnet",
-            keep(
-                "subnet",
-                p.is_some_and(|p| p.subnet == r.subnet),
-                Value::from(r.subnet.to_string()),
-            ),
+    LeaseModel {
+        server: Some(server.to_owned()).into(),
+        subnet: keep(
+            prior.map(|m| &m.subnet),
+            p.is_some_and(|p| p.subnet == r.subnet),
+            Some(r.subnet.to_string()),
         ),
-        ("mac", if same_id { keep("mac", true, mac) } else { mac }),
-        (
-            "client_id",
-            if same_id {
-                keep("client_id", true, client_id)
-            } else {
-                client_id
-            },
+        mac: keep(prior.map(|m| &m.mac), same_id, mac),
+        client_id: keep(prior.map(|m| &m.client_id), same_id, client_id),
+        ip: keep(
+            prior.map(|m| &m.ip),
+            p.is_some_and(|p| p.ip_address == r.ip_address),
+            r.ip_address.map(|i| i.to_string()),
         ),
-        (
-            "ip",
-            keep(
-                "ip",
-                p.is_some_and(|p| p.ip_address == r.ip_address),
-                text_or_null(r.ip_address.map(|i| i.to_string())),
-            ),
+        hostname: r.hostname.clone().into(),
+        next_server: keep(
+            prior.map(|m| &m.next_server),
+            p.is_some_and(|p| p.next_server == r.next_server),
+            r.next_server.map(|i| i.to_string()),
         ),
-        ("hostname", text_or_null(r.hostname.clone())),
-        (
-            "next_server",
-            keep(
-                "next_server",
-                p.is_some_and(|p| p.next_server == r.next_server),
-                text_or_null(r.next_server.map(|i| i.to_string())),
-            ),
-        ),
-        ("boot_file", text_or_null(r.boot_file_name.clone())),
-        ("options", options),
-        ("client_classes", classes),
-        ("id", Value::from(lease_id(server, r))),
-    ])
+        boot_file: r.boot_file_name.clone().into(),
+        options,
+        client_classes: client_classes.into(),
+        id: Some(lease_id(server, r)).into(),
+    }
 }
 
 /// The resource's identity.
@@ -500,6 +525,10 @@ pub fn dhcp_error(e: &DhcpError, what: &str) -> Diagnostic {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dhcp::lease::DhcpLease;
+    use crate::framework::Resource;
+    use crate::framework::typed;
+    use crate::protocol::value::Number;
     use rack_core::dhcp::options::same_reservation;
 
     fn obj(pairs: &[(&str, Value)]) -> Value {
@@ -508,11 +537,37 @@ mod tests {
 
     fn lease(ip: &str, options: Vec<Value>) -> Value {
         obj(&[
+            ("server", Value::Null),
             ("subnet", Value::from("10.77.0.0/24")),
             ("mac", Value::from("52-54-00-AA-BB-CC")),
+            ("client_id", Value::Null),
             ("ip", Value::from(ip)),
+            ("hostname", Value::Null),
+            ("next_server", Value::Null),
+            ("boot_file", Value::Null),
             ("options", Value::List(options)),
+            ("client_classes", Value::Null),
+            ("id", Value::Null),
         ])
+    }
+
+    /// A lease or option value read into its model.
+    fn model<T: serde::de::DeserializeOwned>(v: &Value) -> T {
+        typed::from_value(v).unwrap()
+    }
+
+    fn option(v: &Value, path: &AttributePath) -> Result<ConfiguredOption, Diagnostic> {
+        parse_option(&model(v), path)
+    }
+
+    fn reservation(v: &Value) -> Result<Reservation, Vec<Diagnostic>> {
+        reservation_of(&model(v))
+    }
+
+    /// The state of `r` refreshed from `prior`, as a value.
+    fn refreshed(r: &Reservation, prior: &Value) -> Value {
+        let m = state_of("default", r, Some(&model(prior)));
+        typed::to_value(&m, &DhcpLease.schema().value_type()).unwrap()
     }
 
     fn opt(name: Option<&str>, code: Option<i64>, data: &str) -> Value {
@@ -529,28 +584,42 @@ mod tests {
     #[test]
     fn the_catalogue_checks_names_codes_and_data() {
         let p = AttributePath::attr("options").join_index(0);
-        let o = parse_option(&opt(Some("routers"), None, "10.0.0.1,10.0.0.2"), &p).unwrap();
+        let o = option(&opt(Some("routers"), None, "10.0.0.1,10.0.0.2"), &p).unwrap();
         assert_eq!((o.def.code, o.data.as_str()), (3, "10.0.0.1, 10.0.0.2"));
-        let o = parse_option(&opt(None, Some(67), "ipxe.efi"), &p).unwrap();
+        let o = option(&opt(None, Some(67), "ipxe.efi"), &p).unwrap();
         assert_eq!(o.def.name, "boot-file-name");
-        let o = parse_option(&opt(Some("url"), None, "http://onie/x"), &p).unwrap();
+        let o = option(&opt(Some("url"), None, "http://onie/x"), &p).unwrap();
         assert_eq!(o.def.code, 114);
-        let o = parse_option(&opt(None, Some(239), "http://ztp/a b"), &p).unwrap();
+        let o = option(&opt(None, Some(239), "http://ztp/a b"), &p).unwrap();
         assert_eq!(to_kea(&o).data, "687474703a2f2f7a74702f612062");
         assert_eq!(from_kea(&to_kea(&o)).unwrap().data, "http://ztp/a b");
 
-        let e = parse_option(&opt(Some("no-such-option"), None, "x"), &p).unwrap_err();
+        let e = option(&opt(Some("no-such-option"), None, "x"), &p).unwrap_err();
         assert_eq!(e.attribute, Some(p.join_attr("name")));
         assert!(e.detail.contains("routers (3)"), "{}", e.detail);
-        let e = parse_option(&opt(None, Some(200), "x"), &p).unwrap_err();
+        let e = option(&opt(None, Some(200), "x"), &p).unwrap_err();
         assert_eq!(e.attribute, Some(p.join_attr("code")));
-        let e = parse_option(&opt(Some("routers"), None, "10.0.0.300"), &p).unwrap_err();
+        let e = option(&opt(Some("routers"), None, "10.0.0.300"), &p).unwrap_err();
         assert_eq!(e.attribute, Some(p.join_attr("data")));
         assert!(e.detail.contains("10.0.0.300"), "{}", e.detail);
-        assert!(parse_option(&opt(Some("interface-mtu"), None, "70000"), &p).is_err());
-        assert!(parse_option(&opt(Some("routers"), Some(3), "10.0.0.1"), &p).is_err());
-        assert!(parse_option(&opt(None, None, "10.0.0.1"), &p).is_err());
-        assert!(parse_option(&opt(Some("boot-file-name"), None, "a,b"), &p).is_err());
+        assert!(option(&opt(Some("interface-mtu"), None, "70000"), &p).is_err());
+        assert!(option(&opt(Some("routers"), Some(3), "10.0.0.1"), &p).is_err());
+        assert!(option(&opt(None, None, "10.0.0.1"), &p).is_err());
+        assert!(option(&opt(Some("boot-file-name"), None, "a,b"), &p).is_err());
+    }
+
+    #[test]
+    fn a_code_that_is_not_a_whole_number_names_no_option() {
+        let p = AttributePath::attr("options").join_index(0);
+        let fraction = Value::Number(Number::try_from(67.5).unwrap());
+        let v = obj(&[
+            ("name", Value::Null),
+            ("code", fraction),
+            ("data", Value::from("x")),
+        ]);
+        let e = option(&v, &p).unwrap_err();
+        assert_eq!(e.summary, "Unknown DHCP option code a fraction");
+        assert_eq!(e.attribute, Some(p.join_attr("code")));
     }
 
     #[test]
@@ -571,22 +640,22 @@ mod tests {
 
     #[test]
     fn the_ip_must_be_inside_the_subnet() {
-        let errs = reservation_of(&lease("10.78.0.5", vec![])).unwrap_err();
+        let errs = reservation(&lease("10.78.0.5", vec![])).unwrap_err();
         assert_eq!(errs.len(), 1);
         assert_eq!(errs[0].attribute, Some(AttributePath::attr("ip")));
-        assert!(reservation_of(&lease("10.77.0.5", vec![])).is_ok());
+        assert!(reservation(&lease("10.77.0.5", vec![])).is_ok());
     }
 
     #[test]
     fn the_subnets_network_and_broadcast_addresses_are_refused() {
         for (ip, what) in [("10.77.0.0", "network"), ("10.77.0.255", "broadcast")] {
-            let errs = reservation_of(&lease(ip, vec![])).unwrap_err();
+            let errs = reservation(&lease(ip, vec![])).unwrap_err();
             assert_eq!(errs.len(), 1, "{ip}");
             assert_eq!(errs[0].attribute, Some(AttributePath::attr("ip")));
             assert!(errs[0].summary.contains(what), "{}", errs[0].summary);
         }
-        assert!(reservation_of(&lease("10.77.0.1", vec![])).is_ok());
-        assert!(reservation_of(&lease("10.77.0.254", vec![])).is_ok());
+        assert!(reservation(&lease("10.77.0.1", vec![])).is_ok());
+        assert!(reservation(&lease("10.77.0.254", vec![])).is_ok());
         let p31: Cidr = "10.0.0.0/31".parse().unwrap();
         assert_eq!(reserved_address(p31, "10.0.0.0".parse().unwrap()), None);
     }
@@ -600,7 +669,7 @@ mod tests {
                 opt(Some("routers"), None, "10.77.0.1,10.77.0.2"),
             ],
         );
-        let r = reservation_of(&config).unwrap();
+        let r = reservation(&config).unwrap();
         // Kea reports by name and code, with its own spacing.
         let mut read = r.clone();
         read.option_data = vec![
@@ -616,7 +685,7 @@ mod tests {
             },
         ];
         assert!(same_reservation(&r, &read));
-        let state = state_of("default", &read, &config);
+        let state = refreshed(&read, &config);
         assert_eq!(state.attr("mac"), Some(&Value::from("52-54-00-AA-BB-CC")));
         assert_eq!(state.attr("options"), config.attr("options"));
         assert_eq!(
@@ -626,7 +695,7 @@ mod tests {
 
         // A real change shows, spelled as the configuration spelled that option.
         read.option_data[1].data = "other.efi".into();
-        let state = state_of("default", &read, &config);
+        let state = refreshed(&read, &config);
         let Some(Value::List(items)) = state.attr("options") else {
             panic!("{state:?}")
         };
