@@ -118,18 +118,12 @@ pub(super) async fn check_volumes(
     hv: &Hypervisor,
     spec: &DomainSpec,
     prior: &Value,
-) -> Diagnostics {
+) -> Result<(), Diagnostics> {
+    let missing = hv
+        .missing_volumes(spec)
+        .await
+        .map_err(|e| libvirt_diag(&e, &format!("Checking the volumes of VM {:?}.", spec.name)))?;
     let mut diags = Diagnostics::new();
-    let missing = match hv.missing_volumes(spec).await {
-        Ok(m) => m,
-        Err(e) => {
-            diags.push(libvirt_diag(
-                &e,
-                &format!("Checking the volumes of VM {:?}.", spec.name),
-            ));
-            return diags;
-        }
-    };
     let before = items(prior, "disk");
     for (i, pool_exists) in missing {
         let Some(d) = spec.disks.get(i) else { continue };
@@ -158,7 +152,17 @@ pub(super) async fn check_volumes(
             )
         });
     }
-    diags
+    if diags.is_empty() { Ok(()) } else { Err(diags) }
+}
+
+/// [`check_limits`] at apply: memory or vCPUs beyond the hypervisor's limits fail it.
+pub(super) async fn within_limits(hv: &Hypervisor, planned: &Value) -> Result<(), Diagnostics> {
+    let beyond = check_limits(hv, planned).await;
+    if beyond.is_empty() {
+        Ok(())
+    } else {
+        Err(incomplete(beyond, "VM"))
+    }
 }
 
 /// After a failed update: the state is what libvirt holds, so the next plan starts from
@@ -208,6 +212,96 @@ pub(super) async fn finish(
         None => read_addresses(hv, &spec.name, AddressSource::Lease).await,
     };
     result(hv_name, now, planned, Some(&addresses.unwrap_or_default()))
+}
+
+/// Changes the VM to `desired` (its volumes checked, their formats filled), as `planned`
+/// over `prior` asks: the cloud-init seed written first (the guest shut down when it must
+/// see new texts), then the definition, memory, devices and power state; a VM undefined
+/// by someone else since the refresh is defined again.
+pub(super) async fn update_in_place(
+    hv: &NamedHypervisor,
+    desired: &DomainSpec,
+    prior: &Value,
+    planned: &Value,
+) -> StateResult {
+    let name = &desired.name;
+    let timeout = shutdown_timeout(planned);
+    let fail = |e: &LibvirtError| {
+        libvirt_diag(
+            e,
+            &format!("Updating VM {name:?} on hypervisor {:?}.", hv.name),
+        )
+    };
+    let seed = seed_of(planned);
+    let change = seed_change(prior, planned);
+    if change != SeedChange::None
+        && let (Some(seed), Some(pool)) = (&seed, &desired.cloud_init_pool)
+    {
+        if change == (SeedChange::Rewrite { restart: true }) {
+            // The running guest holds the old image open: off, write, and the update
+            // below starts it again.
+            if let Err(e) = hv.handle.shutdown_domain(name, timeout).await
+                && !matches!(e, LibvirtError::NotFound { .. })
+            {
+                return after_failure(&hv.handle, &hv.name, name, prior, fail(&e)).await;
+            }
+        }
+        if let Err(e) = hv.handle.write_cloud_init(name, pool, seed).await {
+            return after_failure(&hv.handle, &hv.name, name, prior, fail(&e)).await;
+        }
+    }
+    let updated = match hv.handle.update_domain(desired, timeout).await {
+        Ok(u) => u,
+        // Undefined by someone else since the refresh: define it again.
+        Err(LibvirtError::NotFound { .. }) => {
+            return match hv.handle.create_domain(desired, seed.as_ref()).await {
+                Ok(c) => match &c.start_error {
+                    Some(e) => {
+                        let mut r = result(&hv.name, &c.state, planned, None);
+                        r.diags.push(fail(e));
+                        r
+                    }
+                    None => finish(&hv.handle, &hv.name, desired, &c.state, planned, true).await,
+                },
+                Err(e) => StateResult::failed(Value::Null, fail(&e)),
+            };
+        }
+        Err(e) => return after_failure(&hv.handle, &hv.name, name, prior, fail(&e)).await,
+    };
+    // A seed taken out of the definition: its volume goes too.
+    if let (None, Some(old_pool)) = (
+        &desired.cloud_init_pool,
+        single(prior, "cloud_init").and_then(|c| str_attr(c, "pool")),
+    ) && let Err(e) = hv.handle.delete_cloud_init(name, old_pool).await
+    {
+        let mut r = result(&hv.name, &updated.state, planned, None);
+        r.diags.push(fail(&e));
+        return r;
+    }
+    if let Some(e) = &updated.start_error {
+        let mut r = result(&hv.name, &updated.state, planned, None);
+        r.diags.push(libvirt_diag(
+            e,
+            &format!(
+                "VM {name:?} is redefined but did not start; the state records it with \
+                 running = false, and the next apply starts it once the cause is fixed."
+            ),
+        ));
+        return r;
+    }
+    let started = updated.restarted
+        || updated.plan.running == Some(true)
+        || !updated.plan.attach_interfaces.is_empty()
+        || change == (SeedChange::Rewrite { restart: true });
+    finish(
+        &hv.handle,
+        &hv.name,
+        desired,
+        &updated.state,
+        planned,
+        started,
+    )
+    .await
 }
 
 /// The state of one VM for the list resource: as import gives it.

@@ -26,13 +26,16 @@ use rack_core::libvirt::{
 use rack_core::net::MacAddress;
 
 use super::shared::{
-    apply_target, delete_object, hypervisor, hypervisor_attribute, libvirt_diag, plan_placement,
+    Placement, apply_target, delete_object, hypervisor, hypervisor_attribute, identity,
+    libvirt_diag, object_id, object_result, plan_placement, read_object,
     replace_on_hypervisor_change, split_import_id,
 };
+use crate::config::hypervisors::NamedHypervisor;
 use crate::framework::attrs::{incomplete, obj_set, str_attr};
 use crate::framework::plan::PlannedChange;
 use crate::framework::schema::{Attribute, Block, IdentitySchema, NestedBlock, Nesting, Schema};
 use crate::framework::timeouts::{duration_validator, parse_duration};
+use crate::framework::typed;
 use crate::framework::validate::one_of;
 use crate::framework::{
     ApplyRequest, AttributePath, Context, DeleteRequest, Diagnostic, Diagnostics, ImportRequest,
@@ -177,185 +180,85 @@ impl Resource for Vm {
 
     async fn create(&self, ctx: &Context, req: ApplyRequest) -> StateResult {
         let planned = req.planned;
-        let (spec, hv) = match apply_target(
-            ctx,
-            str_attr(&planned, "hypervisor"),
-            spec_of(&planned, &req.config),
-            "VM",
-        ) {
-            Ok(t) => t,
-            Err(d) => return StateResult::failed(Value::Null, d),
-        };
-        // Checked again here: the plan may have been made without the hypervisor.
-        let beyond = check_limits(&hv.handle, &planned).await;
-        if !beyond.is_empty() {
-            return StateResult::failed(Value::Null, incomplete(beyond, "VM"));
-        }
-        let checked = check_volumes(&hv.handle, &spec, &Value::Null).await;
-        if checked.has_errors() {
-            return StateResult::failed(Value::Null, checked);
-        }
-        let mut spec = spec;
-        if let Err(e) = apply_formats(&hv.handle, &mut spec).await {
-            let d = libvirt_diag(&e, &format!("Reading the volumes of VM {:?}.", spec.name));
-            return StateResult::failed(Value::Null, d);
-        }
-        let seed = seed_of(&planned);
-        let created = match hv.handle.create_domain(&spec, seed.as_ref()).await {
-            Ok(c) => c,
-            Err(e) => {
-                let d = libvirt_diag(
-                    &e,
-                    &format!("Creating VM {:?} on hypervisor {:?}.", spec.name, hv.name),
-                );
-                return StateResult::failed(Value::Null, d);
+        let created = async {
+            let (mut spec, hv) = apply_target(
+                ctx,
+                str_attr(&planned, "hypervisor"),
+                spec_of(&planned, &req.config),
+                "VM",
+            )?;
+            // Checked again here: the plan may have been made without the hypervisor.
+            within_limits(&hv.handle, &planned).await?;
+            check_volumes(&hv.handle, &spec, &Value::Null).await?;
+            apply_formats(&hv.handle, &mut spec).await.map_err(|e| {
+                libvirt_diag(&e, &format!("Reading the volumes of VM {:?}.", spec.name))
+            })?;
+            let seed = seed_of(&planned);
+            let created = hv
+                .handle
+                .create_domain(&spec, seed.as_ref())
+                .await
+                .map_err(|e| {
+                    libvirt_diag(
+                        &e,
+                        &format!("Creating VM {:?} on hypervisor {:?}.", spec.name, hv.name),
+                    )
+                })?;
+            if let Some(e) = &created.start_error {
+                let mut out = result(&hv.name, &created.state, &planned, None);
+                out.diags.push(libvirt_diag(
+                    e,
+                    &format!(
+                        "VM {:?} is defined but did not start; the state records it with \
+                         running = false, and the next apply starts it once the cause is fixed.",
+                        spec.name
+                    ),
+                ));
+                return Ok(out);
             }
+            Ok(finish(&hv.handle, &hv.name, &spec, &created.state, &planned, true).await)
         };
-        if let Some(e) = &created.start_error {
-            let mut out = result(&hv.name, &created.state, &planned, None);
-            out.diags.push(libvirt_diag(
-                e,
-                &format!(
-                    "VM {:?} is defined but did not start; the state records it with \
-                     running = false, and the next apply starts it once the cause is fixed.",
-                    spec.name
-                ),
-            ));
-            return out;
-        }
-        finish(&hv.handle, &hv.name, &spec, &created.state, &planned, true).await
+        StateResult::or_failed(created.await, Value::Null)
     }
 
     async fn read(&self, ctx: &Context, req: ReadRequest) -> StateResult {
-        let state = req.state;
-        let Some(name) = str_attr(&state, "name").map(str::to_owned) else {
-            return StateResult::failed(state, incomplete(Vec::new(), "VM"));
+        let source = wait_of(&req.state).map_or(AddressSource::Lease, |(_, s)| s);
+        let fetch = |hv: Hypervisor, name: String| async move {
+            let Some(now) = hv.domain(&name).await? else {
+                return Ok(None);
+            };
+            let addresses = if now.active {
+                read_addresses(&hv, &name, source).await
+            } else {
+                Some(Addresses::new())
+            };
+            Ok::<_, LibvirtError>(Some((now, addresses)))
         };
-        let hv = match hypervisor(ctx, str_attr(&state, "hypervisor")) {
-            Ok(h) => h,
-            Err(d) => return StateResult::failed(state, d),
-        };
-        match hv.handle.domain(&name).await {
-            Ok(Some(now)) => {
-                let addresses = if now.active {
-                    let source = wait_of(&state).map_or(AddressSource::Lease, |(_, s)| s);
-                    read_addresses(&hv.handle, &name, source).await
-                } else {
-                    Some(Addresses::new())
-                };
-                result(&hv.name, &now, &state, addresses.as_ref())
-            }
-            Ok(None) => StateResult::default(),
-            Err(e) => {
-                let d = libvirt_diag(
-                    &e,
-                    &format!("Reading VM {name:?} on hypervisor {:?}.", hv.name),
-                );
-                StateResult::failed(state, d)
-            }
-        }
+        let to_state =
+            |hv: &str, (now, addresses): &(DomainState, Option<Addresses>), state: &Value| {
+                result(hv, now, state, addresses.as_ref())
+            };
+        read_object(ctx, req.state, "VM", fetch, to_state).await
     }
 
     async fn update(&self, ctx: &Context, req: ApplyRequest) -> StateResult {
         let (prior, planned, config) = (req.prior, req.planned, req.config);
-        let (desired, hv) = match apply_target(
-            ctx,
-            str_attr(&planned, "hypervisor"),
-            spec_of(&planned, &config),
-            "VM",
-        ) {
-            Ok(t) => t,
-            Err(d) => return StateResult::failed(prior, d),
+        let updated = async {
+            let (mut desired, hv) = apply_target(
+                ctx,
+                str_attr(&planned, "hypervisor"),
+                spec_of(&planned, &config),
+                "VM",
+            )?;
+            let name = desired.name.clone();
+            check_volumes(&hv.handle, &desired, &prior).await?;
+            apply_formats(&hv.handle, &mut desired)
+                .await
+                .map_err(|e| libvirt_diag(&e, &format!("Reading the volumes of VM {name:?}.")))?;
+            Ok(update_in_place(&hv, &desired, &prior, &planned).await)
         };
-        let name = desired.name.clone();
-        let timeout = shutdown_timeout(&planned);
-        let fail = |e: &LibvirtError| {
-            libvirt_diag(
-                e,
-                &format!("Updating VM {name:?} on hypervisor {:?}.", hv.name),
-            )
-        };
-        let checked = check_volumes(&hv.handle, &desired, &prior).await;
-        if checked.has_errors() {
-            return StateResult::failed(prior, checked);
-        }
-        let mut desired = desired;
-        if let Err(e) = apply_formats(&hv.handle, &mut desired).await {
-            let d = libvirt_diag(&e, &format!("Reading the volumes of VM {name:?}."));
-            return StateResult::failed(prior, d);
-        }
-        let seed = seed_of(&planned);
-        let change = seed_change(&prior, &planned);
-        if change != SeedChange::None
-            && let (Some(seed), Some(pool)) = (&seed, &desired.cloud_init_pool)
-        {
-            if change == (SeedChange::Rewrite { restart: true }) {
-                // The running guest holds the old image open: off, write, and the update
-                // below starts it again.
-                if let Err(e) = hv.handle.shutdown_domain(&name, timeout).await
-                    && !matches!(e, LibvirtError::NotFound { .. })
-                {
-                    return after_failure(&hv.handle, &hv.name, &name, &prior, fail(&e)).await;
-                }
-            }
-            if let Err(e) = hv.handle.write_cloud_init(&name, pool, seed).await {
-                return after_failure(&hv.handle, &hv.name, &name, &prior, fail(&e)).await;
-            }
-        }
-        let updated = match hv.handle.update_domain(&desired, timeout).await {
-            Ok(u) => u,
-            // Undefined by someone else since the refresh: define it again.
-            Err(LibvirtError::NotFound { .. }) => {
-                return match hv.handle.create_domain(&desired, seed.as_ref()).await {
-                    Ok(c) => match &c.start_error {
-                        Some(e) => {
-                            let mut r = result(&hv.name, &c.state, &planned, None);
-                            r.diags.push(fail(e));
-                            r
-                        }
-                        None => {
-                            finish(&hv.handle, &hv.name, &desired, &c.state, &planned, true).await
-                        }
-                    },
-                    Err(e) => StateResult::failed(Value::Null, fail(&e)),
-                };
-            }
-            Err(e) => return after_failure(&hv.handle, &hv.name, &name, &prior, fail(&e)).await,
-        };
-        // A seed taken out of the definition: its volume goes too.
-        if let (None, Some(old_pool)) = (
-            &desired.cloud_init_pool,
-            single(&prior, "cloud_init").and_then(|c| str_attr(c, "pool")),
-        ) && let Err(e) = hv.handle.delete_cloud_init(&name, old_pool).await
-        {
-            let mut r = result(&hv.name, &updated.state, &planned, None);
-            r.diags.push(fail(&e));
-            return r;
-        }
-        if let Some(e) = &updated.start_error {
-            let mut r = result(&hv.name, &updated.state, &planned, None);
-            r.diags.push(libvirt_diag(
-                e,
-                &format!(
-                    "VM {name:?} is redefined but did not start; the state records it with \
-                     running = false, and the next apply starts it once the cause is fixed."
-                ),
-            ));
-            return r;
-        }
-        let started = updated.restarted
-            || updated.plan.running == Some(true)
-            || !updated.plan.attach_interfaces.is_empty()
-            || change == (SeedChange::Rewrite { restart: true });
-        finish(
-            &hv.handle,
-            &hv.name,
-            &desired,
-            &updated.state,
-            &planned,
-            started,
-        )
-        .await
+        let out = updated.await;
+        StateResult::or_failed(out, prior)
     }
 
     async fn delete(&self, ctx: &Context, req: DeleteRequest) -> Diagnostics {
@@ -367,58 +270,54 @@ impl Resource for Vm {
     }
 
     async fn import(&self, ctx: &Context, req: ImportRequest) -> StateResult {
-        let usage = "Use `<hypervisor>/<name>` or `<hypervisor>/<uuid>`, or the name or UUID \
-                     alone for the default hypervisor.";
-        let (hv_name, key) = match &req {
-            ImportRequest::Id(id) => match split_import_id(id, 1) {
-                Some((h, mut rest)) => (h, rest.remove(0)),
-                None => {
-                    return StateResult::failed(
-                        Value::Null,
-                        Diagnostic::invalid_import_id(id, usage),
-                    );
-                }
-            },
-            ImportRequest::Identity(v) => (
-                str_attr(v, "hypervisor").map(str::to_string),
-                str_attr(v, "name").unwrap_or_default().to_string(),
-            ),
+        let imported = async {
+            let (hv_name, key) = import_key(&req)?;
+            let hv = hypervisor(ctx, hv_name.as_deref())?;
+            let found = match hv.handle.domain_fresh(&key).await {
+                Ok(None) => hv
+                    .handle
+                    .refresh_domains()
+                    .await
+                    .map(|all| all.into_iter().find(|d| d.uuid.eq_ignore_ascii_case(&key))),
+                other => other,
+            };
+            let now = found
+                .map_err(|e| libvirt_diag(&e, &format!("Reading VM {key:?} for import.")))?
+                .ok_or_else(|| {
+                    Diagnostic::error(
+                        format!("No VM {key:?} on hypervisor {:?}", hv.name),
+                        "Check the name or UUID (`virsh list --all --uuid --name` on the \
+                         hypervisor lists them, and so does `terraform query` with a \
+                         `list \"rack_vm\"` block) and the hypervisor.",
+                    )
+                })?;
+            let addresses = if now.active {
+                read_addresses(&hv.handle, &now.name, AddressSource::Lease).await
+            } else {
+                Some(Addresses::new())
+            };
+            Ok(result(&hv.name, &now, &Value::Null, addresses.as_ref()))
         };
-        let hv = match hypervisor(ctx, hv_name.as_deref()) {
-            Ok(h) => h,
-            Err(d) => return StateResult::failed(Value::Null, d),
-        };
-        let found = match hv.handle.domain_fresh(&key).await {
-            Ok(Some(now)) => Ok(Some(now)),
-            Ok(None) => hv
-                .handle
-                .refresh_domains()
-                .await
-                .map(|all| all.into_iter().find(|d| d.uuid.eq_ignore_ascii_case(&key))),
-            Err(e) => Err(e),
-        };
-        match found {
-            Ok(Some(now)) => {
-                let addresses = if now.active {
-                    read_addresses(&hv.handle, &now.name, AddressSource::Lease).await
-                } else {
-                    Some(Addresses::new())
-                };
-                result(&hv.name, &now, &Value::Null, addresses.as_ref())
-            }
-            Ok(None) => StateResult::failed(
-                Value::Null,
-                Diagnostic::error(
-                    format!("No VM {key:?} on hypervisor {:?}", hv.name),
-                    "Check the name or UUID (`virsh list --all --uuid --name` on the \
-                     hypervisor lists them, and so does `terraform query` with a \
-                     `list \"rack_vm\"` block) and the hypervisor.",
-                ),
-            ),
-            Err(e) => StateResult::failed(
-                Value::Null,
-                libvirt_diag(&e, &format!("Reading VM {key:?} for import.")),
-            ),
+        StateResult::or_failed(imported.await, Value::Null)
+    }
+}
+
+/// How an import ID names a VM.
+const IMPORT_USAGE: &str = "Use `<hypervisor>/<name>` or `<hypervisor>/<uuid>`, or the name or \
+                            UUID alone for the default hypervisor.";
+
+/// What an import names: the hypervisor (the default one when `None`) and the VM's name or
+/// UUID.
+fn import_key(req: &ImportRequest) -> Result<(Option<String>, String), Diagnostic> {
+    match req {
+        ImportRequest::Id(id) => {
+            let (hv, mut rest) = split_import_id(id, 1)
+                .ok_or_else(|| Diagnostic::invalid_import_id(id, IMPORT_USAGE))?;
+            Ok((hv, rest.remove(0)))
+        }
+        ImportRequest::Identity(v) => {
+            let Placement { hypervisor, name } = typed::from_value(v)?;
+            Ok((hypervisor, name.unwrap_or_default()))
         }
     }
 }

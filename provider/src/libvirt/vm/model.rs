@@ -59,14 +59,6 @@ pub fn same_seed_text(a: &str, b: &str) -> bool {
     norm(a) == norm(b)
 }
 
-pub(super) fn vm_id(hv: &str, name: &str) -> String {
-    format!("{hv}/{name}")
-}
-
-pub(super) fn identity(hv: &str, name: &str) -> Value {
-    Value::object([("hypervisor", Value::from(hv)), ("name", Value::from(name))])
-}
-
 // ---- Configuration -> core model ------------------------------------------------------
 
 pub(super) fn invalid(

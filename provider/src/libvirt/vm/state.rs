@@ -290,22 +290,17 @@ pub(super) fn state_of(
         ),
         ("wait_for_ip", wait_for_ip),
         ("uuid", Value::from(now.uuid.as_str())),
-        ("id", Value::from(vm_id(hv, &spec.name))),
+        ("id", Value::from(object_id(hv, &spec.name))),
     ]))
 }
 
+/// The result of an operation that found the VM `now`: its state over `prior` with its
+/// identity, or `prior` with the error when the VM cannot be managed by rack.
 pub(super) fn result(
     hv: &str,
     now: &DomainState,
     prior: &Value,
     addresses: Option<&Addresses>,
 ) -> StateResult {
-    match state_of(hv, now, prior, addresses) {
-        Ok(state) => StateResult {
-            state,
-            identity: Some(identity(hv, &now.name)),
-            ..StateResult::default()
-        },
-        Err(d) => StateResult::failed(prior.clone(), d),
-    }
+    object_result(hv, &now.name, state_of(hv, now, prior, addresses), prior)
 }
