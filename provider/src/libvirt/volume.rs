@@ -13,23 +13,26 @@
 use async_trait::async_trait;
 use rack_core::ByteSize;
 use rack_core::libvirt::{
-    Hypervisor, LibvirtError, PoolKind, SourceLocation, UploadSource, VolumeContent, VolumeRef,
-    VolumeSpec, VolumeSpecError, VolumeState, check_volume_name, check_volume_pool,
+    Hypervisor, LibvirtError, ObjectKind, PoolKind, SourceLocation, UploadSource, VolumeContent,
+    VolumeRef, VolumeSpec, VolumeSpecError, VolumeState, check_volume_name, check_volume_pool,
 };
+use serde::{Deserialize, Serialize};
 
 use super::shared::{
     apply_target, hypervisor, hypervisor_attribute, identity_schema, import_id_attribute,
     import_target, libvirt_diag, plan_placement, replace_on_hypervisor_change,
 };
-use crate::framework::attrs::{incomplete, obj_set, str_attr};
+use crate::config::hypervisors::NamedHypervisor;
+use crate::framework::attrs::incomplete;
 use crate::framework::plan::PlannedChange;
 use crate::framework::schema::{Attribute, Block, IdentitySchema, Schema};
+use crate::framework::typed::{self, Planned};
 use crate::framework::validate::{check, one_of};
 use crate::framework::{
     ApplyRequest, AttributePath, Context, DeleteRequest, Diagnostic, Diagnostics, ImportRequest,
     PlanRequest, ReadRequest, Resource, StateResult,
 };
-use crate::protocol::value::{Number, Value};
+use crate::protocol::value::Value;
 
 /// The resource.
 #[derive(Debug, Clone, Copy, Default)]
@@ -41,21 +44,51 @@ pub const FORMATS: &[&str] = &["qcow2", "raw"];
 /// The attributes that say what a new volume holds; at most one is set.
 pub const CONTENT_SOURCES: &[&str] = &["base_volume", "clone_of", "source_file", "source_url"];
 
-/// Every attribute that describes the content (the sources and the checksum).
-const CONTENT_ATTRIBUTES: &[&str] = &[
-    "base_volume",
-    "clone_of",
-    "source_file",
-    "source_url",
-    "sha256",
-];
+/// An attribute that may be unknown in a plan, null, or a string.
+type Text = Planned<Option<String>>;
 
-fn bytes(n: u64) -> Value {
-    Value::Number(Number::from(n))
+/// The volume's attributes, as its configuration, plan and state hold them. Each is
+/// [`Planned`]: the configuration is checked attribute by attribute as each becomes known,
+/// and the plan rules work on a plan that may leave any of them unknown.
+#[derive(Debug, PartialEq, Deserialize, Serialize)]
+struct VolumeModel {
+    hypervisor: Text,
+    pool: Text,
+    name: Text,
+    format: Text,
+    size: Text,
+    base_volume: Text,
+    clone_of: Text,
+    source_file: Text,
+    source_url: Text,
+    sha256: Text,
+    capacity: Planned<Option<u64>>,
+    allocation: Planned<Option<u64>>,
+    path: Text,
+    id: Text,
 }
 
-fn number(v: Option<&Value>) -> Option<u64> {
-    v.and_then(Value::as_number).and_then(Number::to_u64)
+impl VolumeModel {
+    /// The hypervisor it names; the default one when `None`.
+    fn hypervisor(&self) -> Option<&str> {
+        self.hypervisor.value().map(String::as_str)
+    }
+
+    /// The attributes that describe the content: the [`CONTENT_SOURCES`], then `sha256`.
+    fn content(&self) -> [(&'static str, &Text); 5] {
+        [
+            ("base_volume", &self.base_volume),
+            ("clone_of", &self.clone_of),
+            ("source_file", &self.source_file),
+            ("source_url", &self.source_url),
+            ("sha256", &self.sha256),
+        ]
+    }
+}
+
+/// Whether a value is known to be null.
+fn is_null(v: &Text) -> bool {
+    matches!(v, Planned::Known(None))
 }
 
 /// Parses `size`, with the diagnostic at the attribute.
@@ -68,17 +101,18 @@ pub fn parse_size(text: &str) -> Result<u64, Diagnostic> {
 
 /// Checks what can be checked of the configuration alone: the size, one content source
 /// at most, the checksum with (and only with) an upload, the format an overlay needs.
-fn check_config(v: &Value) -> Vec<Diagnostic> {
+fn check_config(m: &VolumeModel) -> Vec<Diagnostic> {
     let mut errs = Vec::new();
     let names = [
         (
             "name",
+            &m.name,
             check_volume_name as fn(&str) -> Result<(), VolumeSpecError>,
         ),
-        ("pool", check_volume_pool),
+        ("pool", &m.pool, check_volume_pool),
     ];
-    for (attr, check) in names {
-        if let Some(text) = str_attr(v, attr)
+    for (attr, value, check) in names {
+        if let Some(text) = value.value()
             && let Err(e) = check(text)
         {
             errs.push(
@@ -90,7 +124,7 @@ fn check_config(v: &Value) -> Vec<Diagnostic> {
             );
         }
     }
-    if let Some(size) = str_attr(v, "size") {
+    if let Some(size) = m.size.value() {
         match parse_size(size) {
             Ok(0) => errs.push(
                 Diagnostic::error(
@@ -103,10 +137,12 @@ fn check_config(v: &Value) -> Vec<Diagnostic> {
             Err(d) => errs.push(d),
         }
     }
-    let sources: Vec<&str> = CONTENT_SOURCES
+    let content = m.content();
+    let sources_known = content[..4].iter().all(|(_, v)| !v.is_unknown());
+    let sources: Vec<&str> = content[..4]
         .iter()
-        .copied()
-        .filter(|a| v.attr(a).is_some_and(|x| !x.is_null()))
+        .filter(|(_, v)| !is_null(v))
+        .map(|(a, _)| *a)
         .collect();
     if sources.len() > 1 {
         errs.push(
@@ -121,12 +157,7 @@ fn check_config(v: &Value) -> Vec<Diagnostic> {
             .at(AttributePath::attr(sources[1])),
         );
     }
-    let known = |a: &str| v.attr(a).is_some_and(|x| !x.is_unknown());
-    if sources.is_empty()
-        && known("size")
-        && v.attr("size").is_some_and(Value::is_null)
-        && CONTENT_SOURCES.iter().all(|a| known(a))
-    {
+    if sources.is_empty() && is_null(&m.size) && sources_known {
         errs.push(
             Diagnostic::error(
                 "An empty volume needs a size",
@@ -139,9 +170,9 @@ fn check_config(v: &Value) -> Vec<Diagnostic> {
     let upload = sources
         .iter()
         .any(|s| *s == "source_file" || *s == "source_url");
-    match v.attr("sha256") {
-        Some(Value::String(sum)) => {
-            if !upload && CONTENT_SOURCES.iter().all(|a| known(a)) {
+    match &m.sha256 {
+        Planned::Known(Some(sum)) => {
+            if !upload && sources_known {
                 errs.push(
                     Diagnostic::error(
                         "sha256 is for uploads",
@@ -160,7 +191,7 @@ fn check_config(v: &Value) -> Vec<Diagnostic> {
                 );
             }
         }
-        Some(Value::Null) | None if upload => errs.push(
+        Planned::Known(None) if upload => errs.push(
             Diagnostic::error(
                 "An upload needs its sha256",
                 "Set `sha256` to the SHA-256 of the image (`sha256sum FILE` prints it): rack \
@@ -170,7 +201,7 @@ fn check_config(v: &Value) -> Vec<Diagnostic> {
         ),
         _ => {}
     }
-    if let Some(url) = str_attr(v, "source_url")
+    if let Some(url) = m.source_url.value()
         && !(url.starts_with("http://") || url.starts_with("https://"))
     {
         errs.push(
@@ -181,8 +212,8 @@ fn check_config(v: &Value) -> Vec<Diagnostic> {
             .at(AttributePath::attr("source_url")),
         );
     }
-    for attr in ["base_volume", "clone_of"] {
-        if let Some(r) = str_attr(v, attr)
+    for (attr, value) in [("base_volume", &m.base_volume), ("clone_of", &m.clone_of)] {
+        if let Some(r) = value.value()
             && let Err(e) = r.parse::<VolumeRef>()
         {
             errs.push(
@@ -191,7 +222,7 @@ fn check_config(v: &Value) -> Vec<Diagnostic> {
             );
         }
     }
-    if str_attr(v, "base_volume").is_some() && str_attr(v, "format") == Some("raw") {
+    if m.base_volume.value().is_some() && m.format.value().is_some_and(|f| f == "raw") {
         errs.push(
             Diagnostic::error(
                 "A volume on a base volume is a qcow2 overlay",
@@ -204,12 +235,12 @@ fn check_config(v: &Value) -> Vec<Diagnostic> {
 }
 
 /// The planned state as core's model (all of it known).
-fn spec_of(v: &Value) -> Result<VolumeSpec, Vec<Diagnostic>> {
-    let errs = check_config(v);
+fn spec_of(m: &VolumeModel) -> Result<VolumeSpec, Vec<Diagnostic>> {
+    let errs = check_config(m);
     if !errs.is_empty() {
         return Err(errs);
     }
-    let format = match str_attr(v, "format").unwrap_or("qcow2").parse() {
+    let format = match m.format.value().map_or("qcow2", String::as_str).parse() {
         Ok(f) => f,
         Err(e) => {
             return Err(vec![
@@ -218,32 +249,33 @@ fn spec_of(v: &Value) -> Result<VolumeSpec, Vec<Diagnostic>> {
             ]);
         }
     };
-    let reference = |attr: &str| str_attr(v, attr).and_then(|r| r.parse::<VolumeRef>().ok());
-    let sha256 = str_attr(v, "sha256").unwrap_or_default().to_string();
-    let content = if let Some(r) = reference("base_volume") {
+    let reference = |v: &Text| v.value().and_then(|r| r.parse::<VolumeRef>().ok());
+    let upload = |location| {
+        VolumeContent::Upload(UploadSource {
+            location,
+            sha256: m.sha256.value().cloned().unwrap_or_default(),
+        })
+    };
+    let content = if let Some(r) = reference(&m.base_volume) {
         VolumeContent::Backing(r)
-    } else if let Some(r) = reference("clone_of") {
+    } else if let Some(r) = reference(&m.clone_of) {
         VolumeContent::CloneOf(r)
-    } else if let Some(f) = str_attr(v, "source_file") {
-        VolumeContent::Upload(UploadSource {
-            location: SourceLocation::File(f.into()),
-            sha256,
-        })
-    } else if let Some(u) = str_attr(v, "source_url") {
-        VolumeContent::Upload(UploadSource {
-            location: SourceLocation::Url(u.to_string()),
-            sha256,
-        })
+    } else if let Some(f) = m.source_file.value() {
+        upload(SourceLocation::File(f.into()))
+    } else if let Some(u) = m.source_url.value() {
+        upload(SourceLocation::Url(u.clone()))
     } else {
         VolumeContent::Empty
     };
-    let capacity = match str_attr(v, "size") {
-        Some(s) => Some(parse_size(s).map_err(|d| vec![d])?),
-        None => None,
-    };
+    let capacity = m
+        .size
+        .value()
+        .map(|s| parse_size(s))
+        .transpose()
+        .map_err(|d| vec![d])?;
     let spec = VolumeSpec {
-        pool: str_attr(v, "pool").unwrap_or_default().to_string(),
-        name: str_attr(v, "name").unwrap_or_default().to_string(),
+        pool: m.pool.value().cloned().unwrap_or_default(),
+        name: m.name.value().cloned().unwrap_or_default(),
         format,
         capacity,
         content,
@@ -269,7 +301,19 @@ fn spec_of(v: &Value) -> Result<VolumeSpec, Vec<Diagnostic>> {
     Ok(spec)
 }
 
-fn volume_id(hv: &str, pool: &str, name: &str) -> String {
+/// What create and update start from: the model and core's model of the plan, and the
+/// hypervisor it names.
+fn planned_volume(
+    ctx: &Context,
+    planned: &Value,
+) -> Result<(VolumeModel, VolumeSpec, NamedHypervisor), Diagnostics> {
+    let m: VolumeModel = typed::from_value(planned)?;
+    let (spec, hv) = apply_target(ctx, m.hypervisor(), spec_of(&m), "volume")?;
+    Ok((m, spec, hv))
+}
+
+/// The import ID of a volume: `<hypervisor>/<pool>/<name>`.
+pub fn volume_id(hv: &str, pool: &str, name: &str) -> String {
     format!("{hv}/{pool}/{name}")
 }
 
@@ -306,47 +350,155 @@ async fn reference_of(hv: &Hypervisor, own: &str, path: &str) -> Option<String> 
 
 /// The state for a volume as libvirt holds it, keeping `prior`'s spelling of the size and
 /// base, and its content attributes (which libvirt cannot tell, but the base).
-async fn state_of(hv_name: &str, hv: &Hypervisor, now: &VolumeState, prior: &Value) -> Value {
-    let size = match str_attr(prior, "size") {
-        Some(s) if parse_size(s).ok() == Some(now.capacity) => Value::from(s),
-        _ => Value::from(ByteSize(now.capacity).to_string()),
+async fn state_of(
+    hv: &NamedHypervisor,
+    now: &VolumeState,
+    prior: Option<&VolumeModel>,
+) -> Result<Value, Diagnostic> {
+    let size = match prior.and_then(|p| p.size.value()) {
+        Some(s) if parse_size(s).ok() == Some(now.capacity) => s.clone(),
+        _ => ByteSize(now.capacity).to_string(),
     };
-    let base = match &now.backing {
-        None => Value::Null,
-        Some(b) => match reference_of(hv, &now.pool, &b.path).await {
-            Some(found) => match str_attr(prior, "base_volume") {
-                Some(p) if same_ref(p, &found, &now.pool) => Value::from(p),
-                _ => Value::from(found),
-            },
+    let keep =
+        |attr: fn(&VolumeModel) -> &Text| prior.map_or(Planned::Known(None), |p| attr(p).clone());
+    let base_volume = match &now.backing {
+        None => Planned::Known(None),
+        Some(b) => match reference_of(&hv.handle, &now.pool, &b.path).await {
+            Some(found) => Planned::Known(Some(match prior.and_then(|p| p.base_volume.value()) {
+                Some(p) if same_ref(p, &found, &now.pool) => p.clone(),
+                _ => found,
+            })),
             // Outside every pool rack can see: keep what was configured.
-            None => prior.attr("base_volume").cloned().unwrap_or(Value::Null),
+            None => keep(|p| &p.base_volume),
         },
     };
-    let keep = |attr: &str| prior.attr(attr).cloned().unwrap_or(Value::Null);
-    let format = now.format.clone().unwrap_or_else(|| "raw".to_string());
-    Value::object([
-        ("id", Value::from(volume_id(hv_name, &now.pool, &now.name))),
-        ("hypervisor", Value::from(hv_name)),
-        ("pool", Value::from(now.pool.as_str())),
-        ("name", Value::from(now.name.as_str())),
-        ("format", Value::from(format)),
-        ("size", size),
-        ("capacity", bytes(now.capacity)),
-        ("allocation", bytes(now.allocation)),
-        ("path", Value::from(now.path.as_str())),
-        ("base_volume", base),
-        ("clone_of", keep("clone_of")),
-        ("source_file", keep("source_file")),
-        ("source_url", keep("source_url")),
-        ("sha256", keep("sha256")),
-    ])
+    let model = VolumeModel {
+        hypervisor: Some(hv.name.clone()).into(),
+        pool: Some(now.pool.clone()).into(),
+        name: Some(now.name.clone()).into(),
+        format: Some(now.format.clone().unwrap_or_else(|| "raw".to_string())).into(),
+        size: Some(size).into(),
+        base_volume,
+        clone_of: keep(|p| &p.clone_of),
+        source_file: keep(|p| &p.source_file),
+        source_url: keep(|p| &p.source_url),
+        sha256: keep(|p| &p.sha256),
+        capacity: Some(now.capacity).into(),
+        allocation: Some(now.allocation).into(),
+        path: Some(now.path.clone()).into(),
+        id: Some(volume_id(&hv.name, &now.pool, &now.name)).into(),
+    };
+    typed::to_value(&model, &Volume.schema().value_type())
 }
 
-async fn result(hv_name: &str, hv: &Hypervisor, now: &VolumeState, prior: &Value) -> StateResult {
-    StateResult {
-        state: state_of(hv_name, hv, now, prior).await,
-        identity: Some(identity(hv_name, &now.pool, &now.name)),
+/// The result of an operation that found volume `now`: its state (see [`state_of`]) and
+/// identity.
+async fn result(
+    hv: &NamedHypervisor,
+    now: &VolumeState,
+    prior: Option<&VolumeModel>,
+) -> Result<StateResult, Diagnostics> {
+    Ok(StateResult {
+        state: state_of(hv, now, prior).await?,
+        identity: Some(identity(&hv.name, &now.pool, &now.name)),
         ..StateResult::default()
+    })
+}
+
+/// Creates the volume `spec` describes, planned as `m`; a failure says `hint`.
+async fn make(
+    hv: &NamedHypervisor,
+    spec: &VolumeSpec,
+    m: &VolumeModel,
+    hint: &str,
+) -> Result<StateResult, Diagnostics> {
+    let now = hv
+        .handle
+        .create_volume(spec)
+        .await
+        .map_err(|e| volume_diag(&e, hint))?;
+    result(hv, &now, Some(m)).await
+}
+
+/// Grows the volume to the planned size, or, when the plan keeps the size as it is, reads
+/// it afresh; a volume that is gone is [`LibvirtError::NotFound`].
+async fn resize(hv: &Hypervisor, spec: &VolumeSpec) -> Result<VolumeState, LibvirtError> {
+    let (pool, name) = (&spec.pool, &spec.name);
+    match spec.capacity {
+        Some(capacity) => hv.resize_volume(pool, name, capacity).await,
+        None => hv
+            .volume_fresh(pool, name)
+            .await?
+            .ok_or_else(|| LibvirtError::NotFound {
+                uri: hv.uri().to_string(),
+                kind: ObjectKind::Volume,
+                name: format!("{pool}/{name}"),
+            }),
+    }
+}
+
+/// The plan rules for a change of an existing volume, `was` its prior state: content
+/// changes replace it or adopt it, the size only grows, and what libvirt reports anew is
+/// unknown.
+fn plan_change(m: &mut VolumeModel, was: &VolumeModel, plan: &mut PlannedChange) {
+    // Content: a change from one value to another replaces; values set where none
+    // were recorded adopt the volume.
+    let own = m.pool.value().cloned().unwrap_or_default();
+    let recorded = was.content().iter().any(|(_, v)| !is_null(v));
+    for ((attr, before), (_, after)) in was.content().into_iter().zip(m.content()) {
+        let same = match (before, after) {
+            (Planned::Known(Some(a)), Planned::Known(Some(b))) if attr == "sha256" => {
+                a.eq_ignore_ascii_case(b)
+            }
+            (Planned::Known(Some(a)), Planned::Known(Some(b)))
+                if attr == "base_volume" || attr == "clone_of" =>
+            {
+                same_ref(a, b, &own)
+            }
+            _ => before == after,
+        };
+        let adopted = is_null(before) && !recorded && attr != "base_volume";
+        if !same && !adopted && !after.is_unknown() {
+            plan.requires_replace.push(AttributePath::attr(attr));
+        }
+    }
+    if !plan.requires_replace.is_empty() {
+        m.path = Planned::Unknown;
+        m.allocation = Planned::Unknown;
+        if m.size.is_unknown() {
+            m.capacity = Planned::Unknown;
+        }
+        return;
+    }
+    // In place: the size may only grow; an omitted size stays as it is.
+    if m.size.is_unknown() {
+        m.size = was.size.clone();
+        m.capacity = was.capacity.clone();
+    }
+    if let (Some(&have), Some(Ok(want))) =
+        (was.capacity.value(), m.size.value().map(|s| parse_size(s)))
+        && want < have
+    {
+        plan.diags.push(
+            Diagnostic::error(
+                format!(
+                    "Shrinking volume {own}/{} is refused",
+                    m.name.value().map_or("", String::as_str)
+                ),
+                format!(
+                    "The volume is {} ({have} bytes); size asks for {} ({want} bytes). \
+                     Shrinking would cut off the end of the guest's disk. Keep size at \
+                     least {}, or replace the volume (`terraform apply -replace`).",
+                    ByteSize(have),
+                    ByteSize(want),
+                    ByteSize(have)
+                ),
+            )
+            .at(AttributePath::attr("size")),
+        );
+    }
+    if *m != *was {
+        m.allocation = Planned::Unknown;
     }
 }
 
@@ -502,260 +654,148 @@ impl Resource for Volume {
     }
 
     async fn validate(&self, config: &Value, diags: &mut Diagnostics) {
-        for e in check_config(config) {
-            diags.push(e);
+        match typed::from_value::<VolumeModel>(config) {
+            Ok(m) => {
+                for e in check_config(&m) {
+                    diags.push(e);
+                }
+            }
+            Err(d) => diags.push(d),
         }
     }
 
     async fn modify_plan(&self, ctx: &Context, req: PlanRequest<'_>, plan: &mut PlannedChange) {
         let prior = req.prior;
         plan_placement(ctx, &mut plan.planned, &["pool", "name"]);
+        let mut m: VolumeModel = match typed::from_value(&plan.planned) {
+            Ok(m) => m,
+            Err(d) => {
+                plan.diags.push(d);
+                return;
+            }
+        };
         // The capacity follows a known size.
-        if let Some(Ok(n)) = str_attr(&plan.planned, "size").map(parse_size) {
-            obj_set(&mut plan.planned, "capacity", bytes(n));
+        if let Some(Ok(n)) = m.size.value().map(|s| parse_size(s)) {
+            m.capacity = Some(n).into();
         }
-        if prior.is_null() {
-            return;
-        }
-        replace_on_hypervisor_change(prior, plan);
-        // Content: a change from one value to another replaces; values set where none
-        // were recorded adopt the volume.
-        let own = str_attr(&plan.planned, "pool")
-            .unwrap_or_default()
-            .to_string();
-        let recorded = CONTENT_ATTRIBUTES
-            .iter()
-            .any(|a| prior.attr(a).is_some_and(|v| !v.is_null()));
-        for attr in CONTENT_ATTRIBUTES {
-            let (Some(was), Some(now)) = (prior.attr(attr), plan.planned.attr(attr)) else {
-                continue;
-            };
-            let same = match (was.as_str(), now.as_str()) {
-                (Some(a), Some(b)) if *attr == "sha256" => a.eq_ignore_ascii_case(b),
-                (Some(a), Some(b)) if *attr == "base_volume" || *attr == "clone_of" => {
-                    same_ref(a, b, &own)
-                }
-                _ => was == now,
-            };
-            let adopted = was.is_null() && !recorded && *attr != "base_volume";
-            if !same && !adopted && !now.is_unknown() {
-                plan.requires_replace.push(AttributePath::attr(*attr));
+        if !prior.is_null() {
+            replace_on_hypervisor_change(prior, plan);
+            match typed::from_value(prior) {
+                Ok(was) => plan_change(&mut m, &was, plan),
+                Err(d) => plan.diags.push(d),
             }
         }
-        let replaced = !plan.requires_replace.is_empty();
-        if replaced {
-            for attr in ["path", "allocation"] {
-                obj_set(&mut plan.planned, attr, Value::Unknown);
-            }
-            if plan.planned.attr("size").is_some_and(Value::is_unknown) {
-                obj_set(&mut plan.planned, "capacity", Value::Unknown);
-            }
-            return;
-        }
-        // In place: the size may only grow; an omitted size stays as it is.
-        if plan.planned.attr("size").is_some_and(Value::is_unknown) {
-            for attr in ["size", "capacity"] {
-                if let Some(v) = prior.attr(attr) {
-                    obj_set(&mut plan.planned, attr, v.clone());
-                }
-            }
-        }
-        if let (Some(was), Some(Ok(want))) = (
-            number(prior.attr("capacity")),
-            str_attr(&plan.planned, "size").map(parse_size),
-        ) && want < was
-        {
-            plan.diags.push(
-                Diagnostic::error(
-                    format!(
-                        "Shrinking volume {own}/{} is refused",
-                        str_attr(&plan.planned, "name").unwrap_or_default()
-                    ),
-                    format!(
-                        "The volume is {} ({was} bytes); size asks for {} ({want} bytes). \
-                         Shrinking would cut off the end of the guest's disk. Keep size at \
-                         least {}, or replace the volume (`terraform apply -replace`).",
-                        ByteSize(was),
-                        ByteSize(want),
-                        ByteSize(was)
-                    ),
-                )
-                .at(AttributePath::attr("size")),
-            );
-        }
-        if plan.planned != *prior {
-            obj_set(&mut plan.planned, "allocation", Value::Unknown);
+        match typed::to_value(&m, &self.schema().value_type()) {
+            Ok(planned) => plan.planned = planned,
+            Err(d) => plan.diags.push(d),
         }
     }
 
     async fn create(&self, ctx: &Context, req: ApplyRequest) -> StateResult {
         let planned = req.planned;
-        let (spec, hv) = match apply_target(
-            ctx,
-            str_attr(&planned, "hypervisor"),
-            spec_of(&planned),
-            "volume",
-        ) {
-            Ok(t) => t,
-            Err(d) => return StateResult::failed(Value::Null, d),
+        let created = async {
+            let (m, spec, hv) = planned_volume(ctx, &planned)?;
+            let hint = format!(
+                "Creating volume {}/{} on hypervisor {:?}.",
+                spec.pool, spec.name, hv.name
+            );
+            make(&hv, &spec, &m, &hint).await
         };
-        match hv.handle.create_volume(&spec).await {
-            Ok(now) => result(&hv.name, &hv.handle, &now, &planned).await,
-            Err(e) => StateResult::failed(
-                Value::Null,
-                volume_diag(
-                    &e,
-                    &format!(
-                        "Creating volume {}/{} on hypervisor {:?}.",
-                        spec.pool, spec.name, hv.name
-                    ),
-                ),
-            ),
-        }
+        StateResult::or_failed(created.await, Value::Null)
     }
 
     async fn read(&self, ctx: &Context, req: ReadRequest) -> StateResult {
         let state = req.state;
-        let (Some(pool), Some(name)) = (str_attr(&state, "pool"), str_attr(&state, "name")) else {
-            return StateResult::failed(state.clone(), incomplete(Vec::new(), "volume"));
-        };
-        let hv = match hypervisor(ctx, str_attr(&state, "hypervisor")) {
-            Ok(h) => h,
-            Err(d) => return StateResult::failed(state, d),
-        };
-        match hv.handle.volume(pool, name).await {
-            Ok(Some(now)) => result(&hv.name, &hv.handle, &now, &state).await,
-            Ok(None) => StateResult::default(),
-            // The pool is gone: so is the volume.
-            Err(LibvirtError::NotFound { .. }) => StateResult::default(),
-            Err(e) => {
-                let d = volume_diag(
+        let refreshed = async {
+            let m: VolumeModel = typed::from_value(&state)?;
+            let (Some(pool), Some(name)) = (m.pool.value(), m.name.value()) else {
+                return Err(incomplete(Vec::new(), "volume"));
+            };
+            let hv = hypervisor(ctx, m.hypervisor())?;
+            match hv.handle.volume(pool, name).await {
+                Ok(Some(now)) => result(&hv, &now, Some(&m)).await,
+                // Gone, or its pool is gone and the volume with it.
+                Ok(None) | Err(LibvirtError::NotFound { .. }) => Ok(StateResult::default()),
+                Err(e) => Err(volume_diag(
                     &e,
                     &format!("Reading volume {pool}/{name} on hypervisor {:?}.", hv.name),
-                );
-                StateResult::failed(state, d)
+                )
+                .into()),
             }
-        }
+        };
+        let refreshed = refreshed.await;
+        StateResult::or_failed(refreshed, state)
     }
 
     async fn update(&self, ctx: &Context, req: ApplyRequest) -> StateResult {
         let (prior, planned) = (req.prior, req.planned);
-        let (spec, hv) = match apply_target(
-            ctx,
-            str_attr(&planned, "hypervisor"),
-            spec_of(&planned),
-            "volume",
-        ) {
-            Ok(t) => t,
-            Err(d) => return StateResult::failed(prior, d),
-        };
-        let hint = format!(
-            "Updating volume {}/{} on hypervisor {:?}.",
-            spec.pool, spec.name, hv.name
-        );
-        let resized = match spec.capacity {
-            Some(capacity) => {
-                hv.handle
-                    .resize_volume(&spec.pool, &spec.name, capacity)
-                    .await
+        let updated = async {
+            let (m, spec, hv) = planned_volume(ctx, &planned)?;
+            let hint = format!(
+                "Updating volume {}/{} on hypervisor {:?}.",
+                spec.pool, spec.name, hv.name
+            );
+            match resize(&hv.handle, &spec).await {
+                Ok(now) => result(&hv, &now, Some(&m)).await,
+                // Deleted by someone else since the refresh: make it again; if that fails,
+                // the volume is gone.
+                Err(LibvirtError::NotFound { .. }) => Ok(StateResult::or_failed(
+                    make(&hv, &spec, &m, &hint).await,
+                    Value::Null,
+                )),
+                Err(e) => Err(volume_diag(&e, &hint).into()),
             }
-            None => match hv.handle.volume_fresh(&spec.pool, &spec.name).await {
-                Ok(Some(v)) => Ok(v),
-                Ok(None) => Err(LibvirtError::NotFound {
-                    uri: hv.handle.uri().to_string(),
-                    kind: rack_core::libvirt::ObjectKind::Volume,
-                    name: format!("{}/{}", spec.pool, spec.name),
-                }),
-                Err(e) => Err(e),
-            },
         };
-        match resized {
-            Ok(now) => result(&hv.name, &hv.handle, &now, &planned).await,
-            // Deleted by someone else since the refresh: make it again.
-            Err(LibvirtError::NotFound { .. }) => match hv.handle.create_volume(&spec).await {
-                Ok(now) => result(&hv.name, &hv.handle, &now, &planned).await,
-                Err(e) => StateResult::failed(Value::Null, volume_diag(&e, &hint)),
-            },
-            Err(e) => StateResult::failed(prior, volume_diag(&e, &hint)),
-        }
+        StateResult::or_failed(updated.await, prior)
     }
 
     async fn delete(&self, ctx: &Context, req: DeleteRequest) -> Diagnostics {
-        let prior = req.prior;
-        let mut diags = Diagnostics::new();
-        let (Some(pool), Some(name)) = (str_attr(&prior, "pool"), str_attr(&prior, "name")) else {
-            return diags;
+        let deleted = async {
+            let m: VolumeModel = typed::from_value(&req.prior)?;
+            let (Some(pool), Some(name)) = (m.pool.value(), m.name.value()) else {
+                return Ok(());
+            };
+            let hv = hypervisor(ctx, m.hypervisor())?;
+            hv.handle.delete_volume(pool, name).await.map_err(|e| {
+                volume_diag(
+                    &e,
+                    &format!(
+                        "Deleting volume {pool}/{name} on hypervisor {:?}. Check that no guest \
+                         uses it and no overlay is based on it.",
+                        hv.name
+                    ),
+                )
+            })?;
+            Ok::<(), Diagnostic>(())
         };
-        let hv = match hypervisor(ctx, str_attr(&prior, "hypervisor")) {
-            Ok(h) => h,
-            Err(d) => {
-                diags.push(d);
-                return diags;
-            }
-        };
-        if let Err(e) = hv.handle.delete_volume(pool, name).await {
-            diags.push(volume_diag(
-                &e,
-                &format!(
-                    "Deleting volume {pool}/{name} on hypervisor {:?}. Check that no guest \
-                     uses it and no overlay is based on it.",
-                    hv.name
-                ),
-            ));
+        match deleted.await {
+            Ok(()) => Diagnostics::new(),
+            Err(d) => d.into(),
         }
-        diags
     }
 
     async fn import(&self, ctx: &Context, req: ImportRequest) -> StateResult {
-        let (hv, pool, name) = match import_target(ctx, &req, &["pool", "name"]) {
-            Ok((hv, names)) => {
-                let mut names = names.into_iter();
-                let pool = names.next().unwrap_or_default();
-                (hv, pool, names.next().unwrap_or_default())
-            }
-            Err(d) => return StateResult::failed(Value::Null, d),
+        let imported = async {
+            let (hv, names) = import_target(ctx, &req, &["pool", "name"])?;
+            let mut names = names.into_iter();
+            let pool = names.next().unwrap_or_default();
+            let name = names.next().unwrap_or_default();
+            let now = hv
+                .handle
+                .volume_fresh(&pool, &name)
+                .await
+                .map_err(|e| volume_diag(&e, &format!("Reading volume {pool}/{name} for import.")))?
+                .ok_or_else(|| {
+                    Diagnostic::error(
+                        format!("No volume {pool}/{name} on hypervisor {:?}", hv.name),
+                        "Check the pool and volume names (`virsh vol-list POOL` on the \
+                         hypervisor lists them) and the hypervisor.",
+                    )
+                })?;
+            result(&hv, &now, None).await
         };
-        match hv.handle.volume_fresh(&pool, &name).await {
-            Ok(Some(now)) => result(&hv.name, &hv.handle, &now, &Value::Null).await,
-            Ok(None) => StateResult::failed(
-                Value::Null,
-                Diagnostic::error(
-                    format!("No volume {pool}/{name} on hypervisor {:?}", hv.name),
-                    "Check the pool and volume names (`virsh vol-list POOL` on the hypervisor \
-                     lists them) and the hypervisor.",
-                ),
-            ),
-            Err(e) => StateResult::failed(
-                Value::Null,
-                volume_diag(&e, &format!("Reading volume {pool}/{name} for import.")),
-            ),
-        }
+        StateResult::or_failed(imported.await, Value::Null)
     }
-}
-
-/// What the `rack_volume` data source and the resource share: a volume as read-only
-/// attributes.
-pub fn data_value(hv_name: &str, now: &VolumeState) -> Value {
-    Value::object([
-        ("id", Value::from(volume_id(hv_name, &now.pool, &now.name))),
-        ("hypervisor", Value::from(hv_name)),
-        ("pool", Value::from(now.pool.as_str())),
-        ("name", Value::from(now.name.as_str())),
-        (
-            "format",
-            Value::from(now.format.clone().unwrap_or_else(|| "raw".to_string())),
-        ),
-        ("size", Value::from(ByteSize(now.capacity).to_string())),
-        ("capacity", bytes(now.capacity)),
-        ("allocation", bytes(now.allocation)),
-        ("path", Value::from(now.path.as_str())),
-        (
-            "backing_file",
-            now.backing
-                .as_ref()
-                .map_or(Value::Null, |b| Value::from(b.path.as_str())),
-        ),
-    ])
 }
 
 #[cfg(test)]
@@ -774,11 +814,19 @@ mod tests {
             ("source_url", Value::Null),
             ("sha256", Value::Null),
         ];
+        for attr in ["hypervisor", "capacity", "allocation", "path", "id"] {
+            base.push((attr, Value::Null));
+        }
         for (k, v) in pairs {
             base.retain(|(n, _)| *n != k);
             base.push((k, v));
         }
         Value::object(base)
+    }
+
+    /// A configuration as core's volume model.
+    fn spec_of_value(v: &Value) -> Result<VolumeSpec, Vec<Diagnostic>> {
+        spec_of(&typed::from_value(v).map_err(|d| vec![d])?)
     }
 
     fn paths(errs: &[Diagnostic]) -> Vec<String> {
@@ -791,10 +839,10 @@ mod tests {
 
     #[test]
     fn configuration_becomes_the_model() {
-        let spec = spec_of(&config(vec![])).unwrap();
+        let spec = spec_of_value(&config(vec![])).unwrap();
         assert_eq!(spec.capacity, Some(20 << 30));
         assert_eq!(spec.content, VolumeContent::Empty);
-        let spec = spec_of(&config(vec![
+        let spec = spec_of_value(&config(vec![
             ("size", Value::Null),
             ("base_volume", Value::from("golden/debian.qcow2")),
         ]))
@@ -803,7 +851,7 @@ mod tests {
         assert!(
             matches!(spec.content, VolumeContent::Backing(ref r) if r.pool.as_deref() == Some("golden"))
         );
-        let spec = spec_of(&config(vec![
+        let spec = spec_of_value(&config(vec![
             ("format", Value::from("raw")),
             ("source_url", Value::from("https://images.example/d.raw")),
             ("sha256", Value::from(SUM)),
@@ -864,7 +912,7 @@ mod tests {
             (config(vec![("name", Value::from("a/b"))]), "name"),
         ];
         for (c, path) in cases {
-            let errs = spec_of(&c).unwrap_err();
+            let errs = spec_of_value(&c).unwrap_err();
             assert!(paths(&errs).contains(&path.to_string()), "{path}: {errs:?}");
         }
     }
@@ -874,27 +922,5 @@ mod tests {
         assert!(same_ref("base", "images/base", "images"));
         assert!(!same_ref("base", "golden/base", "images"));
         assert!(same_ref("golden/base", "golden/base", "images"));
-    }
-
-    #[test]
-    fn data_value_names_the_backing_file() {
-        let now = VolumeState {
-            pool: "p".into(),
-            name: "v".into(),
-            key: "/p/v".into(),
-            path: "/p/v".into(),
-            format: Some("qcow2".into()),
-            capacity: 1 << 30,
-            allocation: 4096,
-            backing: Some(rack_core::libvirt::BackingStore {
-                path: "/p/base".into(),
-                format: Some("qcow2".into()),
-            }),
-            xml: String::new(),
-        };
-        let v = data_value("kvm1", &now);
-        assert_eq!(v.attr("size"), Some(&Value::from("1GiB")));
-        assert_eq!(v.attr("backing_file"), Some(&Value::from("/p/base")));
-        assert_eq!(v.attr("id"), Some(&Value::from("kvm1/p/v")));
     }
 }

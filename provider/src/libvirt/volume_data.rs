@@ -1,12 +1,15 @@
 //! `rack_volume` data source: one storage volume as libvirt holds it, read fresh.
 
 use async_trait::async_trait;
+use rack_core::ByteSize;
+use rack_core::libvirt::VolumeState;
+use serde::{Deserialize, Serialize};
 
 use super::shared::{HYPERVISOR_DESCRIPTION, hypervisor, libvirt_diag};
-use super::volume::data_value;
-use crate::framework::attrs::str_attr;
+use super::volume::volume_id;
 use crate::framework::schema::{Attribute, Block, Schema};
-use crate::framework::{AttributePath, Context, DataSource, Diagnostic, Diagnostics};
+use crate::framework::typed::{self, Planned};
+use crate::framework::{AttributePath, Context, DataSource, Diagnostic, Diagnostics, data_answer};
 use crate::protocol::value::Value;
 
 /// The data source.
@@ -63,43 +66,105 @@ impl DataSource for VolumeData {
     }
 
     async fn read(&self, ctx: &Context, config: Value) -> (Value, Diagnostics) {
-        let mut diags = Diagnostics::new();
-        let (Some(pool), Some(name)) = (str_attr(&config, "pool"), str_attr(&config, "name"))
-        else {
-            diags.error_at(
-                AttributePath::attr("name"),
-                "Unknown volume",
-                "The pool and volume names must be known when the data source is read.",
-            );
-            return (Value::Null, diags);
-        };
-        let hv = match hypervisor(ctx, str_attr(&config, "hypervisor")) {
-            Ok(h) => h,
-            Err(d) => {
-                diags.push(d);
-                return (Value::Null, diags);
-            }
-        };
-        match hv.handle.volume_fresh(pool, name).await {
-            Ok(Some(now)) => (data_value(&hv.name, &now), diags),
-            Ok(None) => {
-                diags.push(
+        let read = async {
+            let wanted: VolumeWanted = typed::from_value(&config)?;
+            let (Some(pool), Some(name)) = (wanted.pool.value(), wanted.name.value()) else {
+                return Err(Diagnostic::error(
+                    "Unknown volume",
+                    "The pool and volume names must be known when the data source is read.",
+                )
+                .at(AttributePath::attr("name"))
+                .into());
+            };
+            let hv = hypervisor(ctx, wanted.hypervisor.value().map(String::as_str))?;
+            let now = hv
+                .handle
+                .volume_fresh(pool, name)
+                .await
+                .map_err(|e| {
+                    libvirt_diag(
+                        &e,
+                        &format!("Reading volume {pool}/{name} on hypervisor {:?}.", hv.name),
+                    )
+                })?
+                .ok_or_else(|| {
                     Diagnostic::error(
                         format!("No volume {pool}/{name} on hypervisor {:?}", hv.name),
                         "Check the pool and volume names (`virsh vol-list POOL` on the \
                          hypervisor lists them) and the hypervisor.",
                     )
-                    .at(AttributePath::attr("name")),
-                );
-                (Value::Null, diags)
-            }
-            Err(e) => {
-                diags.push(libvirt_diag(
-                    &e,
-                    &format!("Reading volume {pool}/{name} on hypervisor {:?}.", hv.name),
-                ));
-                (Value::Null, diags)
-            }
-        }
+                    .at(AttributePath::attr("name"))
+                })?;
+            Ok(data_value(&hv.name, &now)?)
+        };
+        data_answer(read.await)
+    }
+}
+
+/// The volume the configuration names. A name not known yet is refused; an unknown
+/// hypervisor reads as the default one.
+#[derive(Debug, Deserialize)]
+struct VolumeWanted {
+    hypervisor: Planned<Option<String>>,
+    pool: Planned<Option<String>>,
+    name: Planned<Option<String>>,
+}
+
+/// What the data source answers: the volume as libvirt holds it.
+#[derive(Debug, Serialize)]
+struct VolumeFound {
+    id: String,
+    hypervisor: String,
+    pool: String,
+    name: String,
+    format: String,
+    size: String,
+    capacity: u64,
+    allocation: u64,
+    path: String,
+    backing_file: Option<String>,
+}
+
+/// A volume as the data source's attributes.
+fn data_value(hv_name: &str, now: &VolumeState) -> Result<Value, Diagnostic> {
+    let found = VolumeFound {
+        id: volume_id(hv_name, &now.pool, &now.name),
+        hypervisor: hv_name.to_owned(),
+        pool: now.pool.clone(),
+        name: now.name.clone(),
+        format: now.format.clone().unwrap_or_else(|| "raw".to_string()),
+        size: ByteSize(now.capacity).to_string(),
+        capacity: now.capacity,
+        allocation: now.allocation,
+        path: now.path.clone(),
+        backing_file: now.backing.as_ref().map(|b| b.path.clone()),
+    };
+    typed::to_value(&found, &VolumeData.schema().value_type())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_value_names_the_backing_file() {
+        let now = VolumeState {
+            pool: "p".into(),
+            name: "v".into(),
+            key: "/p/v".into(),
+            path: "/p/v".into(),
+            format: Some("qcow2".into()),
+            capacity: 1 << 30,
+            allocation: 4096,
+            backing: Some(rack_core::libvirt::BackingStore {
+                path: "/p/base".into(),
+                format: Some("qcow2".into()),
+            }),
+            xml: String::new(),
+        };
+        let v = data_value("kvm1", &now).unwrap();
+        assert_eq!(v.attr("size"), Some(&Value::from("1GiB")));
+        assert_eq!(v.attr("backing_file"), Some(&Value::from("/p/base")));
+        assert_eq!(v.attr("id"), Some(&Value::from("kvm1/p/v")));
     }
 }
