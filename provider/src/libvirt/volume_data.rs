@@ -16,6 +16,15 @@ use crate::protocol::value::Value;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct VolumeData;
 
+/// The volume the configuration names. A name not known yet is refused; an unknown
+/// hypervisor reads as the default one.
+#[derive(Debug, Deserialize)]
+struct VolumeWanted {
+    hypervisor: Planned<Option<String>>,
+    pool: Planned<Option<String>>,
+    name: Planned<Option<String>>,
+}
+
 #[async_trait]
 impl DataSource for VolumeData {
     fn type_name(&self) -> &'static str {
@@ -99,15 +108,6 @@ impl DataSource for VolumeData {
         };
         data_answer(read.await)
     }
-}
-
-/// The volume the configuration names. A name not known yet is refused; an unknown
-/// hypervisor reads as the default one.
-#[derive(Debug, Deserialize)]
-struct VolumeWanted {
-    hypervisor: Planned<Option<String>>,
-    pool: Planned<Option<String>>,
-    name: Planned<Option<String>>,
 }
 
 /// What the data source answers: the volume as libvirt holds it.
