@@ -16,15 +16,6 @@ use crate::protocol::value::Value;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct VolumeData;
 
-/// The volume the configuration names. A name not known yet is refused; an unknown
-/// hypervisor reads as the default one.
-#[derive(Debug, Deserialize)]
-struct VolumeWanted {
-    hypervisor: Planned<Option<String>>,
-    pool: Planned<Option<String>>,
-    name: Planned<Option<String>>,
-}
-
 #[async_trait]
 impl DataSource for VolumeData {
     fn type_name(&self) -> &'static str {
@@ -110,19 +101,13 @@ impl DataSource for VolumeData {
     }
 }
 
-/// What the data source answers: the volume as libvirt holds it.
-#[derive(Debug, Serialize)]
-struct VolumeFound {
-    id: String,
-    hypervisor: String,
-    pool: String,
-    name: String,
-    format: String,
-    size: String,
-    capacity: u64,
-    allocation: u64,
-    path: String,
-    backing_file: Option<String>,
+/// The volume the configuration names. A name not known yet is refused; an unknown
+/// hypervisor reads as the default one.
+#[derive(Debug, Deserialize)]
+struct VolumeWanted {
+    hypervisor: Planned<Option<String>>,
+    pool: Planned<Option<String>>,
+    name: Planned<Option<String>>,
 }
 
 /// A volume as the data source's attributes.
@@ -140,6 +125,21 @@ fn data_value(hv_name: &str, now: &VolumeState) -> Result<Value, Diagnostic> {
         backing_file: now.backing.as_ref().map(|b| b.path.clone()),
     };
     typed::to_value(&found, &VolumeData.schema().value_type())
+}
+
+/// What the data source answers: the volume as libvirt holds it.
+#[derive(Debug, Serialize)]
+struct VolumeFound {
+    id: String,
+    hypervisor: String,
+    pool: String,
+    name: String,
+    format: String,
+    size: String,
+    capacity: u64,
+    allocation: u64,
+    path: String,
+    backing_file: Option<String>,
 }
 
 #[cfg(test)]
