@@ -94,3 +94,18 @@ pub fn pxe_lease(mac: &str, ip: &str, hostname: &str, more_options: &str) -> Str
 "#
     )
 }
+
+/// Runs udhcpc for `mac` (asking for option 67) and checks that it got `ip` with the
+/// boot settings [`pxe_lease`] writes; returns the lease for further checks.
+pub fn assert_pxe_boot(kea: &Kea, mac: &str, ip: &str) -> rack_lab::udhcpc::DhcpLease {
+    let lease = kea.udhcpc(mac, &[67]).expect("udhcpc gets the reservation");
+    assert_eq!(lease.ip, ip, "{lease:?}");
+    assert_eq!(lease.siaddr.as_deref(), Some("10.77.0.1"), "{lease:?}");
+    assert_eq!(lease.boot_file.as_deref(), Some("pxelinux.0"), "{lease:?}");
+    assert_eq!(
+        lease.options.get("bootfile").map(String::as_str),
+        Some("http://10.77.0.1/boot.ipxe"),
+        "{lease:?}"
+    );
+    lease
+}

@@ -9,7 +9,7 @@
 use rack_acceptance_tests::Workdir;
 use rack_lab::{Kea, Postgres};
 
-use crate::dhcp_common::{PROVIDER, pxe_lease, reservations, workdir};
+use crate::dhcp_common::{PROVIDER, assert_pxe_boot, pxe_lease, reservations, workdir};
 
 const PXE_MAC: &str = "02:00:00:cc:dd:01";
 
@@ -60,15 +60,7 @@ fn lease_lifecycle_in_the_hosts_database() {
         reservations(&kea).is_empty(),
         "the reservation went into Kea's configuration, not the database"
     );
-    let lease = kea.udhcpc(PXE_MAC, &[67]).expect("udhcpc gets the row");
-    assert_eq!(lease.ip, "10.77.0.40", "{lease:?}");
-    assert_eq!(lease.siaddr.as_deref(), Some("10.77.0.1"), "{lease:?}");
-    assert_eq!(lease.boot_file.as_deref(), Some("pxelinux.0"), "{lease:?}");
-    assert_eq!(
-        lease.options.get("bootfile").map(String::as_str),
-        Some("http://10.77.0.1/boot.ipxe"),
-        "{lease:?}"
-    );
+    assert_pxe_boot(&kea, PXE_MAC, "10.77.0.40");
     wd.assert_plan_empty();
     wd.assert_import_same_state("rack_dhcp_lease.pxe", "10.77.0.0/24/02:00:00:cc:dd:01", &[]);
 

@@ -6,7 +6,8 @@
 use serde_json::Value;
 
 use crate::dhcp_common::{
-    PROVIDER, edit_out_of_band, pxe_lease, reservation, reservations, start, workdir,
+    PROVIDER, assert_pxe_boot, edit_out_of_band, pxe_lease, reservation, reservations, start,
+    workdir,
 };
 
 const PXE_MAC: &str = "02:00:00:aa:bb:01";
@@ -38,17 +39,7 @@ fn lease_lifecycle() {
     let out = wd.apply();
     assert!(!out.stdout.contains(&kea.password), "password printed");
 
-    let lease = kea
-        .udhcpc(PXE_MAC, &[67])
-        .expect("udhcpc gets the reservation");
-    assert_eq!(lease.ip, "10.77.0.20", "{lease:?}");
-    assert_eq!(lease.siaddr.as_deref(), Some("10.77.0.1"), "{lease:?}");
-    assert_eq!(lease.boot_file.as_deref(), Some("pxelinux.0"), "{lease:?}");
-    assert_eq!(
-        lease.options.get("bootfile").map(String::as_str),
-        Some("http://10.77.0.1/boot.ipxe"),
-        "{lease:?}"
-    );
+    let lease = assert_pxe_boot(&kea, PXE_MAC, "10.77.0.20");
     assert_eq!(
         lease.options.get("hostname").map(String::as_str),
         Some("node1")
