@@ -13,6 +13,7 @@ pub mod config;
 pub mod hostdb;
 
 pub use client::{COALESCE_WINDOW, Expect, KeaClient, KeaConfig, LeaseQuery, Secret};
+pub(crate) use client::rustls_config;
 pub use commands::{Answer, Command, Lease4, MalformedAnswer, ResultCode};
 pub use config::{
     Change, ConfigError, HostIdentifier, OptionData, Reservation, Subnet4, config_hash,

@@ -74,4 +74,5 @@ mod writes;
 
 pub use handle::{COALESCE_WINDOW, KeaClient, LeaseQuery};
 pub use settings::{KeaConfig, Secret};
+pub(crate) use settings::rustls_config;
 pub use writes::Expect;

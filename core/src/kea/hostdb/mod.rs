@@ -39,6 +39,12 @@ pub enum HostDbError {
         /// What the parser said.
         reason: String,
     },
+    /// The TLS settings cannot be used.
+    #[error("The Kea hosts database's TLS settings cannot be used: {reason}")]
+    Tls {
+        /// What is wrong (never quoting a key).
+        reason: String,
+    },
     /// The URL holds a password.
     #[error(
         "The Kea hosts database URL holds a password; give the password in its own (sensitive) setting instead, so it stays out of plans, logs and process listings"
