@@ -51,6 +51,9 @@ pub struct Postgres {
     pub url: String,
     /// Time from `initdb` until the schema was created.
     pub startup: Duration,
+    /// With [`Postgres::start_with_tls`]: the PEM certificate of the CA that signed the
+    /// server's certificate (for 127.0.0.1); TCP clients must then use TLS.
+    pub ca_cert_pem: Option<String>,
     pg_ctl: PathBuf,
     data: PathBuf,
     as_postgres: bool,
@@ -167,6 +170,17 @@ impl Postgres {
     /// Creates a cluster, starts it on a free port, creates the role and database and
     /// runs `kea-admin db-init pgsql` in it.
     pub fn start() -> Result<Self, FixtureError> {
+        Self::start_with(false)
+    }
+
+    /// [`Postgres::start`] with TLS on TCP: a throwaway CA signs the server's certificate
+    /// (made with `openssl`), and `pg_hba.conf` admits TCP clients over TLS only
+    /// (`hostssl`); the unix socket stays as it is.
+    pub fn start_with_tls() -> Result<Self, FixtureError> {
+        Self::start_with(true)
+    }
+
+    fn start_with(tls: bool) -> Result<Self, FixtureError> {
         let started = Instant::now();
         let pg_ctl = pg_binary("pg_ctl")?;
         let psql = process::find_binary("psql", PG_PACKAGE)?;
@@ -175,13 +189,27 @@ impl Postgres {
         let dir = TempDir::new("rack-pg")?;
         let d = dir.path().to_owned();
         let data = init_cluster(&d, as_postgres)?;
+        let tls = if tls {
+            let hba = pg_hba_conf().replace("\nhost    ", "\nhostssl ");
+            write_owned(&data.join("pg_hba.conf"), &hba, as_postgres)?;
+            Some(server_certificate(&d, as_postgres)?)
+        } else {
+            None
+        };
 
         let password = process::random_token();
         let mut last = None;
         for attempt in 0..START_ATTEMPTS {
             let port = process::free_port()?;
             let log = d.join(format!("postgres-{attempt}.log"));
-            let options = server_options(&d, port);
+            let mut options = server_options(&d, port);
+            if let Some((_, cert, key)) = &tls {
+                options.push_str(&format!(
+                    " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+                    cert.display(),
+                    key.display()
+                ));
+            }
             match Server::start(&pg_ctl, &data, as_postgres, &options, &log) {
                 Ok(server) => {
                     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
@@ -195,6 +223,7 @@ impl Postgres {
                         database: DATABASE.to_owned(),
                         url: format!("postgresql://{USER}@{addr}/{DATABASE}"),
                         startup: Duration::ZERO,
+                        ca_cert_pem: tls.as_ref().map(|(ca, _, _)| ca.clone()),
                         pg_ctl: pg_ctl.clone(),
                         data: data.clone(),
                         as_postgres,
@@ -319,6 +348,90 @@ pub fn start_detached(
     pid.ok_or_else(|| err(format!("no postmaster.pid in {}", data.display())))
 }
 
+/// A throwaway CA and a server certificate for 127.0.0.1 signed by it, made with
+/// `openssl` in `dir/tls`; the key is the server's (owned by the postgres user when
+/// `as_postgres`, mode 0600). Returns the CA's PEM and the certificate's and key's paths.
+fn server_certificate(
+    dir: &Path,
+    as_postgres: bool,
+) -> Result<(String, PathBuf, PathBuf), FixtureError> {
+    let openssl = process::find_binary("openssl", "openssl")?;
+    let d = dir.join("tls");
+    std::fs::create_dir_all(&d).map_err(|e| err(format!("cannot create {}: {e}", d.display())))?;
+    let ext = d.join("server.ext");
+    std::fs::write(&ext, "subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+        .map_err(|e| err(format!("cannot write {}: {e}", ext.display())))?;
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let steps: [(&str, Vec<&str>); 3] = [
+        (
+            "openssl req (the CA)",
+            [
+                &["req", "-x509"][..],
+                &ec[..],
+                &["-keyout", "ca.key", "-out", "ca.pem"][..],
+            ]
+            .concat()
+            .into_iter()
+            .chain(["-days", "2", "-subj", "/CN=rack test CA"])
+            .collect(),
+        ),
+        (
+            "openssl req (the server's request)",
+            [
+                &["req"][..],
+                &ec[..],
+                &["-keyout", "server.key", "-out", "server.csr"][..],
+            ]
+            .concat()
+            .into_iter()
+            .chain(["-subj", "/CN=127.0.0.1"])
+            .collect(),
+        ),
+        (
+            "openssl x509 (the server's certificate)",
+            vec![
+                "x509",
+                "-req",
+                "-in",
+                "server.csr",
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                "server.pem",
+                "-days",
+                "2",
+                "-extfile",
+                "server.ext",
+            ],
+        ),
+    ];
+    for (what, args) in steps {
+        let mut cmd = Command::new(&openssl);
+        cmd.args(args).current_dir(&d);
+        process::run(cmd, what)?;
+    }
+    let key = d.join("server.key");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| err(format!("cannot chmod {}: {e}", key.display())))?;
+    if as_postgres {
+        let mut cmd = Command::new("chown");
+        cmd.args(["-R", "postgres:postgres"]).arg(&d);
+        process::run(cmd, "chown postgres (the server's key)")?;
+    }
+    let ca = std::fs::read_to_string(d.join("ca.pem"))
+        .map_err(|e| err(format!("cannot read the CA certificate: {e}")))?;
+    Ok((ca, d.join("server.pem"), key))
+}
+
 /// Whether this process runs as root (then the server runs as the `postgres` user, which
 /// must exist).
 pub fn running_as_root() -> Result<bool, FixtureError> {
@@ -430,10 +543,12 @@ pub fn psql_superuser(
 
 /// kea-dhcp4's `hosts-database` object for [`DATABASE`] as [`USER`], reached through
 /// the unix socket in `socket_dir` (a Kea in a network namespace has a loopback of its
-/// own).
+/// own). When the database goes away, Kea keeps serving and reconnects every second for
+/// ten minutes (its default is to stop at once).
 pub fn kea_hosts_database_json(socket_dir: &Path, port: u16, password: &str) -> String {
     format!(
-        r#"{{"type": "postgresql", "name": "{DATABASE}", "host": "{}", "port": {port}, "user": "{USER}", "password": "{password}"}}"#,
+        r#"{{"type": "postgresql", "name": "{DATABASE}", "host": "{}", "port": {port}, "user": "{USER}", "password": "{password}",
+             "max-reconnect-tries": 600, "reconnect-wait-time": 1000, "on-fail": "serve-retry-continue"}}"#,
         socket_dir.display(),
     )
 }

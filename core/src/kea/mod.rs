@@ -12,8 +12,8 @@ pub mod commands;
 pub mod config;
 pub mod hostdb;
 
-pub use client::{COALESCE_WINDOW, Expect, KeaClient, KeaConfig, LeaseQuery, Secret};
 pub(crate) use client::rustls_config;
+pub use client::{COALESCE_WINDOW, Expect, KeaClient, KeaConfig, LeaseQuery, Secret};
 pub use commands::{Answer, Command, Lease4, MalformedAnswer, ResultCode};
 pub use config::{
     Change, ConfigError, HostIdentifier, OptionData, Reservation, Subnet4, config_hash,

@@ -27,9 +27,9 @@ use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 
 use tokio::sync::{Mutex, oneshot};
+use tokio_postgres::config::SslMode;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::config::SslMode;
 use tokio_postgres::{Client, NoTls, Row};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
@@ -188,20 +188,24 @@ impl HostDbClient {
     /// Connects and checks the schema version.
     async fn connect(&self) -> Result<Client, HostDbError> {
         let fail = |e: tokio_postgres::Error| {
-            let refused = e.code().is_some_and(|c| {
-                *c == SqlState::INVALID_PASSWORD
-                    || *c == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
-            });
-            if refused {
-                HostDbError::AuthFailed {
+            if e.code() == Some(&SqlState::INVALID_PASSWORD) {
+                return HostDbError::AuthFailed {
                     target: self.target.clone(),
                     user: self.user.clone(),
+                };
+            }
+            match e.as_db_error() {
+                Some(db) if db.code() == &SqlState::INVALID_AUTHORIZATION_SPECIFICATION => {
+                    HostDbError::NotAdmitted {
+                        target: self.target.clone(),
+                        user: self.user.clone(),
+                        reason: db.message().to_owned(),
+                    }
                 }
-            } else {
-                HostDbError::Unreachable {
+                _ => HostDbError::Unreachable {
                     target: self.target.clone(),
                     source: Arc::new(e),
-                }
+                },
             }
         };
         // The connection task runs until the client is dropped.

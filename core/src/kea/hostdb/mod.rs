@@ -71,6 +71,18 @@ pub enum HostDbError {
         /// The role.
         user: String,
     },
+    /// The server's client authentication (`pg_hba.conf`) admits no such connection.
+    #[error(
+        "The Kea hosts database at {target} does not admit user {user:?} from here ({reason}); check pg_hba.conf on the server, and set ca_cert (or sslmode=require in the URL) when it admits TLS connections only"
+    )]
+    NotAdmitted {
+        /// host:port/database.
+        target: String,
+        /// The role.
+        user: String,
+        /// The server's message.
+        reason: String,
+    },
     /// The database has no Kea schema.
     #[error(
         "The database at {target} holds no Kea schema (no schema_version table); initialise it with `kea-admin db-init pgsql`"
