@@ -320,7 +320,7 @@ fn lab_up_twice_then_down() {
         assert!(lab.ping(ip), "{name} ({ip}) does not answer pings");
         assert_eq!(
             ip_addresses,
-            &[ip.clone()],
+            std::slice::from_ref(ip),
             "{name} did not wait for its address from Kea's leases"
         );
         let row = format!("{} {ip}", mac.replace(':', ""));

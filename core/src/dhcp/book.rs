@@ -88,7 +88,7 @@ fn interfaces(macs: &[MacAddress], leases: &[ActiveLease], now: u64) -> Vec<Gues
                 .iter()
                 .filter(|l| l.mac == Some(*mac) && active(l, now))
                 .collect();
-            mine.sort_by(|a, b| b.cltt.cmp(&a.cltt));
+            mine.sort_by_key(|l| std::cmp::Reverse(l.cltt));
             let mut addresses: Vec<(IpAddr, u8)> = Vec::new();
             for l in mine {
                 let prefix = l.subnet.map_or(32, |c| c.prefix_len());
