@@ -33,8 +33,8 @@ variable "admin_secret" {
 "#;
 
 /// TSIG key stored in PowerDNS for the PowerDNS test.
-const PDNS_KEY: &str = "rack-tsig";
-const PDNS_SECRET: &str = "cmFjay10c2lnLXNlY3JldC1mb3ItcG93ZXJkbnMtdGVzdA==";
+pub(crate) const PDNS_KEY: &str = "rack-tsig";
+pub(crate) const PDNS_SECRET: &str = "cmFjay10c2lnLXNlY3JldC1mb3ItcG93ZXJkbnMtdGVzdA==";
 
 /// `dig +short` at `addr`: the answer lines, sorted.
 fn dig(addr: SocketAddr, name: &str, rtype: &str) -> Vec<String> {

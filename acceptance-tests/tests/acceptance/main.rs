@@ -27,6 +27,7 @@ mod libvirt_common;
 mod libvirt_injection;
 mod libvirt_network;
 mod libvirt_trust;
+mod list_resources;
 mod logging;
 mod nested_paths;
 mod storage_pool;
