@@ -5,13 +5,10 @@
 //! configuration with `-generate-config-out`, imports them by applying it (nothing is
 //! added or changed), and then plans nothing.
 
-use std::process::Command;
-use std::time::Duration;
+use rack_acceptance_tests::Workdir;
+use rack_lab::Named;
 
-use rack_acceptance_tests::{Workdir, run_command};
-use rack_lab::{Named, PowerDns};
-
-use crate::dns_zone::{PDNS_KEY, PDNS_SECRET, bind_workdir, pdns_workdir};
+use crate::dns_zone::{bind_workdir, pdns_with_key, pdns_zone_workdir};
 use crate::libvirt_common::{PROVIDER, dir_pool_hcl, isolated_network_hcl, start, workdir};
 
 /// A zone `name` with one name server outside it.
@@ -81,17 +78,11 @@ fn zones_on_bind_and_powerdns_are_listed_and_adopted() {
         &["listed.example.", "60.10.10.in-addr.arpa."],
     );
 
-    let pdns = PowerDns::start().expect("start pdns_server");
-    let mut cmd = Command::new("pdnsutil");
-    cmd.arg(format!("--config-dir={}", pdns.dir().display()))
-        .args(["import-tsig-key", PDNS_KEY, "hmac-sha256", PDNS_SECRET]);
-    run_command(cmd, Duration::from_secs(60))
-        .expect("pdnsutil is missing: install the Debian package pdns-server")
-        .success();
-    let (maker, provider) = pdns_workdir(&pdns, pdns.dns_addr, PDNS_KEY, PDNS_SECRET);
+    let pdns = pdns_with_key();
+    let (maker, provider) = pdns_zone_workdir(&pdns);
     maker.write_main(&format!("{provider}{}", zone("a", "pdns.example.")));
     maker.apply();
-    let (adopter, provider) = pdns_workdir(&pdns, pdns.dns_addr, PDNS_KEY, PDNS_SECRET);
+    let (adopter, provider) = pdns_zone_workdir(&pdns);
     adopter.write_main(&provider);
     adopt(
         &adopter,
