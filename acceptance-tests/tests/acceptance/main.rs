@@ -24,6 +24,7 @@ mod functions;
 mod harness;
 mod lab;
 mod libvirt_common;
+mod libvirt_hypervisors;
 mod libvirt_injection;
 mod libvirt_network;
 mod libvirt_trust;
