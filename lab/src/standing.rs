@@ -73,12 +73,43 @@ pub struct Settings {
     pub kea_port: u16,
     /// PostgreSQL's port on 127.0.0.1.
     pub pg_port: u16,
+    /// How many hypervisors (libvirtd instances) the lab runs: the first in the lab's
+    /// namespace, each other one in a namespace of its own.
+    pub hypervisors: usize,
+}
+
+/// The most hypervisors `RACK_LAB_HYPERVISORS` may ask for.
+pub const MAX_HYPERVISORS: usize = 8;
+
+/// One hypervisor of the lab: its name in the provider's `hypervisors` map, its network
+/// namespace, its directory and the name of its PID file.
+#[derive(Debug, Clone)]
+pub struct LabHypervisor {
+    /// `lab` for the first, then `lab2`, `lab3`, ...
+    pub name: String,
+    /// The lab's namespace for the first, `NS-hvN` for the others.
+    pub namespace: String,
+    /// `lab/libvirt` for the first, `lab/libvirt-hvN` for the others.
+    pub dir: PathBuf,
+    /// `libvirtd` for the first, `libvirtd-hvN` for the others.
+    pub pid_name: String,
+}
+
+impl LabHypervisor {
+    /// libvirtd's URI.
+    pub fn uri(&self) -> String {
+        format!(
+            "qemu+unix:///system?socket={}",
+            self.dir.join("run/libvirt-sock").display()
+        )
+    }
 }
 
 impl Settings {
     /// `RACK_LAB_STATE` (default `.state` in the checkout), `RACK_LAB_NAMESPACE`
     /// (`rack-lab`), `RACK_LAB_DNS_PORT` (10053), `RACK_LAB_RNDC_PORT` (10953),
-    /// `RACK_LAB_KEA_PORT` (10067), `RACK_LAB_PG_PORT` (10432).
+    /// `RACK_LAB_KEA_PORT` (10067), `RACK_LAB_PG_PORT` (10432), `RACK_LAB_HYPERVISORS`
+    /// (1).
     pub fn from_env() -> Result<Self, FixtureError> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let port = |name: &str, default: u16| -> Result<u16, FixtureError> {
@@ -95,6 +126,23 @@ impl Settings {
             },
             PathBuf::from,
         );
+        // RACK_LAB_HYPERVISORS, else what the last `up` of this lab used, else 1.
+        let hypervisors = match var("RACK_LAB_HYPERVISORS").or_else(|| {
+            std::fs::read_to_string(state.join("lab").join("hypervisors"))
+                .ok()
+                .map(|t| t.trim().to_owned())
+        }) {
+            None => 1,
+            Some(v) => v
+                .parse()
+                .ok()
+                .filter(|n| (1..=MAX_HYPERVISORS).contains(n))
+                .ok_or_else(|| {
+                    err(format!(
+                        "RACK_LAB_HYPERVISORS={v} is not a number from 1 to {MAX_HYPERVISORS}"
+                    ))
+                })?,
+        };
         Ok(Self {
             state,
             namespace: var("RACK_LAB_NAMESPACE").unwrap_or_else(|| "rack-lab".to_owned()),
@@ -102,6 +150,7 @@ impl Settings {
             rndc_port: port("RACK_LAB_RNDC_PORT", 10953)?,
             kea_port: port("RACK_LAB_KEA_PORT", 10067)?,
             pg_port: port("RACK_LAB_PG_PORT", 10432)?,
+            hypervisors,
         })
     }
 
@@ -115,12 +164,32 @@ impl Settings {
         format!("{}-dhcp", self.namespace)
     }
 
-    /// libvirtd's URI.
+    /// The first hypervisor's libvirtd URI (the farm's).
     pub fn libvirt_uri(&self) -> String {
-        format!(
-            "qemu+unix:///system?socket={}",
-            self.lab().join("libvirt/run/libvirt-sock").display()
-        )
+        self.hypervisor_list()[0].uri()
+    }
+
+    /// The lab's hypervisors, the farm's first.
+    pub fn hypervisor_list(&self) -> Vec<LabHypervisor> {
+        (1..=self.hypervisors.max(1))
+            .map(|i| {
+                if i == 1 {
+                    LabHypervisor {
+                        name: "lab".to_owned(),
+                        namespace: self.namespace.clone(),
+                        dir: self.lab().join("libvirt"),
+                        pid_name: "libvirtd".to_owned(),
+                    }
+                } else {
+                    LabHypervisor {
+                        name: format!("lab{i}"),
+                        namespace: format!("{}-hv{i}", self.namespace),
+                        dir: self.lab().join(format!("libvirt-hv{i}")),
+                        pid_name: format!("libvirtd-hv{i}"),
+                    }
+                }
+            })
+            .collect()
     }
 }
 
@@ -151,52 +220,119 @@ impl Lab {
     /// PostgreSQL, kea-dhcp4 and kea-ctrl-agent, libvirtd. Prints one line per service.
     pub fn up(&self) -> Result<(), FixtureError> {
         mkdir(&self.lab.join("log"))?;
+        named::write(
+            &self.lab.join("hypervisors"),
+            &format!("{}\n", self.settings.hypervisors),
+        )?;
         self.ensure_named()?;
         self.ensure_namespaces()?;
         self.ensure_postgres()?;
         self.ensure_kea()?;
-        self.ensure_libvirtd()?;
+        for (i, hv) in self.settings.hypervisor_list().iter().enumerate() {
+            self.ensure_libvirtd(hv, i == 0)?;
+        }
         self.join_farm_bridge()
     }
 
     /// Whether all the daemons run.
     pub fn running(&self) -> bool {
         DAEMONS.iter().all(|d| self.pid(d).is_some())
+            && self
+                .settings
+                .hypervisor_list()
+                .iter()
+                .all(|hv| self.pid(&hv.pid_name).is_some())
+    }
+
+    /// The PID files of every daemon, the extra hypervisors' first (they stop first):
+    /// those the settings name and those an earlier `up` with more hypervisors left.
+    fn daemon_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .settings
+            .hypervisor_list()
+            .into_iter()
+            .skip(1)
+            .map(|hv| hv.pid_name)
+            .collect();
+        for entry in std::fs::read_dir(&self.lab).into_iter().flatten().flatten() {
+            let file = entry.file_name().to_string_lossy().into_owned();
+            if let Some(name) = file
+                .strip_suffix(".pid")
+                .filter(|n| n.starts_with("libvirtd-hv"))
+                && !names.iter().any(|n| n == name)
+            {
+                names.push(name.to_owned());
+            }
+        }
+        names.extend(DAEMONS.iter().map(|d| (*d).to_owned()));
+        names
+    }
+
+    /// Every namespace of the lab: the lab's, the DHCP server host's, the extra
+    /// hypervisors' (also those an earlier `up` with more hypervisors left).
+    fn namespaces(&self) -> Vec<String> {
+        let ns = &self.settings.namespace;
+        let mut all = vec![ns.clone(), self.settings.dhcp_namespace()];
+        let prefix = format!("{ns}-hv");
+        if let Ok(list) = ip(&["netns", "list"]) {
+            all.extend(
+                list.lines()
+                    .filter_map(|l| l.split_whitespace().next())
+                    .filter(|n| {
+                        n.strip_prefix(&prefix)
+                            .is_some_and(|i| !i.is_empty() && i.chars().all(|c| c.is_ascii_digit()))
+                    })
+                    .map(str::to_owned),
+            );
+        }
+        all
     }
 
     /// Stops every process in the namespaces (tini last: it reaps the others), then the
     /// daemons by their PIDs, and deletes the namespaces.
     pub fn down(&self) -> Result<(), FixtureError> {
-        let ns = &self.settings.namespace;
-        let dhcp_ns = self.settings.dhcp_namespace();
-        let daemons: Vec<u32> = DAEMONS.iter().filter_map(|d| self.pid(d)).collect();
-        let others: Vec<u32> = netns_pids(ns)
-            .into_iter()
-            .chain(netns_pids(&dhcp_ns))
+        let names = self.daemon_names();
+        let namespaces = self.namespaces();
+        let daemons: Vec<u32> = names.iter().filter_map(|d| self.pid(d)).collect();
+        let others: Vec<u32> = namespaces
+            .iter()
+            .flat_map(|ns| netns_pids(ns))
             .filter(|p| !daemons.contains(p))
             .collect();
         if !others.is_empty() {
             println!(
-                "namespaces {ns}, {dhcp_ns}: stopping PIDs {}",
+                "namespaces {}: stopping PIDs {}",
+                namespaces.join(", "),
                 join(&others)
             );
             stop_pids(&others)?;
         }
         let mut pids = Vec::new();
-        for name in DAEMONS {
+        for name in &names {
             if let Some(pid) = self.pid(name) {
                 println!("{name}: stopping PID {pid}");
                 pids.push(pid);
             }
         }
         stop_pids(&pids)?;
-        for ns in [ns.as_str(), dhcp_ns.as_str()] {
+        for ns in &namespaces {
             if netns_exists(ns) {
                 ip(&["netns", "del", ns])?;
                 println!("network namespace {ns}: deleted");
             }
         }
         Ok(())
+    }
+
+    /// The provider's `RACK_HYPERVISORS` value for the lab: `name=uri` pairs joined by
+    /// commas, the farm's hypervisor (`lab`) first.
+    pub fn hypervisors_env(&self) -> String {
+        self.settings
+            .hypervisor_list()
+            .iter()
+            .map(|hv| format!("{}={}", hv.name, hv.uri()))
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     /// The PID in `lab/NAME.pid` when that process is alive and is the lab's (its command
@@ -647,12 +783,18 @@ impl Lab {
 
     /// libvirtd (and virtlogd) inside the namespace and a private mount namespace, under
     /// tini; QEMU runs as root.
-    fn ensure_libvirtd(&self) -> Result<(), FixtureError> {
-        if let Some(pid) = self.pid("libvirtd") {
-            println!("libvirtd: running (tini PID {pid})");
+    fn ensure_libvirtd(&self, hv: &LabHypervisor, farm: bool) -> Result<(), FixtureError> {
+        let label = &hv.pid_name;
+        if let Some(pid) = self.pid(label) {
+            println!("{label}: running (tini PID {pid})");
             return Ok(());
         }
-        let ns = self.settings.namespace.as_str();
+        let ns = hv.namespace.as_str();
+        if !netns_exists(ns) {
+            ip(&["netns", "add", ns])?;
+            ip(&["-n", ns, "link", "set", "lo", "up"])?;
+            println!("network namespace {ns}: created");
+        }
         let leftover = netns_pids(ns);
         if !leftover.is_empty() {
             return Err(err(format!(
@@ -668,9 +810,11 @@ impl Lab {
         let [_ip, unshare, _mount, _kill, tini, libvirtd, virtlogd, ..] = &found[..] else {
             return Err(err("binary list out of step"));
         };
-        let d = self.lab.join("libvirt");
+        let d = hv.dir.clone();
         let script = libvirt::write_private_dirs(&d, "scripts/up", [virtlogd, tini, libvirtd])?;
-        self.write_network_hook(&d.join("etc"))?;
+        if farm {
+            self.write_network_hook(&d.join("etc"))?;
+        }
         mkdir(&d.join("log").join("qemu"))?;
         // QEMU runs as root: the checkout (and so the pool) may be under a directory
         // that Debian's libvirt-qemu user cannot enter, such as /root.
@@ -679,9 +823,9 @@ impl Lab {
             "# Written by scripts/up.\nuser = \"root\"\ngroup = \"root\"\n",
         )?;
         let virsh = process::find_binary("virsh", "libvirt-clients")?;
-        let uri = self.settings.libvirt_uri();
+        let uri = hv.uri();
         let pid = self.start(
-            "libvirtd",
+            label,
             &[
                 "ip",
                 "netns",
@@ -706,7 +850,10 @@ impl Lab {
                     .is_ok_and(|s| s.success())
             },
         )?;
-        println!("libvirtd: started (tini PID {pid}) in namespace {ns}, {uri}");
+        println!(
+            "{label}: started (tini PID {pid}) in namespace {ns}, hypervisor {:?}: {uri}",
+            hv.name
+        );
         Ok(())
     }
 }

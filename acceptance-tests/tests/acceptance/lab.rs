@@ -65,6 +65,7 @@ impl Lab {
             .env("RACK_LAB_RNDC_PORT", self.rndc_port.to_string())
             .env("RACK_LAB_KEA_PORT", self.kea_port.to_string())
             .env("RACK_LAB_PG_PORT", self.pg_port.to_string())
+            .env("RACK_LAB_HYPERVISORS", "2")
             .env("RACK_PROVIDER_BINARY", provider_binary())
             .env(
                 "RACK_TEST_GUEST_DIR",
@@ -89,6 +90,16 @@ impl Lab {
     /// The DHCP server host's namespace.
     fn dhcp_namespace(&self) -> String {
         format!("{}-dhcp", self.namespace)
+    }
+
+    /// Every namespace of the lab: its own, the DHCP server host's, the second
+    /// hypervisor's.
+    fn namespaces(&self) -> [String; 3] {
+        [
+            self.namespace.clone(),
+            self.dhcp_namespace(),
+            format!("{}-hv2", self.namespace),
+        ]
     }
 
     /// Runs `script` in bash with the lab's settings (`lab/env`) as a person would;
@@ -145,7 +156,7 @@ impl Lab {
     /// Every process in the lab's namespaces plus the PIDs in its `lab/*.pid` files.
     fn processes(&self) -> BTreeSet<u32> {
         let mut pids = BTreeSet::new();
-        for ns in [self.namespace.clone(), self.dhcp_namespace()] {
+        for ns in self.namespaces() {
             if let Ok(out) = Command::new("ip").args(["netns", "pids", &ns]).output() {
                 pids.extend(
                     String::from_utf8_lossy(&out.stdout)
@@ -331,6 +342,17 @@ fn lab_up_twice_then_down() {
     }
     network_with_dhcp_ranges_starts_beside_kea(&lab);
 
+    // The second hypervisor is in the provider's map and answers.
+    let hvs = lab.shell("echo \"$RACK_HYPERVISORS\"");
+    assert!(
+        hvs.starts_with("lab=") && hvs.contains(",lab2=qemu+unix://"),
+        "{hvs}"
+    );
+    let version = lab.shell(
+        "uri=\"${RACK_HYPERVISORS##*lab2=}\"; virsh -q -c \"$uri\" hostname >/dev/null && echo ok",
+    );
+    assert_eq!(version.trim(), "ok");
+
     let second = lab.up(&[], UP_LIMIT).success();
     assert!(
         second.stdout.contains("No changes."),
@@ -342,6 +364,7 @@ fn lab_up_twice_then_down() {
         "kea-dhcp4",
         "kea-ctrl-agent",
         "libvirtd",
+        "libvirtd-hv2",
     ] {
         assert!(
             second.stdout.contains(&format!("{daemon}: running")),
@@ -364,7 +387,7 @@ fn lab_up_twice_then_down() {
     );
     let left: Vec<u32> = processes.into_iter().filter(|p| alive(*p)).collect();
     assert!(left.is_empty(), "processes left after down: {left:?}");
-    for ns in [lab.namespace.clone(), lab.dhcp_namespace()] {
+    for ns in lab.namespaces() {
         assert!(!namespace_exists(&ns), "namespace {ns} left after down");
     }
     assert!(
