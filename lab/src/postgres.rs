@@ -204,11 +204,7 @@ impl Postgres {
             let log = d.join(format!("postgres-{attempt}.log"));
             let mut options = server_options(&d, port);
             if let Some((_, cert, key)) = &tls {
-                options.push_str(&format!(
-                    " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
-                    cert.display(),
-                    key.display()
-                ));
+                options.push_str(&tls_options(cert, key));
             }
             match Server::start(&pg_ctl, &data, as_postgres, &options, &log) {
                 Ok(server) => {
@@ -348,10 +344,19 @@ pub fn start_detached(
     pid.ok_or_else(|| err(format!("no postmaster.pid in {}", data.display())))
 }
 
+/// The server options that turn TLS on with the certificate `cert` and key `key`.
+pub fn tls_options(cert: &Path, key: &Path) -> String {
+    format!(
+        " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+        cert.display(),
+        key.display()
+    )
+}
+
 /// A throwaway CA and a server certificate for 127.0.0.1 signed by it, made with
 /// `openssl` in `dir/tls`; the key is the server's (owned by the postgres user when
 /// `as_postgres`, mode 0600). Returns the CA's PEM and the certificate's and key's paths.
-fn server_certificate(
+pub fn server_certificate(
     dir: &Path,
     as_postgres: bool,
 ) -> Result<(String, PathBuf, PathBuf), FixtureError> {

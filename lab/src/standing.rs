@@ -576,9 +576,10 @@ impl Lab {
             .map_err(|e| err(format!("cannot chmod {}: {e}", hook.display())))
     }
 
-    /// PostgreSQL 15 on 127.0.0.1 and a unix socket in `lab/postgres`, run by `pg_ctl`
-    /// as the `postgres` user; the cluster and Kea's schema are created on the first
-    /// run, the role's password kept in `lab/postgres.password`.
+    /// PostgreSQL 15 on 127.0.0.1 (TLS with a throwaway CA, `lab/postgres/tls/ca.pem`)
+    /// and a unix socket in `lab/postgres`, run by `pg_ctl` as the `postgres` user; the
+    /// cluster, its certificate and Kea's schema are created on the first run, the
+    /// role's password kept in `lab/postgres.password`.
     fn ensure_postgres(&self) -> Result<(), FixtureError> {
         if let Some(pid) = self.pid("postgres") {
             println!("postgres: running (PID {pid})");
@@ -595,6 +596,8 @@ impl Lab {
             let _ = std::fs::remove_dir_all(&d);
             mkdir(&d)?;
             postgres::init_cluster(&d, as_postgres)?;
+            // TLS on TCP with a throwaway CA (its certificate: lab/postgres/tls/ca.pem).
+            postgres::server_certificate(&d, as_postgres)?;
             named::write(&password_file, &process::random_token())?;
             std::fs::set_permissions(&password_file, std::fs::Permissions::from_mode(0o600))
                 .map_err(|e| err(format!("cannot chmod {}: {e}", password_file.display())))?;
@@ -610,12 +613,10 @@ impl Lab {
             chown.arg("postgres:postgres").arg(&log);
             process::run(chown, "chown postgres (its log)")?;
         }
-        let pid = postgres::start_detached(
-            &data,
-            as_postgres,
-            &postgres::server_options(&d, port),
-            &log,
-        )?;
+        let tls = d.join("tls");
+        let options = postgres::server_options(&d, port)
+            + &postgres::tls_options(&tls.join("server.pem"), &tls.join("server.key"));
+        let pid = postgres::start_detached(&data, as_postgres, &options, &log)?;
         named::write(&self.lab.join("postgres.pid"), &format!("{pid}\n"))?;
         if fresh {
             let created = postgres::create_kea_schema(

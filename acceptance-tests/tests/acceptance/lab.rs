@@ -342,6 +342,10 @@ fn lab_up_twice_then_down() {
     }
     network_with_dhcp_ranges_starts_beside_kea(&lab);
 
+    // rack reached the host database over TLS, checked against the lab's CA.
+    let ca = lab.shell("echo \"$RACK_DHCP_KEA_HOSTS_DATABASE_CA_CERT\"");
+    assert!(ca.starts_with("-----BEGIN CERTIFICATE-----"), "{ca}");
+
     // The second hypervisor is in the provider's map and answers.
     let hvs = lab.shell("echo \"$RACK_HYPERVISORS\"");
     assert!(
