@@ -17,6 +17,7 @@ mod dns_farm_scenario;
 mod dns_powerdns;
 mod dns_record_set;
 mod dns_record_types;
+mod dns_records;
 mod dns_trust;
 mod dns_zone;
 mod examples;
