@@ -32,6 +32,10 @@ TERRAFORM="${TERRAFORM:-terraform}"
 TF_LOCK_TIMEOUT="${TF_LOCK_TIMEOUT:-5m}"
 export TF_IN_AUTOMATION=1 TF_INPUT=0 CHECKPOINT_DISABLE=1
 
+# The runners' working directories, removed when the script ends, also on failure.
+runners=()
+trap 'rm -rf "${runners[@]}"' EXIT
+
 say() { printf 'pipeline: %s\n' "$*" >&2; }
 die() {
     say "error: $*"
@@ -90,17 +94,18 @@ need_state() {
 stage_validate() {
     local dir
     dir="$(fresh_runner validate)"
+    runners+=("$dir")
     say "validate in $dir"
     tf "$dir" fmt -check -diff
     tf "$dir" init -input=false -backend=false -no-color >/dev/null
     tf "$dir" validate -no-color
-    rm -rf "$dir"
 }
 
 stage_plan() {
     need_state
     local dir code=0
     dir="$(fresh_runner plan)"
+    runners+=("$dir")
     say "plan in $dir"
     tf "$dir" init -input=false -no-color
     tf "$dir" plan -input=false -no-color -lock-timeout="$TF_LOCK_TIMEOUT" \
@@ -118,7 +123,6 @@ stage_plan() {
     else
         say "the plan has no changes"
     fi
-    rm -rf "$dir"
 }
 
 stage_apply() {
@@ -126,18 +130,19 @@ stage_apply() {
     [[ -f "$ARTIFACTS/plan/tfplan" ]] || die "no saved plan in $ARTIFACTS/plan: run the plan stage first"
     local dir
     dir="$(fresh_runner apply)"
+    runners+=("$dir")
     say "apply in $dir"
     # The plan job's lock file: the apply installs exactly the provider the plan used.
     cp "$ARTIFACTS/plan/.terraform.lock.hcl" "$dir/"
     tf "$dir" init -input=false -no-color -lockfile=readonly
     tf "$dir" apply -input=false -no-color -lock-timeout="$TF_LOCK_TIMEOUT" "$ARTIFACTS/plan/tfplan"
-    rm -rf "$dir"
 }
 
 stage_drift() {
     need_state
     local dir code=0
     dir="$(fresh_runner drift)"
+    runners+=("$dir")
     say "drift check in $dir"
     tf "$dir" init -input=false -no-color >/dev/null
     tf "$dir" plan -input=false -no-color -lock-timeout="$TF_LOCK_TIMEOUT" \
@@ -158,7 +163,6 @@ stage_drift() {
         say "error: the drift check failed"
         ;;
     esac
-    rm -rf "$dir"
     return "$code"
 }
 
