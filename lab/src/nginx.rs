@@ -137,7 +137,9 @@ impl Nginx {
             let mut daemon = Daemon::spawn("nginx", cmd, &log)?;
             let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
             daemon
-                .wait_until(START_LIMIT, &d.join("error.log"), || process::tcp_open(addr))
+                .wait_until(START_LIMIT, &d.join("error.log"), || {
+                    process::tcp_open(addr)
+                })
                 .map(|_| (daemon, addr))
         })?;
         Ok(Self {

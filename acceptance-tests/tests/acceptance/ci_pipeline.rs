@@ -555,6 +555,7 @@ provider "rack" {{
       address       = "{addr}"
       key_name      = "{key_name}"
       key_algorithm = "{key_alg}"
+      zone_directory = "{zone_dir}"
       rndc {{
         address  = "{rndc_addr}"
         key_name = "{rndc_name}"
@@ -600,6 +601,7 @@ resource "rack_vm" "console" {{
         key_alg = ci.dns.key.algorithm,
         rndc_addr = ci.named.rndc_addr,
         rndc_name = ci.named.rndc_key.name,
+        zone_dir = ci.named.zone_dir.display(),
         subnet = dhcp_common::SUBNET,
     );
     let mut plan_dir = ci.workdir();
