@@ -468,6 +468,7 @@ fn drift_job_exits_2_and_names_what_changed() {
     });
     let drift = ci.stage("drift");
     assert_eq!(drift.code, Some(2), "{drift}");
+    eprintln!("{}", drift.stderr);
     for address in [
         r#"rack_dns_record_set.host["web2"]"#,
         r#"rack_dhcp_lease.host["web1"]"#,
