@@ -34,14 +34,21 @@ const STAGE_TIMEOUT: Duration = Duration::from_secs(300);
 const HOSTS: &str = r#"{ web1 = { ip = "10.77.0.11", mac = "52:54:00:00:77:11" }, web2 = { ip = "10.77.0.12", mac = "52:54:00:00:77:12" } }"#;
 
 /// `scripts/release` of the provider under test, once per test run: its output directory
-/// (`release/`, `mirror/`).
+/// (`release/`, `mirror/`), named after this process. Those of earlier runs whose process
+/// is gone are removed first.
 fn release() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = workspace_root()
-            .join("acceptance-tests")
-            .join(".work")
-            .join(format!("ci-release-{}", std::process::id()));
+        let work = workspace_root().join("acceptance-tests").join(".work");
+        for entry in std::fs::read_dir(&work).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(pid) = name.strip_prefix("ci-release-")
+                && !Path::new("/proc").join(pid).exists()
+            {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+        let dir = work.join(format!("ci-release-{}", std::process::id()));
         let mut cmd = Command::new(workspace_root().join("scripts/release"));
         cmd.arg("--out")
             .arg(&dir)
@@ -300,7 +307,10 @@ fn pipeline_plans_applies_the_saved_plan_and_finds_no_drift() {
             .join(format!("{PROVIDER_VERSION}.json")),
     )
     .expect("the mirror's version index");
-    assert!(index.contains(&format!("\"zh:{}\"", zip_sha256())), "{index}");
+    assert!(
+        index.contains(&format!("\"zh:{}\"", zip_sha256())),
+        "{index}"
+    );
     // A runner whose lock file records other checksums refuses what the mirror serves.
     let tampered = lock.replace(&h1, "h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
     std::fs::write(
@@ -310,7 +320,9 @@ fn pipeline_plans_applies_the_saved_plan_and_finds_no_drift() {
     .expect("write the lock file");
     let refused = ci.stage("apply").failure();
     assert!(
-        refused.combined().contains("doesn't match any of the checksums"),
+        refused
+            .combined()
+            .contains("doesn't match any of the checksums"),
         "{refused}"
     );
     assert!(!run.combined().contains("dev_overrides"), "{run}");
