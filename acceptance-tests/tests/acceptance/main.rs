@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod ci_pipeline;
 mod dhcp_common;
 mod dhcp_faults;
 mod dhcp_hostdb;
