@@ -1,6 +1,9 @@
+# Ephemeral: Terraform keeps the value out of the plan file and the state, and asks for
+# it again when a saved plan is applied (graphics.password is write-only).
 variable "vnc_password" {
   type      = string
   sensitive = true
+  ephemeral = true
 }
 
 # A web server on the farm network: a qcow2 root volume on a shared base image, a data
