@@ -156,6 +156,18 @@ impl Postgres {
     /// Creates a cluster, starts it on a free port, creates the role and database and
     /// runs `kea-admin db-init pgsql` in it.
     pub fn start() -> Result<Self, FixtureError> {
+        Self::start_with(false)
+    }
+
+    /// [`start`](Self::start), with `pg_stat_statements` loaded
+    /// (`shared_preload_libraries`) and created in [`DATABASE`], so that the statements
+    /// each role ran can be counted (`SELECT ... FROM pg_stat_statements`, reset with
+    /// `SELECT pg_stat_statements_reset()`, both through [`Postgres::sql`]).
+    pub fn start_with_statement_stats() -> Result<Self, FixtureError> {
+        Self::start_with(true)
+    }
+
+    fn start_with(statement_stats: bool) -> Result<Self, FixtureError> {
         let started = Instant::now();
         let initdb = pg_binary("initdb")?;
         let pg_ctl = pg_binary("pg_ctl")?;
@@ -207,11 +219,14 @@ impl Postgres {
         for attempt in 0..START_ATTEMPTS {
             let port = process::free_port()?;
             let log = d.join(format!("postgres-{attempt}.log"));
-            let options = format!(
+            let mut options = format!(
                 "-k {} -c listen_addresses=127.0.0.1 -p {port} -c fsync=off \
                  -c password_encryption=scram-sha-256",
                 d.display()
             );
+            if statement_stats {
+                options.push_str(" -c shared_preload_libraries=pg_stat_statements");
+            }
             match Server::start(&pg_ctl, &data, as_postgres, &options, &log) {
                 Ok(server) => {
                     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
@@ -231,6 +246,13 @@ impl Postgres {
                         options,
                     };
                     pg.create_schema(&psql, &kea_admin)?;
+                    if statement_stats {
+                        pg.psql_superuser(
+                            &psql,
+                            DATABASE,
+                            "CREATE EXTENSION pg_stat_statements;\n",
+                        )?;
+                    }
                     pg.startup = started.elapsed();
                     return Ok(pg);
                 }
