@@ -468,9 +468,12 @@ fn raw_reservations() -> Vec<Value> {
 }
 
 /// The `n` leases every configuration iterates over (the same values as [`lease`]).
+/// Terraform's `range` makes at most 1024 numbers, so they come in chunks of 1000.
 fn leases_local(n: usize) -> String {
+    let chunks = n.div_ceil(1000);
     format!(
-        "locals {{\n  leases = {{\n    for i in range({n}) :\n    format(\"host-%03d\", i) => {{\n      \
+        "locals {{\n  leases = {{\n    for i in flatten([for c in range({chunks}) : \
+         range(c * 1000, min({n}, c * 1000 + 1000))]) :\n    format(\"host-%03d\", i) => {{\n      \
          mac = format(\"02:00:00:00:%02x:%02x\", floor(i / 256), i % 256)\n      \
          ip  = cidrhost(\"{SUBNET}\", i + 10)\n    }}\n  }}\n}}\n"
     )

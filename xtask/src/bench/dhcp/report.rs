@@ -713,7 +713,8 @@ mod tests {
         assert!(rack.contains("resource \"rack_dhcp_lease\" \"host\""));
         assert!(data.contains("resource \"terraform_data\" \"host\""));
         assert!(rack.contains(&leases_local(LEASES)) && data.contains(&leases_local(LEASES)));
-        assert!(data_main_tf(LARGE_LEASES).contains("range(5000)"));
+        assert!(data_main_tf(LARGE_LEASES).contains("range(5)"));
+        assert!(data_main_tf(LEASES).contains("min(500, c * 1000 + 1000)"));
         assert!(!data.contains("rack"));
         // cidrhost("10.78.0.0/19", i + 10) for the last lease, and its MAC.
         let (mac, ip, host) = lease(LEASES - 1);
