@@ -132,15 +132,14 @@ pub struct Options {
     pub runs: usize,
 }
 
-/// Rounds of [`LARGE_LEASES`]: [`ENV_LARGE_RUNS`], else `runs` up to
+/// Rounds of [`LARGE_LEASES`]: [`ENV_LARGE_RUNS`] (0: none), else `runs` up to
 /// [`DEFAULT_LARGE_ROUNDS`].
 fn large_rounds(runs: usize) -> anyhow::Result<usize> {
     match std::env::var(ENV_LARGE_RUNS) {
         Ok(v) if !v.is_empty() => v
             .parse()
             .ok()
-            .filter(|&n: &usize| n > 0)
-            .ok_or_else(|| anyhow!("{ENV_LARGE_RUNS}={v:?} is not a positive number")),
+            .ok_or_else(|| anyhow!("{ENV_LARGE_RUNS}={v:?} is not a number")),
         _ => Ok(runs.min(DEFAULT_LARGE_ROUNDS)),
     }
 }
@@ -981,10 +980,12 @@ pub fn run(opts: &Options) -> anyhow::Result<String> {
     rotating_rounds(opts.runs, &CYCLES, |cycle, counted| {
         run_cycle(cycle, &servers, &wds, ticks, &mut samples, counted)
     })?;
-    eprintln!("bench: {LARGE_LEASES} leases, {large_runs} rounds");
-    rotating_rounds(large_runs, &LARGE_CYCLES, |cycle, counted| {
-        run_cycle(cycle, &servers, &wds, ticks, &mut samples, counted)
-    })?;
+    if large_runs > 0 {
+        eprintln!("bench: {LARGE_LEASES} leases, {large_runs} rounds");
+        rotating_rounds(large_runs, &LARGE_CYCLES, |cycle, counted| {
+            run_cycle(cycle, &servers, &wds, ticks, &mut samples, counted)
+        })?;
+    }
     eprintln!("bench: one more cycle of each backend with the provider's debug log, and destroy");
     let views = Views {
         config_set: instrumented(&cli_config, Backend::ConfigSet, &servers, &wds.times, ticks)?,
@@ -1016,7 +1017,9 @@ pub fn run(opts: &Options) -> anyhow::Result<String> {
          {PLANS_PER_ROUND} no-change plans of both configurations){}; each after one \
          warm-up round that is not counted\n",
         opts.runs,
-        if large_runs < opts.runs {
+        if large_runs == 0 {
+            format!(" ({ENV_LARGE_RUNS}=0: none were run)")
+        } else if large_runs < opts.runs {
             format!(
                 ", fewer for the time a round of {LARGE_LEASES} takes ({ENV_LARGE_RUNS} sets it)"
             )

@@ -44,6 +44,10 @@ fn seconds(samples: &Samples, step: Step) -> anyhow::Result<Summary> {
 pub(super) fn time_rows(samples: &Samples) -> anyhow::Result<Vec<Row>> {
     let mut rows = Vec::new();
     for (step, base) in VERSUS_DATA {
+        if samples.of(step).seconds.is_empty() && samples.of(base).seconds.is_empty() {
+            // The rounds of 5,000 were not run.
+            continue;
+        }
         let baseline = seconds(samples, base)?;
         let target = (step == Step::LargeDbPlan).then_some(Target {
             below: LARGE_PLAN_FACTOR * baseline.median,
@@ -546,6 +550,14 @@ pub(super) fn targets(samples: &Samples) -> anyhow::Result<String> {
         plans.len(),
         yes_no(!plans.is_empty() && worst_reads <= PLAN_HOST_READS_PER_SERVER * SERVERS)
     );
+    if samples.of(Step::LargeDbPlan).seconds.is_empty() {
+        let _ = writeln!(
+            out,
+            "| Host database, no-change plan of {LARGE_LEASES}: within {LARGE_PLAN_FACTOR}× that \
+             of {LARGE_LEASES} `terraform_data` | not run ({ENV_LARGE_RUNS}=0) | – |"
+        );
+        return Ok(out);
+    }
     let plan = seconds(samples, Step::LargeDbPlan)?;
     let data = seconds(samples, Step::LargeDataPlan)?;
     let spread = paired_ratios(
@@ -601,6 +613,9 @@ pub(super) fn notes(samples: &Samples, views: &Views) -> Vec<String> {
             LARGE_LEASES,
         ),
     ] {
+        if samples.of(apply).seconds.is_empty() {
+            continue;
+        }
         let (a, p) = (
             median(apply) - median(data_apply),
             median(plan) - median(data_plan),
