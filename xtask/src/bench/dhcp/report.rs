@@ -267,7 +267,8 @@ pub(super) fn backends_table(samples: &Samples, views: &Views) -> anyhow::Result
     Ok(out)
 }
 
-pub(super) fn count_cell(samples: &[Counters], field: fn(&Counters) -> u64) -> String {
+/// Median (min–max) of one count over the rounds, or one number when all agree.
+pub(super) fn count_cell<T>(samples: &[T], field: fn(&T) -> u64) -> String {
     let values: Vec<f64> = samples.iter().map(|c| field(c) as f64).collect();
     match Summary::of(&values) {
         Some(s) if s.min == s.max => format!("{}", s.median),
@@ -419,14 +420,7 @@ pub(super) fn statements_table(samples: &Samples) -> String {
         Step::LargeDataPlan,
     ] {
         let st = &samples.of(step).statements;
-        let cell = |f: fn(&Statements) -> u64| {
-            let values: Vec<f64> = st.iter().map(|s| f(s) as f64).collect();
-            match Summary::of(&values) {
-                Some(s) if s.min == s.max => format!("{}", s.median),
-                Some(s) => format!("{} ({}–{})", s.median, s.min, s.max),
-                None => "–".to_owned(),
-            }
-        };
+        let cell = |f: fn(&Statements) -> u64| count_cell(st, f);
         let exec: Vec<f64> = st.iter().map(|s| s.exec_ms).collect();
         let exec = Summary::of(&exec).map_or_else(|| "–".to_owned(), |s| Unit::Ms.format(s.median));
         let _ = writeln!(
