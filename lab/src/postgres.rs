@@ -170,17 +170,25 @@ impl Postgres {
     /// Creates a cluster, starts it on a free port, creates the role and database and
     /// runs `kea-admin db-init pgsql` in it.
     pub fn start() -> Result<Self, FixtureError> {
-        Self::start_with(false)
+        Self::start_with(false, false)
     }
 
     /// [`Postgres::start`] with TLS on TCP: a throwaway CA signs the server's certificate
     /// (made with `openssl`), and `pg_hba.conf` admits TCP clients over TLS only
     /// (`hostssl`); the unix socket stays as it is.
     pub fn start_with_tls() -> Result<Self, FixtureError> {
-        Self::start_with(true)
+        Self::start_with(true, false)
     }
 
-    fn start_with(tls: bool) -> Result<Self, FixtureError> {
+    /// [`start`](Self::start), with `pg_stat_statements` loaded
+    /// (`shared_preload_libraries`) and created in [`DATABASE`], so that the statements
+    /// each role ran can be counted (`SELECT ... FROM pg_stat_statements`, reset with
+    /// `SELECT pg_stat_statements_reset()`, both through [`Postgres::sql`]).
+    pub fn start_with_statement_stats() -> Result<Self, FixtureError> {
+        Self::start_with(false, true)
+    }
+
+    fn start_with(tls: bool, statement_stats: bool) -> Result<Self, FixtureError> {
         let started = Instant::now();
         let pg_ctl = pg_binary("pg_ctl")?;
         let psql = process::find_binary("psql", PG_PACKAGE)?;
@@ -206,6 +214,9 @@ impl Postgres {
             if let Some((_, cert, key)) = &tls {
                 options.push_str(&tls_options(cert, key));
             }
+            if statement_stats {
+                options.push_str(" -c shared_preload_libraries=pg_stat_statements");
+            }
             match Server::start(&pg_ctl, &data, as_postgres, &options, &log) {
                 Ok(server) => {
                     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
@@ -226,6 +237,9 @@ impl Postgres {
                         options,
                     };
                     pg.create_schema(&psql, &kea_admin)?;
+                    if statement_stats {
+                        pg.sql("CREATE EXTENSION pg_stat_statements;\n")?;
+                    }
                     pg.startup = started.elapsed();
                     return Ok(pg);
                 }

@@ -4,8 +4,12 @@
 //! # Reads
 //!
 //! [`HostDbClient::reservations`] answers from every DHCPv4 host of the server's subnets,
-//! read by one query (hosts joined with their options) and kept until the next write
-//! or [`HostDbClient::invalidate`].
+//! read by one query (hosts joined with their options) and kept until
+//! [`HostDbClient::invalidate`] or a batch that fails. A committed batch updates the
+//! cached hosts itself, with the rows it read and locked and with what it wrote, so the
+//! plans Terraform makes during an apply (one per resource, each checking its lease
+//! against the subnet's reservations) do not read every host again after every batch.
+//! Each subnet's reservations are built once per change of the cache.
 //!
 //! # Writes
 //!
@@ -23,6 +27,7 @@
 //! with `sslmode=require`; the password is given to the client library in memory, never
 //! in a URL, a file or a command line.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 
@@ -95,8 +100,8 @@ pub struct HostDbClient {
     timeout: Duration,
     /// The connection; held for a whole read or batch.
     conn: Mutex<Option<Client>>,
-    /// Every host of the server's subnets, as last read.
-    cache: Mutex<Option<Arc<Vec<StoredHost>>>>,
+    /// Every host of the server's subnets, as last read and written.
+    cache: Mutex<Option<Cached>>,
     queue: StdMutex<Vec<Queued>>,
 }
 
@@ -267,20 +272,16 @@ impl HostDbClient {
         subnet: Cidr,
     ) -> Result<Vec<Reservation>, HostDbError> {
         let id = i64::from(subnets.id(subnet)?);
-        let hosts = self.all_hosts(subnets).await?;
-        Ok(hosts
-            .iter()
-            .filter(|h| h.row.columns.subnet_id == id)
-            .map(|h| h.reservation(subnet))
-            .collect())
-    }
-
-    async fn all_hosts(&self, subnets: &SubnetIds) -> Result<Arc<Vec<StoredHost>>, HostDbError> {
+        // Answered from the cache without waiting for the connection (a batch under way
+        // holds it); the cache is only ever held briefly.
+        if let Some(cached) = self.cache.lock().await.as_mut() {
+            return Ok(cached.subnet(id, subnet).as_ref().clone());
+        }
         // The connection first, then the cache: the order writes take them in.
         let mut conn = self.conn.lock().await;
         let mut cache = self.cache.lock().await;
-        if let Some(hosts) = cache.as_ref() {
-            return Ok(hosts.clone());
+        if let Some(cached) = cache.as_mut() {
+            return Ok(cached.subnet(id, subnet).as_ref().clone());
         }
         let client = self.connected(&mut conn).await?;
         let (statement, ids) = (sql::read_all(), subnets.ids());
@@ -297,10 +298,10 @@ impl HostDbClient {
                 return Err(self.timed_out());
             }
         };
-        let hosts = Arc::new(fold_rows(&rows).map_err(db_error("read the hosts"))?);
+        let hosts = fold_rows(&rows).map_err(db_error("read the hosts"))?;
         tracing::debug!(hosts = hosts.len(), "read the Kea hosts database");
-        *cache = Some(hosts.clone());
-        Ok(hosts)
+        let cached = cache.insert(Cached::new(hosts));
+        Ok(cached.subnet(id, subnet).as_ref().clone())
     }
 
     /// Drops what was read, so the next read asks the database.
@@ -383,12 +384,21 @@ impl HostDbClient {
                 Err(self.timed_out())
             }
         };
-        // Whatever happened, what the cache holds may be stale now.
-        *self.cache.lock().await = None;
-        if result.is_err() {
-            drop_if_closed(conn);
+        let mut cache = self.cache.lock().await;
+        match result {
+            Ok((outcomes, written)) => {
+                if let Some(cached) = cache.as_mut() {
+                    cached.update(written);
+                }
+                Ok(outcomes)
+            }
+            Err(e) => {
+                // What the cache holds may be stale now.
+                *cache = None;
+                drop_if_closed(conn);
+                Err(e)
+            }
         }
-        result
     }
 
     fn timed_out(&self) -> HostDbError {
@@ -440,12 +450,147 @@ fn fold_rows(rows: &[Row]) -> Result<Vec<StoredHost>, tokio_postgres::Error> {
     Ok(rows::fold(joined))
 }
 
+/// The cached hosts, sorted by `host_id`, and the reservations of each subnet asked for.
+struct Cached {
+    hosts: Vec<StoredHost>,
+    /// Built from `hosts` on first use, dropped when they change: every lease's refresh
+    /// and plan reads its subnet, so building it per read would cost O(leases²).
+    subnets: HashMap<i64, Arc<Vec<Reservation>>>,
+}
+
+impl Cached {
+    fn new(mut hosts: Vec<StoredHost>) -> Self {
+        hosts.sort_by_key(|h| h.row.host_id);
+        Self {
+            hosts,
+            subnets: HashMap::new(),
+        }
+    }
+
+    /// The reservations of subnet `id` (`subnet`).
+    fn subnet(&mut self, id: i64, subnet: Cidr) -> Arc<Vec<Reservation>> {
+        let hosts = &self.hosts;
+        self.subnets
+            .entry(id)
+            .or_insert_with(|| {
+                Arc::new(
+                    hosts
+                        .iter()
+                        .filter(|h| h.row.columns.subnet_id == id)
+                        .map(|h| h.reservation(subnet))
+                        .collect(),
+                )
+            })
+            .clone()
+    }
+
+    fn position(&self, host_id: i32) -> Result<usize, usize> {
+        self.hosts.binary_search_by_key(&host_id, |h| h.row.host_id)
+    }
+
+    fn put(&mut self, host: StoredHost) {
+        match self.position(host.row.host_id) {
+            Ok(i) => self.hosts[i] = host,
+            Err(i) => self.hosts.insert(i, host),
+        }
+    }
+
+    /// The hosts as a committed batch left them: the rows it read and locked as read,
+    /// then its deletes, updates and inserts as the statements wrote them.
+    fn update(&mut self, written: Written) {
+        self.subnets.clear();
+        let gone: Vec<i32> = self
+            .hosts
+            .iter()
+            .filter(|h| {
+                written.looked_up(h)
+                    && !written
+                        .current
+                        .iter()
+                        .any(|c| c.row.host_id == h.row.host_id)
+            })
+            .map(|h| h.row.host_id)
+            .collect();
+        for id in gone {
+            if let Ok(i) = self.position(id) {
+                self.hosts.remove(i);
+            }
+        }
+        for host in written.current {
+            self.put(host);
+        }
+        for id in &written.deleted {
+            if let Ok(i) = self.position(*id) {
+                self.hosts.remove(i);
+            }
+        }
+        for (id, values) in written.updated {
+            if let Ok(i) = self.position(id) {
+                let host = &mut self.hosts[i];
+                host.row.columns = values.host;
+                // DELETE_OPTIONS removed those of rack's space; the new ones follow.
+                host.options.retain(|o| !rows::is_dhcp4_space(&o.space));
+                host.options.extend(dhcp4_options(values.options));
+            }
+        }
+        for (id, values) in written.inserted {
+            self.put(StoredHost {
+                row: HostRow {
+                    host_id: id,
+                    dhcp6_subnet_id: None,
+                    columns: values.host,
+                },
+                options: dhcp4_options(values.options).collect(),
+            });
+        }
+    }
+}
+
+/// Option rows as [`sql::INSERT_OPTIONS`] writes them.
+fn dhcp4_options(options: Vec<OptionValues>) -> impl Iterator<Item = OptionRow> {
+    options.into_iter().map(|columns| OptionRow {
+        space: Some(rows::DHCP4_SPACE.to_owned()),
+        columns,
+    })
+}
+
+/// What a committed (or rolled back) batch knows of the rows: those it read and locked,
+/// the keys it looked them up by, and what it wrote.
+#[derive(Default)]
+struct Written {
+    /// The rows read and locked inside the transaction, as read.
+    current: Vec<StoredHost>,
+    /// The (identifier type, identifier, subnet id) and (subnet id, address) the
+    /// transaction looked rows up by: a cached row matching one that was not found is
+    /// gone from the database.
+    identifiers: Vec<(i16, Vec<u8>, i64)>,
+    addresses: Vec<(i64, i64)>,
+    deleted: Vec<i32>,
+    updated: Vec<(i32, HostValues)>,
+    inserted: Vec<(i32, HostValues)>,
+}
+
+impl Written {
+    /// Whether the transaction looked `host` up, by identifier or by address.
+    fn looked_up(&self, host: &StoredHost) -> bool {
+        let c = &host.row.columns;
+        self.identifiers
+            .iter()
+            .any(|(t, i, s)| *t == c.identifier_type && *i == c.identifier && *s == c.subnet_id)
+            || c.ipv4_address.is_some_and(|ip| {
+                self.addresses
+                    .iter()
+                    .any(|(s, a)| *s == c.subnet_id && *a == ip)
+            })
+    }
+}
+
 /// One batch in one transaction: lock, read, check, write, commit.
 async fn transaction(
     client: &mut Client,
     subnets: &SubnetIds,
     requests: &[Request],
-) -> Result<Vec<Result<(), HostDbError>>, HostDbError> {
+) -> Result<(Vec<Result<(), HostDbError>>, Written), HostDbError> {
     let tx = client
         .transaction()
         .await
@@ -492,11 +637,26 @@ async fn transaction(
     let current = fold_rows(&locked).map_err(db_error("read the hosts to change"))?;
 
     let plan = plan::plan(&current, subnets, requests);
+    let mut written = Written {
+        identifiers: kinds
+            .iter()
+            .zip(&idents)
+            .zip(&id_subnets)
+            .map(|((t, i), s)| (*t, i.clone(), *s))
+            .collect(),
+        addresses: ip_subnets
+            .iter()
+            .copied()
+            .zip(ips.iter().copied())
+            .collect(),
+        current,
+        ..Written::default()
+    };
     if plan.writes_nothing() {
         tx.rollback()
             .await
             .map_err(db_error("end the transaction"))?;
-        return Ok(plan.outcomes);
+        return Ok((plan.outcomes, written));
     }
 
     if !plan.delete.is_empty() {
@@ -545,6 +705,7 @@ async fn transaction(
                     && v.host.subnet_id == subnet
             }) {
                 option_hosts.push((id, v.options.as_slice()));
+                written.inserted.push((id, v.clone()));
             }
         }
     }
@@ -575,7 +736,9 @@ async fn transaction(
         deleted = plan.delete.len(),
         "wrote a batch to the Kea hosts database"
     );
-    Ok(plan.outcomes)
+    written.deleted = plan.delete;
+    written.updated = plan.update;
+    Ok((plan.outcomes, written))
 }
 
 /// The columns rack sets on both insert and update, one array each.
@@ -616,5 +779,109 @@ impl<'a> Managed<'a> {
             &self.next_server,
             &self.boot_file,
         ]
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn host(id: i32, mac: u8, ip: i64, hostname: &str, options: Vec<OptionRow>) -> StoredHost {
+        StoredHost {
+            row: HostRow {
+                host_id: id,
+                dhcp6_subnet_id: None,
+                columns: HostColumns {
+                    identifier_type: 0,
+                    identifier: vec![2, 0, 0, 0, 0, mac],
+                    subnet_id: 1,
+                    ipv4_address: Some(ip),
+                    hostname: Some(hostname.to_owned()),
+                    client_classes: None,
+                    next_server: None,
+                    boot_file_name: None,
+                },
+            },
+            options,
+        }
+    }
+
+    fn option(space: &str, code: i16) -> OptionRow {
+        OptionRow {
+            space: Some(space.to_owned()),
+            columns: OptionValues {
+                code,
+                value: None,
+                formatted_value: Some("x".to_owned()),
+            },
+        }
+    }
+
+    fn values(h: &StoredHost, options: Vec<OptionValues>) -> HostValues {
+        HostValues {
+            host: h.row.columns.clone(),
+            options,
+        }
+    }
+
+    #[test]
+    fn a_committed_batch_updates_the_cached_hosts() {
+        let subnet: Cidr = "10.77.0.0/24".parse().unwrap();
+        let mut cached = Cached::new(vec![
+            host(3, 3, 30, "c", vec![option("other", 1), option("dhcp4", 67)]),
+            host(1, 1, 10, "a", vec![]),
+            host(2, 2, 20, "b", vec![]),
+            host(4, 4, 40, "d", vec![]),
+        ]);
+        assert_eq!(cached.subnet(1, subnet).len(), 4);
+        let new = host(7, 7, 70, "g", vec![]);
+        let mut updated = host(3, 3, 31, "c2", vec![]);
+        updated.row.columns.ipv4_address = Some(31);
+        cached.update(Written {
+            // Host 1 as read in the transaction, changed behind rack's back.
+            current: vec![
+                host(1, 1, 11, "a-by-hand", vec![]),
+                host(3, 3, 30, "c", vec![option("other", 1), option("dhcp4", 67)]),
+            ],
+            // Host 2 was looked up and not found: deleted behind rack's back.
+            identifiers: vec![
+                (0, vec![2, 0, 0, 0, 0, 2], 1),
+                (0, vec![2, 0, 0, 0, 0, 7], 1),
+            ],
+            addresses: vec![(1, 70)],
+            deleted: vec![4],
+            updated: vec![(3, values(&updated, vec![option("dhcp4", 66).columns]))],
+            inserted: vec![(7, values(&new, vec![option("dhcp4", 67).columns]))],
+        });
+        let ids: Vec<i32> = cached.hosts.iter().map(|h| h.row.host_id).collect();
+        assert_eq!(ids, vec![1, 3, 7]);
+        assert_eq!(
+            cached.hosts[0].row.columns.hostname.as_deref(),
+            Some("a-by-hand")
+        );
+        let c = &cached.hosts[1];
+        assert_eq!(c.row.columns.hostname.as_deref(), Some("c2"));
+        let codes: Vec<(Option<&str>, i16)> = c
+            .options
+            .iter()
+            .map(|o| (o.space.as_deref(), o.columns.code))
+            .collect();
+        assert_eq!(codes, vec![(Some("other"), 1), (Some("dhcp4"), 66)]);
+        assert_eq!(cached.hosts[2].options.len(), 1);
+        // The subnet's reservations are built again from the hosts as they are now.
+        let names: Vec<Option<String>> = cached
+            .subnet(1, subnet)
+            .iter()
+            .map(|r| r.hostname.clone())
+            .collect();
+        assert_eq!(
+            names,
+            vec![
+                Some("a-by-hand".into()),
+                Some("c2".into()),
+                Some("g".into())
+            ]
+        );
     }
 }

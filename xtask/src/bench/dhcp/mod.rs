@@ -1,24 +1,32 @@
-//! The DHCP benchmark: 500 `rack_dhcp_lease` resources in one subnet (one `for_each`)
-//! against a real Kea 2.2, measured against Terraform's own cost for 500 `terraform_data`
-//! resources and against the raw floor of the Kea work itself (one `config-set` carrying
-//! all 500 reservations, one `config-get` reading them).
+//! The DHCP benchmark: `rack_dhcp_lease` resources in one subnet (one `for_each`) against
+//! a real Kea 2.2, on both of rack's Kea backends, measured against Terraform's own cost
+//! for the same number of `terraform_data` resources and against the raw floor of the
+//! backend's work itself:
+//!
+//! - 500 leases on the config-set backend (reservations in Kea's configuration); the floor
+//!   is one `config-set` carrying all 500 reservations and one `config-get` reading them;
+//! - 500 leases on the host-database backend (rows of Kea's PostgreSQL host database);
+//!   the floor is one transaction inserting the 500 hosts and one `SELECT` reading them;
+//! - 5,000 leases on the host database, against 5,000 `terraform_data`, in fewer rounds.
 //!
 //! Kea 2.2 has no command to add one reservation (`host_cmds` is not in its open-source
-//! hooks), so rack writes reservations by `config-set` of the whole configuration; the
-//! question is how many of those an apply takes and what they cost next to Terraform.
+//! hooks), so the config-set backend writes reservations by `config-set` of the whole
+//! configuration; the question is how many of those an apply takes and what they cost
+//! next to Terraform. The host-database backend writes rows, batched per transaction.
 //!
 //! Commands are counted on the server: kea-dhcp4 logs `Received command '<name>'` at INFO
 //! for every command the control agent passes on, and the benchmark counts those lines
-//! in its log before and after each Terraform command. Nothing else talks to that Kea. The
-//! provider's own view (its debug log: every command with its round trip, every batch of
-//! reservation changes with its size) comes from one more, untimed cycle at the end.
+//! in its log before and after each Terraform command. Statements are counted in
+//! PostgreSQL by `pg_stat_statements`, reset before each command. Nothing else talks to
+//! either Kea or to the database. The provider's own view (its debug log: every command
+//! with its round trip, every batch of changes with its size) comes from one more,
+//! untimed cycle of each backend at the end.
 //!
-//! Every round runs three cycles in an order that rotates from round to round: rack
-//! (apply, no-change plans), `terraform_data` (the same commands) and the raw floor
-//! (config-set adding 500 reservations, config-get, config-set removing them). Each cycle
-//! ends where it started, with no reservations in the subnet and no state: the rack cycle
-//! clears the subnet with one raw config-set and removes its state file (destroy runs
-//! once, in the instrumented cycle). A first round warms up and is not counted.
+//! Every round runs its cycles in an order that rotates from round to round; each cycle
+//! ends where it started, with no reservations in the subnet and no state: a rack cycle
+//! clears the subnet with one raw `config-set` or `DELETE` and removes its state file
+//! (destroy runs once per backend, in the instrumented cycle). A first round warms up and
+//! is not counted; the 5,000-lease rounds have their own warm-up round.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -32,24 +40,36 @@ use super::dns::{
     remove_state, take_provider_cpu, write_wrapper, yes_no,
 };
 use super::setup::{Setup, rotating_rounds};
-use super::stats::{Row, Summary, Unit, table};
+use super::stats::{Row, Summary, Target, Unit, table};
 use rack_acceptance_tests::{CmdResult, Workdir};
 use rack_lab::Kea;
 use rack_lab::kea::post;
 
+mod hostdb;
 mod report;
+use hostdb::{Database, Statements};
 use report::*;
 
 /// Rounds when `--runs` is not given.
 pub const DEFAULT_ROUNDS: usize = 3;
 
-/// Leases in the subnet (the DHCP issue's size).
+/// Leases in the subnet at the DHCP issue's size, on both backends.
 const LEASES: usize = 500;
 
-/// The subnet the benchmark adds to the fixture's Kea for the leases: the fixture's own
-/// /24 is too small for 500 reservations. No interface serves it; Kea keeps its
-/// reservations all the same (as it does for relayed subnets).
-const SUBNET: &str = "10.78.0.0/22";
+/// Leases of the zone-scale run, on the host database.
+const LARGE_LEASES: usize = 5000;
+
+/// Rounds of [`LARGE_LEASES`] when [`ENV_LARGE_RUNS`] does not say: at most this many,
+/// and never more than `--runs` (one round there takes minutes).
+const DEFAULT_LARGE_ROUNDS: usize = 2;
+
+/// Names the number of rounds of [`LARGE_LEASES`].
+const ENV_LARGE_RUNS: &str = "RACK_BENCH_DHCP_LARGE_RUNS";
+
+/// The subnet the benchmark adds to each Kea for the leases: the fixture's own /24 is
+/// too small. No interface serves it; Kea keeps its reservations all the same (as it
+/// does for relayed subnets).
+const SUBNET: &str = "10.78.0.0/19";
 
 /// The `id` of [`SUBNET`] in Kea's configuration.
 const SUBNET_ID: u64 = 2;
@@ -86,21 +106,51 @@ fn set_parallelism(wd: &mut Workdir, n: Option<u32>) {
 const PLANS_PER_ROUND: usize = 2;
 
 /// The DHCP issue's target: the apply stays within this many times the raw floor (one
-/// config-set with all 500) plus the same apply of 500 `terraform_data`.
+/// config-set with all 500, or one transaction inserting them) plus the same apply of
+/// 500 `terraform_data`.
 const FLOOR_FACTOR: f64 = 3.0;
+
+/// The host-database issue's target: the no-change plan of 5,000 leases stays within
+/// this many times that of 5,000 `terraform_data`.
+const LARGE_PLAN_FACTOR: f64 = 1.3;
 
 /// The DHCP issue's target: a no-change plan makes one config-get per server.
 const PLAN_CONFIG_GETS_PER_SERVER: u64 = 1;
 
-/// Servers the configuration uses.
+/// The host-database issue's target: a no-change plan reads the hosts once per server.
+const PLAN_HOST_READS_PER_SERVER: u64 = 1;
+
+/// Servers each configuration uses.
 const SERVERS: u64 = 1;
 
 /// What the user asked for.
 #[derive(Debug, Clone, Copy)]
 pub struct Options {
-    /// Rounds; each has one apply and [`PLANS_PER_ROUND`] plans of both configurations
-    /// and one raw-floor cycle.
+    /// Rounds of 500 leases; each has one apply and [`PLANS_PER_ROUND`] plans of each
+    /// configuration and one cycle of each raw floor. The 5,000-lease rounds are fewer
+    /// (see [`large_rounds`]).
     pub runs: usize,
+}
+
+/// Rounds of [`LARGE_LEASES`]: [`ENV_LARGE_RUNS`] (0: none), else `runs` up to
+/// [`DEFAULT_LARGE_ROUNDS`].
+fn large_rounds(runs: usize) -> anyhow::Result<usize> {
+    match std::env::var(ENV_LARGE_RUNS) {
+        Ok(v) if !v.is_empty() => v
+            .parse()
+            .ok()
+            .ok_or_else(|| anyhow!("{ENV_LARGE_RUNS}={v:?} is not a number")),
+        _ => Ok(runs.min(DEFAULT_LARGE_ROUNDS)),
+    }
+}
+
+/// The two ways rack keeps Kea's reservations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    /// In Kea's configuration, written by `config-set`.
+    ConfigSet,
+    /// In Kea's PostgreSQL host database.
+    HostDb,
 }
 
 /// Every timed command, in report order.
@@ -113,33 +163,91 @@ enum Step {
     RawSet,
     RawGet,
     RawClear,
+    DbApply,
+    DbPlan,
+    DbInsert,
+    DbSelect,
+    DbDelete,
+    LargeDbApply,
+    LargeDbPlan,
+    LargeDataApply,
+    LargeDataPlan,
 }
 
-const STEPS: usize = 7;
+const STEPS: usize = 16;
 
 impl Step {
     fn what(self) -> String {
+        let large = LARGE_LEASES;
         match self {
-            Step::RackApply => format!("(1) `terraform apply`, {LEASES} `rack_dhcp_lease`"),
-            Step::RackPlan => format!("(2) no-change `terraform plan`, {LEASES} leases"),
+            Step::RackApply => {
+                format!("(1) `terraform apply`, {LEASES} `rack_dhcp_lease`, config-set")
+            }
+            Step::RackPlan => {
+                format!("(2) no-change `terraform plan`, {LEASES} leases, config-set")
+            }
             Step::DataApply => format!("`terraform apply`, {LEASES} `terraform_data`"),
             Step::DataPlan => format!("no-change `terraform plan`, {LEASES} `terraform_data`"),
             Step::RawSet => format!("(3) one `config-set` adding {LEASES} reservations"),
             Step::RawGet => format!("(3) one `config-get` ({LEASES} reservations)"),
             Step::RawClear => format!("one `config-set` removing {LEASES} reservations"),
+            Step::DbApply => {
+                format!("(5) `terraform apply`, {LEASES} `rack_dhcp_lease`, host database")
+            }
+            Step::DbPlan => {
+                format!("(6) no-change `terraform plan`, {LEASES} leases, host database")
+            }
+            Step::DbInsert => format!("(7) one transaction inserting {LEASES} hosts"),
+            Step::DbSelect => format!("(7) one `SELECT` of {LEASES} hosts"),
+            Step::DbDelete => format!("one `DELETE` of {LEASES} hosts"),
+            Step::LargeDbApply => {
+                format!("(8) `terraform apply`, {large} `rack_dhcp_lease`, host database")
+            }
+            Step::LargeDbPlan => {
+                format!("(9) no-change `terraform plan`, {large} leases, host database")
+            }
+            Step::LargeDataApply => format!("`terraform apply`, {large} `terraform_data`"),
+            Step::LargeDataPlan => format!("no-change `terraform plan`, {large} `terraform_data`"),
         }
+    }
+
+    /// Whether the benchmark itself sent it (no Terraform, no provider).
+    fn is_raw(self) -> bool {
+        matches!(
+            self,
+            Step::RawSet
+                | Step::RawGet
+                | Step::RawClear
+                | Step::DbInsert
+                | Step::DbSelect
+                | Step::DbDelete
+        )
     }
 }
 
-/// The three cycles of a round.
+/// The cycles of a round.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Cycle {
     Rack,
     Data,
     Raw,
+    HostDb,
+    HostDbRaw,
+    LargeHostDb,
+    LargeData,
 }
 
-const CYCLES: [Cycle; 3] = [Cycle::Rack, Cycle::Data, Cycle::Raw];
+/// The cycles of a round of [`LEASES`].
+const CYCLES: [Cycle; 5] = [
+    Cycle::Rack,
+    Cycle::Data,
+    Cycle::Raw,
+    Cycle::HostDb,
+    Cycle::HostDbRaw,
+];
+
+/// The cycles of a round of [`LARGE_LEASES`].
+const LARGE_CYCLES: [Cycle; 2] = [Cycle::LargeHostDb, Cycle::LargeData];
 
 /// Commands kea-dhcp4 received, from its log.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -190,16 +298,25 @@ struct Server {
 }
 
 impl Server {
-    /// Starts the fixture and adds [`SUBNET`] to it, with a log that does not rotate
-    /// during the run.
-    fn start() -> anyhow::Result<Self> {
-        let kea = Kea::start().map_err(|e| anyhow!("Cannot start Kea for the benchmark: {e}"))?;
+    /// Starts the fixture (looking reservations up in the host database `db` too, when
+    /// given) and adds [`SUBNET`] to it, with a log that does not rotate during the run.
+    fn start(db: Option<&Database>) -> anyhow::Result<Self> {
+        let kea = match db {
+            None => Kea::start(),
+            Some(db) => Kea::start_with_hosts_database(&db.pg.kea_hosts_database()),
+        }
+        .map_err(|e| anyhow!("Cannot start Kea for the benchmark: {e}"))?;
         let log = kea.dir().join("kea-dhcp4.log");
         let server = Self { kea, log };
         let mut config = server.config_get()?.0;
         let dhcp4 = config
             .get_mut("Dhcp4")
             .ok_or_else(|| anyhow!("Kea's configuration has no Dhcp4"))?;
+        if let Some(db) = db {
+            // As the fixture wrote it: what config-get answers may hide the password.
+            dhcp4["hosts-database"] = serde_json::from_str(&db.pg.kea_hosts_database())
+                .context("The fixture's hosts-database is not JSON")?;
+        }
         let subnets = dhcp4
             .get_mut("subnet4")
             .and_then(Value::as_array_mut)
@@ -328,7 +445,7 @@ fn process_cpu(stat: &str) -> Option<f64> {
     Some(ticks(14)? + ticks(15)?)
 }
 
-/// MAC, address and hostname of lease `i`, as both configurations and the raw floor
+/// MAC, address and hostname of lease `i`, as every configuration and the raw floors
 /// compute them.
 fn lease(i: usize) -> (String, String, String) {
     let n = i + 10;
@@ -339,7 +456,7 @@ fn lease(i: usize) -> (String, String, String) {
     )
 }
 
-/// The raw floor's reservations: the same 500 as Kea entries.
+/// The config-set floor's reservations: the same [`LEASES`] as Kea entries.
 fn raw_reservations() -> Vec<Value> {
     (0..LEASES)
         .map(|i| {
@@ -349,55 +466,122 @@ fn raw_reservations() -> Vec<Value> {
         .collect()
 }
 
-/// The leases both configurations iterate over (the same values as [`lease`]).
-fn leases_local() -> String {
+/// The `n` leases every configuration iterates over (the same values as [`lease`]).
+/// Terraform's `range` makes at most 1024 numbers, so they come in chunks of 1000.
+fn leases_local(n: usize) -> String {
+    let chunks = n.div_ceil(1000);
     format!(
-        "locals {{\n  leases = {{\n    for i in range({LEASES}) :\n    format(\"host-%03d\", i) => {{\n      \
+        "locals {{\n  leases = {{\n    for i in flatten([for c in range({chunks}) : \
+         range(c * 1000, min({n}, c * 1000 + 1000))]) :\n    format(\"host-%03d\", i) => {{\n      \
          mac = format(\"02:00:00:00:%02x:%02x\", floor(i / 256), i % 256)\n      \
          ip  = cidrhost(\"{SUBNET}\", i + 10)\n    }}\n  }}\n}}\n"
     )
 }
 
-fn rack_main_tf() -> String {
+fn rack_main_tf(n: usize) -> String {
     format!(
         "terraform {{\n  required_providers {{\n    rack = {{ source = \"terraform.local/rack/rack\" }}\n  }}\n}}\n\n\
          provider \"rack\" {{}}\n\n{}\n\
          resource \"rack_dhcp_lease\" \"host\" {{\n  for_each = local.leases\n\n  \
          subnet   = \"{SUBNET}\"\n  mac      = each.value.mac\n  ip       = each.value.ip\n  \
          hostname = each.key\n}}\n",
-        leases_local()
+        leases_local(n)
     )
 }
 
-/// The same 500 instances as `terraform_data`: Terraform's cost with no provider work.
-fn data_main_tf() -> String {
+/// The same `n` instances as `terraform_data`: Terraform's cost with no provider work.
+fn data_main_tf(n: usize) -> String {
     format!(
         "{}\nresource \"terraform_data\" \"host\" {{\n  for_each = local.leases\n\n  \
          input = {{\n    mac      = each.value.mac\n    ip       = each.value.ip\n    \
          hostname = each.key\n  }}\n}}\n",
-        leases_local()
+        leases_local(n)
     )
 }
 
-fn rack_workdir(cli_config: &str, server: &Server, debug_log: bool) -> Workdir {
+/// A workdir of `n` leases whose provider reaches `server` through `RACK_DHCP_*`, and
+/// its host database `db` when given.
+fn rack_workdir(
+    cli_config: &str,
+    server: &Server,
+    db: Option<&Database>,
+    n: usize,
+    debug_log: bool,
+) -> Workdir {
     let mut wd = Workdir::with_cli_config_text(cli_config);
     let kea = &server.kea;
     wd.set_env("RACK_DHCP_KEA_URL", kea.url.clone())
         .set_env("RACK_DHCP_KEA_USERNAME", kea.username.clone())
         .set_env("RACK_DHCP_KEA_PASSWORD", kea.password.clone());
+    if let Some(db) = db {
+        wd.set_env("RACK_DHCP_KEA_HOSTS_DATABASE_URL", db.pg.url.clone())
+            .set_env(
+                "RACK_DHCP_KEA_HOSTS_DATABASE_PASSWORD",
+                db.pg.password.clone(),
+            );
+    }
     if debug_log {
         wd.set_env("TF_LOG_PROVIDER", "DEBUG");
     }
     set_parallelism(&mut wd, parallelism().ok().flatten());
-    wd.write_main(&rack_main_tf());
+    wd.write_main(&rack_main_tf(n));
     wd
 }
 
-/// Wall time, Kea commands and CPU of one command.
+/// A workdir of `n` `terraform_data`.
+fn data_workdir(n: usize, parallelism: Option<u32>) -> Workdir {
+    let mut wd = Workdir::without_provider();
+    set_parallelism(&mut wd, parallelism);
+    wd.write_main(&data_main_tf(n));
+    wd
+}
+
+/// Both Keas and the host database.
+struct Servers {
+    /// The Kea whose reservations are in its configuration.
+    config_set: Server,
+    /// The Kea that looks reservations up in [`Servers::db`].
+    host_db: Server,
+    db: Database,
+}
+
+impl Servers {
+    fn of(&self, backend: Backend) -> &Server {
+        match backend {
+            Backend::ConfigSet => &self.config_set,
+            Backend::HostDb => &self.host_db,
+        }
+    }
+
+    /// The database, for the host-database backend.
+    fn db(&self, backend: Backend) -> Option<&Database> {
+        (backend == Backend::HostDb).then_some(&self.db)
+    }
+
+    /// How many reservations [`SUBNET`] holds on `backend`.
+    fn reservation_count(&self, backend: Backend) -> anyhow::Result<usize> {
+        match backend {
+            Backend::ConfigSet => self.config_set.reservation_count(),
+            Backend::HostDb => self.db.count(),
+        }
+    }
+
+    /// Empties [`SUBNET`] on `backend` with one raw command (untimed).
+    fn clear(&self, backend: Backend) -> anyhow::Result<()> {
+        match backend {
+            Backend::ConfigSet => self.config_set.clear().map(|_| ()),
+            Backend::HostDb => self.db.delete().map(|_| ()),
+        }
+    }
+}
+
+/// Wall time, Kea commands, statements and CPU of one command.
 #[derive(Debug, Clone, Copy)]
 struct Measured {
     seconds: f64,
     commands: Counters,
+    /// What the provider ran in PostgreSQL (host-database and 5,000-lease steps).
+    statements: Option<Statements>,
     cpu: f64,
     /// kea-dhcp4 and kea-ctrl-agent together.
     kea_cpu: f64,
@@ -408,6 +592,7 @@ struct Measured {
 struct StepSamples {
     seconds: Vec<f64>,
     commands: Vec<Counters>,
+    statements: Vec<Statements>,
     cpu: Vec<f64>,
     kea_cpu: Vec<f64>,
     provider_cpu: Vec<f64>,
@@ -424,7 +609,10 @@ impl Samples {
         let s = &mut self.steps[step as usize];
         s.seconds.push(m.seconds);
         s.commands.push(m.commands);
-        if !matches!(step, Step::RawSet | Step::RawGet | Step::RawClear) {
+        if let Some(st) = m.statements {
+            s.statements.push(st);
+        }
+        if !step.is_raw() {
             s.cpu.push(m.cpu);
         }
         s.kea_cpu.push(m.kea_cpu);
@@ -440,28 +628,44 @@ impl Samples {
 }
 
 struct Workdirs {
+    /// [`LEASES`] on the config-set backend.
     rack: Workdir,
+    /// [`LEASES`] `terraform_data`.
     data: Workdir,
+    /// [`LEASES`] on the host database.
+    host_db: Workdir,
+    /// [`LARGE_LEASES`] on the host database.
+    large_host_db: Workdir,
+    /// [`LARGE_LEASES`] `terraform_data`.
+    large_data: Workdir,
     times: PathBuf,
 }
 
+/// Runs one Terraform command and measures it: Kea commands on `server`, statements in
+/// `db` when given, CPU.
 fn measure(
     server: &Server,
-    wds: &Workdirs,
+    db: Option<&Database>,
+    times: &std::path::Path,
     ticks: f64,
     command: impl FnOnce() -> anyhow::Result<CmdResult>,
 ) -> anyhow::Result<(Measured, CmdResult)> {
-    take_provider_cpu(&wds.times)?;
+    if let Some(db) = db {
+        db.reset_statements()?;
+    }
+    take_provider_cpu(times)?;
     let cpu_before = children_cpu(ticks)?;
     let kea_before = server.kea_cpu(ticks)?;
     let (result, commands) = server.counting(command)?;
     let cpu = children_cpu(ticks)? - cpu_before;
     let kea_cpu = server.kea_cpu(ticks)? - kea_before;
-    let provider = take_provider_cpu(&wds.times)?;
+    let provider = take_provider_cpu(times)?;
+    let statements = db.map(Database::statements).transpose()?;
     Ok((
         Measured {
             seconds: result.elapsed.as_secs_f64(),
             commands,
+            statements,
             cpu,
             kea_cpu,
             provider: (provider.starts > 0).then_some(provider),
@@ -470,9 +674,63 @@ fn measure(
     ))
 }
 
+/// What a Terraform cycle runs: its workdir, its steps, the backend it writes to (none
+/// for `terraform_data`) and the leases it holds.
+struct TerraformCycle<'a> {
+    wd: &'a Workdir,
+    apply: Step,
+    plan: Step,
+    backend: Option<Backend>,
+    leases: usize,
+}
+
+impl<'a> TerraformCycle<'a> {
+    fn of(cycle: Cycle, wds: &'a Workdirs) -> Option<Self> {
+        let (wd, apply, plan, backend, leases) = match cycle {
+            Cycle::Rack => (
+                &wds.rack,
+                Step::RackApply,
+                Step::RackPlan,
+                Some(Backend::ConfigSet),
+                LEASES,
+            ),
+            Cycle::Data => (&wds.data, Step::DataApply, Step::DataPlan, None, LEASES),
+            Cycle::HostDb => (
+                &wds.host_db,
+                Step::DbApply,
+                Step::DbPlan,
+                Some(Backend::HostDb),
+                LEASES,
+            ),
+            Cycle::LargeHostDb => (
+                &wds.large_host_db,
+                Step::LargeDbApply,
+                Step::LargeDbPlan,
+                Some(Backend::HostDb),
+                LARGE_LEASES,
+            ),
+            Cycle::LargeData => (
+                &wds.large_data,
+                Step::LargeDataApply,
+                Step::LargeDataPlan,
+                None,
+                LARGE_LEASES,
+            ),
+            Cycle::Raw | Cycle::HostDbRaw => return None,
+        };
+        Some(Self {
+            wd,
+            apply,
+            plan,
+            backend,
+            leases,
+        })
+    }
+}
+
 fn run_cycle(
     cycle: Cycle,
-    server: &Server,
+    servers: &Servers,
     wds: &Workdirs,
     ticks: f64,
     samples: &mut Samples,
@@ -480,48 +738,62 @@ fn run_cycle(
 ) -> anyhow::Result<()> {
     let mut got: Vec<(Step, Measured)> = Vec::new();
     // One command the benchmark sends itself, with Kea's CPU meanwhile.
-    let tool = |f: &dyn Fn() -> anyhow::Result<f64>| -> anyhow::Result<Measured> {
+    let tool = |server: &Server, f: &dyn Fn() -> anyhow::Result<f64>| -> anyhow::Result<Measured> {
         let kea_before = server.kea_cpu(ticks)?;
         let (seconds, commands) = server.counting(f)?;
         Ok(Measured {
             seconds,
             commands,
+            statements: None,
             cpu: 0.0,
             kea_cpu: server.kea_cpu(ticks)? - kea_before,
             provider: None,
         })
     };
-    match cycle {
-        Cycle::Rack | Cycle::Data => {
-            let (wd, apply_step, plan_step) = match cycle {
-                Cycle::Rack => (&wds.rack, Step::RackApply, Step::RackPlan),
-                _ => (&wds.data, Step::DataApply, Step::DataPlan),
-            };
-            let (m, _) = measure(server, wds, ticks, || apply(wd))?;
-            got.push((apply_step, m));
-            if cycle == Cycle::Rack {
-                let n = server.reservation_count()?;
-                if n != LEASES {
-                    bail!("After the apply the subnet holds {n} reservations, not {LEASES}");
-                }
+    if let Some(c) = TerraformCycle::of(cycle, wds) {
+        // `terraform_data` is measured beside the Kea of the rack configuration it is the
+        // baseline of (it sends nothing to either).
+        let backend = c.backend.unwrap_or(if c.leases == LEASES {
+            Backend::ConfigSet
+        } else {
+            Backend::HostDb
+        });
+        let (server, db) = (servers.of(backend), servers.db(backend));
+        let (m, _) = measure(server, db, &wds.times, ticks, || apply(c.wd))?;
+        got.push((c.apply, m));
+        if let Some(backend) = c.backend {
+            let n = servers.reservation_count(backend)?;
+            if n != c.leases {
+                bail!(
+                    "After the apply the subnet holds {n} reservations, not {}",
+                    c.leases
+                );
             }
-            for _ in 0..PLANS_PER_ROUND {
-                let (m, _) = measure(server, wds, ticks, || plan_no_change(wd))?;
-                got.push((plan_step, m));
-            }
-            if cycle == Cycle::Rack {
-                server.clear()?;
-            }
-            remove_state(wd)?;
         }
-        Cycle::Raw => {
-            let (base, _) = server.config_get()?;
-            let full = Server::with_reservations(&base, raw_reservations())?;
-            got.push((Step::RawSet, tool(&|| server.config_set(&full))?));
-            got.push((Step::RawGet, tool(&|| server.config_get().map(|(_, t)| t))?));
-            let empty = Server::with_reservations(&base, Vec::new())?;
-            got.push((Step::RawClear, tool(&|| server.config_set(&empty))?));
+        for _ in 0..PLANS_PER_ROUND {
+            let (m, _) = measure(server, db, &wds.times, ticks, || plan_no_change(c.wd))?;
+            got.push((c.plan, m));
         }
+        if let Some(backend) = c.backend {
+            servers.clear(backend)?;
+        }
+        remove_state(c.wd)?;
+    } else if cycle == Cycle::Raw {
+        let server = &servers.config_set;
+        let (base, _) = server.config_get()?;
+        let full = Server::with_reservations(&base, raw_reservations())?;
+        got.push((Step::RawSet, tool(server, &|| server.config_set(&full))?));
+        got.push((
+            Step::RawGet,
+            tool(server, &|| server.config_get().map(|(_, t)| t))?,
+        ));
+        let empty = Server::with_reservations(&base, Vec::new())?;
+        got.push((Step::RawClear, tool(server, &|| server.config_set(&empty))?));
+    } else {
+        let (server, db) = (&servers.host_db, &servers.db);
+        got.push((Step::DbInsert, tool(server, &|| db.insert(LEASES))?));
+        got.push((Step::DbSelect, tool(server, &|| db.select(LEASES))?));
+        got.push((Step::DbDelete, tool(server, &|| db.delete())?));
     }
     if keep {
         for (step, m) in got {
@@ -551,6 +823,14 @@ struct ProviderView {
     config_get_ms: u64,
     config_set_ms: u64,
     config_write_ms: u64,
+    /// "read the Kea hosts database" events: reads of every host that filled the cache.
+    db_reads: u64,
+    /// "wrote a batch to the Kea hosts database" events: transactions that wrote.
+    db_batches: u64,
+    /// Hosts those transactions inserted, updated or deleted.
+    db_changes: u64,
+    /// The largest of them.
+    db_largest: u64,
 }
 
 impl ProviderView {
@@ -592,6 +872,14 @@ impl ProviderView {
                 view.batches += 1;
                 view.changes += changes;
                 view.largest = view.largest.max(changes);
+            } else if line.contains("read the Kea hosts database") {
+                view.db_reads += 1;
+            } else if line.contains("wrote a batch to the Kea hosts database") {
+                let changes =
+                    number(line, "inserted") + number(line, "updated") + number(line, "deleted");
+                view.db_batches += 1;
+                view.db_changes += changes;
+                view.db_largest = view.db_largest.max(changes);
             }
         }
         view
@@ -610,15 +898,25 @@ struct Instrumented {
     destroy: Observed,
 }
 
+/// The instrumented cycle of each backend.
+struct Views {
+    config_set: Instrumented,
+    host_db: Instrumented,
+}
+
+/// One more cycle of [`LEASES`] on `backend` with the provider's debug log: apply,
+/// no-change plan, destroy.
 fn instrumented(
     cli_config: &str,
-    server: &Server,
-    wds: &Workdirs,
+    backend: Backend,
+    servers: &Servers,
+    times: &std::path::Path,
     ticks: f64,
 ) -> anyhow::Result<Instrumented> {
-    let wd = rack_workdir(cli_config, server, true);
+    let (server, db) = (servers.of(backend), servers.db(backend));
+    let wd = rack_workdir(cli_config, server, db, LEASES, true);
     let one = |f: &dyn Fn(&Workdir) -> anyhow::Result<CmdResult>| {
-        measure(server, wds, ticks, || f(&wd)).map(|(measured, r)| Observed {
+        measure(server, db, times, ticks, || f(&wd)).map(|(measured, r)| Observed {
             view: ProviderView::parse(&r.stderr),
             measured,
         })
@@ -628,7 +926,7 @@ fn instrumented(
         plan: one(&plan_no_change)?,
         destroy: one(&destroy)?,
     };
-    let left = server.reservation_count()?;
+    let left = servers.reservation_count(backend)?;
     if left != 0 {
         bail!("terraform destroy left {left} reservations in {SUBNET}");
     }
@@ -638,15 +936,28 @@ fn instrumented(
 /// Runs the whole benchmark and returns its report in markdown.
 pub fn run(opts: &Options) -> anyhow::Result<String> {
     let setup = Setup::new(opts.runs)?;
+    let large_runs = large_rounds(opts.runs)?;
     let ticks = clock_ticks();
 
-    eprintln!("bench: starting Kea");
-    let server = Server::start()?;
-    let kea_version = server
+    eprintln!("bench: starting PostgreSQL and two Keas (config-set, host database)");
+    let db = Database::start()?;
+    let servers = Servers {
+        config_set: Server::start(None)?,
+        host_db: Server::start(Some(&db))?,
+        db,
+    };
+    let kea_version = servers
+        .config_set
         .command(&json!({"command": "version-get", "service": ["dhcp4"]}))
         .ok()
         .and_then(|(a, _)| a.get("text").and_then(Value::as_str).map(str::to_owned))
         .unwrap_or_else(|| "?".to_owned());
+    let pg_version = servers
+        .db
+        .pg
+        .sql("SHOW server_version;")
+        .map(|v| v.trim().to_owned())
+        .unwrap_or_else(|_| "?".to_owned());
     let wrapper_dir = tempfile::Builder::new()
         .prefix("rack-bench-dhcp-")
         .tempdir()
@@ -655,23 +966,31 @@ pub fn run(opts: &Options) -> anyhow::Result<String> {
     write_wrapper(wrapper_dir.path(), &setup.binary, &times)?;
     let cli_config = rack_acceptance_tests::dev_overrides_cli_config(wrapper_dir.path());
     let parallelism = parallelism()?;
+    let hostdb = |n| rack_workdir(&cli_config, &servers.host_db, Some(&servers.db), n, false);
     let wds = Workdirs {
-        rack: rack_workdir(&cli_config, &server, false),
-        data: {
-            let mut wd = Workdir::without_provider();
-            set_parallelism(&mut wd, parallelism);
-            wd.write_main(&data_main_tf());
-            wd
-        },
+        rack: rack_workdir(&cli_config, &servers.config_set, None, LEASES, false),
+        data: data_workdir(LEASES, parallelism),
+        host_db: hostdb(LEASES),
+        large_host_db: hostdb(LARGE_LEASES),
+        large_data: data_workdir(LARGE_LEASES, parallelism),
         times,
     };
 
     let mut samples = Samples::default();
     rotating_rounds(opts.runs, &CYCLES, |cycle, counted| {
-        run_cycle(cycle, &server, &wds, ticks, &mut samples, counted)
+        run_cycle(cycle, &servers, &wds, ticks, &mut samples, counted)
     })?;
-    eprintln!("bench: one more rack cycle with the provider's debug log, and destroy");
-    let view = instrumented(&cli_config, &server, &wds, ticks)?;
+    if large_runs > 0 {
+        eprintln!("bench: {LARGE_LEASES} leases, {large_runs} rounds");
+        rotating_rounds(large_runs, &LARGE_CYCLES, |cycle, counted| {
+            run_cycle(cycle, &servers, &wds, ticks, &mut samples, counted)
+        })?;
+    }
+    eprintln!("bench: one more cycle of each backend with the provider's debug log, and destroy");
+    let views = Views {
+        config_set: instrumented(&cli_config, Backend::ConfigSet, &servers, &wds.times, ticks)?,
+        host_db: instrumented(&cli_config, Backend::HostDb, &servers, &wds.times, ticks)?,
+    };
     let how = parallelism.map_or_else(
         || "default parallelism (10)".to_owned(),
         |n| format!("`-parallelism={n}` for every apply and destroy ({ENV_PARALLELISM})"),
@@ -679,28 +998,51 @@ pub fn run(opts: &Options) -> anyhow::Result<String> {
     let mut out = setup.report_head(None, &how);
     let _ = writeln!(
         out,
-        "- DHCP server: Kea {kea_version}, the `rack-lab` fixture (kea-dhcp4 in a \
+        "- DHCP servers: two Kea {kea_version}, the `rack-lab` fixture (kea-dhcp4 in a \
          network namespace, kea-ctrl-agent on 127.0.0.1 with basic auth), the leases in an \
-         added subnet `{SUBNET}`"
+         added subnet `{SUBNET}`: one keeps reservations in its configuration (config-set \
+         backend), the other looks them up in its host database"
     );
     let _ = writeln!(
         out,
-        "- Rounds: {} (each: one apply and {PLANS_PER_ROUND} no-change plans of both \
-         configurations, and one raw-floor cycle; the three in rotating order), after one \
+        "- Host database: PostgreSQL {pg_version}, the `rack-lab` fixture (on 127.0.0.1, \
+         `fsync=off`), Kea's schema from `kea-admin db-init pgsql`, `pg_stat_statements` \
+         loaded"
+    );
+    let _ = writeln!(
+        out,
+        "- Rounds of {LEASES} leases: {} (each: one apply and {PLANS_PER_ROUND} no-change \
+         plans of the three configurations, and one cycle of each raw floor; the five in \
+         rotating order); rounds of {LARGE_LEASES}: {large_runs} (each: one apply and \
+         {PLANS_PER_ROUND} no-change plans of both configurations){}; each after one \
          warm-up round that is not counted\n",
-        opts.runs
+        opts.runs,
+        if large_runs == 0 {
+            format!(" ({ENV_LARGE_RUNS}=0: none were run)")
+        } else if large_runs < opts.runs {
+            format!(
+                ", fewer for the time a round of {LARGE_LEASES} takes ({ENV_LARGE_RUNS} sets it)"
+            )
+        } else {
+            String::new()
+        }
     );
     out.push_str("#### Time\n\n");
     out.push_str(&table(&time_rows(&samples)?));
+    out.push_str(&format!("\n#### Both backends at {LEASES} leases\n\n"));
+    out.push_str(&backends_table(&samples, &views)?);
     out.push_str("\n#### CPU\n\n");
     out.push_str(&cpu_table(&samples));
     out.push_str("\n#### Commands received by kea-dhcp4, per command\n\n");
     out.push_str(&commands_table(&samples));
-    out.push_str(&provider_view_table(&view));
+    out.push_str("\n#### Statements the provider ran in PostgreSQL, per command\n\n");
+    out.push_str(&statements_table(&samples));
+    out.push_str(&provider_view_table(&views.config_set));
+    out.push_str(&hostdb_view_table(&views.host_db));
     out.push_str("\n#### Targets\n\n");
     out.push_str(&targets(&samples)?);
     out.push('\n');
-    for note in notes(&samples, &view) {
+    for note in notes(&samples, &views) {
         let _ = writeln!(out, "- {note}");
     }
     Ok(out)
