@@ -24,7 +24,7 @@ pub use guest::Guest;
 pub use kea::Kea;
 pub use libvirt::Libvirt;
 pub use named::Named;
-pub use ovs::{Ovs, OvsMode};
+pub use ovs::{Ovs, OvsMode, OvsPki};
 pub use pdns::PowerDns;
 pub use postgres::Postgres;
 pub use process::FixtureError;

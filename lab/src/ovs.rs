@@ -56,6 +56,114 @@ pub struct OvsTls {
     pub ca_cert: PathBuf,
 }
 
+/// Certificates for a TLS switch, made with `openssl` in a temp dir of their own: a CA,
+/// the switch's certificate (for 127.0.0.1) and a client certificate signed by it, and
+/// a client certificate of another CA (one the switch must refuse).
+#[derive(Debug)]
+pub struct OvsPki {
+    dir: TempDir,
+}
+
+impl OvsPki {
+    /// Makes the CA and the three certificates (EC P-256 keys, valid two days).
+    pub fn create() -> Result<Self, FixtureError> {
+        let openssl = process::find_binary("openssl", "openssl")?;
+        let dir = TempDir::new("rack-ovs-pki")?;
+        let d = dir.path();
+        let run = |args: &[&str], what: &str| {
+            let mut cmd = Command::new(&openssl);
+            cmd.current_dir(d).args(args);
+            process::run(cmd, what).map(|_| ())
+        };
+        let key = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
+        for ca in ["ca", "rogue-ca"] {
+            let (k, c) = (format!("{ca}.key"), format!("{ca}.pem"));
+            let mut args = vec!["req", "-x509"];
+            args.extend(key);
+            args.extend(["-keyout", &k, "-out", &c, "-days", "2", "-subj"]);
+            let subj = format!("/CN=rack test {ca}");
+            args.push(&subj);
+            run(&args, "openssl req -x509 (a test CA)")?;
+        }
+        std::fs::write(
+            d.join("server.ext"),
+            "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n\
+             subjectAltName=IP:127.0.0.1\n",
+        )
+        .map_err(|e| err(format!("cannot write server.ext: {e}")))?;
+        std::fs::write(
+            d.join("client.ext"),
+            "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\n",
+        )
+        .map_err(|e| err(format!("cannot write client.ext: {e}")))?;
+        for (name, ca, ext) in [
+            ("server", "ca", "server.ext"),
+            ("client", "ca", "client.ext"),
+            ("rogue", "rogue-ca", "client.ext"),
+        ] {
+            let (k, csr, c) = (
+                format!("{name}.key"),
+                format!("{name}.csr"),
+                format!("{name}.pem"),
+            );
+            let subj = format!("/CN=rack test {name}");
+            let mut args = vec!["req"];
+            args.extend(key);
+            args.extend(["-keyout", &k, "-out", &csr, "-subj", &subj]);
+            run(&args, "openssl req (a test certificate request)")?;
+            let (cap, cak) = (format!("{ca}.pem"), format!("{ca}.key"));
+            run(
+                &[
+                    "x509",
+                    "-req",
+                    "-in",
+                    &csr,
+                    "-CA",
+                    &cap,
+                    "-CAkey",
+                    &cak,
+                    "-CAcreateserial",
+                    "-out",
+                    &c,
+                    "-days",
+                    "2",
+                    "-extfile",
+                    ext,
+                ],
+                "openssl x509 -req (signing a test certificate)",
+            )?;
+        }
+        Ok(Self { dir })
+    }
+
+    /// The PEM file `name` (`ca.pem`, `client.pem`, `client.key`, `rogue.pem`,
+    /// `rogue.key`, ...).
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// The PEM text of file `name`.
+    pub fn pem(&self, name: &str) -> Result<String, FixtureError> {
+        std::fs::read_to_string(self.path(name))
+            .map_err(|e| err(format!("cannot read {name}: {e}")))
+    }
+
+    /// The switch's side: its key and certificate, and the CA its clients need.
+    pub fn server(&self) -> OvsTls {
+        OvsTls {
+            private_key: self.path("server.key"),
+            certificate: self.path("server.pem"),
+            ca_cert: self.path("ca.pem"),
+        }
+    }
+}
+
 /// A host namespace joined to the switch by a veth pair.
 #[derive(Debug)]
 pub struct OvsHost {
