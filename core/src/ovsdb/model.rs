@@ -56,8 +56,8 @@ pub(super) const INTERFACE_CONFIG_COLUMNS: &[&str] = &["name", "type", "options"
 pub struct BridgeSpec {
     /// Its name (also the name of its internal port and interface).
     pub name: String,
-    /// `system` (the kernel datapath), `netdev` (userspace); empty is OVS's default,
-    /// `system`.
+    /// `system` (the kernel datapath, also what OVS's empty default reads as) or `netdev`
+    /// (userspace).
     pub datapath_type: String,
     /// `standalone` or `secure`; `None` is OVS's default, `standalone`.
     pub fail_mode: Option<String>,
@@ -496,14 +496,14 @@ impl Snapshot {
 fn bridge_spec(row: &Row) -> BridgeSpec {
     BridgeSpec {
         name: row.string("name"),
-        datapath_type: row.string("datapath_type"),
+        datapath_type: kind_from_ovs(row.col("datapath_type").as_str().unwrap_or_default()),
         fail_mode: datum::opt_string(row.col("fail_mode")),
         stp_enable: row.col("stp_enable").as_bool().unwrap_or(false),
         other_config: datum::as_map(row.col("other_config")),
     }
 }
 
-/// OVS stores the `system` type as the empty string.
+/// OVS stores the `system` interface type (and datapath type) as the empty string.
 pub(super) fn kind_from_ovs(kind: &str) -> String {
     if kind.is_empty() {
         "system".to_owned()
