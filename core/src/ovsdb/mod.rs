@@ -29,7 +29,7 @@ mod wire;
 pub use client::{COALESCE_WINDOW, SwitchClient, SwitchConfig};
 pub use error::OvsdbError;
 pub use model::{
-    BridgeSpec, BridgeState, Change, InterfaceSpec, InterfaceState, PortSpec, PortState, Snapshot,
-    VLAN_KEY_PREFIX, Vlan,
+    BridgeSpec, BridgeState, Change, InterfaceSpec, InterfaceState, PORT_VLAN_KEY, PortSpec,
+    PortState, Snapshot, VLAN_KEY_PREFIX, Vlan,
 };
 pub use transport::Address;

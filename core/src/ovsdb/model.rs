@@ -13,6 +13,10 @@ use super::datum;
 /// `rack-vlan:<name>` = `<tag>` or `<tag>:<description>`.
 pub const VLAN_KEY_PREFIX: &str = "rack-vlan:";
 
+/// The port `external_ids` key naming the VLAN (of [`VLAN_KEY_PREFIX`]) whose tag the
+/// port has: a change of that VLAN's tag moves the port with it, in the same transaction.
+pub const PORT_VLAN_KEY: &str = "rack-vlan";
+
 /// The columns read of each table, also the columns of the `wait` operations.
 pub(super) const BRIDGE_COLUMNS: &[&str] = &[
     "_uuid",

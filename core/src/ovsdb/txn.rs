@@ -17,7 +17,7 @@ use super::OvsdbError;
 use super::datum;
 use super::model::{
     BRIDGE_COLUMNS, BridgeSpec, Change, INTERFACE_COLUMNS, INTERFACE_CONFIG_COLUMNS, InterfaceSpec,
-    PORT_COLUMNS, PortSpec, Row, Snapshot, Vlan, kind_to_ovs,
+    PORT_COLUMNS, PORT_VLAN_KEY, PortSpec, Row, Snapshot, Vlan, kind_to_ovs,
 };
 
 /// The database rack manages.
@@ -394,6 +394,23 @@ impl Builder<'_> {
         self.ops.push(json!({"op": "mutate", "table": "Bridge",
                              "where": [["_uuid", "==", bridge_ref]],
                              "mutations": mutations}));
+        // The ports that name this VLAN follow its new tag.
+        let (Some(v), Some(b)) = (want, self.snap.bridge_row(bridge)) else {
+            return;
+        };
+        let ports: Vec<Row> = datum::uuids(b.col("ports"))
+            .iter()
+            .filter_map(|u| self.snap.ports.get(u))
+            .filter(|p| datum::as_map(p.col("external_ids")).get(PORT_VLAN_KEY) == Some(&v.name))
+            .filter(|p| datum::opt_int(p.col("tag")) != Some(i64::from(v.tag)))
+            .cloned()
+            .collect();
+        for p in ports {
+            self.wait("Port", &p, &["tag", "external_ids"]);
+            self.ops.push(json!({"op": "update", "table": "Port",
+                                 "where": [["_uuid", "==", datum::uuid(&p.uuid)]],
+                                 "row": {"tag": v.tag}}));
+        }
     }
 }
 

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
-use rack_core::ovsdb::{Change, InterfaceSpec, PortSpec, PortState};
+use rack_core::ovsdb::{Change, InterfaceSpec, PORT_VLAN_KEY, PortSpec, PortState};
 use serde::{Deserialize, Serialize};
 
 use super::shared::{
@@ -117,7 +117,14 @@ impl PortModel {
             bond_mode: self.bond_mode.value().cloned(),
             lacp: self.lacp.value().cloned(),
             bond_updelay: self.bond_updelay.value().copied().unwrap_or(0),
-            external_ids: self.external_ids.value().cloned().unwrap_or_default(),
+            external_ids: {
+                let mut ids = self.external_ids.value().cloned().unwrap_or_default();
+                ids.remove(PORT_VLAN_KEY);
+                if let Some(vlan) = self.vlan.value() {
+                    ids.insert(PORT_VLAN_KEY.to_owned(), vlan.clone());
+                }
+                ids
+            },
             other_config: self.other_config.value().cloned().unwrap_or_default(),
         }
         .normalized())
@@ -127,15 +134,13 @@ impl PortModel {
         self.tag.value().and_then(|t| u16::try_from(*t).ok())
     }
 
-    /// The state of `port` on switch `server`, keeping `vlan` and the interfaces' order of
-    /// `prior` (OVS keeps no order).
-    fn of(
-        server: &str,
-        port: &PortState,
-        vlan: Option<String>,
-        prior: Option<&[InterfaceModel]>,
-    ) -> Self {
+    /// The state of `port` on switch `server`, keeping the interfaces' order of `prior`
+    /// (OVS keeps no order). `vlan` is the port's `external_ids` key [`PORT_VLAN_KEY`],
+    /// which the `external_ids` attribute does not show.
+    fn of(server: &str, port: &PortState, prior: Option<&[InterfaceModel]>) -> Self {
         let s = &port.spec;
+        let mut external_ids = s.external_ids.clone();
+        let vlan = external_ids.remove(PORT_VLAN_KEY);
         let mut interfaces: Vec<InterfaceModel> =
             s.interfaces.iter().map(InterfaceModel::of).collect();
         if let Some(prior) = prior {
@@ -154,7 +159,7 @@ impl PortModel {
             bond_mode: s.bond_mode.clone().into(),
             lacp: s.lacp.clone().into(),
             bond_updelay: Some(s.bond_updelay).into(),
-            external_ids: Some(s.external_ids.clone()).into(),
+            external_ids: Some(external_ids).into(),
             other_config: Some(s.other_config.clone()).into(),
             id: Some(format!("{}/{}", port.bridge, s.name)).into(),
         }
@@ -175,17 +180,16 @@ pub(crate) fn identity(server: &str, bridge: &str, name: &str) -> Value {
 
 /// The state and identity of `port`.
 pub(crate) fn port_state(server: &str, port: &PortState) -> Result<(Value, Value), Diagnostic> {
-    let m = PortModel::of(server, port, None, None);
+    let m = PortModel::of(server, port, None);
     Ok((m.state()?, identity(server, &port.bridge, &port.spec.name)))
 }
 
 fn written(
     server: &str,
     port: &PortState,
-    vlan: Option<String>,
     prior: Option<&[InterfaceModel]>,
 ) -> Result<StateResult, Diagnostics> {
-    let m = PortModel::of(server, port, vlan, prior);
+    let m = PortModel::of(server, port, prior);
     Ok(StateResult {
         state: m.state()?,
         identity: Some(identity(server, &port.bridge, &port.spec.name)),
@@ -251,7 +255,9 @@ impl Resource for SwitchPort {
                 interfaces_attribute(),
                 Attribute::string("vlan").optional().description(
                     "The name of a `rack_switch_vlan` of the bridge whose tag this port uses, \
-                     instead of `tag`, so plans read the VLAN's name.",
+                     instead of `tag`, so plans read the VLAN's name. Kept in the port's \
+                     `external_ids` as `rack-vlan`; when the VLAN's tag changes, the ports \
+                     that name it follow in the same transaction.",
                 ),
                 Attribute::string("vlan_mode")
                     .optional()
@@ -306,7 +312,7 @@ impl Resource for SwitchPort {
                     .optional()
                     .computed()
                     .default(empty_map())
-                    .description("The port's `external_ids`."),
+                    .description("The port's `external_ids` (without `rack-vlan`, which is `vlan`)."),
                 Attribute::map("other_config", Type::String)
                     .optional()
                     .computed()
@@ -418,7 +424,7 @@ impl Resource for SwitchPort {
                 return Ok(StateResult::default());
             };
             let prior = stored.interfaces.value().map(Vec::as_slice);
-            written(&srv.name, &port, stored.vlan.value().cloned(), prior)
+            written(&srv.name, &port, prior)
         };
         let read = read.await;
         StateResult::or_failed(read, state)
@@ -495,7 +501,7 @@ impl Resource for SwitchPort {
                     format!("Switch {:?} has no such port. Check the names (`ovs-vsctl list-ports {bridge}`).", srv.name),
                 )
             })?;
-            written(&srv.name, &port, None, None)
+            written(&srv.name, &port, None)
         };
         StateResult::or_failed(imported.await, Value::Null)
     }
@@ -551,7 +557,6 @@ async fn applied(
     written(
         &srv.name,
         &port,
-        planned.vlan.value().cloned(),
         planned.interfaces.value().map(Vec::as_slice),
     )
 }
