@@ -112,7 +112,7 @@ impl Resource for SwitchBridge {
                 Attribute::string("name")
                     .required()
                     .requires_replace()
-                    .description("The bridge's name. Changing it replaces the bridge."),
+                    .description("The bridge's name."),
                 Attribute::string("datapath_type")
                     .optional()
                     .computed()

@@ -247,11 +247,11 @@ impl Resource for SwitchPort {
                 Attribute::string("bridge")
                     .required()
                     .requires_replace()
-                    .description("The bridge. Changing it replaces the port."),
+                    .description("The bridge."),
                 Attribute::string("name")
                     .required()
                     .requires_replace()
-                    .description("The port's name. Changing it replaces the port."),
+                    .description("The port's name."),
                 interfaces_attribute(),
                 Attribute::string("vlan").optional().description(
                     "The name of a `rack_switch_vlan` of the bridge whose tag this port uses, \

@@ -65,7 +65,7 @@ pub fn server_attribute() -> Attribute {
         .requires_replace()
         .description(
             "Name of a switch in the provider's `switch` block; the default switch when \
-             omitted. Changing it replaces the resource.",
+             omitted.",
         )
 }
 

@@ -120,11 +120,11 @@ impl Resource for SwitchVlan {
                 Attribute::string("bridge")
                     .required()
                     .requires_replace()
-                    .description("The bridge. Changing it replaces the VLAN."),
+                    .description("The bridge."),
                 Attribute::string("name")
                     .required()
                     .requires_replace()
-                    .description("The VLAN's name, e.g. `web`. Changing it replaces the VLAN.")
+                    .description("The VLAN's name, e.g. `web`.")
                     .validator(check(
                         "Letters, digits, `-`, `_` and `.`.",
                         "Invalid VLAN name",
