@@ -456,6 +456,64 @@ impl Ovs {
         Ok(())
     }
 
+    /// Joins this switch to `other` by a veth pair: `here` in this switch's namespace,
+    /// `there` in the other's, both up. [`OvsMode::Netdev`] only.
+    pub fn link_to(&self, other: &Ovs, here: &str, there: &str) -> Result<(), FixtureError> {
+        let (Some(a), Some(b)) = (&self.switch_ns, &other.switch_ns) else {
+            return Err(err("links between switches need the netdev mode"));
+        };
+        a.ip(&[
+            "link",
+            "add",
+            here,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            there,
+            "netns",
+            b.name(),
+        ])?;
+        a.ip(&["link", "set", here, "up"])?;
+        b.ip(&["link", "set", there, "up"])?;
+        Ok(())
+    }
+
+    /// Sets link `name` of the switch's namespace up or down (a cable pulled: both ends
+    /// of a veth lose carrier). [`OvsMode::Netdev`] only.
+    pub fn set_link(&self, name: &str, up: bool) -> Result<(), FixtureError> {
+        let Some(switch) = &self.switch_ns else {
+            return Err(err("links need the netdev mode"));
+        };
+        switch.ip(&["link", "set", name, if up { "up" } else { "down" }])?;
+        Ok(())
+    }
+
+    /// What `tcpdump -e -n` sees on link `name` of the switch's namespace while `during`
+    /// runs (link-level headers: 802.1Q tags show as `vlan N`). tcpdump is stopped by
+    /// its PID afterwards. [`OvsMode::Netdev`] only.
+    pub fn capture(&self, name: &str, during: impl FnOnce()) -> Result<String, FixtureError> {
+        let Some(switch) = &self.switch_ns else {
+            return Err(err("captures need the netdev mode"));
+        };
+        let tcpdump = process::find_binary("tcpdump", "tcpdump")?;
+        let out = self.dir.path().join(format!("capture-{name}.txt"));
+        let mut cmd = switch.command(&tcpdump);
+        cmd.args(["-l", "-e", "-n", "-i", name]);
+        let dump = Daemon::spawn("tcpdump", cmd, &out)?;
+        // tcpdump says "listening on" once its socket is open.
+        let start = Instant::now();
+        while !std::fs::read_to_string(&out).is_ok_and(|t| t.contains("listening on"))
+            && start.elapsed() < Duration::from_secs(5)
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        during();
+        std::thread::sleep(Duration::from_millis(300));
+        drop(dump);
+        std::fs::read_to_string(&out).map_err(|e| err(format!("cannot read the capture: {e}")))
+    }
+
     /// The hosts added so far, in order.
     pub fn hosts(&self) -> &[OvsHost] {
         &self.hosts

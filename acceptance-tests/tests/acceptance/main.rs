@@ -34,6 +34,7 @@ mod storage_volume;
 mod switch_bad_input;
 mod switch_common;
 mod switch_forwarding;
+mod switch_links;
 mod switch_port;
 mod vm_errors;
 mod vm_lifecycle;
