@@ -36,5 +36,6 @@ mod switch_common;
 mod switch_forwarding;
 mod switch_links;
 mod switch_port;
+mod switch_tls;
 mod vm_errors;
 mod vm_lifecycle;
