@@ -8,9 +8,10 @@ use async_trait::async_trait;
 use rack_core::ovsdb::{BridgeSpec, BridgeState, Change};
 use serde::{Deserialize, Serialize};
 
+use super::provider_block::SwitchServer;
 use super::shared::{
-    import_parts, ovsdb_error, plan_server, server, server_attribute, server_identity, snapshot,
-    unknown_at_apply,
+    apply, deleted, import_target, plan_server, server, server_attribute, server_identity,
+    snapshot, unknown_at_apply, written,
 };
 use crate::framework::attrs::obj_set;
 use crate::framework::plan::PlannedChange;
@@ -84,15 +85,6 @@ pub(crate) fn bridge_state(server: &str, b: &BridgeState) -> Result<(Value, Valu
         &SwitchBridge.schema().value_type(),
     )?;
     Ok((state, identity(server, &b.spec.name)))
-}
-
-fn written(server: &str, b: &BridgeState) -> Result<StateResult, Diagnostics> {
-    let (state, identity) = bridge_state(server, b)?;
-    Ok(StateResult {
-        state,
-        identity: Some(identity),
-        ..StateResult::default()
-    })
 }
 
 #[async_trait]
@@ -180,14 +172,12 @@ impl Resource for SwitchBridge {
             let spec = planned.spec()?;
             let srv = server(ctx, planned.server())?;
             let name = spec.name.clone();
-            srv.client
-                .apply(Change::Bridge {
-                    name: name.clone(),
-                    want: Some(spec),
-                    expect: Some(None),
-                })
-                .await
-                .map_err(|e| ovsdb_error(&e, &format!("create bridge {name:?}")))?;
+            let change = Change::Bridge {
+                name: name.clone(),
+                want: Some(spec),
+                expect: Some(None),
+            };
+            apply(&srv, change, &format!("create bridge {name:?}")).await?;
             applied(&srv, &name).await
         };
         StateResult::or_failed(created.await, Value::Null)
@@ -200,7 +190,7 @@ impl Resource for SwitchBridge {
             let name = stored.name.value().cloned().unwrap_or_default();
             let srv = server(ctx, stored.server())?;
             match snapshot(&srv).await?.bridge(&name) {
-                Some(b) => written(&srv.name, &b),
+                Some(b) => written(bridge_state(&srv.name, &b)),
                 None => Ok(StateResult::default()),
             }
         };
@@ -216,60 +206,42 @@ impl Resource for SwitchBridge {
             let spec = planned.spec()?;
             let srv = server(ctx, planned.server())?;
             let name = spec.name.clone();
-            srv.client
-                .apply(Change::Bridge {
-                    name: name.clone(),
-                    want: Some(spec),
-                    expect: Some(Some(prior.spec()?)),
-                })
-                .await
-                .map_err(|e| ovsdb_error(&e, &format!("update bridge {name:?}")))?;
+            let expect = Some(Some(prior.spec()?));
+            let change = Change::Bridge {
+                name: name.clone(),
+                want: Some(spec),
+                expect,
+            };
+            apply(&srv, change, &format!("update bridge {name:?}")).await?;
             applied(&srv, &name).await
         };
         StateResult::or_failed(updated.await, prior_value)
     }
 
     async fn delete(&self, ctx: &Context, req: DeleteRequest) -> Diagnostics {
-        let deleted = async {
+        let removed = async {
             let prior: BridgeModel = typed::from_value(&req.prior)?;
             let Some(name) = prior.name.value().cloned() else {
                 return Ok(());
             };
             let srv = server(ctx, prior.server())?;
-            srv.client
-                .apply(Change::Bridge {
-                    name: name.clone(),
-                    want: None,
-                    expect: None,
-                })
-                .await
-                .map_err(|e| ovsdb_error(&e, &format!("delete bridge {name:?}")))
+            let change = Change::Bridge {
+                name: name.clone(),
+                want: None,
+                expect: None,
+            };
+            Ok(apply(&srv, change, &format!("delete bridge {name:?}")).await?)
         };
-        match deleted.await {
-            Ok(()) => Diagnostics::new(),
-            Err(d) => d.into(),
-        }
+        deleted(removed.await)
     }
 
     async fn import(&self, ctx: &Context, req: ImportRequest) -> StateResult {
         let imported = async {
-            let (server_name, name) = match &req {
-                ImportRequest::Id(id) => {
-                    let (s, parts) = import_parts(
-                        id,
-                        1,
-                        "Use the bridge's name, e.g. `br0`, or `<switch>/<bridge>` for another switch than the default.",
-                    )?;
-                    (s, parts[0].clone())
-                }
-                ImportRequest::Identity(v) => {
-                    let t: ImportTarget = typed::from_value(v)?;
-                    (t.server, t.name)
-                }
-            };
-            let srv = server(ctx, server_name.as_deref())?;
-            srv.client.invalidate().await;
-            let b = snapshot(&srv).await?.bridge(&name).ok_or_else(|| {
+            let usage = "Use the bridge's name, e.g. `br0`, or `<switch>/<bridge>` for another \
+                         switch than the default.";
+            let (target, srv, snap) = import_target(ctx, &req, false, usage).await?;
+            let name = target.name;
+            let b = snap.bridge(&name).ok_or_else(|| {
                 Diagnostic::error(
                     format!("No bridge {name:?}"),
                     format!(
@@ -278,29 +250,18 @@ impl Resource for SwitchBridge {
                     ),
                 )
             })?;
-            written(&srv.name, &b)
+            written(bridge_state(&srv.name, &b))
         };
         StateResult::or_failed(imported.await, Value::Null)
     }
 }
 
-/// What an identity names.
-#[derive(Debug, Deserialize)]
-struct ImportTarget {
-    server: Option<String>,
-    #[serde(default)]
-    name: String,
-}
-
-async fn applied(
-    srv: &super::provider_block::SwitchServer,
-    name: &str,
-) -> Result<StateResult, Diagnostics> {
+async fn applied(srv: &SwitchServer, name: &str) -> Result<StateResult, Diagnostics> {
     let b = snapshot(srv).await?.bridge(name).ok_or_else(|| {
         Diagnostic::error(
             format!("Bridge {name:?} is not on the switch after it was written"),
             "Someone removed it at once; run `terraform plan` to see.",
         )
     })?;
-    written(&srv.name, &b)
+    written(bridge_state(&srv.name, &b))
 }

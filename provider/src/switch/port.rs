@@ -9,15 +9,14 @@ use async_trait::async_trait;
 use rack_core::ovsdb::{Change, InterfaceSpec, PORT_VLAN_KEY, PortSpec, PortState};
 use serde::{Deserialize, Serialize};
 
+use super::provider_block::SwitchServer;
 use super::shared::{
-    MAX_IFNAME, import_parts, no_bridge, ovsdb_error, plan_server, server, server_attribute,
-    server_identity, snapshot, unknown_at_apply,
+    MAX_IFNAME, apply, bridged_id_attribute, bridged_identity, deleted, import_target, no_bridge,
+    plan_server, server, server_attribute, snapshot, unknown_at_apply, written,
 };
 use crate::framework::attrs::obj_set;
 use crate::framework::plan::PlannedChange;
-use crate::framework::schema::{
-    Attribute, Block, IdentityAttribute, IdentitySchema, Nesting, Schema,
-};
+use crate::framework::schema::{Attribute, Block, IdentitySchema, Nesting, Schema};
 use crate::framework::typed::{self, Planned};
 use crate::framework::validate::{IntBetween, check, one_of};
 use crate::framework::{
@@ -180,21 +179,17 @@ pub(crate) fn identity(server: &str, bridge: &str, name: &str) -> Value {
 
 /// The state and identity of `port`.
 pub(crate) fn port_state(server: &str, port: &PortState) -> Result<(Value, Value), Diagnostic> {
-    let m = PortModel::of(server, port, None);
-    Ok((m.state()?, identity(server, &port.bridge, &port.spec.name)))
+    port_answer(server, port, None)
 }
 
-fn written(
+/// The state and identity of `port`, its interfaces in the order of `prior`.
+fn port_answer(
     server: &str,
     port: &PortState,
     prior: Option<&[InterfaceModel]>,
-) -> Result<StateResult, Diagnostics> {
+) -> Result<(Value, Value), Diagnostic> {
     let m = PortModel::of(server, port, prior);
-    Ok(StateResult {
-        state: m.state()?,
-        identity: Some(identity(server, &port.bridge, &port.spec.name)),
-        ..StateResult::default()
-    })
+    Ok((m.state()?, identity(server, &port.bridge, &port.spec.name)))
 }
 
 fn interfaces_attribute() -> Attribute {
@@ -286,8 +281,13 @@ impl Resource for SwitchPort {
                             Value::Set(items) => items
                                 .iter()
                                 .filter_map(Value::as_number)
-                                .find(|n| !n.is_integer() || !(1..=4094).contains(&n.to_i64().unwrap_or(0)))
-                                .map_or(Ok(()), |n| Err(format!("VLAN {n} is not a whole number from 1 to 4094."))),
+                                .find(|n| {
+                                    !n.is_integer()
+                                        || !(1..=4094).contains(&n.to_i64().unwrap_or(0))
+                                })
+                                .map_or(Ok(()), |n| {
+                                    Err(format!("VLAN {n} is not a whole number from 1 to 4094."))
+                                }),
                             _ => Ok(()),
                         },
                     )),
@@ -312,28 +312,23 @@ impl Resource for SwitchPort {
                     .optional()
                     .computed()
                     .default(empty_map())
-                    .description("The port's `external_ids` (without `rack-vlan`, which is `vlan`)."),
+                    .description(
+                        "The port's `external_ids` (without `rack-vlan`, which is `vlan`).",
+                    ),
                 Attribute::map("other_config", Type::String)
                     .optional()
                     .computed()
                     .default(empty_map())
-                    .description("The port's `other_config` (e.g. `bond-detect-mode`, `lacp-time`)."),
-                Attribute::string("id")
-                    .computed()
-                    .description("`<bridge>/<name>`, the import ID (`<switch>/<bridge>/<name>` for another switch than the default)."),
+                    .description(
+                        "The port's `other_config` (e.g. `bond-detect-mode`, `lacp-time`).",
+                    ),
+                bridged_id_attribute(),
             ]),
         )
     }
 
     fn identity_schema(&self) -> Option<IdentitySchema> {
-        Some(IdentitySchema {
-            version: 0,
-            attributes: vec![
-                server_identity(),
-                IdentityAttribute::required_string("bridge", "The bridge."),
-                IdentityAttribute::required_string("name", "The port's name."),
-            ],
-        })
+        Some(bridged_identity("The port's name."))
     }
 
     async fn validate(&self, config: &Value, diags: &mut Diagnostics) {
@@ -387,24 +382,7 @@ impl Resource for SwitchPort {
     }
 
     async fn create(&self, ctx: &Context, req: ApplyRequest) -> StateResult {
-        let created = async {
-            let planned: PortModel = typed::from_value(&req.planned)?;
-            let (bridge, name) = planned.key().ok_or_else(unknown_at_apply)?;
-            let srv = server(ctx, planned.server())?;
-            let tag = resolve_tag(&srv, &planned, &bridge).await?;
-            let spec = planned.spec(tag)?;
-            let change = Change::Port {
-                bridge: bridge.clone(),
-                name: name.clone(),
-                want: Some(spec),
-                expect: Some(None),
-            };
-            srv.client.apply(change).await.map_err(|e| {
-                ovsdb_error(&e, &format!("create port {name:?} on bridge {bridge:?}"))
-            })?;
-            applied(&srv, &bridge, &name, &planned).await
-        };
-        StateResult::or_failed(created.await, Value::Null)
+        StateResult::or_failed(write(ctx, &req.planned, None).await, Value::Null)
     }
 
     async fn read(&self, ctx: &Context, req: ReadRequest) -> StateResult {
@@ -414,7 +392,8 @@ impl Resource for SwitchPort {
             let Some((bridge, name)) = stored.key() else {
                 return Err(Diagnostic::error(
                     "Incomplete state",
-                    "The stored state lacks bridge or name; remove it from state and import the port again.",
+                    "The stored state lacks bridge or name; remove it from state and import \
+                     the port again.",
                 )
                 .into());
             };
@@ -424,102 +403,106 @@ impl Resource for SwitchPort {
                 return Ok(StateResult::default());
             };
             let prior = stored.interfaces.value().map(Vec::as_slice);
-            written(&srv.name, &port, prior)
+            written(port_answer(&srv.name, &port, prior))
         };
         let read = read.await;
         StateResult::or_failed(read, state)
     }
 
     async fn update(&self, ctx: &Context, req: ApplyRequest) -> StateResult {
-        let prior_value = req.prior.clone();
-        let updated = async {
-            let planned: PortModel = typed::from_value(&req.planned)?;
-            let prior: PortModel = typed::from_value(&req.prior)?;
-            let (bridge, name) = planned.key().ok_or_else(unknown_at_apply)?;
-            let srv = server(ctx, planned.server())?;
-            let tag = resolve_tag(&srv, &planned, &bridge).await?;
-            let change = Change::Port {
-                bridge: bridge.clone(),
-                name: name.clone(),
-                want: Some(planned.spec(tag)?),
-                expect: Some(Some(prior.spec(prior.tag())?)),
-            };
-            srv.client.apply(change).await.map_err(|e| {
-                ovsdb_error(&e, &format!("update port {name:?} on bridge {bridge:?}"))
-            })?;
-            applied(&srv, &bridge, &name, &planned).await
-        };
-        StateResult::or_failed(updated.await, prior_value)
+        let prior = req.prior.clone();
+        StateResult::or_failed(write(ctx, &req.planned, Some(&req.prior)).await, prior)
     }
 
     async fn delete(&self, ctx: &Context, req: DeleteRequest) -> Diagnostics {
-        let deleted = async {
+        let removed = async {
             let prior: PortModel = typed::from_value(&req.prior)?;
             let Some((bridge, name)) = prior.key() else {
                 return Ok(());
             };
             let srv = server(ctx, prior.server())?;
+            let doing = format!("delete port {name:?} on bridge {bridge:?}");
             let change = Change::Port {
-                bridge: bridge.clone(),
-                name: name.clone(),
+                bridge,
+                name,
                 want: None,
                 expect: None,
             };
-            srv.client
-                .apply(change)
-                .await
-                .map_err(|e| ovsdb_error(&e, &format!("delete port {name:?} on bridge {bridge:?}")))
+            Ok(apply(&srv, change, &doing).await?)
         };
-        match deleted.await {
-            Ok(()) => Diagnostics::new(),
-            Err(d) => d.into(),
-        }
+        deleted(removed.await)
     }
 
     async fn import(&self, ctx: &Context, req: ImportRequest) -> StateResult {
         let imported = async {
-            let (server_name, bridge, name) = match &req {
-                ImportRequest::Id(id) => {
-                    let (s, parts) = import_parts(
-                        id,
-                        2,
-                        "Use `<bridge>/<port>`, e.g. `br0/p1`, or `<switch>/<bridge>/<port>` for another switch than the default.",
-                    )?;
-                    (s, parts[0].clone(), parts[1].clone())
-                }
-                ImportRequest::Identity(v) => {
-                    let t: ImportTarget = typed::from_value(v)?;
-                    (t.server, t.bridge, t.name)
-                }
-            };
-            let srv = server(ctx, server_name.as_deref())?;
-            srv.client.invalidate().await;
-            let snap = snapshot(&srv).await?;
+            let usage = "Use `<bridge>/<port>`, e.g. `br0/p1`, or `<switch>/<bridge>/<port>` \
+                         for another switch than the default.";
+            let (target, srv, snap) = import_target(ctx, &req, true, usage).await?;
+            let (bridge, name) = (target.bridge.unwrap_or_default(), target.name);
             let port = snap.port(&bridge, &name).ok_or_else(|| {
                 Diagnostic::error(
                     format!("No port {name:?} on bridge {bridge:?}"),
-                    format!("Switch {:?} has no such port. Check the names (`ovs-vsctl list-ports {bridge}`).", srv.name),
+                    format!(
+                        "Switch {:?} has no such port. Check the names (`ovs-vsctl list-ports \
+                         {bridge}`).",
+                        srv.name
+                    ),
                 )
             })?;
-            written(&srv.name, &port, None)
+            written(port_answer(&srv.name, &port, None))
         };
         StateResult::or_failed(imported.await, Value::Null)
     }
 }
 
-/// What an identity names.
-#[derive(Debug, Deserialize)]
-struct ImportTarget {
-    server: Option<String>,
-    #[serde(default)]
-    bridge: String,
-    #[serde(default)]
-    name: String,
+/// Creates (no `prior`) or updates the port `planned` describes, expecting the switch to
+/// hold what `prior` says, and returns its state as read back.
+async fn write(
+    ctx: &Context,
+    planned: &Value,
+    prior: Option<&Value>,
+) -> Result<StateResult, Diagnostics> {
+    let planned: PortModel = typed::from_value(planned)?;
+    let (bridge, name) = planned.key().ok_or_else(unknown_at_apply)?;
+    let srv = server(ctx, planned.server())?;
+    let tag = resolve_tag(&srv, &planned, &bridge).await?;
+    let expect = match prior {
+        Some(p) => {
+            let p: PortModel = typed::from_value(p)?;
+            Some(p.spec(p.tag())?)
+        }
+        None => None,
+    };
+    let verb = if prior.is_some() { "update" } else { "create" };
+    let change = Change::Port {
+        bridge: bridge.clone(),
+        name: name.clone(),
+        want: Some(planned.spec(tag)?),
+        expect: Some(expect),
+    };
+    apply(
+        &srv,
+        change,
+        &format!("{verb} port {name:?} on bridge {bridge:?}"),
+    )
+    .await?;
+    let snap = snapshot(&srv).await?;
+    let port = snap.port(&bridge, &name).ok_or_else(|| {
+        Diagnostic::error(
+            format!("Port {name:?} is not on bridge {bridge:?} after it was written"),
+            "Someone removed it at once, or the switch dropped it; run `terraform plan` to see.",
+        )
+    })?;
+    written(port_answer(
+        &srv.name,
+        &port,
+        planned.interfaces.value().map(Vec::as_slice),
+    ))
 }
 
 /// The tag to write: the named VLAN's, read from the bridge, or the planned one.
 async fn resolve_tag(
-    srv: &super::provider_block::SwitchServer,
+    srv: &SwitchServer,
     planned: &PortModel,
     bridge: &str,
 ) -> Result<Option<u16>, Diagnostic> {
@@ -538,27 +521,6 @@ async fn resolve_tag(
         )
         .at(AttributePath::attr("vlan"))
     })
-}
-
-/// The state after a write: the port as read back.
-async fn applied(
-    srv: &super::provider_block::SwitchServer,
-    bridge: &str,
-    name: &str,
-    planned: &PortModel,
-) -> Result<StateResult, Diagnostics> {
-    let snap = snapshot(srv).await?;
-    let port = snap.port(bridge, name).ok_or_else(|| {
-        Diagnostic::error(
-            format!("Port {name:?} is not on bridge {bridge:?} after it was written"),
-            "Someone removed it at once, or the switch dropped it; run `terraform plan` to see.",
-        )
-    })?;
-    written(
-        &srv.name,
-        &port,
-        planned.interfaces.value().map(Vec::as_slice),
-    )
 }
 
 /// The checks that need several attributes: bonds, interface names, tag with the mode.

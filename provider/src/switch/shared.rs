@@ -3,13 +3,17 @@
 
 use std::sync::Arc;
 
-use rack_core::ovsdb::{OvsdbError, Snapshot};
+use rack_core::ovsdb::{Change, OvsdbError, Snapshot};
+use serde::Deserialize;
 
 use super::provider_block::{SwitchServer, SwitchServers};
 use crate::config;
 use crate::framework::attrs::obj_set;
-use crate::framework::schema::{Attribute, IdentityAttribute};
-use crate::framework::{AttributePath, Context, Diagnostic};
+use crate::framework::schema::{Attribute, IdentityAttribute, IdentitySchema};
+use crate::framework::typed;
+use crate::framework::{
+    AttributePath, Context, Diagnostic, Diagnostics, ImportRequest, StateResult,
+};
 use crate::protocol::value::Value;
 
 /// The longest Linux network interface name (IFNAMSIZ - 1): OVS opens `system`
@@ -74,6 +78,27 @@ pub fn server_identity() -> IdentityAttribute {
     IdentityAttribute::optional_string("server", "Switch name; the default switch when omitted.")
 }
 
+/// The identity of an object of a bridge (a port, a VLAN): switch, bridge and `name`,
+/// described as `name`.
+pub fn bridged_identity(name: &str) -> IdentitySchema {
+    IdentitySchema {
+        version: 0,
+        attributes: vec![
+            server_identity(),
+            IdentityAttribute::required_string("bridge", "The bridge."),
+            IdentityAttribute::required_string("name", name),
+        ],
+    }
+}
+
+/// The `id` of an object of a bridge.
+pub fn bridged_id_attribute() -> Attribute {
+    Attribute::string("id").computed().description(
+        "`<bridge>/<name>`, the import ID (`<switch>/<bridge>/<name>` for another switch than \
+         the default).",
+    )
+}
+
 /// Plans `server` as the default switch's name when the configuration leaves it out.
 pub fn plan_server(ctx: &Context, planned: &mut Value) {
     if planned.attr("server").is_some_and(Value::is_unknown)
@@ -84,7 +109,7 @@ pub fn plan_server(ctx: &Context, planned: &mut Value) {
 }
 
 /// Splits an import ID of `n` parts, with an optional leading switch name.
-pub fn import_parts(
+fn import_parts(
     id: &str,
     n: usize,
     usage: &str,
@@ -116,4 +141,67 @@ pub fn no_bridge(bridge: &str, server: &str) -> Diagnostic {
          existing bridge.",
     )
     .at(AttributePath::attr("bridge"))
+}
+
+/// What an import names, read from an import ID (`[<switch>/]<bridge>/<name>`, or
+/// `[<switch>/]<name>` for a bridge) or an identity.
+#[derive(Debug, Deserialize)]
+pub struct ImportTarget {
+    /// The switch; the default one when `None`.
+    pub server: Option<String>,
+    /// The bridge (none for a bridge itself).
+    #[serde(default)]
+    pub bridge: Option<String>,
+    /// The object's name.
+    #[serde(default)]
+    pub name: String,
+}
+
+/// Reads what an import names: with a bridge (`bridged`) or without, and the usage for a
+/// bad ID. Returns the target, its switch and the switch read fresh.
+pub async fn import_target(
+    ctx: &Context,
+    req: &ImportRequest,
+    bridged: bool,
+    usage: &str,
+) -> Result<(ImportTarget, Arc<SwitchServer>, Arc<Snapshot>), Diagnostic> {
+    let target = match req {
+        ImportRequest::Id(id) => {
+            let (server, mut parts) = import_parts(id, if bridged { 2 } else { 1 }, usage)?;
+            let name = parts.pop().unwrap_or_default();
+            ImportTarget {
+                server,
+                bridge: parts.pop(),
+                name,
+            }
+        }
+        ImportRequest::Identity(v) => typed::from_value(v)?,
+    };
+    let srv = server(ctx, target.server.as_deref())?;
+    srv.client.invalidate().await;
+    let snap = snapshot(&srv).await?;
+    Ok((target, srv, snap))
+}
+
+/// Applies `change` on `srv`; an error says what rack was `doing`.
+pub async fn apply(srv: &SwitchServer, change: Change, doing: &str) -> Result<(), Diagnostic> {
+    srv.client
+        .apply(change)
+        .await
+        .map_err(|e| ovsdb_error(&e, doing))
+}
+
+/// The answer of a delete.
+pub fn deleted(result: Result<(), Diagnostics>) -> Diagnostics {
+    result.err().unwrap_or_default()
+}
+
+/// A state result from a state and its identity.
+pub fn written(answer: Result<(Value, Value), Diagnostic>) -> Result<StateResult, Diagnostics> {
+    let (state, identity) = answer?;
+    Ok(StateResult {
+        state,
+        identity: Some(identity),
+        ..StateResult::default()
+    })
 }

@@ -7,12 +7,12 @@ use rack_core::ovsdb::{Change, Vlan};
 use serde::{Deserialize, Serialize};
 
 use super::shared::{
-    import_parts, no_bridge, ovsdb_error, plan_server, server, server_attribute, server_identity,
-    snapshot, unknown_at_apply,
+    apply, bridged_id_attribute, bridged_identity, deleted, import_target, no_bridge, plan_server,
+    server, server_attribute, snapshot, unknown_at_apply, written,
 };
 use crate::framework::attrs::obj_set;
 use crate::framework::plan::PlannedChange;
-use crate::framework::schema::{Attribute, Block, IdentityAttribute, IdentitySchema, Schema};
+use crate::framework::schema::{Attribute, Block, IdentitySchema, Schema};
 use crate::framework::typed::{self, Planned};
 use crate::framework::validate::{IntBetween, check};
 use crate::framework::{
@@ -93,15 +93,6 @@ pub(crate) fn vlan_state(
     Ok((state, identity(server, bridge, &v.name)))
 }
 
-fn written(server: &str, bridge: &str, v: &Vlan) -> Result<StateResult, Diagnostics> {
-    let (state, identity) = vlan_state(server, bridge, v)?;
-    Ok(StateResult {
-        state,
-        identity: Some(identity),
-        ..StateResult::default()
-    })
-}
-
 #[async_trait]
 impl Resource for SwitchVlan {
     fn type_name(&self) -> &'static str {
@@ -129,7 +120,12 @@ impl Resource for SwitchVlan {
                         "Letters, digits, `-`, `_` and `.`.",
                         "Invalid VLAN name",
                         |v| match v.as_str() {
-                            Some(s) if s.is_empty() || !s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) => {
+                            Some(s)
+                                if s.is_empty()
+                                    || !s.chars().all(|c| {
+                                        c.is_ascii_alphanumeric() || "-_.".contains(c)
+                                    }) =>
+                            {
                                 Err(format!("{s:?}: use letters, digits, `-`, `_` and `.`."))
                             }
                             _ => Ok(()),
@@ -144,22 +140,13 @@ impl Resource for SwitchVlan {
                     .computed()
                     .default(Value::from(""))
                     .description("Free text."),
-                Attribute::string("id")
-                    .computed()
-                    .description("`<bridge>/<name>`, the import ID (`<switch>/<bridge>/<name>` for another switch than the default)."),
+                bridged_id_attribute(),
             ]),
         )
     }
 
     fn identity_schema(&self) -> Option<IdentitySchema> {
-        Some(IdentitySchema {
-            version: 0,
-            attributes: vec![
-                server_identity(),
-                IdentityAttribute::required_string("bridge", "The bridge."),
-                IdentityAttribute::required_string("name", "The VLAN's name."),
-            ],
-        })
+        Some(bridged_identity("The VLAN's name."))
     }
 
     async fn modify_plan(&self, ctx: &Context, req: PlanRequest<'_>, plan: &mut PlannedChange) {
@@ -184,18 +171,19 @@ impl Resource for SwitchVlan {
             if snapshot(&srv).await?.bridge(&bridge).is_none() {
                 return Err(no_bridge(&bridge, &srv.name).into());
             }
-            srv.client
-                .apply(Change::Vlan {
-                    bridge: bridge.clone(),
-                    name: name.clone(),
-                    want: Some(v.clone()),
-                    expect: Some(None),
-                })
-                .await
-                .map_err(|e| {
-                    ovsdb_error(&e, &format!("create VLAN {name:?} on bridge {bridge:?}"))
-                })?;
-            written(&srv.name, &bridge, &v)
+            let change = Change::Vlan {
+                bridge: bridge.clone(),
+                name: name.clone(),
+                want: Some(v.clone()),
+                expect: Some(None),
+            };
+            apply(
+                &srv,
+                change,
+                &format!("create VLAN {name:?} on bridge {bridge:?}"),
+            )
+            .await?;
+            written(vlan_state(&srv.name, &bridge, &v))
         };
         StateResult::or_failed(created.await, Value::Null)
     }
@@ -207,7 +195,7 @@ impl Resource for SwitchVlan {
             let (bridge, name) = stored.key()?;
             let srv = server(ctx, stored.server())?;
             match snapshot(&srv).await?.vlan(&bridge, &name) {
-                Some(v) => written(&srv.name, &bridge, &v),
+                Some(v) => written(vlan_state(&srv.name, &bridge, &v)),
                 None => Ok(StateResult::default()),
             }
         };
@@ -223,82 +211,64 @@ impl Resource for SwitchVlan {
             let (bridge, name) = planned.key()?;
             let v = planned.vlan()?;
             let srv = server(ctx, planned.server())?;
-            srv.client
-                .apply(Change::Vlan {
-                    bridge: bridge.clone(),
-                    name: name.clone(),
-                    want: Some(v.clone()),
-                    expect: Some(Some(prior.vlan()?)),
-                })
-                .await
-                .map_err(|e| {
-                    ovsdb_error(&e, &format!("update VLAN {name:?} on bridge {bridge:?}"))
-                })?;
-            written(&srv.name, &bridge, &v)
+            let change = Change::Vlan {
+                bridge: bridge.clone(),
+                name: name.clone(),
+                want: Some(v.clone()),
+                expect: Some(Some(prior.vlan()?)),
+            };
+            apply(
+                &srv,
+                change,
+                &format!("update VLAN {name:?} on bridge {bridge:?}"),
+            )
+            .await?;
+            written(vlan_state(&srv.name, &bridge, &v))
         };
         StateResult::or_failed(updated.await, prior_value)
     }
 
     async fn delete(&self, ctx: &Context, req: DeleteRequest) -> Diagnostics {
-        let deleted = async {
+        let removed = async {
             let prior: VlanModel = typed::from_value(&req.prior)?;
             let (bridge, name) = prior.key()?;
             let srv = server(ctx, prior.server())?;
             if snapshot(&srv).await?.bridge(&bridge).is_none() {
                 return Ok(());
             }
-            srv.client
-                .apply(Change::Vlan {
-                    bridge: bridge.clone(),
-                    name: name.clone(),
-                    want: None,
-                    expect: None,
-                })
-                .await
-                .map_err(|e| ovsdb_error(&e, &format!("delete VLAN {name:?} on bridge {bridge:?}")))
+            let change = Change::Vlan {
+                bridge: bridge.clone(),
+                name: name.clone(),
+                want: None,
+                expect: None,
+            };
+            Ok(apply(
+                &srv,
+                change,
+                &format!("delete VLAN {name:?} on bridge {bridge:?}"),
+            )
+            .await?)
         };
-        match deleted.await {
-            Ok(()) => Diagnostics::new(),
-            Err(d) => d.into(),
-        }
+        deleted(removed.await)
     }
 
     async fn import(&self, ctx: &Context, req: ImportRequest) -> StateResult {
         let imported = async {
-            let (server_name, bridge, name) = match &req {
-                ImportRequest::Id(id) => {
-                    let (s, parts) = import_parts(
-                        id,
-                        2,
-                        "Use `<bridge>/<vlan>`, e.g. `br0/web`, or `<switch>/<bridge>/<vlan>` for another switch than the default.",
-                    )?;
-                    (s, parts[0].clone(), parts[1].clone())
-                }
-                ImportRequest::Identity(v) => {
-                    let t: ImportTarget = typed::from_value(v)?;
-                    (t.server, t.bridge, t.name)
-                }
-            };
-            let srv = server(ctx, server_name.as_deref())?;
-            srv.client.invalidate().await;
-            let v = snapshot(&srv).await?.vlan(&bridge, &name).ok_or_else(|| {
+            let usage = "Use `<bridge>/<vlan>`, e.g. `br0/web`, or `<switch>/<bridge>/<vlan>` \
+                         for another switch than the default.";
+            let (target, srv, snap) = import_target(ctx, &req, true, usage).await?;
+            let (bridge, name) = (target.bridge.unwrap_or_default(), target.name);
+            let v = snap.vlan(&bridge, &name).ok_or_else(|| {
                 Diagnostic::error(
                     format!("No VLAN {name:?} on bridge {bridge:?}"),
-                    format!("Bridge {bridge:?} of switch {:?} has no external_ids key rack-vlan:{name}.", srv.name),
+                    format!(
+                        "Bridge {bridge:?} of switch {:?} has no external_ids key rack-vlan:{name}.",
+                        srv.name
+                    ),
                 )
             })?;
-            written(&srv.name, &bridge, &v)
+            written(vlan_state(&srv.name, &bridge, &v))
         };
         StateResult::or_failed(imported.await, Value::Null)
     }
-}
-
-/// What an identity names.
-#[derive(Debug, Deserialize)]
-struct ImportTarget {
-    server: Option<String>,
-    #[serde(default)]
-    bridge: String,
-    #[serde(default)]
-    name: String,
 }
