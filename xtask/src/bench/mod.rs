@@ -14,6 +14,7 @@ mod procfs;
 mod setup;
 mod stats;
 pub mod storage;
+pub mod switch;
 pub mod vm;
 
 /// One benchmark the `bench` binary can run.
@@ -55,6 +56,12 @@ pub const BENCHMARKS: &[Benchmark] = &[
         about: "libvirt volumes: 20 qcow2 overlays vs 20 full copies (time, bytes written); sparse upload of 1 GiB holding 100 MiB vs `virsh vol-upload --sparse`",
         default_runs: storage::DEFAULT_ROUNDS,
         run: |runs| storage::run(&storage::Options { runs }),
+    },
+    Benchmark {
+        name: "switch",
+        about: "a 48-port top-of-rack profile on Open vSwitch: apply, no-change plan and OVSDB transactions, vs. `terraform_data` and one `ovs-vsctl`",
+        default_runs: switch::DEFAULT_ROUNDS,
+        run: |runs| switch::run(&switch::Options { runs }),
     },
     Benchmark {
         name: "vm",
