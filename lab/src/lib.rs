@@ -2,8 +2,8 @@
 //! place, for the core crate's integration tests, the acceptance tests, the benchmarks
 //! and `scripts/up`.
 //!
-//! Real backends started in temp dirs on 127.0.0.1 (Kea's DHCP side and libvirtd in
-//! network namespaces the fixtures create; PostgreSQL also on a unix socket there). Plain std code with no dependencies. Every
+//! Real backends started in temp dirs on 127.0.0.1 (Kea's DHCP side, libvirtd and Open
+//! vSwitch's forwarding in network namespaces the fixtures create; PostgreSQL also on a unix socket there). Plain std code with no dependencies. Every
 //! daemon is stopped by its PID and its temp dir removed when its handle is dropped,
 //! also when a test panics.
 
