@@ -276,28 +276,13 @@ impl Ovs {
         let port = process::free_port()?;
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
         let socket = d.join("db.sock");
-        let server_log = d.join("ovsdb-server.log");
-        let mut cmd = Command::new(&bins.server);
-        ovs_env(&mut cmd, &d);
-        cmd.arg(&db)
-            .arg(format!("--remote=punix:{}", socket.display()))
-            .arg("--no-chdir")
-            .arg(format!(
-                "--unixctl={}",
-                d.join("ovsdb-server.ctl").display()
-            ))
-            .arg(format!("--log-file={}", server_log.display()));
-        match tls {
-            Some(t) => {
-                cmd.arg(format!("--remote=pssl:{port}:127.0.0.1"))
-                    .arg(format!("--private-key={}", t.private_key.display()))
-                    .arg(format!("--certificate={}", t.certificate.display()))
-                    .arg(format!("--ca-cert={}", t.ca_cert.display()));
-            }
-            None => {
-                cmd.arg(format!("--remote=ptcp:{port}:127.0.0.1"));
-            }
-        }
+        let conf = OvsConf {
+            dir: &d,
+            port,
+            tls,
+            mode,
+        };
+        let cmd = ovsdb_server_command(&bins.server, &conf);
         let server_out = d.join("ovsdb-server.out");
         let mut server = Daemon::spawn("ovsdb-server", cmd, &server_out)?;
         server.wait_until(START_LIMIT, &server_out, || {
@@ -308,26 +293,11 @@ impl Ovs {
             .args(["--no-wait", "init"]);
         process::run(cmd, "ovs-vsctl init")?;
 
-        let vswitchd_log = d.join("ovs-vswitchd.log");
         let mut cmd = match &switch_ns {
             Some(ns) => ns.command(&bins.vswitchd),
             None => Command::new(&bins.vswitchd),
         };
-        ovs_env(&mut cmd, &d);
-        cmd.arg(format!("unix:{}", socket.display()))
-            .arg("--no-chdir")
-            .arg(format!(
-                "--unixctl={}",
-                d.join("ovs-vswitchd.ctl").display()
-            ))
-            .arg(format!("--log-file={}", vswitchd_log.display()));
-        if mode == OvsMode::Dummy {
-            cmd.args([
-                "--enable-dummy=override",
-                "--disable-system",
-                "--disable-system-route",
-            ]);
-        }
+        vswitchd_args(&mut cmd, &conf);
         let vswitchd_out = d.join("ovs-vswitchd.out");
         let mut vswitchd = Daemon::spawn("ovs-vswitchd", cmd, &vswitchd_out)?;
         let vsctl = bins.vsctl.clone();
@@ -517,6 +487,76 @@ impl Ovs {
     /// The hosts added so far, in order.
     pub fn hosts(&self) -> &[OvsHost] {
         &self.hosts
+    }
+}
+
+/// What differs between one switch and another (a test's, the lab's): its directory
+/// (database, sockets, logs), its loopback port, TLS, and the datapath mode.
+#[derive(Debug, Clone, Copy)]
+pub struct OvsConf<'a> {
+    /// Holds `conf.db`, `db.sock`, the control sockets and the logs.
+    pub dir: &'a Path,
+    /// ovsdb-server's loopback port (`ptcp:`, or `pssl:` with `tls`).
+    pub port: u16,
+    /// The TLS files of a `pssl:` remote.
+    pub tls: Option<&'a OvsTls>,
+    /// The datapath mode (the dummy one adds vswitchd's `--enable-dummy` options).
+    pub mode: OvsMode,
+}
+
+/// ovsdb-server (`server`) for `c`, in the foreground: the database `conf.db` of `c.dir`
+/// served on `db.sock` and on 127.0.0.1 at `c.port`, logging to `ovsdb-server.log`.
+pub fn ovsdb_server_command(server: &Path, c: &OvsConf<'_>) -> Command {
+    let d = c.dir;
+    let mut cmd = Command::new(server);
+    ovs_env(&mut cmd, d);
+    cmd.arg(d.join("conf.db"))
+        .arg(format!("--remote=punix:{}", d.join("db.sock").display()))
+        .arg("--no-chdir")
+        .arg(format!(
+            "--unixctl={}",
+            d.join("ovsdb-server.ctl").display()
+        ))
+        .arg(format!(
+            "--log-file={}",
+            d.join("ovsdb-server.log").display()
+        ));
+    match c.tls {
+        Some(t) => {
+            cmd.arg(format!("--remote=pssl:{}:127.0.0.1", c.port))
+                .arg(format!("--private-key={}", t.private_key.display()))
+                .arg(format!("--certificate={}", t.certificate.display()))
+                .arg(format!("--ca-cert={}", t.ca_cert.display()));
+        }
+        None => {
+            cmd.arg(format!("--remote=ptcp:{}:127.0.0.1", c.port));
+        }
+    }
+    cmd
+}
+
+/// Adds ovs-vswitchd's arguments and environment for `c` to `cmd` (which runs
+/// ovs-vswitchd, possibly through `ip netns exec`): the database of `c.dir`, its control
+/// socket and log there, and the dummy options in [`OvsMode::Dummy`].
+pub fn vswitchd_args(cmd: &mut Command, c: &OvsConf<'_>) {
+    let d = c.dir;
+    ovs_env(cmd, d);
+    cmd.arg(format!("unix:{}", d.join("db.sock").display()))
+        .arg("--no-chdir")
+        .arg(format!(
+            "--unixctl={}",
+            d.join("ovs-vswitchd.ctl").display()
+        ))
+        .arg(format!(
+            "--log-file={}",
+            d.join("ovs-vswitchd.log").display()
+        ));
+    if c.mode == OvsMode::Dummy {
+        cmd.args([
+            "--enable-dummy=override",
+            "--disable-system",
+            "--disable-system-route",
+        ]);
     }
 }
 
