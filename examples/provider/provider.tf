@@ -12,6 +12,18 @@ variable "tsig_secret" {
   sensitive   = true
 }
 
+variable "kea_db_password" {
+  description = "Password of Kea's host database role; pass it as TF_VAR_kea_db_password."
+  type        = string
+  sensitive   = true
+}
+
+variable "kea_db_ca_cert" {
+  description = "PEM certificate of the CA that signed the host database's certificate."
+  type        = string
+  default     = null
+}
+
 variable "rndc_secret" {
   description = "Base64 rndc key secret; pass it as TF_VAR_rndc_secret."
   type        = string
@@ -59,6 +71,22 @@ provider "rack" {
         secret   = var.rndc_secret
       }
       zone_directory = "/var/cache/bind"
+    }
+  }
+
+  # DHCP servers for rack_dhcp_lease. This Kea keeps its reservations in its PostgreSQL
+  # host database: rack writes them there as rows, over TLS; the control agent gives the
+  # subnets' ids and the leases.
+  dhcp {
+    server "kea1" {
+      kea {
+        url = "http://10.0.0.67:8000"
+        hosts_database {
+          url      = "postgresql://rack@db1.dc1.example.net:5432/kea"
+          password = var.kea_db_password
+          ca_cert  = var.kea_db_ca_cert
+        }
+      }
     }
   }
 

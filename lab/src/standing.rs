@@ -6,10 +6,16 @@
 //!
 //! - named on 127.0.0.1 (TSIG key for updates, rndc control channel for new zones), with
 //!   no zones of its own: the farm's zones are created by Terraform;
-//! - kea-dhcp4 inside the lab's network namespace (raw sockets on every interface with an
-//!   address there, so it serves the farm's bridge as soon as libvirt creates it) and
-//!   kea-ctrl-agent on 127.0.0.1 with basic auth;
-//! - libvirtd under tini inside the namespace and a private mount namespace.
+//! - PostgreSQL 15 on 127.0.0.1 (and a unix socket in `lab/postgres`), holding Kea's host
+//!   database (`kea-admin db-init pgsql`): the farm's reservations are its rows;
+//! - kea-dhcp4 in a network namespace of its own, the "DHCP server host" (`NS-dhcp`),
+//!   on one end of a veth pair with [`DHCP_SERVER_ADDR`]; the other end is in the lab's
+//!   namespace and joins the farm's bridge when libvirt starts the farm network (a
+//!   libvirt network hook), as a DHCP server's port joins a real farm's network. Kea
+//!   looks reservations up in the host database; kea-ctrl-agent runs on 127.0.0.1 with
+//!   basic auth. Port 67 in the lab's namespace stays free, so a libvirt network with
+//!   DHCP ranges (dnsmasq) starts beside it;
+//! - libvirtd under tini inside the lab's namespace and a private mount namespace.
 //!
 //! A daemon that does not become ready is stopped by its PID before the error is
 //! reported (a guard that stops it on drop unless it was started well).
@@ -17,6 +23,7 @@
 use crate::kea::{self, Dhcp4Conf};
 use crate::libvirt;
 use crate::named::{self, NamedConf};
+use crate::postgres;
 use crate::process::{self, FixtureError, err};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
@@ -28,6 +35,15 @@ use std::time::{Duration, Instant};
 pub const FARM_SUBNET: &str = "10.10.60.0/24";
 /// The farm network's gateway, given to DHCP clients as their router.
 pub const FARM_GATEWAY: &str = "10.10.60.1";
+/// The farm network's bridge, as `examples/scenarios/farm` names it: the DHCP server
+/// host's veth joins it.
+pub const FARM_BRIDGE: &str = "rkfarm0";
+/// The DHCP server host's address on the farm network (Kea's interface).
+pub const DHCP_SERVER_ADDR: &str = "10.10.60.2";
+/// The veth end in the DHCP server host's namespace, kea-dhcp4's interface.
+const DHCP_IFACE: &str = "rkdhcp";
+/// The veth end in the lab's namespace, the port of the farm's bridge.
+const DHCP_PORT: &str = "rkdhcp-port";
 /// named's TSIG key for updates and its rndc key, as the provider settings name them.
 pub const TSIG_KEY_NAME: &str = "rack-lab-tsig";
 /// See [`TSIG_KEY_NAME`].
@@ -55,12 +71,45 @@ pub struct Settings {
     pub rndc_port: u16,
     /// kea-ctrl-agent's port on 127.0.0.1.
     pub kea_port: u16,
+    /// PostgreSQL's port on 127.0.0.1.
+    pub pg_port: u16,
+    /// How many hypervisors (libvirtd instances) the lab runs: the first in the lab's
+    /// namespace, each other one in a namespace of its own.
+    pub hypervisors: usize,
+}
+
+/// The most hypervisors `RACK_LAB_HYPERVISORS` may ask for.
+pub const MAX_HYPERVISORS: usize = 8;
+
+/// One hypervisor of the lab: its name in the provider's `hypervisors` map, its network
+/// namespace, its directory and the name of its PID file.
+#[derive(Debug, Clone)]
+pub struct LabHypervisor {
+    /// `lab` for the first, then `lab2`, `lab3`, ...
+    pub name: String,
+    /// The lab's namespace for the first, `NS-hvN` for the others.
+    pub namespace: String,
+    /// `lab/libvirt` for the first, `lab/libvirt-hvN` for the others.
+    pub dir: PathBuf,
+    /// `libvirtd` for the first, `libvirtd-hvN` for the others.
+    pub pid_name: String,
+}
+
+impl LabHypervisor {
+    /// libvirtd's URI.
+    pub fn uri(&self) -> String {
+        format!(
+            "qemu+unix:///system?socket={}",
+            self.dir.join("run/libvirt-sock").display()
+        )
+    }
 }
 
 impl Settings {
     /// `RACK_LAB_STATE` (default `.state` in the checkout), `RACK_LAB_NAMESPACE`
     /// (`rack-lab`), `RACK_LAB_DNS_PORT` (10053), `RACK_LAB_RNDC_PORT` (10953),
-    /// `RACK_LAB_KEA_PORT` (10067).
+    /// `RACK_LAB_KEA_PORT` (10067), `RACK_LAB_PG_PORT` (10432), `RACK_LAB_HYPERVISORS`
+    /// (1).
     pub fn from_env() -> Result<Self, FixtureError> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let port = |name: &str, default: u16| -> Result<u16, FixtureError> {
@@ -77,12 +126,31 @@ impl Settings {
             },
             PathBuf::from,
         );
+        // RACK_LAB_HYPERVISORS, else what the last `up` of this lab used, else 1.
+        let hypervisors = match var("RACK_LAB_HYPERVISORS").or_else(|| {
+            std::fs::read_to_string(state.join("lab").join("hypervisors"))
+                .ok()
+                .map(|t| t.trim().to_owned())
+        }) {
+            None => 1,
+            Some(v) => v
+                .parse()
+                .ok()
+                .filter(|n| (1..=MAX_HYPERVISORS).contains(n))
+                .ok_or_else(|| {
+                    err(format!(
+                        "RACK_LAB_HYPERVISORS={v} is not a number from 1 to {MAX_HYPERVISORS}"
+                    ))
+                })?,
+        };
         Ok(Self {
             state,
             namespace: var("RACK_LAB_NAMESPACE").unwrap_or_else(|| "rack-lab".to_owned()),
             dns_port: port("RACK_LAB_DNS_PORT", 10053)?,
             rndc_port: port("RACK_LAB_RNDC_PORT", 10953)?,
             kea_port: port("RACK_LAB_KEA_PORT", 10067)?,
+            pg_port: port("RACK_LAB_PG_PORT", 10432)?,
+            hypervisors,
         })
     }
 
@@ -91,17 +159,48 @@ impl Settings {
         self.state.join("lab")
     }
 
-    /// libvirtd's URI.
+    /// The DHCP server host's network namespace, where kea-dhcp4 runs.
+    pub fn dhcp_namespace(&self) -> String {
+        format!("{}-dhcp", self.namespace)
+    }
+
+    /// The first hypervisor's libvirtd URI (the farm's).
     pub fn libvirt_uri(&self) -> String {
-        format!(
-            "qemu+unix:///system?socket={}",
-            self.lab().join("libvirt/run/libvirt-sock").display()
-        )
+        self.hypervisor_list()[0].uri()
+    }
+
+    /// The lab's hypervisors, the farm's first.
+    pub fn hypervisor_list(&self) -> Vec<LabHypervisor> {
+        (1..=self.hypervisors.max(1))
+            .map(|i| {
+                if i == 1 {
+                    LabHypervisor {
+                        name: "lab".to_owned(),
+                        namespace: self.namespace.clone(),
+                        dir: self.lab().join("libvirt"),
+                        pid_name: "libvirtd".to_owned(),
+                    }
+                } else {
+                    LabHypervisor {
+                        name: format!("lab{i}"),
+                        namespace: format!("{}-hv{i}", self.namespace),
+                        dir: self.lab().join(format!("libvirt-hv{i}")),
+                        pid_name: format!("libvirtd-hv{i}"),
+                    }
+                }
+            })
+            .collect()
     }
 }
 
 /// The daemons of the lab, by the name of their PID file, in the order `down` stops them.
-pub const DAEMONS: &[&str] = &["libvirtd", "kea-dhcp4", "kea-ctrl-agent", "named"];
+pub const DAEMONS: &[&str] = &[
+    "libvirtd",
+    "kea-dhcp4",
+    "kea-ctrl-agent",
+    "postgres",
+    "named",
+];
 
 /// The standing lab.
 #[derive(Debug)]
@@ -117,47 +216,123 @@ impl Lab {
         Self { settings, lab }
     }
 
-    /// Starts what is not running yet: named, the namespace, kea-dhcp4 and
-    /// kea-ctrl-agent, libvirtd. Prints one line per service.
+    /// Starts what is not running yet: named, the namespaces and their veth pair,
+    /// PostgreSQL, kea-dhcp4 and kea-ctrl-agent, libvirtd. Prints one line per service.
     pub fn up(&self) -> Result<(), FixtureError> {
         mkdir(&self.lab.join("log"))?;
+        named::write(
+            &self.lab.join("hypervisors"),
+            &format!("{}\n", self.settings.hypervisors),
+        )?;
         self.ensure_named()?;
-        self.ensure_namespace()?;
+        self.ensure_namespaces()?;
+        self.ensure_postgres()?;
         self.ensure_kea()?;
-        self.ensure_libvirtd()
+        for (i, hv) in self.settings.hypervisor_list().iter().enumerate() {
+            self.ensure_libvirtd(hv, i == 0)?;
+        }
+        self.join_farm_bridge()
     }
 
-    /// Whether all four daemons run.
+    /// Whether all the daemons run.
     pub fn running(&self) -> bool {
         DAEMONS.iter().all(|d| self.pid(d).is_some())
+            && self
+                .settings
+                .hypervisor_list()
+                .iter()
+                .all(|hv| self.pid(&hv.pid_name).is_some())
     }
 
-    /// Stops every process in the namespace (tini last: it reaps the others), then the
-    /// daemons by their PIDs, and deletes the namespace.
-    pub fn down(&self) -> Result<(), FixtureError> {
-        let ns = &self.settings.namespace;
-        let tini = self.pid("libvirtd");
-        let others: Vec<u32> = netns_pids(ns)
+    /// The PID files of every daemon, the extra hypervisors' first (they stop first):
+    /// those the settings name and those an earlier `up` with more hypervisors left.
+    fn daemon_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .settings
+            .hypervisor_list()
             .into_iter()
-            .filter(|p| Some(*p) != tini)
+            .skip(1)
+            .map(|hv| hv.pid_name)
+            .collect();
+        for entry in std::fs::read_dir(&self.lab).into_iter().flatten().flatten() {
+            let file = entry.file_name().to_string_lossy().into_owned();
+            if let Some(name) = file
+                .strip_suffix(".pid")
+                .filter(|n| n.starts_with("libvirtd-hv"))
+                && !names.iter().any(|n| n == name)
+            {
+                names.push(name.to_owned());
+            }
+        }
+        names.extend(DAEMONS.iter().map(|d| (*d).to_owned()));
+        names
+    }
+
+    /// Every namespace of the lab: the lab's, the DHCP server host's, the extra
+    /// hypervisors' (also those an earlier `up` with more hypervisors left).
+    fn namespaces(&self) -> Vec<String> {
+        let ns = &self.settings.namespace;
+        let mut all = vec![ns.clone(), self.settings.dhcp_namespace()];
+        let prefix = format!("{ns}-hv");
+        if let Ok(list) = ip(&["netns", "list"]) {
+            all.extend(
+                list.lines()
+                    .filter_map(|l| l.split_whitespace().next())
+                    .filter(|n| {
+                        n.strip_prefix(&prefix)
+                            .is_some_and(|i| !i.is_empty() && i.chars().all(|c| c.is_ascii_digit()))
+                    })
+                    .map(str::to_owned),
+            );
+        }
+        all
+    }
+
+    /// Stops every process in the namespaces (tini last: it reaps the others), then the
+    /// daemons by their PIDs, and deletes the namespaces.
+    pub fn down(&self) -> Result<(), FixtureError> {
+        let names = self.daemon_names();
+        let namespaces = self.namespaces();
+        let daemons: Vec<u32> = names.iter().filter_map(|d| self.pid(d)).collect();
+        let others: Vec<u32> = namespaces
+            .iter()
+            .flat_map(|ns| netns_pids(ns))
+            .filter(|p| !daemons.contains(p))
             .collect();
         if !others.is_empty() {
-            println!("namespace {ns}: stopping PIDs {}", join(&others));
+            println!(
+                "namespaces {}: stopping PIDs {}",
+                namespaces.join(", "),
+                join(&others)
+            );
             stop_pids(&others)?;
         }
         let mut pids = Vec::new();
-        for name in DAEMONS {
+        for name in &names {
             if let Some(pid) = self.pid(name) {
                 println!("{name}: stopping PID {pid}");
                 pids.push(pid);
             }
         }
         stop_pids(&pids)?;
-        if netns_exists(ns) {
-            ip(&["netns", "del", ns])?;
-            println!("network namespace {ns}: deleted");
+        for ns in &namespaces {
+            if netns_exists(ns) {
+                ip(&["netns", "del", ns])?;
+                println!("network namespace {ns}: deleted");
+            }
         }
         Ok(())
+    }
+
+    /// The provider's `RACK_HYPERVISORS` value for the lab: `name=uri` pairs joined by
+    /// commas, the farm's hypervisor (`lab`) first.
+    pub fn hypervisors_env(&self) -> String {
+        self.settings
+            .hypervisor_list()
+            .iter()
+            .map(|hv| format!("{}={}", hv.name, hv.uri()))
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     /// The PID in `lab/NAME.pid` when that process is alive and is the lab's (its command
@@ -307,24 +482,173 @@ impl Lab {
         Ok(())
     }
 
-    /// The lab's network namespace, created once.
-    fn ensure_namespace(&self) -> Result<(), FixtureError> {
-        let ns = &self.settings.namespace;
-        if !netns_exists(ns) {
-            ip(&["netns", "add", ns])?;
-            println!("network namespace {ns}: created");
+    /// The lab's network namespace and the DHCP server host's, created once, and the
+    /// veth pair between them: [`DHCP_IFACE`] with [`DHCP_SERVER_ADDR`] in the DHCP
+    /// server host, [`DHCP_PORT`] in the lab's namespace (a port of the farm's bridge once
+    /// libvirt creates it).
+    fn ensure_namespaces(&self) -> Result<(), FixtureError> {
+        let ns = self.settings.namespace.as_str();
+        let dhcp_ns = self.settings.dhcp_namespace();
+        for name in [ns, dhcp_ns.as_str()] {
+            if !netns_exists(name) {
+                ip(&["netns", "add", name])?;
+                println!("network namespace {name}: created");
+            }
+            ip(&["-n", name, "link", "set", "lo", "up"])?;
         }
-        ip(&["-n", ns, "link", "set", "lo", "up"]).map(|_| ())
+        if ip(&["-n", &dhcp_ns, "link", "show", DHCP_IFACE]).is_err() {
+            ip(&[
+                "link", "add", DHCP_IFACE, "netns", &dhcp_ns, "type", "veth", "peer", "name",
+                DHCP_PORT, "netns", ns,
+            ])?;
+            let prefix = FARM_SUBNET.split_once('/').map_or("24", |(_, p)| p);
+            ip(&[
+                "-n",
+                &dhcp_ns,
+                "addr",
+                "add",
+                &format!("{DHCP_SERVER_ADDR}/{prefix}"),
+                "dev",
+                DHCP_IFACE,
+            ])?;
+            ip(&["-n", &dhcp_ns, "link", "set", DHCP_IFACE, "up"])?;
+            ip(&[
+                "-n",
+                &dhcp_ns,
+                "route",
+                "add",
+                "default",
+                "via",
+                FARM_GATEWAY,
+                "dev",
+                DHCP_IFACE,
+                "onlink",
+            ])?;
+            println!(
+                "DHCP server host {dhcp_ns}: {DHCP_IFACE} {DHCP_SERVER_ADDR}, its peer {DHCP_PORT} in {ns}"
+            );
+        }
+        ip(&["-n", &dhcp_ns, "link", "set", DHCP_IFACE, "up"])?;
+        ip(&["-n", ns, "link", "set", DHCP_PORT, "up"]).map(|_| ())
     }
 
-    /// kea-dhcp4 inside the namespace, its control agent on 127.0.0.1.
-    ///
-    /// kea-dhcp4 listens on every interface of the namespace that has an IPv4 address:
-    /// the farm's bridge does not exist when it starts (Kea 2.2 refuses to start when a
-    /// named interface is missing), and Kea looks for interfaces again on every
-    /// config-set, which rack's reservations cause. A bridge without ports has no
-    /// carrier, so Kea cannot open its socket until the first VM's tap joins: it retries
-    /// every second, for ten minutes after each config-set.
+    /// Joins the DHCP server host's veth to the farm's bridge when the bridge exists and
+    /// the veth is not in it yet (the libvirt hook does it when libvirt starts the farm
+    /// network; this covers a lab whose network was started before).
+    fn join_farm_bridge(&self) -> Result<(), FixtureError> {
+        let ns = self.settings.namespace.as_str();
+        if ip(&["-n", ns, "link", "show", FARM_BRIDGE]).is_err() {
+            return Ok(());
+        }
+        let port = ip(&["-n", ns, "-o", "link", "show", DHCP_PORT])?;
+        if !port.contains(&format!("master {FARM_BRIDGE}")) {
+            ip(&["-n", ns, "link", "set", DHCP_PORT, "master", FARM_BRIDGE])?;
+            println!("{DHCP_PORT}: joined {FARM_BRIDGE}");
+        }
+        Ok(())
+    }
+
+    /// The libvirt network hook (`/etc/libvirt/hooks/network` in libvirtd's private
+    /// directories) that joins [`DHCP_PORT`] to [`FARM_BRIDGE`] when a network is
+    /// started. libvirtd finds hooks when it starts, so this is written before.
+    fn write_network_hook(&self, etc: &Path) -> Result<(), FixtureError> {
+        let ip_bin = process::find_binary("ip", "iproute2")?;
+        let hooks = etc.join("hooks");
+        mkdir(&hooks)?;
+        let hook = hooks.join("network");
+        named::write(
+            &hook,
+            &format!(
+                "#!/bin/sh
+                 # Written by scripts/up: libvirt runs this as `network NAME OPERATION PHASE -`.
+                 # When a network starts and the farm's bridge exists, the DHCP server host's
+                 # veth becomes a port of it.
+                 [ \"$2\" = started ] || exit 0
+                 {ip} link show {FARM_BRIDGE} >/dev/null 2>&1 || exit 0
+                 {ip} link show {DHCP_PORT} >/dev/null 2>&1 || exit 0
+                 {ip} link set {DHCP_PORT} master {FARM_BRIDGE}
+                 {ip} link set {DHCP_PORT} up
+",
+                ip = ip_bin.display()
+            ),
+        )?;
+        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755))
+            .map_err(|e| err(format!("cannot chmod {}: {e}", hook.display())))
+    }
+
+    /// PostgreSQL 15 on 127.0.0.1 (TLS with a throwaway CA, `lab/postgres/tls/ca.pem`)
+    /// and a unix socket in `lab/postgres`, run by `pg_ctl` as the `postgres` user; the
+    /// cluster, its certificate and Kea's schema are created on the first run, the
+    /// role's password kept in `lab/postgres.password`.
+    fn ensure_postgres(&self) -> Result<(), FixtureError> {
+        if let Some(pid) = self.pid("postgres") {
+            println!("postgres: running (PID {pid})");
+            return Ok(());
+        }
+        let port = self.settings.pg_port;
+        check_port(port, "PostgreSQL", "RACK_LAB_PG_PORT")?;
+        let d = self.lab.join("postgres");
+        let data = d.join("data");
+        let as_postgres = postgres::running_as_root()?;
+        let password_file = self.lab.join("postgres.password");
+        let fresh = !data.join("PG_VERSION").is_file();
+        if fresh {
+            let _ = std::fs::remove_dir_all(&d);
+            mkdir(&d)?;
+            postgres::init_cluster(&d, as_postgres)?;
+            // TLS on TCP with a throwaway CA (its certificate: lab/postgres/tls/ca.pem).
+            postgres::server_certificate(&d, as_postgres)?;
+            named::write(&password_file, &process::random_token())?;
+            std::fs::set_permissions(&password_file, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| err(format!("cannot chmod {}: {e}", password_file.display())))?;
+        }
+        let log = self.lab.join("log").join("postgres.log");
+        if as_postgres {
+            // The server (user postgres) appends to its log.
+            let _ = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&log);
+            let mut chown = Command::new("chown");
+            chown.arg("postgres:postgres").arg(&log);
+            process::run(chown, "chown postgres (its log)")?;
+        }
+        let tls = d.join("tls");
+        let options = postgres::server_options(&d, port)
+            + &postgres::tls_options(&tls.join("server.pem"), &tls.join("server.key"));
+        let pid = postgres::start_detached(&data, as_postgres, &options, &log)?;
+        named::write(&self.lab.join("postgres.pid"), &format!("{pid}\n"))?;
+        if fresh {
+            let created = postgres::create_kea_schema(
+                &process::find_binary("psql", "postgresql")?,
+                &process::find_binary("kea-admin", "kea-admin")?,
+                &d,
+                port,
+                self.db_password()?.as_str(),
+            );
+            if let Err(e) = created {
+                stop_pids(&[pid])?;
+                let _ = std::fs::remove_dir_all(&data);
+                return Err(e);
+            }
+        }
+        println!(
+            "postgres: started (PID {pid}) on 127.0.0.1:{port}{}",
+            if fresh { ", Kea's schema created" } else { "" }
+        );
+        Ok(())
+    }
+
+    /// The password of the host database's role.
+    fn db_password(&self) -> Result<String, FixtureError> {
+        let file = self.lab.join("postgres.password");
+        std::fs::read_to_string(&file)
+            .map(|p| p.trim().to_owned())
+            .map_err(|e| err(format!("cannot read {}: {e}", file.display())))
+    }
+
+    /// kea-dhcp4 in the DHCP server host's namespace on [`DHCP_IFACE`], looking
+    /// reservations up in the host database; its control agent on 127.0.0.1.
     fn ensure_kea(&self) -> Result<(), FixtureError> {
         let s = &self.settings;
         let d = self.lab.join("kea");
@@ -345,11 +669,19 @@ impl Lab {
         } else {
             let dhcp4 = process::find_binary("kea-dhcp4", "kea-dhcp4-server")?;
             let config = d.join("kea-dhcp4.conf");
-            // Written once: rack saves reservations into it (config-write).
-            if std::fs::metadata(&config).map_or(true, |m| m.len() == 0) {
+            // Written once: Kea saves its configuration into it (config-write). A lab
+            // from before the host database gets a new one.
+            let current = std::fs::read_to_string(&config).unwrap_or_default();
+            if !current.contains("\"hosts-database\"") {
+                let hosts = postgres::kea_hosts_database_json(
+                    &self.lab.join("postgres"),
+                    s.pg_port,
+                    &self.db_password()?,
+                );
                 let text = kea::dhcp4_conf(&Dhcp4Conf {
-                    interfaces_config: r#"{"interfaces": ["*"], "dhcp-socket-type": "raw",
-                        "service-sockets-max-retries": 600, "service-sockets-retry-wait-time": 1000}"#,
+                    interfaces_config: &format!(
+                        r#"{{"interfaces": ["{DHCP_IFACE}"], "dhcp-socket-type": "raw"}}"#
+                    ),
                     socket: &socket,
                     lease_database: &format!(
                         r#"{{"type": "memfile", "persist": true, "name": "{}", "lfc-interval": 0}}"#,
@@ -361,11 +693,12 @@ impl Lab {
                "option-data": [{{"name": "routers", "data": "{FARM_GATEWAY}"}}]}}]"#
                     ),
                     log: &d.join("kea-dhcp4.log"),
-                    hosts_database: None,
+                    hosts_database: Some(&hosts),
                 });
                 named::write(&config, &text)?;
             }
-            let ns = s.namespace.as_str();
+            let dhcp_ns = s.dhcp_namespace();
+            let ns = dhcp_ns.as_str();
             let mut check = Command::new("ip");
             check
                 .args(["netns", "exec", ns])
@@ -451,17 +784,19 @@ impl Lab {
 
     /// libvirtd (and virtlogd) inside the namespace and a private mount namespace, under
     /// tini; QEMU runs as root.
-    fn ensure_libvirtd(&self) -> Result<(), FixtureError> {
-        if let Some(pid) = self.pid("libvirtd") {
-            println!("libvirtd: running (tini PID {pid})");
+    fn ensure_libvirtd(&self, hv: &LabHypervisor, farm: bool) -> Result<(), FixtureError> {
+        let label = &hv.pid_name;
+        if let Some(pid) = self.pid(label) {
+            println!("{label}: running (tini PID {pid})");
             return Ok(());
         }
-        let ns = self.settings.namespace.as_str();
-        let dhcp4 = self.pid("kea-dhcp4");
-        let leftover: Vec<u32> = netns_pids(ns)
-            .into_iter()
-            .filter(|p| Some(*p) != dhcp4)
-            .collect();
+        let ns = hv.namespace.as_str();
+        if !netns_exists(ns) {
+            ip(&["netns", "add", ns])?;
+            ip(&["-n", ns, "link", "set", "lo", "up"])?;
+            println!("network namespace {ns}: created");
+        }
+        let leftover = netns_pids(ns);
         if !leftover.is_empty() {
             return Err(err(format!(
                 "processes left in namespace {ns} without their libvirtd ({}); run scripts/up down first",
@@ -476,8 +811,11 @@ impl Lab {
         let [_ip, unshare, _mount, _kill, tini, libvirtd, virtlogd, ..] = &found[..] else {
             return Err(err("binary list out of step"));
         };
-        let d = self.lab.join("libvirt");
+        let d = hv.dir.clone();
         let script = libvirt::write_private_dirs(&d, "scripts/up", [virtlogd, tini, libvirtd])?;
+        if farm {
+            self.write_network_hook(&d.join("etc"))?;
+        }
         mkdir(&d.join("log").join("qemu"))?;
         // QEMU runs as root: the checkout (and so the pool) may be under a directory
         // that Debian's libvirt-qemu user cannot enter, such as /root.
@@ -486,9 +824,9 @@ impl Lab {
             "# Written by scripts/up.\nuser = \"root\"\ngroup = \"root\"\n",
         )?;
         let virsh = process::find_binary("virsh", "libvirt-clients")?;
-        let uri = self.settings.libvirt_uri();
+        let uri = hv.uri();
         let pid = self.start(
-            "libvirtd",
+            label,
             &[
                 "ip",
                 "netns",
@@ -513,7 +851,10 @@ impl Lab {
                     .is_ok_and(|s| s.success())
             },
         )?;
-        println!("libvirtd: started (tini PID {pid}) in namespace {ns}, {uri}");
+        println!(
+            "{label}: started (tini PID {pid}) in namespace {ns}, hypervisor {:?}: {uri}",
+            hv.name
+        );
         Ok(())
     }
 }

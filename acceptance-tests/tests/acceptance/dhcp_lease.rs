@@ -1,14 +1,12 @@
-//! `rack_dhcp_lease` against a real Kea 2.2: apply -> a real DHCP client (udhcpc) gets the
+//! `rack_dhcp_lease` against a real Kea 2.2, with the reservations in its configuration
+//! and in its PostgreSQL host database: apply -> a real DHCP client (udhcpc) gets the
 //! reserved address and the boot options -> plan is empty -> import gives the same state
 //! -> update in place, seen by the client -> out-of-band change and delete show in plan ->
 //! a new MAC replaces -> `terraform query` lists the leases -> destroy leaves nothing.
 
 use serde_json::Value;
 
-use crate::dhcp_common::{
-    PROVIDER, assert_pxe_boot, edit_out_of_band, pxe_lease, reservation, reservations, start,
-    workdir,
-};
+use crate::dhcp_common::{Backend, PROVIDER, Server, assert_pxe_boot, pxe_lease, start, workdir};
 
 const PXE_MAC: &str = "02:00:00:aa:bb:01";
 
@@ -33,25 +31,40 @@ resource "rack_dhcp_lease" "other" {{
 
 #[test]
 fn lease_lifecycle() {
-    let kea = start();
-    let wd = workdir(&kea);
+    lease_lifecycle_on(Backend::ConfigSet);
+}
+
+#[test]
+fn lease_lifecycle_in_the_hosts_database() {
+    lease_lifecycle_on(Backend::HostDatabase);
+}
+
+fn lease_lifecycle_on(backend: Backend) {
+    let server = Server::start(backend);
+    let wd = server.workdir();
     wd.write_main(&config("10.77.0.20", "", "02-00-00-AA-BB-02"));
     let out = wd.apply();
-    assert!(!out.stdout.contains(&kea.password), "password printed");
+    for secret in server.secrets() {
+        assert!(!out.stdout.contains(secret), "a secret printed");
+    }
 
-    let lease = assert_pxe_boot(&kea, PXE_MAC, "10.77.0.20");
+    let lease = assert_pxe_boot(&server, PXE_MAC, "10.77.0.20");
     assert_eq!(
         lease.options.get("hostname").map(String::as_str),
         Some("node1")
     );
-    let other = reservation(&kea, "02:00:00:aa:bb:02").expect("other reserved");
+    let other = server
+        .reservation("02:00:00:aa:bb:02")
+        .expect("other reserved");
     assert_eq!(other["ip-address"], "10.77.0.21");
-    // config-write persisted both.
-    let file = std::fs::read_to_string(&kea.config_file).expect("kea config file");
-    assert!(
-        file.contains("10.77.0.21") && file.contains("pxelinux.0"),
-        "{file}"
-    );
+    if backend == Backend::ConfigSet {
+        // config-write persisted both.
+        let file = std::fs::read_to_string(&server.config_file).expect("kea config file");
+        assert!(
+            file.contains("10.77.0.21") && file.contains("pxelinux.0"),
+            "{file}"
+        );
+    }
     // Spellings Kea reports differently are no change.
     wd.assert_plan_empty();
 
@@ -70,7 +83,9 @@ fn lease_lifecycle() {
         ("rack_dhcp_lease.pxe", &["update"]),
         ("rack_dhcp_lease.other", &["no-op"]),
     ]);
-    let lease = kea.udhcpc(PXE_MAC, &[42, 67]).expect("udhcpc after update");
+    let lease = server
+        .udhcpc(PXE_MAC, &[42, 67])
+        .expect("udhcpc after update");
     assert_eq!(lease.ip, "10.77.0.30", "{lease:?}");
     assert_eq!(
         lease.options.get("ntpsrv").map(String::as_str),
@@ -80,32 +95,24 @@ fn lease_lifecycle() {
     wd.assert_plan_empty();
 
     // Out-of-band change: refresh shows it, apply puts it back.
-    edit_out_of_band(&kea, |list| {
-        for r in list.iter_mut() {
-            if r["hw-address"] == PXE_MAC {
-                r["ip-address"] = Value::from("10.77.0.99");
-            }
-        }
-    });
+    server.edit_out_of_band(PXE_MAC, |r| r["ip-address"] = Value::from("10.77.0.99"));
     wd.apply_planned(&[("rack_dhcp_lease.pxe", &["update"])]);
     assert_eq!(
-        reservation(&kea, PXE_MAC).expect("pxe")["ip-address"],
+        server.reservation(PXE_MAC).expect("pxe")["ip-address"],
         "10.77.0.30"
     );
 
     // Out-of-band delete: the lease leaves state and is created again.
-    edit_out_of_band(&kea, |list| {
-        list.retain(|r| r["hw-address"] != "02:00:00:aa:bb:02");
-    });
+    server.delete_out_of_band("02:00:00:aa:bb:02");
     wd.apply_planned(&[("rack_dhcp_lease.other", &["create"])]);
-    assert!(reservation(&kea, "02:00:00:aa:bb:02").is_some());
+    assert!(server.reservation("02:00:00:aa:bb:02").is_some());
     wd.assert_plan_empty();
 
     // A new MAC is a new reservation: replace.
     wd.write_main(&config("10.77.0.30", ntp, "02:00:00:aa:bb:03"));
     wd.apply_planned(&[("rack_dhcp_lease.other", &["delete", "create"])]);
-    assert!(reservation(&kea, "02:00:00:aa:bb:02").is_none());
-    assert!(reservation(&kea, "02:00:00:aa:bb:03").is_some());
+    assert!(server.reservation("02:00:00:aa:bb:02").is_none());
+    assert!(server.reservation("02:00:00:aa:bb:03").is_some());
 
     // terraform query lists what the subnet holds.
     wd.write_file(
@@ -124,7 +131,11 @@ fn lease_lifecycle() {
 
     wd.destroy();
     wd.assert_destroyed();
-    assert!(reservations(&kea).is_empty(), "{:?}", reservations(&kea));
+    assert!(
+        server.reservations().is_empty(),
+        "{:?}",
+        server.reservations()
+    );
 }
 
 #[test]

@@ -1,5 +1,7 @@
-//! What `rack_dhcp_lease` promises when it is not alone with its server: two Terraform
-//! runs writing to one Kea at once never end with exit 0 and a reservation missing; a
+//! What `rack_dhcp_lease` promises when it is not alone with its server, with the
+//! reservations in Kea's configuration and (where marked) in its host database: two
+//! Terraform runs writing to one Kea at once never end with exit 0 and a reservation
+//! missing; a
 //! write Kea carried out after rack gave up on it is adopted by the next apply, not
 //! reported as someone else's; a reservation changed by hand between plan and apply is
 //! refused, naming it, and left as it is, and so is one a destroy was planned from; a
@@ -14,8 +16,7 @@ use std::time::Duration;
 use rack_acceptance_tests::{CmdResult, Workdir};
 use serde_json::{Value, json};
 
-use crate::dhcp_common::{PROVIDER, edit_out_of_band, reservation, reservations, start, workdir};
-use rack_lab::Kea;
+use crate::dhcp_common::{Backend, PROVIDER, Server, reservations, start, workdir};
 
 /// Terraform wraps diagnostics at 78 columns: compare with whitespace collapsed.
 fn flat(text: &str) -> String {
@@ -38,10 +39,14 @@ resource "rack_dhcp_lease" "l" {{
     )
 }
 
-/// Fails unless Kea holds a reservation for each of `wanted`.
+/// Fails unless the server holds a reservation for each of `wanted`.
 #[track_caller]
-fn assert_held(kea: &Kea, wanted: &[String]) {
-    assert!(missing(kea, wanted).is_empty(), "{:?}", reservations(kea));
+fn assert_held(server: &Server, wanted: &[String]) {
+    assert!(
+        missing(server, wanted).is_empty(),
+        "{:?}",
+        server.reservations()
+    );
 }
 
 fn macs(tag: u8, count: u8) -> Vec<String> {
@@ -50,8 +55,9 @@ fn macs(tag: u8, count: u8) -> Vec<String> {
         .collect()
 }
 
-fn missing(kea: &Kea, wanted: &[String]) -> Vec<String> {
-    let held: Vec<String> = reservations(kea)
+fn missing(server: &Server, wanted: &[String]) -> Vec<String> {
+    let held: Vec<String> = server
+        .reservations()
         .iter()
         .filter_map(|r| r["hw-address"].as_str().map(str::to_string))
         .collect();
@@ -80,9 +86,18 @@ const ROUNDS: usize = 10;
 
 #[test]
 fn concurrent_applies_never_exit_0_with_a_reservation_missing() {
-    let kea = start();
-    let a = workdir(&kea);
-    let b = workdir(&kea);
+    concurrent_applies_on(Backend::ConfigSet);
+}
+
+#[test]
+fn concurrent_applies_to_the_hosts_database_never_exit_0_with_a_reservation_missing() {
+    concurrent_applies_on(Backend::HostDatabase);
+}
+
+fn concurrent_applies_on(backend: Backend) {
+    let server = Server::start(backend);
+    let a = server.workdir();
+    let b = server.workdir();
     a.write_main(&leases(0xa, 2, PER_DIR));
     b.write_main(&leases(0xb, 2 + PER_DIR, PER_DIR));
     a.init();
@@ -96,7 +111,7 @@ fn concurrent_applies_never_exit_0_with_a_reservation_missing() {
         // Whoever exited 0 has every one of its reservations in Kea.
         for (result, mine, name) in [(&ra, &mine_a, "first"), (&rb, &mine_b, "second")] {
             if result.succeeded() {
-                let lost = missing(&kea, mine);
+                let lost = missing(&server, mine);
                 assert!(
                     lost.is_empty(),
                     "round {round}: the {name} apply exited 0 but Kea lacks {lost:?}\n{result}"
@@ -113,11 +128,11 @@ fn concurrent_applies_never_exit_0_with_a_reservation_missing() {
         for (result, wd, mine) in [(&ra, &a, &mine_a), (&rb, &b, &mine_b)] {
             if !result.succeeded() {
                 wd.apply();
-                assert!(missing(&kea, mine).is_empty(), "round {round}");
+                assert!(missing(&server, mine).is_empty(), "round {round}");
             }
         }
         let all: Vec<String> = mine_a.iter().chain(&mine_b).cloned().collect();
-        assert!(missing(&kea, &all).is_empty(), "round {round}");
+        assert!(missing(&server, &all).is_empty(), "round {round}");
         a.assert_plan_empty();
         b.assert_plan_empty();
 
@@ -129,9 +144,9 @@ fn concurrent_applies_never_exit_0_with_a_reservation_missing() {
             }
         }
         assert!(
-            reservations(&kea).is_empty(),
+            server.reservations().is_empty(),
             "round {round}: destroy left {:?}",
-            reservations(&kea)
+            server.reservations()
         );
     }
     eprintln!("{failures} loud failures in {ROUNDS} rounds");
@@ -139,8 +154,9 @@ fn concurrent_applies_never_exit_0_with_a_reservation_missing() {
 
 #[test]
 fn a_write_kea_carried_out_after_a_timeout_is_adopted() {
-    let kea = start();
-    let mut wd = workdir(&kea);
+    let server = Server::start(Backend::ConfigSet);
+    let kea = &*server;
+    let mut wd = workdir(kea);
     wd.set_env("RACK_DHCP_KEA_TIMEOUT", "2s");
     wd.write_main(&leases(0xc, 20, 3));
     wd.init();
@@ -185,19 +201,28 @@ fn a_write_kea_carried_out_after_a_timeout_is_adopted() {
     kea.resume_dhcp4().expect("SIGCONT kea-dhcp4");
 
     // Kea carried the write out once it ran again ...
-    assert_held(&kea, &macs(0xc, 3));
+    assert_held(&server, &macs(0xc, 3));
     // ... and the next apply takes it as its own, with no import.
     wd.apply();
     wd.assert_plan_empty();
-    assert_eq!(reservations(&kea).len(), 3, "{:?}", reservations(&kea));
+    assert_eq!(reservations(kea).len(), 3, "{:?}", reservations(kea));
     wd.destroy();
-    assert!(reservations(&kea).is_empty());
+    assert!(reservations(kea).is_empty());
 }
 
 #[test]
 fn a_reservation_changed_by_hand_between_plan_and_apply_is_refused() {
-    let kea = start();
-    let wd = workdir(&kea);
+    changed_between_plan_and_apply_on(Backend::ConfigSet);
+}
+
+#[test]
+fn a_host_row_changed_by_hand_between_plan_and_apply_is_refused() {
+    changed_between_plan_and_apply_on(Backend::HostDatabase);
+}
+
+fn changed_between_plan_and_apply_on(backend: Backend) {
+    let server = Server::start(backend);
+    let wd = server.workdir();
     let config = |hostname: &str| {
         format!(
             r#"{PROVIDER}
@@ -218,17 +243,16 @@ resource "rack_dhcp_lease" "pxe" {{
     wd.save_plan("saved.tfplan");
 
     // An operator changes the boot file and adds an option, as Kea's own tools would.
-    edit_out_of_band(&kea, |list| {
-        for r in list.iter_mut() {
-            if r["hw-address"] == "02:00:00:00:00:d1" {
-                r["boot-file-name"] = json!("ipxe.efi");
-                if let Some(opts) = r["option-data"].as_array_mut() {
-                    opts.push(json!({"name": "domain-name", "data": "farm.example"}));
-                }
-            }
+    server.edit_out_of_band("02:00:00:00:00:d1", |r| {
+        r["boot-file-name"] = json!("ipxe.efi");
+        if let Some(opts) = r["option-data"].as_array_mut() {
+            opts.push(json!({"name": "domain-name", "data": "farm.example"}));
         }
     });
-    let by_hand = reservation(&kea, "02:00:00:00:00:d1").expect("the reservation exists");
+    let by_hand = server
+        .reservation("02:00:00:00:00:d1")
+        .expect("the reservation exists");
+    assert_eq!(by_hand["boot-file-name"], json!("ipxe.efi"));
 
     let out = wd.apply_saved("saved.tfplan").failure();
     let text = flat(&out.stderr);
@@ -236,13 +260,17 @@ resource "rack_dhcp_lease" "pxe" {{
         text.contains("02:00:00:00:00:d1") && text.contains("changed outside"),
         "{out}"
     );
-    let now = reservation(&kea, "02:00:00:00:00:d1").expect("the reservation still exists");
+    let now = server
+        .reservation("02:00:00:00:00:d1")
+        .expect("the reservation still exists");
     assert_eq!(now, by_hand, "the hand-made change was overwritten");
 
     // The next plan shows the hand change, and applying it converges.
     wd.apply();
     wd.assert_plan_empty();
-    let now = reservation(&kea, "02:00:00:00:00:d1").expect("the reservation");
+    let now = server
+        .reservation("02:00:00:00:00:d1")
+        .expect("the reservation");
     assert_eq!(now["hostname"], json!("pxe2"));
     assert_eq!(now["boot-file-name"], json!("pxelinux.0"));
     wd.destroy();
@@ -250,24 +278,34 @@ resource "rack_dhcp_lease" "pxe" {{
 
 #[test]
 fn a_lease_on_kea_can_be_replaced() {
-    let kea = start();
-    let wd = workdir(&kea);
+    replaced_on(Backend::ConfigSet);
+}
+
+#[test]
+fn a_lease_in_the_hosts_database_can_be_replaced() {
+    replaced_on(Backend::HostDatabase);
+}
+
+fn replaced_on(backend: Backend) {
+    let server = Server::start(backend);
+    let wd = server.workdir();
     wd.write_main(&leases(0xe, 40, 2));
     wd.apply();
-    let before = reservations(&kea);
+    let before = server.reservations();
     assert_eq!(before.len(), 2);
 
     wd.apply_replacing(&["rack_dhcp_lease.l[0]"]);
     wd.assert_plan_empty();
-    assert_held(&kea, &macs(0xe, 2));
-    assert_eq!(reservations(&kea).len(), 2);
+    assert_held(&server, &macs(0xe, 2));
+    assert_eq!(server.reservations().len(), 2);
 
     wd.taint("rack_dhcp_lease.l[1]");
     wd.apply();
     wd.assert_plan_empty();
-    assert_held(&kea, &macs(0xe, 2));
-    assert_eq!(reservations(&kea).len(), 2);
-    let ips: Vec<Value> = reservations(&kea)
+    assert_held(&server, &macs(0xe, 2));
+    assert_eq!(server.reservations().len(), 2);
+    let ips: Vec<Value> = server
+        .reservations()
         .iter()
         .map(|r| r["ip-address"].clone())
         .collect();
@@ -281,14 +319,15 @@ fn a_lease_on_kea_can_be_replaced() {
     wd.taint("rack_dhcp_lease.l[0]");
     wd.apply();
     wd.assert_plan_empty();
-    let mut names: Vec<String> = reservations(&kea)
+    let mut names: Vec<String> = server
+        .reservations()
         .iter()
         .filter_map(|r| r["hostname"].as_str().map(str::to_string))
         .collect();
     names.sort();
     assert_eq!(names, ["m14-0", "m14-1"]);
     wd.destroy();
-    assert!(reservations(&kea).is_empty());
+    assert!(server.reservations().is_empty());
 }
 
 #[test]
@@ -366,8 +405,17 @@ resource "rack_dhcp_lease" "x" {{
 /// removed by hand is simply gone.
 #[test]
 fn a_reservation_changed_by_hand_after_the_destroy_plan_is_not_removed() {
-    let kea = start();
-    let wd = workdir(&kea);
+    changed_after_the_destroy_plan_on(Backend::ConfigSet);
+}
+
+#[test]
+fn a_host_row_changed_by_hand_after_the_destroy_plan_is_not_removed() {
+    changed_after_the_destroy_plan_on(Backend::HostDatabase);
+}
+
+fn changed_after_the_destroy_plan_on(backend: Backend) {
+    let server = Server::start(backend);
+    let wd = server.workdir();
     let mac = "02:00:00:00:00:d2";
     wd.write_resources(&format!(
         r#"
@@ -383,15 +431,11 @@ resource "rack_dhcp_lease" "gone" {{
     wd.save_destroy_plan("destroy.tfplan");
 
     // An operator gives the reservation to another machine after the plan was made.
-    edit_out_of_band(&kea, |list| {
-        for r in list.iter_mut() {
-            if r["hw-address"] == mac {
-                r["hostname"] = json!("by-hand");
-                r["ip-address"] = json!("10.77.0.32");
-            }
-        }
+    server.edit_out_of_band(mac, |r| {
+        r["hostname"] = json!("by-hand");
+        r["ip-address"] = json!("10.77.0.32");
     });
-    let by_hand = reservation(&kea, mac).expect("the reservation exists");
+    let by_hand = server.reservation(mac).expect("the reservation exists");
 
     let out = wd.apply_saved("destroy.tfplan").failure();
     let text = flat(&out.stderr);
@@ -399,7 +443,9 @@ resource "rack_dhcp_lease" "gone" {{
         text.contains(mac) && text.contains("changed outside") && text.contains("by-hand"),
         "{out}"
     );
-    let now = reservation(&kea, mac).expect("the hand-made reservation is still in Kea");
+    let now = server
+        .reservation(mac)
+        .expect("the hand-made reservation is still there");
     assert_eq!(now, by_hand, "the hand-made reservation was changed");
     let listed = wd.run(&["state", "list", "-no-color"]).success();
     assert!(
@@ -409,14 +455,22 @@ resource "rack_dhcp_lease" "gone" {{
 
     // A destroy that refreshes first plans from what Kea holds now, and removes it.
     wd.destroy();
-    assert!(reservation(&kea, mac).is_none(), "{:?}", reservations(&kea));
+    assert!(
+        server.reservation(mac).is_none(),
+        "{:?}",
+        server.reservations()
+    );
 
     // Removed by hand after the destroy plan: already gone is what destroy wants.
     wd.apply();
     wd.save_destroy_plan("destroy.tfplan");
-    edit_out_of_band(&kea, |list| list.retain(|r| r["hw-address"] != mac));
+    server.delete_out_of_band(mac);
     wd.apply_saved("destroy.tfplan").success();
-    assert!(reservations(&kea).is_empty(), "{:?}", reservations(&kea));
+    assert!(
+        server.reservations().is_empty(),
+        "{:?}",
+        server.reservations()
+    );
     wd.assert_destroyed();
 }
 

@@ -505,8 +505,8 @@ data "rack_dns_record_set" "none" {
     );
 }
 
-#[test]
-fn zone_lifecycle_on_powerdns() {
+/// PowerDNS holding the TSIG key [`PDNS_KEY`].
+pub(crate) fn pdns_with_key() -> PowerDns {
     let pdns = PowerDns::start().expect("start pdns_server");
     let mut cmd = Command::new("pdnsutil");
     cmd.arg(format!("--config-dir={}", pdns.dir().display()))
@@ -514,8 +514,20 @@ fn zone_lifecycle_on_powerdns() {
     run_command(cmd, Duration::from_secs(60))
         .expect("pdnsutil is missing: install the Debian package pdns-server")
         .success();
+    pdns
+}
+
+/// A workdir whose provider manages the zones of `pdns` from [`pdns_with_key`], sending
+/// updates signed with that key, and the provider configuration.
+pub(crate) fn pdns_zone_workdir(pdns: &PowerDns) -> (Workdir, String) {
+    pdns_workdir(pdns, pdns.dns_addr, PDNS_KEY, PDNS_SECRET)
+}
+
+#[test]
+fn zone_lifecycle_on_powerdns() {
+    let pdns = pdns_with_key();
     let addr = pdns.dns_addr;
-    let (wd, provider) = pdns_workdir(&pdns, addr, PDNS_KEY, PDNS_SECRET);
+    let (wd, provider) = pdns_zone_workdir(&pdns);
     let config = |refresh: u32, ns: &str, with_record: bool| {
         let record = if with_record {
             r#"

@@ -1,7 +1,9 @@
-//! The README's first command, end to end: `scripts/up` starts the lab (named, Kea,
-//! libvirtd in a network namespace), applies `examples/scenarios/farm` and shows it;
-//! the VMs answer pings and the names answer in DNS; a second run reuses the lab and
-//! Terraform finds no changes; `scripts/up down` leaves no process, namespace, state
+//! The README's first command, end to end: `scripts/up` starts the lab (named,
+//! PostgreSQL with Kea's host database, Kea in a DHCP server host namespace, libvirtd in
+//! the lab's namespace), applies `examples/scenarios/farm` and shows it; the VMs answer
+//! pings, waited for their addresses from Kea's leases, and the names answer in DNS; the
+//! reservations are rows of the host database; a libvirt network with DHCP ranges starts
+//! beside Kea; a second run reuses the lab and Terraform finds no changes; `scripts/up down` leaves no process, namespace, state
 //! directory (with it libvirt's definitions) or listening port behind.
 //!
 //! The lab gets its own state directory, namespace and ports, so it runs beside a lab a
@@ -30,6 +32,7 @@ struct Lab {
     dns_port: u16,
     rndc_port: u16,
     kea_port: u16,
+    pg_port: u16,
     torn_down: bool,
 }
 
@@ -45,6 +48,7 @@ impl Lab {
             dns_port: free_port().expect("a free port for named"),
             rndc_port: free_port().expect("a free port for rndc"),
             kea_port: free_port().expect("a free port for kea-ctrl-agent"),
+            pg_port: free_port().expect("a free port for PostgreSQL"),
             torn_down: false,
         }
     }
@@ -60,6 +64,8 @@ impl Lab {
             .env("RACK_LAB_DNS_PORT", self.dns_port.to_string())
             .env("RACK_LAB_RNDC_PORT", self.rndc_port.to_string())
             .env("RACK_LAB_KEA_PORT", self.kea_port.to_string())
+            .env("RACK_LAB_PG_PORT", self.pg_port.to_string())
+            .env("RACK_LAB_HYPERVISORS", "2")
             .env("RACK_PROVIDER_BINARY", provider_binary())
             .env(
                 "RACK_TEST_GUEST_DIR",
@@ -77,8 +83,43 @@ impl Lab {
         run_command(cmd, limit).expect("run scripts/up")
     }
 
-    fn ports(&self) -> [u16; 3] {
-        [self.dns_port, self.rndc_port, self.kea_port]
+    fn ports(&self) -> [u16; 4] {
+        [self.dns_port, self.rndc_port, self.kea_port, self.pg_port]
+    }
+
+    /// The DHCP server host's namespace.
+    fn dhcp_namespace(&self) -> String {
+        format!("{}-dhcp", self.namespace)
+    }
+
+    /// Every namespace of the lab: its own, the DHCP server host's, the second
+    /// hypervisor's.
+    fn namespaces(&self) -> [String; 3] {
+        [
+            self.namespace.clone(),
+            self.dhcp_namespace(),
+            format!("{}-hv2", self.namespace),
+        ]
+    }
+
+    /// Runs `script` in bash with the lab's settings (`lab/env`) as a person would;
+    /// returns its output, failing the test when it fails.
+    fn shell(&self, script: &str) -> String {
+        let out = Command::new("bash")
+            .arg("-c")
+            .arg(format!(
+                "set -e; . {}/env; {script}",
+                self.state.join("lab").display()
+            ))
+            .output()
+            .expect("run bash");
+        assert!(
+            out.status.success(),
+            "{script} failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     /// `dig +short` against the lab's named.
@@ -112,18 +153,17 @@ impl Lab {
             .is_ok_and(|o| o.status.success())
     }
 
-    /// Every process in the lab's namespace plus the PIDs in its `lab/*.pid` files.
+    /// Every process in the lab's namespaces plus the PIDs in its `lab/*.pid` files.
     fn processes(&self) -> BTreeSet<u32> {
         let mut pids = BTreeSet::new();
-        if let Ok(out) = Command::new("ip")
-            .args(["netns", "pids", &self.namespace])
-            .output()
-        {
-            pids.extend(
-                String::from_utf8_lossy(&out.stdout)
-                    .split_whitespace()
-                    .filter_map(|p| p.parse::<u32>().ok()),
-            );
+        for ns in self.namespaces() {
+            if let Ok(out) = Command::new("ip").args(["netns", "pids", &ns]).output() {
+                pids.extend(
+                    String::from_utf8_lossy(&out.stdout)
+                        .split_whitespace()
+                        .filter_map(|p| p.parse::<u32>().ok()),
+                );
+            }
         }
         for entry in std::fs::read_dir(self.state.join("lab"))
             .into_iter()
@@ -172,34 +212,89 @@ fn alive(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
 }
 
-/// The VMs the farm example defines, name => address, from Terraform's output.
-fn farm_vms(state: &Path) -> Vec<(String, String)> {
-    let out = Command::new("bash")
-        .arg("-c")
-        .arg(format!(
-            ". {lab}/env && {tf} -chdir={farm} output -json vms",
-            lab = state.join("lab").display(),
-            tf = rack_acceptance_tests::terraform_path().display(),
-            farm = state.join("farm").display(),
-        ))
-        .output()
-        .expect("run terraform output");
-    assert!(
-        out.status.success(),
-        "terraform output vms failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let vms: serde_json::Value = serde_json::from_slice(&out.stdout).expect("output vms as JSON");
+/// A VM of the farm example, from Terraform's output.
+#[derive(Debug)]
+struct FarmVm {
+    name: String,
+    /// Its reserved address.
+    ip: String,
+    /// Its MAC address.
+    mac: String,
+    /// The addresses `rack_vm` recorded (waited for in Kea's leases).
+    ip_addresses: Vec<String>,
+}
+
+/// The VMs the farm example defines, from Terraform's output.
+fn farm_vms(lab: &Lab) -> Vec<FarmVm> {
+    let out = lab.shell(&format!(
+        "{tf} -chdir={farm} output -json vms",
+        tf = rack_acceptance_tests::terraform_path().display(),
+        farm = lab.state.join("farm").display(),
+    ));
+    let vms: serde_json::Value = serde_json::from_str(&out).expect("output vms as JSON");
+    let text = |v: &serde_json::Value| v.as_str().expect("a string").to_owned();
     vms.as_object()
         .expect("vms is an object")
         .iter()
-        .map(|(name, vm)| {
-            (
-                name.clone(),
-                vm["ip"].as_str().expect("a VM's ip").to_owned(),
-            )
+        .map(|(name, vm)| FarmVm {
+            name: name.clone(),
+            ip: text(&vm["ip"]),
+            mac: text(&vm["mac"]),
+            ip_addresses: vm["ip_addresses"]
+                .as_array()
+                .map(|a| a.iter().map(text).collect())
+                .unwrap_or_default(),
         })
         .collect()
+}
+
+/// A libvirt network with DHCP ranges (dnsmasq on port 67 in the lab's namespace) applied
+/// and destroyed with the lab's settings, while Kea serves the farm.
+fn network_with_dhcp_ranges_starts_beside_kea(lab: &Lab) {
+    let dir = lab.state.join("ranges");
+    std::fs::create_dir_all(&dir).expect("create a Terraform dir in the lab");
+    std::fs::write(
+        dir.join("main.tf"),
+        r#"terraform {
+  required_providers {
+    rack = { source = "terraform.local/rack/rack" }
+  }
+}
+provider "rack" {}
+resource "rack_network" "ranges" {
+  name   = "ranges"
+  mode   = "nat"
+  bridge = "rkranges0"
+  ipv4 = {
+    cidr        = "10.10.61.0/24"
+    gateway     = "10.10.61.1"
+    dhcp_ranges = [{ start = "10.10.61.100", end = "10.10.61.150" }]
+  }
+}
+"#,
+    )
+    .expect("write main.tf");
+    let tf = format!(
+        "{} -chdir={}",
+        rack_acceptance_tests::terraform_path().display(),
+        dir.display()
+    );
+    lab.shell(&format!(
+        "{tf} init -input=false -no-color >/dev/null && {tf} apply -auto-approve -input=false -no-color"
+    ));
+    let names = lab.shell(&format!(
+        "for p in $(ip netns pids {}); do cat /proc/$p/cmdline | tr '\\0' ' '; echo; done",
+        lab.namespace
+    ));
+    assert!(
+        names
+            .lines()
+            .any(|l| l.contains("dnsmasq") && l.contains("ranges")),
+        "no dnsmasq for the network with DHCP ranges in the lab's namespace:\n{names}"
+    );
+    lab.shell(&format!(
+        "{tf} destroy -auto-approve -input=false -no-color"
+    ));
 }
 
 #[test]
@@ -213,30 +308,68 @@ fn lab_up_twice_then_down() {
     );
     eprintln!("scripts/up, first run: {:.1?}", first.elapsed);
 
-    let vms = farm_vms(&lab.state);
+    let vms = farm_vms(&lab);
     assert_eq!(vms.len(), 2, "the farm has two VMs: {vms:?}");
-    let defines_vms =
-        std::fs::read_to_string(workspace_root().join("examples/scenarios/farm/main.tf"))
-            .expect("read the farm example")
-            .contains("resource \"rack_vm\"");
-    for (name, ip) in &vms {
+    let hosts = lab.shell(
+        "PGPASSWORD=\"$RACK_DHCP_KEA_HOSTS_DATABASE_PASSWORD\" psql -At \
+         \"$RACK_DHCP_KEA_HOSTS_DATABASE_URL\" -c \"SELECT encode(dhcp_identifier, 'hex') || ' ' \
+         || host('0.0.0.0'::inet + ipv4_address) FROM hosts\"",
+    );
+    for FarmVm {
+        name,
+        ip,
+        mac,
+        ip_addresses,
+    } in &vms
+    {
         assert_eq!(lab.dig(&[name, "A"]), [ip.as_str()], "A record of {name}");
         assert_eq!(lab.dig(&["-x", ip]), [name.as_str()], "PTR record of {ip}");
         assert!(
             first.stdout.contains(ip.as_str()),
             "{ip} is not in what scripts/up showed:\n{first}"
         );
-        if defines_vms {
-            assert!(lab.ping(ip), "{name} ({ip}) does not answer pings");
-        }
+        assert!(lab.ping(ip), "{name} ({ip}) does not answer pings");
+        assert_eq!(
+            ip_addresses,
+            std::slice::from_ref(ip),
+            "{name} did not wait for its address from Kea's leases"
+        );
+        let row = format!("{} {ip}", mac.replace(':', ""));
+        assert!(
+            hosts.lines().any(|l| l == row),
+            "no host row {row} in Kea's host database:\n{hosts}"
+        );
     }
+    network_with_dhcp_ranges_starts_beside_kea(&lab);
+
+    // rack reached the host database over TLS, checked against the lab's CA.
+    let ca = lab.shell("echo \"$RACK_DHCP_KEA_HOSTS_DATABASE_CA_CERT\"");
+    assert!(ca.starts_with("-----BEGIN CERTIFICATE-----"), "{ca}");
+
+    // The second hypervisor is in the provider's map and answers.
+    let hvs = lab.shell("echo \"$RACK_HYPERVISORS\"");
+    assert!(
+        hvs.starts_with("lab=") && hvs.contains(",lab2=qemu+unix://"),
+        "{hvs}"
+    );
+    let version = lab.shell(
+        "uri=\"${RACK_HYPERVISORS##*lab2=}\"; virsh -q -c \"$uri\" hostname >/dev/null && echo ok",
+    );
+    assert_eq!(version.trim(), "ok");
 
     let second = lab.up(&[], UP_LIMIT).success();
     assert!(
         second.stdout.contains("No changes."),
         "the second run changed something:\n{second}"
     );
-    for daemon in ["named", "kea-dhcp4", "kea-ctrl-agent", "libvirtd"] {
+    for daemon in [
+        "named",
+        "postgres",
+        "kea-dhcp4",
+        "kea-ctrl-agent",
+        "libvirtd",
+        "libvirtd-hv2",
+    ] {
         assert!(
             second.stdout.contains(&format!("{daemon}: running")),
             "the second run did not reuse {daemon}:\n{second}"
@@ -246,8 +379,9 @@ fn lab_up_twice_then_down() {
 
     let processes = lab.processes();
     assert!(
-        processes.len() >= 5,
-        "expected named, Kea's two daemons, tini, libvirtd and virtlogd: {processes:?}"
+        processes.len() >= 6,
+        "expected named, PostgreSQL, Kea's two daemons, tini, libvirtd and virtlogd: \
+         {processes:?}"
     );
     let down = lab.up(&["down"], DOWN_LIMIT).success();
     lab.torn_down = true;
@@ -257,11 +391,9 @@ fn lab_up_twice_then_down() {
     );
     let left: Vec<u32> = processes.into_iter().filter(|p| alive(*p)).collect();
     assert!(left.is_empty(), "processes left after down: {left:?}");
-    assert!(
-        !namespace_exists(&lab.namespace),
-        "namespace {} left after down",
-        lab.namespace
-    );
+    for ns in lab.namespaces() {
+        assert!(!namespace_exists(&ns), "namespace {ns} left after down");
+    }
     assert!(
         !lab.state.exists(),
         "state directory {} (libvirt's definitions, the pool) left after down",

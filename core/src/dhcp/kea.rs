@@ -46,6 +46,7 @@ pub(super) async fn leases(
     let query = match filter {
         LeaseFilter::Subnet(c) => LeaseQuery::Subnet(c),
         LeaseFilter::Mac(m) => LeaseQuery::HwAddress(m),
+        LeaseFilter::All => LeaseQuery::All,
     };
     let leases = client.leases(query).await?;
     let config = client.configuration().await?;

@@ -213,7 +213,7 @@ impl DhcpBackend for LibvirtBackend {
         let hv = self.handle()?;
         let mac = match filter {
             LeaseFilter::Mac(m) => Some(m),
-            LeaseFilter::Subnet(_) => None,
+            LeaseFilter::Subnet(_) | LeaseFilter::All => None,
         };
         let leases = hv
             .dhcp_leases(&self.network, mac)

@@ -6,6 +6,7 @@
 //! ([`options`]). The reservation model (`Reservation`, `Change`) is [`crate::kea`]'s and
 //! backend-neutral.
 
+mod book;
 pub mod kea;
 pub mod kea_hostdb;
 pub mod libvirt;
@@ -21,6 +22,7 @@ use crate::kea::{Change, ConfigError, Expect, KeaError, Reservation};
 use crate::libvirt::DhcpHostError;
 use crate::net::MacAddress;
 
+pub use self::book::LeaseBook;
 pub use self::kea::KeaBackend;
 pub use self::kea_hostdb::KeaHostDbBackend;
 pub use self::libvirt::{HypervisorSource, LibvirtBackend};
@@ -110,6 +112,8 @@ pub enum LeaseFilter {
     Subnet(Cidr),
     /// The leases of one MAC address.
     Mac(MacAddress),
+    /// Every lease the server holds.
+    All,
 }
 
 /// What the DHCP resources need from a server, whatever runs it. The reservation model

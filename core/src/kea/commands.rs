@@ -147,6 +147,11 @@ impl Command {
         Self::to_dhcp4("lease4-get-all", Some(json!({ "subnets": subnet_ids })))
     }
 
+    /// `lease4-get-all` (lease_cmds hook) without arguments: every subnet's leases.
+    pub fn lease4_get_every() -> Self {
+        Self::to_dhcp4("lease4-get-all", None)
+    }
+
     /// `lease4-get-by-hw-address` (lease_cmds hook).
     pub fn lease4_get_by_hw_address(mac: MacAddress) -> Self {
         Self::to_dhcp4(
@@ -351,6 +356,10 @@ mod tests {
             (
                 Command::lease4_get_all(&[1, 2]),
                 json!({"command": "lease4-get-all", "service": ["dhcp4"], "arguments": {"subnets": [1, 2]}}),
+            ),
+            (
+                Command::lease4_get_every(),
+                json!({"command": "lease4-get-all", "service": ["dhcp4"]}),
             ),
             (
                 Command::lease4_get_by_hw_address("02:00:00:00:00:0A".parse().unwrap()),

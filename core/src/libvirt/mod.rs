@@ -47,9 +47,9 @@ mod xml;
 pub use connection::{DEFAULT_CALL_TIMEOUT, Hypervisor, MAX_CALLS_IN_FLIGHT};
 pub use dhcp_host::{DhcpHost, DhcpHostError, HostChange};
 pub use domain::{
-    AddressSource, BootDevice, DOMAIN_REPLACE_ATTRIBUTES, DOMAIN_RESTART_ATTRIBUTES, DirectBoot,
-    DiskBus, DiskDevice, DiskSpec, DomainCreated, DomainSpec, DomainSpecError, DomainState,
-    DomainType, DomainUpdatePlan, DomainUpdated, Firmware, GraphicsKind, GraphicsSpec,
+    AddressBook, AddressSource, BootDevice, DOMAIN_REPLACE_ATTRIBUTES, DOMAIN_RESTART_ATTRIBUTES,
+    DirectBoot, DiskBus, DiskDevice, DiskSpec, DomainCreated, DomainSpec, DomainSpecError,
+    DomainState, DomainType, DomainUpdatePlan, DomainUpdated, Firmware, GraphicsKind, GraphicsSpec,
     GuestInterface, InterfaceSource, InterfaceSpec, ShutdownOutcome, cloud_init_volume_name,
     domain_xml, interface_mac, machine_matches, parse_domain_xml, parse_memory_kib,
     plan_domain_update, routable,

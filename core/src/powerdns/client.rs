@@ -83,6 +83,12 @@ impl PowerDnsClient {
         }
     }
 
+    /// Every zone of the server (`GET /servers/{id}/zones`), without record sets.
+    pub async fn list_zones(&self) -> Result<Vec<Zone>, PowerDnsError> {
+        self.json::<Vec<Zone>, ()>(Method::GET, &self.zones_path(), None)
+            .await
+    }
+
     /// Deletes a zone; `Ok(false)` when it did not exist.
     pub async fn delete_zone(&self, name: &str) -> Result<bool, PowerDnsError> {
         let path = self.zone_path(name);

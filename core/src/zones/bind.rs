@@ -143,6 +143,40 @@ impl ZoneManager for BindZones {
     async fn exists(&self, zone: &Name) -> Result<bool, ZoneError> {
         self.showzone(zone, Step::Lookup).await
     }
+
+    async fn list(&self) -> Result<Vec<Name>, ZoneError> {
+        let failed = |e: std::io::Error| ZoneError::List {
+            what: format!(
+                "cannot read zone_directory {}; check that it exists and rack may read it",
+                self.zone_directory.display()
+            ),
+            source: Box::new(e),
+        };
+        let mut entries = tokio::fs::read_dir(&self.zone_directory)
+            .await
+            .map_err(failed)?;
+        let mut candidates = Vec::new();
+        while let Some(entry) = entries.next_entry().await.map_err(failed)? {
+            let file = entry.file_name();
+            let Some(base) = file.to_str().and_then(|f| f.strip_suffix(".db")) else {
+                continue;
+            };
+            if let Ok(zone) = format!("{base}.").parse::<Name>()
+                && check_zone_name(&zone).is_ok()
+            {
+                candidates.push(zone);
+            }
+        }
+        candidates.sort();
+        // One rndc command per zone file: zones named no longer serves are left out.
+        let mut served = Vec::new();
+        for zone in candidates {
+            if self.showzone(&zone, Step::Lookup).await? {
+                served.push(zone);
+            }
+        }
+        Ok(served)
+    }
 }
 
 /// `file` as it may appear between quotes in named.conf, after checking that the directory

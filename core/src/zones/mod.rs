@@ -136,6 +136,10 @@ pub trait ZoneManager: Send + Sync {
 
     /// Whether the server has a zone of that name.
     async fn exists(&self, zone: &Name) -> Result<bool, ZoneError>;
+
+    /// The zones the server holds that rack could manage, sorted: on PowerDNS every zone;
+    /// on BIND those with a zone file in `zone_directory` that named serves.
+    async fn list(&self) -> Result<Vec<Name>, ZoneError>;
 }
 
 /// The step of a zone operation that a server refused or could not do.
@@ -238,6 +242,15 @@ pub enum ZoneError {
         /// What the control channel said.
         #[source]
         source: Box<RndcError>,
+    },
+    /// The server's zones could not be listed.
+    #[error("Cannot list the zones of the server: {what}")]
+    List {
+        /// What failed, and what to check.
+        what: String,
+        /// The underlying error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// The PowerDNS API refused or failed a request.
     #[error("Cannot {step} zone {zone} on PowerDNS{}", powerdns_hint(*.step, .source))]

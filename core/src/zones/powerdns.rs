@@ -105,4 +105,18 @@ impl ZoneManager for PowerDnsZones {
             .map(|z| z.is_some())
             .map_err(|e| Self::error(Step::Lookup, zone, e))
     }
+
+    async fn list(&self) -> Result<Vec<Name>, ZoneError> {
+        let zones = self
+            .client
+            .list_zones()
+            .await
+            .map_err(|e| ZoneError::List {
+                what: "the PowerDNS API did not list them; check its URL and API key".to_owned(),
+                source: Box::new(e),
+            })?;
+        let mut names: Vec<Name> = zones.iter().filter_map(|z| z.name.parse().ok()).collect();
+        names.sort();
+        Ok(names)
+    }
 }

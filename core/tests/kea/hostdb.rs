@@ -354,3 +354,45 @@ async fn a_write_while_postgres_is_down_fails_and_the_next_one_reconnects() {
         "0"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_to_the_database_checks_the_servers_certificate() {
+    let pg = Postgres::start_with_tls()
+        .unwrap_or_else(|e| panic!("cannot start PostgreSQL with TLS: {e}"));
+    let ca = pg.ca_cert_pem.clone().expect("the fixture's CA");
+    let with_ca = |ca: Option<String>| {
+        let mut config = HostDbConfig::new(&pg.url, Some(Secret::new(&pg.password)));
+        config.ca_cert_pem = ca;
+        HostDbClient::new(config)
+    };
+
+    // The server's certificate, checked against its CA: connected.
+    with_ca(Some(ca)).unwrap().check().await.unwrap();
+
+    // Without TLS the server (hostssl only) admits nobody over TCP, and says so.
+    let e = with_ca(None).unwrap().check().await.unwrap_err();
+    assert!(matches!(e, HostDbError::NotAdmitted { .. }), "{e:?}");
+    assert!(
+        e.to_string().contains("pg_hba.conf") && e.to_string().contains("ca_cert"),
+        "{e}"
+    );
+
+    // Another CA: the certificate is refused, and the error says it is about TLS.
+    let other = Postgres::start_with_tls()
+        .unwrap_or_else(|e| panic!("cannot start PostgreSQL with TLS: {e}"));
+    let e = with_ca(other.ca_cert_pem.clone())
+        .unwrap()
+        .check()
+        .await
+        .unwrap_err();
+    let chain = format!("{e}: {:?}", std::error::Error::source(&e));
+    assert!(matches!(e, HostDbError::Unreachable { .. }), "{e:?}");
+    assert!(chain.to_lowercase().contains("certificate"), "{chain}");
+
+    // A CA setting that is not PEM is refused before any connection.
+    let e = with_ca(Some("not a certificate".to_owned())).unwrap_err();
+    assert!(
+        matches!(e, HostDbError::Tls { .. }) && e.to_string().contains("CA certificate"),
+        "{e:?}"
+    );
+}

@@ -13,8 +13,9 @@ terraform {
 
 # Every setting comes from the environment, so this folder holds no addresses or
 # secrets: RACK_HYPERVISORS, RACK_DNS_* (address, TSIG key, rndc and zone directory for
-# creating zones) and RACK_DHCP_KEA_* (the Kea control agent). scripts/up writes them to
-# .state/lab/env.
+# creating zones), RACK_DHCP_KEA_* (the Kea control agent) and
+# RACK_DHCP_KEA_HOSTS_DATABASE_* (Kea's PostgreSQL host database, where the reservations
+# are written). scripts/up writes them to .state/lab/env.
 provider "rack" {}
 
 locals {
@@ -52,7 +53,7 @@ resource "rack_dns_zone" "reverse" {
 }
 
 # The farm's network: libvirt's bridge holds the gateway address and routes (no NAT).
-# libvirt hands out no addresses here: Kea does, on this bridge.
+# libvirt hands out no addresses here: Kea does, from a host plugged into this bridge.
 resource "rack_network" "farm" {
   name   = "farm"
   mode   = "route"
@@ -63,9 +64,9 @@ resource "rack_network" "farm" {
   }
 }
 
-# One reservation per VM, for the MAC address its NIC gets. Naming the network's
-# address range makes Terraform create the bridge first, so the DHCP server can listen
-# on it when the reservations arrive.
+# One reservation per VM, for the MAC address its NIC gets: a row of Kea's host
+# database. Naming the network's address range makes Terraform create the bridge first,
+# so the DHCP server is reachable on it when the VMs boot.
 resource "rack_dhcp_lease" "vm" {
   for_each = local.vms
 
@@ -146,6 +147,12 @@ resource "rack_vm" "vm" {
   }
 
   console_log = "/var/log/libvirt/qemu/${each.key}.console.log"
+
+  # Apply waits until the VM has its address: with no guest agent and no DHCP on the
+  # libvirt network, the DHCP server's active leases report it.
+  wait_for_ip {
+    timeout = "4m"
+  }
 
   cloud_init {
     meta_data = <<-EOT

@@ -1,9 +1,10 @@
 output "vms" {
-  description = "Every VM's name, address and MAC address."
+  description = "Every VM's name, address and MAC address, and the addresses the VM got (from the DHCP server's active leases)."
   value = {
     for name, lease in rack_dhcp_lease.vm : "${name}.${local.zone}" => {
-      ip  = lease.ip
-      mac = lease.mac
+      ip           = lease.ip
+      mac          = lease.mac
+      ip_addresses = rack_vm.vm[name].network_interface[0].ip_addresses
     }
   }
 }

@@ -2,10 +2,12 @@
 //!
 //!   lab up        start what is not running (named, the namespace, Kea, libvirtd)
 //!   lab down      stop every lab process by PID and delete the namespace
-//!   lab running   exit 0 when all four daemons run, 1 otherwise
+//!   lab running   exit 0 when all the daemons run, 1 otherwise
+//!   lab hypervisors   print the provider's RACK_HYPERVISORS value for the lab
 //!
 //! Settings come from the environment as `scripts/up` documents them (`RACK_LAB_STATE`,
-//! `RACK_LAB_NAMESPACE`, `RACK_LAB_DNS_PORT`, `RACK_LAB_RNDC_PORT`, `RACK_LAB_KEA_PORT`).
+//! `RACK_LAB_NAMESPACE`, `RACK_LAB_DNS_PORT`, `RACK_LAB_RNDC_PORT`, `RACK_LAB_KEA_PORT`,
+//! `RACK_LAB_PG_PORT`, `RACK_LAB_HYPERVISORS`).
 
 use rack_lab::standing::{Lab, Settings};
 use std::process::ExitCode;
@@ -19,6 +21,10 @@ fn main() -> ExitCode {
     let result = match mode.as_str() {
         "up" => lab.up(),
         "down" => lab.down(),
+        "hypervisors" => {
+            println!("{}", lab.hypervisors_env());
+            return ExitCode::SUCCESS;
+        }
         "running" => {
             return if lab.running() {
                 ExitCode::SUCCESS
@@ -27,7 +33,7 @@ fn main() -> ExitCode {
             };
         }
         _ => {
-            eprintln!("usage: lab up|down|running");
+            eprintln!("usage: lab up|down|running|hypervisors");
             return ExitCode::from(2);
         }
     };

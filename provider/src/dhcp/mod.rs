@@ -11,6 +11,8 @@ pub mod shared;
 
 use std::sync::Arc;
 
+use rack_core::dhcp::LeaseBook;
+
 use crate::config::Family;
 use crate::config::hypervisors::Hypervisors;
 use crate::protocol::value::Value;
@@ -25,6 +27,15 @@ pub fn family() -> Family {
             let value = config.attr("dhcp").cloned().unwrap_or(Value::Null);
             let hypervisors = clients.get::<Hypervisors>().unwrap_or_default();
             let servers = provider_block::configure(&value, lookup, diags, &hypervisors);
+            // The active leases of the servers outside libvirt, where `rack_vm`'s
+            // `wait_for_ip` finds a VM's address (libvirt knows its own networks' leases).
+            clients.insert(LeaseBook::new(
+                servers
+                    .all()
+                    .filter(|s| s.backend.kind() != "libvirt")
+                    .map(|s| (s.name.clone(), Arc::clone(&s.backend)))
+                    .collect(),
+            ));
             clients.insert(servers);
         },
         resources: vec![Arc::new(lease::DhcpLease)],

@@ -39,7 +39,7 @@ use std::time::Duration;
 
 use rack_core::Cidr;
 use rack_core::dhcp::{DhcpBackend, KeaBackend, KeaHostDbBackend, LibvirtBackend};
-use rack_core::kea::hostdb::{HostDbClient, HostDbConfig};
+use rack_core::kea::hostdb::{HostDbClient, HostDbConfig, HostDbError};
 use rack_core::kea::{self, KeaClient, KeaConfig, KeaError, Secret};
 
 use crate::config::hypervisors::Hypervisors;
@@ -143,6 +143,15 @@ fn hosts_database_block() -> Block {
             .sensitive()
             .env("RACK_DHCP_KEA_HOSTS_DATABASE_PASSWORD")
             .description("The database role's password."),
+        Attribute::string("ca_cert")
+            .optional()
+            .env("RACK_DHCP_KEA_HOSTS_DATABASE_CA_CERT")
+            .description(
+                "PEM certificate(s) of the CA that signed PostgreSQL's server certificate. \
+                 When set, the connection requires TLS and checks the server's certificate \
+                 and name against it. Without it, TLS is used only when the URL says \
+                 `sslmode=require` (checked against the system's CA bundle).",
+            ),
     ])
 }
 
@@ -422,12 +431,18 @@ fn hosts_database(
         return None;
     };
     let password = str_attr(d, "password").map(Secret::new);
-    match HostDbClient::new(HostDbConfig::new(url, password)) {
+    let mut config = HostDbConfig::new(url, password);
+    config.ca_cert_pem = str_attr(d, "ca_cert").map(str::to_string);
+    match HostDbClient::new(config) {
         Ok(client) => Some(client),
         Err(e) => {
+            let attr = match e {
+                HostDbError::Tls { .. } => "ca_cert",
+                _ => "url",
+            };
             diags.push(
                 Diagnostic::from_error(&e, "Check the hosts_database block of this server.")
-                    .at(path.join_attr("url")),
+                    .at(path.join_attr(attr)),
             );
             None
         }

@@ -9,6 +9,7 @@ pub mod record_set_list;
 pub mod shared;
 pub mod zone;
 pub mod zone_data;
+pub mod zone_list;
 
 use std::sync::Arc;
 
@@ -28,7 +29,10 @@ pub fn family() -> Family {
             Arc::new(zone_data::DnsZoneData),
             Arc::new(record_set_data::DnsRecordSetData),
         ],
-        list_resources: vec![Arc::new(record_set_list::DnsRecordSetList)],
+        list_resources: vec![
+            Arc::new(record_set_list::DnsRecordSetList),
+            Arc::new(zone_list::DnsZoneList),
+        ],
         ..Family::default()
     }
 }

@@ -4,13 +4,16 @@
 
 pub mod hypervisor_data;
 pub mod network;
+pub mod network_list;
 pub mod provider_block;
 pub mod shared;
 pub mod storage_pool;
+pub mod storage_pool_list;
 pub mod vm;
 pub mod vm_list;
 pub mod volume;
 pub mod volume_data;
+pub mod volume_list;
 
 use std::sync::Arc;
 
@@ -33,7 +36,12 @@ pub fn family() -> Family {
             Arc::new(hypervisor_data::HypervisorData),
             Arc::new(volume_data::VolumeData),
         ],
-        list_resources: vec![Arc::new(vm_list::VmList)],
+        list_resources: vec![
+            Arc::new(vm_list::VmList),
+            Arc::new(network_list::NetworkList),
+            Arc::new(storage_pool_list::StoragePoolList),
+            Arc::new(volume_list::VolumeList),
+        ],
         ..Family::default()
     }
 }

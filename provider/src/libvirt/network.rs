@@ -372,6 +372,12 @@ fn keep_spelling(prior: Option<&IpModel>, attr: &str, now: Option<IpModel>) -> O
 }
 
 /// The state for a network as libvirt holds it, keeping `prior`'s spelling.
+/// The state of a network for the list resource, as import gives it; `None` when rack
+/// cannot model the network.
+pub(crate) fn listed_state(hv: &str, now: &NetworkState) -> Option<Value> {
+    state_of(hv, now, &Value::Null).ok()
+}
+
 fn state_of(hv: &str, now: &NetworkState, prior: &Value) -> Result<Value, Diagnostic> {
     let spec = now.spec.as_ref().map_err(|e| {
         Diagnostic::error(

@@ -1,5 +1,6 @@
-//! What the libvirt resources and data sources share: finding the hypervisor, import IDs
-//! of the form `<hypervisor>/<name>`, and libvirt errors as diagnostics.
+//! What the libvirt resources, data sources and list resources share: finding the
+//! hypervisor, import IDs of the form `<hypervisor>/<name>`, the read, import, delete and
+//! list flows, and libvirt errors as diagnostics.
 
 use std::future::Future;
 
@@ -11,10 +12,11 @@ use crate::config;
 use crate::config::hypervisors::{Hypervisors, NamedHypervisor};
 use crate::framework::attrs::{incomplete, obj_set, str_attr};
 use crate::framework::plan::PlannedChange;
-use crate::framework::schema::{Attribute, IdentityAttribute, IdentitySchema};
+use crate::framework::schema::{Attribute, Block, IdentityAttribute, IdentitySchema, Schema};
 use crate::framework::typed::{self, Planned};
 use crate::framework::{
-    AttributePath, Context, Diagnostic, Diagnostics, ImportRequest, StateResult,
+    AttributePath, Context, Diagnostic, Diagnostics, ImportRequest, ListItem, ListRequest,
+    ListSink, StateResult,
 };
 use crate::protocol::value::Value;
 
@@ -271,6 +273,62 @@ where
             libvirt_diag(&e, &format!("Reading {noun} {name:?} for import.")),
         ),
     }
+}
+
+/// The schema of a libvirt list block: `description`, the `hypervisor` to list, then
+/// `extra` attributes.
+pub fn list_schema(description: &str, extra: impl IntoIterator<Item = Attribute>) -> Schema {
+    let attributes = std::iter::once(
+        Attribute::string("hypervisor")
+            .optional()
+            .description(HYPERVISOR_DESCRIPTION),
+    )
+    .chain(extra);
+    Schema::new(Block::new(description).attributes(attributes))
+}
+
+/// Lists the objects of the hypervisor a list block names for `terraform query`: `fetch`
+/// reads them (one listing of the hypervisor), `item` makes each a list item (with its
+/// state when the request asks for resources, the third argument); sent sorted by
+/// display name, at most the request's limit. `what` names the objects in messages, e.g.
+/// `the networks`. When resources are asked for, an object rack cannot model (no state)
+/// is left out with a warning: Terraform cannot generate configuration from an item
+/// without its resource object.
+pub async fn list_objects<T, Fut, ItemFut>(
+    ctx: &Context,
+    req: ListRequest,
+    sink: ListSink,
+    what: &str,
+    fetch: impl FnOnce(Hypervisor) -> Fut,
+    item: impl Fn(&NamedHypervisor, &T, bool) -> ItemFut,
+) where
+    Fut: Future<Output = Result<Vec<T>, LibvirtError>>,
+    ItemFut: Future<Output = Result<ListItem, Diagnostic>>,
+{
+    let listed = async {
+        let hv = hypervisor(ctx, str_attr(&req.config, "hypervisor"))?;
+        let all = fetch(hv.handle.clone()).await.map_err(|e| {
+            libvirt_diag(&e, &format!("Listing {what} of hypervisor {:?}.", hv.name))
+        })?;
+        let mut items = Vec::with_capacity(all.len());
+        for one in &all {
+            let listed = item(&hv, one, req.include_resource).await?;
+            if req.include_resource && listed.resource.is_none() {
+                sink.diagnostic(Diagnostic::warning(
+                    format!("{} is not listed", listed.display_name),
+                    "rack cannot model it (see the resource's documentation for what it \
+                     manages), so it cannot be imported.",
+                ))
+                .await;
+                continue;
+            }
+            items.push(listed);
+        }
+        items.sort_by(|a, b| a.display_name.cmp(&b.display_name));
+        items.truncate(req.max_items());
+        sink.send_all(items.into_iter().map(Ok)).await
+    };
+    sink.finish(listed.await).await;
 }
 
 /// The identity of an object on a hypervisor: the hypervisor (optional), then `keys` as

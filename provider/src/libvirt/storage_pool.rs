@@ -162,6 +162,12 @@ fn spec_of_value(v: &Value) -> Result<PoolSpec, Vec<Diagnostic>> {
 }
 
 /// The state for a pool as libvirt holds it.
+/// The state of a pool for the list resource, as import gives it; `None` when rack cannot
+/// model the pool.
+pub(crate) fn listed_state(hv: &str, now: &PoolState) -> Option<Value> {
+    state_of(hv, now).ok()
+}
+
 fn state_of(hv: &str, now: &PoolState) -> Result<Value, Diagnostic> {
     let spec = now.spec.as_ref().map_err(|e| {
         Diagnostic::error(

@@ -2,12 +2,13 @@
 //! -generate-config-out` can adopt VMs made by hand (those rack can model).
 
 use async_trait::async_trait;
+use rack_core::libvirt::{DomainState, Hypervisor};
 
-use super::shared::{HYPERVISOR_DESCRIPTION, hypervisor, libvirt_diag};
+use super::shared::{list_objects, list_schema};
 use super::vm::{listed_identity, listed_state};
-use crate::framework::attrs::str_attr;
-use crate::framework::schema::{Attribute, Block, Schema};
-use crate::framework::{Context, ListItem, ListRequest, ListResource, ListSink};
+use crate::config::hypervisors::NamedHypervisor;
+use crate::framework::schema::Schema;
+use crate::framework::{Context, Diagnostic, ListItem, ListRequest, ListResource, ListSink};
 
 /// The list resource.
 #[derive(Debug, Clone, Copy, Default)]
@@ -20,54 +21,28 @@ impl ListResource for VmList {
     }
 
     fn schema(&self) -> Schema {
-        Schema::new(
-            Block::new(
-                "Lists the VMs of one hypervisor, running or not. VMs rack cannot model \
-                 (disks that are plain files, interfaces of other kinds) are listed without \
-                 a resource object.",
-            )
-            .attributes([Attribute::string("hypervisor")
-                .optional()
-                .description(HYPERVISOR_DESCRIPTION)]),
+        list_schema(
+            "Lists the VMs of one hypervisor, running or not. When the resources are asked \
+             for (`include_resource`, `-generate-config-out`), VMs rack cannot model (disks \
+             that are plain files, interfaces of other kinds) are left out, with a warning.",
+            [],
         )
     }
 
     async fn list(&self, ctx: &Context, req: ListRequest, sink: ListSink) {
-        let hv = match hypervisor(ctx, str_attr(&req.config, "hypervisor")) {
-            Ok(h) => h,
-            Err(d) => {
-                sink.diagnostic(d).await;
-                return;
-            }
-        };
-        let mut all = match hv.handle.refresh_domains().await {
-            Ok(l) => l,
-            Err(e) => {
-                sink.diagnostic(libvirt_diag(
-                    &e,
-                    &format!("Listing the VMs of hypervisor {:?}.", hv.name),
-                ))
-                .await;
-                return;
-            }
-        };
-        all.sort_by(|a, b| a.name.cmp(&b.name));
-        for (sent, vm) in all.iter().enumerate() {
-            if req.limit > 0 && i64::try_from(sent).is_ok_and(|n| n >= req.limit) {
-                return;
-            }
+        let fetch = |hv: Hypervisor| async move { hv.refresh_domains().await };
+        let item = |hv: &NamedHypervisor, vm: &DomainState, with_state: bool| {
             let item = ListItem {
                 identity: listed_identity(&hv.name, &vm.name),
                 display_name: format!("{} ({})", vm.name, vm.state),
-                resource: if req.include_resource {
+                resource: if with_state {
                     listed_state(&hv.name, vm)
                 } else {
                     None
                 },
             };
-            if !sink.item(item).await {
-                return;
-            }
-        }
+            async move { Ok::<_, Diagnostic>(item) }
+        };
+        list_objects(ctx, req, sink, "the VMs", fetch, item).await;
     }
 }

@@ -317,7 +317,8 @@ pub fn volume_id(hv: &str, pool: &str, name: &str) -> String {
     format!("{hv}/{pool}/{name}")
 }
 
-fn identity(hv: &str, pool: &str, name: &str) -> Value {
+/// The identity of a volume (also for the list resource).
+pub(crate) fn identity(hv: &str, pool: &str, name: &str) -> Value {
     Value::object([
         ("hypervisor", Value::from(hv)),
         ("pool", Value::from(pool)),
@@ -346,6 +347,12 @@ async fn reference_of(hv: &Hypervisor, own: &str, path: &str) -> Option<String> 
     } else {
         format!("{}/{file}", pool.name)
     })
+}
+
+/// The state of a volume for the list resource, as import gives it; `None` when it cannot
+/// be written.
+pub(crate) async fn listed_state(hv: &NamedHypervisor, now: &VolumeState) -> Option<Value> {
+    state_of(hv, now, None).await.ok()
 }
 
 /// The state for a volume as libvirt holds it, keeping `prior`'s spelling of the size and

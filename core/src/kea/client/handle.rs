@@ -48,6 +48,8 @@ pub enum LeaseQuery {
     Subnet(Cidr),
     /// The leases of this MAC address (`lease4-get-by-hw-address`).
     HwAddress(MacAddress),
+    /// Every lease of every subnet (`lease4-get-all` without arguments).
+    All,
 }
 
 /// The server's configuration as fetched (also the read-back after our own writes), with
@@ -235,6 +237,7 @@ impl KeaClient {
                 Command::lease4_get_all(&[id])
             }
             LeaseQuery::HwAddress(mac) => Command::lease4_get_by_hw_address(mac),
+            LeaseQuery::All => Command::lease4_get_every(),
         };
         let name = command.name;
         let answer = self.inner.call(command).await?;

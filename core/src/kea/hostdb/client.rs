@@ -18,16 +18,20 @@
 //! the commit. A change refused by the check fails alone; a statement that fails fails
 //! the whole batch and nothing is written.
 //!
-//! The connection is plain TCP or a unix socket; the password is given to the client
-//! library in memory, never in a URL, a file or a command line.
+//! The connection is TCP or a unix socket, over TLS (rustls, through
+//! `tokio-postgres-rustls`) when a CA certificate is configured or the URL asks for it
+//! with `sslmode=require`; the password is given to the client library in memory, never
+//! in a URL, a file or a command line.
 
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 
 use tokio::sync::{Mutex, oneshot};
+use tokio_postgres::config::SslMode;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, NoTls, Row};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::plan::{self, Request};
 use super::rows::{
@@ -52,6 +56,10 @@ pub struct HostDbConfig {
     pub url: String,
     /// The role's password.
     pub password: Option<Secret>,
+    /// PEM certificates of the CA(s) that signed the server's certificate: the
+    /// connection then requires TLS. Without it, TLS is used only when the URL says
+    /// `sslmode=require` (checked against the system's CA bundle).
+    pub ca_cert_pem: Option<String>,
     /// How long connecting may take.
     pub connect_timeout: Duration,
     /// How long one read, or one batch's transaction, may take.
@@ -64,6 +72,7 @@ impl HostDbConfig {
         Self {
             url: url.into(),
             password,
+            ca_cert_pem: None,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             timeout: DEFAULT_TIMEOUT,
         }
@@ -81,6 +90,8 @@ pub struct HostDbClient {
     pg: tokio_postgres::Config,
     target: String,
     user: String,
+    /// The TLS connector, when the connection uses TLS.
+    tls: Option<MakeRustlsConnect>,
     timeout: Duration,
     /// The connection; held for a whole read or batch.
     conn: Mutex<Option<Client>>,
@@ -132,6 +143,16 @@ impl HostDbClient {
         }
         pg.connect_timeout(config.connect_timeout);
         pg.application_name("rack");
+        if config.ca_cert_pem.is_some() {
+            pg.ssl_mode(SslMode::Require);
+        }
+        let tls = if pg.get_ssl_mode() == SslMode::Require {
+            let rustls = crate::kea::rustls_config(config.ca_cert_pem.as_deref(), None, None)
+                .map_err(|reason| HostDbError::Tls { reason })?;
+            Some(MakeRustlsConnect::new(rustls))
+        } else {
+            None
+        };
         let hosts: Vec<String> = pg
             .get_hosts()
             .iter()
@@ -151,6 +172,7 @@ impl HostDbClient {
             pg,
             target,
             user,
+            tls,
             timeout: config.timeout,
             conn: Mutex::new(None),
             cache: Mutex::new(None),
@@ -165,28 +187,43 @@ impl HostDbClient {
 
     /// Connects and checks the schema version.
     async fn connect(&self) -> Result<Client, HostDbError> {
-        let (client, connection) = self.pg.connect(NoTls).await.map_err(|e| {
-            let refused = e.code().is_some_and(|c| {
-                *c == SqlState::INVALID_PASSWORD
-                    || *c == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
-            });
-            if refused {
-                HostDbError::AuthFailed {
+        let fail = |e: tokio_postgres::Error| {
+            if e.code() == Some(&SqlState::INVALID_PASSWORD) {
+                return HostDbError::AuthFailed {
                     target: self.target.clone(),
                     user: self.user.clone(),
+                };
+            }
+            match e.as_db_error() {
+                Some(db) if db.code() == &SqlState::INVALID_AUTHORIZATION_SPECIFICATION => {
+                    HostDbError::NotAdmitted {
+                        target: self.target.clone(),
+                        user: self.user.clone(),
+                        reason: db.message().to_owned(),
+                    }
                 }
-            } else {
-                HostDbError::Unreachable {
+                _ => HostDbError::Unreachable {
                     target: self.target.clone(),
                     source: Arc::new(e),
-                }
+                },
             }
-        })?;
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(error = %e, "Kea hosts database connection ended");
+        };
+        // The connection task runs until the client is dropped.
+        let ended = |e: tokio_postgres::Error| {
+            tracing::debug!(error = %e, "Kea hosts database connection ended");
+        };
+        let client = match &self.tls {
+            Some(tls) => {
+                let (client, connection) = self.pg.connect(tls.clone()).await.map_err(fail)?;
+                tokio::spawn(async move { connection.await.map_err(ended) });
+                client
             }
-        });
+            None => {
+                let (client, connection) = self.pg.connect(NoTls).await.map_err(fail)?;
+                tokio::spawn(async move { connection.await.map_err(ended) });
+                client
+            }
+        };
         let row = client
             .query_one(sql::SCHEMA_VERSION, &[])
             .await

@@ -39,6 +39,12 @@ pub enum HostDbError {
         /// What the parser said.
         reason: String,
     },
+    /// The TLS settings cannot be used.
+    #[error("The Kea hosts database's TLS settings cannot be used: {reason}")]
+    Tls {
+        /// What is wrong (never quoting a key).
+        reason: String,
+    },
     /// The URL holds a password.
     #[error(
         "The Kea hosts database URL holds a password; give the password in its own (sensitive) setting instead, so it stays out of plans, logs and process listings"
@@ -64,6 +70,18 @@ pub enum HostDbError {
         target: String,
         /// The role.
         user: String,
+    },
+    /// The server's client authentication (`pg_hba.conf`) admits no such connection.
+    #[error(
+        "The Kea hosts database at {target} does not admit user {user:?} from here ({reason}); check pg_hba.conf on the server, and set ca_cert (or sslmode=require in the URL) when it admits TLS connections only"
+    )]
+    NotAdmitted {
+        /// host:port/database.
+        target: String,
+        /// The role.
+        user: String,
+        /// The server's message.
+        reason: String,
     },
     /// The database has no Kea schema.
     #[error(

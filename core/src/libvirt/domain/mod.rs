@@ -35,8 +35,8 @@ pub(crate) mod spec;
 mod xml;
 
 pub use ops::{
-    AddressSource, DomainCreated, DomainState, DomainUpdated, GuestInterface, ShutdownOutcome,
-    routable,
+    AddressBook, AddressSource, DomainCreated, DomainState, DomainUpdated, GuestInterface,
+    ShutdownOutcome, routable,
 };
 pub use plan::{
     DOMAIN_REPLACE_ATTRIBUTES, DOMAIN_RESTART_ATTRIBUTES, DomainUpdatePlan, machine_matches,

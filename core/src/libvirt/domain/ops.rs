@@ -196,6 +196,20 @@ pub enum AddressSource {
     Agent,
     /// The agent, and the leases when the agent does not answer.
     Any,
+    /// Only the [`AddressBook`] given with the read: the active leases of DHCP servers
+    /// outside libvirt.
+    Dhcp,
+}
+
+/// Addresses of guest interfaces known outside libvirt, by MAC address: the active leases
+/// of the DHCP servers that serve networks libvirt hands out no addresses on.
+#[async_trait::async_trait]
+pub trait AddressBook: Send + Sync {
+    /// The addresses of those of `macs` it knows: `fresh` asks the servers now (while
+    /// waiting for a guest), otherwise a read per server per process may answer.
+    async fn addresses(&self, macs: &[MacAddress], fresh: bool) -> Vec<GuestInterface>;
+    /// What it asks, for messages: e.g. `the active leases of DHCP server "kea1"`.
+    fn describe(&self) -> String;
 }
 
 /// The addresses of one guest interface.
@@ -633,6 +647,7 @@ impl Hypervisor {
                 AddressSource::Agent => read(sys::VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT)?,
                 AddressSource::Any => read(sys::VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT)
                     .or_else(|_| read(sys::VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE))?,
+                AddressSource::Dhcp => Vec::new(),
             };
             Ok(raw
                 .into_iter()
@@ -668,13 +683,66 @@ impl Hypervisor {
         source: AddressSource,
         timeout: Duration,
     ) -> Result<Vec<GuestInterface>, LibvirtError> {
+        self.wait_for_addresses_also(name, macs, source, timeout, None)
+            .await
+    }
+
+    /// [`Self::domain_addresses`], and for the interfaces without a routable address
+    /// there, what `book` knows of their MAC addresses (unless the source is the agent
+    /// alone). `fresh` as [`AddressBook::addresses`] takes it.
+    pub async fn domain_addresses_also(
+        &self,
+        name: &str,
+        source: AddressSource,
+        book: Option<&dyn AddressBook>,
+        macs: &[MacAddress],
+        fresh: bool,
+    ) -> Result<Vec<GuestInterface>, LibvirtError> {
+        let mut found = match source {
+            AddressSource::Dhcp => Vec::new(),
+            _ => self.domain_addresses(name, source).await?,
+        };
+        if let Some(book) = book
+            && source != AddressSource::Agent
+        {
+            let missing: Vec<MacAddress> = macs
+                .iter()
+                .filter(|m| !has_routable(&found, **m))
+                .copied()
+                .collect();
+            if !missing.is_empty() {
+                found.retain(|i| i.mac.is_none_or(|m| !missing.contains(&m)));
+                found.extend(book.addresses(&missing, fresh).await);
+            }
+        }
+        Ok(found)
+    }
+
+    /// [`Self::wait_for_addresses`], asking `book` as well (see
+    /// [`Self::domain_addresses_also`]); with [`AddressSource::Dhcp`], `book` alone.
+    pub async fn wait_for_addresses_also(
+        &self,
+        name: &str,
+        macs: &[MacAddress],
+        source: AddressSource,
+        timeout: Duration,
+        book: Option<&dyn AddressBook>,
+    ) -> Result<Vec<GuestInterface>, LibvirtError> {
         let started = Instant::now();
         loop {
-            let found = match self.domain_addresses(name, source).await {
+            let found = match self
+                .domain_addresses_also(name, source, book, macs, true)
+                .await
+            {
                 Ok(f) => f,
                 // The agent is not up yet.
                 Err(_) if source != AddressSource::Lease && started.elapsed() < timeout => {
-                    Vec::new()
+                    match book {
+                        Some(book) if source != AddressSource::Agent => {
+                            book.addresses(macs, true).await
+                        }
+                        _ => Vec::new(),
+                    }
                 }
                 Err(e) => return Err(e),
             };
@@ -698,9 +766,15 @@ impl Hypervisor {
                     .filter(|m| !matched.iter().any(|i| i.mac == Some(**m)))
                     .map(ToString::to_string)
                     .collect();
+                let from = match book {
+                    Some(book) if source != AddressSource::Agent => {
+                        format!("{source}, {}", book.describe())
+                    }
+                    _ => source.to_string(),
+                };
                 return Err(LibvirtError::NoAddress {
                     name: name.to_owned(),
-                    from: source.to_string(),
+                    from,
                     missing,
                     waited: started.elapsed(),
                 });
@@ -708,6 +782,13 @@ impl Hypervisor {
             tokio::time::sleep(POLL).await;
         }
     }
+}
+
+/// Whether `found` has a routable address for `mac`.
+fn has_routable(found: &[GuestInterface], mac: MacAddress) -> bool {
+    found
+        .iter()
+        .any(|i| i.mac == Some(mac) && i.addresses.iter().any(|(ip, _)| routable(*ip)))
 }
 
 /// Whether an interface address is one other hosts can reach the guest at: not
@@ -727,6 +808,7 @@ impl fmt::Display for AddressSource {
             Self::Lease => "lease",
             Self::Agent => "agent",
             Self::Any => "any",
+            Self::Dhcp => "dhcp",
         })
     }
 }

@@ -49,6 +49,36 @@ const SERVE_WAIT: Duration = Duration::from_secs(5);
 /// Pause between checks while waiting for a new zone to answer.
 const SERVE_POLL: Duration = Duration::from_millis(100);
 
+/// The state of zone `zone` of server `srv` for the list resource, as import gives it;
+/// `Ok(None)` for a zone `rack_dns_zone` cannot manage (a name server inside the zone,
+/// which needs glue records rack does not write).
+pub(crate) async fn listed_state(
+    srv: &DnsServer,
+    zone: &Name,
+) -> Result<Option<Value>, Diagnostic> {
+    let snapshot = srv
+        .client
+        .zone_fresh(zone)
+        .await
+        .map_err(|e| dns_error(&e, &format!("read zone {zone}")))?;
+    let served = Served::from_snapshot(&snapshot)
+        .ok_or_else(|| Diagnostic::error(format!("Zone {zone} has no usable SOA record"), ""))?;
+    if served.nameservers.iter().any(|ns| ns.is_subdomain_of(zone)) {
+        return Ok(None);
+    }
+    served.state(&srv.name, &zone.to_string(), None).map(Some)
+}
+
+/// The identity of a zone, for the list resource.
+pub(crate) fn listed_identity(server: &str, zone: &Name) -> Value {
+    identity(server, zone)
+}
+
+/// Why server `srv` cannot list or change zones, for the list resource.
+pub(crate) fn listing_unsupported(srv: &DnsServer) -> Diagnostic {
+    no_zone_management(srv)
+}
+
 /// The resource.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DnsZone;

@@ -5,14 +5,35 @@ use super::*;
 
 // ---- Addresses ----------------------------------------------------------------------
 
-/// The routable addresses of every interface, from `source`; `None` when they cannot be
-/// read (no agent, VM off), which keeps the prior addresses.
+/// The routable addresses of every interface of `now`, from `source`, and from the DHCP
+/// servers' leases in `book` for those libvirt knows none of (read once per server per
+/// provider process); `None` when they cannot be read (no agent, VM off), which keeps
+/// the prior addresses.
 pub(super) async fn read_addresses(
     hv: &Hypervisor,
-    name: &str,
+    now: &DomainState,
     source: AddressSource,
+    book: Option<&LeaseBook>,
 ) -> Option<Addresses> {
-    let found = hv.domain_addresses(name, source).await.ok()?;
+    let macs: Vec<MacAddress> = now.spec.as_ref().map_or_else(
+        |_| Vec::new(),
+        |spec| {
+            spec.resolved_interfaces()
+                .into_iter()
+                .filter_map(|i| i.mac)
+                .collect()
+        },
+    );
+    let book = book.map(|b| b as &dyn AddressBook);
+    let found = hv
+        .domain_addresses_also(&now.name, source, book, &macs, false)
+        .await
+        .ok()?;
+    Some(addresses_of(&found))
+}
+
+/// The routable addresses in `found`, by MAC address.
+fn addresses_of(found: &[GuestInterface]) -> Addresses {
     let mut out = Addresses::new();
     for i in found {
         if let Some(mac) = i.mac {
@@ -25,14 +46,23 @@ pub(super) async fn read_addresses(
             );
         }
     }
-    Some(out)
+    out
 }
 
-pub(super) fn source_words(source: AddressSource) -> &'static str {
-    match source {
+pub(super) fn source_words(source: AddressSource, book: Option<&LeaseBook>) -> String {
+    let libvirt = match source {
         AddressSource::Lease => "the DHCP leases of the libvirt network",
         AddressSource::Agent => "the QEMU guest agent",
+        AddressSource::Dhcp => "",
         _ => "the QEMU guest agent, then the DHCP leases of the libvirt network",
+    };
+    match book.filter(|b| !b.is_empty() && source != AddressSource::Agent) {
+        Some(b) if libvirt.is_empty() => b.describe(),
+        Some(b) => format!("{libvirt}, then {}", b.describe()),
+        None if libvirt.is_empty() => "no DHCP server (the provider configures none outside \
+                                       libvirt)"
+            .to_owned(),
+        None => libvirt.to_owned(),
     }
 }
 
@@ -43,6 +73,7 @@ pub(super) async fn wait_for_ip(
     spec: &DomainSpec,
     timeout: Duration,
     source: AddressSource,
+    book: Option<&LeaseBook>,
 ) -> Result<Addresses, Diagnostic> {
     let macs: Vec<(usize, MacAddress, InterfaceSource)> = spec
         .resolved_interfaces()
@@ -54,26 +85,14 @@ pub(super) async fn wait_for_ip(
         .filter_map(|(n, i)| Some((n, i.mac?, i.source)))
         .collect();
     let wanted: Vec<MacAddress> = macs.iter().map(|(_, m, _)| *m).collect();
+    let asked = book
+        .filter(|b| !b.is_empty())
+        .map(|b| b as &dyn AddressBook);
     match hv
-        .wait_for_addresses(&spec.name, &wanted, source, timeout)
+        .wait_for_addresses_also(&spec.name, &wanted, source, timeout, asked)
         .await
     {
-        Ok(found) => {
-            let mut out = Addresses::new();
-            for i in found {
-                if let Some(mac) = i.mac {
-                    out.insert(
-                        mac,
-                        i.addresses
-                            .iter()
-                            .map(|(ip, _)| *ip)
-                            .filter(|ip| routable(*ip))
-                            .collect(),
-                    );
-                }
-            }
-            Ok(out)
-        }
+        Ok(found) => Ok(addresses_of(&found)),
         Err(LibvirtError::NoAddress {
             missing, waited, ..
         }) => {
@@ -94,11 +113,12 @@ pub(super) async fn wait_for_ip(
                 format!(
                     "Waited {waited:.0?} for an address that is neither link-local nor \
                      loopback, from {} (wait_for_ip.source = {source}). Check that the guest \
-                     boots and runs a DHCP client (lease: on a libvirt network with DHCP), or \
-                     the QEMU guest agent (agent: `qemu_guest_agent = true` and \
+                     boots and runs a DHCP client (lease: on a libvirt network with DHCP; \
+                     dhcp: on a network a DHCP server of the provider's `dhcp` block \
+                     serves), or the QEMU guest agent (agent: `qemu_guest_agent = true` and \
                      qemu-guest-agent in the guest); or raise wait_for_ip.timeout. The VM \
                      exists and stays as it is.",
-                    source_words(source)
+                    source_words(source, book)
                 ),
             )
             .at(AttributePath::attr("wait_for_ip")))
@@ -194,11 +214,12 @@ pub(super) async fn finish(
     now: &DomainState,
     planned: &Value,
     started: bool,
+    book: Option<&LeaseBook>,
 ) -> StateResult {
     let wait = wait_of(planned);
     let addresses = match wait {
         Some((timeout, source)) if now.active && started => {
-            match wait_for_ip(hv, spec, timeout, source).await {
+            match wait_for_ip(hv, spec, timeout, source, book).await {
                 Ok(a) => Some(a),
                 Err(d) => {
                     let mut r = result(hv_name, now, planned, Some(&Addresses::new()));
@@ -208,8 +229,8 @@ pub(super) async fn finish(
             }
         }
         _ if !now.active => Some(Addresses::new()),
-        Some((_, source)) => read_addresses(hv, &spec.name, source).await,
-        None => read_addresses(hv, &spec.name, AddressSource::Lease).await,
+        Some((_, source)) => read_addresses(hv, now, source, book).await,
+        None => read_addresses(hv, now, AddressSource::Lease, book).await,
     };
     result(hv_name, now, planned, Some(&addresses.unwrap_or_default()))
 }
@@ -223,6 +244,7 @@ pub(super) async fn update_in_place(
     desired: &DomainSpec,
     prior: &Value,
     planned: &Value,
+    book: Option<&LeaseBook>,
 ) -> StateResult {
     let name = &desired.name;
     let timeout = shutdown_timeout(planned);
@@ -261,7 +283,9 @@ pub(super) async fn update_in_place(
                         r.diags.push(fail(e));
                         r
                     }
-                    None => finish(&hv.handle, &hv.name, desired, &c.state, planned, true).await,
+                    None => {
+                        finish(&hv.handle, &hv.name, desired, &c.state, planned, true, book).await
+                    }
                 },
                 Err(e) => StateResult::failed(Value::Null, fail(&e)),
             };
@@ -300,6 +324,7 @@ pub(super) async fn update_in_place(
         &updated.state,
         planned,
         started,
+        book,
     )
     .await
 }

@@ -17,6 +17,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use rack_core::cloudinit::CloudInit;
+use rack_core::dhcp::LeaseBook;
+use rack_core::libvirt::{AddressBook, GuestInterface};
 use rack_core::libvirt::{
     AddressSource, BootDevice, DirectBoot, DiskBus, DiskDevice, DiskSpec, DomainSpec,
     DomainSpecError, DomainState, DomainType, Firmware, GraphicsKind, GraphicsSpec, GuestLimits,
@@ -30,6 +32,7 @@ use super::shared::{
     libvirt_diag, object_id, object_result, plan_placement, read_object,
     replace_on_hypervisor_change, split_import_id,
 };
+use crate::config;
 use crate::config::hypervisors::NamedHypervisor;
 use crate::framework::attrs::{incomplete, obj_set, str_attr};
 use crate::framework::plan::PlannedChange;
@@ -47,6 +50,15 @@ use crate::protocol::value::{Number, Type, Value};
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Vm;
 
+/// The active leases of the DHCP servers the provider configures outside libvirt, where
+/// `wait_for_ip` and refreshes also find a VM's addresses (none when the provider has no
+/// such server).
+fn lease_book(ctx: &Context) -> Option<std::sync::Arc<LeaseBook>> {
+    config::clients::<LeaseBook>(ctx)
+        .ok()
+        .filter(|b| !b.is_empty())
+}
+
 /// How long a graceful shutdown may take before the VM is forced off, by default.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: &str = "60s";
 /// How long `wait_for_ip` waits by default.
@@ -58,7 +70,7 @@ const BOOT_DEVICES: &[&str] = &["disk", "network", "cdrom"];
 const BUSES: &[&str] = &["virtio", "sata", "scsi"];
 const DEVICES: &[&str] = &["disk", "cdrom"];
 const GRAPHICS: &[&str] = &["vnc", "spice"];
-const SOURCES: &[&str] = &["lease", "agent", "any"];
+const SOURCES: &[&str] = &["lease", "agent", "any", "dhcp"];
 const CPU_MODES: &[&str] = &["host-passthrough", "host-model", "maximum", "custom"];
 const SEED_FILES: &[&str] = &["user_data", "meta_data", "network_config", "vendor_data"];
 
@@ -216,19 +228,30 @@ impl Resource for Vm {
                 ));
                 return Ok(out);
             }
-            Ok(finish(&hv.handle, &hv.name, &spec, &created.state, &planned, true).await)
+            let book = lease_book(ctx);
+            Ok(finish(
+                &hv.handle,
+                &hv.name,
+                &spec,
+                &created.state,
+                &planned,
+                true,
+                book.as_deref(),
+            )
+            .await)
         };
         StateResult::or_failed(created.await, Value::Null)
     }
 
     async fn read(&self, ctx: &Context, req: ReadRequest) -> StateResult {
         let source = wait_of(&req.state).map_or(AddressSource::Lease, |(_, s)| s);
+        let book = lease_book(ctx);
         let fetch = |hv: Hypervisor, name: String| async move {
             let Some(now) = hv.domain(&name).await? else {
                 return Ok(None);
             };
             let addresses = if now.active {
-                read_addresses(&hv, &name, source).await
+                read_addresses(&hv, &now, source, book.as_deref()).await
             } else {
                 Some(Addresses::new())
             };
@@ -255,7 +278,8 @@ impl Resource for Vm {
             apply_formats(&hv.handle, &mut desired)
                 .await
                 .map_err(|e| libvirt_diag(&e, &format!("Reading the volumes of VM {name:?}.")))?;
-            Ok(update_in_place(&hv, &desired, &prior, &planned).await)
+            let book = lease_book(ctx);
+            Ok(update_in_place(&hv, &desired, &prior, &planned, book.as_deref()).await)
         };
         let out = updated.await;
         StateResult::or_failed(out, prior)
@@ -292,7 +316,8 @@ impl Resource for Vm {
                     )
                 })?;
             let addresses = if now.active {
-                read_addresses(&hv.handle, &now.name, AddressSource::Lease).await
+                let book = lease_book(ctx);
+                read_addresses(&hv.handle, &now, AddressSource::Lease, book.as_deref()).await
             } else {
                 Some(Addresses::new())
             };

@@ -430,6 +430,7 @@ pub(super) fn wait_of(v: &Value) -> Option<(Duration, AddressSource)> {
     let source = match str_attr(w, "source") {
         Some("lease") => AddressSource::Lease,
         Some("agent") => AddressSource::Agent,
+        Some("dhcp") => AddressSource::Dhcp,
         _ => AddressSource::Any,
     };
     Some((timeout, source))

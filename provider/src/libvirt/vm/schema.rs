@@ -138,7 +138,10 @@ pub(super) fn schema() -> Schema {
          naming the interfaces without one and the sources tried. With source `lease`, \
          interfaces on a host bridge are not waited for, and a lease from an earlier \
          boot (dnsmasq keeps it for its lifetime) counts at once after a restart; the \
-         agent answers only from the running guest.",
+         agent answers only from the running guest. Where libvirt hands out no address \
+         (a network without DHCP, served by a DHCP server elsewhere), the active leases \
+         of the Kea servers in the provider's `dhcp` block answer for the interface's MAC \
+         address (`lease4-get-by-hw-address`), with sources `lease`, `any` and `dhcp`.",
     )
     .attributes([
         Attribute::string("timeout")
@@ -155,9 +158,10 @@ pub(super) fn schema() -> Schema {
             .default(Value::from("any"))
             .validator(one_of(SOURCES.iter().copied()))
             .description(
-                "`lease` (the libvirt network's DHCP leases), `agent` (the QEMU guest \
-                 agent; needs `qemu_guest_agent`) or `any` (the agent, then the leases; \
-                 default).",
+                "`lease` (the libvirt network's DHCP leases, then the Kea servers' active \
+                 leases), `agent` (the QEMU guest agent; needs `qemu_guest_agent`), `dhcp` \
+                 (only the active leases of the Kea servers in the provider's `dhcp` \
+                 block) or `any` (the agent, then the leases; default).",
             ),
     ]);
     Schema::new(
