@@ -12,6 +12,7 @@ pub mod kea;
 pub mod libvirt;
 pub mod named;
 pub mod netns;
+pub mod nginx;
 pub mod ovs;
 pub mod pdns;
 pub mod postgres;

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod ci_pipeline;
 mod dhcp_common;
 mod dhcp_faults;
 mod dhcp_hostdb;
@@ -17,6 +18,7 @@ mod dns_farm_scenario;
 mod dns_powerdns;
 mod dns_record_set;
 mod dns_record_types;
+mod dns_records;
 mod dns_trust;
 mod dns_zone;
 mod examples;

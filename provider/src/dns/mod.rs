@@ -6,6 +6,8 @@ pub mod provider_block;
 pub mod record_set;
 pub mod record_set_data;
 pub mod record_set_list;
+pub mod records;
+pub mod records_list;
 pub mod shared;
 pub mod zone;
 pub mod zone_data;
@@ -24,7 +26,11 @@ pub fn family() -> Family {
             let value = config.attr("dns").cloned().unwrap_or(Value::Null);
             clients.insert(provider_block::configure(&value, lookup, diags));
         },
-        resources: vec![Arc::new(record_set::DnsRecordSet), Arc::new(zone::DnsZone)],
+        resources: vec![
+            Arc::new(record_set::DnsRecordSet),
+            Arc::new(records::DnsRecords),
+            Arc::new(zone::DnsZone),
+        ],
         data_sources: vec![
             Arc::new(zone_data::DnsZoneData),
             Arc::new(record_set_data::DnsRecordSetData),
@@ -32,6 +38,7 @@ pub fn family() -> Family {
         list_resources: vec![
             Arc::new(record_set_list::DnsRecordSetList),
             Arc::new(zone_list::DnsZoneList),
+            Arc::new(records_list::DnsRecordsList),
         ],
         ..Family::default()
     }

@@ -6,6 +6,7 @@
 //! from another run, or a single sample, says little.
 
 mod cert;
+pub mod ci;
 pub mod dhcp;
 pub mod dns;
 pub mod foundation;
@@ -56,6 +57,12 @@ pub const BENCHMARKS: &[Benchmark] = &[
         about: "libvirt volumes: 20 qcow2 overlays vs 20 full copies (time, bytes written); sparse upload of 1 GiB holding 100 MiB vs `virsh vol-upload --sparse`",
         default_runs: storage::DEFAULT_ROUNDS,
         run: |runs| storage::run(&storage::Options { runs }),
+    },
+    Benchmark {
+        name: "ci",
+        about: "a scheduled drift check (`plan -refresh-only -detailed-exitcode`, state in pg) of 50 hosts' records and leases, vs. `terraform_data` stand-ins",
+        default_runs: ci::DEFAULT_ROUNDS,
+        run: |runs| ci::run(&ci::Options { runs }),
     },
     Benchmark {
         name: "switch",
