@@ -7,6 +7,7 @@ pub mod dns;
 pub mod kea;
 pub mod libvirt;
 pub mod net;
+pub mod ovsdb;
 pub mod powerdns;
 pub mod rndc;
 pub mod size;

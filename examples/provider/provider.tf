@@ -30,6 +30,22 @@ variable "rndc_secret" {
   sensitive   = true
 }
 
+variable "switch_ca_cert" {
+  description = "PEM certificate of the CA that signed the switches' certificates."
+  type        = string
+}
+
+variable "switch_client_cert" {
+  description = "PEM client certificate of rack for the switches' ovsdb-server."
+  type        = string
+}
+
+variable "switch_client_key" {
+  description = "PEM private key of rack's client certificate for the switches' ovsdb-server."
+  type        = string
+  sensitive   = true
+}
+
 # Functions need no configuration. The dns section names the DNS servers rack_dns_*
 # resources use; every setting of the default server can also come from RACK_DNS_*
 # environment variables instead.
@@ -71,6 +87,16 @@ provider "rack" {
           ca_cert  = var.kea_db_ca_cert
         }
       }
+    }
+  }
+
+  # Open vSwitch switches, reached over OVSDB at their ovsdb-server (RACK_SWITCH_*).
+  switch {
+    server "tor1" {
+      address     = "ssl:10.0.0.2:6640"
+      ca_cert     = var.switch_ca_cert     # the CA of the switches' PKI (ovs-pki)
+      client_cert = var.switch_client_cert # signed by that CA
+      client_key  = var.switch_client_key
     }
   }
 }

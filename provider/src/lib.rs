@@ -16,6 +16,7 @@ pub mod libvirt;
 pub mod plugin;
 pub mod protocol;
 pub mod provider;
+pub mod switch;
 
 use std::sync::Arc;
 

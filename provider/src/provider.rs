@@ -11,7 +11,7 @@ use crate::framework::{
     DataSource, Diagnostics, Function, ListResource, Provider, ProviderData, Resource,
 };
 use crate::protocol::value::Value;
-use crate::{dhcp, dns, functions, libvirt};
+use crate::{dhcp, dns, functions, libvirt, switch};
 
 /// Provider type name, as in `provider "rack" {}` and `provider::rack::...`.
 pub const TYPE_NAME: &str = "rack";
@@ -22,7 +22,12 @@ pub const SOURCE_ADDRESS: &str = "terraform.local/rack/rack";
 /// The resource families, in the order they are configured: the libvirt family first,
 /// since a DHCP server may be a libvirt network on one of its hypervisors.
 pub fn families() -> Vec<Family> {
-    vec![libvirt::family(), dns::family(), dhcp::family()]
+    vec![
+        libvirt::family(),
+        dns::family(),
+        dhcp::family(),
+        switch::family(),
+    ]
 }
 
 /// The rack provider.

@@ -15,6 +15,7 @@ mod procfs;
 mod setup;
 mod stats;
 pub mod storage;
+pub mod switch;
 pub mod vm;
 
 /// One benchmark the `bench` binary can run.
@@ -62,6 +63,12 @@ pub const BENCHMARKS: &[Benchmark] = &[
         about: "a scheduled drift check (`plan -refresh-only -detailed-exitcode`, state in pg) of 50 hosts' records and leases, vs. `terraform_data` stand-ins",
         default_runs: ci::DEFAULT_ROUNDS,
         run: |runs| ci::run(&ci::Options { runs }),
+    },
+    Benchmark {
+        name: "switch",
+        about: "a 48-port top-of-rack profile on Open vSwitch: apply, no-change plan and OVSDB transactions, vs. `terraform_data` and one `ovs-vsctl`",
+        default_runs: switch::DEFAULT_ROUNDS,
+        run: |runs| switch::run(&switch::Options { runs }),
     },
     Benchmark {
         name: "vm",
