@@ -12,6 +12,7 @@ pub mod powerdns;
 pub mod rndc;
 pub mod size;
 mod sync;
+mod tls;
 pub mod zones;
 
 pub use net::{

@@ -12,7 +12,6 @@ pub mod commands;
 pub mod config;
 pub mod hostdb;
 
-pub(crate) use client::rustls_config;
 pub use client::{COALESCE_WINDOW, Expect, KeaClient, KeaConfig, LeaseQuery, Secret};
 pub use commands::{Answer, Command, Lease4, MalformedAnswer, ResultCode};
 pub use config::{

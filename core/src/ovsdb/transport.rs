@@ -11,8 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, SignatureScheme};
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -97,17 +96,7 @@ pub fn tls_config(
     let ca = ca_pem.ok_or_else(|| {
         tls("an ssl: address needs ca_cert, the CA that signed the switch's certificate")
     })?;
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(ca.as_bytes()) {
-        let cert =
-            cert.map_err(|e| OvsdbError::Tls(format!("the CA certificate is not PEM ({e})")))?;
-        roots
-            .add(cert)
-            .map_err(|e| OvsdbError::Tls(format!("the CA certificate cannot be used ({e})")))?;
-    }
-    if roots.is_empty() {
-        return Err(tls("the CA certificate PEM holds no certificate"));
-    }
+    let roots = crate::tls::root_store(ca.as_bytes(), true).map_err(OvsdbError::Tls)?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let inner = rustls::client::WebPkiServerVerifier::builder_with_provider(
         Arc::new(roots),
@@ -120,26 +109,7 @@ pub fn tls_config(
         .map_err(|e| OvsdbError::Tls(e.to_string()))?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(ChainOnly(inner)));
-    match (cert_pem, key_pem) {
-        (Some(cert), Some(key)) => {
-            let chain = CertificateDer::pem_slice_iter(cert.as_bytes())
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| OvsdbError::Tls(format!("the client certificate is not PEM ({e})")))?;
-            if chain.is_empty() {
-                return Err(tls("the client certificate PEM holds no certificate"));
-            }
-            // The key's parse error is not shown: it could quote the key.
-            let key = PrivateKeyDer::from_pem_slice(key.expose().as_bytes())
-                .map_err(|_| tls("the client key is not a PEM private key"))?;
-            builder
-                .with_client_auth_cert(chain, key)
-                .map_err(|e| OvsdbError::Tls(format!("the client certificate and key ({e})")))
-        }
-        (None, None) => Ok(builder.with_no_client_auth()),
-        _ => Err(tls(
-            "a client certificate needs its key and a key its certificate; set both or neither",
-        )),
-    }
+    crate::tls::with_client_auth(builder, cert_pem, key_pem).map_err(OvsdbError::Tls)
 }
 
 /// Verifies the switch's certificate chain against the configured CA, and not the name

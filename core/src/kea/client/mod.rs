@@ -73,6 +73,5 @@ mod settings;
 mod writes;
 
 pub use handle::{COALESCE_WINDOW, KeaClient, LeaseQuery};
-pub(crate) use settings::rustls_config;
 pub use settings::{KeaConfig, Secret};
 pub use writes::Expect;

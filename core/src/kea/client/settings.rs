@@ -2,11 +2,7 @@
 //! TLS, and the TLS client built from them.
 
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
-
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::kea::KeaError;
 
@@ -86,67 +82,13 @@ pub(super) fn tls_error(reason: impl Into<String>) -> KeaError {
 
 /// The rustls configuration for `config`'s TLS settings, with the ring provider.
 pub(super) fn tls_config(config: &KeaConfig) -> Result<rustls::ClientConfig, KeaError> {
-    rustls_config(
+    crate::tls::rustls_config(
         config.ca_cert_pem.as_deref(),
         config.client_cert_pem.as_deref(),
         config.client_key_pem.as_ref(),
     )
     .map_err(tls_error)
 }
-
-/// A rustls client configuration with the ring provider: the server's certificate
-/// checked against `ca_pem` (the system's CA bundle when `None`), and a client
-/// certificate when `cert_pem` and `key_pem` are given. The error says what is wrong in
-/// words that never quote the key.
-pub(crate) fn rustls_config(
-    ca_pem: Option<&str>,
-    cert_pem: Option<&str>,
-    key_pem: Option<&Secret>,
-) -> Result<rustls::ClientConfig, String> {
-    let mut roots = rustls::RootCertStore::empty();
-    let ca = match ca_pem {
-        Some(pem) => pem.as_bytes().to_vec(),
-        None => std::fs::read(SYSTEM_CA_BUNDLE).unwrap_or_default(),
-    };
-    for cert in CertificateDer::pem_slice_iter(&ca) {
-        let cert = cert.map_err(|e| format!("the CA certificate is not PEM ({e})"))?;
-        roots
-            .add(cert)
-            .map_err(|e| format!("the CA certificate cannot be used ({e})"))?;
-    }
-    if ca_pem.is_some() && roots.is_empty() {
-        return Err("the CA certificate PEM holds no certificate".to_owned());
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots);
-    match (cert_pem, key_pem) {
-        (None, None) => Ok(builder.with_no_client_auth()),
-        (Some(cert), Some(key)) => {
-            let chain = CertificateDer::pem_slice_iter(cert.as_bytes())
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| format!("the client certificate is not PEM ({e})"))?;
-            if chain.is_empty() {
-                return Err("the client certificate PEM holds no certificate".to_owned());
-            }
-            // The key's parse error is not shown: it could quote the key.
-            let key = PrivateKeyDer::from_pem_slice(key.expose().as_bytes())
-                .map_err(|_| "the client key is not a PEM private key".to_owned())?;
-            builder
-                .with_client_auth_cert(chain, key)
-                .map_err(|e| format!("the client certificate and key ({e})"))
-        }
-        _ => Err(
-            "a client certificate needs its key and a key its certificate; set both or neither"
-                .to_owned(),
-        ),
-    }
-}
-
-/// Debian's bundle of the system's trusted CAs, used for https without a CA setting.
-const SYSTEM_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]

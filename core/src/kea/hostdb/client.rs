@@ -152,7 +152,7 @@ impl HostDbClient {
             pg.ssl_mode(SslMode::Require);
         }
         let tls = if pg.get_ssl_mode() == SslMode::Require {
-            let rustls = crate::kea::rustls_config(config.ca_cert_pem.as_deref(), None, None)
+            let rustls = crate::tls::rustls_config(config.ca_cert_pem.as_deref(), None, None)
                 .map_err(|reason| HostDbError::Tls { reason })?;
             Some(MakeRustlsConnect::new(rustls))
         } else {
