@@ -66,9 +66,28 @@ pub(super) fn check_runs(runs: usize) -> anyhow::Result<()> {
 pub(super) fn rotating_rounds<C: Copy + Debug>(
     runs: usize,
     cycles: &[C],
+    run: impl FnMut(C, bool) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    rounds(0..=runs, runs, cycles, run)
+}
+
+/// [`rotating_rounds`] without the warm-up round, for rounds that follow others which
+/// already warmed the same services, provider and Terraform.
+pub(super) fn rotating_counted_rounds<C: Copy + Debug>(
+    runs: usize,
+    cycles: &[C],
+    run: impl FnMut(C, bool) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    rounds(1..=runs, runs, cycles, run)
+}
+
+fn rounds<C: Copy + Debug>(
+    which: std::ops::RangeInclusive<usize>,
+    runs: usize,
+    cycles: &[C],
     mut run: impl FnMut(C, bool) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
-    for round in 0..=runs {
+    for round in which {
         for i in 0..cycles.len() {
             let cycle = cycles[(round + i) % cycles.len()];
             eprintln!(

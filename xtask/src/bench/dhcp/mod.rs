@@ -26,7 +26,7 @@
 //! ends where it started, with no reservations in the subnet and no state: a rack cycle
 //! clears the subnet with one raw `config-set` or `DELETE` and removes its state file
 //! (destroy runs once per backend, in the instrumented cycle). A first round warms up and
-//! is not counted; the 5,000-lease rounds have their own warm-up round.
+//! is not counted, and also warms the 5,000-lease rounds that follow.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -39,7 +39,7 @@ use super::dns::{
     ProviderCpu, apply, children_cpu, clock_ticks, destroy, paired_ratios, plan_no_change,
     remove_state, take_provider_cpu, write_wrapper, yes_no,
 };
-use super::setup::{Setup, rotating_rounds};
+use super::setup::{Setup, rotating_counted_rounds, rotating_rounds};
 use super::stats::{Row, Summary, Target, Unit, table};
 use rack_acceptance_tests::{CmdResult, Workdir};
 use rack_lab::Kea;
@@ -982,7 +982,7 @@ pub fn run(opts: &Options) -> anyhow::Result<String> {
     })?;
     if large_runs > 0 {
         eprintln!("bench: {LARGE_LEASES} leases, {large_runs} rounds");
-        rotating_rounds(large_runs, &LARGE_CYCLES, |cycle, counted| {
+        rotating_counted_rounds(large_runs, &LARGE_CYCLES, |cycle, counted| {
             run_cycle(cycle, &servers, &wds, ticks, &mut samples, counted)
         })?;
     }
@@ -1014,8 +1014,9 @@ pub fn run(opts: &Options) -> anyhow::Result<String> {
         "- Rounds of {LEASES} leases: {} (each: one apply and {PLANS_PER_ROUND} no-change \
          plans of the three configurations, and one cycle of each raw floor; the five in \
          rotating order); rounds of {LARGE_LEASES}: {large_runs} (each: one apply and \
-         {PLANS_PER_ROUND} no-change plans of both configurations){}; each after one \
-         warm-up round that is not counted\n",
+         {PLANS_PER_ROUND} no-change plans of both configurations){}; the rounds of \
+         {LEASES} after one warm-up round that is not counted, which also warms the \
+         rounds of {LARGE_LEASES}\n",
         opts.runs,
         if large_runs == 0 {
             format!(" ({ENV_LARGE_RUNS}=0: none were run)")
