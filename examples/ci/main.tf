@@ -1,6 +1,8 @@
 # What the CI pipeline of examples/ci applies: hosts with an A record each in a zone and a
-# static DHCP lease each. Every address and secret of the services comes from the runner's
-# environment (RACK_DNS_*, RACK_DHCP_KEA_*), the state's from PG_CONN_STR.
+# static DHCP lease each, and for the hosts that `vms` names a VM whose NIC takes the
+# host's MAC address (so the lease gives it the host's address). Every address and secret
+# of the services comes from the runner's environment (RACK_DNS_*, RACK_DHCP_KEA_*,
+# RACK_HYPERVISORS), the state's from PG_CONN_STR.
 
 terraform {
   required_version = ">= 1.14"
@@ -37,4 +39,33 @@ resource "rack_dhcp_lease" "host" {
   mac      = each.value.mac
   ip       = each.value.ip
   hostname = each.key
+}
+
+# Each VM's disk: a blank copy-on-write volume in the hypervisor's pool `vm_pool`.
+resource "rack_volume" "vm" {
+  for_each = var.vms
+
+  pool   = var.vm_pool
+  name   = "${each.key}.qcow2"
+  format = "qcow2"
+  size   = each.value.disk
+}
+
+resource "rack_vm" "host" {
+  for_each = var.vms
+
+  name    = each.key
+  type    = each.value.type
+  memory  = each.value.memory
+  running = each.value.running
+
+  disk {
+    pool   = var.vm_pool
+    volume = rack_volume.vm[each.key].name
+  }
+
+  network_interface {
+    network = var.vm_network
+    mac     = rack_dhcp_lease.host[each.key].mac
+  }
 }

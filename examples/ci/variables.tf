@@ -21,3 +21,26 @@ variable "hosts" {
     web2 = { ip = "10.10.60.12", mac = "52:54:00:00:60:12" }
   }
 }
+
+variable "vms" {
+  description = "Hosts (keys of `hosts`) that are VMs on the default hypervisor, with their size. Default: none."
+  type = map(object({
+    memory  = optional(string, "512MiB")
+    disk    = optional(string, "10GiB")
+    type    = optional(string, "kvm")
+    running = optional(bool, true)
+  }))
+  default = {}
+}
+
+variable "vm_pool" {
+  description = "The hypervisor's storage pool that holds the VMs' disks."
+  type        = string
+  default     = "default"
+}
+
+variable "vm_network" {
+  description = "The libvirt network the VMs' NICs join."
+  type        = string
+  default     = "default"
+}

@@ -82,6 +82,25 @@ http {{
     }
 }
 
+/// A Terraform CLI configuration that installs `terraform.local/*/*` providers (rack)
+/// from the provider network mirror at `url` and every other provider from its origin.
+pub fn network_mirror_cli_config(url: &str) -> String {
+    format!(
+        r#"disable_checkpoint = true
+
+provider_installation {{
+  network_mirror {{
+    url     = "{url}"
+    include = ["terraform.local/*/*"]
+  }}
+  direct {{
+    exclude = ["terraform.local/*/*"]
+  }}
+}}
+"#
+    )
+}
+
 /// A running nginx serving a directory over HTTPS. Stopped and removed on drop.
 #[derive(Debug)]
 pub struct Nginx {

@@ -2,14 +2,15 @@
 //! the state in Terraform's `pg` backend on PostgreSQL and rack installed on every runner
 //! from a provider network mirror (`scripts/release` served by nginx over HTTPS), never
 //! from `dev_overrides`:
-//! - the pipeline end to end: plan in one directory, apply the saved plan in another, a
-//!   drift check in a third finds nothing;
+//! - the pipeline end to end, records, leases and a VM on libvirtd: plan in one
+//!   directory, apply the saved plan in another, a drift check in a third finds nothing;
 //! - a saved plan gone stale by an out-of-band change is refused, naming the record, and
 //!   a new plan converges;
 //! - two applies at once against one state: the second fails on the lock or waits for it;
 //! - the drift job exits 2 and its JSON names what changed;
-//! - `terraform show -json` of a saved plan holds none of the secrets, and applying it
-//!   without the write-only value again fails saying so.
+//! - `terraform show -json` of a saved plan holding every sensitive and write-only
+//!   attribute of rack's schema holds none of their values, and applying it without the
+//!   write-only value again fails saying so.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -17,15 +18,16 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use rack_acceptance_tests::{
-    CmdResult, PROVIDER_VERSION, Workdir, provider_binary, run_command, terraform_path,
-    workspace_root,
+    CmdResult, PROVIDER_SOURCE, PROVIDER_VERSION, Workdir, provider_binary, run_command,
+    terraform_path, workspace_root,
 };
-use rack_lab::nginx::Nginx;
-use rack_lab::{Kea, Named, Postgres};
+use rack_lab::nginx::{Nginx, network_mirror_cli_config};
+use rack_lab::{Kea, Libvirt, Named, OvsPki, Postgres};
 use serde_json::Value;
 
 use crate::dhcp_common;
 use crate::dns_common::Server;
+use crate::libvirt_common::{self, virsh_dir_pool, virsh_ok};
 
 /// Deadline for one stage of the pipeline.
 const STAGE_TIMEOUT: Duration = Duration::from_secs(300);
@@ -71,6 +73,10 @@ struct Ci {
     nginx: Nginx,
     artifacts: tempfile::TempDir,
     hosts: String,
+    /// The runners' settings of the VMs, when the pipeline has some.
+    vm_env: Vec<(String, String)>,
+    /// The hypervisor of the VMs, when the pipeline has some.
+    libvirt: Option<Libvirt>,
 }
 
 impl Ci {
@@ -93,7 +99,39 @@ impl Ci {
             nginx,
             artifacts,
             hosts: HOSTS.to_owned(),
+            vm_env: Vec::new(),
+            libvirt: None,
         }
+    }
+
+    /// [`Ci::start`] and a libvirtd with a storage pool and a network made outside
+    /// Terraform, as a team's hypervisor has them; the pipeline makes web1 a VM there
+    /// (defined, not started: a VM's life is `vm_lifecycle`'s story).
+    fn start_with_vm() -> Self {
+        let mut ci = Self::start();
+        let libvirt = libvirt_common::start();
+        virsh_dir_pool(&libvirt, "ci", "ci-pool");
+        let xml = libvirt.dir().join("ci-net.xml");
+        std::fs::write(
+            &xml,
+            "<network><name>ci</name><bridge name='rkci0'/></network>\n",
+        )
+        .expect("write the network's XML");
+        virsh_ok(&libvirt, &["net-define", &xml.display().to_string()]);
+        virsh_ok(&libvirt, &["net-start", "ci"]);
+        ci.vm_env = vec![
+            ("RACK_HYPERVISORS".into(), libvirt.uri.clone()),
+            ("RACK_HYPERVISOR_TIMEOUT".into(), "60s".into()),
+            (
+                "TF_VAR_vms".into(),
+                r#"{ web1 = { memory = "64MiB", disk = "16MiB", type = "qemu", running = false } }"#
+                    .into(),
+            ),
+            ("TF_VAR_vm_pool".into(), "ci".into()),
+            ("TF_VAR_vm_network".into(), "ci".into()),
+        ];
+        ci.libvirt = Some(libvirt);
+        ci
     }
 
     /// `PG_CONN_STR` of the state's database (the password in it: a CI secret).
@@ -126,6 +164,9 @@ impl Ci {
             ("TF_VAR_zone".into(), "farm.".into()),
             ("TF_VAR_hosts".into(), self.hosts.clone()),
         ]
+        .into_iter()
+        .chain(self.vm_env.iter().cloned())
+        .collect()
     }
 
     /// `examples/ci/pipeline.sh <stage>` as a CI job runs it; not judged.
@@ -146,20 +187,7 @@ impl Ci {
     /// A working directory of the example's configuration whose CLI configuration
     /// installs rack from the network mirror, with the runner's environment.
     fn workdir(&self) -> Workdir {
-        let mut wd = Workdir::with_cli_config_text(&format!(
-            r#"disable_checkpoint = true
-provider_installation {{
-  network_mirror {{
-    url     = "{}"
-    include = ["terraform.local/*/*"]
-  }}
-  direct {{
-    exclude = ["terraform.local/*/*"]
-  }}
-}}
-"#,
-            self.nginx.url
-        ));
+        let mut wd = Workdir::with_cli_config_text(&network_mirror_cli_config(&self.nginx.url));
         wd.copy_files_from(&workspace_root().join("examples/ci"));
         for (k, v) in self.env() {
             wd.set_env(k, v);
@@ -267,7 +295,7 @@ fn stage_dirs(run: &CmdResult, stage: &str) -> Vec<String> {
 
 #[test]
 fn pipeline_plans_applies_the_saved_plan_and_finds_no_drift() {
-    let ci = Ci::start();
+    let ci = Ci::start_with_vm();
     let run = ci.stage("all").success();
 
     // Each stage ran in a directory of its own, as separate runners.
@@ -338,6 +366,26 @@ fn pipeline_plans_applies_the_saved_plan_and_finds_no_drift() {
         .collect();
     assert_eq!(macs.len(), 2, "{macs:?}");
     assert!(macs.iter().any(|m| m == "52:54:00:00:77:11"), "{macs:?}");
+    // The reviewed plan held the VM and its disk; the apply defined them on libvirtd,
+    // the VM's NIC with web1's MAC address, and the drift check above found them as
+    // planned.
+    let planned: Vec<String> = ci.artifact_json("plan/plan.json")["resource_changes"]
+        .as_array()
+        .expect("resource_changes")
+        .iter()
+        .filter(|c| c["change"]["actions"] == serde_json::json!(["create"]))
+        .filter_map(|c| c["address"].as_str().map(str::to_owned))
+        .collect();
+    for address in [r#"rack_vm.host["web1"]"#, r#"rack_volume.vm["web1"]"#] {
+        assert!(planned.iter().any(|a| a == address), "{planned:?}");
+    }
+    let libvirt = ci.libvirt.as_ref().expect("the VMs' libvirtd");
+    let state = virsh_ok(libvirt, &["domstate", "web1"]);
+    assert_eq!(state.trim(), "shut off");
+    let nics = virsh_ok(libvirt, &["domiflist", "web1"]);
+    assert!(nics.contains("52:54:00:00:77:11"), "{nics}");
+    let volumes = virsh_ok(libvirt, &["vol-list", "ci"]);
+    assert!(volumes.contains("web1.qcow2"), "{volumes}");
     // The state is in PostgreSQL, not on a runner.
     let states = ci
         .pg
@@ -526,14 +574,81 @@ fn drift_job_exits_2_and_names_what_changed() {
     );
 }
 
+/// The sensitive and write-only attributes of rack's schema, as `block.path.attribute`,
+/// each of which `saved_plan_json_holds_no_secret` sets.
+const SECRET_ATTRIBUTES: [&str; 8] = [
+    "provider.dhcp.server.kea.client_key",
+    "provider.dhcp.server.kea.hosts_database.password",
+    "provider.dhcp.server.kea.password",
+    "provider.dns.server.key_secret",
+    "provider.dns.server.powerdns.api_key",
+    "provider.dns.server.rndc.secret",
+    "provider.switch.server.client_key",
+    "rack_vm.graphics.password",
+];
+
+/// Every attribute that is sensitive or write-only in rack's schema as
+/// `terraform providers schema -json` prints it, named as in `SECRET_ATTRIBUTES`.
+fn schema_secret_attributes(schemas: &Value) -> Vec<String> {
+    fn walk(block: &Value, path: &str, out: &mut Vec<String>) {
+        for (name, a) in block["attributes"].as_object().into_iter().flatten() {
+            if a["sensitive"] == true || a["write_only"] == true {
+                out.push(format!("{path}.{name}"));
+            }
+            if a["nested_type"].is_object() {
+                walk(&a["nested_type"], &format!("{path}.{name}"), out);
+            }
+        }
+        for (name, b) in block["block_types"].as_object().into_iter().flatten() {
+            walk(&b["block"], &format!("{path}.{name}"), out);
+        }
+    }
+    let provider = &schemas["provider_schemas"][PROVIDER_SOURCE];
+    assert!(provider.is_object(), "no schema of rack in {schemas:#}");
+    let mut out = Vec::new();
+    walk(&provider["provider"]["block"], "provider", &mut out);
+    for kind in [
+        "resource_schemas",
+        "data_source_schemas",
+        "ephemeral_resource_schemas",
+        "list_resource_schemas",
+    ] {
+        for (name, s) in provider[kind].as_object().into_iter().flatten() {
+            walk(&s["block"], name, &mut out);
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The longest line of a PEM text: a piece of the key that `show -json` would print on
+/// one line if it printed the key (where the newlines become `\n`).
+fn pem_line(pem: &str) -> String {
+    pem.lines()
+        .filter(|l| !l.starts_with("-----"))
+        .max_by_key(|l| l.len())
+        .expect("a PEM body")
+        .to_owned()
+}
+
 #[test]
 fn saved_plan_json_holds_no_secret() {
     let ci = Ci::start();
+    let pki = OvsPki::create().unwrap_or_else(|e| panic!("cannot make the certificates: {e}"));
+    let pem = |name: &str| {
+        pki.pem(name)
+            .unwrap_or_else(|e| panic!("cannot read {name}: {e}"))
+    };
     // Every secret the configuration handles: the provider's from the environment and
-    // from ephemeral variables, a VM's write-only graphics password from one too.
+    // from ephemeral variables, a VM's write-only graphics password from one too. The
+    // Kea server with a client certificate and a host database and the switch are
+    // configured but used by no resource: the plan configures them, never connects.
     let vnc = "Vn7cQz4p";
     let rndc = ci.named.rndc_key.secret.clone();
     let pdns_key = "pdns-api-key-chosen-by-the-test";
+    let kea_key = pem("client.key");
+    let hosts_db_password = "hosts-db-password-chosen-by-the-test";
+    let switch_key = pem("rogue.key");
     let config = format!(
         r#"
 terraform {{
@@ -560,6 +675,21 @@ variable "vnc_password" {{
   ephemeral = true
 }}
 
+variable "kea_client_key" {{
+  type      = string
+  ephemeral = true
+}}
+
+variable "hosts_db_password" {{
+  type      = string
+  ephemeral = true
+}}
+
+variable "switch_client_key" {{
+  type      = string
+  ephemeral = true
+}}
+
 provider "rack" {{
   hypervisors = {{ test = "test:///default" }}
   dns {{
@@ -581,6 +711,34 @@ provider "rack" {{
         url     = "http://127.0.0.1:9"
         api_key = var.pdns_api_key
       }}
+    }}
+  }}
+  dhcp {{
+    default_server = "kea"
+    server "kea" {{
+      kea {{
+        url = "{kea_url}"
+      }}
+    }}
+    server "kea-tls" {{
+      kea {{
+        url         = "https://127.0.0.1:9"
+        ca_cert     = file("{ca}")
+        client_cert = file("{kea_cert}")
+        client_key  = var.kea_client_key
+        hosts_database {{
+          url      = "postgresql://kea@127.0.0.1:9/kea"
+          password = var.hosts_db_password
+        }}
+      }}
+    }}
+  }}
+  switch {{
+    server "tor1" {{
+      address     = "ssl:127.0.0.1:9"
+      ca_cert     = file("{ca}")
+      client_cert = file("{switch_cert}")
+      client_key  = var.switch_client_key
     }}
   }}
 }}
@@ -616,6 +774,10 @@ resource "rack_vm" "console" {{
         rndc_name = ci.named.rndc_key.name,
         zone_dir = ci.named.zone_dir.display(),
         subnet = dhcp_common::SUBNET,
+        kea_url = ci.kea.url,
+        ca = pki.path("ca.pem").display(),
+        kea_cert = pki.path("client.pem").display(),
+        switch_cert = pki.path("rogue.pem").display(),
     );
     let mut plan_dir = ci.workdir();
     plan_dir.write_main(&config);
@@ -625,8 +787,18 @@ resource "rack_vm" "console" {{
     plan_dir
         .set_env("TF_VAR_rndc_secret", rndc.clone())
         .set_env("TF_VAR_pdns_api_key", pdns_key)
-        .set_env("TF_VAR_vnc_password", vnc);
+        .set_env("TF_VAR_vnc_password", vnc)
+        .set_env("TF_VAR_kea_client_key", kea_key.clone())
+        .set_env("TF_VAR_hosts_db_password", hosts_db_password)
+        .set_env("TF_VAR_switch_client_key", switch_key.clone());
     plan_dir.init();
+    // The test covers every sensitive and write-only attribute the schema has.
+    let schemas = plan_dir
+        .run(&["providers", "schema", "-json"])
+        .success()
+        .stdout;
+    let schemas: Value = serde_json::from_str(&schemas).expect("the schema is JSON");
+    assert_eq!(schema_secret_attributes(&schemas), SECRET_ATTRIBUTES);
     plan_dir.save_plan("ci.tfplan");
     let shown = plan_dir
         .run(&["show", "-json", "ci.tfplan"])
@@ -643,12 +815,18 @@ resource "rack_vm" "console" {{
         .output()
         .expect("unzip is missing: install the Debian package unzip")
         .stdout;
+    let (kea_key_line, switch_key_line) = (pem_line(&kea_key), pem_line(&switch_key));
+    // One value per attribute of SECRET_ATTRIBUTES, in its order, and the state's
+    // database password.
     let secrets = [
-        vnc,
-        rndc.as_str(),
-        pdns_key,
-        ci.dns.key.secret.as_str(),
+        kea_key_line.as_str(),
+        hosts_db_password,
         ci.kea.password.as_str(),
+        ci.dns.key.secret.as_str(),
+        pdns_key,
+        rndc.as_str(),
+        switch_key_line.as_str(),
+        vnc,
         ci.pg.password.as_str(),
     ];
     for secret in secrets {
@@ -703,7 +881,10 @@ resource "rack_vm" "console" {{
     assert!(ci.dns.dig("www.farm.", "A").is_empty());
     apply_dir
         .set_env("TF_VAR_rndc_secret", rndc.clone())
-        .set_env("TF_VAR_pdns_api_key", pdns_key);
+        .set_env("TF_VAR_pdns_api_key", pdns_key)
+        .set_env("TF_VAR_kea_client_key", kea_key.clone())
+        .set_env("TF_VAR_hosts_db_password", hosts_db_password)
+        .set_env("TF_VAR_switch_client_key", switch_key.clone());
     let _ = apply_dir.set_env("TF_VAR_vnc_password", vnc);
     let applied = apply_dir.apply_saved("ci.tfplan").success();
     for secret in secrets {
