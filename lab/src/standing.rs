@@ -15,10 +15,14 @@
 //!   looks reservations up in the host database; kea-ctrl-agent runs on 127.0.0.1 with
 //!   basic auth. Port 67 in the lab's namespace stays free, so a libvirt network with
 //!   DHCP ranges (dnsmasq) starts beside it;
-//! - libvirtd under tini inside the lab's namespace and a private mount namespace.
+//! - libvirtd under tini inside the lab's namespace and a private mount namespace;
+//! - nginx on 127.0.0.1 serving `scripts/release`'s output as a provider network mirror
+//!   over HTTPS (`mirror`).
 //!
 //! A daemon that does not become ready is stopped by its PID before the error is
 //! reported (a guard that stops it on drop unless it was started well).
+
+mod mirror;
 
 use crate::kea::{self, Dhcp4Conf};
 use crate::libvirt;
@@ -200,6 +204,7 @@ pub const DAEMONS: &[&str] = &[
     "kea-ctrl-agent",
     "postgres",
     "named",
+    mirror::PID_NAME,
 ];
 
 /// The standing lab.
@@ -217,7 +222,8 @@ impl Lab {
     }
 
     /// Starts what is not running yet: named, the namespaces and their veth pair,
-    /// PostgreSQL, kea-dhcp4 and kea-ctrl-agent, libvirtd. Prints one line per service.
+    /// PostgreSQL, kea-dhcp4 and kea-ctrl-agent, libvirtd, nginx (the provider network
+    /// mirror). Prints one line per service.
     pub fn up(&self) -> Result<(), FixtureError> {
         mkdir(&self.lab.join("log"))?;
         named::write(
@@ -231,6 +237,7 @@ impl Lab {
         for (i, hv) in self.settings.hypervisor_list().iter().enumerate() {
             self.ensure_libvirtd(hv, i == 0)?;
         }
+        self.ensure_mirror()?;
         self.join_farm_bridge()
     }
 

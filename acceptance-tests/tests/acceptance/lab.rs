@@ -3,8 +3,10 @@
 //! the lab's namespace), applies `examples/scenarios/farm` and shows it; the VMs answer
 //! pings, waited for their addresses from Kea's leases, and the names answer in DNS; the
 //! reservations are rows of the host database; a libvirt network with DHCP ranges starts
-//! beside Kea; a second run reuses the lab and Terraform finds no changes; `scripts/up down` leaves no process, namespace, state
-//! directory (with it libvirt's definitions) or listening port behind.
+//! beside Kea; `terraform init` installs rack from the lab's provider network mirror
+//! (nginx over HTTPS) with the CLI configuration and CA that `lab/env` names; a second run
+//! reuses the lab and Terraform finds no changes; `scripts/up down` leaves no process,
+//! namespace, state directory (with it libvirt's definitions) or listening port behind.
 //!
 //! The lab gets its own state directory, namespace and ports, so it runs beside a lab a
 //! developer has up and beside the other tests; it uses the provider the harness built
@@ -33,6 +35,7 @@ struct Lab {
     rndc_port: u16,
     kea_port: u16,
     pg_port: u16,
+    mirror_port: u16,
     torn_down: bool,
 }
 
@@ -49,6 +52,7 @@ impl Lab {
             rndc_port: free_port().expect("a free port for rndc"),
             kea_port: free_port().expect("a free port for kea-ctrl-agent"),
             pg_port: free_port().expect("a free port for PostgreSQL"),
+            mirror_port: free_port().expect("a free port for nginx"),
             torn_down: false,
         }
     }
@@ -65,6 +69,7 @@ impl Lab {
             .env("RACK_LAB_RNDC_PORT", self.rndc_port.to_string())
             .env("RACK_LAB_KEA_PORT", self.kea_port.to_string())
             .env("RACK_LAB_PG_PORT", self.pg_port.to_string())
+            .env("RACK_LAB_MIRROR_PORT", self.mirror_port.to_string())
             .env("RACK_LAB_HYPERVISORS", "2")
             .env("RACK_PROVIDER_BINARY", provider_binary())
             .env(
@@ -83,8 +88,14 @@ impl Lab {
         run_command(cmd, limit).expect("run scripts/up")
     }
 
-    fn ports(&self) -> [u16; 4] {
-        [self.dns_port, self.rndc_port, self.kea_port, self.pg_port]
+    fn ports(&self) -> [u16; 5] {
+        [
+            self.dns_port,
+            self.rndc_port,
+            self.kea_port,
+            self.pg_port,
+            self.mirror_port,
+        ]
     }
 
     /// The DHCP server host's namespace.
@@ -297,6 +308,41 @@ resource "rack_network" "ranges" {
     ));
 }
 
+/// A configuration that needs rack, initialised as a CI runner would: from the lab's
+/// provider network mirror, with the CLI configuration and CA bundle `lab/env` names.
+fn terraform_init_installs_rack_from_the_mirror(lab: &Lab) {
+    let dir = lab.state.join("from-mirror");
+    std::fs::create_dir_all(&dir).expect("create a Terraform dir in the lab");
+    std::fs::write(
+        dir.join("main.tf"),
+        "terraform {\n  required_providers {\n    rack = { source = \"terraform.local/rack/rack\" }\n  }\n}\n",
+    )
+    .expect("write main.tf");
+    let index = lab.shell(
+        "curl -sSf --cacert \"$RACK_LAB_MIRROR_CA_FILE\" \
+         \"${RACK_PROVIDER_MIRROR_URL}terraform.local/rack/rack/index.json\"",
+    );
+    assert!(index.contains("\"versions\""), "{index}");
+    let init = lab.shell(&format!(
+        "TF_CLI_CONFIG_FILE=\"$RACK_LAB_MIRROR_CLI_CONFIG\" SSL_CERT_FILE=\"$RACK_LAB_MIRROR_CA_FILE\" \
+         {} -chdir={} init -input=false -no-color",
+        rack_acceptance_tests::terraform_path().display(),
+        dir.display()
+    ));
+    assert!(
+        init.contains("Installed terraform.local/rack/rack"),
+        "rack was not installed from the mirror:\n{init}"
+    );
+    let access = std::fs::read_to_string(lab.state.join("lab/nginx/access.log"))
+        .expect("nginx's access log");
+    assert!(
+        access
+            .lines()
+            .any(|l| l.contains("_linux_amd64.zip") && l.contains("\" 200 ")),
+        "nginx served no zip:\n{access}"
+    );
+}
+
 #[test]
 fn lab_up_twice_then_down() {
     let mut lab = Lab::new();
@@ -341,6 +387,14 @@ fn lab_up_twice_then_down() {
         );
     }
     network_with_dhcp_ranges_starts_beside_kea(&lab);
+    terraform_init_installs_rack_from_the_mirror(&lab);
+    assert!(
+        first
+            .stdout
+            .contains("terraform.local/rack/rack/index.json")
+            && first.stdout.contains("\"versions\""),
+        "scripts/up did not show the mirror's index:\n{first}"
+    );
 
     // rack reached the host database over TLS, checked against the lab's CA.
     let ca = lab.shell("echo \"$RACK_DHCP_KEA_HOSTS_DATABASE_CA_CERT\"");
@@ -369,6 +423,7 @@ fn lab_up_twice_then_down() {
         "kea-ctrl-agent",
         "libvirtd",
         "libvirtd-hv2",
+        "nginx",
     ] {
         assert!(
             second.stdout.contains(&format!("{daemon}: running")),
@@ -379,9 +434,9 @@ fn lab_up_twice_then_down() {
 
     let processes = lab.processes();
     assert!(
-        processes.len() >= 6,
-        "expected named, PostgreSQL, Kea's two daemons, tini, libvirtd and virtlogd: \
-         {processes:?}"
+        processes.len() >= 7,
+        "expected named, PostgreSQL, Kea's two daemons, tini, libvirtd, virtlogd and \
+         nginx: {processes:?}"
     );
     let down = lab.up(&["down"], DOWN_LIMIT).success();
     lab.torn_down = true;
