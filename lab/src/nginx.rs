@@ -22,16 +22,14 @@ const START_ATTEMPTS: usize = 3;
 /// What differs between two nginx configurations.
 #[derive(Debug, Clone)]
 pub struct NginxConf<'a> {
-    /// nginx's own directory (logs, temp paths).
+    /// nginx's own directory (logs, temp paths, its `tmp/` made by [`write`](Self::write)),
+    /// with the server's certificate and key in `tls/server.pem` and `tls/server.key`
+    /// (as [`server_certificate`] makes them there).
     pub dir: &'a Path,
     /// The port on 127.0.0.1.
     pub port: u16,
     /// The directory served at `/`.
     pub root: &'a Path,
-    /// The server's certificate and key (PEM).
-    pub cert: &'a Path,
-    /// The server's key.
-    pub key: &'a Path,
 }
 
 impl NginxConf<'_> {
@@ -39,6 +37,7 @@ impl NginxConf<'_> {
     /// (JSON and zip with their media types), an access log.
     pub fn render(&self) -> String {
         let d = self.dir.display();
+        let tls = self.dir.join("tls");
         format!(
             r#"daemon off;
 master_process off;
@@ -75,10 +74,29 @@ http {{
 }}
 "#,
             port = self.port,
-            cert = self.cert.display(),
-            key = self.key.display(),
+            cert = tls.join("server.pem").display(),
+            key = tls.join("server.key").display(),
             root = self.root.display(),
         )
+    }
+
+    /// Writes `dir/nginx.conf` and creates `dir/tmp`; returns nginx's arguments to run
+    /// it from `dir`, its PID file there.
+    pub fn write(&self) -> Result<Vec<String>, FixtureError> {
+        let d = self.dir;
+        std::fs::create_dir_all(d.join("tmp"))
+            .map_err(|e| err(format!("cannot create {}/tmp: {e}", d.display())))?;
+        let conf_file = d.join("nginx.conf");
+        std::fs::write(&conf_file, self.render())
+            .map_err(|e| err(format!("cannot write {}: {e}", conf_file.display())))?;
+        Ok(vec![
+            "-p".into(),
+            d.display().to_string(),
+            "-c".into(),
+            conf_file.display().to_string(),
+            "-g".into(),
+            format!("pid {}/pid;", d.display()),
+        ])
     }
 }
 
@@ -127,31 +145,21 @@ impl Nginx {
             .map_err(|e| err(format!("cannot resolve {}: {e}", root.display())))?;
         let dir = TempDir::new("rack-nginx")?;
         let d = dir.path().to_owned();
-        std::fs::create_dir_all(d.join("tmp"))
-            .map_err(|e| err(format!("cannot create {}/tmp: {e}", d.display())))?;
-        let (_, cert, key) = server_certificate(&d, false)?;
+        server_certificate(&d, false)?;
         let ca_cert = d.join("tls").join("ca.pem");
         let mut attempt = 0;
         let (daemon, addr) = process::attempts(START_ATTEMPTS, "nginx", || {
             attempt += 1;
             let port = process::free_port()?;
-            let conf = NginxConf {
-                dir: &d,
-                port,
-                root: &root,
-                cert: &cert,
-                key: &key,
-            };
-            let conf_file = d.join("nginx.conf");
-            std::fs::write(&conf_file, conf.render())
-                .map_err(|e| err(format!("cannot write {}: {e}", conf_file.display())))?;
             let mut cmd = Command::new(&nginx);
-            cmd.arg("-p")
-                .arg(&d)
-                .arg("-c")
-                .arg(&conf_file)
-                .arg("-g")
-                .arg(format!("pid {}/pid;", d.display()));
+            cmd.args(
+                NginxConf {
+                    dir: &d,
+                    port,
+                    root: &root,
+                }
+                .write()?,
+            );
             let log = d.join(format!("nginx-{attempt}.log"));
             let mut daemon = Daemon::spawn("nginx", cmd, &log)?;
             let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));

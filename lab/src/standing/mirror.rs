@@ -61,13 +61,12 @@ impl Lab {
             "RACK_LAB_MIRROR_PORT",
         )?;
         let d = self.lab.join(PID_NAME);
-        mkdir(&d.join("tmp"))?;
         let root = self.mirror_root();
         mkdir(&root)?;
         let root = root
             .canonicalize()
             .map_err(|e| err(format!("cannot resolve {}: {e}", root.display())))?;
-        let (ca, cert, key) = server_certificate(&d, false)?;
+        let (ca, _, _) = server_certificate(&d, false)?;
         let mut bundle = std::fs::read_to_string(SYSTEM_CA_BUNDLE).unwrap_or_default();
         bundle.push_str(&ca);
         named::write(&d.join("ca-bundle.pem"), &bundle)?;
@@ -75,29 +74,21 @@ impl Lab {
             &d.join("terraformrc"),
             &network_mirror_cli_config(&url(port)),
         )?;
-        let conf = NginxConf {
-            dir: &d,
-            port,
-            root: &root,
-            cert: &cert,
-            key: &key,
-        }
-        .render();
-        let conf_path = d.join("nginx.conf");
-        named::write(&conf_path, &conf)?;
         let nginx = process::find_binary("nginx", "nginx")?;
+        let mut program = vec![nginx.display().to_string()];
+        program.extend(
+            NginxConf {
+                dir: &d,
+                port,
+                root: &root,
+            }
+            .write()?,
+        );
+        let program: Vec<&str> = program.iter().map(String::as_str).collect();
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
         let pid = self.start(
             PID_NAME,
-            &[
-                &nginx.to_string_lossy(),
-                "-p",
-                &d.to_string_lossy(),
-                "-c",
-                &conf_path.to_string_lossy(),
-                "-g",
-                &format!("pid {}/pid;", d.display()),
-            ],
+            &program,
             &[],
             START_LIMIT,
             &d.join("error.log"),
