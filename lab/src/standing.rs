@@ -242,7 +242,7 @@ impl Lab {
         for (i, hv) in self.settings.hypervisor_list().iter().enumerate() {
             self.ensure_libvirtd(hv, i == 0)?;
         }
-        self.join_farm_bridge()
+        self.join_farm_bridge(DHCP_PORT)
     }
 
     /// Whether all the daemons run.
@@ -545,18 +545,19 @@ impl Lab {
         ip(&["-n", ns, "link", "set", DHCP_PORT, "up"]).map(|_| ())
     }
 
-    /// Joins the DHCP server host's veth to the farm's bridge when the bridge exists and
-    /// the veth is not in it yet (the libvirt hook does it when libvirt starts the farm
-    /// network; this covers a lab whose network was started before).
-    fn join_farm_bridge(&self) -> Result<(), FixtureError> {
+    /// Joins `port`, a link of the lab's namespace (the DHCP server host's veth, tor1's
+    /// uplink), to the farm's bridge when the bridge exists and the link is not in it yet
+    /// (the libvirt hooks do it when libvirt starts the farm network; this covers a lab
+    /// whose network was started before).
+    fn join_farm_bridge(&self, port: &str) -> Result<(), FixtureError> {
         let ns = self.settings.namespace.as_str();
         if ip(&["-n", ns, "link", "show", FARM_BRIDGE]).is_err() {
             return Ok(());
         }
-        let port = ip(&["-n", ns, "-o", "link", "show", DHCP_PORT])?;
-        if !port.contains(&format!("master {FARM_BRIDGE}")) {
-            ip(&["-n", ns, "link", "set", DHCP_PORT, "master", FARM_BRIDGE])?;
-            println!("{DHCP_PORT}: joined {FARM_BRIDGE}");
+        let link = ip(&["-n", ns, "-o", "link", "show", port])?;
+        if !link.contains(&format!("master {FARM_BRIDGE}")) {
+            ip(&["-n", ns, "link", "set", port, "master", FARM_BRIDGE])?;
+            println!("{port}: joined {FARM_BRIDGE}");
         }
         Ok(())
     }
@@ -565,28 +566,11 @@ impl Lab {
     /// directories) that joins [`DHCP_PORT`] to [`FARM_BRIDGE`] when a network is
     /// started. libvirtd finds hooks when it starts, so this is written before.
     fn write_network_hook(&self, etc: &Path) -> Result<(), FixtureError> {
-        let ip_bin = process::find_binary("ip", "iproute2")?;
-        let hooks = etc.join("hooks");
-        mkdir(&hooks)?;
-        let hook = hooks.join("network");
-        named::write(
-            &hook,
-            &format!(
-                "#!/bin/sh
-                 # Written by scripts/up: libvirt runs this as `network NAME OPERATION PHASE -`.
-                 # When a network starts and the farm's bridge exists, the DHCP server host's
-                 # veth becomes a port of it.
-                 [ \"$2\" = started ] || exit 0
-                 {ip} link show {FARM_BRIDGE} >/dev/null 2>&1 || exit 0
-                 {ip} link show {DHCP_PORT} >/dev/null 2>&1 || exit 0
-                 {ip} link set {DHCP_PORT} master {FARM_BRIDGE}
-                 {ip} link set {DHCP_PORT} up
-",
-                ip = ip_bin.display()
-            ),
-        )?;
-        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755))
-            .map_err(|e| err(format!("cannot chmod {}: {e}", hook.display())))
+        write_join_hook(
+            &etc.join("hooks").join("network"),
+            DHCP_PORT,
+            "the DHCP server host's veth",
+        )
     }
 
     /// PostgreSQL 15 on 127.0.0.1 (TLS with a throwaway CA, `lab/postgres/tls/ca.pem`)
@@ -888,6 +872,33 @@ impl Drop for Starting {
             let _ = std::fs::remove_file(&self.pid_file);
         }
     }
+}
+
+/// Writes the libvirt network hook `hook` (executable): when a network starts and the
+/// farm's bridge exists, link `port` (`what`) becomes a port of it.
+fn write_join_hook(hook: &Path, port: &str, what: &str) -> Result<(), FixtureError> {
+    let ip_bin = process::find_binary("ip", "iproute2")?;
+    if let Some(dir) = hook.parent() {
+        mkdir(dir)?;
+    }
+    named::write(
+        hook,
+        &format!(
+            "#!/bin/sh
+             # Written by scripts/up: libvirt runs this as `HOOK NAME OPERATION PHASE -`.
+             # When a network starts and the farm's bridge exists, {what}
+             # becomes a port of it.
+             [ \"$2\" = started ] || exit 0
+             {ip} link show {FARM_BRIDGE} >/dev/null 2>&1 || exit 0
+             {ip} link show {port} >/dev/null 2>&1 || exit 0
+             {ip} link set {port} master {FARM_BRIDGE}
+             {ip} link set {port} up
+",
+            ip = ip_bin.display()
+        ),
+    )?;
+    std::fs::set_permissions(hook, std::fs::Permissions::from_mode(0o755))
+        .map_err(|e| err(format!("cannot chmod {}: {e}", hook.display())))
 }
 
 fn mkdir(dir: &Path) -> Result<(), FixtureError> {

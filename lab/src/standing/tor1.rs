@@ -21,15 +21,13 @@
 //! The lab makes no bridge and no port: `examples/scenarios/farm` manages them.
 
 use super::{
-    FARM_BRIDGE, FARM_GATEWAY, FARM_SUBNET, Lab, START_LIMIT, Settings, check_port, ip, mkdir,
-    netns_exists,
+    FARM_GATEWAY, FARM_SUBNET, Lab, START_LIMIT, Settings, check_port, ip, mkdir, netns_exists,
+    write_join_hook,
 };
-use crate::named;
 use crate::ovs::{self, Binaries, OvsConf, OvsMode};
 use crate::process::{self, FixtureError, err};
 use std::ffi::OsStr;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -100,14 +98,9 @@ impl Lab {
                 process::run(create, "ovsdb-tool create (tor1's database)")?;
             }
             let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, s.ovs_port));
-            let (program, env) = parts(&ovs::ovsdb_server_command(&bins.server, &conf));
-            let pid = self.start(
+            let pid = self.start_command(
                 OVSDB_SERVER,
-                &program.iter().map(String::as_str).collect::<Vec<_>>(),
-                &env.iter()
-                    .map(|(k, v)| (k.as_str(), v.as_path()))
-                    .collect::<Vec<_>>(),
-                START_LIMIT,
+                &ovs::ovsdb_server_command(&bins.server, &conf),
                 &d.join("ovsdb-server.log"),
                 || socket.exists() && process::tcp_open(addr),
             )?;
@@ -127,16 +120,11 @@ impl Lab {
             let mut cmd = Command::new(&bins.ip);
             cmd.args(["netns", "exec", &ns]).arg(&bins.vswitchd);
             ovs::vswitchd_args(&mut cmd, &conf);
-            let (program, env) = parts(&cmd);
             let vsctl = &bins.vsctl;
             let db = s.tor1_unix_address();
-            let pid = self.start(
+            let pid = self.start_command(
                 VSWITCHD,
-                &program.iter().map(String::as_str).collect::<Vec<_>>(),
-                &env.iter()
-                    .map(|(k, v)| (k.as_str(), v.as_path()))
-                    .collect::<Vec<_>>(),
-                START_LIMIT,
+                &cmd,
                 &d.join("ovs-vswitchd.log"),
                 // Without --no-wait, ovs-vsctl returns once vswitchd applied the change.
                 || {
@@ -154,7 +142,7 @@ impl Lab {
             println!("{VSWITCHD}: started (PID {pid}) in namespace {ns}, userspace datapath");
         }
         self.write_tor1_hook()?;
-        self.join_tor1_uplink()
+        self.join_farm_bridge(UPLINK_PEER)
     }
 
     /// The switch's namespace and the hosts', created once, and the veth pairs: the
@@ -227,22 +215,6 @@ impl Lab {
         Ok(())
     }
 
-    /// Joins [`UPLINK_PEER`] to the farm's bridge when the bridge exists and the link is
-    /// not in it yet (the hook does it when libvirt starts the farm network; this covers
-    /// a network started before).
-    fn join_tor1_uplink(&self) -> Result<(), FixtureError> {
-        let ns = self.settings.namespace.as_str();
-        if ip(&["-n", ns, "link", "show", FARM_BRIDGE]).is_err() {
-            return Ok(());
-        }
-        let link = ip(&["-n", ns, "-o", "link", "show", UPLINK_PEER])?;
-        if !link.contains(&format!("master {FARM_BRIDGE}")) {
-            ip(&["-n", ns, "link", "set", UPLINK_PEER, "master", FARM_BRIDGE])?;
-            println!("{UPLINK_PEER}: joined {FARM_BRIDGE}");
-        }
-        Ok(())
-    }
-
     /// `/etc/libvirt/hooks/network.d/tor1` in the farm hypervisor's private directories:
     /// when a network starts and the farm's bridge exists, tor1's uplink becomes a port of
     /// it (libvirt runs the scripts of `network.d` after the `network` hook).
@@ -250,42 +222,37 @@ impl Lab {
         let Some(farm) = self.settings.hypervisor_list().into_iter().next() else {
             return Err(err("the lab has no hypervisor"));
         };
-        let ip_bin = process::find_binary("ip", "iproute2")?;
-        let hooks = farm.dir.join("etc").join("hooks").join("network.d");
-        mkdir(&hooks)?;
-        let hook = hooks.join(SWITCH);
-        named::write(
-            &hook,
-            &format!(
-                "#!/bin/sh
-                 # Written by scripts/up: libvirt runs this as `network.d/tor1 NAME OPERATION PHASE -`.
-                 # When a network starts and the farm's bridge exists, the switch tor1's uplink
-                 # becomes a port of it.
-                 [ \"$2\" = started ] || exit 0
-                 {ip} link show {FARM_BRIDGE} >/dev/null 2>&1 || exit 0
-                 {ip} link show {UPLINK_PEER} >/dev/null 2>&1 || exit 0
-                 {ip} link set {UPLINK_PEER} master {FARM_BRIDGE}
-                 {ip} link set {UPLINK_PEER} up
-",
-                ip = ip_bin.display()
-            ),
-        )?;
-        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755))
-            .map_err(|e| err(format!("cannot chmod {}: {e}", hook.display())))
+        let hook = farm.dir.join("etc/hooks/network.d").join(SWITCH);
+        write_join_hook(&hook, UPLINK_PEER, "the switch tor1's uplink")
     }
-}
 
-/// A command's program and arguments, and the environment it sets, for
-/// [`Lab::start`](super::Lab), which runs it under `setsid`.
-fn parts(cmd: &Command) -> (Vec<String>, Vec<(String, PathBuf)>) {
-    let text = |s: &OsStr| s.to_string_lossy().into_owned();
-    let program = std::iter::once(cmd.get_program())
-        .chain(cmd.get_args())
-        .map(text)
-        .collect();
-    let env = cmd
-        .get_envs()
-        .filter_map(|(k, v)| Some((text(k), Path::new(v?).to_owned())))
-        .collect();
-    (program, env)
+    /// `Lab::start` for a command built by the `ovs` module: its program,
+    /// arguments and environment run under `setsid`.
+    fn start_command(
+        &self,
+        name: &str,
+        cmd: &Command,
+        log: &Path,
+        ready: impl FnMut() -> bool,
+    ) -> Result<u32, FixtureError> {
+        let text = |s: &OsStr| s.to_string_lossy().into_owned();
+        let program: Vec<String> = std::iter::once(cmd.get_program())
+            .chain(cmd.get_args())
+            .map(text)
+            .collect();
+        let env: Vec<(String, PathBuf)> = cmd
+            .get_envs()
+            .filter_map(|(k, v)| Some((text(k), Path::new(v?).to_owned())))
+            .collect();
+        self.start(
+            name,
+            &program.iter().map(String::as_str).collect::<Vec<_>>(),
+            &env.iter()
+                .map(|(k, v)| (k.as_str(), v.as_path()))
+                .collect::<Vec<_>>(),
+            START_LIMIT,
+            log,
+            ready,
+        )
+    }
 }
