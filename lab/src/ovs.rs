@@ -30,7 +30,7 @@ const START_LIMIT: Duration = Duration::from_secs(20);
 const START_ATTEMPTS: usize = 3;
 
 /// Where Debian ships the schema of the `Open_vSwitch` database.
-const SCHEMA: &str = "/usr/share/openvswitch/vswitch.ovsschema";
+pub(crate) const SCHEMA: &str = "/usr/share/openvswitch/vswitch.ovsschema";
 
 /// The Debian package that ships the daemons and tools.
 const PACKAGE: &str = "openvswitch-switch";
@@ -562,16 +562,16 @@ pub fn vswitchd_args(cmd: &mut Command, c: &OvsConf<'_>) {
 
 /// The Open vSwitch binaries and `ip`.
 #[derive(Debug)]
-struct Binaries {
-    server: PathBuf,
-    vswitchd: PathBuf,
-    tool: PathBuf,
-    vsctl: PathBuf,
-    ip: PathBuf,
+pub(crate) struct Binaries {
+    pub(crate) server: PathBuf,
+    pub(crate) vswitchd: PathBuf,
+    pub(crate) tool: PathBuf,
+    pub(crate) vsctl: PathBuf,
+    pub(crate) ip: PathBuf,
 }
 
 impl Binaries {
-    fn find() -> Result<Self, FixtureError> {
+    pub(crate) fn find() -> Result<Self, FixtureError> {
         Ok(Self {
             server: process::find_binary("ovsdb-server", PACKAGE)?,
             vswitchd: process::find_binary("ovs-vswitchd", PACKAGE)?,

@@ -16,13 +16,13 @@
 //!   basic auth. Port 67 in the lab's namespace stays free, so a libvirt network with
 //!   DHCP ranges (dnsmasq) starts beside it;
 //! - libvirtd under tini inside the lab's namespace and a private mount namespace;
+//! - the switch "tor1" (Open vSwitch, [`tor1`]) between the farm's bridge and two host
+//!   namespaces;
 //! - nginx on 127.0.0.1 serving `scripts/release`'s output as a provider network mirror
 //!   over HTTPS (`mirror`).
 //!
 //! A daemon that does not become ready is stopped by its PID before the error is
 //! reported (a guard that stops it on drop unless it was started well).
-
-mod mirror;
 
 use crate::kea::{self, Dhcp4Conf};
 use crate::libvirt;
@@ -34,6 +34,9 @@ use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+mod mirror;
+pub mod tor1;
 
 /// The farm's network, as `examples/scenarios/farm` defines it: Kea serves this subnet.
 pub const FARM_SUBNET: &str = "10.10.60.0/24";
@@ -80,6 +83,8 @@ pub struct Settings {
     /// How many hypervisors (libvirtd instances) the lab runs: the first in the lab's
     /// namespace, each other one in a namespace of its own.
     pub hypervisors: usize,
+    /// tor1's ovsdb-server port on 127.0.0.1.
+    pub ovs_port: u16,
 }
 
 /// The most hypervisors `RACK_LAB_HYPERVISORS` may ask for.
@@ -113,7 +118,7 @@ impl Settings {
     /// `RACK_LAB_STATE` (default `.state` in the checkout), `RACK_LAB_NAMESPACE`
     /// (`rack-lab`), `RACK_LAB_DNS_PORT` (10053), `RACK_LAB_RNDC_PORT` (10953),
     /// `RACK_LAB_KEA_PORT` (10067), `RACK_LAB_PG_PORT` (10432), `RACK_LAB_HYPERVISORS`
-    /// (1).
+    /// (1), `RACK_LAB_OVS_PORT` (10640).
     pub fn from_env() -> Result<Self, FixtureError> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let port = |name: &str, default: u16| -> Result<u16, FixtureError> {
@@ -155,6 +160,7 @@ impl Settings {
             kea_port: port("RACK_LAB_KEA_PORT", 10067)?,
             pg_port: port("RACK_LAB_PG_PORT", 10432)?,
             hypervisors,
+            ovs_port: port("RACK_LAB_OVS_PORT", tor1::DEFAULT_PORT)?,
         })
     }
 
@@ -199,6 +205,8 @@ impl Settings {
 
 /// The daemons of the lab, by the name of their PID file, in the order `down` stops them.
 pub const DAEMONS: &[&str] = &[
+    tor1::VSWITCHD,
+    tor1::OVSDB_SERVER,
     "libvirtd",
     "kea-dhcp4",
     "kea-ctrl-agent",
@@ -222,8 +230,8 @@ impl Lab {
     }
 
     /// Starts what is not running yet: named, the namespaces and their veth pair,
-    /// PostgreSQL, kea-dhcp4 and kea-ctrl-agent, libvirtd, nginx (the provider network
-    /// mirror). Prints one line per service.
+    /// PostgreSQL, kea-dhcp4 and kea-ctrl-agent, tor1, libvirtd, nginx (the provider
+    /// network mirror). Prints one line per service.
     pub fn up(&self) -> Result<(), FixtureError> {
         mkdir(&self.lab.join("log"))?;
         named::write(
@@ -234,11 +242,12 @@ impl Lab {
         self.ensure_namespaces()?;
         self.ensure_postgres()?;
         self.ensure_kea()?;
+        self.ensure_tor1()?;
         for (i, hv) in self.settings.hypervisor_list().iter().enumerate() {
             self.ensure_libvirtd(hv, i == 0)?;
         }
         self.ensure_mirror()?;
-        self.join_farm_bridge()
+        self.join_farm_bridge(DHCP_PORT)
     }
 
     /// Whether all the daemons run.
@@ -275,11 +284,13 @@ impl Lab {
         names
     }
 
-    /// Every namespace of the lab: the lab's, the DHCP server host's, the extra
-    /// hypervisors' (also those an earlier `up` with more hypervisors left).
+    /// Every namespace of the lab: the lab's, the DHCP server host's, tor1's and its
+    /// hosts', the extra hypervisors' (also those an earlier `up` with more hypervisors
+    /// left).
     fn namespaces(&self) -> Vec<String> {
         let ns = &self.settings.namespace;
         let mut all = vec![ns.clone(), self.settings.dhcp_namespace()];
+        all.extend(tor1::namespaces(&self.settings));
         let prefix = format!("{ns}-hv");
         if let Ok(list) = ip(&["netns", "list"]) {
             all.extend(
@@ -539,18 +550,19 @@ impl Lab {
         ip(&["-n", ns, "link", "set", DHCP_PORT, "up"]).map(|_| ())
     }
 
-    /// Joins the DHCP server host's veth to the farm's bridge when the bridge exists and
-    /// the veth is not in it yet (the libvirt hook does it when libvirt starts the farm
-    /// network; this covers a lab whose network was started before).
-    fn join_farm_bridge(&self) -> Result<(), FixtureError> {
+    /// Joins `port`, a link of the lab's namespace (the DHCP server host's veth, tor1's
+    /// uplink), to the farm's bridge when the bridge exists and the link is not in it yet
+    /// (the libvirt hooks do it when libvirt starts the farm network; this covers a lab
+    /// whose network was started before).
+    fn join_farm_bridge(&self, port: &str) -> Result<(), FixtureError> {
         let ns = self.settings.namespace.as_str();
         if ip(&["-n", ns, "link", "show", FARM_BRIDGE]).is_err() {
             return Ok(());
         }
-        let port = ip(&["-n", ns, "-o", "link", "show", DHCP_PORT])?;
-        if !port.contains(&format!("master {FARM_BRIDGE}")) {
-            ip(&["-n", ns, "link", "set", DHCP_PORT, "master", FARM_BRIDGE])?;
-            println!("{DHCP_PORT}: joined {FARM_BRIDGE}");
+        let link = ip(&["-n", ns, "-o", "link", "show", port])?;
+        if !link.contains(&format!("master {FARM_BRIDGE}")) {
+            ip(&["-n", ns, "link", "set", port, "master", FARM_BRIDGE])?;
+            println!("{port}: joined {FARM_BRIDGE}");
         }
         Ok(())
     }
@@ -559,28 +571,11 @@ impl Lab {
     /// directories) that joins [`DHCP_PORT`] to [`FARM_BRIDGE`] when a network is
     /// started. libvirtd finds hooks when it starts, so this is written before.
     fn write_network_hook(&self, etc: &Path) -> Result<(), FixtureError> {
-        let ip_bin = process::find_binary("ip", "iproute2")?;
-        let hooks = etc.join("hooks");
-        mkdir(&hooks)?;
-        let hook = hooks.join("network");
-        named::write(
-            &hook,
-            &format!(
-                "#!/bin/sh
-                 # Written by scripts/up: libvirt runs this as `network NAME OPERATION PHASE -`.
-                 # When a network starts and the farm's bridge exists, the DHCP server host's
-                 # veth becomes a port of it.
-                 [ \"$2\" = started ] || exit 0
-                 {ip} link show {FARM_BRIDGE} >/dev/null 2>&1 || exit 0
-                 {ip} link show {DHCP_PORT} >/dev/null 2>&1 || exit 0
-                 {ip} link set {DHCP_PORT} master {FARM_BRIDGE}
-                 {ip} link set {DHCP_PORT} up
-",
-                ip = ip_bin.display()
-            ),
-        )?;
-        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755))
-            .map_err(|e| err(format!("cannot chmod {}: {e}", hook.display())))
+        write_join_hook(
+            &etc.join("hooks").join("network"),
+            DHCP_PORT,
+            "the DHCP server host's veth",
+        )
     }
 
     /// PostgreSQL 15 on 127.0.0.1 (TLS with a throwaway CA, `lab/postgres/tls/ca.pem`)
@@ -882,6 +877,33 @@ impl Drop for Starting {
             let _ = std::fs::remove_file(&self.pid_file);
         }
     }
+}
+
+/// Writes the libvirt network hook `hook` (executable): when a network starts and the
+/// farm's bridge exists, link `port` (`what`) becomes a port of it.
+fn write_join_hook(hook: &Path, port: &str, what: &str) -> Result<(), FixtureError> {
+    let ip_bin = process::find_binary("ip", "iproute2")?;
+    if let Some(dir) = hook.parent() {
+        mkdir(dir)?;
+    }
+    named::write(
+        hook,
+        &format!(
+            "#!/bin/sh
+             # Written by scripts/up: libvirt runs this as `HOOK NAME OPERATION PHASE -`.
+             # When a network starts and the farm's bridge exists, {what}
+             # becomes a port of it.
+             [ \"$2\" = started ] || exit 0
+             {ip} link show {FARM_BRIDGE} >/dev/null 2>&1 || exit 0
+             {ip} link show {port} >/dev/null 2>&1 || exit 0
+             {ip} link set {port} master {FARM_BRIDGE}
+             {ip} link set {port} up
+",
+            ip = ip_bin.display()
+        ),
+    )?;
+    std::fs::set_permissions(hook, std::fs::Permissions::from_mode(0o755))
+        .map_err(|e| err(format!("cannot chmod {}: {e}", hook.display())))
 }
 
 fn mkdir(dir: &Path) -> Result<(), FixtureError> {

@@ -3,10 +3,12 @@
 //! the lab's namespace), applies `examples/scenarios/farm` and shows it; the VMs answer
 //! pings, waited for their addresses from Kea's leases, and the names answer in DNS; the
 //! reservations are rows of the host database; a libvirt network with DHCP ranges starts
-//! beside Kea; `terraform init` installs rack from the lab's provider network mirror
-//! (nginx over HTTPS) with the CLI configuration and CA that `lab/env` names; a second run
-//! reuses the lab and Terraform finds no changes; `scripts/up down` leaves no process,
-//! namespace, state directory (with it libvirt's definitions) or listening port behind.
+//! beside Kea; the switch tor1 has the ports the farm gave it and forwards real packets
+//! (a host behind it reaches the other host, the farm's gateway and a VM through its
+//! uplink); `terraform init` installs rack from the lab's provider network mirror (nginx
+//! over HTTPS) with the CLI configuration and CA that `lab/env` names; a second run reuses
+//! the lab and Terraform finds no changes; `scripts/up down` leaves no process, namespace,
+//! state directory (with it libvirt's definitions) or listening port behind.
 //!
 //! The lab gets its own state directory, namespace and ports, so it runs beside a lab a
 //! developer has up and beside the other tests; it uses the provider the harness built
@@ -35,6 +37,7 @@ struct Lab {
     rndc_port: u16,
     kea_port: u16,
     pg_port: u16,
+    ovs_port: u16,
     mirror_port: u16,
     torn_down: bool,
 }
@@ -52,6 +55,7 @@ impl Lab {
             rndc_port: free_port().expect("a free port for rndc"),
             kea_port: free_port().expect("a free port for kea-ctrl-agent"),
             pg_port: free_port().expect("a free port for PostgreSQL"),
+            ovs_port: free_port().expect("a free port for tor1's ovsdb-server"),
             mirror_port: free_port().expect("a free port for nginx"),
             torn_down: false,
         }
@@ -69,6 +73,7 @@ impl Lab {
             .env("RACK_LAB_RNDC_PORT", self.rndc_port.to_string())
             .env("RACK_LAB_KEA_PORT", self.kea_port.to_string())
             .env("RACK_LAB_PG_PORT", self.pg_port.to_string())
+            .env("RACK_LAB_OVS_PORT", self.ovs_port.to_string())
             .env("RACK_LAB_MIRROR_PORT", self.mirror_port.to_string())
             .env("RACK_LAB_HYPERVISORS", "2")
             .env("RACK_PROVIDER_BINARY", provider_binary())
@@ -88,12 +93,13 @@ impl Lab {
         run_command(cmd, limit).expect("run scripts/up")
     }
 
-    fn ports(&self) -> [u16; 5] {
+    fn ports(&self) -> [u16; 6] {
         [
             self.dns_port,
             self.rndc_port,
             self.kea_port,
             self.pg_port,
+            self.ovs_port,
             self.mirror_port,
         ]
     }
@@ -104,12 +110,15 @@ impl Lab {
     }
 
     /// Every namespace of the lab: its own, the DHCP server host's, the second
-    /// hypervisor's.
-    fn namespaces(&self) -> [String; 3] {
+    /// hypervisor's, the switch tor1's and its two hosts'.
+    fn namespaces(&self) -> [String; 6] {
         [
             self.namespace.clone(),
             self.dhcp_namespace(),
             format!("{}-hv2", self.namespace),
+            format!("{}-tor1", self.namespace),
+            format!("{}-host1", self.namespace),
+            format!("{}-host2", self.namespace),
         ]
     }
 
@@ -148,18 +157,13 @@ impl Lab {
 
     /// One ping from inside the lab's namespace.
     fn ping(&self, ip: &str) -> bool {
+        self.ping_from(&self.namespace, ip)
+    }
+
+    /// One ping from inside namespace `ns`.
+    fn ping_from(&self, ns: &str, ip: &str) -> bool {
         Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &self.namespace,
-                "ping",
-                "-c",
-                "1",
-                "-W",
-                "2",
-                ip,
-            ])
+            .args(["netns", "exec", ns, "ping", "-c", "1", "-W", "2", ip])
             .output()
             .is_ok_and(|o| o.status.success())
     }
@@ -343,6 +347,44 @@ fn terraform_init_installs_rack_from_the_mirror(lab: &Lab) {
     );
 }
 
+/// The switch tor1: the ports the farm gave it, and real packets through it. Its hosts
+/// (`NS-host1` 10.10.60.21, `NS-host2` 10.10.60.22) are on access ports of the farm's
+/// VLAN; the uplink to the farm's bridge carries that VLAN untagged.
+fn tor1_forwards(lab: &Lab, vm_ip: &str) {
+    let vsctl = |args: &str| {
+        lab.shell(&format!("ovs-vsctl --db=\"$RACK_SWITCH_ADDRESS\" {args}"))
+            .trim()
+            .to_owned()
+    };
+    assert_eq!(
+        vsctl("list-ports br-tor1"),
+        "host1\nhost2\nuplink",
+        "tor1's ports"
+    );
+    assert_eq!(vsctl("get bridge br-tor1 datapath_type"), "netdev");
+    for host in ["host1", "host2"] {
+        assert_eq!(
+            vsctl(&format!("get port {host} tag")),
+            "60",
+            "{host}'s VLAN"
+        );
+    }
+    assert_eq!(vsctl("get port uplink vlan_mode"), "native-untagged");
+    assert_eq!(vsctl("get port uplink trunks"), "[60, 70]");
+    let host1 = format!("{}-host1", lab.namespace);
+    // Three tries each: the first packets may be lost while the switch learns.
+    let pings = |ip: &str| (0..3).any(|_| lab.ping_from(&host1, ip));
+    assert!(
+        pings("10.10.60.22"),
+        "host1 does not reach host2 through tor1"
+    );
+    assert!(
+        pings("10.10.60.1"),
+        "host1 does not reach the farm's gateway through tor1's uplink"
+    );
+    assert!(pings(vm_ip), "host1 does not reach the VM {vm_ip}");
+}
+
 #[test]
 fn lab_up_twice_then_down() {
     let mut lab = Lab::new();
@@ -387,6 +429,7 @@ fn lab_up_twice_then_down() {
         );
     }
     network_with_dhcp_ranges_starts_beside_kea(&lab);
+    tor1_forwards(&lab, &vms[0].ip);
     terraform_init_installs_rack_from_the_mirror(&lab);
     assert!(
         first
@@ -423,6 +466,8 @@ fn lab_up_twice_then_down() {
         "kea-ctrl-agent",
         "libvirtd",
         "libvirtd-hv2",
+        "tor1-ovsdb-server",
+        "tor1-vswitchd",
         "nginx",
     ] {
         assert!(
@@ -434,9 +479,9 @@ fn lab_up_twice_then_down() {
 
     let processes = lab.processes();
     assert!(
-        processes.len() >= 7,
-        "expected named, PostgreSQL, Kea's two daemons, tini, libvirtd, virtlogd and \
-         nginx: {processes:?}"
+        processes.len() >= 9,
+        "expected named, PostgreSQL, Kea's two daemons, tini, libvirtd, virtlogd, tor1's \
+         two daemons and nginx: {processes:?}"
     );
     let down = lab.up(&["down"], DOWN_LIMIT).success();
     lab.torn_down = true;

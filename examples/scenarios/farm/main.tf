@@ -1,7 +1,8 @@
-# A small VM farm on one KVM hypervisor, its DHCP server and its DNS server: the zone
-# farm. and its reverse zone, a routed network 10.10.60.0/24, and per VM a static DHCP
-# lease plus A and PTR records. scripts/up applies this folder against a lab it starts
-# on the local machine (see README.md).
+# A small VM farm on one KVM hypervisor, its DHCP server, its DNS server and its
+# top-of-rack switch: the zone farm. and its reverse zone, a routed network
+# 10.10.60.0/24, per VM a static DHCP lease plus A and PTR records, and the switch tor1's
+# bridge, VLANs and ports. scripts/up applies this folder against a lab it starts on the
+# local machine (see README.md).
 
 terraform {
   required_providers {
@@ -15,7 +16,8 @@ terraform {
 # secrets: RACK_HYPERVISORS, RACK_DNS_* (address, TSIG key, rndc and zone directory for
 # creating zones), RACK_DHCP_KEA_* (the Kea control agent) and
 # RACK_DHCP_KEA_HOSTS_DATABASE_* (Kea's PostgreSQL host database, where the reservations
-# are written). scripts/up writes them to .state/lab/env.
+# are written) and RACK_SWITCH_ADDRESS (the switch tor1's ovsdb-server). scripts/up writes
+# them to .state/lab/env.
 provider "rack" {}
 
 locals {
@@ -30,6 +32,9 @@ locals {
     web2 = 12
   }
   addresses = { for name, n in local.vms : name => cidrhost(local.network, n) }
+
+  # The switch's ports to the farm's servers (its links to the hosts behind it).
+  switch_hosts = ["host1", "host2"]
 }
 
 resource "rack_dns_zone" "farm" {
@@ -164,4 +169,45 @@ resource "rack_vm" "vm" {
       fqdn: ${each.key}.${trimsuffix(local.zone, ".")}
     EOT
   }
+}
+
+# The top-of-rack switch tor1 (Open vSwitch, reached over OVSDB): one bridge on the
+# userspace datapath, learning like a plain switch; the farm's VLAN and a storage VLAN;
+# an access port in the farm's VLAN per server; and the uplink to the farm's bridge,
+# which carries the farm's VLAN untagged (the bridge and its gateway know no VLANs) and
+# the storage VLAN tagged. rack writes each switch's changes in one OVSDB transaction.
+resource "rack_switch_bridge" "tor1" {
+  name          = "br-tor1"
+  datapath_type = "netdev"
+  fail_mode     = "standalone"
+}
+
+resource "rack_switch_vlan" "farm" {
+  bridge      = rack_switch_bridge.tor1.name
+  name        = "farm"
+  tag         = 60
+  description = "the farm's network, ${local.network}"
+}
+
+resource "rack_switch_vlan" "storage" {
+  bridge      = rack_switch_bridge.tor1.name
+  name        = "storage"
+  tag         = 70
+  description = "tagged on the uplink only"
+}
+
+resource "rack_switch_port" "host" {
+  for_each = toset(local.switch_hosts)
+
+  bridge = rack_switch_bridge.tor1.name
+  name   = each.key
+  vlan   = rack_switch_vlan.farm.name
+}
+
+resource "rack_switch_port" "uplink" {
+  bridge    = rack_switch_bridge.tor1.name
+  name      = "uplink"
+  vlan_mode = "native-untagged"
+  vlan      = rack_switch_vlan.farm.name
+  trunks    = [rack_switch_vlan.farm.tag, rack_switch_vlan.storage.tag]
 }

@@ -11,9 +11,11 @@
 //! `insert`, `update`, `mutate` or `delete` is a write; one of `select`s only is a read;
 //! the `wait`s for `cur_cfg` are counted apart.
 //!
-//! Every round runs three cycles in an order that rotates from round to round: rack
-//! (apply, no-change plans), `terraform_data` (the same commands) and the floor
-//! (`ovs-vsctl` adding everything, then removing it). Each cycle ends where it started:
+//! Every round runs four cycles in an order that rotates from round to round: rack
+//! (apply, no-change plans), `terraform_data` (the same commands), `terraform_data` with
+//! the rack provider started by one provider function call (the same commands: what
+//! Terraform's provider processes cost with no switch work) and the floor (`ovs-vsctl`
+//! adding everything, then removing it). Each cycle ends where it started:
 //! the rack cycle puts the bridge back with one untimed `ovs-vsctl` and removes its state
 //! file. A first round warms up and is not counted.
 
@@ -67,11 +69,13 @@ enum Step {
     RackPlan,
     DataApply,
     DataPlan,
+    StartedApply,
+    StartedPlan,
     Floor,
     FloorClear,
 }
 
-const STEPS: usize = 6;
+const STEPS: usize = 8;
 
 impl Step {
     fn what(self) -> String {
@@ -82,21 +86,31 @@ impl Step {
             Step::RackPlan => "(2) no-change `terraform plan`".into(),
             Step::DataApply => format!("`terraform apply`, {PORTS} `terraform_data`"),
             Step::DataPlan => format!("no-change `terraform plan`, {PORTS} `terraform_data`"),
+            Step::StartedApply => {
+                format!("`terraform apply`, {PORTS} `terraform_data` with rack started")
+            }
+            Step::StartedPlan => format!(
+                "(2b) no-change `terraform plan`, {PORTS} `terraform_data` with rack started \
+                 (one provider function call, no switch resources)"
+            ),
             Step::Floor => format!("(3) one `ovs-vsctl` adding the {PORTS} ports and 4 VLANs"),
             Step::FloorClear => format!("one `ovs-vsctl` removing the {PORTS} ports"),
         }
     }
 }
 
-/// The three cycles of a round.
+/// The four cycles of a round.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Cycle {
     Rack,
     Data,
+    /// `terraform_data` with the rack provider started but given no switch work: what
+    /// Terraform's provider processes cost by themselves.
+    Started,
     Floor,
 }
 
-const CYCLES: [Cycle; 3] = [Cycle::Rack, Cycle::Data, Cycle::Floor];
+const CYCLES: [Cycle; 4] = [Cycle::Rack, Cycle::Data, Cycle::Started, Cycle::Floor];
 
 /// `transact` requests rack's connections sent, from ovsdb-server's log.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -353,6 +367,18 @@ fn data_main_tf() -> String {
     )
 }
 
+/// [`data_main_tf`] with one call of a rack provider function in a local: Terraform
+/// starts the provider in each of a plan's three phases (schema, validate, plan), as it
+/// does for the switch configuration, and the provider does nothing else.
+fn started_main_tf() -> String {
+    format!(
+        "terraform {{\n  required_providers {{\n    rack = {{ source = \"terraform.local/rack/rack\" }}\n  }}\n}}\n\n\
+         locals {{\n  mac = provider::rack::mac_address(\"tor1\")\n}}\n\n\
+         resource \"terraform_data\" \"port\" {{\n  for_each = toset([for i in range({PORTS}) : \"p${{i}}\"])\n  \
+         input = {{ name = each.key, tag = 10, mac = local.mac }}\n}}\n"
+    )
+}
+
 /// Wall time, requests and CPU of one command.
 #[derive(Debug, Clone, Copy, Default)]
 struct Measured {
@@ -380,6 +406,7 @@ impl Samples {
 struct Workdirs {
     rack: Workdir,
     data: Workdir,
+    started: Workdir,
     times: PathBuf,
 }
 
@@ -410,9 +437,10 @@ fn run_cycle(
 ) -> anyhow::Result<()> {
     let mut got: Vec<(Step, Measured)> = Vec::new();
     match cycle {
-        Cycle::Rack | Cycle::Data => {
+        Cycle::Rack | Cycle::Data | Cycle::Started => {
             let (wd, apply_step, plan_step) = match cycle {
                 Cycle::Rack => (&wds.rack, Step::RackApply, Step::RackPlan),
+                Cycle::Started => (&wds.started, Step::StartedApply, Step::StartedPlan),
                 _ => (&wds.data, Step::DataApply, Step::DataPlan),
             };
             got.push((apply_step, measure(switch, wds, ticks, || apply(wd))?));
@@ -490,6 +518,11 @@ fn time_rows(samples: &Samples) -> anyhow::Result<Vec<Row>> {
             Step::DataPlan,
             format!("no-change plan, {PORTS} `terraform_data`"),
         ),
+        (
+            Step::StartedPlan,
+            Step::DataPlan,
+            format!("no-change plan, {PORTS} `terraform_data`"),
+        ),
     ] {
         rows.push(Row {
             what: step.what(),
@@ -527,7 +560,7 @@ fn requests_table(samples: &Samples) -> String {
     let mut out = String::from(
         "| Command | Write transactions | Reads (`select`s) | `cur_cfg` waits | Provider processes |\n|---|---:|---:|---:|---:|\n",
     );
-    for step in [Step::RackApply, Step::RackPlan] {
+    for step in [Step::RackApply, Step::RackPlan, Step::StartedPlan] {
         let s = samples.of(step);
         let _ = writeln!(
             out,
@@ -578,6 +611,17 @@ fn targets(samples: &Samples) -> anyhow::Result<String> {
         Unit::S.format(data_plan),
         yes_no(plan / data_plan <= PLAN_FACTOR)
     );
+    let started = median(Step::StartedPlan)?;
+    let _ = writeln!(
+        out,
+        "| No-change plan against {PORTS} `terraform_data` with rack started (counted, no \
+         target: the switch work alone, without the provider processes' cost) | {:.2}× ({} vs {}); \
+         rack started by itself: {:.2}× `terraform_data` | – |",
+        plan / started,
+        Unit::S.format(plan),
+        Unit::S.format(started),
+        started / data_plan
+    );
     let plans = samples.of(Step::RackPlan);
     let worst = plans
         .iter()
@@ -626,6 +670,11 @@ pub fn run(opts: &Options) -> anyhow::Result<String> {
             wd.write_main(&data_main_tf());
             wd
         },
+        started: {
+            let wd = Workdir::with_cli_config_text(&cli_config);
+            wd.write_main(&started_main_tf());
+            wd
+        },
         times,
     };
     let mut samples = Samples::default();
@@ -653,8 +702,8 @@ pub fn run(opts: &Options) -> anyhow::Result<String> {
     );
     let _ = writeln!(
         out,
-        "- Rounds: {} (each: one apply and {PLANS_PER_ROUND} no-change plans of both \
-         configurations, and one floor cycle; the three in rotating order), after one \
+        "- Rounds: {} (each: one apply and {PLANS_PER_ROUND} no-change plans of the three \
+         configurations, and one floor cycle; the four in rotating order), after one \
          warm-up round that is not counted\n",
         opts.runs
     );
