@@ -64,8 +64,20 @@ const BASELINE_FACTOR: f64 = 1.5;
 /// Zones the configuration uses (the messages target is per zone).
 const ZONES: u64 = 1;
 
-/// Deadline for one Terraform command; only there so a hang ends the run.
+/// Deadline for one Terraform command unless [`ENV_COMMAND_TIMEOUT`] says otherwise;
+/// only there so a hang ends the run.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(900);
+
+/// Names the deadline for one Terraform command, in seconds: thousands of resources on a
+/// busy machine take longer than [`COMMAND_TIMEOUT`].
+const ENV_COMMAND_TIMEOUT: &str = "RACK_BENCH_COMMAND_TIMEOUT_SECS";
+
+fn command_timeout() -> Duration {
+    std::env::var(ENV_COMMAND_TIMEOUT)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(COMMAND_TIMEOUT, Duration::from_secs)
+}
 
 /// Deadline for nsupdate and dig.
 const TOOL_TIMEOUT: Duration = Duration::from_secs(60);
@@ -367,7 +379,7 @@ pub(super) fn terraform(
     args: &[&str],
     ok_codes: &[i32],
 ) -> anyhow::Result<CmdResult> {
-    let result = rack_acceptance_tests::run_command(wd.command(args), COMMAND_TIMEOUT)
+    let result = rack_acceptance_tests::run_command(wd.command(args), command_timeout())
         .context("Cannot start terraform")?;
     match result.code {
         Some(code) if ok_codes.contains(&code) => Ok(result),
