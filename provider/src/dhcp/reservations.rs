@@ -307,14 +307,15 @@ async fn converge(
             old: before,
         });
     }
-    for (key, r) in old.into_values() {
-        writes.push(Write {
-            key,
-            kind: Kind::Delete,
-            wanted: r.clone(),
-            old: Some(r),
-        });
-    }
+    // Removals first: an address an entry gives up is free for another entry of the
+    // same apply.
+    let removals = old.into_values().map(|(key, r)| Write {
+        key,
+        kind: Kind::Delete,
+        wanted: r.clone(),
+        old: Some(r),
+    });
+    let writes: Vec<Write> = removals.chain(writes).collect();
     let outcomes = srv
         .backend
         .apply_all(writes.iter().map(Write::change).collect())
