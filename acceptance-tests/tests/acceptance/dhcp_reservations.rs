@@ -163,7 +163,11 @@ fn reservations_lifecycle_on(backend: Backend) {
         text.contains(B) && text.contains("changed outside Terraform"),
         "{out}"
     );
-    assert_eq!(ip_of(&server, B).as_deref(), Some("10.77.0.77"), "clobbered");
+    assert_eq!(
+        ip_of(&server, B).as_deref(),
+        Some("10.77.0.77"),
+        "clobbered"
+    );
     let d = server.reservation(D).expect("D reserved");
     assert_eq!(d["hostname"], "n4b", "{d}");
     wd.apply();

@@ -60,7 +60,10 @@ impl DhcpBackend for KeaHostDbBackend {
     }
 
     /// One transaction for every change, each checked against its row as locked.
-    async fn apply_all(&self, changes: Vec<(Change, Option<Expect>)>) -> Vec<Result<(), DhcpError>> {
+    async fn apply_all(
+        &self,
+        changes: Vec<(Change, Option<Expect>)>,
+    ) -> Vec<Result<(), DhcpError>> {
         let count = changes.len();
         if count == 0 {
             return Vec::new();

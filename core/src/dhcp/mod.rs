@@ -167,7 +167,10 @@ pub trait DhcpBackend: Send + Sync + fmt::Debug {
     /// each change in order. This default sends them at once, so a backend that coalesces
     /// what arrives together writes them together (Kea: one `config-set`); the host
     /// database writes them in one transaction.
-    async fn apply_all(&self, changes: Vec<(Change, Option<Expect>)>) -> Vec<Result<(), DhcpError>> {
+    async fn apply_all(
+        &self,
+        changes: Vec<(Change, Option<Expect>)>,
+    ) -> Vec<Result<(), DhcpError>> {
         futures::future::join_all(changes.into_iter().map(|(change, expect)| async move {
             match expect {
                 Some(expect) => self.apply_expecting(change, expect).await,

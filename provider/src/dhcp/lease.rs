@@ -19,9 +19,7 @@ use super::shared::{
 };
 use crate::framework::attrs::obj_set;
 use crate::framework::plan::PlannedChange;
-use crate::framework::schema::{
-    Attribute, Block, IdentityAttribute, IdentitySchema, Schema,
-};
+use crate::framework::schema::{Attribute, Block, IdentityAttribute, IdentitySchema, Schema};
 use crate::framework::typed::{self, Planned};
 use crate::framework::{
     ApplyRequest, AttributePath, Context, DeleteRequest, Diagnostic, Diagnostics, ImportRequest,

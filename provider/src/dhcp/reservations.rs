@@ -26,8 +26,7 @@ use serde::{Deserialize, Serialize};
 use super::provider_block::DhcpServer;
 use super::shared::{
     ClashCheck, LeaseModel, OptionModel, dhcp_error, identifier_text, parse_identifier,
-    parse_subnet, reservation_attributes, reservation_of, server, state_of,
-    unsupported_attributes,
+    parse_subnet, reservation_attributes, reservation_of, server, state_of, unsupported_attributes,
 };
 use crate::framework::attrs::obj_set;
 use crate::framework::diag::PathStep;
@@ -215,8 +214,9 @@ impl Write {
     /// planned reservation, taken over); otherwise the reservation the plan was made from.
     fn change(&self) -> (Change, Option<Expect>) {
         let expected = self.old.clone().unwrap_or_else(|| self.wanted.clone());
-        let expect: Expect =
-            Arc::new(move |now: Option<&Reservation>| now.is_none_or(|n| same_reservation(n, &expected)));
+        let expect: Expect = Arc::new(move |now: Option<&Reservation>| {
+            now.is_none_or(|n| same_reservation(n, &expected))
+        });
         let change = match self.kind {
             Kind::Create => Change::Add(self.wanted.clone()),
             Kind::Update => Change::Replace(self.wanted.clone()),
@@ -235,7 +235,10 @@ impl Write {
         let d = match e {
             DhcpError::Config(ConfigError::Changed { found, .. }) if self.kind == Kind::Create => {
                 Diagnostic::error(
-                    format!("{} is already reserved in subnet {}", r.identifier, r.subnet),
+                    format!(
+                        "{} is already reserved in subnet {}",
+                        r.identifier, r.subnet
+                    ),
                     format!(
                         "Server {:?} holds the reservation [{found}], which is not the planned \
                          one. rack does not take over reservations silently: import the subnet \
@@ -326,7 +329,8 @@ async fn converge(
         .iter()
         .enumerate()
         .filter(|(_, (w, o))| {
-            w.kind == Kind::Update && matches!(o, Err(DhcpError::Config(ConfigError::NotFound { .. })))
+            w.kind == Kind::Update
+                && matches!(o, Err(DhcpError::Config(ConfigError::NotFound { .. })))
         })
         .map(|(i, _)| i)
         .collect();
@@ -387,13 +391,18 @@ impl Resource for DhcpReservations {
                  on the server between plan and apply is neither overwritten nor removed: \
                  the apply fails naming it and the other entries are still written. Import \
                  takes every reservation of the subnet known by a MAC address or client \
-                 identifier.",
+                 identifier, those a `rack_dhcp_lease` holds too: write every imported entry \
+                 into the configuration (`terraform query -generate-config-out` does), as an \
+                 entry left out is deleted by the next apply.",
             )
             .attributes([
-                Attribute::string("server").optional().computed().description(
-                    "Name of a server in the provider's `dhcp` block; the default server when \
+                Attribute::string("server")
+                    .optional()
+                    .computed()
+                    .description(
+                        "Name of a server in the provider's `dhcp` block; the default server when \
                      omitted. Changing it replaces the resource.",
-                ),
+                    ),
                 Attribute::string("subnet").required().description(
                     "The subnet, as a CIDR equal to one of the server's subnets, e.g. \
                      `10.10.60.0/24`. Changing it replaces the resource.",
@@ -463,9 +472,14 @@ impl Resource for DhcpReservations {
                 continue;
             };
             let lease = entry.lease(subnet_text, key);
-            let known = [&lease.ip, &lease.hostname, &lease.next_server, &lease.boot_file]
-                .iter()
-                .all(|a| !a.is_unknown())
+            let known = [
+                &lease.ip,
+                &lease.hostname,
+                &lease.next_server,
+                &lease.boot_file,
+            ]
+            .iter()
+            .all(|a| !a.is_unknown())
                 && !lease.options.is_unknown()
                 && !lease.client_classes.is_unknown();
             if !known {
@@ -775,5 +789,96 @@ fn written(srv: &str, subnet: Cidr, state: Value) -> StateResult {
         state,
         identity: Some(identity(srv, subnet)),
         ..StateResult::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(ip: &str) -> Value {
+        Value::object([
+            ("ip", Value::from(ip)),
+            ("hostname", Value::Null),
+            ("next_server", Value::Null),
+            ("boot_file", Value::Null),
+            ("options", Value::Null),
+            ("client_classes", Value::Null),
+        ])
+    }
+
+    /// The diagnostics `validate` gives a configuration of `entries` in 10.77.0.0/24.
+    fn validated(entries: &[(&str, &str)]) -> Vec<Diagnostic> {
+        let config = Value::object([
+            ("server", Value::Null),
+            ("subnet", Value::from("10.77.0.0/24")),
+            (
+                "reservations",
+                Value::Map(
+                    entries
+                        .iter()
+                        .map(|(k, ip)| ((*k).to_owned(), entry(ip)))
+                        .collect(),
+                ),
+            ),
+            ("id", Value::Null),
+        ]);
+        let mut diags = Diagnostics::new();
+        futures::executor::block_on(DhcpReservations.validate(&config, &mut diags));
+        diags.into_vec()
+    }
+
+    fn at(key: &str, attr: Option<&str>) -> Option<AttributePath> {
+        let p = entry_path(key);
+        Some(attr.map_or(p.clone(), |a| p.join_attr(a)))
+    }
+
+    #[test]
+    fn distinct_clients_and_addresses_pass() {
+        let d = validated(&[
+            ("52:54:00:00:00:01", "10.77.0.10"),
+            ("52-54-00-00-00-02", "10.77.0.11"),
+            ("client-id:01:52:54:00:00:00:03", "10.77.0.12"),
+        ]);
+        assert!(d.is_empty(), "{d:?}");
+    }
+
+    #[test]
+    fn a_key_must_be_a_unicast_mac_or_a_client_id() {
+        for key in [
+            "01:00:5e:00:00:01",
+            "node1",
+            "52:54:00:00:00",
+            "client-id:zz",
+        ] {
+            let d = validated(&[(key, "10.77.0.10")]);
+            assert_eq!(d.len(), 1, "{key}: {d:?}");
+            assert_eq!(d[0].attribute, at(key, None), "{key}");
+        }
+    }
+
+    #[test]
+    fn one_client_or_one_address_in_two_entries_is_refused() {
+        let d = validated(&[
+            ("52:54:00:00:00:01", "10.77.0.10"),
+            ("52-54-00-00-00-01", "10.77.0.11"),
+        ]);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(d[0].summary.starts_with("Two entries"), "{d:?}");
+
+        let d = validated(&[
+            ("52:54:00:00:00:01", "10.77.0.10"),
+            ("52:54:00:00:00:02", "10.77.0.10"),
+        ]);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(d[0].summary, "10.77.0.10 is in two entries");
+        assert_eq!(d[0].attribute, at("52:54:00:00:00:02", Some("ip")));
+    }
+
+    #[test]
+    fn an_entrys_own_errors_point_inside_it() {
+        let d = validated(&[("52:54:00:00:00:01", "10.78.0.10")]);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(d[0].attribute, at("52:54:00:00:00:01", Some("ip")));
     }
 }

@@ -18,13 +18,13 @@ use super::provider_block::DhcpServers;
 use crate::config;
 use crate::framework::schema::{Attribute, Nesting};
 use crate::framework::typed::Planned;
-use crate::protocol::value::Type;
 use crate::framework::{AttributePath, Context, Diagnostic};
+use crate::protocol::value::Type;
 use crate::protocol::value::Value;
 use rack_core::dhcp::DhcpError;
 use rack_core::dhcp::options::{
-    ConfiguredOption, same_reservation, from_kea, kind_hint, known_options, label, normalise_data, option_by_code,
-    option_by_name, parse_fqdn, sorted_options, to_kea,
+    ConfiguredOption, from_kea, kind_hint, known_options, label, normalise_data, option_by_code,
+    option_by_name, parse_fqdn, same_reservation, sorted_options, to_kea,
 };
 
 /// The server a resource names (or the default), from the configured provider.
