@@ -725,12 +725,7 @@ impl DhcpReservations {
             out.diags = diags;
             Ok::<_, Diagnostics>(out)
         };
-        let fallback = if prior.is_null() {
-            Value::Null
-        } else {
-            prior.clone()
-        };
-        StateResult::or_failed(applied.await, fallback)
+        StateResult::or_failed(applied.await, prior.clone())
     }
 }
 
