@@ -4,8 +4,8 @@
 //! keys that are not valid MACs, two entries with one address, and a client a
 //! `rack_dhcp_lease` holds are refused at plan time -> an out-of-band change shows in
 //! plan and is put back -> a change made between plan and apply is refused, naming the
-//! entry -> import takes the whole subnet -> destroy removes only its own entries, never
-//! the `rack_dhcp_lease` beside it or a reservation made by hand.
+//! entry -> import takes the whole subnet (by ID and by identity) -> destroy removes only
+//! its own entries, never a reservation made by hand.
 
 use crate::dhcp_common::{Backend, PROVIDER, Server};
 
@@ -18,7 +18,15 @@ const LONE: &str = "02:00:00:cc:00:50";
 /// A reservation made outside the configuration.
 const HAND: &str = "02:00:00:cc:00:99";
 
-/// The resource with `entries` (HCL map items), and a `rack_dhcp_lease` in the same subnet.
+/// The `rack_dhcp_lease` beside the resource, in the same subnet.
+fn lone() -> String {
+    format!(
+        "resource \"rack_dhcp_lease\" \"lone\" {{\n  subnet = \"10.77.0.0/24\"\n  mac    = \
+         \"{LONE}\"\n  ip     = \"10.77.0.50\"\n}}\n"
+    )
+}
+
+/// The resource with `entries` (HCL map items), and the lease beside it.
 fn config(entries: &str) -> String {
     format!(
         r#"{PROVIDER}
@@ -29,12 +37,8 @@ resource "rack_dhcp_reservations" "farm" {{
   }}
 }}
 
-resource "rack_dhcp_lease" "lone" {{
-  subnet = "10.77.0.0/24"
-  mac    = "{LONE}"
-  ip     = "10.77.0.50"
-}}
-"#
+{}"#,
+        lone()
     )
 }
 
@@ -210,19 +214,39 @@ fn reservations_lifecycle_on(backend: Backend) {
         ["reservations of 10.77.0.0/24"]
     );
 
-    // Destroy removes its own entries (and the lease), never the hand-made reservation.
-    wd.destroy();
-    for mac in [A, B, D, LONE] {
+    // Destroyed, it removes its own entries only: not the lease beside it, nor the
+    // reservation made by hand.
+    wd.write_main(&format!("{PROVIDER}\n{}", lone()));
+    wd.apply_planned(&[("rack_dhcp_reservations.farm", &["delete"])]);
+    for mac in [A, B, D] {
         assert_eq!(ip_of(&server, mac), None, "{mac} left behind");
     }
+    assert_eq!(ip_of(&server, LONE).as_deref(), Some("10.77.0.50"));
     assert_eq!(ip_of(&server, HAND).as_deref(), Some("10.77.0.99"));
+    wd.destroy();
+    assert_eq!(ip_of(&server, LONE), None);
 
     // Imported by ID with the server named, then configured as it is: the plan is empty.
-    adopter.write_main(&format!(
+    let adopted = format!(
         "{PROVIDER}\nresource \"rack_dhcp_reservations\" \"all\" {{\n  subnet = \
          \"10.77.0.0/24\"\n  reservations = {{\n    \"{HAND}\" = {{ ip = \"10.77.0.99\" }}\n  \
          }}\n}}\n"
-    ));
+    );
+    adopter.write_main(&adopted);
     adopter.import("rack_dhcp_reservations.all", "default/10.77.0.0/24");
     adopter.assert_plan_empty();
+
+    // Imported by identity, in an import block: the plan imports and changes nothing.
+    adopter.state_rm("rack_dhcp_reservations.all");
+    adopter.write_main(&format!(
+        "{adopted}\nimport {{\n  to       = rack_dhcp_reservations.all\n  identity = {{ subnet \
+         = \"10.77.0.0/24\" }}\n}}\n"
+    ));
+    let plan = adopter.plan();
+    let actions = plan.actions("rack_dhcp_reservations.all");
+    assert!(actions.iter().all(|a| a == "no-op"), "{actions:?}");
+    adopter.apply();
+    adopter.write_main(&adopted);
+    adopter.assert_plan_empty();
+    assert_eq!(ip_of(&server, HAND).as_deref(), Some("10.77.0.99"));
 }
