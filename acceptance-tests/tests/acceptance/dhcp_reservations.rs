@@ -68,6 +68,17 @@ fn second(b_ip: &str) -> String {
     )
 }
 
+/// The writes to the server in a provider's debug log: `config-set`s through Kea's
+/// control agent, transactions in its host database.
+fn writes(log: &str) -> usize {
+    log.lines()
+        .filter(|l| {
+            (l.contains("Kea command answered") && l.contains("config-set"))
+                || l.contains("wrote a batch to the Kea hosts database")
+        })
+        .count()
+}
+
 fn ip_of(server: &Server, mac: &str) -> Option<String> {
     server
         .reservation(mac)
@@ -96,7 +107,9 @@ fn reservations_lifecycle_on(backend: Backend) {
     hand.apply();
     hand.state_rm("rack_dhcp_lease.hand");
 
-    let wd = server.workdir();
+    let mut wd = server.workdir();
+    // The provider's debug log, where its writes are counted.
+    wd.set_env("TF_LOG_PROVIDER", "DEBUG");
     wd.write_main(&config(&first("10.77.0.32")));
     wd.apply();
     assert_eq!(ip_of(&server, A).as_deref(), Some("10.77.0.31"));
@@ -109,8 +122,10 @@ fn reservations_lifecycle_on(backend: Backend) {
 
     // One resource updated in place: an entry changed, one removed, one added; the lease
     // beside it and the reservation made by hand are untouched.
+    // Its three changes are one write: one config-set, or one transaction.
     wd.write_main(&config(&second("10.77.0.32")));
-    wd.apply_planned(&[("rack_dhcp_reservations.farm", &["update"])]);
+    let out = wd.apply_planned(&[("rack_dhcp_reservations.farm", &["update"])]);
+    assert_eq!(writes(&out.stderr), 1, "{}", out.stderr);
     assert_eq!(ip_of(&server, A).as_deref(), Some("10.77.0.41"));
     assert_eq!(ip_of(&server, C), None);
     assert_eq!(ip_of(&server, D).as_deref(), Some("10.77.0.34"));
