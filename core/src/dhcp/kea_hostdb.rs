@@ -5,7 +5,7 @@ use async_trait::async_trait;
 
 use super::{ActiveLease, DhcpBackend, DhcpError, LeaseFilter};
 use crate::Cidr;
-use crate::kea::hostdb::{HostDbClient, SubnetIds};
+use crate::kea::hostdb::{HostDbClient, Request, SubnetIds};
 use crate::kea::{self, Change, Expect, KeaClient, Reservation};
 
 /// Kea with its reservations in a host database.
@@ -57,6 +57,32 @@ impl DhcpBackend for KeaHostDbBackend {
     async fn apply_expecting(&self, change: Change, expect: Expect) -> Result<(), DhcpError> {
         let ids = self.subnet_ids().await?;
         Ok(self.hosts.apply(&ids, change, Some(expect)).await?)
+    }
+
+    /// One transaction for every change, each checked against its row as locked.
+    async fn apply_all(
+        &self,
+        changes: Vec<(Change, Option<Expect>)>,
+    ) -> Vec<Result<(), DhcpError>> {
+        let count = changes.len();
+        if count == 0 {
+            return Vec::new();
+        }
+        let ids = match self.subnet_ids().await {
+            Ok(ids) => ids,
+            Err(e) => return vec![Err(e); count],
+        };
+        let requests: Vec<Request> = changes
+            .into_iter()
+            .map(|(change, expect)| Request { change, expect })
+            .collect();
+        match self.hosts.apply_batch(&ids, &requests).await {
+            Ok(outcomes) => outcomes
+                .into_iter()
+                .map(|o| o.map_err(DhcpError::from))
+                .collect(),
+            Err(e) => vec![Err(DhcpError::from(e)); count],
+        }
     }
 
     fn unsupported(&self, r: &Reservation) -> Vec<(&'static str, String)> {

@@ -162,6 +162,23 @@ pub trait DhcpBackend: Send + Sync + fmt::Debug {
             (change, _) => self.apply(change).await,
         }
     }
+    /// Applies every change of `changes` together, each where its expectation (if any)
+    /// accepts the reservation it is about, as [`DhcpBackend::apply_expecting`] does; answers
+    /// each change in order. This default sends them at once, so a backend that coalesces
+    /// what arrives together writes them together (Kea: one `config-set`); the host
+    /// database writes them in one transaction.
+    async fn apply_all(
+        &self,
+        changes: Vec<(Change, Option<Expect>)>,
+    ) -> Vec<Result<(), DhcpError>> {
+        futures::future::join_all(changes.into_iter().map(|(change, expect)| async move {
+            match expect {
+                Some(expect) => self.apply_expecting(change, expect).await,
+                None => self.apply(change).await,
+            }
+        }))
+        .await
+    }
     /// Active leases.
     async fn leases(&self, filter: LeaseFilter) -> Result<Vec<ActiveLease>, DhcpError>;
     /// The attributes of `r` this backend cannot store, each with why: refused at plan

@@ -13,20 +13,19 @@ use rack_core::kea::{Change, ConfigError, Expect, HostIdentifier, Reservation};
 
 use super::provider_block::DhcpServer;
 use super::shared::{
-    LeaseModel, OptionModel, dhcp_error, identifier_of, identity, lease_id, parse_mac,
-    parse_option, parse_subnet, reservation_of, server, state_of,
+    ClashCheck, LeaseModel, OptionModel, dhcp_error, identifier_of, identity, lease_id, parse_mac,
+    parse_option, parse_subnet, reservation_attributes, reservation_of, server, state_of,
+    unsupported_attributes,
 };
 use crate::framework::attrs::obj_set;
 use crate::framework::plan::PlannedChange;
-use crate::framework::schema::{
-    Attribute, Block, IdentityAttribute, IdentitySchema, Nesting, Schema,
-};
+use crate::framework::schema::{Attribute, Block, IdentityAttribute, IdentitySchema, Schema};
 use crate::framework::typed::{self, Planned};
 use crate::framework::{
     ApplyRequest, AttributePath, Context, DeleteRequest, Diagnostic, Diagnostics, ImportRequest,
     PlanRequest, ReadRequest, Resource, StateResult,
 };
-use crate::protocol::value::{Type, Value};
+use crate::protocol::value::Value;
 use rack_core::dhcp::DhcpError;
 use rack_core::dhcp::options::same_reservation;
 
@@ -144,17 +143,6 @@ impl Resource for DhcpLease {
     }
 
     fn schema(&self) -> Schema {
-        let option = [
-            Attribute::string("name").optional().description(
-                "The option's name, e.g. `routers`, `domain-name-servers`, `boot-file-name`. Give `name` or `code`.",
-            ),
-            Attribute::number("code").optional().description(
-                "The option's code, e.g. `67`, `114`, or `239`-`254` for site-specific text. Give `name` or `code`.",
-            ),
-            Attribute::string("data").required().description(
-                "The value: addresses separated by commas for address lists, text for names, paths and URLs, a number for numbers.",
-            ),
-        ];
         Schema::new(
             Block::new(
                 "A static DHCPv4 lease (host reservation): a client, known by its MAC address or \
@@ -202,25 +190,9 @@ impl Resource for DhcpLease {
                     "The client identifier (option 61) in hex, e.g. `01:52:54:00:12:34:56`, instead of `mac`. \
                      Changing it replaces the lease.",
                 ),
-                Attribute::string("ip").required().description(
-                    "The reserved IPv4 address, inside `subnet`. Better outside the server's dynamic pools.",
-                ),
-                Attribute::string("hostname")
-                    .optional()
-                    .description("The hostname handed to the client."),
-                Attribute::string("next_server").optional().description(
-                    "The boot server's IPv4 address (siaddr, PXE's TFTP server).",
-                ),
-                Attribute::string("boot_file").optional().description(
-                    "The boot file in the DHCP header's `file` field, e.g. `pxelinux.0`. To chain-load iPXE \
-                     from HTTP, put the URL in option 67 (`boot-file-name`) as well or instead.",
-                ),
-                Attribute::nested("options", Nesting::List, option)
-                    .optional()
-                    .description("DHCP options sent to this client only, each by `name` or `code`."),
-                Attribute::list("client_classes", Type::String)
-                    .optional()
-                    .description("Client classes the client is put in (they must exist on the server)."),
+            ])
+            .attributes(reservation_attributes())
+            .attributes([
                 Attribute::string("id").computed().description(
                     "`<server>/<subnet>/<mac>`: the import ID (`<server>/<subnet>/client-id:<hex>` for a client identifier).",
                 ),
@@ -345,20 +317,10 @@ impl Resource for DhcpLease {
             Ok(s) => s,
             Err(d) => return plan.diags.push(d.at(AttributePath::attr("server"))),
         };
-        let unsupported = srv.backend.unsupported(&wanted);
+        let unsupported = unsupported_attributes(&srv, &wanted, &AttributePath::root());
         if !unsupported.is_empty() {
-            for (attr, why) in unsupported {
-                plan.diags.push(
-                    Diagnostic::error(
-                        format!(
-                            "`{attr}` is not supported by the {} backend of server {:?}",
-                            srv.backend.kind(),
-                            srv.name
-                        ),
-                        why,
-                    )
-                    .at(AttributePath::attr(attr)),
-                );
+            for d in unsupported {
+                plan.diags.push(d);
             }
             return;
         }
@@ -385,78 +347,27 @@ impl Resource for DhcpLease {
                 .as_ref()
                 .is_none_or(|o| o.ip_address != wanted.ip_address);
         let hostname_changed = is_new || old.as_ref().is_none_or(|o| o.hostname != wanted.hostname);
-        for other in &existing {
+        let own = |other: &Reservation| {
             // The lease's own entry, also when it is being replaced (destroyed first).
-            let own = old
-                .as_ref()
-                .is_some_and(|o| o.identifier == other.identifier && o.subnet == other.subnet);
-            if own || (prior.is_null() && srv.is_replacing(other.subnet, &other.identifier)) {
-                continue;
-            }
-            if prior.is_null()
-                && other.identifier == wanted.identifier
-                && same_reservation(other, &wanted)
-            {
-                // Exactly what is planned (e.g. an earlier write that timed out but was
-                // carried out): the create takes it over.
-                continue;
-            }
-            let entry = other.summary();
-            if other.identifier == wanted.identifier {
-                plan.diags.push(
-                    Diagnostic::error(
-                        format!("{} is already reserved in subnet {}", wanted.identifier, wanted.subnet),
-                        format!(
-                            "Server {:?} already holds the reservation [{entry}]. rack does not take \
-                             over reservations silently: import it (terraform import ADDRESS {:?}) or \
-                             remove it from the server first.",
-                            srv.name,
-                            lease_id(&srv.name, other)
-                        ),
-                    )
-                    .at(AttributePath::attr(ident_attr(&wanted.identifier))),
-                );
-            } else if srv.backend.unique_hostnames()
-                && hostname_changed
-                && let (Some(mine), Some(theirs)) = (&wanted.hostname, &other.hostname)
-                && mine.eq_ignore_ascii_case(theirs)
-            {
-                plan.diags.push(
-                    Diagnostic::error(
-                        format!(
-                            "Hostname {mine} is already used in subnet {}",
-                            wanted.subnet
-                        ),
-                        format!(
-                            "Server {:?} ({} backend) holds the reservation [{entry}] with the \
-                             same hostname, and its entries may not share one. Pick another \
-                             hostname, or change or remove that reservation first.",
-                            srv.name,
-                            srv.backend.kind()
-                        ),
-                    )
-                    .at(AttributePath::attr("hostname")),
-                );
-            } else if ip_changed
-                && wanted.ip_address.is_some()
-                && other.ip_address == wanted.ip_address
-            {
-                plan.diags.push(
-                    Diagnostic::error(
-                        format!(
-                            "{} is already reserved in subnet {}",
-                            wanted.ip_address.map(|i| i.to_string()).unwrap_or_default(),
-                            wanted.subnet
-                        ),
-                        format!(
-                            "Server {:?} holds the reservation [{entry}] for the same address. \
-                             Pick another address, or change or remove that reservation first.",
-                            srv.name
-                        ),
-                    )
-                    .at(AttributePath::attr("ip")),
-                );
-            }
+            old.as_ref()
+                .is_some_and(|o| o.identifier == other.identifier && o.subnet == other.subnet)
+                || (prior.is_null() && srv.is_replacing(other.subnet, &other.identifier))
+        };
+        let check = ClashCheck {
+            srv: &srv,
+            is_new: prior.is_null(),
+            ip_changed,
+            hostname_changed,
+            at: AttributePath::root(),
+            identifier_at: AttributePath::attr(ident_attr(&wanted.identifier)),
+        };
+        for d in check.clashes(&wanted, &existing, &own, &|other| {
+            format!(
+                "import it (terraform import ADDRESS {:?})",
+                lease_id(&srv.name, other)
+            )
+        }) {
+            plan.diags.push(d);
         }
     }
 

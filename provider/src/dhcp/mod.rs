@@ -1,12 +1,14 @@
 //! The DHCP family: the provider block's `dhcp` section and its servers, the
-//! `rack_dhcp_lease` resource, the `rack_dhcp_leases` data source and the lease list
-//! resource. The backends themselves (Kea, libvirt) and the option catalogue are
-//! `rack_core::dhcp`'s.
+//! `rack_dhcp_lease` and `rack_dhcp_reservations` resources, the `rack_dhcp_leases` data
+//! source and the list resources of both resources. The backends themselves (Kea,
+//! libvirt) and the option catalogue are `rack_core::dhcp`'s.
 
 pub mod lease;
 pub mod lease_list;
 pub mod leases_data;
 pub mod provider_block;
+pub mod reservations;
+pub mod reservations_list;
 pub mod shared;
 
 use std::sync::Arc;
@@ -38,9 +40,15 @@ pub fn family() -> Family {
             ));
             clients.insert(servers);
         },
-        resources: vec![Arc::new(lease::DhcpLease)],
+        resources: vec![
+            Arc::new(lease::DhcpLease),
+            Arc::new(reservations::DhcpReservations),
+        ],
         data_sources: vec![Arc::new(leases_data::DhcpLeasesData)],
-        list_resources: vec![Arc::new(lease_list::DhcpLeaseList)],
+        list_resources: vec![
+            Arc::new(lease_list::DhcpLeaseList),
+            Arc::new(reservations_list::DhcpReservationsList),
+        ],
         ..Family::default()
     }
 }

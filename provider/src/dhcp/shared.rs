@@ -16,13 +16,15 @@ use serde::{Deserialize, Serialize};
 use super::provider_block::DhcpServer;
 use super::provider_block::DhcpServers;
 use crate::config;
+use crate::framework::schema::{Attribute, Nesting};
 use crate::framework::typed::Planned;
 use crate::framework::{AttributePath, Context, Diagnostic};
+use crate::protocol::value::Type;
 use crate::protocol::value::Value;
 use rack_core::dhcp::DhcpError;
 use rack_core::dhcp::options::{
     ConfiguredOption, from_kea, kind_hint, known_options, label, normalise_data, option_by_code,
-    option_by_name, parse_fqdn, sorted_options, to_kea,
+    option_by_name, parse_fqdn, same_reservation, sorted_options, to_kea,
 };
 
 /// The server a resource names (or the default), from the configured provider.
@@ -46,6 +48,43 @@ pub struct LeaseModel {
     pub options: Planned<Option<Vec<OptionModel>>>,
     pub client_classes: Planned<Option<Vec<String>>>,
     pub id: Planned<Option<String>>,
+}
+
+/// The attributes of one reservation besides its server, subnet and identifier: those of
+/// `rack_dhcp_lease`, and of each entry of `rack_dhcp_reservations`.
+pub fn reservation_attributes() -> Vec<Attribute> {
+    let option = [
+        Attribute::string("name").optional().description(
+            "The option's name, e.g. `routers`, `domain-name-servers`, `boot-file-name`. Give `name` or `code`.",
+        ),
+        Attribute::number("code").optional().description(
+            "The option's code, e.g. `67`, `114`, or `239`-`254` for site-specific text. Give `name` or `code`.",
+        ),
+        Attribute::string("data").required().description(
+            "The value: addresses separated by commas for address lists, text for names, paths and URLs, a number for numbers.",
+        ),
+    ];
+    vec![
+        Attribute::string("ip").required().description(
+            "The reserved IPv4 address, inside `subnet`. Better outside the server's dynamic pools.",
+        ),
+        Attribute::string("hostname")
+            .optional()
+            .description("The hostname handed to the client."),
+        Attribute::string("next_server").optional().description(
+            "The boot server's IPv4 address (siaddr, PXE's TFTP server).",
+        ),
+        Attribute::string("boot_file").optional().description(
+            "The boot file in the DHCP header's `file` field, e.g. `pxelinux.0`. To chain-load iPXE \
+             from HTTP, put the URL in option 67 (`boot-file-name`) as well or instead.",
+        ),
+        Attribute::nested("options", Nesting::List, option)
+            .optional()
+            .description("DHCP options sent to this client only, each by `name` or `code`."),
+        Attribute::list("client_classes", Type::String)
+            .optional()
+            .description("Client classes the client is put in (they must exist on the server)."),
+    ]
 }
 
 /// One element of `options`: an option by `name` or by `code`, and its `data`.
@@ -340,13 +379,162 @@ fn reserved_address(subnet: Cidr, ip: Ipv4Addr) -> Option<&'static str> {
     }
 }
 
+/// The attributes of `r` that `srv`'s backend cannot store, as diagnostics at `at` (the
+/// reservation's attributes' parent).
+pub fn unsupported_attributes(
+    srv: &DhcpServer,
+    r: &Reservation,
+    at: &AttributePath,
+) -> Vec<Diagnostic> {
+    srv.backend
+        .unsupported(r)
+        .into_iter()
+        .map(|(attr, why)| {
+            Diagnostic::error(
+                format!(
+                    "`{attr}` is not supported by the {} backend of server {:?}",
+                    srv.backend.kind(),
+                    srv.name
+                ),
+                why,
+            )
+            .at(at.join_attr(attr))
+        })
+        .collect()
+}
+
+/// How a planned reservation is checked against what its server holds at plan time.
+pub struct ClashCheck<'a> {
+    /// The server.
+    pub srv: &'a DhcpServer,
+    /// Whether the reservation is created (an entry exactly as planned is then taken over).
+    pub is_new: bool,
+    /// Whether its address changes (or it is new): only then does another entry's count.
+    pub ip_changed: bool,
+    /// Whether its hostname changes (or it is new).
+    pub hostname_changed: bool,
+    /// Where its attributes are (their parent).
+    pub at: AttributePath,
+    /// Where its identifier is.
+    pub identifier_at: AttributePath,
+}
+
+impl ClashCheck<'_> {
+    /// What `wanted` collides with among `existing` (its subnet's reservations): another
+    /// entry of its identifier, of its address, or (where the backend wants hostnames
+    /// unique) of its hostname. `own` leaves out the planner's own entries; `adopt` says
+    /// how to take over the entry found with the same identifier.
+    pub fn clashes(
+        &self,
+        wanted: &Reservation,
+        existing: &[Reservation],
+        own: &dyn Fn(&Reservation) -> bool,
+        adopt: &dyn Fn(&Reservation) -> String,
+    ) -> Vec<Diagnostic> {
+        let srv = self.srv;
+        let mut out = Vec::new();
+        for other in existing {
+            if own(other) {
+                continue;
+            }
+            if self.is_new
+                && other.identifier == wanted.identifier
+                && same_reservation(other, wanted)
+            {
+                // Exactly what is planned (e.g. an earlier write that timed out but was
+                // carried out): the create takes it over.
+                continue;
+            }
+            let entry = other.summary();
+            if other.identifier == wanted.identifier {
+                out.push(
+                    Diagnostic::error(
+                        format!(
+                            "{} is already reserved in subnet {}",
+                            wanted.identifier, wanted.subnet
+                        ),
+                        format!(
+                            "Server {:?} already holds the reservation [{entry}]. rack does not \
+                             take over reservations silently: {} or remove it from the server \
+                             first.",
+                            srv.name,
+                            adopt(other)
+                        ),
+                    )
+                    .at(self.identifier_at.clone()),
+                );
+            } else if srv.backend.unique_hostnames()
+                && self.hostname_changed
+                && let (Some(mine), Some(theirs)) = (&wanted.hostname, &other.hostname)
+                && mine.eq_ignore_ascii_case(theirs)
+            {
+                out.push(
+                    Diagnostic::error(
+                        format!(
+                            "Hostname {mine} is already used in subnet {}",
+                            wanted.subnet
+                        ),
+                        format!(
+                            "Server {:?} ({} backend) holds the reservation [{entry}] with the \
+                             same hostname, and its entries may not share one. Pick another \
+                             hostname, or change or remove that reservation first.",
+                            srv.name,
+                            srv.backend.kind()
+                        ),
+                    )
+                    .at(self.at.join_attr("hostname")),
+                );
+            } else if self.ip_changed
+                && let Some(ip) = wanted.ip_address
+                && other.ip_address == Some(ip)
+            {
+                out.push(
+                    Diagnostic::error(
+                        format!("{ip} is already reserved in subnet {}", wanted.subnet),
+                        format!(
+                            "Server {:?} holds the reservation [{entry}] for the same address. \
+                             Pick another address, or change or remove that reservation first.",
+                            srv.name
+                        ),
+                    )
+                    .at(self.at.join_attr("ip")),
+                );
+            }
+        }
+        out
+    }
+}
+
 /// The import ID and `id` attribute: `<server>/<subnet>/<identifier>`.
 pub fn lease_id(server: &str, r: &Reservation) -> String {
-    let id = match &r.identifier {
+    format!("{server}/{}/{}", r.subnet, identifier_text(&r.identifier))
+}
+
+/// An identifier as import IDs and `rack_dhcp_reservations`' keys write it: the MAC
+/// address, or `client-id:<hex>`.
+pub fn identifier_text(id: &HostIdentifier) -> String {
+    match id {
         HostIdentifier::HwAddress(m) => m.to_string(),
         other => format!("{}:{}", other.kind(), other.value()),
+    }
+}
+
+/// Parses [`identifier_text`]'s form, the MAC in any spelling [`parse_mac`] takes; errors
+/// at `path`.
+pub fn parse_identifier(text: &str, path: &AttributePath) -> Result<HostIdentifier, Diagnostic> {
+    let parsed = match text.strip_prefix("client-id:") {
+        Some(c) => identifier_of(None, Some(c)),
+        None => identifier_of(Some(text), None),
     };
-    format!("{server}/{}/{id}", r.subnet)
+    match parsed {
+        Ok(Some(id)) => Ok(id),
+        Ok(None) => Err(Diagnostic::error(
+            "No client identifier",
+            "Give a MAC address or `client-id:<hex>`.",
+        )
+        .at(path.clone())),
+        Err(d) => Err(d.at(path.clone())),
+    }
 }
 
 /// An option from the server as an element of `options`: by name, unless
