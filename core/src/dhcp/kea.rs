@@ -1,5 +1,7 @@
 //! The Kea backend: reservations and leases through Kea's control agent.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 
 use super::{ActiveLease, DhcpBackend, DhcpError, LeaseFilter};
@@ -16,8 +18,8 @@ impl DhcpBackend for KeaBackend {
         "Kea"
     }
 
-    async fn reservations(&self, subnet: Cidr) -> Result<Vec<Reservation>, DhcpError> {
-        Ok(self.0.reservations(subnet).await?)
+    async fn reservations(&self, subnet: Cidr) -> Result<Arc<Vec<Reservation>>, DhcpError> {
+        Ok(self.0.shared_reservations(subnet).await?)
     }
 
     async fn forget(&self) {

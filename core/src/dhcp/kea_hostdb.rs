@@ -1,6 +1,8 @@
 //! The Kea host-database backend: reservations as rows of Kea's PostgreSQL host database,
 //! subnets (their ids) and leases through the control agent.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 
 use super::{ActiveLease, DhcpBackend, DhcpError, LeaseFilter};
@@ -38,9 +40,9 @@ impl DhcpBackend for KeaHostDbBackend {
         "Kea hosts database"
     }
 
-    async fn reservations(&self, subnet: Cidr) -> Result<Vec<Reservation>, DhcpError> {
+    async fn reservations(&self, subnet: Cidr) -> Result<Arc<Vec<Reservation>>, DhcpError> {
         let ids = self.subnet_ids().await?;
-        Ok(self.hosts.reservations(&ids, subnet).await?)
+        Ok(self.hosts.shared_reservations(&ids, subnet).await?)
     }
 
     async fn forget(&self) {

@@ -157,7 +157,7 @@ impl DhcpBackend for LibvirtBackend {
         true
     }
 
-    async fn reservations(&self, subnet: Cidr) -> Result<Vec<Reservation>, DhcpError> {
+    async fn reservations(&self, subnet: Cidr) -> Result<Arc<Vec<Reservation>>, DhcpError> {
         let hv = self.handle()?;
         let hosts = if self.stale.swap(false, Ordering::Relaxed) {
             hv.dhcp_hosts_fresh(&self.network, subnet).await
@@ -174,10 +174,12 @@ impl DhcpBackend for LibvirtBackend {
             })) => Vec::new(),
             Err(e) => return Err(self.error(e, None)),
         };
-        Ok(hosts
-            .into_iter()
-            .filter_map(|h| Self::reservation_of(subnet, h))
-            .collect())
+        Ok(Arc::new(
+            hosts
+                .into_iter()
+                .filter_map(|h| Self::reservation_of(subnet, h))
+                .collect(),
+        ))
     }
 
     async fn forget(&self) {

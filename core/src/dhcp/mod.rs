@@ -13,6 +13,7 @@ pub mod libvirt;
 pub mod options;
 
 use std::fmt;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 
@@ -123,8 +124,9 @@ pub trait DhcpBackend: Send + Sync + fmt::Debug {
     /// A word for messages, e.g. `Kea`.
     fn kind(&self) -> &'static str;
     /// The reservations of `subnet` (read once per provider process, kept until our own
-    /// next write or [`DhcpBackend::forget`]).
-    async fn reservations(&self, subnet: Cidr) -> Result<Vec<Reservation>, DhcpError>;
+    /// next write or [`DhcpBackend::forget`]), shared rather than copied: a plan asks once
+    /// per lease.
+    async fn reservations(&self, subnet: Cidr) -> Result<Arc<Vec<Reservation>>, DhcpError>;
     /// Drops what was read, so the next read asks the server.
     async fn forget(&self);
     /// Applies one change; changes that arrive together may be written together.
@@ -140,8 +142,9 @@ pub trait DhcpBackend: Send + Sync + fmt::Debug {
         let now = self
             .reservations(subnet)
             .await?
-            .into_iter()
-            .find(|r| r.identifier == identifier);
+            .iter()
+            .find(|r| r.identifier == identifier)
+            .cloned();
         let done = match (&change, &now) {
             (Change::Add(r) | Change::Replace(r), Some(n)) => r.same_as(n),
             (Change::Remove { .. }, None) => true,

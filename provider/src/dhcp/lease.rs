@@ -93,8 +93,9 @@ async fn read_back(srv: &DhcpServer, r: &Reservation) -> Result<Option<Reservati
         .backend
         .reservations(r.subnet)
         .await?
-        .into_iter()
-        .find(|x| x.identifier == r.identifier))
+        .iter()
+        .find(|x| x.identifier == r.identifier)
+        .cloned())
 }
 
 /// After a failed write: state is what the server holds (so the next plan starts from the
@@ -425,7 +426,7 @@ impl Resource for DhcpLease {
             let list = srv.backend.reservations(r.subnet).await.map_err(|e| {
                 dhcp_error(&e, &format!("read the reservation of {}", r.identifier))
             })?;
-            let Some(now) = list.into_iter().find(|x| x.identifier == r.identifier) else {
+            let Some(now) = list.iter().find(|x| x.identifier == r.identifier).cloned() else {
                 return Ok(StateResult::default());
             };
             // A tainted lease is planned as a create, with no prior state: this is how

@@ -165,8 +165,16 @@ impl KeaClient {
 
     /// The reservations of `subnet`, from the cached configuration.
     pub async fn reservations(&self, subnet: Cidr) -> Result<Vec<Reservation>, KeaError> {
+        Ok(self.shared_reservations(subnet).await?.as_ref().clone())
+    }
+
+    /// [`KeaClient::reservations`] without a copy: the cached list itself, shared.
+    pub async fn shared_reservations(
+        &self,
+        subnet: Cidr,
+    ) -> Result<Arc<Vec<Reservation>>, KeaError> {
         let fetched = self.inner.cached().await?;
-        Ok(fetched.reservations(subnet)?.as_ref().clone())
+        Ok(fetched.reservations(subnet)?)
     }
 
     /// Drops the cached configuration: the next read fetches it again.

@@ -271,17 +271,32 @@ impl HostDbClient {
         subnets: &SubnetIds,
         subnet: Cidr,
     ) -> Result<Vec<Reservation>, HostDbError> {
+        Ok(self
+            .shared_reservations(subnets, subnet)
+            .await?
+            .as_ref()
+            .clone())
+    }
+
+    /// [`HostDbClient::reservations`] without a copy: the cached list itself, shared. A
+    /// plan of thousands of leases asks once per lease, so a copy each time would cost
+    /// the square of their number.
+    pub async fn shared_reservations(
+        &self,
+        subnets: &SubnetIds,
+        subnet: Cidr,
+    ) -> Result<Arc<Vec<Reservation>>, HostDbError> {
         let id = i64::from(subnets.id(subnet)?);
         // Answered from the cache without waiting for the connection (a batch under way
         // holds it); the cache is only ever held briefly.
         if let Some(cached) = self.cache.lock().await.as_mut() {
-            return Ok(cached.subnet(id, subnet).as_ref().clone());
+            return Ok(cached.subnet(id, subnet));
         }
         // The connection first, then the cache: the order writes take them in.
         let mut conn = self.conn.lock().await;
         let mut cache = self.cache.lock().await;
         if let Some(cached) = cache.as_mut() {
-            return Ok(cached.subnet(id, subnet).as_ref().clone());
+            return Ok(cached.subnet(id, subnet));
         }
         let client = self.connected(&mut conn).await?;
         let (statement, ids) = (sql::read_all(), subnets.ids());
@@ -301,7 +316,7 @@ impl HostDbClient {
         let hosts = fold_rows(&rows).map_err(db_error("read the hosts"))?;
         tracing::debug!(hosts = hosts.len(), "read the Kea hosts database");
         let cached = cache.insert(Cached::new(hosts));
-        Ok(cached.subnet(id, subnet).as_ref().clone())
+        Ok(cached.subnet(id, subnet))
     }
 
     /// Drops what was read, so the next read asks the database.
