@@ -7,7 +7,7 @@
 
 use std::process::Command;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rack_acceptance_tests::{CmdResult, Workdir};
 
@@ -106,6 +106,33 @@ fn signal(pid: u32, signal: &str) {
     assert!(status.success(), "kill -{signal} {pid} failed");
 }
 
+/// Waits until a socket of `port` on loopback (UDP, or TCP connections not yet accepted or
+/// read) holds data no process has read: requests waiting for a stopped server. `ss`
+/// reports it as the receive queue.
+fn wait_for_queued_requests(port: u16, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    loop {
+        let out = Command::new("ss")
+            .args(["-Htuan", &format!("sport = :{port}")])
+            .output()
+            .expect("ss (iproute2) is missing");
+        let queued = String::from_utf8_lossy(&out.stdout).lines().any(|line| {
+            line.split_whitespace()
+                .nth(2)
+                .and_then(|q| q.parse::<u64>().ok())
+                .is_some_and(|q| q > 0)
+        });
+        if queued {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no request reached port {port} within {limit:?}"
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Resumes a stopped named when dropped, also when the test fails.
 struct Resume(u32);
 
@@ -147,6 +174,9 @@ fn writes_that_timed_out_but_were_carried_out_are_adopted_by_the_next_apply() {
     let resume = Resume(named.pid());
     let first = thread::scope(|s| {
         let apply = s.spawn(|| wd.apply_saved("saved.tfplan"));
+        // Resume once UPDATEs wait in named's sockets, and their 1 s timeout has passed:
+        // a fixed pause from the start raced Terraform's own start on a busy machine.
+        wait_for_queued_requests(named.dns_addr.port(), Duration::from_secs(120));
         thread::sleep(Duration::from_secs(3));
         drop(resume);
         apply.join().expect("the apply thread")
