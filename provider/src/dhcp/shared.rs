@@ -419,6 +419,15 @@ pub struct ClashCheck<'a> {
     pub identifier_at: AttributePath,
 }
 
+/// A reservation's [`Reservation::summary`], formatted only when displayed.
+struct Summary<'a>(&'a Reservation);
+
+impl std::fmt::Display for Summary<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.summary())
+    }
+}
+
 impl ClashCheck<'_> {
     /// What `wanted` collides with among `existing` (its subnet's reservations): another
     /// entry of its identifier, of its address, or (where the backend wants hostnames
@@ -445,7 +454,9 @@ impl ClashCheck<'_> {
                 // carried out): the create takes it over.
                 continue;
             }
-            let entry = other.summary();
+            // Written out only in a diagnostic: this loop runs once per reservation of the
+            // subnet for every lease planned.
+            let entry = Summary(other);
             if other.identifier == wanted.identifier {
                 out.push(
                     Diagnostic::error(
