@@ -33,7 +33,7 @@
 //! The default server's settings can also come from `RACK_DHCP_*` environment variables;
 //! with no `server` block at all, `RACK_DHCP_KEA_URL` defines a server named `default`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -214,20 +214,21 @@ pub struct DhcpServer {
     /// Reservations of Terraform's state that this process read or planned: the ones it
     /// may replace (delete, then create anew). Terraform plans the create half of a
     /// replacement, and a tainted object, with no prior state, so this is how that plan
-    /// knows that the old reservation is its own and its address about to be free.
-    pub replacing: std::sync::Mutex<Vec<(Cidr, kea::HostIdentifier)>>,
+    /// knows that the old reservation is its own and its address about to be free. Keyed
+    /// by subnet: every refresh notes its lease, and every plan of a new lease asks for
+    /// each reservation of its subnet.
+    pub replacing: std::sync::Mutex<HashMap<Cidr, HashSet<kea::HostIdentifier>>>,
 }
 
 impl DhcpServer {
     /// Notes that the reservation of `identifier` in `subnet` is being replaced.
     pub fn note_replacing(&self, subnet: Cidr, identifier: kea::HostIdentifier) {
-        let mut list = self
-            .replacing
+        self.replacing
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if !list.iter().any(|(s, i)| *s == subnet && *i == identifier) {
-            list.push((subnet, identifier));
-        }
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .entry(subnet)
+            .or_default()
+            .insert(identifier);
     }
 
     /// Whether the reservation of `identifier` in `subnet` is being replaced.
@@ -235,8 +236,8 @@ impl DhcpServer {
         self.replacing
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .iter()
-            .any(|(s, i)| *s == subnet && i == identifier)
+            .get(&subnet)
+            .is_some_and(|ids| ids.contains(identifier))
     }
 }
 
