@@ -275,7 +275,10 @@ impl AptlyClient {
         self.inner.json(Method::GET, &path, None).await
     }
 
-    /// Uploads a .deb and adds it to `repo`; returns the package as aptly lists it. The
+    /// Uploads a .deb as `file_name` and adds it to `repo`; returns the package as aptly
+    /// lists it. aptly keeps `file_name` as the file's name in its pool, where two
+    /// different files of one package may not share a name (use Debian's
+    /// `<name>_<version>_<arch>.deb`). The
     /// upload directory is removed again whatever happens. Files aptly could not add (it
     /// answers 200 and lists them in `FailedFiles`) fail with its report.
     pub async fn add_package(
@@ -461,7 +464,10 @@ impl AptlyClient {
         *self.inner.publications.lock().await = None;
         match done {
             Ok(_) => Ok(true),
-            Err(e) if e.is_not_found() => Ok(false),
+            // aptly 1.5 answers 500 "published repo ... not found" here.
+            Err(e) if e.is_not_found() || e.message().is_some_and(|m| m.contains("not found")) => {
+                Ok(false)
+            }
             Err(e) => Err(e),
         }
     }
