@@ -4,6 +4,7 @@
 //! - `api`: the JSON objects and bodies, paths, the upload's multipart body and the checks
 //!   of aptly's answers; pure.
 //! - `client`: HTTP transport, the cached listings and the retries.
+//! - `file`: the local .deb files, read, checked and hashed.
 //!
 //! The client is written on `reqwest`, like the Kea control agent's, rather than on a
 //! generated or third-party aptly crate: none covers aptly 1.5's API as it behaves (HTTP
@@ -19,12 +20,14 @@
 
 mod api;
 mod client;
+mod file;
 
 pub use api::{
     AddAnswer, AddReport, NewPublication, Package, Publication, Repo, Signing, Snapshot, Source,
     component_problem, name_problem, normal_prefix, not_a_deb,
 };
 pub use client::{AptlyClient, AptlyConfig, PackageSource, token};
+pub use file::{LocalDeb, read_deb, sha256_hex};
 
 use std::sync::Arc;
 use std::time::Duration;
