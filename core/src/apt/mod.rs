@@ -5,6 +5,7 @@
 //!   of aptly's answers; pure.
 //! - `client`: HTTP transport, the cached listings and the retries.
 //! - `file`: the local .deb files, read, checked and hashed.
+//! - `sources`: what apt clients need (a deb822 `.sources` stanza, a pin); pure.
 //!
 //! The client is written on `reqwest`, like the Kea control agent's, rather than on a
 //! generated or third-party aptly crate: none covers aptly 1.5's API as it behaves (HTTP
@@ -21,6 +22,7 @@
 mod api;
 mod client;
 mod file;
+mod sources;
 
 pub use api::{
     AddAnswer, AddReport, NewPublication, Package, Publication, Repo, Signing, Snapshot, Source,
@@ -28,6 +30,7 @@ pub use api::{
 };
 pub use client::{AptlyClient, AptlyConfig, PackageSource, token};
 pub use file::{LocalDeb, read_deb, sha256_hex};
+pub use sources::{deb822_stanza, pin_stanza};
 
 use std::sync::Arc;
 use std::time::Duration;
