@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod apt_common;
+mod apt_staged;
 mod ci_pipeline;
 mod dhcp_common;
 mod dhcp_faults;

@@ -95,6 +95,18 @@ struct Inner {
     publications: Slot<Vec<Publication>>,
     repo_packages: Slots,
     snapshot_packages: Slots,
+    /// One writer per repository at a time: aptly 1.5 reads a repository's package list,
+    /// changes it and writes it back, so two adds at once lose one of them.
+    repo_writes: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Inner {
+    fn repo_lock(&self, repo: &str) -> Arc<tokio::sync::Mutex<()>> {
+        lock(&self.repo_writes)
+            .entry(repo.to_owned())
+            .or_default()
+            .clone()
+    }
 }
 
 /// A client for one aptly API server. Cheap to clone: clones share the cached listings
@@ -165,6 +177,7 @@ impl AptlyClient {
                 publications: Slot::default(),
                 repo_packages: Slots::default(),
                 snapshot_packages: Slots::default(),
+                repo_writes: Mutex::default(),
             }),
         })
     }
@@ -288,6 +301,8 @@ impl AptlyClient {
         content: Vec<u8>,
         sha256: &str,
     ) -> Result<Package, AptError> {
+        let repo_lock = self.inner.repo_lock(repo);
+        let _writing = repo_lock.lock().await;
         let dir = format!("rack-{}", token());
         let (body, content_type) = api::multipart(file_name, &content, &format!("rack{}", token()));
         let upload = format!("/api/files/{}", api::segment(&dir));
@@ -328,6 +343,8 @@ impl AptlyClient {
     /// Removes packages from a repository by key; a repository that does not exist has
     /// none to remove.
     pub async fn remove_packages(&self, repo: &str, keys: &[String]) -> Result<(), AptError> {
+        let repo_lock = self.inner.repo_lock(repo);
+        let _writing = repo_lock.lock().await;
         let path = format!("/api/repos/{}/packages", api::segment(repo));
         let done = self.inner.delete(&path, Some(api::refs_body(keys))).await;
         lock(&self.inner.repo_packages).remove(repo);
@@ -361,6 +378,8 @@ impl AptlyClient {
         name: &str,
         description: &str,
     ) -> Result<(), AptError> {
+        let repo_lock = self.inner.repo_lock(repo);
+        let _writing = repo_lock.lock().await;
         let path = format!("/api/repos/{}/snapshots", api::segment(repo));
         let body = serde_json::json!({ "Name": name, "Description": description });
         let done = self
