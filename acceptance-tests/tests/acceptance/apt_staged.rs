@@ -53,6 +53,9 @@ resource "rack_apt_snapshot" "proposed" {{
 resource "rack_apt_snapshot" "lb" {{
   name         = "lb"
   package_keys = [rack_apt_package.hello_10.key, rack_apt_package.hello_11.key]
+  lifecycle {{
+    create_before_destroy = true
+  }}
 }}
 
 resource "rack_apt_publication" "main" {{
@@ -193,7 +196,8 @@ fn staged_promotion_drift_import_and_destroy() {
     wd.apply();
     wd.assert_plan_empty();
 
-    // 4. A package removed out of band shows in the plan, and the next apply puts it back.
+    // 4. A package removed out of band shows in the plan, and the next apply puts it back
+    // (a new key: the snapshot holding it is replaced, its publication switched).
     let key10 = wd.resource_values("rack_apt_package.hello_10")["key"]
         .as_str()
         .expect("key")

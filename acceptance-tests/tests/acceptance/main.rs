@@ -3,7 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod apt_bad_input;
 mod apt_common;
+mod apt_secrets;
 mod apt_staged;
 mod ci_pipeline;
 mod dhcp_common;

@@ -201,7 +201,13 @@ fn schema_lists_functions_and_resources() {
     names.sort();
     assert_eq!(
         names,
-        ["apt_pin", "apt_sources", "mac_address", "ptr_name", "reverse_zone"]
+        [
+            "apt_pin",
+            "apt_sources",
+            "mac_address",
+            "ptr_name",
+            "reverse_zone"
+        ]
     );
     assert!(r.functions["mac_address"].variadic_parameter.is_some());
     assert!(!r.functions["ptr_name"].description.is_empty());
