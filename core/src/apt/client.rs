@@ -98,6 +98,11 @@ struct Inner {
     /// One writer per repository at a time: aptly 1.5 reads a repository's package list,
     /// changes it and writes it back, so two adds at once lose one of them.
     repo_writes: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// One publish, switch or unpublish (or snapshot drop, which checks the publications)
+    /// at a time: publications share aptly's pool and its list of publications, and an
+    /// unpublish beside other drops in aptly 1.5 was seen answering success while the
+    /// publication stayed.
+    publish_writes: tokio::sync::Mutex<()>,
 }
 
 impl Inner {
@@ -178,6 +183,7 @@ impl AptlyClient {
                 repo_packages: Slots::default(),
                 snapshot_packages: Slots::default(),
                 repo_writes: Mutex::default(),
+                publish_writes: tokio::sync::Mutex::default(),
             }),
         })
     }
@@ -412,7 +418,10 @@ impl AptlyClient {
     /// is published or other snapshots were made from it.
     pub async fn delete_snapshot(&self, name: &str) -> Result<bool, AptError> {
         let path = format!("/api/snapshots/{}", api::segment(name));
+        // aptly checks the publications before dropping: not while one is written.
+        let writing = self.inner.publish_writes.lock().await;
         let done = self.inner.delete(&path, None).await;
+        drop(writing);
         *self.inner.snapshots.lock().await = None;
         lock(&self.inner.snapshot_packages).remove(name);
         done
@@ -483,8 +492,14 @@ impl AptlyClient {
         *self.inner.publications.lock().await = None;
         match done {
             Ok(_) => Ok(true),
-            // aptly 1.5 answers 500 "published repo ... not found" here.
-            Err(e) if e.is_not_found() || e.message().is_some_and(|m| m.contains("not found")) => {
+            // aptly 1.5 answers 500 "published repo with storage:prefix/distribution ...
+            // not found" here.
+            Err(e)
+                if e.is_not_found()
+                    || e.message().is_some_and(|m| {
+                        m.contains("published repo with") && m.contains("not found")
+                    }) =>
+            {
                 Ok(false)
             }
             Err(e) => Err(e),
@@ -562,6 +577,7 @@ impl Inner {
         body: Option<serde_json::Value>,
     ) -> Result<Vec<u8>, AptError> {
         let body = body.as_ref().map(json_body);
+        let _writing = self.publish_writes.lock().await;
         let mut attempt = 0;
         loop {
             attempt += 1;
