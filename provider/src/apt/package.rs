@@ -288,7 +288,11 @@ impl Resource for AptPackage {
             let srv = server_of(ctx, &prior.server)?;
             let repo = known(&prior.repository)?;
             let key = known(&prior.key)?;
-            match srv.client.remove_packages(&repo, std::slice::from_ref(&key)).await {
+            match srv
+                .client
+                .remove_packages(&repo, std::slice::from_ref(&key))
+                .await
+            {
                 Ok(()) => Ok(()),
                 Err(e) if e.is_not_found() => Ok(()),
                 Err(e) => {
