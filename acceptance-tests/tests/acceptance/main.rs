@@ -5,6 +5,7 @@
 
 mod apt_bad_input;
 mod apt_common;
+mod apt_faults;
 mod apt_secrets;
 mod apt_staged;
 mod ci_pipeline;
