@@ -1,9 +1,10 @@
 //! Bad apt configurations fail at plan time with a diagnostic at the attribute, and
-//! dropping a snapshot that is still published fails saying where it is published.
+//! dropping a snapshot that is still published fails saying where it is published (over
+//! HTTPS to the proxy in front of aptly).
 
 use rack_core::apt::{NewPublication, Signing, Source};
 
-use crate::apt_common::{PROVIDER, block_on, client, deb, start, workdir};
+use crate::apt_common::{PROVIDER, block_on, client, deb, start, start_tls, workdir};
 
 #[test]
 fn bad_input_is_refused_at_plan_time() {
@@ -61,9 +62,10 @@ fn bad_input_is_refused_at_plan_time() {
     assert!(block_on(c.publications()).expect("publications").is_empty());
 }
 
+/// Over HTTPS: the provider trusts the proxy's CA through `RACK_APT_CA_CERT`.
 #[test]
 fn a_published_snapshot_is_not_dropped() {
-    let aptly = start();
+    let aptly = start_tls();
     let wd = workdir(&aptly);
     let hello = deb(&wd, "hello", "1.0");
     let config = format!(

@@ -19,7 +19,12 @@ pub fn start() -> Aptly {
     Aptly::start().unwrap_or_else(|e| panic!("cannot start the aptly fixture: {e}"))
 }
 
-/// A workdir whose provider reaches `aptly` through `RACK_APT_*`.
+/// Starts aptly behind nginx over HTTPS (a certificate of a throwaway CA).
+pub fn start_tls() -> Aptly {
+    Aptly::start_tls().unwrap_or_else(|e| panic!("cannot start the aptly fixture: {e}"))
+}
+
+/// A workdir whose provider reaches `aptly` through `RACK_APT_*` (with its CA for HTTPS).
 pub fn workdir(aptly: &Aptly) -> Workdir {
     let mut wd = Workdir::new();
     wd.set_env("RACK_APT_URL", &aptly.url);
@@ -63,6 +68,10 @@ pub fn client(aptly: &Aptly) -> AptlyClient {
     let mut c = AptlyConfig::new(&aptly.url);
     c.username = Some(aptly.username.clone());
     c.password = Some(Secret::new(&aptly.password));
+    c.ca_cert_pem = aptly
+        .ca_cert
+        .as_ref()
+        .map(|ca| std::fs::read_to_string(ca).expect("read the CA"));
     AptlyClient::new(c).expect("aptly client")
 }
 
