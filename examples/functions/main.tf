@@ -30,3 +30,12 @@ output "ptr_v4" {
 output "ptr_v6" {
   value = provider::rack::ptr_name("2001:db8::1")
 }
+
+# What an apt client needs for the ops repository: a deb822 sources stanza and pins.
+output "apt_sources" {
+  value = provider::rack::apt_sources("https://apt.example/ops", ["ops-main"], ["main"], "/etc/apt/keyrings/ops.gpg")
+}
+
+output "apt_pins" {
+  value = provider::rack::apt_pin("*", "ops", "proposed-updates", -1)
+}

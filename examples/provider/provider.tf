@@ -30,6 +30,17 @@ variable "rndc_secret" {
   sensitive   = true
 }
 
+variable "aptly_password" {
+  description = "Password of rack's user at the proxy in front of the aptly API."
+  type        = string
+  sensitive   = true
+}
+
+variable "aptly_ca_cert" {
+  description = "PEM certificate of the CA that signed the aptly proxy's certificate."
+  type        = string
+}
+
 variable "switch_ca_cert" {
   description = "PEM certificate of the CA that signed the switches' certificates."
   type        = string
@@ -97,6 +108,16 @@ provider "rack" {
       ca_cert     = var.switch_ca_cert     # the CA of the switches' PKI (ovs-pki)
       client_cert = var.switch_client_cert # signed by that CA
       client_key  = var.switch_client_key
+    }
+  }
+
+  # aptly servers, reached through the proxy in front of their API (RACK_APT_*).
+  apt {
+    server "repo1" {
+      url      = "https://apt.dc1.example.net:8443"
+      username = "rack"
+      password = var.aptly_password
+      ca_cert  = var.aptly_ca_cert
     }
   }
 }

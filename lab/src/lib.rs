@@ -7,6 +7,7 @@
 //! daemon is stopped by its PID and its temp dir removed when its handle is dropped,
 //! also when a test panics.
 
+pub mod aptly;
 pub mod guest;
 pub mod kea;
 pub mod libvirt;
@@ -21,6 +22,7 @@ pub mod standing;
 pub mod storage;
 pub mod udhcpc;
 
+pub use aptly::Aptly;
 pub use guest::Guest;
 pub use kea::Kea;
 pub use libvirt::Libvirt;

@@ -147,6 +147,12 @@ impl Daemon {
         self.child.id()
     }
 
+    /// Stops the process now (SIGKILL by PID) and reaps it, as dropping it would.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// `Some(status)` if the process has already exited.
     pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
         self.child.try_wait().ok().flatten()

@@ -19,7 +19,9 @@
 //! - the switch "tor1" (Open vSwitch, [`tor1`]) between the farm's bridge and two host
 //!   namespaces;
 //! - nginx on 127.0.0.1 serving `scripts/release`'s output as a provider network mirror
-//!   over HTTPS (`mirror`).
+//!   over HTTPS (`mirror`);
+//! - aptly's API on 127.0.0.1 with nginx in front (basic auth for the API, the published
+//!   tree for apt clients) and the lab's signing key (`apt`).
 //!
 //! A daemon that does not become ready is stopped by its PID before the error is
 //! reported (a guard that stops it on drop unless it was started well).
@@ -33,6 +35,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod apt;
 mod dhcp;
 mod mirror;
 pub mod tor1;
@@ -212,6 +215,8 @@ pub const DAEMONS: &[&str] = &[
     "postgres",
     "named",
     mirror::PID_NAME,
+    apt::FRONT,
+    apt::APTLY,
 ];
 
 /// The standing lab.
@@ -246,6 +251,7 @@ impl Lab {
             self.ensure_libvirtd(hv, i == 0)?;
         }
         self.ensure_mirror()?;
+        self.ensure_apt()?;
         self.join_farm_bridge(DHCP_PORT)
     }
 
@@ -332,6 +338,7 @@ impl Lab {
             }
         }
         stop_pids(&pids)?;
+        self.stop_apt_agent();
         for ns in &namespaces {
             if netns_exists(ns) {
                 ip(&["netns", "del", ns])?;

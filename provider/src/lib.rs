@@ -4,9 +4,10 @@
 //! [`protocol`] (generated protobuf types, values and their encodings), [`framework`]
 //! (schemas, plan rules, diagnostics, pure conversion to and from protobuf, the RPC server),
 //! [`config`] (the configured clients and the [`config::Family`] trait), one folder per
-//! resource family ([`dns`], [`dhcp`], [`libvirt`]), and the provider itself
+//! resource family ([`dns`], [`dhcp`], [`libvirt`], [`apt`]), and the provider itself
 //! ([`provider`], which registers the families, and [`functions`]).
 
+pub mod apt;
 pub mod config;
 pub mod dhcp;
 pub mod dns;

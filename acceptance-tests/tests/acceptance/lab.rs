@@ -39,6 +39,8 @@ struct Lab {
     pg_port: u16,
     ovs_port: u16,
     mirror_port: u16,
+    apt_port: u16,
+    apt_api_port: u16,
     torn_down: bool,
 }
 
@@ -57,6 +59,8 @@ impl Lab {
             pg_port: free_port().expect("a free port for PostgreSQL"),
             ovs_port: free_port().expect("a free port for tor1's ovsdb-server"),
             mirror_port: free_port().expect("a free port for nginx"),
+            apt_port: free_port().expect("a free port for aptly's nginx"),
+            apt_api_port: free_port().expect("a free port for aptly"),
             torn_down: false,
         }
     }
@@ -75,6 +79,8 @@ impl Lab {
             .env("RACK_LAB_PG_PORT", self.pg_port.to_string())
             .env("RACK_LAB_OVS_PORT", self.ovs_port.to_string())
             .env("RACK_LAB_MIRROR_PORT", self.mirror_port.to_string())
+            .env("RACK_LAB_APT_PORT", self.apt_port.to_string())
+            .env("RACK_LAB_APT_API_PORT", self.apt_api_port.to_string())
             .env("RACK_LAB_HYPERVISORS", "2")
             .env("RACK_PROVIDER_BINARY", provider_binary())
             .env(

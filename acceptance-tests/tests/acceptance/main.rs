@@ -3,6 +3,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod apt_bad_input;
+mod apt_common;
+mod apt_faults;
+mod apt_secrets;
+mod apt_staged;
 mod ci_pipeline;
 mod dhcp_common;
 mod dhcp_faults;

@@ -13,3 +13,8 @@ output "reverse_zone" {
   description = "The reverse zone of the farm's network."
   value       = rack_dns_zone.reverse.name
 }
+
+output "apt_sources" {
+  description = "The farm repository as a deb822 sources stanza, for a client's /etc/apt/sources.list.d/farm.sources."
+  value       = provider::rack::apt_sources(var.apt_mirror_url, [rack_apt_publication.farm.distribution], ["main"], var.apt_keyring)
+}

@@ -1,5 +1,6 @@
 //! Provider functions: `provider::rack::NAME(...)`. They need no backend.
 
+mod apt_sources;
 mod mac_address;
 mod ptr_name;
 mod reverse_zone;
@@ -9,6 +10,7 @@ use std::sync::Arc;
 use crate::framework::{Function, FunctionError};
 use crate::protocol::value::Value;
 
+pub use apt_sources::{AptPinFunction, AptSourcesFunction};
 pub use mac_address::MacAddressFunction;
 pub use ptr_name::PtrNameFunction;
 pub use reverse_zone::ReverseZoneFunction;
@@ -19,6 +21,8 @@ pub fn all() -> Vec<Arc<dyn Function>> {
         Arc::new(MacAddressFunction),
         Arc::new(ReverseZoneFunction),
         Arc::new(PtrNameFunction),
+        Arc::new(AptSourcesFunction),
+        Arc::new(AptPinFunction),
     ]
 }
 

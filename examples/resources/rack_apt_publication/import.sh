@@ -1,0 +1,2 @@
+# <prefix>/<distribution>, `.` for the root prefix:
+terraform import rack_apt_publication.main ./ops-main

@@ -1,0 +1,2 @@
+# The repository's name on the default server, or <server>/<name>:
+terraform import rack_apt_repository.ops ops
