@@ -1,6 +1,7 @@
 //! `rack-core`: the clients for the services rack manages and the domain types they share
 //! (names, MAC addresses, CIDRs, sizes). Nothing here knows about Terraform.
 
+pub mod boot;
 pub mod cloudinit;
 pub mod dhcp;
 pub mod dns;
