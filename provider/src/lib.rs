@@ -7,6 +7,7 @@
 //! resource family ([`dns`], [`dhcp`], [`libvirt`]), and the provider itself
 //! ([`provider`], which registers the families, and [`functions`]).
 
+pub mod boot;
 pub mod config;
 pub mod dhcp;
 pub mod dns;

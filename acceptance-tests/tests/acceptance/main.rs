@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod boot_common;
+mod boot_file;
 mod ci_pipeline;
 mod dhcp_common;
 mod dhcp_faults;
