@@ -145,9 +145,7 @@ impl Resource for BootFile {
                     .required()
                     .requires_replace()
                     .description(
-                        "Where the file goes, relative to the server's `url`, e.g. \
-                         `ztp/tor1.sh`: letters, digits and `-._~+=,@`, segments separated \
-                         by `/`, no `.` or `..` segment.",
+                        "Where the file goes, relative to the server's `url`, e.g. `ztp/tor1.sh`.",
                     )
                     .validator(path_validator()),
                 Attribute::string("content")
