@@ -18,6 +18,7 @@ pub mod pdns;
 pub mod postgres;
 pub mod process;
 pub mod provisioning;
+pub mod relay;
 pub mod standing;
 pub mod storage;
 pub mod udhcpc;

@@ -11,6 +11,7 @@ mod dhcp_faults;
 mod dhcp_hostdb;
 mod dhcp_lease;
 mod dhcp_libvirt;
+mod dhcp_relay;
 mod dhcp_reservations;
 mod dhcp_scenario;
 mod dhcp_trust;
