@@ -30,3 +30,16 @@ output "ptr_v4" {
 output "ptr_v6" {
   value = provider::rack::ptr_name("2001:db8::1")
 }
+
+# DHCP options for switches that bootstrap themselves, for a lease's `options`.
+output "ztp_cumulus" {
+  value = provider::rack::cumulus_ztp_option("http://10.10.60.2/boot/ztp/tor1.sh")
+}
+
+output "ztp_sonic" {
+  value = provider::rack::sonic_ztp_option("http://10.10.60.2/boot/ztp/leaf2.json")
+}
+
+output "ztp_onie" {
+  value = provider::rack::onie_installer_option("http://10.10.60.2/boot/onie/onie-installer-x86_64")
+}

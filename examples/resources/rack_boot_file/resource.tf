@@ -11,11 +11,11 @@ resource "rack_boot_file" "tor1_ztp" {
 }
 
 # An installer's kernel from a local file. rack hashes the file at plan time, so a new
-# file is an update; giving sha256 pins it.
+# file is an update. To pin it, add `sha256 = filesha256(...)` of the same file (or the
+# hash the distribution publishes): a file that differs then fails the plan.
 resource "rack_boot_file" "kernel" {
   path        = "debian/12/linux"
   source_file = "${path.module}/netboot/linux"
-  sha256      = filesha256("${path.module}/netboot/linux")
 }
 
 # An iPXE script on another provisioning server than the default.

@@ -3,6 +3,7 @@
 mod mac_address;
 mod ptr_name;
 mod reverse_zone;
+mod ztp;
 
 use std::sync::Arc;
 
@@ -12,6 +13,7 @@ use crate::protocol::value::Value;
 pub use mac_address::MacAddressFunction;
 pub use ptr_name::PtrNameFunction;
 pub use reverse_zone::ReverseZoneFunction;
+pub use ztp::{Ztp, ZtpOptionFunction};
 
 /// Every function the provider offers.
 pub fn all() -> Vec<Arc<dyn Function>> {
@@ -19,6 +21,9 @@ pub fn all() -> Vec<Arc<dyn Function>> {
         Arc::new(MacAddressFunction),
         Arc::new(ReverseZoneFunction),
         Arc::new(PtrNameFunction),
+        Arc::new(ZtpOptionFunction(Ztp::Cumulus)),
+        Arc::new(ZtpOptionFunction(Ztp::Sonic)),
+        Arc::new(ZtpOptionFunction(Ztp::Onie)),
     ]
 }
 
