@@ -33,6 +33,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod boot;
 mod dhcp;
 mod mirror;
 pub mod tor1;
@@ -212,6 +213,7 @@ pub const DAEMONS: &[&str] = &[
     "postgres",
     "named",
     mirror::PID_NAME,
+    boot::PID_NAME,
 ];
 
 /// The standing lab.
@@ -230,7 +232,7 @@ impl Lab {
 
     /// Starts what is not running yet: named, the namespaces and their veth pair,
     /// PostgreSQL, kea-dhcp4 and kea-ctrl-agent, tor1, libvirtd, nginx (the provider
-    /// network mirror). Prints one line per service.
+    /// network mirror), nginx-boot (the provisioning server). Prints one line per service.
     pub fn up(&self) -> Result<(), FixtureError> {
         mkdir(&self.lab.join("log"))?;
         named::write(
@@ -246,6 +248,7 @@ impl Lab {
             self.ensure_libvirtd(hv, i == 0)?;
         }
         self.ensure_mirror()?;
+        self.ensure_boot()?;
         self.join_farm_bridge(DHCP_PORT)
     }
 

@@ -39,6 +39,7 @@ struct Lab {
     pg_port: u16,
     ovs_port: u16,
     mirror_port: u16,
+    boot_port: u16,
     torn_down: bool,
 }
 
@@ -57,6 +58,7 @@ impl Lab {
             pg_port: free_port().expect("a free port for PostgreSQL"),
             ovs_port: free_port().expect("a free port for tor1's ovsdb-server"),
             mirror_port: free_port().expect("a free port for nginx"),
+            boot_port: free_port().expect("a free port for the provisioning nginx"),
             torn_down: false,
         }
     }
@@ -75,6 +77,7 @@ impl Lab {
             .env("RACK_LAB_PG_PORT", self.pg_port.to_string())
             .env("RACK_LAB_OVS_PORT", self.ovs_port.to_string())
             .env("RACK_LAB_MIRROR_PORT", self.mirror_port.to_string())
+            .env("RACK_LAB_BOOT_PORT", self.boot_port.to_string())
             .env("RACK_LAB_HYPERVISORS", "2")
             .env("RACK_PROVIDER_BINARY", provider_binary())
             .env(
@@ -93,7 +96,7 @@ impl Lab {
         run_command(cmd, limit).expect("run scripts/up")
     }
 
-    fn ports(&self) -> [u16; 6] {
+    fn ports(&self) -> [u16; 7] {
         [
             self.dns_port,
             self.rndc_port,
@@ -101,6 +104,7 @@ impl Lab {
             self.pg_port,
             self.ovs_port,
             self.mirror_port,
+            self.boot_port,
         ]
     }
 
@@ -428,6 +432,11 @@ fn lab_up_twice_then_down() {
             "no host row {row} in Kea's host database:\n{hosts}"
         );
     }
+    let ztp = lab.shell("curl -sSf \"${RACK_BOOT_URL}ztp/tor1.sh\"");
+    assert!(
+        ztp.contains("# CUMULUS-AUTOPROVISIONING") && ztp.contains("br-tor1"),
+        "the farm's ZTP script is not served by the provisioning server:\n{ztp}"
+    );
     network_with_dhcp_ranges_starts_beside_kea(&lab);
     tor1_forwards(&lab, &vms[0].ip);
     terraform_init_installs_rack_from_the_mirror(&lab);

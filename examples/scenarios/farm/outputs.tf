@@ -13,3 +13,11 @@ output "reverse_zone" {
   description = "The reverse zone of the farm's network."
   value       = rack_dns_zone.reverse.name
 }
+
+output "tor1_ztp" {
+  description = "The URL of tor1's zero-touch provisioning script and the DHCP option that names it."
+  value = {
+    url    = rack_boot_file.tor1_ztp.url
+    option = provider::rack::cumulus_ztp_option(rack_boot_file.tor1_ztp.url)
+  }
+}
