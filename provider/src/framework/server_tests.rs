@@ -199,7 +199,17 @@ fn schema_lists_functions_and_resources() {
         .into_inner();
     let mut names: Vec<_> = r.functions.keys().cloned().collect();
     names.sort();
-    assert_eq!(names, ["mac_address", "ptr_name", "reverse_zone"]);
+    assert_eq!(
+        names,
+        [
+            "cumulus_ztp_option",
+            "mac_address",
+            "onie_installer_option",
+            "ptr_name",
+            "reverse_zone",
+            "sonic_ztp_option"
+        ]
+    );
     assert!(r.functions["mac_address"].variadic_parameter.is_some());
     assert!(!r.functions["ptr_name"].description.is_empty());
     assert!(r.resource_schemas.contains_key("rack_test_thing"));
