@@ -2,6 +2,7 @@
 //! (names, MAC addresses, CIDRs, sizes). Nothing here knows about Terraform.
 
 pub mod apt;
+pub mod boot;
 pub mod cloudinit;
 pub mod dhcp;
 pub mod dns;

@@ -39,3 +39,16 @@ output "apt_sources" {
 output "apt_pins" {
   value = provider::rack::apt_pin("*", "ops", "proposed-updates", -1)
 }
+
+# DHCP options for switches that bootstrap themselves, for a lease's `options`.
+output "ztp_cumulus" {
+  value = provider::rack::cumulus_ztp_option("http://10.10.60.2/boot/ztp/tor1.sh")
+}
+
+output "ztp_sonic" {
+  value = provider::rack::sonic_ztp_option("http://10.10.60.2/boot/ztp/leaf2.json")
+}
+
+output "ztp_onie" {
+  value = provider::rack::onie_installer_option("http://10.10.60.2/boot/onie/onie-installer-x86_64")
+}

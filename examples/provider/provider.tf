@@ -57,6 +57,12 @@ variable "switch_client_key" {
   sensitive   = true
 }
 
+variable "prov_password" {
+  description = "Password of rack's user on the provisioning server; pass it as TF_VAR_prov_password."
+  type        = string
+  sensitive   = true
+}
+
 # Functions need no configuration. The dns section names the DNS servers rack_dns_*
 # resources use; every setting of the default server can also come from RACK_DNS_*
 # environment variables instead.
@@ -118,6 +124,16 @@ provider "rack" {
       username = "rack"
       password = var.aptly_password
       ca_cert  = var.aptly_ca_cert
+    }
+  }
+
+  # Provisioning servers: HTTP with WebDAV writes (nginx: dav_methods PUT DELETE), where
+  # rack_boot_file puts boot scripts, preseeds and kernels (RACK_BOOT_*).
+  boot {
+    server "prov1" {
+      url      = "https://prov1.dc1.example.net/boot/"
+      username = "rack"
+      password = var.prov_password
     }
   }
 }

@@ -298,6 +298,17 @@ impl Kea {
         .ok_or_else(|| err(format!("no answer from kea-ctrl-agent at {}", self.url)))
     }
 
+    /// The namespace kea-dhcp4 runs in (for routes to relayed segments).
+    pub fn server_netns(&self) -> &Netns {
+        &self.server_ns
+    }
+
+    /// The namespace at the other end of kea-dhcp4's veth, where `udhcpc` runs (and a
+    /// relay can, see [`crate::relay`]).
+    pub fn client_netns(&self) -> &Netns {
+        &self.client_ns
+    }
+
     /// The end of kea-dhcp4's and the agent's logs, for assertion messages.
     pub fn log_tail(&self) -> String {
         format!(

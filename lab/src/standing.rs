@@ -36,6 +36,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod apt;
+pub mod boot;
 mod dhcp;
 mod mirror;
 pub mod tor1;
@@ -217,6 +218,7 @@ pub const DAEMONS: &[&str] = &[
     mirror::PID_NAME,
     apt::FRONT,
     apt::APTLY,
+    boot::PID_NAME,
 ];
 
 /// The standing lab.
@@ -235,7 +237,7 @@ impl Lab {
 
     /// Starts what is not running yet: named, the namespaces and their veth pair,
     /// PostgreSQL, kea-dhcp4 and kea-ctrl-agent, tor1, libvirtd, nginx (the provider
-    /// network mirror). Prints one line per service.
+    /// network mirror), nginx-boot (the provisioning server). Prints one line per service.
     pub fn up(&self) -> Result<(), FixtureError> {
         mkdir(&self.lab.join("log"))?;
         named::write(
@@ -252,6 +254,7 @@ impl Lab {
         }
         self.ensure_mirror()?;
         self.ensure_apt()?;
+        self.ensure_boot()?;
         self.join_farm_bridge(DHCP_PORT)
     }
 

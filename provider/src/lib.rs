@@ -8,6 +8,7 @@
 //! ([`provider`], which registers the families, and [`functions`]).
 
 pub mod apt;
+pub mod boot;
 pub mod config;
 pub mod dhcp;
 pub mod dns;

@@ -11,7 +11,7 @@ use crate::framework::{
     DataSource, Diagnostics, Function, ListResource, Provider, ProviderData, Resource,
 };
 use crate::protocol::value::Value;
-use crate::{apt, dhcp, dns, functions, libvirt, switch};
+use crate::{apt, boot, dhcp, dns, functions, libvirt, switch};
 
 /// Provider type name, as in `provider "rack" {}` and `provider::rack::...`.
 pub const TYPE_NAME: &str = "rack";
@@ -27,6 +27,7 @@ pub fn families() -> Vec<Family> {
         dns::family(),
         dhcp::family(),
         switch::family(),
+        boot::family(),
         apt::family(),
     ]
 }

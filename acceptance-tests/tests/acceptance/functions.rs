@@ -26,6 +26,16 @@ fn example_dir() -> std::path::PathBuf {
 
 #[track_caller]
 fn assert_example_outputs(wd: &Workdir, apply_stdout: &str) {
+    let url = "http://10.10.60.2/boot/";
+    assert_eq!(
+        wd.output("ztp_cumulus"),
+        serde_json::json!({"name": null, "code": 239, "data": format!("{url}ztp/tor1.sh")})
+    );
+    assert_eq!(
+        wd.output("ztp_sonic"),
+        serde_json::json!({"name": "boot-file-name", "code": null, "data": format!("{url}ztp/leaf2.json")})
+    );
+    assert_eq!(wd.output("ztp_onie")["code"], 114);
     for (name, value) in EXPECTED {
         assert_eq!(wd.output(name), *value, "output {name}");
         assert!(
@@ -80,6 +90,10 @@ fn malformed_arguments_fail_naming_the_argument() {
             "reverse_zone",
         ),
         (r#"provider::rack::ptr_name("not-an-ip")"#, "ptr_name"),
+        (
+            r#"provider::rack::cumulus_ztp_option("tftp://10.0.0.5/ztp.sh")"#,
+            "cumulus_ztp_option",
+        ),
     ] {
         let param = parameter_name(&schema, function, 0);
         wd.write_file(

@@ -41,6 +41,7 @@ struct Lab {
     mirror_port: u16,
     apt_port: u16,
     apt_api_port: u16,
+    boot_port: u16,
     torn_down: bool,
 }
 
@@ -61,6 +62,7 @@ impl Lab {
             mirror_port: free_port().expect("a free port for nginx"),
             apt_port: free_port().expect("a free port for aptly's nginx"),
             apt_api_port: free_port().expect("a free port for aptly"),
+            boot_port: free_port().expect("a free port for the provisioning nginx"),
             torn_down: false,
         }
     }
@@ -81,6 +83,7 @@ impl Lab {
             .env("RACK_LAB_MIRROR_PORT", self.mirror_port.to_string())
             .env("RACK_LAB_APT_PORT", self.apt_port.to_string())
             .env("RACK_LAB_APT_API_PORT", self.apt_api_port.to_string())
+            .env("RACK_LAB_BOOT_PORT", self.boot_port.to_string())
             .env("RACK_LAB_HYPERVISORS", "2")
             .env("RACK_PROVIDER_BINARY", provider_binary())
             .env(
@@ -99,7 +102,7 @@ impl Lab {
         run_command(cmd, limit).expect("run scripts/up")
     }
 
-    fn ports(&self) -> [u16; 6] {
+    fn ports(&self) -> [u16; 7] {
         [
             self.dns_port,
             self.rndc_port,
@@ -107,6 +110,7 @@ impl Lab {
             self.pg_port,
             self.ovs_port,
             self.mirror_port,
+            self.boot_port,
         ]
     }
 
@@ -434,6 +438,11 @@ fn lab_up_twice_then_down() {
             "no host row {row} in Kea's host database:\n{hosts}"
         );
     }
+    let ztp = lab.shell("curl -sSf \"${RACK_BOOT_URL}ztp/tor1.sh\"");
+    assert!(
+        ztp.contains("# CUMULUS-AUTOPROVISIONING") && ztp.contains("br-tor1"),
+        "the farm's ZTP script is not served by the provisioning server:\n{ztp}"
+    );
     network_with_dhcp_ranges_starts_beside_kea(&lab);
     tor1_forwards(&lab, &vms[0].ip);
     terraform_init_installs_rack_from_the_mirror(&lab);

@@ -132,8 +132,10 @@ impl DhcpBackend for LibvirtBackend {
                    change them on a running network. Use a Kea server for this lease, or \
                    remove the attribute.";
         let mut out = Vec::new();
-        if !matches!(r.identifier, HostIdentifier::HwAddress(_)) {
-            out.push(("client_id", why.to_owned()));
+        match r.identifier {
+            HostIdentifier::HwAddress(_) => {}
+            HostIdentifier::CircuitId(_) => out.push(("circuit_id", why.to_owned())),
+            _ => out.push(("client_id", why.to_owned())),
         }
         if r.next_server.is_some() {
             out.push(("next_server", why.to_owned()));

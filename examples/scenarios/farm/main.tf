@@ -16,8 +16,9 @@ terraform {
 # secrets: RACK_HYPERVISORS, RACK_DNS_* (address, TSIG key, rndc and zone directory for
 # creating zones), RACK_DHCP_KEA_* (the Kea control agent) and
 # RACK_DHCP_KEA_HOSTS_DATABASE_* (Kea's PostgreSQL host database, where the reservations
-# are written) and RACK_SWITCH_ADDRESS (the switch tor1's ovsdb-server). scripts/up writes
-# them to .state/lab/env.
+# are written), RACK_SWITCH_ADDRESS (the switch tor1's ovsdb-server) and RACK_BOOT_*
+# (the provisioning server, where boot files go). scripts/up writes them to
+# .state/lab/env.
 provider "rack" {}
 
 locals {
@@ -210,4 +211,18 @@ resource "rack_switch_port" "uplink" {
   vlan_mode = "native-untagged"
   vlan      = rack_switch_vlan.farm.name
   trunks    = [rack_switch_vlan.farm.tag, rack_switch_vlan.storage.tag]
+}
+
+# The zero-touch provisioning script a replacement tor1 would fetch on its first boot
+# (Cumulus Linux's ZTP runs it for the marker line), on the provisioning server; its url
+# is what the switch's DHCP lease hands out in option 239
+# (provider::rack::cumulus_ztp_option).
+resource "rack_boot_file" "tor1_ztp" {
+  path    = "ztp/tor1.sh"
+  content = <<-EOT
+    #!/bin/sh
+    # CUMULUS-AUTOPROVISIONING
+    # tor1: bridge ${rack_switch_bridge.tor1.name}, VLANs ${rack_switch_vlan.farm.tag} and ${rack_switch_vlan.storage.tag}
+    echo "tor1 provisioned by rack"
+  EOT
 }

@@ -18,3 +18,11 @@ output "apt_sources" {
   description = "The farm repository as a deb822 sources stanza, for a client's /etc/apt/sources.list.d/farm.sources."
   value       = provider::rack::apt_sources(var.apt_mirror_url, [rack_apt_publication.farm.distribution], ["main"], var.apt_keyring)
 }
+
+output "tor1_ztp" {
+  description = "The URL of tor1's zero-touch provisioning script and the DHCP option that names it."
+  value = {
+    url    = rack_boot_file.tor1_ztp.url
+    option = provider::rack::cumulus_ztp_option(rack_boot_file.tor1_ztp.url)
+  }
+}

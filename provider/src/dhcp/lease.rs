@@ -13,9 +13,9 @@ use rack_core::kea::{Change, ConfigError, Expect, HostIdentifier, Reservation};
 
 use super::provider_block::DhcpServer;
 use super::shared::{
-    ClashCheck, LeaseModel, OptionModel, dhcp_error, identifier_of, identity, lease_id, parse_mac,
-    parse_option, parse_subnet, reservation_attributes, reservation_of, server, state_of,
-    unsupported_attributes,
+    ClashCheck, LeaseModel, OptionModel, dhcp_error, identifier_of, identity, lease_id,
+    parse_circuit_id, parse_mac, parse_option, parse_subnet, reservation_attributes,
+    reservation_of, server, state_of, unsupported_attributes,
 };
 use crate::framework::attrs::obj_set;
 use crate::framework::plan::PlannedChange;
@@ -60,11 +60,14 @@ struct LeaseIdentity {
     subnet: Option<String>,
     mac: Option<String>,
     client_id: Option<String>,
+    #[serde(default)]
+    circuit_id: Option<String>,
 }
 
 fn ident_attr(id: &HostIdentifier) -> &'static str {
     match id {
         HostIdentifier::HwAddress(_) => "mac",
+        HostIdentifier::CircuitId(_) => "circuit_id",
         _ => "client_id",
     }
 }
@@ -191,11 +194,20 @@ impl Resource for DhcpLease {
                     "The client identifier (option 61) in hex, e.g. `01:52:54:00:12:34:56`, instead of `mac`. \
                      Changing it replaces the lease.",
                 ),
+                Attribute::string("circuit_id").optional().description(
+                    "The circuit ID the DHCP relay adds (option 82, sub-option 1: the relay's port), \
+                     instead of `mac`: the address then follows the port, whatever machine is \
+                     plugged in. Text such as `swp3`, or `0x` and hex octets; 1 to 255 octets. \
+                     Kea servers only (its `circuit-id` reservations, identifier type 2 in a host \
+                     database); trust it only behind a relay, as Kea also takes option 82 from an \
+                     unrelayed client. Changing it replaces the lease.",
+                ),
             ])
             .attributes(reservation_attributes())
             .attributes([
                 Attribute::string("id").computed().description(
-                    "`<server>/<subnet>/<mac>`: the import ID (`<server>/<subnet>/client-id:<hex>` for a client identifier).",
+                    "`<server>/<subnet>/<mac>`: the import ID (`<server>/<subnet>/client-id:<hex>` for a client identifier, \
+                     `<server>/<subnet>/circuit-id:<hex>` for a circuit ID).",
                 ),
             ]),
         )
@@ -214,6 +226,10 @@ impl Resource for DhcpLease {
                 IdentityAttribute::optional_string(
                     "client_id",
                     "The client identifier in hex, instead of `mac`.",
+                ),
+                IdentityAttribute::optional_string(
+                    "circuit_id",
+                    "The relay's circuit ID (text, or `0x` and hex), instead of `mac`.",
                 ),
             ],
         })
@@ -240,6 +256,11 @@ impl Resource for DhcpLease {
         }
         if let Some(mac) = m.mac.value()
             && let Err(d) = parse_mac(mac, &AttributePath::attr("mac"))
+        {
+            diags.push(d);
+        }
+        if let Some(c) = m.circuit_id.value()
+            && let Err(d) = parse_circuit_id(c)
         {
             diags.push(d);
         }
@@ -288,7 +309,9 @@ impl Resource for DhcpLease {
                     plan.requires_replace.push(AttributePath::attr("subnet"));
                     is_new = true;
                 }
-                let unknown_id = planned.mac.is_unknown() || planned.client_id.is_unknown();
+                let unknown_id = planned.mac.is_unknown()
+                    || planned.client_id.is_unknown()
+                    || planned.circuit_id.is_unknown();
                 let same_id = matches!(
                     planned.identifier(),
                     Ok(Some(ref id)) if *id == old.identifier
@@ -552,7 +575,8 @@ impl Resource for DhcpLease {
     async fn import(&self, ctx: &Context, req: ImportRequest) -> StateResult {
         let usage = "Use `<subnet>/<mac>` for the default server, e.g. \
                      `10.10.60.0/24/52:54:00:12:34:56`, or `<server>/<subnet>/<mac>`; \
-                     `client-id:<hex>` in place of the MAC for a client identifier.";
+                     `client-id:<hex>` in place of the MAC for a client identifier, \
+                     `circuit-id:<hex>` for a relay's circuit ID.";
         let imported = async {
             let (server_name, subnet, ident) = match &req {
                 ImportRequest::Id(id) => {
@@ -569,18 +593,26 @@ impl Resource for DhcpLease {
                 }
                 ImportRequest::Identity(v) => {
                     let target: LeaseIdentity = typed::from_value(v)?;
-                    let ident = match (target.mac, target.client_id) {
-                        (Some(m), _) => m,
-                        (None, Some(c)) => format!("client-id:{c}"),
-                        (None, None) => String::new(),
+                    let ident = match (target.mac, target.client_id, target.circuit_id) {
+                        (Some(m), ..) => m,
+                        (None, Some(c), _) => format!("client-id:{c}"),
+                        (None, None, Some(c)) => {
+                            let id = parse_circuit_id(&c)?;
+                            format!("circuit-id:{}", id.value())
+                        }
+                        (None, None, None) => String::new(),
                     };
                     (target.server, target.subnet.unwrap_or_default(), ident)
                 }
             };
             let subnet = parse_subnet(&subnet)?;
-            let identifier = match ident.strip_prefix("client-id:") {
-                Some(c) => identifier_of(None, Some(c)),
-                None => identifier_of(Some(&ident), None),
+            let identifier = match (
+                ident.strip_prefix("client-id:"),
+                ident.strip_prefix("circuit-id:"),
+            ) {
+                (Some(c), _) => identifier_of(None, Some(c)),
+                (_, Some(c)) => parse_circuit_id(&format!("0x{}", c.replace(':', ""))).map(Some),
+                _ => identifier_of(Some(&ident), None),
             }?
             .ok_or_else(|| Diagnostic::error("No client identifier in the import ID", usage))?;
             let srv = server(ctx, server_name.as_deref())?;

@@ -77,6 +77,7 @@ impl Entry {
             subnet: Some(subnet.to_owned()).into(),
             mac: mac.into(),
             client_id: client_id.into(),
+            circuit_id: Planned::Known(None),
             ip: self.ip.clone(),
             hostname: self.hostname.clone(),
             next_server: self.next_server.clone(),

@@ -41,6 +41,7 @@ pub struct LeaseModel {
     pub subnet: Planned<Option<String>>,
     pub mac: Planned<Option<String>>,
     pub client_id: Planned<Option<String>>,
+    pub circuit_id: Planned<Option<String>>,
     pub ip: Planned<Option<String>>,
     pub hostname: Planned<Option<String>>,
     pub next_server: Planned<Option<String>>,
@@ -117,9 +118,16 @@ impl LeaseModel {
         text(&self.server)
     }
 
-    /// The reservation's identifier from `mac` or `client_id`.
+    /// The reservation's identifier from `mac`, `client_id` or `circuit_id`.
     pub fn identifier(&self) -> Result<Option<HostIdentifier>, Diagnostic> {
-        identifier_of(text(&self.mac), text(&self.client_id))
+        match (
+            text(&self.mac),
+            text(&self.client_id),
+            text(&self.circuit_id),
+        ) {
+            (None, None, Some(c)) => parse_circuit_id(c).map(Some),
+            (mac, client_id, _) => identifier_of(mac, client_id),
+        }
     }
 }
 
@@ -192,6 +200,50 @@ pub fn identifier_of(
             .map(Some)
             .map_err(|e| Diagnostic::from_error(&e, "").at(AttributePath::attr("client_id"))),
         (None, None) => Ok(None),
+    }
+}
+
+/// Parses a `circuit_id`: `0x` and hex octets, or text (the relay's port name, e.g.
+/// `swp3`), 1 to 255 octets (option 82's sub-option length is one octet).
+pub fn parse_circuit_id(text: &str) -> Result<HostIdentifier, Diagnostic> {
+    let path = AttributePath::attr("circuit_id");
+    let hint = "Give the relay's port name as text (e.g. `swp3`), or the circuit ID's octets \
+                as `0x` and hex digits (e.g. `0x000401f4`).";
+    let octets = match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        Some(hex) => HostIdentifier::client_id(hex)
+            .ok()
+            .and_then(|h| h.octets())
+            .ok_or_else(|| {
+                Diagnostic::error(format!("Circuit ID {text:?} is not hex octets"), hint)
+                    .at(path.clone())
+            })?,
+        None => text.as_bytes().to_vec(),
+    };
+    if octets.is_empty() {
+        return Err(Diagnostic::error("An empty circuit ID", hint).at(path));
+    }
+    HostIdentifier::circuit_id(&octets).map_err(|e| {
+        Diagnostic::error(
+            format!("A circuit ID of {} bytes is too long", octets.len()),
+            format!(
+                "{e}: option 82 carries at most {} octets. {hint}",
+                rack_core::kea::config::MAX_CIRCUIT_ID
+            ),
+        )
+        .at(path)
+    })
+}
+
+/// A circuit ID as `circuit_id` writes it: the text when it is printable ASCII (and
+/// does not start with `0x`), otherwise `0x` and hex.
+pub fn circuit_id_text(octets: &[u8]) -> String {
+    let printable = octets.iter().all(|b| (0x20..0x7f).contains(b));
+    match std::str::from_utf8(octets) {
+        Ok(t) if printable && !t.starts_with("0x") && !t.starts_with("0X") => t.to_owned(),
+        _ => {
+            let hex: String = octets.iter().map(|b| format!("{b:02x}")).collect();
+            format!("0x{hex}")
+        }
     }
 }
 
@@ -290,7 +342,8 @@ pub fn reservation_of(v: &LeaseModel) -> Result<Reservation, Vec<Diagnostic>> {
             errs.push(
                 Diagnostic::error(
                     "No client identifier",
-                    "Set `mac` (the client's MAC address) or `client_id` (its DHCP client identifier, option 61).",
+                    "Set `mac` (the client's MAC address), `client_id` (its DHCP client identifier, \
+                     option 61) or `circuit_id` (the relay's port, option 82).",
                 )
                 .at(AttributePath::attr("mac")),
             );
@@ -301,6 +354,23 @@ pub fn reservation_of(v: &LeaseModel) -> Result<Reservation, Vec<Diagnostic>> {
             None
         }
     };
+    if text(&v.circuit_id).is_some() {
+        for other in ["mac", "client_id"] {
+            let set = if other == "mac" { &v.mac } else { &v.client_id };
+            if text(set).is_some() {
+                errs.push(
+                    Diagnostic::error(
+                        format!("Both {other} and circuit_id are set"),
+                        format!(
+                            "A reservation recognises its client by one identifier: by location \
+                             (`circuit_id`, the relay's port) or by `{other}`; keep one."
+                        ),
+                    )
+                    .at(AttributePath::attr("circuit_id")),
+                );
+            }
+        }
+    }
     if text(&v.mac).is_some() && text(&v.client_id).is_some() {
         errs.push(
             Diagnostic::error(
@@ -595,9 +665,14 @@ fn keep<T: Clone>(prior: Option<&Planned<T>>, same: bool, fresh: T) -> Planned<T
 pub fn state_of(server: &str, r: &Reservation, prior: Option<&LeaseModel>) -> LeaseModel {
     let prior_r = prior.and_then(|m| reservation_of(m).ok());
     let p = prior_r.as_ref();
-    let (mac, client_id) = match &r.identifier {
-        HostIdentifier::HwAddress(m) => (Some(m.to_string()), None),
-        other => (None, Some(other.value())),
+    let (mac, client_id, circuit_id) = match &r.identifier {
+        HostIdentifier::HwAddress(m) => (Some(m.to_string()), None, None),
+        HostIdentifier::CircuitId(_) => (
+            None,
+            None,
+            Some(circuit_id_text(&r.identifier.octets().unwrap_or_default())),
+        ),
+        other => (None, Some(other.value()), None),
     };
     let same_id = p.is_some_and(|p| p.identifier == r.identifier);
     let options =
@@ -661,6 +736,7 @@ pub fn state_of(server: &str, r: &Reservation, prior: Option<&LeaseModel>) -> Le
         ),
         mac: keep(prior.map(|m| &m.mac), same_id, mac),
         client_id: keep(prior.map(|m| &m.client_id), same_id, client_id),
+        circuit_id: keep(prior.map(|m| &m.circuit_id), same_id, circuit_id),
         ip: keep(
             prior.map(|m| &m.ip),
             p.is_some_and(|p| p.ip_address == r.ip_address),
@@ -681,15 +757,21 @@ pub fn state_of(server: &str, r: &Reservation, prior: Option<&LeaseModel>) -> Le
 
 /// The resource's identity.
 pub fn identity(server: &str, r: &Reservation) -> Value {
-    let (mac, client_id) = match &r.identifier {
-        HostIdentifier::HwAddress(m) => (Value::from(m.to_string()), Value::Null),
-        other => (Value::Null, Value::from(other.value())),
+    let (mac, client_id, circuit_id) = match &r.identifier {
+        HostIdentifier::HwAddress(m) => (Value::from(m.to_string()), Value::Null, Value::Null),
+        HostIdentifier::CircuitId(_) => (
+            Value::Null,
+            Value::Null,
+            Value::from(circuit_id_text(&r.identifier.octets().unwrap_or_default())),
+        ),
+        other => (Value::Null, Value::from(other.value()), Value::Null),
     };
     Value::object([
         ("server", Value::from(server)),
         ("subnet", Value::from(r.subnet.to_string())),
         ("mac", mac),
         ("client_id", client_id),
+        ("circuit_id", circuit_id),
     ])
 }
 
@@ -740,6 +822,7 @@ mod tests {
             ("subnet", Value::from("10.77.0.0/24")),
             ("mac", Value::from("52-54-00-AA-BB-CC")),
             ("client_id", Value::Null),
+            ("circuit_id", Value::Null),
             ("ip", Value::from(ip)),
             ("hostname", Value::Null),
             ("next_server", Value::Null),
@@ -748,6 +831,52 @@ mod tests {
             ("client_classes", Value::Null),
             ("id", Value::Null),
         ])
+    }
+
+    #[test]
+    fn circuit_ids_are_text_or_hex_of_1_to_255_octets() {
+        let swp3 = parse_circuit_id("swp3").unwrap();
+        assert_eq!(swp3, HostIdentifier::circuit_id(b"swp3").unwrap());
+        assert_eq!(parse_circuit_id("0x73777033").unwrap(), swp3);
+        assert_eq!(parse_circuit_id("0X73:77:70:33").unwrap(), swp3);
+        assert_eq!(circuit_id_text(b"swp3"), "swp3");
+        assert_eq!(circuit_id_text(&[0, 4, 1, 0xf4]), "0x000401f4");
+        assert_eq!(circuit_id_text(b"0x12"), "0x30783132");
+        parse_circuit_id(&"p".repeat(255)).unwrap();
+        for (bad, says) in [
+            ("", "An empty circuit ID"),
+            ("0x", "not hex octets"),
+            ("0xabc", "not hex octets"),
+            (&"p".repeat(256), "A circuit ID of 256 bytes is too long"),
+        ] {
+            let d = parse_circuit_id(bad).unwrap_err();
+            assert!(d.summary.contains(says), "{bad:?}: {d:?}");
+            assert_eq!(
+                d.attribute.as_ref().map(ToString::to_string).as_deref(),
+                Some("circuit_id")
+            );
+        }
+        let mut l = lease("10.77.0.10", vec![]);
+        obj_set_for_test(&mut l, "circuit_id", Value::from("swp3"));
+        let errs = reservation_of(&model(&l)).unwrap_err();
+        assert!(
+            errs.iter()
+                .any(|d| d.summary == "Both mac and circuit_id are set"),
+            "{errs:?}"
+        );
+        obj_set_for_test(&mut l, "mac", Value::Null);
+        let r = reservation_of(&model(&l)).unwrap();
+        assert_eq!(r.identifier, swp3);
+        let state = state_of("kea1", &r, None);
+        assert_eq!(state.circuit_id.value().map(String::as_str), Some("swp3"));
+        assert_eq!(
+            identity("kea1", &r).attr("circuit_id"),
+            Some(&Value::from("swp3"))
+        );
+    }
+
+    fn obj_set_for_test(v: &mut Value, name: &str, new: Value) {
+        crate::framework::attrs::obj_set(v, name, new);
     }
 
     /// A lease or option value read into its model.

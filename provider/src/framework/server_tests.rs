@@ -204,9 +204,12 @@ fn schema_lists_functions_and_resources() {
         [
             "apt_pin",
             "apt_sources",
+            "cumulus_ztp_option",
             "mac_address",
+            "onie_installer_option",
             "ptr_name",
-            "reverse_zone"
+            "reverse_zone",
+            "sonic_ztp_option"
         ]
     );
     assert!(r.functions["mac_address"].variadic_parameter.is_some());

@@ -4,6 +4,7 @@ mod apt_sources;
 mod mac_address;
 mod ptr_name;
 mod reverse_zone;
+mod ztp;
 
 use std::sync::Arc;
 
@@ -14,6 +15,7 @@ pub use apt_sources::{AptPinFunction, AptSourcesFunction};
 pub use mac_address::MacAddressFunction;
 pub use ptr_name::PtrNameFunction;
 pub use reverse_zone::ReverseZoneFunction;
+pub use ztp::{Ztp, ZtpOptionFunction};
 
 /// Every function the provider offers.
 pub fn all() -> Vec<Arc<dyn Function>> {
@@ -23,6 +25,9 @@ pub fn all() -> Vec<Arc<dyn Function>> {
         Arc::new(PtrNameFunction),
         Arc::new(AptSourcesFunction),
         Arc::new(AptPinFunction),
+        Arc::new(ZtpOptionFunction(Ztp::Cumulus)),
+        Arc::new(ZtpOptionFunction(Ztp::Sonic)),
+        Arc::new(ZtpOptionFunction(Ztp::Onie)),
     ]
 }
 

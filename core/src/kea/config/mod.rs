@@ -11,4 +11,4 @@ mod fixtures;
 mod model;
 
 pub use document::{Subnet4, apply, config_hash, find, in_effect, reservations, subnets};
-pub use model::{Change, ConfigError, HostIdentifier, OptionData, Reservation};
+pub use model::{Change, ConfigError, HostIdentifier, MAX_CIRCUIT_ID, OptionData, Reservation};

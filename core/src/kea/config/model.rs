@@ -69,6 +69,12 @@ pub enum ConfigError {
         /// The text as given.
         text: String,
     },
+    /// A circuit ID that is empty or longer than option 82 has room for.
+    #[error("A circuit ID of {len} octets; it has 1 to 255")]
+    BadCircuitId {
+        /// Its length.
+        len: usize,
+    },
     /// An option of the reservation names neither a name nor a code.
     #[error(
         "An option-data entry of the reservation for {identifier} has neither a name nor a code"
@@ -103,6 +109,9 @@ pub(super) fn malformed(reason: impl Into<String>) -> ConfigError {
     }
 }
 
+/// The longest circuit ID: option 82's sub-option length is one octet.
+pub const MAX_CIRCUIT_ID: usize = 255;
+
 /// How a reservation recognises its client (Kea's `host-reservation-identifiers`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -112,7 +121,11 @@ pub enum HostIdentifier {
     /// The client identifier, option 61 (`client-id`), as lower-case hex octets joined
     /// with `:`.
     ClientId(String),
-    /// Another kind Kea knows (`duid`, `circuit-id`, `flex-id`), as Kea wrote it; read
+    /// The circuit ID a relay agent adds (option 82, sub-option 1: `circuit-id`), as
+    /// lower-case hex octets joined with `:`: the relay's port, so the reservation follows
+    /// the location and not the client's MAC address.
+    CircuitId(String),
+    /// Another kind Kea knows (`duid`, `flex-id`), as Kea wrote it; read
     /// only, from reservations made outside rack.
     Other {
         /// The JSON key, e.g. `circuit-id`.
@@ -133,11 +146,33 @@ impl HostIdentifier {
             })
     }
 
+    /// A `circuit-id` from its octets: 1 to [`MAX_CIRCUIT_ID`] of them, as option 82's
+    /// sub-option has room for.
+    pub fn circuit_id(octets: &[u8]) -> Result<Self, ConfigError> {
+        if octets.is_empty() || octets.len() > MAX_CIRCUIT_ID {
+            return Err(ConfigError::BadCircuitId { len: octets.len() });
+        }
+        let hex: Vec<String> = octets.iter().map(|b| format!("{b:02x}")).collect();
+        Ok(Self::CircuitId(hex.join(":")))
+    }
+
+    /// The octets of a client-id or circuit-id.
+    pub fn octets(&self) -> Option<Vec<u8>> {
+        match self {
+            Self::ClientId(hex) | Self::CircuitId(hex) => hex
+                .split(':')
+                .map(|h| u8::from_str_radix(h, 16).ok())
+                .collect(),
+            _ => None,
+        }
+    }
+
     /// The JSON key Kea uses for it: `hw-address`, `client-id`, ...
     pub fn kind(&self) -> &str {
         match self {
             Self::HwAddress(_) => "hw-address",
             Self::ClientId(_) => "client-id",
+            Self::CircuitId(_) => "circuit-id",
             Self::Other { kind, .. } => kind,
         }
     }
@@ -146,7 +181,7 @@ impl HostIdentifier {
     pub fn value(&self) -> String {
         match self {
             Self::HwAddress(mac) => mac.to_string(),
-            Self::ClientId(id) => id.clone(),
+            Self::ClientId(id) | Self::CircuitId(id) => id.clone(),
             Self::Other { value, .. } => value.clone(),
         }
     }
@@ -173,6 +208,20 @@ impl HostIdentifier {
                         value: text.to_owned(),
                     },
                 },
+                // Hex octets, or text in single quotes (Kea's two spellings).
+                "circuit-id" => {
+                    let quoted = text
+                        .strip_prefix('\'')
+                        .and_then(|t| t.strip_suffix('\''))
+                        .map(|t| Self::circuit_id(t.as_bytes()).ok());
+                    match quoted.unwrap_or_else(|| normalize_hex(text).map(Self::CircuitId)) {
+                        Some(id) => id,
+                        None => Self::Other {
+                            kind: kind.to_owned(),
+                            value: text.to_owned(),
+                        },
+                    }
+                }
                 _ => Self::Other {
                     kind: kind.to_owned(),
                     value: text.to_owned(),
@@ -505,6 +554,25 @@ mod tests {
     use super::super::document::reservations;
     use super::super::fixtures::{cidr, config, mac, node};
     use super::*;
+
+    #[test]
+    fn circuit_ids_are_octets_in_either_of_keas_spellings() {
+        let swp3 = HostIdentifier::circuit_id(b"swp3").unwrap();
+        assert_eq!(swp3.kind(), "circuit-id");
+        assert_eq!(swp3.value(), "73:77:70:33");
+        assert_eq!(swp3.octets().unwrap(), b"swp3");
+        for text in ["73:77:70:33", "73777033", "'swp3'"] {
+            let entry = json!({ "circuit-id": text });
+            let read = HostIdentifier::of_entry(entry.as_object().unwrap());
+            assert_eq!(read, Some(swp3.clone()), "{text}");
+        }
+        assert!(HostIdentifier::circuit_id(b"").is_err());
+        assert!(HostIdentifier::circuit_id(&[7; 255]).is_ok());
+        let e = HostIdentifier::circuit_id(&[7; 256])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("256 octets"), "{e}");
+    }
 
     #[test]
     fn reading_normalises_kea_defaults() {

@@ -20,6 +20,8 @@ use crate::net::{Cidr, MacAddress};
 
 /// `host_identifier_type` 0.
 pub const HW_ADDRESS: i16 = 0;
+/// `host_identifier_type` 2.
+pub const CIRCUIT_ID: i16 = 2;
 /// `host_identifier_type` 3.
 pub const CLIENT_ID: i16 = 3;
 /// `dhcp_option_scope` 3: an option of one host.
@@ -185,11 +187,12 @@ pub fn identifier_of(kind: i16, bytes: &[u8]) -> HostIdentifier {
     match (kind, <[u8; 6]>::try_from(bytes)) {
         (HW_ADDRESS, Ok(mac)) => HostIdentifier::HwAddress(MacAddress::from(mac)),
         (CLIENT_ID, _) if !bytes.is_empty() => HostIdentifier::ClientId(hex(bytes, ":")),
+        (CIRCUIT_ID, _) if !bytes.is_empty() => HostIdentifier::CircuitId(hex(bytes, ":")),
         _ => HostIdentifier::Other {
             kind: match kind {
                 HW_ADDRESS => "hw-address",
                 1 => "duid",
-                2 => "circuit-id",
+                CIRCUIT_ID => "circuit-id",
                 CLIENT_ID => "client-id",
                 4 => "flex-id",
                 _ => "unknown",
@@ -207,6 +210,13 @@ pub fn identifier_key(id: &HostIdentifier) -> Result<(i16, Vec<u8>), HostDbError
         HostIdentifier::ClientId(text) => {
             unhex(text)
                 .map(|b| (CLIENT_ID, b))
+                .ok_or_else(|| HostDbError::IdentifierNotWritable {
+                    identifier: id.clone(),
+                })
+        }
+        HostIdentifier::CircuitId(text) => {
+            unhex(text)
+                .map(|b| (CIRCUIT_ID, b))
                 .ok_or_else(|| HostDbError::IdentifierNotWritable {
                     identifier: id.clone(),
                 })
@@ -489,8 +499,11 @@ mod tests {
         assert_eq!(identifier_key(&cid).unwrap(), (3, vec![1, 0xaa, 0xbb]));
         let circuit = identifier_of(2, b"ab");
         assert_eq!(circuit.to_string(), "circuit-id 61:62");
+        assert_eq!(circuit, HostIdentifier::circuit_id(b"ab").unwrap());
+        assert_eq!(identifier_key(&circuit).unwrap(), (2, b"ab".to_vec()));
+        let duid = identifier_of(1, &[0, 1]);
         assert!(matches!(
-            identifier_key(&circuit),
+            identifier_key(&duid),
             Err(HostDbError::IdentifierNotWritable { .. })
         ));
         // A hw-address of another length is read, never written.

@@ -1,0 +1,149 @@
+//! Addresses by location: `rack_dhcp_lease` with `circuit_id`, behind ISC's `dhcrelay
+//! -a`, which adds option 82 with the name of the port a request arrived on, as a
+//! top-of-rack switch's relay does. On both places Kea keeps reservations (its
+//! configuration's `circuit-id` reservations, identifier type 2 in its host database):
+//! two clients with different MACs on one port get that port's address in turn, the
+//! client on another port gets that port's; plan is empty and keeps the configured
+//! spelling (`0x` hex or text); import by circuit ID gives the same state. Then what is
+//! refused at plan time.
+
+use rack_lab::Kea;
+use rack_lab::relay::{Relay, port_subnet};
+use serde_json::json;
+
+use crate::dhcp_common::{Backend, PROVIDER, Server, raw_config};
+
+/// Adds the relay's port subnets to Kea's configuration (ids 11, 12), as its operator
+/// would for a new pod.
+fn add_pod_subnets(kea: &Kea) {
+    let mut config = raw_config(kea);
+    let list = config["Dhcp4"]["subnet4"]
+        .as_array_mut()
+        .expect("subnet4 is a list");
+    for n in 1..=2 {
+        list.push(json!({
+            "id": 10 + n,
+            "subnet": port_subnet(n),
+            "pools": [{"pool": format!("10.78.{n}.100 - 10.78.{n}.120")}],
+        }));
+    }
+    let cmd = json!({"command": "config-set", "service": ["dhcp4"], "arguments": config});
+    let (status, body) = kea.command(&cmd.to_string()).expect("config-set");
+    assert!(
+        status == 200 && body.contains("\"result\": 0"),
+        "config-set of the pod subnets failed: {status} {body}"
+    );
+}
+
+/// Frees a leased address, as its lease expiring would when a machine is replaced.
+fn expire(kea: &Kea, ip: &str) {
+    let cmd = json!({"command": "lease4-del", "service": ["dhcp4"],
+                     "arguments": {"ip-address": ip}});
+    let (status, body) = kea.command(&cmd.to_string()).expect("lease4-del");
+    assert!(status == 200 && body.contains("\"result\": 0"), "{body}");
+}
+
+const LEASES: &str = r#"
+resource "rack_dhcp_lease" "rack1_u1" {
+  subnet     = "10.78.1.0/24"
+  circuit_id = "swp1"
+  ip         = "10.78.1.10"
+  hostname   = "rack1-u1"
+}
+
+resource "rack_dhcp_lease" "rack1_u2" {
+  subnet     = "10.78.2.0/24"
+  circuit_id = "0x73777032"
+  ip         = "10.78.2.10"
+}
+"#;
+
+fn by_location(backend: Backend) {
+    let server = Server::start(backend);
+    add_pod_subnets(&server);
+    let relay = Relay::start(&server, &["swp1", "swp2"])
+        .unwrap_or_else(|e| panic!("cannot start the relay fixture: {e}"));
+    let wd = server.workdir();
+    wd.write_main(&format!("{PROVIDER}{LEASES}"));
+    wd.apply();
+
+    let first = relay
+        .udhcpc("swp1", "02:00:00:0a:00:01")
+        .expect("first client");
+    assert_eq!(first.ip, "10.78.1.10", "{backend:?}");
+    assert_eq!(
+        first.options.get("hostname").map(String::as_str),
+        Some("rack1-u1")
+    );
+    expire(&server, "10.78.1.10");
+    let second = relay
+        .udhcpc("swp1", "02:00:00:0b:00:02")
+        .expect("second client");
+    assert_eq!(
+        second.ip, "10.78.1.10",
+        "{backend:?}: the port's address, another MAC"
+    );
+    let other = relay
+        .udhcpc("swp2", "02:00:00:0c:00:03")
+        .expect("client on swp2");
+    assert_eq!(other.ip, "10.78.2.10", "{backend:?}");
+
+    wd.assert_plan_empty();
+    let values = wd.resource_values("rack_dhcp_lease.rack1_u2");
+    assert_eq!(
+        values["circuit_id"], "0x73777032",
+        "the configured spelling is kept"
+    );
+    for id in [
+        "default/10.78.1.0/24/circuit-id:73:77:70:31",
+        "10.78.1.0/24/circuit-id:73:77:70:31",
+    ] {
+        wd.assert_import_same_state("rack_dhcp_lease.rack1_u1", id, &[]);
+    }
+    wd.assert_plan_empty();
+    wd.destroy();
+    wd.assert_destroyed();
+}
+
+#[test]
+fn an_address_by_relay_port_in_kea_configuration() {
+    by_location(Backend::ConfigSet);
+}
+
+#[test]
+fn an_address_by_relay_port_in_the_host_database() {
+    by_location(Backend::HostDatabase);
+}
+
+#[test]
+fn bad_circuit_ids_are_refused_at_plan_time() {
+    let server = Server::start(Backend::ConfigSet);
+    let wd = server.workdir();
+    let long = "p".repeat(256);
+    for (body, needles) in [
+        (
+            "mac = \"52:54:00:12:34:56\"\n  circuit_id = \"swp1\"".to_string(),
+            &["Both mac and circuit_id are set", "circuit_id"][..],
+        ),
+        (
+            "circuit_id = \"\"".to_string(),
+            &["An empty circuit ID"][..],
+        ),
+        (
+            format!("circuit_id = \"{long}\""),
+            &["A circuit ID of 256 bytes is too long", "255"][..],
+        ),
+        (
+            "circuit_id = \"0xabc\"".to_string(),
+            &["is not hex octets"][..],
+        ),
+    ] {
+        wd.write_main(&format!(
+            "{PROVIDER}\nresource \"rack_dhcp_lease\" \"l\" {{\n  subnet = \"10.77.0.0/24\"\n  ip = \"10.77.0.20\"\n  {body}\n}}\n"
+        ));
+        let text = wd.plan_fails().combined();
+        for n in needles {
+            assert!(text.contains(n), "{body}: missing {n:?} in\n{text}");
+        }
+    }
+}
