@@ -5,6 +5,7 @@
 //! reports medians with their spread: the machines are shared and noisy, so a number
 //! from another run, or a single sample, says little.
 
+pub mod boot;
 mod cert;
 pub mod ci;
 pub mod dhcp;
@@ -69,6 +70,12 @@ pub const BENCHMARKS: &[Benchmark] = &[
         about: "a 48-port top-of-rack profile on Open vSwitch: apply, no-change plan and OVSDB transactions, vs. `terraform_data` and one `ovs-vsctl`",
         default_runs: switch::DEFAULT_ROUNDS,
         run: |runs| switch::run(&switch::Options { runs }),
+    },
+    Benchmark {
+        name: "boot",
+        about: "200 `rack_boot_file` of 64 KiB on nginx (WebDAV): apply, no-change plan, destroy and requests, vs. `terraform_data` and a `curl -T` loop",
+        default_runs: boot::DEFAULT_ROUNDS,
+        run: |runs| boot::run(&boot::Options { runs }),
     },
     Benchmark {
         name: "vm",
