@@ -150,7 +150,10 @@ fn write_files(dir: &Path) -> anyhow::Result<()> {
         let mut text = String::with_capacity(FILE_SIZE);
         let mut line = 0usize;
         while text.len() < FILE_SIZE {
-            let _ = writeln!(text, "# host{i:03} line {line:05} d-i preseed/late_command string true");
+            let _ = writeln!(
+                text,
+                "# host{i:03} line {line:05} d-i preseed/late_command string true"
+            );
             line += 1;
         }
         text.truncate(FILE_SIZE - 1);
@@ -197,11 +200,7 @@ fn data_main_tf(files: &Path) -> String {
 /// The floor: `curl` once per file in one bash loop, with the password in a netrc file
 /// (not on a command line). `method` is `-T` (upload the file) or `-X DELETE`.
 fn floor_script(server: &Provisioning, files: &Path, netrc: &Path, upload: bool) -> String {
-    let action = if upload {
-        "-T \"$f\""
-    } else {
-        "-X DELETE"
-    };
+    let action = if upload { "-T \"$f\"" } else { "-X DELETE" };
     format!(
         "set -e\ncd '{}'\nfor i in $(seq -f %03g 0 {}); do\n  f=pod1/host$i.cfg\n  \
          curl -sSf --netrc-file '{}' {action} -o /dev/null \"{}$f\"\ndone\n",
