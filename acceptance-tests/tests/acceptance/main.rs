@@ -5,6 +5,7 @@
 
 mod boot_common;
 mod boot_file;
+mod boot_ztp;
 mod ci_pipeline;
 mod dhcp_common;
 mod dhcp_faults;
