@@ -30,7 +30,7 @@ const START_LIMIT: Duration = Duration::from_secs(20);
 const START_ATTEMPTS: usize = 3;
 
 /// Where Debian ships the schema of the `Open_vSwitch` database.
-pub(crate) const SCHEMA: &str = "/usr/share/openvswitch/vswitch.ovsschema";
+pub const SCHEMA: &str = "/usr/share/openvswitch/vswitch.ovsschema";
 
 /// The Debian package that ships the daemons and tools.
 const PACKAGE: &str = "openvswitch-switch";

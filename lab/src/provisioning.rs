@@ -123,15 +123,16 @@ http {{
     }
 }
 
-/// A running provisioning server on 127.0.0.1. Stopped and removed on drop.
+/// A running provisioning server (on 127.0.0.1 unless started with
+/// [`Provisioning::start_on`]). Stopped and removed on drop.
 #[derive(Debug)]
 pub struct Provisioning {
     // Field order matters: nginx stops before its directory is removed.
     daemon: Daemon,
     dir: TempDir,
-    /// Where it listens, on 127.0.0.1.
+    /// Where it listens.
     pub addr: SocketAddr,
-    /// `http://127.0.0.1:<port>/boot/`: the URL rack writes below and clients read.
+    /// `http://<addr>/boot/`: the URL rack writes below and clients read.
     pub url: String,
     /// The password of [`USERNAME`].
     pub password: String,
@@ -140,6 +141,13 @@ pub struct Provisioning {
 impl Provisioning {
     /// Starts nginx on a free port of 127.0.0.1 with a random password.
     pub fn start() -> Result<Self, FixtureError> {
+        Self::start_on(Ipv4Addr::LOCALHOST)
+    }
+
+    /// Starts nginx on `ip` (an address of this namespace: 127.0.0.1, or one a test gave
+    /// a veth of its own so that machines in other namespaces reach the server) at a port
+    /// free on loopback, with a random password.
+    pub fn start_on(ip: Ipv4Addr) -> Result<Self, FixtureError> {
         let nginx = process::find_binary("nginx", "nginx")?;
         let dir = TempDir::new("rack-provisioning")?;
         let d = dir.path().to_owned();
@@ -147,7 +155,7 @@ impl Provisioning {
         let mut attempt = 0;
         let (daemon, addr) = process::attempts(START_ATTEMPTS, "nginx", || {
             attempt += 1;
-            let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, process::free_port()?));
+            let addr = SocketAddr::from((ip, process::free_port()?));
             let mut cmd = Command::new(&nginx);
             cmd.args(
                 ProvisioningConf {

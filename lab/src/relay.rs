@@ -10,14 +10,16 @@
 //! Behind each port, a namespace of its own holds the client end, where `udhcpc` runs.
 //! kea-dhcp4's namespace gets a route to 10.78.0.0/16 through the relay. The relay is
 //! stopped by its PID, the port namespaces deleted and the temp dir removed on drop; the
-//! Kea fixture itself is left as it was, but for the relay's address and the route.
+//! Kea fixture itself is left as it was, but for the relay's address and the route (and,
+//! after [`Relay::link_host`], forwarding and the veth to the caller's namespace).
 
 use crate::kea::{Kea, SERVER_ADDR};
 use crate::netns::Netns;
 use crate::process::{self, Daemon, FixtureError, TempDir, err};
 use crate::udhcpc::{self, DhcpLease};
+use std::net::Ipv4Addr;
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
@@ -48,6 +50,27 @@ pub struct Relay {
     ports: Vec<Port>,
     dir: TempDir,
     busybox: PathBuf,
+    relay_ns: String,
+}
+
+/// A veth pair between the caller's namespace and the relay's ([`Relay::link_host`]).
+/// Deleting this end on drop deletes the pair and the routes through it.
+#[derive(Debug)]
+pub struct HostLink {
+    ip: PathBuf,
+    iface: String,
+    /// This end's address, which servers for the machines behind the relay listen on.
+    pub addr: Ipv4Addr,
+}
+
+impl Drop for HostLink {
+    fn drop(&mut self) {
+        let _ = Command::new(&self.ip)
+            .args(["link", "del", &self.iface])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
 }
 
 impl Relay {
@@ -112,6 +135,7 @@ impl Relay {
             ports: made,
             dir,
             busybox,
+            relay_ns: relay_ns.name().to_owned(),
         })
     }
 
@@ -123,6 +147,67 @@ impl Relay {
     /// The relay's log, for assertion messages.
     pub fn log(&self) -> String {
         process::tail(&self.dir.path().join("dhcrelay.log"))
+    }
+
+    /// The namespace behind port `port` and the name of its interface there (the
+    /// machine plugged into that port), for a test that runs its own client flow.
+    pub fn port_netns(&self, port: &str) -> Option<(&Netns, &str)> {
+        self.ports
+            .iter()
+            .find(|p| p.name == port)
+            .map(|p| (&p.ns, p.iface.as_str()))
+    }
+
+    /// Joins this namespace (the caller's, usually the host's) to the relay's by a veth
+    /// pair, `10.79.<k>.1/30` here and `10.79.<k>.2/30` in the relay's namespace, which
+    /// then forwards: the port subnets are routed here through it, so the machines behind
+    /// the ports reach servers listening on `10.79.<k>.1` and are reached from here by
+    /// their addresses (their default route being the port's address). `k` comes from the
+    /// process id. The link and its routes are removed when the [`HostLink`] drops.
+    pub fn link_host(&self) -> Result<HostLink, FixtureError> {
+        let ip = process::find_binary("ip", "iproute2")?;
+        static LINKS: AtomicU32 = AtomicU32::new(0);
+        let n = LINKS.fetch_add(1, Ordering::Relaxed);
+        let pid = std::process::id();
+        let k = u8::try_from(16 + (pid + n) % 200).unwrap_or(16);
+        let tag = format!("{:x}{n}", pid % 0xfffff);
+        let (here, there) = (format!("rlh{tag}"), format!("rlr{tag}"));
+        let relay_ns = self.relay_ns.as_str();
+        let mut cmd = Command::new(&ip);
+        cmd.args(["link", "add", &here, "type", "veth", "peer", "name", &there])
+            .args(["netns", relay_ns]);
+        process::run(cmd, "ip link add (host link veth pair)")?;
+        let link = HostLink {
+            ip: ip.clone(),
+            iface: here.clone(),
+            addr: Ipv4Addr::new(10, 79, k, 1),
+        };
+        let local = |args: &[&str]| {
+            let mut cmd = Command::new(&ip);
+            cmd.args(args);
+            process::run(cmd, &format!("ip {}", args.join(" ")))
+        };
+        let remote = |args: &[&str]| {
+            let mut cmd = Command::new(&ip);
+            cmd.args(["-n", relay_ns]).args(args);
+            process::run(cmd, &format!("ip -n {relay_ns} {}", args.join(" ")))
+        };
+        local(&["addr", "add", &format!("10.79.{k}.1/30"), "dev", &here])?;
+        local(&["link", "set", &here, "up"])?;
+        remote(&["addr", "add", &format!("10.79.{k}.2/30"), "dev", &there])?;
+        remote(&["link", "set", &there, "up"])?;
+        let sysctl = process::find_binary("sysctl", "procps")?;
+        let mut cmd = Command::new(&ip);
+        cmd.args(["netns", "exec", relay_ns])
+            .arg(sysctl)
+            .args(["-qw", "net.ipv4.ip_forward=1"]);
+        process::run(cmd, "sysctl net.ipv4.ip_forward=1 in the relay's namespace")?;
+        for i in 1..=self.ports.len() {
+            let subnet = port_subnet(i);
+            let via = format!("10.79.{k}.2");
+            local(&["route", "add", &subnet, "via", &via, "dev", &here])?;
+        }
+        Ok(link)
     }
 
     /// Runs `udhcpc` once behind port `port` with MAC address `mac`, through the relay.

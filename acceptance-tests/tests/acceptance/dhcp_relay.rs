@@ -15,7 +15,7 @@ use crate::dhcp_common::{Backend, PROVIDER, Server, raw_config};
 
 /// Adds the relay's port subnets to Kea's configuration (ids 11, 12), as its operator
 /// would for a new pod.
-fn add_pod_subnets(kea: &Kea) {
+pub(crate) fn add_pod_subnets(kea: &Kea) {
     let mut config = raw_config(kea);
     let list = config["Dhcp4"]["subnet4"]
         .as_array_mut()
