@@ -147,6 +147,8 @@ struct Results {
     /// Plans against a written state whose refresh reported objects changed outside
     /// Terraform.
     pub drift: Vec<String>,
+    /// Commands that failed: what, and the error (Terraform's diagnostics).
+    pub failures: Vec<(String, String)>,
     /// Wall time of each phase, seconds.
     pub phases: Vec<(&'static str, f64)>,
 }
@@ -404,10 +406,17 @@ pub fn run(opts: &Options) -> anyhow::Result<String> {
     for variant in [Variant::RefreshFalse, Variant::Parallelism] {
         let args = variant.args();
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let m = wrapper.measure(&services, &aggregate, &args, &[0])?;
-        r.aggregate_variants.push((variant, m));
-        let m = wrapper.measure(&services, largest, &args, &[0])?;
-        r.per_item_variants.push((variant, m));
+        // A plan that fails is reported with its error; the run goes on.
+        for (wd, form) in [(&aggregate, "aggregate form"), (largest, "per-item form")] {
+            match wrapper.measure(&services, wd, &args, &[0]) {
+                Ok(m) if form == "aggregate form" => r.aggregate_variants.push((variant, m)),
+                Ok(m) => r.per_item_variants.push((variant, m)),
+                Err(e) => r.failures.push((
+                    format!("no-change plan {}, {form}", variant.what()),
+                    format!("{e:#}"),
+                )),
+            }
+        }
     }
     drop(per_item);
     drop(data);

@@ -534,6 +534,19 @@ pub(super) fn report(r: &Results, runs: usize) -> anyhow::Result<String> {
         out.push_str("\n#### Adopting a zone written outside rack\n\n");
         out.push_str(&adoption_table(a));
     }
+    for (what, error) in &r.failures {
+        let diagnostics: Vec<&str> = error
+            .lines()
+            .skip_while(|l| !l.starts_with("Error:"))
+            .filter(|l| !l.trim().is_empty())
+            .take(12)
+            .collect();
+        let _ = write!(
+            out,
+            "\n**Failed**: {what}:\n\n```text\n{}\n```\n",
+            diagnostics.join("\n")
+        );
+    }
     out.push_str("\n#### Targets\n\n");
     out.push_str(&targets(r, &shape));
     if r.drift.is_empty() {
