@@ -406,8 +406,15 @@ fn targets(r: &Results, shape: &Shape) -> String {
         yes_no(peak < RSS_LIMIT_MIB)
     );
     let plans: Vec<&Measured> = r.per_item_plans.values().flatten().collect();
-    let zones = shape.zones() as u64;
-    let axfr: Vec<u64> = plans.iter().map(|m| m.requests.dns.axfr).collect();
+    // Each size holds the zones its record sets fall in: AXFRs are counted per zone.
+    let axfr: Vec<u64> = r
+        .per_item_plans
+        .iter()
+        .flat_map(|(&n, plans)| {
+            let zones = shape.subset(n).map_or(1, |s| s.zones()) as u64;
+            plans.iter().map(move |m| m.requests.dns.axfr / zones.max(1))
+        })
+        .collect();
     let reads: Vec<u64> = plans.iter().map(|m| m.requests.db.hosts_reads).collect();
     // Per hypervisor holding resources of the plan: the smallest zone may leave one empty.
     let listings: Vec<u64> = plans
@@ -427,7 +434,7 @@ fn targets(r: &Results, shape: &Shape) -> String {
     let _ = writeln!(
         out,
         "| Backend requests per no-change plan independent of the resource count | per-item \
-         plans at {}: AXFR {} per plan ({zones} zones), host reads {} per plan (1 server), \
+         plans at {}: AXFR {} per zone per plan, host reads {} per plan (1 server), \
          listings {} per hypervisor (the busiest) per plan | {} |",
         r.sizes
             .iter()
