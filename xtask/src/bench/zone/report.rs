@@ -412,7 +412,9 @@ fn targets(r: &Results, shape: &Shape) -> String {
         .iter()
         .flat_map(|(&n, plans)| {
             let zones = shape.subset(n).map_or(1, |s| s.zones()) as u64;
-            plans.iter().map(move |m| m.requests.dns.axfr / zones.max(1))
+            plans
+                .iter()
+                .map(move |m| m.requests.dns.axfr / zones.max(1))
         })
         .collect();
     let reads: Vec<u64> = plans.iter().map(|m| m.requests.db.hosts_reads).collect();
