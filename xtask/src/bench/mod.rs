@@ -18,6 +18,7 @@ mod stats;
 pub mod storage;
 pub mod switch;
 pub mod vm;
+pub mod zone;
 
 /// One benchmark the `bench` binary can run.
 #[derive(Debug, Clone, Copy)]
@@ -82,5 +83,11 @@ pub const BENCHMARKS: &[Benchmark] = &[
         about: "10 `rack_vm` booting from overlays of one base volume, with cloud-init: time until all run, until all have addresses, destroy, vs. the same done with virsh",
         default_runs: vm::DEFAULT_ROUNDS,
         run: |runs| vm::run(&vm::Options { runs }),
+    },
+    Benchmark {
+        name: "zone",
+        about: "a zone of 10,000 resources on 3 hypervisors (DNS, DHCP host database, VMs): per-item and aggregate forms vs. `terraform_data`, memory, requests per service, and adopting a 10,000-record zone",
+        default_runs: zone::DEFAULT_ROUNDS,
+        run: |runs| zone::run(&zone::Options { runs }),
     },
 ];

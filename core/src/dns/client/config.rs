@@ -11,6 +11,12 @@ use crate::dns::tsig::TsigKey;
 /// batch, which is small next to Terraform's own time per resource.
 pub const COALESCE_WINDOW: Duration = Duration::from_millis(30);
 
+/// Zone transfers one client runs at once. BIND refuses outgoing transfers beyond its
+/// `transfers-out` quota (10 by default, shared with its secondaries) with SERVFAIL, and a
+/// plan of many zones at `-parallelism` above 10 started one transfer per zone at once;
+/// the others wait for a slot, which costs little since each transfer takes milliseconds.
+pub(super) const MAX_CONCURRENT_TRANSFERS: usize = 4;
+
 /// UDP payload size we advertise in queries (EDNS, RFC 6891 §6.2.5): the size DNS Flag Day
 /// 2020 recommends to avoid IP fragmentation.
 pub(super) const EDNS_UDP_SIZE: u16 = 1232;

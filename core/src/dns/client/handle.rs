@@ -11,7 +11,9 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::oneshot;
 
 use super::batch::{BatchOutcome, Pending, WriteQueue, add_change, judge, take_batch, written};
-use super::config::{COALESCE_WINDOW, EDNS_UDP_SIZE, ServerConfig, Transport};
+use super::config::{
+    COALESCE_WINDOW, EDNS_UDP_SIZE, MAX_CONCURRENT_TRANSFERS, ServerConfig, Transport,
+};
 use super::error::{DnsError, Operation};
 use super::snapshot::{Progress, RrSet, RrsetChange, SnapshotBuilder, ZoneSnapshot, collect_rrset};
 use crate::dns::message::{Edns, Message, Rcode};
@@ -48,6 +50,8 @@ struct Inner {
     sent: Arc<AtomicU64>,
     zones: Mutex<HashMap<Name, Arc<ZoneSlot>>>,
     writes: Mutex<HashMap<Name, WriteQueue>>,
+    /// Slots for zone transfers ([`MAX_CONCURRENT_TRANSFERS`]).
+    transfers: tokio::sync::Semaphore,
 }
 
 fn now_secs() -> u64 {
@@ -65,6 +69,7 @@ impl DnsClient {
                 sent: Arc::default(),
                 zones: Mutex::default(),
                 writes: Mutex::default(),
+                transfers: tokio::sync::Semaphore::new(MAX_CONCURRENT_TRANSFERS),
             }),
         }
     }
@@ -379,6 +384,8 @@ impl Inner {
     /// Transfers the whole zone by AXFR over TCP (RFC 5936), verifying the TSIG of the
     /// message stream when a key is set (RFC 8945 §5.3.1).
     async fn transfer(&self, zone: &Name) -> Result<ZoneSnapshot, DnsError> {
+        // The semaphore is never closed, so a permit always comes.
+        let _slot = self.transfers.acquire().await.ok();
         let ep = self.endpoint().await?;
         let server = ep.server;
         let mut request = Message::query(transport::random_id(), zone.clone(), RecordType::Axfr)

@@ -30,7 +30,7 @@ const SELECT: &str = "SELECT h.host_id, h.dhcp_identifier, h.ipv4_address, h.hos
 const DELETE: &str = "DELETE FROM hosts WHERE dhcp4_subnet_id = $1";
 
 /// PostgreSQL and the benchmark's own connection to it, as the role Kea and rack use.
-pub(super) struct Database {
+pub(in crate::bench) struct Database {
     pub pg: Postgres,
     rt: tokio::runtime::Runtime,
     client: tokio_postgres::Client,
@@ -38,7 +38,7 @@ pub(super) struct Database {
 
 impl Database {
     /// Starts PostgreSQL with `pg_stat_statements` and connects over TCP.
-    pub fn start() -> anyhow::Result<Self> {
+    pub(in crate::bench) fn start() -> anyhow::Result<Self> {
         let pg = Postgres::start_with_statement_stats()
             .map_err(|e| anyhow!("Cannot start PostgreSQL for the benchmark: {e}"))?;
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -132,7 +132,7 @@ impl Database {
     }
 
     /// How many hosts the subnet holds.
-    pub fn count(&self) -> anyhow::Result<usize> {
+    pub(in crate::bench) fn count(&self) -> anyhow::Result<usize> {
         let id = SUBNET_ROW_ID;
         self.rt.block_on(async {
             let row = self
@@ -149,7 +149,7 @@ impl Database {
     }
 
     /// Forgets every statement counted so far.
-    pub fn reset_statements(&self) -> anyhow::Result<()> {
+    pub(in crate::bench) fn reset_statements(&self) -> anyhow::Result<()> {
         self.pg
             .sql("SELECT pg_stat_statements_reset();")
             .map(|_| ())
@@ -158,7 +158,7 @@ impl Database {
 
     /// The statements the role [`USER`] ran in [`DATABASE`] since the last reset, other
     /// than the benchmark's own (which it runs only outside the measured commands).
-    pub fn statements(&self) -> anyhow::Result<Statements> {
+    pub(in crate::bench) fn statements(&self) -> anyhow::Result<Statements> {
         let text = self
             .pg
             .sql(&format!(
@@ -182,7 +182,7 @@ fn mac_bytes(mac: &str) -> anyhow::Result<Vec<u8>> {
 
 /// What one command cost in PostgreSQL, from `pg_stat_statements`.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub(super) struct Statements {
+pub(in crate::bench) struct Statements {
     /// Every statement executed (utility statements such as `BEGIN` included).
     pub calls: u64,
     /// The read of every host of the server's subnets that fills the provider's cache.

@@ -45,7 +45,7 @@ use rack_acceptance_tests::{CmdResult, Workdir};
 use rack_lab::Kea;
 use rack_lab::kea::post;
 
-mod hostdb;
+pub(super) mod hostdb;
 mod report;
 use hostdb::{Database, Statements};
 use report::*;
@@ -69,10 +69,10 @@ const ENV_LARGE_RUNS: &str = "RACK_BENCH_DHCP_LARGE_RUNS";
 /// The subnet the benchmark adds to each Kea for the leases: the fixture's own /24 is
 /// too small. No interface serves it; Kea keeps its reservations all the same (as it
 /// does for relayed subnets).
-const SUBNET: &str = "10.78.0.0/19";
+pub(super) const SUBNET: &str = "10.78.0.0/19";
 
 /// The `id` of [`SUBNET`] in Kea's configuration.
-const SUBNET_ID: u64 = 2;
+pub(super) const SUBNET_ID: u64 = 2;
 
 /// Names a Terraform `-parallelism` for the applies and destroys of both
 /// configurations (default: Terraform's own, 10): how the apply scales when Terraform
@@ -251,10 +251,10 @@ const LARGE_CYCLES: [Cycle; 2] = [Cycle::LargeHostDb, Cycle::LargeData];
 
 /// Commands kea-dhcp4 received, from its log.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct Counters {
+pub(super) struct Counters {
     /// Every command.
-    commands: u64,
-    config_get: u64,
+    pub(super) commands: u64,
+    pub(super) config_get: u64,
     config_set: u64,
     config_write: u64,
     list_commands: u64,
@@ -292,15 +292,15 @@ impl Counters {
 }
 
 /// The Kea under test.
-struct Server {
-    kea: Kea,
+pub(super) struct Server {
+    pub(super) kea: Kea,
     log: PathBuf,
 }
 
 impl Server {
     /// Starts the fixture (looking reservations up in the host database `db` too, when
     /// given) and adds [`SUBNET`] to it, with a log that does not rotate during the run.
-    fn start(db: Option<&Database>) -> anyhow::Result<Self> {
+    pub(super) fn start(db: Option<&Database>) -> anyhow::Result<Self> {
         let kea = match db {
             None => Kea::start(),
             Some(db) => Kea::start_with_hosts_database(&db.pg.kea_hosts_database()),
@@ -429,7 +429,10 @@ impl Server {
     }
 
     /// Runs `f` and returns its result with the commands kea-dhcp4 received meanwhile.
-    fn counting<T>(&self, f: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<(T, Counters)> {
+    pub(super) fn counting<T>(
+        &self,
+        f: impl FnOnce() -> anyhow::Result<T>,
+    ) -> anyhow::Result<(T, Counters)> {
         let before = self.counters()?;
         let value = f()?;
         let after = self.counters()?;
@@ -447,7 +450,7 @@ fn process_cpu(stat: &str) -> Option<f64> {
 
 /// MAC, address and hostname of lease `i`, as every configuration and the raw floors
 /// compute them.
-fn lease(i: usize) -> (String, String, String) {
+pub(super) fn lease(i: usize) -> (String, String, String) {
     let n = i + 10;
     (
         format!("02:00:00:00:{:02x}:{:02x}", i / 256, i % 256),

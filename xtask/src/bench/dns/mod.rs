@@ -132,20 +132,20 @@ const CYCLES: [Cycle; 3] = [Cycle::Rack, Cycle::Data, Cycle::Raw];
 
 /// Counters from named's statistics channel (JSON, `/json/v1/server`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct Counters {
+pub(super) struct Counters {
     /// Requests received (`nsstats.Requestv4` + `Requestv6`): every DNS message, over UDP
     /// or TCP, whatever its opcode.
-    requests: u64,
+    pub(super) requests: u64,
     /// Opcode QUERY (AXFR and SOA questions included).
-    query: u64,
+    pub(super) query: u64,
     /// Opcode UPDATE.
-    update: u64,
+    pub(super) update: u64,
     /// Questions of type AXFR.
-    axfr: u64,
+    pub(super) axfr: u64,
     /// Questions of type IXFR.
-    ixfr: u64,
+    pub(super) ixfr: u64,
     /// Questions of type SOA.
-    soa: u64,
+    pub(super) soa: u64,
 }
 
 impl Counters {
@@ -171,7 +171,7 @@ impl Counters {
     }
 
     /// What happened between `before` and `self`.
-    fn since(self, before: Self) -> Self {
+    pub(super) fn since(self, before: Self) -> Self {
         Self {
             requests: self.requests.saturating_sub(before.requests),
             query: self.query.saturating_sub(before.query),
@@ -189,15 +189,15 @@ impl Counters {
 }
 
 /// The named under test and how to reach it.
-struct Server {
-    named: Named,
+pub(super) struct Server {
+    pub(super) named: Named,
     stats: SocketAddr,
     /// `ALG:NAME:SECRET` for nsupdate and dig `-y`.
     key_arg: String,
 }
 
 impl Server {
-    fn start() -> anyhow::Result<Self> {
+    pub(super) fn start() -> anyhow::Result<Self> {
         let named = Named::start_with_statistics()
             .map_err(|e| anyhow!("Cannot start named for the benchmark: {e}"))?;
         let stats = named
@@ -214,7 +214,7 @@ impl Server {
         })
     }
 
-    fn statistics(&self) -> anyhow::Result<Value> {
+    pub(super) fn statistics(&self) -> anyhow::Result<Value> {
         let (status, body) = http_get(self.stats, "/json/v1/server", &[]).ok_or_else(|| {
             anyhow!(
                 "named's statistics channel on {} did not answer; named log:\n{}",
@@ -228,12 +228,15 @@ impl Server {
         serde_json::from_str(&body).context("named's statistics are not JSON")
     }
 
-    fn counters(&self) -> anyhow::Result<Counters> {
+    pub(super) fn counters(&self) -> anyhow::Result<Counters> {
         Counters::parse(&self.statistics()?)
     }
 
     /// Runs `f` and returns its result with the DNS messages named received meanwhile.
-    fn counting<T>(&self, f: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<(T, Counters)> {
+    pub(super) fn counting<T>(
+        &self,
+        f: impl FnOnce() -> anyhow::Result<T>,
+    ) -> anyhow::Result<(T, Counters)> {
         let before = self.counters()?;
         let value = f()?;
         let after = self.counters()?;
@@ -241,7 +244,7 @@ impl Server {
     }
 
     /// Feeds `script` to `nsupdate -y KEY` and returns its wall time in seconds.
-    fn nsupdate(&self, script: &str) -> anyhow::Result<f64> {
+    pub(super) fn nsupdate(&self, script: &str) -> anyhow::Result<f64> {
         let mut cmd = Command::new("nsupdate");
         cmd.args(["-y", &self.key_arg]);
         let (elapsed, out) = timed(cmd, Some(script.as_bytes()), "nsupdate")?;

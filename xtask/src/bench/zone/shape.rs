@@ -1,0 +1,617 @@
+//! The zone the benchmark builds, and what it writes for Terraform: the values every
+//! configuration iterates over (one `locals` file in JSON, so the configurations and the
+//! state files the benchmark writes hold the same values by construction), the
+//! configurations of both forms and of `terraform_data`, and state files.
+//!
+//! The zone at its full size holds 10,000 resources in the per-item form: 4,000 A record
+//! sets in one forward zone, 4,000 PTR record sets in reverse zones of 250 names each,
+//! 1,500 DHCP leases, and 250 VMs defined but not running, each with a qcow2 overlay of one
+//! base volume (500 resources), spread over the hypervisors. A smaller zone keeps those
+//! proportions.
+
+use std::fmt::Write as _;
+
+use anyhow::{Context as _, anyhow, bail};
+use serde_json::{Map, Value, json};
+
+use super::super::dhcp::{SUBNET, lease};
+
+/// The forward zone (the named fixture's own).
+pub(super) const FORWARD_ZONE: &str = rack_lab::named::INITIAL_ZONE;
+
+/// Addresses of one reverse zone (a /24; `.1` to `.250`).
+const PER_REVERSE_ZONE: usize = 250;
+
+/// TTL of every record set.
+const TTL: u32 = 300;
+
+/// The storage pool on every hypervisor, and the base volume every disk is an overlay of.
+pub(super) const POOL: &str = "zone";
+pub(super) const BASE: &str = "base.raw";
+
+/// Memory of each VM (never started, so only what libvirt records).
+const VM_MEMORY: &str = "64MiB";
+
+/// Names of the hypervisors in the provider's `hypervisors` map.
+pub(super) fn hypervisor_name(i: usize) -> String {
+    format!("hv{i}")
+}
+
+/// How many of each kind the zone holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Shape {
+    /// A record sets in the forward zone.
+    pub a: usize,
+    /// PTR record sets, in reverse zones of [`PER_REVERSE_ZONE`].
+    pub ptr: usize,
+    /// DHCP leases in one subnet.
+    pub leases: usize,
+    /// VMs, each with its overlay volume.
+    pub vms: usize,
+    /// Hypervisors the VMs spread over.
+    pub hypervisors: usize,
+}
+
+impl Shape {
+    /// The zone with `resources` resources in the per-item form, in the issue's
+    /// proportions (2/5 A, 2/5 PTR, 3/20 leases, 1/20 VMs and their volumes).
+    pub fn of(resources: usize, hypervisors: usize) -> anyhow::Result<Self> {
+        if resources < 40 {
+            bail!("A zone needs at least 40 resources, not {resources}");
+        }
+        let shape = Self {
+            a: resources * 2 / 5,
+            ptr: resources * 2 / 5,
+            leases: resources * 3 / 20,
+            vms: resources / 40,
+            hypervisors,
+        };
+        // The subnet holds 8,192 addresses, the reverse zones 250 each.
+        if shape.leases > 8000 || shape.a > 250 * 250 {
+            bail!("{resources} resources do not fit the zone's address plan");
+        }
+        Ok(shape)
+    }
+
+    /// Resources in the per-item form.
+    pub fn resources(&self) -> usize {
+        self.a + self.ptr + self.leases + 2 * self.vms
+    }
+
+    /// Reverse zones the PTR record sets fill.
+    pub fn reverse_zones(&self) -> usize {
+        self.ptr.div_ceil(PER_REVERSE_ZONE)
+    }
+
+    /// DNS zones the configuration holds (forward and reverse).
+    pub fn zones(&self) -> usize {
+        1 + self.reverse_zones()
+    }
+
+    /// A smaller zone of the same proportions: the first items of each kind.
+    pub fn subset(&self, resources: usize) -> anyhow::Result<Self> {
+        let s = Self::of(resources, self.hypervisors)?;
+        if s.a > self.a || s.leases > self.leases || s.vms > self.vms {
+            bail!(
+                "{resources} resources are more than the zone's {}",
+                self.resources()
+            );
+        }
+        Ok(s)
+    }
+}
+
+/// Host `i`'s name (its A record set, and the target of its PTR).
+pub(super) fn host(i: usize) -> String {
+    format!("n{i:05}")
+}
+
+/// Host `i`'s address.
+pub(super) fn address(i: usize) -> String {
+    format!(
+        "10.20.{}.{}",
+        i / PER_REVERSE_ZONE,
+        i % PER_REVERSE_ZONE + 1
+    )
+}
+
+/// The reverse zone of host `i`'s address, and the PTR's name in it.
+pub(super) fn reverse(i: usize) -> (String, String) {
+    (
+        format!("{}.20.10.in-addr.arpa.", i / PER_REVERSE_ZONE),
+        (i % PER_REVERSE_ZONE + 1).to_string(),
+    )
+}
+
+/// Every reverse zone of a zone of `shape`.
+pub(super) fn reverse_zones(shape: &Shape) -> Vec<String> {
+    (0..shape.reverse_zones())
+        .map(|z| reverse(z * PER_REVERSE_ZONE).0)
+        .collect()
+}
+
+/// VM `i`'s name and the hypervisor it is on.
+pub(super) fn vm(i: usize, hypervisors: usize) -> (String, String) {
+    (format!("vm{i:03}"), hypervisor_name(i % hypervisors))
+}
+
+/// Which configuration a working directory holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Form {
+    /// One resource per record set, lease, volume and VM.
+    PerItem,
+    /// `rack_dns_records` per zone, one `rack_dhcp_reservations`, and the volumes and VMs.
+    Aggregate,
+    /// `terraform_data` in place of every per-item resource.
+    Data,
+}
+
+/// `zone.tf.json`: the `locals` the configuration iterates over.
+pub(super) fn locals(shape: &Shape, form: Form) -> String {
+    let mut locals = Map::new();
+    let a: Map<String, Value> = (0..shape.a)
+        .map(|i| (host(i), Value::from(address(i))))
+        .collect();
+    let leases: Map<String, Value> = (0..shape.leases)
+        .map(|i| {
+            let (mac, ip, name) = lease(i);
+            (name, json!({"mac": mac, "ip": ip}))
+        })
+        .collect();
+    let vms: Map<String, Value> = (0..shape.vms)
+        .map(|i| {
+            let (name, hv) = vm(i, shape.hypervisors);
+            (name, Value::from(hv))
+        })
+        .collect();
+    locals.insert("a".into(), Value::Object(a));
+    match form {
+        Form::Aggregate => {
+            let mut by_zone: Map<String, Value> = Map::new();
+            for i in 0..shape.ptr {
+                let (zone, name) = reverse(i);
+                let entry = by_zone
+                    .entry(zone)
+                    .or_insert_with(|| Value::Object(Map::new()));
+                if let Value::Object(m) = entry {
+                    m.insert(name, Value::from(format!("{}.{FORWARD_ZONE}", host(i))));
+                }
+            }
+            locals.insert("reverse".into(), Value::Object(by_zone));
+        }
+        Form::PerItem | Form::Data => {
+            let ptr: Map<String, Value> = (0..shape.ptr)
+                .map(|i| {
+                    let (zone, name) = reverse(i);
+                    (host(i), json!({"zone": zone, "name": name}))
+                })
+                .collect();
+            locals.insert("ptr".into(), Value::Object(ptr));
+        }
+    }
+    locals.insert("leases".into(), Value::Object(leases));
+    locals.insert("vms".into(), Value::Object(vms));
+    json!({ "locals": locals }).to_string()
+}
+
+/// The provider block: every hypervisor in one map; DNS and DHCP come from `RACK_*`.
+fn provider_block(uris: &[String]) -> String {
+    let mut map = String::new();
+    for (i, uri) in uris.iter().enumerate() {
+        let _ = writeln!(map, "    {} = \"{uri}\"", hypervisor_name(i));
+    }
+    format!(
+        "terraform {{\n  required_providers {{\n    rack = {{ source = \"terraform.local/rack/rack\" }}\n  }}\n}}\n\n\
+         provider \"rack\" {{\n  hypervisors = {{\n{map}  }}\n  default_hypervisor = \"{}\"\n}}\n",
+        hypervisor_name(0)
+    )
+}
+
+/// The volumes and VMs, the same in both of rack's forms.
+fn machines() -> String {
+    format!(
+        r#"
+resource "rack_volume" "disk" {{
+  for_each    = local.vms
+  hypervisor  = each.value
+  pool        = "{POOL}"
+  name        = "${{each.key}}.qcow2"
+  base_volume = "{BASE}"
+}}
+
+resource "rack_vm" "vm" {{
+  for_each   = local.vms
+  hypervisor = each.value
+  name       = each.key
+  type       = "qemu"
+  memory     = "{VM_MEMORY}"
+  running    = false
+
+  disk {{
+    pool   = "{POOL}"
+    volume = rack_volume.disk[each.key].name
+    format = "qcow2"
+  }}
+}}
+"#
+    )
+}
+
+/// `main.tf` of `form`, for hypervisors `uris` (not used by `terraform_data`).
+pub(super) fn main_tf(form: Form, uris: &[String]) -> String {
+    match form {
+        Form::PerItem => format!(
+            r#"{provider}
+resource "rack_dns_record_set" "a" {{
+  for_each = local.a
+  zone     = "{FORWARD_ZONE}"
+  name     = each.key
+  type     = "A"
+  ttl      = {TTL}
+  records  = [each.value]
+}}
+
+resource "rack_dns_record_set" "ptr" {{
+  for_each = local.ptr
+  zone     = each.value.zone
+  name     = each.value.name
+  type     = "PTR"
+  ttl      = {TTL}
+  records  = ["${{each.key}}.{FORWARD_ZONE}"]
+}}
+
+resource "rack_dhcp_lease" "host" {{
+  for_each = local.leases
+  subnet   = "{SUBNET}"
+  mac      = each.value.mac
+  ip       = each.value.ip
+  hostname = each.key
+}}
+{machines}"#,
+            provider = provider_block(uris),
+            machines = machines()
+        ),
+        Form::Aggregate => format!(
+            r#"{provider}
+resource "rack_dns_records" "forward" {{
+  zone        = "{FORWARD_ZONE}"
+  default_ttl = {TTL}
+  records     = {{ for name, ip in local.a : "${{name}}/A" => {{ records = [ip] }} }}
+}}
+
+resource "rack_dns_records" "reverse" {{
+  for_each    = local.reverse
+  zone        = each.key
+  default_ttl = {TTL}
+  records     = {{ for name, target in each.value : "${{name}}/PTR" => {{ records = [target] }} }}
+}}
+
+resource "rack_dhcp_reservations" "hosts" {{
+  subnet       = "{SUBNET}"
+  reservations = {{ for name, l in local.leases : l.mac => {{ ip = l.ip, hostname = name }} }}
+}}
+{machines}"#,
+            provider = provider_block(uris),
+            machines = machines()
+        ),
+        Form::Data => DATA_TF.to_owned(),
+    }
+}
+
+/// The per-item form with `terraform_data` in place of each resource: the same keys, and
+/// an `input` object of strings holding what the resource's arguments hold.
+const DATA_TF: &str = r#"
+resource "terraform_data" "a" {
+  for_each = local.a
+  input    = { zone = "farm.", name = each.key, type = "A", ttl = "300", record = each.value }
+}
+
+resource "terraform_data" "ptr" {
+  for_each = local.ptr
+  input    = { zone = each.value.zone, name = each.value.name, type = "PTR", ttl = "300", record = "${each.key}.farm." }
+}
+
+resource "terraform_data" "host" {
+  for_each = local.leases
+  input    = { subnet = "10.78.0.0/19", mac = each.value.mac, ip = each.value.ip, hostname = each.key }
+}
+
+resource "terraform_data" "disk" {
+  for_each = local.vms
+  input    = { hypervisor = each.value, pool = "zone", name = "${each.key}.qcow2", base_volume = "base.raw" }
+}
+
+resource "terraform_data" "vm" {
+  for_each = local.vms
+  input    = { hypervisor = each.value, name = each.key, memory = "64MiB", volume = terraform_data.disk[each.key].output.name }
+}
+"#;
+
+/// The `input` of every `terraform_data` of [`DATA_TF`], by resource name and key, as
+/// [`locals`] and [`DATA_TF`] make them.
+fn data_inputs(shape: &Shape) -> Vec<(&'static str, Vec<(String, Value)>)> {
+    let a = (0..shape.a)
+        .map(|i| {
+            let input = json!({"zone": FORWARD_ZONE, "name": host(i), "type": "A",
+                "ttl": TTL.to_string(), "record": address(i)});
+            (host(i), input)
+        })
+        .collect();
+    let ptr = (0..shape.ptr)
+        .map(|i| {
+            let (zone, name) = reverse(i);
+            let input = json!({"zone": zone, "name": name, "type": "PTR",
+                "ttl": TTL.to_string(), "record": format!("{}.{FORWARD_ZONE}", host(i))});
+            (host(i), input)
+        })
+        .collect();
+    let hosts = (0..shape.leases)
+        .map(|i| {
+            let (mac, ip, name) = lease(i);
+            let input = json!({"subnet": SUBNET, "mac": mac, "ip": ip, "hostname": name});
+            (name, input)
+        })
+        .collect();
+    let (mut disks, mut vms) = (Vec::new(), Vec::new());
+    for i in 0..shape.vms {
+        let (name, hv) = vm(i, shape.hypervisors);
+        let volume = format!("{name}.qcow2");
+        disks.push((
+            name.clone(),
+            json!({"hypervisor": hv, "pool": POOL, "name": volume, "base_volume": BASE}),
+        ));
+        vms.push((
+            name.clone(),
+            json!({"hypervisor": hv, "name": name, "memory": VM_MEMORY, "volume": volume}),
+        ));
+    }
+    vec![
+        ("a", a),
+        ("ptr", ptr),
+        ("host", hosts),
+        ("disk", disks),
+        ("vm", vms),
+    ]
+}
+
+/// The cty type of an object of strings, as state files write it.
+fn string_object_type(value: &Value) -> Value {
+    let fields: Map<String, Value> = value
+        .as_object()
+        .map(|m| {
+            m.keys()
+                .map(|k| (k.clone(), Value::from("string")))
+                .collect()
+        })
+        .unwrap_or_default();
+    json!(["object", fields])
+}
+
+/// A state file (format version 4) holding `resources`.
+fn state_file(resources: Vec<Value>) -> String {
+    json!({
+        "version": 4,
+        "terraform_version": "1.15.5",
+        "serial": 1,
+        "lineage": lineage(),
+        "outputs": {},
+        "resources": resources,
+        "check_results": null
+    })
+    .to_string()
+}
+
+/// A fresh lineage (a UUID from the kernel).
+fn lineage() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/random/uuid")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|_| "00000000-0000-4000-8000-000000000000".to_owned())
+}
+
+/// One managed resource of a state file.
+fn state_resource(rtype: &str, name: &str, provider: &str, instances: Vec<Value>) -> Value {
+    json!({
+        "mode": "managed",
+        "type": rtype,
+        "name": name,
+        "provider": provider,
+        "instances": instances
+    })
+}
+
+const BUILTIN: &str = "provider[\"terraform.io/builtin/terraform\"]";
+const RACK: &str = "provider[\"terraform.local/rack/rack\"]";
+
+/// The state of `shape`'s `terraform_data`, as `terraform apply` would leave it.
+pub(super) fn data_state(shape: &Shape) -> String {
+    let mut n = 0_u64;
+    let resources = data_inputs(shape)
+        .into_iter()
+        .map(|(name, items)| {
+            let instances = items
+                .into_iter()
+                .map(|(key, input)| {
+                    n += 1;
+                    let typed = json!({"value": input, "type": string_object_type(&input)});
+                    let mut instance = json!({
+                        "index_key": key,
+                        "schema_version": 0,
+                        "attributes": {
+                            "id": format!("00000000-0000-4000-8000-{n:012x}"),
+                            "input": typed,
+                            "output": typed,
+                            "triggers_replace": null
+                        },
+                        "sensitive_attributes": [],
+                        "identity_schema_version": 0
+                    });
+                    if name == "vm" {
+                        instance["dependencies"] = json!(["terraform_data.disk"]);
+                    }
+                    instance
+                })
+                .collect();
+            state_resource("terraform_data", name, BUILTIN, instances)
+        })
+        .collect();
+    state_file(resources)
+}
+
+/// One per-item instance: its attributes and identity.
+fn rack_instance(key: &str, attributes: Value, identity: Value) -> Value {
+    json!({
+        "index_key": key,
+        "schema_version": 0,
+        "attributes": attributes,
+        "sensitive_attributes": [],
+        "identity_schema_version": 0,
+        "identity": identity
+    })
+}
+
+/// A record set's state as rack writes it.
+fn record_set(key: &str, zone: &str, name: &str, rtype: &str, record: &str) -> Value {
+    let fqdn = format!("{name}.{zone}");
+    rack_instance(
+        key,
+        json!({
+            "fqdn": fqdn,
+            "id": format!("{zone}/{name}/{rtype}"),
+            "name": name,
+            "records": [record],
+            "server": "default",
+            "ttl": TTL,
+            "type": rtype,
+            "zone": zone
+        }),
+        json!({"name": name, "server": "default", "type": rtype, "zone": zone}),
+    )
+}
+
+/// The state of `shape` in the per-item form: the record sets and leases written as
+/// rack's import would write them, the volumes and VMs (whose state holds what libvirt
+/// made: UUIDs, paths) taken from `applied`, the state the aggregate form's apply left.
+pub(super) fn per_item_state(shape: &Shape, applied: &str) -> anyhow::Result<String> {
+    let a = (0..shape.a)
+        .map(|i| record_set(&host(i), FORWARD_ZONE, &host(i), "A", &address(i)))
+        .collect();
+    let ptr = (0..shape.ptr)
+        .map(|i| {
+            let (zone, name) = reverse(i);
+            let target = format!("{}.{FORWARD_ZONE}", host(i));
+            record_set(&host(i), &zone, &name, "PTR", &target)
+        })
+        .collect();
+    let leases = (0..shape.leases)
+        .map(|i| {
+            let (mac, ip, name) = lease(i);
+            rack_instance(
+                &name,
+                json!({
+                    "boot_file": null,
+                    "client_classes": null,
+                    "client_id": null,
+                    "hostname": name,
+                    "id": format!("default/{SUBNET}/{mac}"),
+                    "ip": ip,
+                    "mac": mac,
+                    "next_server": null,
+                    "options": null,
+                    "server": "default",
+                    "subnet": SUBNET
+                }),
+                json!({"client_id": null, "mac": mac, "server": "default", "subnet": SUBNET}),
+            )
+        })
+        .collect();
+    let mut resources = vec![
+        state_resource("rack_dns_record_set", "a", RACK, a),
+        state_resource("rack_dns_record_set", "ptr", RACK, ptr),
+        state_resource("rack_dhcp_lease", "host", RACK, leases),
+    ];
+    let applied: Value = serde_json::from_str(applied).context("The applied state is not JSON")?;
+    let keep: std::collections::HashSet<String> =
+        (0..shape.vms).map(|i| vm(i, shape.hypervisors).0).collect();
+    for (rtype, name) in [("rack_volume", "disk"), ("rack_vm", "vm")] {
+        let resource = applied["resources"]
+            .as_array()
+            .and_then(|l| l.iter().find(|r| r["type"] == rtype && r["name"] == name))
+            .ok_or_else(|| anyhow!("The applied state has no {rtype}.{name}"))?;
+        let mut resource = resource.clone();
+        if let Some(instances) = resource["instances"].as_array_mut() {
+            instances.retain(|inst| inst["index_key"].as_str().is_some_and(|k| keep.contains(k)));
+            if instances.len() != shape.vms {
+                bail!(
+                    "The applied state holds {} of the {} {rtype}.{name} instances",
+                    instances.len(),
+                    shape.vms
+                );
+            }
+        }
+        resources.push(resource);
+    }
+    Ok(state_file(resources))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_full_zone_has_the_issue_s_shape() {
+        let s = Shape::of(10_000, 3).unwrap();
+        assert_eq!((s.a, s.ptr, s.leases, s.vms), (4000, 4000, 1500, 250));
+        assert_eq!(s.resources(), 10_000);
+        assert_eq!(s.reverse_zones(), 16);
+        assert_eq!(s.subset(1000).unwrap().resources(), 1000);
+        assert_eq!(s.subset(3000).unwrap().resources(), 3000);
+        assert!(s.subset(20_000).is_err());
+        assert_eq!(reverse(0), ("0.20.10.in-addr.arpa.".into(), "1".into()));
+        assert_eq!(reverse(3999).0, "15.20.10.in-addr.arpa.");
+        assert_eq!(address(3999), "10.20.15.250");
+        assert_eq!(vm(4, 3), ("vm004".into(), "hv1".into()));
+    }
+
+    #[test]
+    fn locals_and_states_agree() {
+        let s = Shape::of(100, 3).unwrap();
+        let locals: Value = serde_json::from_str(&locals(&s, Form::Aggregate)).unwrap();
+        assert_eq!(locals["locals"]["a"].as_object().unwrap().len(), s.a);
+        assert_eq!(
+            locals["locals"]["reverse"]["0.20.10.in-addr.arpa."]["1"],
+            "n00000.farm."
+        );
+        let data: Value = serde_json::from_str(&data_state(&s)).unwrap();
+        let count: usize = data["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["instances"].as_array().unwrap().len())
+            .sum();
+        assert_eq!(count, s.resources());
+        let vm = &data["resources"][4]["instances"][0]["attributes"]["input"];
+        assert_eq!(vm["value"]["volume"], "vm000.qcow2");
+        assert_eq!(vm["type"][1]["volume"], "string");
+
+        let applied = json!({"resources": [
+            {"type": "rack_volume", "name": "disk", "instances": [{"index_key": "vm000"}, {"index_key": "vm001"}, {"index_key": "vm002"}]},
+            {"type": "rack_vm", "name": "vm", "instances": [{"index_key": "vm000"}, {"index_key": "vm001"}, {"index_key": "vm002"}]}
+        ]});
+        let small = s.subset(80).unwrap();
+        let state: Value =
+            serde_json::from_str(&per_item_state(&small, &applied.to_string()).unwrap()).unwrap();
+        let ptr = &state["resources"][1]["instances"][0];
+        assert_eq!(ptr["attributes"]["id"], "0.20.10.in-addr.arpa./1/PTR");
+        assert_eq!(ptr["attributes"]["fqdn"], "1.0.20.10.in-addr.arpa.");
+        assert_eq!(ptr["identity"]["name"], "1");
+        assert_eq!(
+            state["resources"][4]["instances"].as_array().unwrap().len(),
+            2
+        );
+        let more = Shape::of(200, 3).unwrap();
+        assert!(per_item_state(&more, &applied.to_string()).is_err());
+        assert!(DATA_TF.contains(&format!("subnet = \"{SUBNET}\"")));
+        assert!(DATA_TF.contains(&format!("zone = \"{FORWARD_ZONE}\"")));
+    }
+}
