@@ -576,7 +576,9 @@ fn drift_job_exits_2_and_names_what_changed() {
 
 /// The sensitive and write-only attributes of rack's schema, as `block.path.attribute`,
 /// each of which `saved_plan_json_holds_no_secret` sets.
-const SECRET_ATTRIBUTES: [&str; 8] = [
+const SECRET_ATTRIBUTES: [&str; 10] = [
+    "provider.apt.server.password",
+    "provider.boot.server.password",
     "provider.dhcp.server.kea.client_key",
     "provider.dhcp.server.kea.hosts_database.password",
     "provider.dhcp.server.kea.password",
@@ -642,13 +644,16 @@ fn saved_plan_json_holds_no_secret() {
     // Every secret the configuration handles: the provider's from the environment and
     // from ephemeral variables, a VM's write-only graphics password from one too. The
     // Kea server with a client certificate and a host database and the switch are
-    // configured but used by no resource: the plan configures them, never connects.
+    // configured but used by no resource, and so are an aptly server and a provisioning
+    // server: the plan configures them, never connects.
     let vnc = "Vn7cQz4p";
     let rndc = ci.named.rndc_key.secret.clone();
     let pdns_key = "pdns-api-key-chosen-by-the-test";
     let kea_key = pem("client.key");
     let hosts_db_password = "hosts-db-password-chosen-by-the-test";
     let switch_key = pem("rogue.key");
+    let apt_password = "apt-password-chosen-by-the-test";
+    let boot_password = "boot-password-chosen-by-the-test";
     let config = format!(
         r#"
 terraform {{
@@ -686,6 +691,16 @@ variable "hosts_db_password" {{
 }}
 
 variable "switch_client_key" {{
+  type      = string
+  ephemeral = true
+}}
+
+variable "apt_password" {{
+  type      = string
+  ephemeral = true
+}}
+
+variable "boot_password" {{
   type      = string
   ephemeral = true
 }}
@@ -741,6 +756,20 @@ provider "rack" {{
       client_key  = var.switch_client_key
     }}
   }}
+  apt {{
+    server "repo1" {{
+      url      = "http://127.0.0.1:9"
+      username = "rack"
+      password = var.apt_password
+    }}
+  }}
+  boot {{
+    server "prov1" {{
+      url      = "http://127.0.0.1:9/boot/"
+      username = "rack"
+      password = var.boot_password
+    }}
+  }}
 }}
 
 resource "rack_dns_record_set" "www" {{
@@ -790,7 +819,9 @@ resource "rack_vm" "console" {{
         .set_env("TF_VAR_vnc_password", vnc)
         .set_env("TF_VAR_kea_client_key", kea_key.clone())
         .set_env("TF_VAR_hosts_db_password", hosts_db_password)
-        .set_env("TF_VAR_switch_client_key", switch_key.clone());
+        .set_env("TF_VAR_switch_client_key", switch_key.clone())
+        .set_env("TF_VAR_apt_password", apt_password)
+        .set_env("TF_VAR_boot_password", boot_password);
     plan_dir.init();
     // The test covers every sensitive and write-only attribute the schema has.
     let schemas = plan_dir
@@ -819,6 +850,8 @@ resource "rack_vm" "console" {{
     // One value per attribute of SECRET_ATTRIBUTES, in its order, and the state's
     // database password.
     let secrets = [
+        apt_password,
+        boot_password,
         kea_key_line.as_str(),
         hosts_db_password,
         ci.kea.password.as_str(),
@@ -884,7 +917,9 @@ resource "rack_vm" "console" {{
         .set_env("TF_VAR_pdns_api_key", pdns_key)
         .set_env("TF_VAR_kea_client_key", kea_key.clone())
         .set_env("TF_VAR_hosts_db_password", hosts_db_password)
-        .set_env("TF_VAR_switch_client_key", switch_key.clone());
+        .set_env("TF_VAR_switch_client_key", switch_key.clone())
+        .set_env("TF_VAR_apt_password", apt_password)
+        .set_env("TF_VAR_boot_password", boot_password);
     let _ = apply_dir.set_env("TF_VAR_vnc_password", vnc);
     let applied = apply_dir.apply_saved("ci.tfplan").success();
     for secret in secrets {
