@@ -132,20 +132,7 @@ http {{
 
     /// Writes `dir/nginx.conf` and creates `dir/tmp`; returns nginx's arguments.
     pub fn write(&self) -> Result<Vec<String>, FixtureError> {
-        let d = self.dir;
-        std::fs::create_dir_all(d.join("tmp"))
-            .map_err(|e| err(format!("cannot create {}/tmp: {e}", d.display())))?;
-        let conf_file = d.join("nginx.conf");
-        std::fs::write(&conf_file, self.render())
-            .map_err(|e| err(format!("cannot write {}: {e}", conf_file.display())))?;
-        Ok(vec![
-            "-p".into(),
-            d.display().to_string(),
-            "-c".into(),
-            conf_file.display().to_string(),
-            "-g".into(),
-            format!("pid {}/pid;", d.display()),
-        ])
+        crate::nginx::write_conf(self.dir, &self.render())
     }
 }
 

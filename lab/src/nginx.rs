@@ -19,6 +19,25 @@ const START_LIMIT: Duration = Duration::from_secs(10);
 /// Tries with a fresh port when nginx loses a port race with another test.
 const START_ATTEMPTS: usize = 3;
 
+/// Writes `text` as `dir/nginx.conf` and creates `dir/tmp` (the temp paths every
+/// configuration of the lab puts there); returns nginx's arguments to run it from `dir`,
+/// its PID file there. Every nginx of the lab starts this way.
+pub fn write_conf(dir: &Path, text: &str) -> Result<Vec<String>, FixtureError> {
+    std::fs::create_dir_all(dir.join("tmp"))
+        .map_err(|e| err(format!("cannot create {}/tmp: {e}", dir.display())))?;
+    let conf_file = dir.join("nginx.conf");
+    std::fs::write(&conf_file, text)
+        .map_err(|e| err(format!("cannot write {}: {e}", conf_file.display())))?;
+    Ok(vec![
+        "-p".into(),
+        dir.display().to_string(),
+        "-c".into(),
+        conf_file.display().to_string(),
+        "-g".into(),
+        format!("pid {}/pid;", dir.display()),
+    ])
+}
+
 /// What differs between two nginx configurations.
 #[derive(Debug, Clone)]
 pub struct NginxConf<'a> {
@@ -83,20 +102,7 @@ http {{
     /// Writes `dir/nginx.conf` and creates `dir/tmp`; returns nginx's arguments to run
     /// it from `dir`, its PID file there.
     pub fn write(&self) -> Result<Vec<String>, FixtureError> {
-        let d = self.dir;
-        std::fs::create_dir_all(d.join("tmp"))
-            .map_err(|e| err(format!("cannot create {}/tmp: {e}", d.display())))?;
-        let conf_file = d.join("nginx.conf");
-        std::fs::write(&conf_file, self.render())
-            .map_err(|e| err(format!("cannot write {}: {e}", conf_file.display())))?;
-        Ok(vec![
-            "-p".into(),
-            d.display().to_string(),
-            "-c".into(),
-            conf_file.display().to_string(),
-            "-g".into(),
-            format!("pid {}/pid;", d.display()),
-        ])
+        write_conf(self.dir, &self.render())
     }
 }
 

@@ -97,10 +97,9 @@ http {{
     /// arguments to run it from `dir`, its PID file there.
     pub fn write(&self, password: &str) -> Result<Vec<String>, FixtureError> {
         let d = self.dir;
-        for sub in [d.join("tmp"), self.www().join("boot")] {
-            std::fs::create_dir_all(&sub)
-                .map_err(|e| err(format!("cannot create {}: {e}", sub.display())))?;
-        }
+        let boot = self.www().join("boot");
+        std::fs::create_dir_all(&boot)
+            .map_err(|e| err(format!("cannot create {}: {e}", boot.display())))?;
         let openssl = process::find_binary("openssl", "openssl")?;
         let mut cmd = Command::new(openssl);
         cmd.args(["passwd", "-5", "-stdin"]);
@@ -109,17 +108,7 @@ http {{
         let htpasswd = d.join("htpasswd");
         std::fs::write(&htpasswd, format!("{USERNAME}:{}\n", hash.trim()))
             .map_err(|e| err(format!("cannot write {}: {e}", htpasswd.display())))?;
-        let conf_file = d.join("nginx.conf");
-        std::fs::write(&conf_file, self.render())
-            .map_err(|e| err(format!("cannot write {}: {e}", conf_file.display())))?;
-        Ok(vec![
-            "-p".into(),
-            d.display().to_string(),
-            "-c".into(),
-            conf_file.display().to_string(),
-            "-g".into(),
-            format!("pid {}/pid;", d.display()),
-        ])
+        crate::nginx::write_conf(d, &self.render())
     }
 }
 
