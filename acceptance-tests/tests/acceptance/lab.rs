@@ -48,21 +48,31 @@ struct Lab {
 impl Lab {
     fn new() -> Self {
         let pid = std::process::id();
+        // Nine ports, each free and none twice: nothing holds a port between two calls of
+        // `free_port`, so it may hand out the same one again.
+        let mut taken: Vec<u16> = Vec::new();
+        let mut port = |what: &str| loop {
+            let p = free_port().unwrap_or_else(|e| panic!("no free port for {what}: {e}"));
+            if !taken.contains(&p) {
+                taken.push(p);
+                break p;
+            }
+        };
         Self {
             state: workspace_root()
                 .join("acceptance-tests")
                 .join(".work")
                 .join(format!("lab-{pid}")),
             namespace: format!("rack-lab-acc-{pid}"),
-            dns_port: free_port().expect("a free port for named"),
-            rndc_port: free_port().expect("a free port for rndc"),
-            kea_port: free_port().expect("a free port for kea-ctrl-agent"),
-            pg_port: free_port().expect("a free port for PostgreSQL"),
-            ovs_port: free_port().expect("a free port for tor1's ovsdb-server"),
-            mirror_port: free_port().expect("a free port for nginx"),
-            apt_port: free_port().expect("a free port for aptly's nginx"),
-            apt_api_port: free_port().expect("a free port for aptly"),
-            boot_port: free_port().expect("a free port for the provisioning nginx"),
+            dns_port: port("named"),
+            rndc_port: port("rndc"),
+            kea_port: port("kea-ctrl-agent"),
+            pg_port: port("PostgreSQL"),
+            ovs_port: port("tor1's ovsdb-server"),
+            mirror_port: port("nginx"),
+            apt_port: port("aptly's nginx"),
+            apt_api_port: port("aptly"),
+            boot_port: port("the provisioning nginx"),
             torn_down: false,
         }
     }
