@@ -17,9 +17,10 @@
 //! then tini; the namespace is deleted (taking the bridges and firewall rules with it),
 //! and the mount namespace disappears with its last process.
 
-use crate::netns::Netns;
+use crate::netns::{HostLink, Netns};
 use crate::process::{self, Daemon, FixtureError, TempDir, err};
 use crate::udhcpc::{self, DhcpLease};
+use std::net::Ipv4Addr;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -333,26 +334,78 @@ impl Libvirt {
         self.ip(&["link", "set", &peer, "master", bridge])?;
         self.ip(&["link", "set", &peer, "up"])?;
         ns.ip(&["link", "set", &iface, "up"])?;
-        // libvirt's bridges run STP: a new port forwards only after its listening and
-        // learning states (a few seconds), and DHCP broadcasts sent before are lost.
-        let started = Instant::now();
-        loop {
-            let details = self.ip(&["-d", "link", "show", "dev", &peer])?;
-            if details.contains("state forwarding") {
-                break;
-            }
-            if started.elapsed() > BRIDGE_PORT_LIMIT {
-                return Err(err(format!(
-                    "port {peer} of bridge {bridge} is not forwarding after {BRIDGE_PORT_LIMIT:?}:\n{details}"
-                )));
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        self.wait_forwarding(&peer, bridge)?;
         Ok(DhcpClient {
             ns,
             dir: TempDir::new("rack-lv-dhcp")?,
             busybox,
             iface,
         })
+    }
+
+    /// Makes interface `iface` of namespace `from` a port of `bridge` (a bridge libvirt
+    /// created for a network): moves it into libvirtd's namespace, enslaves it and waits
+    /// until the port forwards. With the Kea fixture's client end
+    /// ([`crate::kea::Kea::client_netns`], [`crate::kea::Kea::client_iface`]), kea-dhcp4
+    /// serves the bridge's segment, as the standing lab's network hook arranges for the
+    /// farm. The interface goes when `from`'s peer does (Kea's namespaces deleted).
+    pub fn join_bridge(&self, from: &Netns, iface: &str, bridge: &str) -> Result<(), FixtureError> {
+        from.ip(&["link", "set", iface, "netns", self.namespace()])?;
+        self.ip(&["link", "set", iface, "master", bridge])?;
+        self.ip(&["link", "set", iface, "up"])?;
+        self.wait_forwarding(iface, bridge)
+    }
+
+    /// A veth pair from the caller's namespace (the host's, usually) to `bridge`: this
+    /// end gets `addr/prefix`, the other becomes a port of the bridge. Servers listening
+    /// on `addr` here (e.g. [`crate::Provisioning::start_on`]) serve the guests on the
+    /// bridge's segment directly. Removed when the [`HostLink`] drops.
+    pub fn host_port(
+        &self,
+        bridge: &str,
+        addr: Ipv4Addr,
+        prefix: u8,
+    ) -> Result<HostLink, FixtureError> {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let pid = std::process::id();
+        // Interface names have at most 15 characters.
+        let tag = format!("{:x}{n}", pid % 0xfffff);
+        let (here, there) = (format!("rvh{tag}"), format!("rvb{tag}"));
+        let mut cmd = Command::new(&self.ip);
+        cmd.args(["link", "add", &here, "type", "veth", "peer", "name", &there])
+            .args(["netns", self.namespace()]);
+        process::run(cmd, "ip link add (veth pair to the libvirt bridge)")?;
+        let link = HostLink::new(&self.ip, &here, addr);
+        let local = |args: &[&str]| {
+            let mut cmd = Command::new(&self.ip);
+            cmd.args(args);
+            process::run(cmd, &format!("ip {}", args.join(" ")))
+        };
+        local(&["addr", "add", &format!("{addr}/{prefix}"), "dev", &here])?;
+        local(&["link", "set", &here, "up"])?;
+        self.ip(&["link", "set", &there, "master", bridge])?;
+        self.ip(&["link", "set", &there, "up"])?;
+        self.wait_forwarding(&there, bridge)?;
+        Ok(link)
+    }
+
+    /// Waits until `port` of `bridge` forwards. libvirt's bridges run STP: a new port
+    /// forwards only after its listening and learning states (a few seconds), and what
+    /// is sent before (DHCP broadcasts) is lost.
+    fn wait_forwarding(&self, port: &str, bridge: &str) -> Result<(), FixtureError> {
+        let started = Instant::now();
+        loop {
+            let details = self.ip(&["-d", "link", "show", "dev", port])?;
+            if details.contains("state forwarding") {
+                return Ok(());
+            }
+            if started.elapsed() > BRIDGE_PORT_LIMIT {
+                return Err(err(format!(
+                    "port {port} of bridge {bridge} is not forwarding after {BRIDGE_PORT_LIMIT:?}:\n{details}"
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 }

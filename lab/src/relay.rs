@@ -14,12 +14,13 @@
 //! after [`Relay::link_host`], forwarding and the veth to the caller's namespace).
 
 use crate::kea::{Kea, SERVER_ADDR};
+pub use crate::netns::HostLink;
 use crate::netns::Netns;
 use crate::process::{self, Daemon, FixtureError, TempDir, err};
 use crate::udhcpc::{self, DhcpLease};
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
@@ -51,26 +52,6 @@ pub struct Relay {
     dir: TempDir,
     busybox: PathBuf,
     relay_ns: String,
-}
-
-/// A veth pair between the caller's namespace and the relay's ([`Relay::link_host`]).
-/// Deleting this end on drop deletes the pair and the routes through it.
-#[derive(Debug)]
-pub struct HostLink {
-    ip: PathBuf,
-    iface: String,
-    /// This end's address, which servers for the machines behind the relay listen on.
-    pub addr: Ipv4Addr,
-}
-
-impl Drop for HostLink {
-    fn drop(&mut self) {
-        let _ = Command::new(&self.ip)
-            .args(["link", "del", &self.iface])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    }
 }
 
 impl Relay {
@@ -177,11 +158,7 @@ impl Relay {
         cmd.args(["link", "add", &here, "type", "veth", "peer", "name", &there])
             .args(["netns", relay_ns]);
         process::run(cmd, "ip link add (host link veth pair)")?;
-        let link = HostLink {
-            ip: ip.clone(),
-            iface: here.clone(),
-            addr: Ipv4Addr::new(10, 79, k, 1),
-        };
+        let link = HostLink::new(&ip, &here, Ipv4Addr::new(10, 79, k, 1));
         let local = |args: &[&str]| {
             let mut cmd = Command::new(&ip);
             cmd.args(args);
