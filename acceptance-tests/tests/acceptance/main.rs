@@ -10,6 +10,7 @@ mod apt_secrets;
 mod apt_staged;
 mod boot_common;
 mod boot_file;
+mod boot_pxe;
 mod boot_ztp;
 mod ci_pipeline;
 mod dhcp_common;
