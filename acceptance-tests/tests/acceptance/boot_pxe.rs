@@ -159,6 +159,12 @@ fn wait_console(
             return lines;
         }
         assert!(
+            !lines.iter().any(|l| l.ends_with(" not fetched")),
+            "the guest could not fetch its preseed; console ({}):\n{text}\n{}",
+            log.display(),
+            diagnostics()
+        );
+        assert!(
             since.elapsed() < MARKER_LIMIT,
             "the guest did not print {line:?} within {MARKER_LIMIT:?} of the VM's start; \
              console ({}):\n{text}\n{}",
