@@ -1,9 +1,10 @@
 # A pod that installs itself: its top-of-rack switch bootstraps by zero-touch
-# provisioning (a script on the provisioning server, named in DHCP option 239), and a
-# hypervisor-like machine behind the switch's port swp3 boots iPXE over HTTP and installs
-# Debian with a preseed. Its address follows the port (option 82's circuit ID, which the
-# switch's relay adds), not its MAC address. Settings come from the environment:
-# RACK_BOOT_* (the provisioning server), RACK_DHCP_KEA_* (Kea), RACK_HYPERVISORS.
+# provisioning (a script on the provisioning server, named in DHCP option 239) and gets
+# its management address by the port it is plugged into (option 82's circuit ID, which
+# the upstream relay adds), not by its MAC address. A hypervisor-like machine on the pod
+# segment boots iPXE over HTTP from its NIC's ROM and installs Debian with a preseed.
+# Settings come from the environment: RACK_BOOT_* (the provisioning server),
+# RACK_DHCP_KEA_* (Kea), RACK_HYPERVISORS.
 
 terraform {
   required_providers {
@@ -27,10 +28,10 @@ variable "pod_subnet" {
   default     = "10.20.1.0/24"
 }
 
-variable "tor_mac" {
-  description = "The switch's management MAC address."
+variable "tor_port" {
+  description = "The port of the upstream relay the switch's management interface is plugged into (the circuit ID the relay adds)."
   type        = string
-  default     = "0c:c4:7a:10:20:30"
+  default     = "swp1"
 }
 
 variable "netboot_dir" {
@@ -40,7 +41,7 @@ variable "netboot_dir" {
 }
 
 variable "pod_network" {
-  description = "The libvirt network of the pod segment (behind the switch's relay)."
+  description = "The libvirt network of the pod segment: a bridge without libvirt's DHCP, where Kea serves pod_subnet."
   type        = string
   default     = "pod1"
 }
@@ -58,18 +59,22 @@ resource "rack_boot_file" "tor_ztp" {
   EOT
 }
 
+# Whatever switch is plugged into that port gets this address and runs the script: the
+# lease is keyed by the relay's circuit ID, not by a MAC address to track.
 resource "rack_dhcp_lease" "tor" {
-  subnet   = var.mgmt_subnet
-  mac      = var.tor_mac
-  ip       = cidrhost(var.mgmt_subnet, 11)
-  hostname = "tor1"
+  subnet     = var.mgmt_subnet
+  circuit_id = var.tor_port
+  ip         = cidrhost(var.mgmt_subnet, 11)
+  hostname   = "tor1"
   options = [
     provider::rack::cumulus_ztp_option(rack_boot_file.tor_ztp.url),
+    { name = "routers", data = cidrhost(var.mgmt_subnet, 1) },
   ]
 }
 
 # The installer: kernel and initrd from Debian's netboot package, the preseed, and the
-# iPXE script that ties them together.
+# iPXE script that ties them together. The script passes the preseed's URL on the
+# kernel command line, where the installer (`url=`) fetches it once it has its address.
 resource "rack_boot_file" "kernel" {
   path        = "debian/12/linux"
   source_file = "${var.netboot_dir}/linux"
@@ -98,25 +103,26 @@ resource "rack_boot_file" "ipxe" {
   path    = "ipxe/hv1.ipxe"
   content = <<-EOT
     #!ipxe
-    kernel ${rack_boot_file.kernel.url} auto=true priority=critical url=${rack_boot_file.preseed.url}
+    kernel ${rack_boot_file.kernel.url} console=ttyS0 auto=true priority=critical url=${rack_boot_file.preseed.url}
     initrd ${rack_boot_file.initrd.url}
     boot
   EOT
 }
 
-# Whatever machine is plugged into swp3 gets this address and boots the installer: the
-# lease is keyed by the relay's circuit ID, not by a MAC address to track.
+# The machine's lease: its address, and the iPXE script's URL as its boot file, which
+# the iPXE ROM of its NIC chains to. The MAC address is the one rack derives for the
+# VM's first interface, known before the VM exists.
 resource "rack_dhcp_lease" "hv1" {
-  subnet     = var.pod_subnet
-  circuit_id = "swp3"
-  ip         = cidrhost(var.pod_subnet, 13)
-  hostname   = "hv1"
-  options = [
-    { name = "boot-file-name", data = rack_boot_file.ipxe.url },
-  ]
+  subnet    = var.pod_subnet
+  mac       = provider::rack::mac_address("hv1/0")
+  ip        = cidrhost(var.pod_subnet, 13)
+  hostname  = "hv1"
+  boot_file = rack_boot_file.ipxe.url
 }
 
-# A stand-in for the hypervisor: a VM with no disk that boots from the network.
+# A stand-in for the hypervisor: a VM with no disk that boots from the network (QEMU's
+# iPXE ROM for the e1000 NIC, from Debian's ipxe-qemu). It starts once its lease and
+# boot files are in place, and the apply waits until Kea has leased it its address.
 resource "rack_vm" "hv1" {
   name   = "hv1"
   type   = "qemu"
@@ -126,9 +132,21 @@ resource "rack_vm" "hv1" {
 
   network_interface {
     network = var.pod_network
+    model   = "e1000"
   }
 
   console_log = "/var/log/libvirt/qemu/hv1.console.log"
+
+  wait_for_ip {
+    source  = "dhcp"
+    timeout = "5m"
+  }
+
+  depends_on = [rack_dhcp_lease.hv1, rack_boot_file.ipxe]
+}
+
+output "hv1_ip" {
+  value = rack_vm.hv1.network_interface[0].ip_addresses
 }
 
 output "urls" {
