@@ -248,10 +248,7 @@ impl BootClient {
     }
 
     /// One directory's entries, `None` when there is no such directory.
-    async fn listing(
-        &self,
-        dir: Option<&BootPath>,
-    ) -> Result<Option<Vec<IndexEntry>>, BootError> {
+    async fn listing(&self, dir: Option<&BootPath>) -> Result<Option<Vec<IndexEntry>>, BootError> {
         let req = self.with_credentials(|c| Request::listing(&self.inner.base, dir, c));
         let (outcome, resp) = self.send(&req, None, 0).await?;
         let Some(resp) = resp.filter(|_| outcome == Outcome::Done) else {

@@ -200,7 +200,10 @@ mod tests {
         let anon = Request::new(Method::Get, &base, &BootPath::parse("a").unwrap(), None);
         assert!(anon.authorization.is_none());
         let root = Request::listing(&base, None, Some(("rack", &Secret::new("pw"))));
-        assert_eq!((root.method, root.url.as_str()), (Method::List, "http://h/"));
+        assert_eq!(
+            (root.method, root.url.as_str()),
+            (Method::List, "http://h/")
+        );
         assert!(root.authorization.is_some());
         let dir = BootPath::parse("ztp/pod1").unwrap();
         let sub = Request::listing(&base, Some(&dir), None);
