@@ -9,6 +9,7 @@
 //! the entry's address, import of the subnet gives the same state, and a second plan is
 //! empty. Then what is refused at plan time.
 
+use rack_acceptance_tests::Workdir;
 use rack_lab::Kea;
 use rack_lab::relay::{Relay, port_subnet};
 use serde_json::json;
@@ -60,23 +61,34 @@ resource "rack_dhcp_lease" "rack1_u2" {
 }
 "#;
 
-fn by_location(backend: Backend) {
+/// Starts Kea on `backend` with the pod subnets and the relay on ports swp1 and swp2,
+/// applies `resources`, and checks that a client with `mac` on swp1 gets `ip` and the
+/// hostname `rack1-u1`.
+fn applied_on_pod(
+    backend: Backend,
+    resources: &str,
+    mac: &str,
+    ip: &str,
+) -> (Server, Relay, Workdir) {
     let server = Server::start(backend);
     add_pod_subnets(&server);
     let relay = Relay::start(&server, &["swp1", "swp2"])
         .unwrap_or_else(|e| panic!("cannot start the relay fixture: {e}"));
     let wd = server.workdir();
-    wd.write_main(&format!("{PROVIDER}{LEASES}"));
+    wd.write_main(&format!("{PROVIDER}{resources}"));
     wd.apply();
 
-    let first = relay
-        .udhcpc("swp1", "02:00:00:0a:00:01")
-        .expect("first client");
-    assert_eq!(first.ip, "10.78.1.10", "{backend:?}");
+    let first = relay.udhcpc("swp1", mac).expect("client on swp1");
+    assert_eq!(first.ip, ip, "{backend:?}");
     assert_eq!(
         first.options.get("hostname").map(String::as_str),
         Some("rack1-u1")
     );
+    (server, relay, wd)
+}
+
+fn by_location(backend: Backend) {
+    let (server, relay, wd) = applied_on_pod(backend, LEASES, "02:00:00:0a:00:01", "10.78.1.10");
     expire(&server, "10.78.1.10");
     let second = relay
         .udhcpc("swp1", "02:00:00:0b:00:02")
@@ -137,22 +149,8 @@ resource "rack_dhcp_reservations" "pod2" {
 "#;
 
 fn by_location_in_reservations(backend: Backend) {
-    let server = Server::start(backend);
-    add_pod_subnets(&server);
-    let relay = Relay::start(&server, &["swp1", "swp2"])
-        .unwrap_or_else(|e| panic!("cannot start the relay fixture: {e}"));
-    let wd = server.workdir();
-    wd.write_main(&format!("{PROVIDER}{RESERVATIONS}"));
-    wd.apply();
-
-    let first = relay
-        .udhcpc("swp1", "02:00:00:0a:00:11")
-        .expect("client on swp1");
-    assert_eq!(first.ip, "10.78.1.20", "{backend:?}");
-    assert_eq!(
-        first.options.get("hostname").map(String::as_str),
-        Some("rack1-u1")
-    );
+    let (_server, relay, wd) =
+        applied_on_pod(backend, RESERVATIONS, "02:00:00:0a:00:11", "10.78.1.20");
     let other = relay
         .udhcpc("swp2", "02:00:00:0c:00:12")
         .expect("client on swp2");
