@@ -63,10 +63,12 @@ impl ListResource for BootFileList {
             let c: ListConfig = typed::from_value(&req.config)?;
             let srv = server(ctx, c.server.value().map(String::as_str))?;
             let dir = c.directory.value().map(|d| boot_path(d)).transpose()?;
-            let files =
+            let mut files =
                 srv.client.list(dir.as_ref()).await.map_err(|e| {
                     boot_error(&e, &format!("list the files of server {:?}", srv.name))
                 })?;
+            // Files past the limit are not read.
+            files.truncate(req.max_items());
             let item = |l: Listed| {
                 let srv = srv.clone();
                 async move {
