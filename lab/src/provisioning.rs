@@ -1,7 +1,8 @@
 //! The provisioning server: nginx 1.22 (Debian's `nginx`, built with its `dav` module)
 //! serving `/boot/` over plain HTTP to machines that bootstrap (GET needs no password, as
 //! for iPXE, ONIE and ZTP clients) and taking WebDAV writes there from rack (PUT and
-//! DELETE behind basic authentication, directories created on PUT).
+//! DELETE behind basic authentication, directories created on PUT) and listing its
+//! directories as JSON to the same users (nginx's `autoindex`; it has no PROPFIND).
 //!
 //! nginx receives a PUT's body in `client_body_temp_path` and renames it over the file
 //! when it is complete; that temp dir is in the same directory tree as the files here,
@@ -38,8 +39,10 @@ impl ProvisioningConf<'_> {
         self.dir.join("www")
     }
 
-    /// `nginx.conf`: one process in the foreground; `/boot/` served to anyone with GET
-    /// and HEAD, and written with PUT and DELETE by the users of `htpasswd`.
+    /// `nginx.conf`: one process in the foreground; the files of `/boot/` served to
+    /// anyone with GET and HEAD, and written with PUT and DELETE by the users of
+    /// `htpasswd`; its directories (URLs ending in `/`) listed as JSON
+    /// (`autoindex_format json`) to those users only.
     pub fn render(&self) -> String {
         let d = self.dir.display();
         format!(
@@ -80,6 +83,14 @@ http {{
             dav_access user:rw group:r all:r;
             client_max_body_size 0;
             limit_except GET HEAD {{
+                auth_basic "rack provisioning";
+                auth_basic_user_file {d}/htpasswd;
+            }}
+
+            # A directory's listing (rack's list resource), for the same users only.
+            location ~ /$ {{
+                autoindex on;
+                autoindex_format json;
                 auth_basic "rack provisioning";
                 auth_basic_user_file {d}/htpasswd;
             }}

@@ -4,8 +4,8 @@
 //! the same state -> `rack_dhcp_leases` reads the client's lease -> a new address
 //! changes in place, dnsmasq keeps running (same PID) and
 //! the client sees it -> entries changed and deleted out of band (virsh net-update) show
-//! in plan and are put back -> boot options, and another lease's address or hostname,
-//! are refused at plan time naming why -> destroy leaves no entry behind.
+//! in plan and are put back -> boot options, a circuit ID (a `rack_dhcp_reservations`
+//! key), and another lease's address or hostname, are refused at plan time naming why -> destroy leaves no entry behind.
 
 use rack_acceptance_tests::{CmdResult, Workdir};
 
@@ -167,6 +167,26 @@ resource "rack_dhcp_lease" "pxe" {
         out.stderr.contains("not supported by the libvirt backend")
             && out.stderr.contains("boot_file")
             && out.stderr.contains("next_server"),
+        "{out}"
+    );
+    // A circuit ID is a Kea identifier: refused at the entry's key.
+    let out = plan_refusing(
+        &wd,
+        r#"
+resource "rack_dhcp_reservations" "ports" {
+  subnet = "10.10.62.0/24"
+  reservations = {
+    "circuit-id:swp1" = { ip = "10.10.62.40" }
+  }
+
+  depends_on = [rack_network.farm]
+}
+"#,
+    );
+    assert!(
+        out.stderr
+            .contains("`circuit_id` is not supported by the libvirt backend")
+            && out.stderr.contains("\"circuit-id:swp1\" = { ip"),
         "{out}"
     );
     let out = plan_refusing(

@@ -1,12 +1,13 @@
 //! `terraform query` adopts what a team already runs, for the kinds whose list resources
 //! the other stories do not cover: zones (BIND through its zone directory and rndc,
-//! PowerDNS through its API), networks, storage pools and volumes. One working directory
+//! PowerDNS through its API), networks, storage pools and volumes, and the files of a
+//! provisioning server (nginx, through its JSON directory listings). One working directory
 //! makes the objects; a second one, with no state, lists them, writes their
 //! configuration with `-generate-config-out`, imports them by applying it (nothing is
 //! added or changed), and then plans nothing.
 
 use rack_acceptance_tests::Workdir;
-use rack_lab::Named;
+use rack_lab::{Named, Provisioning};
 
 use crate::dns_zone::{bind_workdir, pdns_with_key, pdns_zone_workdir};
 use crate::libvirt_common::{PROVIDER, dir_pool_hcl, isolated_network_hcl, start, workdir};
@@ -130,4 +131,57 @@ resource "rack_volume" "overlay" {{
             "listedpool/overlay.qcow2",
         ],
     );
+}
+
+#[test]
+fn boot_files_put_there_by_hand_are_listed_and_adopted() {
+    let p = Provisioning::started();
+    // Put on the server out of band, as an operator copying a tree there would.
+    let files = [
+        (
+            "boot.ipxe",
+            "#!ipxe\nchain http://10.0.0.5/boot/menu.ipxe\n",
+        ),
+        (
+            "ztp/pod1/tor1.sh",
+            "#!/bin/sh\n# CUMULUS-AUTOPROVISIONING\nexit 0\n",
+        ),
+        (
+            "preseed/hv1.cfg",
+            "d-i debian-installer/locale string en_US\n",
+        ),
+    ];
+    for (path, text) in files {
+        let f = p.file(path);
+        std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+        std::fs::write(&f, text).unwrap();
+    }
+    let adopter = crate::boot_common::workdir(&p);
+    adopter.write_main(crate::boot_common::PROVIDER);
+    adopt(
+        &adopter,
+        "list \"rack_boot_file\" \"all\" {\n  provider = rack\n}\n",
+        &["boot.ipxe (", "preseed/hv1.cfg (", "ztp/pod1/tor1.sh ("],
+    );
+    let state = adopter.show_json();
+    let adopted = rack_acceptance_tests::state_resources(&state)
+        .into_iter()
+        .find(|r| r.pointer("/values/path").and_then(|v| v.as_str()) == Some("boot.ipxe"))
+        .unwrap_or_else(|| panic!("boot.ipxe not in the state: {state}"));
+    assert_eq!(adopted["values"]["content"], files[0].1, "{adopted}");
+    // Adopting changed nothing on the server.
+    assert_eq!(
+        crate::boot_common::fetch(&p, "ztp/pod1/tor1.sh"),
+        (200, files[1].1.to_owned())
+    );
+    // One directory alone.
+    let one = crate::boot_common::workdir(&p);
+    one.write_main(crate::boot_common::PROVIDER);
+    one.write_file(
+        "one.tfquery.hcl",
+        "list \"rack_boot_file\" \"ztp\" {\n  provider = rack\n  config {\n    directory = \"ztp\"\n  }\n}\n",
+    );
+    let names = one.query_display_names();
+    assert_eq!(names.len(), 1, "{names:?}");
+    assert!(names[0].starts_with("ztp/pod1/tor1.sh"), "{names:?}");
 }

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 
 use super::BootError;
+use super::listing::{IndexEntry, Listed, MAX_DEPTH, parse_index, split};
 use super::path::{BaseUrl, BootPath};
 use super::request::{Method, Outcome, Request, hex, interpret};
 use crate::kea::Secret;
@@ -220,6 +221,45 @@ impl BootClient {
         }
     }
 
+    /// Every file below directory `under` (`None`: the server's URL), walked from the
+    /// directories' JSON listings (one GET per directory, sent now, nothing cached),
+    /// sorted by path. A directory that is gone by the time it is listed is skipped;
+    /// directories deeper than [`MAX_DEPTH`] are not walked.
+    pub async fn list(&self, under: Option<&BootPath>) -> Result<Vec<Listed>, BootError> {
+        let mut files = Vec::new();
+        let mut level = vec![under.cloned()];
+        for _ in 0..=MAX_DEPTH {
+            let mut next = Vec::new();
+            for dir in level {
+                let Some(entries) = self.listing(dir.as_ref()).await? else {
+                    continue;
+                };
+                let (found, dirs) = split(dir.as_ref(), entries);
+                files.extend(found);
+                next.extend(dirs.into_iter().map(Some));
+            }
+            if next.is_empty() {
+                break;
+            }
+            level = next;
+        }
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(files)
+    }
+
+    /// One directory's entries, `None` when there is no such directory.
+    async fn listing(&self, dir: Option<&BootPath>) -> Result<Option<Vec<IndexEntry>>, BootError> {
+        let req = self.with_credentials(|c| Request::listing(&self.inner.base, dir, c));
+        let (outcome, resp) = self.send(&req, None, 0).await?;
+        let Some(resp) = resp.filter(|_| outcome == Outcome::Done) else {
+            return Ok(None);
+        };
+        let body = resp.bytes().await.map_err(|e| self.transport(&req, e))?;
+        parse_index(&body)
+            .map(Some)
+            .map_err(|_| BootError::NoListing { url: req.url })
+    }
+
     fn slot(&self, path: &BootPath) -> Slot {
         lock(&self.inner.files)
             .entry(path.clone())
@@ -233,13 +273,18 @@ impl BootClient {
     }
 
     fn request(&self, method: Method, path: &BootPath) -> Request {
+        self.with_credentials(|c| Request::new(method, &self.inner.base, path, c))
+    }
+
+    /// `build` given the configured user and password, if any.
+    fn with_credentials(&self, build: impl FnOnce(Option<(&str, &Secret)>) -> Request) -> Request {
         let c = &self.inner.config;
         let empty = Secret::new("");
-        let credentials = c
-            .username
-            .as_deref()
-            .map(|u| (u, c.password.as_ref().unwrap_or(&empty)));
-        Request::new(method, &self.inner.base, path, credentials)
+        build(
+            c.username
+                .as_deref()
+                .map(|u| (u, c.password.as_ref().unwrap_or(&empty))),
+        )
     }
 
     /// One GET, its body hashed as it arrives.
@@ -280,7 +325,7 @@ impl BootClient {
     ) -> Result<(Outcome, Option<reqwest::Response>), BootError> {
         let method = match req.method {
             Method::Put => reqwest::Method::PUT,
-            Method::Get => reqwest::Method::GET,
+            Method::Get | Method::List => reqwest::Method::GET,
             Method::Delete => reqwest::Method::DELETE,
         };
         let mut builder = self.inner.http.request(method, &req.url);
@@ -293,7 +338,7 @@ impl BootClient {
         self.inner.calls.fetch_add(1, Ordering::Relaxed);
         let resp = builder.send().await.map_err(|e| self.transport(req, e))?;
         let status = resp.status().as_u16();
-        if req.method == Method::Get && status == 200 {
+        if matches!(req.method, Method::Get | Method::List) && status == 200 {
             return Ok((Outcome::Done, Some(resp)));
         }
         let text = if (200..300).contains(&status) || status == 404 {

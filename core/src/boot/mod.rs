@@ -6,7 +6,9 @@
 //!   segments, a small safe alphabet) and joined to it, no I/O;
 //! - `request`: the requests (method, URL, `Authorization`) and what each status answer
 //!   means, no I/O;
-//! - `client`: [`BootClient`], which sends them with `reqwest` and caches what it read.
+//! - `listing`: the directory listings nginx's `autoindex` writes as JSON, parsed, no I/O;
+//! - `client`: [`BootClient`], which sends them with `reqwest`, caches what it read and
+//!   walks a server's directories ([`BootClient::list`]).
 //!
 //! **Why reqwest and no WebDAV crate.** rack needs three methods of WebDAV, each one
 //! request with a body or none, on the HTTP client and rustls configuration the Kea and
@@ -14,8 +16,9 @@
 //! `dav_methods` offers exactly PUT, DELETE, MKCOL, COPY and MOVE, and no PROPFIND, so a
 //! WebDAV library's listings and property calls would not work against it anyway.
 //!
-//! **One read per file.** WebDAV as nginx offers it has no listing, so there is nothing
-//! to read per server: a [`BootClient`] reads each file once per provider process (one
+//! **One read per file.** A directory listing (nginx's `autoindex`, see [`listing`])
+//! gives names and sizes, never content, so drift by content needs each file read: a
+//! [`BootClient`] reads each file once per provider process (one
 //! GET, hashed as it streams; concurrent first readers share it) and serves every later
 //! read of that file from memory: a refresh of 200 files is 200 GETs, never 400. What
 //! it wrote itself it remembers as written, without reading it back. [`BootClient::invalidate`]
@@ -31,10 +34,12 @@
 //! version whole). A failed or interrupted PUT leaves the old file in place.
 
 mod client;
+pub mod listing;
 pub mod path;
 pub mod request;
 
 pub use client::{BootClient, BootConfig, Remote, TEXT_LIMIT};
+pub use listing::Listed;
 pub use path::{BaseUrl, BootPath, PathError};
 pub use request::{Method, Request, sha256_hex};
 
@@ -116,6 +121,15 @@ pub enum BootError {
         url: String,
         /// The HTTP status.
         status: u16,
+    },
+    /// The server does not list the directory (HTTP 403 or 405 to a GET of it), or its
+    /// answer is no JSON listing.
+    #[error(
+        "The provisioning server does not list the directory {url} as JSON; let it list directories to rack's user (nginx: `autoindex on; autoindex_format json;` for URLs ending in `/`, behind the same `auth_basic` as writes)"
+    )]
+    NoListing {
+        /// The directory's URL.
+        url: String,
     },
     /// The file's directory does not exist (HTTP 409).
     #[error(

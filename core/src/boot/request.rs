@@ -5,6 +5,9 @@
 //!   `204 No Content` (nginx answers 204 when it replaced a file).
 //! - GET (RFC 9110 §9.3.1): `200` with the content, `404` when there is no file.
 //! - DELETE (RFC 4918 §9.6): `204` (or `200`); `404` counts as done.
+//! - GET of a directory (its URL ends in `/`): `200` with its listing (see
+//!   [`super::listing`]), `404` when there is no such directory; `403` is what nginx
+//!   answers when it does not list directories there.
 //!
 //! Every request carries HTTP basic authentication (RFC 7617) when a user is
 //! configured, so a server that restricts reads too works as well as one that serves
@@ -29,13 +32,15 @@ pub enum Method {
     Get,
     /// Removes a file.
     Delete,
+    /// Reads a directory's listing (a GET of the directory's URL).
+    List,
 }
 
 impl fmt::Display for Method {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Method::Put => "PUT",
-            Method::Get => "GET",
+            Method::Get | Method::List => "GET",
             Method::Delete => "DELETE",
         })
     }
@@ -80,6 +85,22 @@ impl Request {
             authorization: credentials.map(|(user, password)| basic_auth(user, password)),
         }
     }
+
+    /// The listing of directory `dir` below `base` (`None`: `base` itself).
+    pub fn listing(
+        base: &BaseUrl,
+        dir: Option<&BootPath>,
+        credentials: Option<(&str, &Secret)>,
+    ) -> Self {
+        Self {
+            method: Method::List,
+            url: match dir {
+                Some(d) => format!("{}/", base.join(d)),
+                None => base.as_str().to_owned(),
+            },
+            authorization: credentials.map(|(user, password)| basic_auth(user, password)),
+        }
+    }
 }
 
 /// The `Authorization` value of basic authentication (RFC 7617 §2): `Basic` and the
@@ -113,10 +134,11 @@ pub fn interpret(
 ) -> Result<Outcome, BootError> {
     let (method, url) = (req.method, req.url.clone());
     match (method, status) {
-        (Method::Put, 200 | 201 | 204) | (Method::Get, 200) | (Method::Delete, 200 | 204) => {
-            Ok(Outcome::Done)
-        }
-        (Method::Get | Method::Delete, 404 | 410) => Ok(Outcome::Missing),
+        (Method::Put, 200 | 201 | 204)
+        | (Method::Get | Method::List, 200)
+        | (Method::Delete, 200 | 204) => Ok(Outcome::Done),
+        (Method::Get | Method::Delete | Method::List, 404 | 410) => Ok(Outcome::Missing),
+        (Method::List, 403 | 405) => Err(BootError::NoListing { url }),
         (_, 401) => Err(BootError::Unauthorized {
             method,
             url,
@@ -177,6 +199,16 @@ mod tests {
         let base = BaseUrl::parse("http://h/").unwrap();
         let anon = Request::new(Method::Get, &base, &BootPath::parse("a").unwrap(), None);
         assert!(anon.authorization.is_none());
+        let root = Request::listing(&base, None, Some(("rack", &Secret::new("pw"))));
+        assert_eq!(
+            (root.method, root.url.as_str()),
+            (Method::List, "http://h/")
+        );
+        assert!(root.authorization.is_some());
+        let dir = BootPath::parse("ztp/pod1").unwrap();
+        let sub = Request::listing(&base, Some(&dir), None);
+        assert_eq!(sub.url, "http://h/ztp/pod1/");
+        assert_eq!(sub.method.to_string(), "GET");
     }
 
     #[test]
@@ -209,6 +241,14 @@ mod tests {
         assert!(matches!(
             fail(Method::Put, 404),
             BootError::Status { status: 404, .. }
+        ));
+        assert_eq!(ok(Method::List, 200), Outcome::Done);
+        assert_eq!(ok(Method::List, 404), Outcome::Missing);
+        let e = fail(Method::List, 403).to_string();
+        assert!(e.contains("autoindex_format json"), "{e}");
+        assert!(matches!(
+            fail(Method::List, 401),
+            BootError::Unauthorized { .. }
         ));
         let e = fail(Method::Get, 500).to_string();
         assert!(

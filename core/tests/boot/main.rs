@@ -100,6 +100,49 @@ async fn a_wrong_password_is_named_and_changes_nothing() {
 }
 
 #[tokio::test]
+async fn a_server_is_listed_through_its_json_directory_indexes() {
+    let p = Provisioning::started();
+    let c = client(&p, &p.password);
+    c.put(&path("boot.ipxe"), b"#!ipxe\n".to_vec())
+        .await
+        .unwrap();
+    c.put(&path("ztp/pod1/tor1.sh"), b"#!/bin/sh\n".to_vec())
+        .await
+        .unwrap();
+    // Written out of band: a file rack never saw, one whose name rack does not write,
+    // and a hidden one, which nginx does not list.
+    std::fs::write(p.file("ztp/pod1/tor2.sh"), "x").unwrap();
+    std::fs::write(p.file("ztp/with space"), "x").unwrap();
+    std::fs::write(p.file("ztp/.hidden"), "x").unwrap();
+    let calls = c.calls_made();
+    let all = c.list(None).await.unwrap();
+    let names: Vec<_> = all.iter().map(|l| (l.path.as_str(), l.size)).collect();
+    assert_eq!(
+        names,
+        [
+            ("boot.ipxe", 7),
+            ("ztp/pod1/tor1.sh", 10),
+            ("ztp/pod1/tor2.sh", 1)
+        ]
+    );
+    // One GET per directory: /boot/, ztp/, ztp/pod1/.
+    assert_eq!(c.calls_made(), calls + 3);
+    let under = c.list(Some(&path("ztp/pod1"))).await.unwrap();
+    assert_eq!(under.len(), 2);
+    assert_eq!(c.list(Some(&path("nothing"))).await.unwrap(), vec![]);
+    // Listings are for rack's user only.
+    let e = client(&p, "not-the-password").list(None).await.unwrap_err();
+    assert!(matches!(e, BootError::Unauthorized { .. }), "{e}");
+    let anon = BootClient::new(BootConfig::new(p.url.clone())).unwrap();
+    assert!(matches!(
+        anon.list(None).await.unwrap_err(),
+        BootError::Unauthorized { .. }
+    ));
+    // Plain GETs of the files still need no password.
+    assert_eq!(p.get("ztp/pod1/tor2.sh"), Some((200, "x".to_string())));
+}
+
+#[tokio::test]
 async fn an_unreachable_server_is_named() {
     let port = rack_lab::process::free_port().unwrap();
     let c = BootClient::new(BootConfig::new(format!("http://127.0.0.1:{port}/boot/"))).unwrap();

@@ -15,13 +15,15 @@ resource "rack_dhcp_reservations" "farm" {
       }
     },
     {
-      # A PXE host, and an appliance known by its client identifier (option 61).
+      # A PXE host, an appliance known by its client identifier (option 61), and
+      # whatever is plugged into port swp7 behind the relay (its circuit ID, option 82).
       "52:54:00:aa:00:01" = {
         ip          = "10.10.60.240"
         next_server = "10.10.60.2"
         boot_file   = "pxelinux.0"
       }
       "client-id:01:52:54:00:aa:00:02" = { ip = "10.10.60.241", hostname = "appliance" }
+      "circuit-id:swp7"                = { ip = "10.10.60.242", hostname = "rack7-u1" }
     },
   )
 }

@@ -51,7 +51,7 @@ impl FileModel {
 
     /// A file read from the server, as import writes it: its text as `content` when it
     /// has one.
-    fn of(server: &str, path: &BootPath, url: String, r: &Remote) -> Self {
+    pub(super) fn of(server: &str, path: &BootPath, url: String, r: &Remote) -> Self {
         Self {
             server: Some(server.to_owned()).into(),
             path: Some(path.to_string()).into(),
@@ -71,7 +71,7 @@ fn unknown_at_apply() -> Diagnostic {
     )
 }
 
-fn identity(server: &str, path: &str) -> Value {
+pub(super) fn identity(server: &str, path: &str) -> Value {
     Value::object([("server", Value::from(server)), ("path", Value::from(path))])
 }
 

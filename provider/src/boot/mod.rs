@@ -1,12 +1,13 @@
 //! The boot family: the provider block's `boot` section and its provisioning servers
-//! (HTTP with WebDAV writes), the `rack_boot_file` resource and data source. The client
-//! is `rack_core::boot`'s.
+//! (HTTP with WebDAV writes), the `rack_boot_file` resource, data source and list
+//! resource. The client is `rack_core::boot`'s.
 //!
-//! There is no list resource: WebDAV as nginx offers it has no listing (no PROPFIND), so
-//! a server's files cannot be enumerated; the data source reads one by its path.
+//! WebDAV as nginx offers it has no listing (no PROPFIND): the list resource walks the
+//! server's directories through nginx's JSON `autoindex` listings instead.
 
 pub mod file;
 pub mod file_data;
+pub mod file_list;
 pub mod provider_block;
 pub mod shared;
 
@@ -25,6 +26,7 @@ pub fn family() -> Family {
         },
         resources: vec![Arc::new(file::BootFile)],
         data_sources: vec![Arc::new(file_data::BootFileData)],
+        list_resources: vec![Arc::new(file_list::BootFileList)],
         ..Family::default()
     }
 }

@@ -79,7 +79,9 @@ pub fn block() -> NestedBlock {
     servers::section_block(
         &SECTION,
         "Provisioning servers (HTTP with WebDAV writes, such as nginx with `dav_methods PUT \
-         DELETE`) that `rack_boot_file` resources and data sources use.",
+         DELETE`) that `rack_boot_file` resources and data sources use. Its list resource \
+         also needs directories listed as JSON to rack's user (nginx: `autoindex on; \
+         autoindex_format json;`).",
         server_block(),
     )
 }

@@ -200,7 +200,9 @@ impl Resource for DhcpLease {
                      plugged in. Text such as `swp3`, or `0x` and hex octets; 1 to 255 octets. \
                      Kea servers only (its `circuit-id` reservations, identifier type 2 in a host \
                      database); trust it only behind a relay, as Kea also takes option 82 from an \
-                     unrelayed client. Changing it replaces the lease.",
+                     unrelayed client. Changing it replaces the lease. A relay's remote ID \
+                     (sub-option 2) cannot be reserved by: Kea 2.2 has no `remote-id` host \
+                     identifier in DHCPv4, and its `flex-id` hook is not open source.",
                 ),
             ])
             .attributes(reservation_attributes())

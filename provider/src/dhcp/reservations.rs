@@ -1,5 +1,6 @@
 //! `rack_dhcp_reservations`: many reservations of one subnet of one DHCP server as one
-//! resource, a map keyed by the client's MAC address (or `client-id:<hex>`). For
+//! resource, a map keyed by the client's MAC address (or `client-id:<hex>`, or
+//! `circuit-id:<port>` for the relay's circuit ID: a location, not a machine). For
 //! zone-scale configurations: Terraform spends its time per resource, so thousands of
 //! leases plan and apply faster as the entries of one map. Refresh is the same one read
 //! per server; the changes of an apply go to the backend together (one `config-set` on
@@ -25,7 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use super::provider_block::DhcpServer;
 use super::shared::{
-    ClashCheck, LeaseModel, OptionModel, dhcp_error, identifier_text, parse_identifier,
+    CIRCUIT_ID_KEY, ClashCheck, LeaseModel, OptionModel, dhcp_error, entry_key, parse_identifier,
     parse_subnet, reservation_attributes, reservation_of, server, state_of, unsupported_attributes,
 };
 use crate::framework::attrs::obj_set;
@@ -68,16 +69,21 @@ struct Entry {
 impl Entry {
     /// The entry of `key` in `subnet` as the lease model the lease resource checks.
     fn lease(&self, subnet: &str, key: &str) -> LeaseModel {
-        let (mac, client_id) = match key.strip_prefix("client-id:") {
-            Some(c) => (None, Some(c.to_owned())),
-            None => (Some(key.to_owned()), None),
+        let own = |s: &str| Some(s.to_owned());
+        let (mac, client_id, circuit_id) = match (
+            key.strip_prefix("client-id:"),
+            key.strip_prefix(CIRCUIT_ID_KEY),
+        ) {
+            (Some(c), _) => (None, own(c), None),
+            (_, Some(c)) => (None, None, own(c)),
+            _ => (own(key), None, None),
         };
         LeaseModel {
             server: Planned::Known(None),
             subnet: Some(subnet.to_owned()).into(),
             mac: mac.into(),
             client_id: client_id.into(),
-            circuit_id: Planned::Known(None),
+            circuit_id: circuit_id.into(),
             ip: self.ip.clone(),
             hostname: self.hostname.clone(),
             next_server: self.next_server.clone(),
@@ -112,7 +118,11 @@ fn at_entry(d: Diagnostic, key: &str) -> Diagnostic {
     let path = entry_path(key);
     let attribute = match d.attribute.as_ref().map(|p| p.0.as_slice()) {
         Some([PathStep::Attribute(a), ..]) if a == "subnet" => AttributePath::attr("subnet"),
-        Some([PathStep::Attribute(a), ..]) if a == "mac" || a == "client_id" => path,
+        Some([PathStep::Attribute(a), ..])
+            if a == "mac" || a == "client_id" || a == "circuit_id" =>
+        {
+            path
+        }
         Some(steps) => AttributePath(path.0.into_iter().chain(steps.iter().cloned()).collect()),
         None => path,
     };
@@ -184,12 +194,12 @@ fn resource_id(server: &str, subnet: Cidr) -> String {
     format!("{server}/{subnet}")
 }
 
-/// Whether rack can manage reservation `r` as an entry: known by MAC or client identifier,
-/// with an address.
+/// Whether rack can manage reservation `r` as an entry: known by MAC, client identifier
+/// or circuit ID, with an address.
 fn manageable(r: &Reservation) -> bool {
     matches!(
         r.identifier,
-        HostIdentifier::HwAddress(_) | HostIdentifier::ClientId(_)
+        HostIdentifier::HwAddress(_) | HostIdentifier::ClientId(_) | HostIdentifier::CircuitId(_)
     ) && r.ip_address.is_some()
 }
 
@@ -377,8 +387,9 @@ impl Resource for DhcpReservations {
         Schema::new(
             Block::new(
                 "Many static DHCPv4 leases (host reservations) of one subnet as one resource: a \
-                 map keyed by the client's MAC address, or `client-id:<hex>` for a client \
-                 identifier (option 61). Each entry holds what a `rack_dhcp_lease` holds: \
+                 map keyed by the client's MAC address, `client-id:<hex>` for a client \
+                 identifier (option 61), or `circuit-id:<port>` for the circuit ID a relay \
+                 adds (option 82: the address follows the switch port). Each entry holds what a `rack_dhcp_lease` holds: \
                  the address, hostname and boot options. Meant for zone-scale configurations \
                  (thousands of leases), where one resource plans and applies far faster than \
                  one `rack_dhcp_lease` each. The plan shows each entry's change; refresh is \
@@ -413,8 +424,14 @@ impl Resource for DhcpReservations {
                     .description(
                         "The reservations, keyed by the client's MAC address \
                          (`52:54:00:12:34:56`, `52-54-00-12-34-56` or `5254.0012.3456`, any \
-                         case; unicast) or `client-id:<hex>` (e.g. \
-                         `client-id:01:52:54:00:12:34:56`). No two entries may name the same \
+                         case; unicast), `client-id:<hex>` (e.g. \
+                         `client-id:01:52:54:00:12:34:56`), or `circuit-id:` and the circuit \
+                         ID a DHCP relay adds in option 82 (sub-option 1), as \
+                         `rack_dhcp_lease`'s `circuit_id` takes it: the relay's port name as \
+                         text (`circuit-id:swp3`) or `0x` and hex octets \
+                         (`circuit-id:0x000401f4`), 1 to 255 octets. Circuit IDs are for Kea \
+                         servers only, and only behind a relay: Kea also takes option 82 from \
+                         a client that is not relayed. No two entries may name the same \
                          client or the same address.",
                     ),
                 Attribute::string("id")
@@ -556,7 +573,9 @@ impl Resource for DhcpReservations {
             .collect();
         let mut unsupported = Vec::new();
         for (key, r) in &wanted {
-            unsupported.extend(unsupported_attributes(&srv, r, &entry_path(key)));
+            // Relative to the entry: an unsupported identifier is the entry's key.
+            let relative = unsupported_attributes(&srv, r, &AttributePath(Vec::new()));
+            unsupported.extend(relative.into_iter().map(|d| at_entry(d, key)));
         }
         if !unsupported.is_empty() {
             for d in unsupported {
@@ -731,7 +750,7 @@ impl DhcpReservations {
 }
 
 /// The state of a resource holding every reservation of `subnet` (written `subnet_text`)
-/// on `srv` known by a MAC address or client identifier, as import and the list resource
+/// on `srv` known by a MAC address, client identifier or circuit ID, as import and the list resource
 /// give it; read afresh.
 pub(crate) async fn whole_subnet(
     srv: &DhcpServer,
@@ -749,7 +768,7 @@ pub(crate) async fn whole_subnet(
         .filter(|r| manageable(r))
         .map(|r| {
             (
-                identifier_text(&r.identifier),
+                entry_key(&r.identifier),
                 Entry::of(state_of(&srv.name, r, None)),
             )
         })
@@ -835,8 +854,40 @@ mod tests {
             ("52:54:00:00:00:01", "10.77.0.10"),
             ("52-54-00-00-00-02", "10.77.0.11"),
             ("client-id:01:52:54:00:00:00:03", "10.77.0.12"),
+            ("circuit-id:swp3", "10.77.0.13"),
+            ("circuit-id:0x000401f4", "10.77.0.14"),
         ]);
         assert!(d.is_empty(), "{d:?}");
+    }
+
+    #[test]
+    fn circuit_id_keys_are_checked_at_their_entry() {
+        let long = format!("circuit-id:{}", "p".repeat(256));
+        for (key, summary) in [
+            ("circuit-id:", "An empty circuit ID"),
+            (long.as_str(), "A circuit ID of 256 bytes is too long"),
+            ("circuit-id:0xzz", "Circuit ID \"0xzz\" is not hex octets"),
+        ] {
+            let d = validated(&[(key, "10.77.0.10")]);
+            assert_eq!(d.len(), 1, "{key}: {d:?}");
+            assert_eq!(d[0].summary, summary, "{key}");
+            assert_eq!(d[0].attribute, at(key, None), "{key}");
+        }
+        let max = format!("circuit-id:{}", "p".repeat(255));
+        assert!(validated(&[(max.as_str(), "10.77.0.10")]).is_empty());
+        // The text and the hex of one port name the same client.
+        let d = validated(&[
+            ("circuit-id:swp3", "10.77.0.10"),
+            ("circuit-id:0x73777033", "10.77.0.11"),
+        ]);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(d[0].summary.starts_with("Two entries"), "{d:?}");
+        assert_eq!(
+            entry_key(&parse_identifier("circuit-id:0x73777033", &at("k", None).unwrap()).unwrap()),
+            "circuit-id:swp3"
+        );
+        let binary = HostIdentifier::circuit_id(&[0, 4, 1, 0xf4]).unwrap();
+        assert_eq!(entry_key(&binary), "circuit-id:0x000401f4");
     }
 
     #[test]

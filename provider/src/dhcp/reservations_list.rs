@@ -1,6 +1,7 @@
 //! `list "rack_dhcp_reservations"`: one item, every reservation of one subnet known by a
-//! MAC address or client identifier, so `terraform query -generate-config-out` adopts a
-//! whole subnet as one `rack_dhcp_reservations` (one read of the server).
+//! MAC address, client identifier or circuit ID, so `terraform query
+//! -generate-config-out` adopts a whole subnet as one `rack_dhcp_reservations` (one read
+//! of the server).
 
 use async_trait::async_trait;
 use serde::Deserialize;

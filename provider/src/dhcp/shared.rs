@@ -591,8 +591,8 @@ pub fn lease_id(server: &str, r: &Reservation) -> String {
     format!("{server}/{}/{}", r.subnet, identifier_text(&r.identifier))
 }
 
-/// An identifier as import IDs and `rack_dhcp_reservations`' keys write it: the MAC
-/// address, or `client-id:<hex>`.
+/// An identifier as import IDs write it: the MAC address, or `<kind>:<hex>`
+/// (`client-id:01:52:...`, `circuit-id:73:77:70:33`).
 pub fn identifier_text(id: &HostIdentifier) -> String {
     match id {
         HostIdentifier::HwAddress(m) => m.to_string(),
@@ -600,18 +600,36 @@ pub fn identifier_text(id: &HostIdentifier) -> String {
     }
 }
 
-/// Parses [`identifier_text`]'s form, the MAC in any spelling [`parse_mac`] takes; errors
-/// at `path`.
+/// The prefix of a `rack_dhcp_reservations` key naming a relay's circuit ID.
+pub const CIRCUIT_ID_KEY: &str = "circuit-id:";
+
+/// An identifier as `rack_dhcp_reservations`' keys write it: as [`identifier_text`], but
+/// a circuit ID as `circuit_id` writes it (`circuit-id:swp3`, `circuit-id:0x000401f4`).
+pub fn entry_key(id: &HostIdentifier) -> String {
+    match id {
+        HostIdentifier::CircuitId(_) => format!(
+            "{CIRCUIT_ID_KEY}{}",
+            circuit_id_text(&id.octets().unwrap_or_default())
+        ),
+        other => identifier_text(other),
+    }
+}
+
+/// Parses [`entry_key`]'s form, the MAC in any spelling [`parse_mac`] takes; errors at
+/// `path`.
 pub fn parse_identifier(text: &str, path: &AttributePath) -> Result<HostIdentifier, Diagnostic> {
-    let parsed = match text.strip_prefix("client-id:") {
-        Some(c) => identifier_of(None, Some(c)),
-        None => identifier_of(Some(text), None),
+    let parsed = if let Some(c) = text.strip_prefix(CIRCUIT_ID_KEY) {
+        parse_circuit_id(c).map(Some)
+    } else if let Some(c) = text.strip_prefix("client-id:") {
+        identifier_of(None, Some(c))
+    } else {
+        identifier_of(Some(text), None)
     };
     match parsed {
         Ok(Some(id)) => Ok(id),
         Ok(None) => Err(Diagnostic::error(
             "No client identifier",
-            "Give a MAC address or `client-id:<hex>`.",
+            "Give a MAC address, `client-id:<hex>` or `circuit-id:<port>`.",
         )
         .at(path.clone())),
         Err(d) => Err(d.at(path.clone())),
