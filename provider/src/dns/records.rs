@@ -348,7 +348,7 @@ impl Resource for DnsRecords {
                  comparing each entry's type with every other entry's, a cost that grows \
                  with the square of the entries of one resource. One resource of 4,000 \
                  record sets spends over half a second of every plan on it, 16 resources of \
-                 250 a few milliseconds.",
+                 250 a sixteenth of that.",
             )
             .attributes([
                 Attribute::string("server")
