@@ -190,6 +190,11 @@ impl Workdir {
         self
     }
 
+    /// The variables [`set_env`](Self::set_env) set, in order.
+    pub fn envs(&self) -> &[(OsString, OsString)] {
+        &self.envs
+    }
+
     /// The command `terraform <args>` in this directory with the test environment:
     /// `TF_CLI_CONFIG_FILE`, `TF_IN_AUTOMATION=1`, `CHECKPOINT_DISABLE=1`, `TF_INPUT=0`,
     /// and no inherited `TF_CLI_ARGS*`, `TF_DATA_DIR`, plugin cache or reattach settings.

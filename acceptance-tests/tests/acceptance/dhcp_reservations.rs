@@ -265,3 +265,60 @@ fn reservations_lifecycle_on(backend: Backend) {
     adopter.assert_plan_empty();
     assert_eq!(ip_of(&server, HAND).as_deref(), Some("10.77.0.99"));
 }
+
+/// The leases of one subnet split over resources (`for_each` over groups), as the docs
+/// advise for thousands of them: each resource owns its own keys, so neither refuses nor
+/// deletes the other's, and a change to one entry updates its resource alone.
+#[test]
+fn reservations_split_over_resources_in_the_hosts_database() {
+    let server = Server::start(Backend::HostDatabase);
+    let wd = server.workdir();
+    let config = |d_ip: &str| {
+        format!(
+            r#"{PROVIDER}
+locals {{
+  groups = {{
+    a = {{ "{A}" = "10.77.0.31", "{B}" = "10.77.0.32" }}
+    b = {{ "{C}" = "10.77.0.33", "{D}" = "{d_ip}" }}
+  }}
+}}
+
+resource "rack_dhcp_reservations" "group" {{
+  for_each     = local.groups
+  subnet       = "10.77.0.0/24"
+  reservations = {{ for mac, ip in each.value : mac => {{ ip = ip }} }}
+}}
+"#
+        )
+    };
+    wd.write_main(&config("10.77.0.34"));
+    wd.apply();
+    for (mac, ip) in [
+        (A, "10.77.0.31"),
+        (B, "10.77.0.32"),
+        (C, "10.77.0.33"),
+        (D, "10.77.0.34"),
+    ] {
+        assert_eq!(ip_of(&server, mac).as_deref(), Some(ip), "{mac}");
+    }
+    wd.assert_plan_empty();
+
+    wd.write_main(&config("10.77.0.44"));
+    let plan = wd.plan();
+    assert!(
+        plan.actions("rack_dhcp_reservations.group[\"a\"]")
+            .iter()
+            .all(|a| a == "no-op"),
+        "{}",
+        plan.run
+    );
+    wd.apply_planned(&[("rack_dhcp_reservations.group[\"b\"]", &["update"])]);
+    assert_eq!(ip_of(&server, D).as_deref(), Some("10.77.0.44"));
+    assert_eq!(ip_of(&server, A).as_deref(), Some("10.77.0.31"));
+    wd.assert_plan_empty();
+
+    wd.destroy();
+    for mac in [A, B, C, D] {
+        assert_eq!(ip_of(&server, mac), None, "{mac} left behind");
+    }
+}

@@ -405,7 +405,13 @@ impl Resource for DhcpReservations {
                  takes every reservation of the subnet known by a MAC address or client \
                  identifier, those a `rack_dhcp_lease` holds too: write every imported entry \
                  into the configuration (`terraform query -generate-config-out` does), as an \
-                 entry left out is deleted by the next apply.",
+                 entry left out is deleted by the next apply.\n\n\
+                 Keep each resource to a few hundred entries, and split a larger subnet with \
+                 `for_each` over groups of its clients, several resources on one subnet \
+                 each owning its own keys: Terraform converts a map of objects in a \
+                 configuration by comparing each entry's type with every other entry's, per \
+                 attribute of the entry, a cost that grows with the square of the entries of \
+                 one resource.",
             )
             .attributes([
                 Attribute::string("server")

@@ -2,8 +2,8 @@
 //! configuration, against named, Kea with its PostgreSQL host database, and three
 //! libvirtd, measured in one run on a 2-core machine within 30 minutes:
 //!
-//! - the zone in its **aggregate form** (a `rack_dns_records` per DNS zone, one
-//!   `rack_dhcp_reservations`, and the volumes and VMs): its apply, which creates the
+//! - the zone in its **aggregate form** (`rack_dns_records` and `rack_dhcp_reservations`
+//!   of at most 250 entries each, and the volumes and VMs): its apply, which creates the
 //!   whole zone, its no-change plan, `-refresh=false`, `-parallelism=50`, and the apply
 //!   of a one-entry change;
 //! - the same zone in its **per-item form** (one resource per record set, lease, volume
@@ -60,6 +60,17 @@ const ENV_RESOURCES: &str = "RACK_BENCH_ZONE_RESOURCES";
 
 /// Hypervisors the VMs spread over.
 const HYPERVISORS: usize = 3;
+
+/// Names the phases to run: `all` (the default) or `aggregate` (the aggregate form
+/// alone: its apply, no-change plans, plan variants and one-entry changes; a few minutes
+/// at the full size, for working on that form).
+const ENV_PHASES: &str = "RACK_BENCH_ZONE_PHASES";
+
+/// When `1`, the run stops after the aggregate form's apply, prints its working directory
+/// (with `bench-env.sh`, the environment its commands run with) and waits for a line on
+/// stdin before it goes on, so that other configurations can be tried against the same
+/// services by hand.
+const ENV_HOLD: &str = "RACK_BENCH_ZONE_HOLD";
 
 /// The zone adopted in the last phase, written by nsupdate, and its records per UPDATE.
 const ADOPT_ZONE: &str = "adopt.";
@@ -165,6 +176,45 @@ fn resources() -> anyhow::Result<usize> {
     }
 }
 
+/// Whether [`ENV_PHASES`] asks for the aggregate form alone.
+fn aggregate_only() -> anyhow::Result<bool> {
+    match std::env::var(ENV_PHASES).as_deref() {
+        Err(_) | Ok("" | "all") => Ok(false),
+        Ok("aggregate") => Ok(true),
+        Ok(v) => bail!("{ENV_PHASES}={v:?} is neither `all` nor `aggregate`"),
+    }
+}
+
+/// Writes `bench-env.sh` into `wd` (the variables its Terraform commands run with) and
+/// waits for a line on stdin.
+fn hold(wd: &Workdir) -> anyhow::Result<()> {
+    let mut script = String::new();
+    let _ = writeln!(
+        script,
+        "export TF_CLI_CONFIG_FILE='{}' TF_IN_AUTOMATION=1 CHECKPOINT_DISABLE=1 TF_INPUT=0",
+        wd.cli_config().display()
+    );
+    for (k, v) in wd.envs() {
+        let _ = writeln!(
+            script,
+            "export {}='{}'",
+            k.to_string_lossy(),
+            v.to_string_lossy()
+        );
+    }
+    wd.write_file("bench-env.sh", script);
+    eprintln!(
+        "bench: holding; the aggregate form is in {} (source bench-env.sh there); \
+         a line on stdin goes on",
+        wd.path().display()
+    );
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("Cannot read stdin")?;
+    Ok(())
+}
+
 /// A working directory of `form` for `shape`, with `state` written in it when given.
 fn workdir(
     form: Form,
@@ -181,7 +231,7 @@ fn workdir(
     };
     services.provider_env(&mut wd);
     wd.write_main(&shape::main_tf(form, &services.uris()));
-    wd.write_file("zone.tf.json", shape::locals(shape, form));
+    wd.write_file(shape::values_file(form), shape::locals(shape, form));
     if let Some(state) = state {
         wd.write_file("terraform.tfstate", state);
     }
@@ -352,26 +402,34 @@ pub fn run(opts: &Options) -> anyhow::Result<String> {
         .context("The aggregate form's apply left no state")?;
     end_phase("aggregate apply", &mut r);
 
-    eprintln!("bench: writing the per-item and terraform_data states");
+    if std::env::var(ENV_HOLD).is_ok_and(|v| v == "1") {
+        hold(&aggregate)?;
+        end_phase("held", &mut r);
+    }
+    let only_aggregate = aggregate_only()?;
+
     let mut per_item = BTreeMap::new();
     let mut data = BTreeMap::new();
-    for &n in &sizes {
-        let s = shape.subset(n)?;
-        let state = shape::per_item_state(&s, &applied)?;
-        per_item.insert(
-            n,
-            workdir(Form::PerItem, &s, &services, &wrapper, Some(&state))?,
-        );
-        let state = shape::data_state(&s);
-        data.insert(
-            n,
-            workdir(Form::Data, &s, &services, &wrapper, Some(&state))?,
-        );
+    if !only_aggregate {
+        eprintln!("bench: writing the per-item and terraform_data states");
+        for &n in &sizes {
+            let s = shape.subset(n)?;
+            let state = shape::per_item_state(&s, &applied)?;
+            per_item.insert(
+                n,
+                workdir(Form::PerItem, &s, &services, &wrapper, Some(&state))?,
+            );
+            let state = shape::data_state(&s);
+            data.insert(
+                n,
+                workdir(Form::Data, &s, &services, &wrapper, Some(&state))?,
+            );
+        }
+        end_phase("states written", &mut r);
     }
-    end_phase("states written", &mut r);
 
     let mut cycles = vec![Cycle::Aggregate];
-    for &n in sizes.iter().rev() {
+    for &n in sizes.iter().rev().filter(|_| !only_aggregate) {
         cycles.push(Cycle::PerItem(n));
         cycles.push(Cycle::Data(n));
     }
@@ -400,14 +458,13 @@ pub fn run(opts: &Options) -> anyhow::Result<String> {
     })?;
     end_phase("no-change plans", &mut r);
 
-    let largest = per_item
-        .get(&full)
-        .ok_or_else(|| anyhow!("no per-item workdir of {full}"))?;
     for variant in [Variant::RefreshFalse, Variant::Parallelism] {
         let args = variant.args();
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut forms = vec![(&aggregate, "aggregate form")];
+        forms.extend(per_item.get(&full).map(|wd| (wd, "per-item form")));
         // A plan that fails is reported with its error; the run goes on.
-        for (wd, form) in [(&aggregate, "aggregate form"), (largest, "per-item form")] {
+        for (wd, form) in forms {
             match wrapper.measure(&services, wd, &args, &[0]) {
                 Ok(m) if form == "aggregate form" => r.aggregate_variants.push((variant, m)),
                 Ok(m) => r.per_item_variants.push((variant, m)),
@@ -430,7 +487,7 @@ pub fn run(opts: &Options) -> anyhow::Result<String> {
         bail!("The locals hold no {from}");
     }
     for locals in [original.replace(&from, &to), original.clone()] {
-        aggregate.write_file("zone.tf.json", locals);
+        aggregate.write_file(shape::values_file(Form::Aggregate), locals);
         let m = wrapper.measure(&services, &aggregate, &APPLY, &[0])?;
         if !m.stdout.contains("0 added, 1 changed, 0 destroyed") {
             bail!(
@@ -442,8 +499,10 @@ pub fn run(opts: &Options) -> anyhow::Result<String> {
     }
     end_phase("one-entry changes", &mut r);
 
-    r.adoption = Some(adopt(&services, &wrapper, full)?);
-    end_phase("adoption", &mut r);
+    if !only_aggregate {
+        r.adoption = Some(adopt(&services, &wrapper, full)?);
+        end_phase("adoption", &mut r);
+    }
     let total = started.elapsed().as_secs_f64();
     r.phases.push(("total", total));
 

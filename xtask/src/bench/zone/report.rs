@@ -156,10 +156,12 @@ fn time_rows(r: &Results, shape: &Shape) -> anyhow::Result<Vec<Row>> {
     Ok(rows)
 }
 
-/// Resources of the aggregate form: a `rack_dns_records` per zone, one
-/// `rack_dhcp_reservations`, and the volumes and VMs.
+/// Resources of the aggregate form: `rack_dns_records` and `rack_dhcp_reservations` of
+/// at most [`super::shape::ENTRIES_PER_RESOURCE`] entries each (the forward zone's by /24, a
+/// reverse zone each), and the volumes and VMs.
 fn aggregate_resources(shape: &Shape) -> usize {
-    shape.zones() + 1 + 2 * shape.vms
+    let per = super::shape::ENTRIES_PER_RESOURCE;
+    shape.a.div_ceil(per) + shape.reverse_zones() + shape.leases.div_ceil(per) + 2 * shape.vms
 }
 
 /// Every measured command, with what it is, in report order.
@@ -405,6 +407,9 @@ fn targets(r: &Results, shape: &Shape) -> String {
         Unit::MiB.format(peak),
         yes_no(peak < RSS_LIMIT_MIB)
     );
+    if r.per_item_plans.is_empty() {
+        return out;
+    }
     let plans: Vec<&Measured> = r.per_item_plans.values().flatten().collect();
     // Each size holds the zones its record sets fall in: AXFRs are counted per zone.
     let axfr: Vec<u64> = r
@@ -514,6 +519,12 @@ pub(super) fn report(r: &Results, runs: usize) -> anyhow::Result<String> {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    if r.per_item_plans.is_empty() {
+        out = format!(
+            "- Rounds: {runs} (each: one no-change plan of the aggregate form, whose state \
+             its apply made); the aggregate form alone (`RACK_BENCH_ZONE_PHASES=aggregate`)\n"
+        );
+    }
     out.push_str("- Wall time of each phase: ");
     out.push_str(
         &r.phases
@@ -537,8 +548,10 @@ pub(super) fn report(r: &Results, runs: usize) -> anyhow::Result<String> {
          kea-dhcp4's log; statements from `pg_stat_statements` (the role rack and Kea use); \
          libvirt calls from each libvirtd's debug log of its RPC dispatch.\n",
     );
-    out.push_str("\n#### Cost growth of the no-change plan\n\n");
-    out.push_str(&growth(r));
+    if !r.per_item_plans.is_empty() {
+        out.push_str("\n#### Cost growth of the no-change plan\n\n");
+        out.push_str(&growth(r));
+    }
     if let Some(a) = &r.adoption {
         out.push_str("\n#### Adopting a zone written outside rack\n\n");
         out.push_str(&adoption_table(a));

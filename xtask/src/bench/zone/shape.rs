@@ -146,38 +146,61 @@ pub(super) enum Form {
     Data,
 }
 
-/// `zone.tf.json`: the `locals` the configuration iterates over.
+/// Entries of one aggregate resource at most. Terraform converts a map of objects in a
+/// configuration to the attribute's map type by unifying the types of its entries, which
+/// compares every entry's type with every other's, per attribute of the entry: its cost
+/// grows with the square of the entries of one resource (the forward zone's 4,000
+/// entries in one map took over half a second of each plan). So the aggregate form holds at most this many entries per
+/// resource: the forward zone's A record sets are grouped by /24 as the reverse zones
+/// are, the leases in groups of this size.
+pub(super) const ENTRIES_PER_RESOURCE: usize = PER_REVERSE_ZONE;
+
+/// The file holding the values the configuration of `form` iterates over: for the
+/// aggregate form, plain JSON that its `locals` block reads with `jsondecode(file(...))`
+/// (Terraform parses every string of a `.tf.json` file as a template, once to find its
+/// references and again to evaluate it, which the aggregate form's plan spent about half a
+/// second on); for the others, `zone.tf.json`, a `locals` block in JSON syntax.
+pub(super) fn values_file(form: Form) -> &'static str {
+    match form {
+        Form::Aggregate => "zone.json",
+        Form::PerItem | Form::Data => "zone.tf.json",
+    }
+}
+
+/// The contents of [`values_file`]: the values the configuration iterates over.
 pub(super) fn locals(shape: &Shape, form: Form) -> String {
     let mut locals = Map::new();
-    let a: Map<String, Value> = (0..shape.a)
-        .map(|i| (host(i), Value::from(address(i))))
-        .collect();
-    let leases: Map<String, Value> = (0..shape.leases)
-        .map(|i| {
-            let (mac, ip, name) = lease(i);
-            (name, json!({"mac": mac, "ip": ip}))
-        })
-        .collect();
+    let a = (0..shape.a).map(|i| (host(i), Value::from(address(i))));
+    let leases = (0..shape.leases).map(|i| {
+        let (mac, ip, name) = lease(i);
+        (name, json!({"mac": mac, "ip": ip}))
+    });
     let vms: Map<String, Value> = (0..shape.vms)
         .map(|i| {
             let (name, hv) = vm(i, shape.hypervisors);
             (name, Value::from(hv))
         })
         .collect();
-    locals.insert("a".into(), Value::Object(a));
     match form {
         Form::Aggregate => {
-            let mut by_zone: Map<String, Value> = Map::new();
-            for i in 0..shape.ptr {
-                let (zone, name) = reverse(i);
-                let entry = by_zone
-                    .entry(zone)
-                    .or_insert_with(|| Value::Object(Map::new()));
-                if let Value::Object(m) = entry {
-                    m.insert(name, Value::from(format!("{}.{FORWARD_ZONE}", host(i))));
-                }
-            }
-            locals.insert("reverse".into(), Value::Object(by_zone));
+            let group = |i: usize| (i / ENTRIES_PER_RESOURCE).to_string();
+            locals.insert("a".into(), grouped(a.enumerate(), group));
+            locals.insert(
+                "reverse".into(),
+                grouped(
+                    (0..shape.ptr).map(|i| {
+                        let (_, name) = reverse(i);
+                        (
+                            i,
+                            (name, Value::from(format!("{}.{FORWARD_ZONE}", host(i)))),
+                        )
+                    }),
+                    |i| reverse(i).0,
+                ),
+            );
+            locals.insert("leases".into(), grouped(leases.enumerate(), group));
+            locals.insert("vms".into(), Value::Object(vms));
+            return Value::Object(locals).to_string();
         }
         Form::PerItem | Form::Data => {
             let ptr: Map<String, Value> = (0..shape.ptr)
@@ -186,12 +209,30 @@ pub(super) fn locals(shape: &Shape, form: Form) -> String {
                     (host(i), json!({"zone": zone, "name": name}))
                 })
                 .collect();
+            locals.insert("a".into(), Value::Object(a.collect()));
             locals.insert("ptr".into(), Value::Object(ptr));
         }
     }
-    locals.insert("leases".into(), Value::Object(leases));
+    locals.insert("leases".into(), Value::Object(leases.collect()));
     locals.insert("vms".into(), Value::Object(vms));
     json!({ "locals": locals }).to_string()
+}
+
+/// `items` (item `i`, its key and value) as an object of objects, grouped by `group(i)`.
+fn grouped(
+    items: impl Iterator<Item = (usize, (String, Value))>,
+    group: impl Fn(usize) -> String,
+) -> Value {
+    let mut groups: Map<String, Value> = Map::new();
+    for (i, (key, value)) in items {
+        if let Value::Object(m) = groups
+            .entry(group(i))
+            .or_insert_with(|| Value::Object(Map::new()))
+        {
+            m.insert(key, value);
+        }
+    }
+    Value::Object(groups)
 }
 
 /// The provider block: every hypervisor in one map; DNS and DHCP come from `RACK_*`.
@@ -207,12 +248,26 @@ fn provider_block(uris: &[String]) -> String {
     )
 }
 
-/// The volumes and VMs, the same in both of rack's forms.
-fn machines() -> String {
+/// The volumes and VMs, over `vms` (an expression). With `by_reference`, each VM names
+/// its disk by a reference to its volume, `rack_volume.disk[each.key].name`, as the
+/// per-item form and its `terraform_data` baseline do; without, by the same name written
+/// out, with `depends_on` the volumes. The order is the same (a reference to one
+/// instance already makes the VM depend on every volume), but Terraform evaluates a
+/// reference to one instance of a `for_each` resource by building the value of all its
+/// instances, so 250 VMs referencing 250 volumes cost about a second of each plan.
+fn machines(vms: &str, by_reference: bool) -> String {
+    let (volume, depends_on) = if by_reference {
+        ("rack_volume.disk[each.key].name", "")
+    } else {
+        (
+            "\"${each.key}.qcow2\"",
+            "  depends_on = [rack_volume.disk]\n",
+        )
+    };
     format!(
         r#"
 resource "rack_volume" "disk" {{
-  for_each    = local.vms
+  for_each    = {vms}
   hypervisor  = each.value
   pool        = "{POOL}"
   name        = "${{each.key}}.qcow2"
@@ -220,16 +275,16 @@ resource "rack_volume" "disk" {{
 }}
 
 resource "rack_vm" "vm" {{
-  for_each   = local.vms
+  for_each   = {vms}
   hypervisor = each.value
   name       = each.key
   type       = "qemu"
   memory     = "{VM_MEMORY}"
   running    = false
-
+{depends_on}
   disk {{
     pool   = "{POOL}"
-    volume = rack_volume.disk[each.key].name
+    volume = {volume}
     format = "qcow2"
   }}
 }}
@@ -269,30 +324,37 @@ resource "rack_dhcp_lease" "host" {{
 }}
 {machines}"#,
             provider = provider_block(uris),
-            machines = machines()
+            machines = machines("local.vms", true)
         ),
         Form::Aggregate => format!(
             r#"{provider}
+locals {{
+  zone = jsondecode(file("${{path.module}}/{values}"))
+}}
+
 resource "rack_dns_records" "forward" {{
+  for_each    = local.zone.a
   zone        = "{FORWARD_ZONE}"
   default_ttl = {TTL}
-  records     = {{ for name, ip in local.a : "${{name}}/A" => {{ records = [ip] }} }}
+  records     = {{ for name, ip in each.value : "${{name}}/A" => {{ records = [ip] }} }}
 }}
 
 resource "rack_dns_records" "reverse" {{
-  for_each    = local.reverse
+  for_each    = local.zone.reverse
   zone        = each.key
   default_ttl = {TTL}
   records     = {{ for name, target in each.value : "${{name}}/PTR" => {{ records = [target] }} }}
 }}
 
 resource "rack_dhcp_reservations" "hosts" {{
+  for_each     = local.zone.leases
   subnet       = "{SUBNET}"
-  reservations = {{ for name, l in local.leases : l.mac => {{ ip = l.ip, hostname = name }} }}
+  reservations = {{ for name, l in each.value : l.mac => {{ ip = l.ip, hostname = name }} }}
 }}
 {machines}"#,
             provider = provider_block(uris),
-            machines = machines()
+            values = values_file(Form::Aggregate),
+            machines = machines("local.zone.vms", false)
         ),
         Form::Data => DATA_TF.to_owned(),
     }
@@ -577,11 +639,28 @@ mod tests {
     fn locals_and_states_agree() {
         let s = Shape::of(100, 3).unwrap();
         let locals: Value = serde_json::from_str(&locals(&s, Form::Aggregate)).unwrap();
-        assert_eq!(locals["locals"]["a"].as_object().unwrap().len(), s.a);
+        assert_eq!(locals["a"]["0"].as_object().unwrap().len(), s.a);
         assert_eq!(
-            locals["locals"]["reverse"]["0.20.10.in-addr.arpa."]["1"],
+            locals["reverse"]["0.20.10.in-addr.arpa."]["1"],
             "n00000.farm."
         );
+        let full: Value = serde_json::from_str(&super::locals(
+            &Shape::of(10_000, 3).unwrap(),
+            Form::Aggregate,
+        ))
+        .unwrap();
+        for (kind, groups, entries) in [("a", 16, 4000), ("reverse", 16, 4000), ("leases", 6, 1500)]
+        {
+            let groups_of = full[kind].as_object().unwrap();
+            assert_eq!(groups_of.len(), groups, "{kind}");
+            let sizes: Vec<usize> = groups_of
+                .values()
+                .map(|g| g.as_object().unwrap().len())
+                .collect();
+            assert!(sizes.iter().all(|&n| n <= ENTRIES_PER_RESOURCE), "{kind}");
+            assert_eq!(sizes.iter().sum::<usize>(), entries, "{kind}");
+        }
+        assert_eq!(full["a"]["15"]["n03999"], "10.20.15.250");
         let data: Value = serde_json::from_str(&data_state(&s)).unwrap();
         let count: usize = data["resources"]
             .as_array()
