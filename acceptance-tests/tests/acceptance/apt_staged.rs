@@ -178,11 +178,7 @@ fn staged_promotion_drift_import_and_destroy() {
         .as_str()
         .expect("key")
         .to_owned();
-    wd.assert_import_same_state(
-        "rack_apt_package.hello_11",
-        &format!("ops/{key11}"),
-        &[],
-    );
+    wd.assert_import_same_state("rack_apt_package.hello_11", &format!("ops/{key11}"), &[]);
     wd.assert_plan_empty();
     for snapshot in ["proposed", "main"] {
         let address = format!("rack_apt_snapshot.{snapshot}");

@@ -92,11 +92,7 @@ async fn upload_snapshot_publish_switch_and_drop() {
     // The first file goes alone, the other twelve wait for it and go together: two
     // rounds of upload, add, cleanup and listing.
     assert!(calls <= 8, "{calls} requests for 13 files");
-    let removed: Vec<String> = results
-        .into_iter()
-        .flatten()
-        .map(|p| p.key)
-        .collect();
+    let removed: Vec<String> = results.into_iter().flatten().map(|p| p.key).collect();
     c.remove_packages("main", &removed).await.unwrap();
     // The upload directories are gone again.
     let uploads = aptly.root.join("upload");

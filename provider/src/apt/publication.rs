@@ -645,14 +645,9 @@ impl Resource for AptPublication {
                     (srv, parts, parsed.signing)
                 }
                 ImportRequest::Identity(_) => {
-                    let (srv, parts) = import_target(
-                        ctx,
-                        &req,
-                        2,
-                        &["prefix", "distribution"],
-                        IMPORT_USAGE,
-                    )
-                    .await?;
+                    let (srv, parts) =
+                        import_target(ctx, &req, 2, &["prefix", "distribution"], IMPORT_USAGE)
+                            .await?;
                     (srv, parts, None)
                 }
             };

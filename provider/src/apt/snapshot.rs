@@ -447,7 +447,12 @@ impl Resource for AptSnapshot {
                 description,
                 source_kind: String::new(),
             };
-            written(snapshot_state(&srv.name, &made, Some(packages), Some(planned)))
+            written(snapshot_state(
+                &srv.name,
+                &made,
+                Some(packages),
+                Some(planned),
+            ))
         };
         StateResult::or_failed(created.await, Value::Null)
     }

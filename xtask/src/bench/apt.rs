@@ -268,8 +268,8 @@ struct Bench {
 
 impl Bench {
     fn counters(&self) -> Counters {
-        let log = std::fs::read_to_string(self.aptly.dir().join("nginx/access.log"))
-            .unwrap_or_default();
+        let log =
+            std::fs::read_to_string(self.aptly.dir().join("nginx/access.log")).unwrap_or_default();
         Counters::parse(&log)
     }
 
@@ -295,8 +295,9 @@ impl Bench {
     /// The packages of the published distribution's index, counted in its `Packages`.
     fn published_packages(&self, public: &Path) -> usize {
         let index = public.join(format!("dists/{DISTRIBUTION}/main/binary-amd64/Packages"));
-        std::fs::read_to_string(index)
-            .map_or(0, |t| t.lines().filter(|l| l.starts_with("Package: ")).count())
+        std::fs::read_to_string(index).map_or(0, |t| {
+            t.lines().filter(|l| l.starts_with("Package: ")).count()
+        })
     }
 
     fn expect_published(&self, public: &Path, n: usize, after: &str) -> anyhow::Result<()> {
