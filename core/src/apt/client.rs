@@ -652,7 +652,8 @@ impl Inner {
         }
     }
 
-    /// A publish, switch or drop, sent again while aptly answers 409.
+    /// A publish, switch or drop, sent again while aptly answers 409 (or loses a snapshot,
+    /// see [`AptError::is_lost_snapshot`]).
     async fn publish_write(
         &self,
         method: Method,
@@ -665,7 +666,9 @@ impl Inner {
         loop {
             attempt += 1;
             match self.send(method.clone(), path, body.clone()).await {
-                Err(e) if e.is_conflict() && attempt < CONFLICT_RETRIES => {
+                Err(e)
+                    if (e.is_conflict() || e.is_lost_snapshot()) && attempt < CONFLICT_RETRIES =>
+                {
                     tracing::debug!(path, attempt, error = %e, "aptly busy with the publication; again");
                     tokio::time::sleep(CONFLICT_PAUSE * attempt).await;
                 }
