@@ -169,31 +169,48 @@ fn staged_promotion_drift_import_and_destroy() {
     assert_eq!(apt.candidate("hello"), "1.1", "{}", apt.policy("hello"));
     assert_eq!(sha256_hex(&apt.download("hello")), v11_sha);
 
-    // 3. Import gives the same state, then an empty plan.
+    // 3. Import of each resource gives the same state, and the plan is empty right after
+    // it: the package's sha256 comes from aptly, the snapshot's content from what rack
+    // wrote into its description, the publication's signing from the import ID.
     wd.assert_import_same_state("rack_apt_repository.ops", "ops", &[]);
     wd.assert_plan_empty();
-    wd.assert_import_same_state(
-        "rack_apt_publication.proposed",
-        "./proposed-updates",
-        &["signing"],
-    );
     let key11 = wd.resource_values("rack_apt_package.hello_11")["key"]
         .as_str()
         .expect("key")
         .to_owned();
-    wd.assert_import_same_state(
-        "rack_apt_package.hello_11",
-        &format!("ops/{key11}"),
-        &["source_file"],
+    wd.assert_import_same_state("rack_apt_package.hello_11", &format!("ops/{key11}"), &[]);
+    wd.assert_plan_empty();
+    for snapshot in ["proposed", "main"] {
+        let address = format!("rack_apt_snapshot.{snapshot}");
+        let name = wd.resource_values(&address)["aptly_name"]
+            .as_str()
+            .expect("aptly_name")
+            .to_owned();
+        wd.assert_import_same_state(&address, &name, &[]);
+    }
+    wd.assert_plan_empty();
+    let signed_id = format!(
+        "./proposed-updates?key_id={}&passphrase_file={}",
+        aptly.key.key_id,
+        aptly.key.passphrase_file.display()
     );
-    let proposed = wd.resource_values("rack_apt_snapshot.proposed")["aptly_name"]
-        .as_str()
-        .expect("aptly_name")
-        .to_owned();
-    wd.assert_import_same_state("rack_apt_snapshot.proposed", &proposed, &["package_keys"]);
-    // What aptly does not report (the signing key, the package's path, the snapshot's
-    // source) is adopted from the configuration in place, without touching aptly.
-    wd.apply();
+    wd.assert_import_same_state("rack_apt_publication.proposed", &signed_id, &[]);
+    wd.assert_plan_empty();
+    // Imported without its signing: the next apply records the configured signing in
+    // state and publishes nothing (aptly's InRelease stays as it was).
+    let in_release = aptly.public_dir().join("dists/ops-main/InRelease");
+    let modified = || {
+        std::fs::metadata(&in_release)
+            .and_then(|m| m.modified())
+            .expect("InRelease of ops-main")
+    };
+    let published = modified();
+    wd.assert_import_same_state("rack_apt_publication.main", "./ops-main", &["signing"]);
+    wd.apply_planned(&[
+        ("rack_apt_publication.main", &["update"]),
+        ("rack_apt_publication.proposed", &["no-op"]),
+    ]);
+    assert_eq!(modified(), published, "the publication was published again");
     wd.assert_plan_empty();
 
     // 4. A package removed out of band shows in the plan, and the next apply puts it back

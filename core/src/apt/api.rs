@@ -308,22 +308,27 @@ pub fn query_escape(q: &str) -> String {
     out
 }
 
-/// A multipart/form-data body carrying one file as field `file`, and its content type.
-pub fn multipart(file_name: &str, content: &[u8], boundary: &str) -> (Vec<u8>, String) {
-    let safe: String = file_name
-        .chars()
-        .map(|c| if c == '"' || c.is_control() { '_' } else { c })
-        .collect();
-    let mut body = Vec::with_capacity(content.len() + 256);
-    body.extend_from_slice(
-        format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{safe}\"\r\n\
-             Content-Type: application/vnd.debian.binary-package\r\n\r\n"
-        )
-        .as_bytes(),
-    );
-    body.extend_from_slice(content);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+/// A multipart/form-data body carrying `files` (name, content), each as a field `file`
+/// (aptly's upload takes every file of the form), and its content type.
+pub fn multipart_files(files: &[(&str, &[u8])], boundary: &str) -> (Vec<u8>, String) {
+    let size: usize = files.iter().map(|(_, c)| c.len() + 256).sum();
+    let mut body = Vec::with_capacity(size + 64);
+    for (file_name, content) in files {
+        let safe: String = file_name
+            .chars()
+            .map(|c| if c == '"' || c.is_control() { '_' } else { c })
+            .collect();
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{safe}\"\r\n\
+                 Content-Type: application/vnd.debian.binary-package\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(content);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
     (body, format!("multipart/form-data; boundary={boundary}"))
 }
 
@@ -353,6 +358,31 @@ pub struct AddReport {
 }
 
 impl AddAnswer {
+    /// `Err` with aptly's report when the file `file_name` of a batch failed (aptly lists
+    /// failed files by their path in the upload directory), with the warnings that name
+    /// it (all of them when none does).
+    pub fn check_file(&self, file_name: &str) -> Result<(), String> {
+        let failed = |f: &String| f == file_name || f.ends_with(&format!("/{file_name}"));
+        let Some(path) = self.failed_files.iter().find(|f| failed(f)) else {
+            return Ok(());
+        };
+        let mut report = format!("failed files: {path}");
+        let mut warnings: Vec<&String> = self
+            .report
+            .warnings
+            .iter()
+            .filter(|w| w.contains(file_name))
+            .collect();
+        if warnings.is_empty() {
+            warnings = self.report.warnings.iter().collect();
+        }
+        for w in warnings {
+            report.push_str("; ");
+            report.push_str(w);
+        }
+        Err(report)
+    }
+
     /// `Err` with aptly's report when any file failed: aptly answers HTTP 200 then too.
     pub fn check(&self) -> Result<(), String> {
         if self.failed_files.is_empty() {
@@ -504,6 +534,9 @@ mod tests {
             e.contains("bad.deb") && e.contains("missing global header"),
             "{e}"
         );
+        let e = failed.check_file("bad.deb").unwrap_err();
+        assert!(e.contains("missing global header"), "{e}");
+        assert!(failed.check_file("good.deb").is_ok());
         let null_lists: AddAnswer =
             serde_json::from_str(r#"{"FailedFiles":null,"Report":{"Warnings":null}}"#).unwrap();
         assert!(null_lists.check().is_ok());
@@ -551,8 +584,18 @@ mod tests {
     }
 
     #[test]
+    fn multipart_body_frames_several_files() {
+        let (body, _) = multipart_files(&[("a.deb", b"AA"), ("b.deb", b"BB")], "bnd");
+        let text = String::from_utf8(body).unwrap();
+        assert_eq!(text.matches("name=\"file\"").count(), 2);
+        assert!(text.contains("filename=\"a.deb\""));
+        assert!(text.contains("\r\n\r\nAA\r\n--bnd\r\n"));
+        assert!(text.ends_with("\r\n\r\nBB\r\n--bnd--\r\n"));
+    }
+
+    #[test]
     fn multipart_body_frames_the_file() {
-        let (body, ct) = multipart("hello_1.0_all.deb", b"DATA", "b0undary");
+        let (body, ct) = multipart_files(&[("hello_1.0_all.deb", b"DATA")], "b0undary");
         assert_eq!(ct, "multipart/form-data; boundary=b0undary");
         let text = String::from_utf8(body).unwrap();
         assert!(text.starts_with("--b0undary\r\n"));

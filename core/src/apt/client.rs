@@ -82,6 +82,32 @@ where
 /// Listings kept per repository or snapshot name.
 type Slots = Mutex<HashMap<String, Arc<Slot<Vec<Package>>>>>;
 
+/// A .deb waiting to be added to a repository, with the others that arrive while the
+/// repository is being written.
+struct PendingAdd {
+    file_name: String,
+    content: Vec<u8>,
+    sha256: String,
+    done: tokio::sync::oneshot::Sender<Result<Package, AptError>>,
+}
+
+/// The next batch of `queue`: every waiting file, except a second file of a name already
+/// in the batch (one upload directory holds one file of a name), which waits for the
+/// next batch.
+fn take_batch(queue: &mut Vec<PendingAdd>) -> Vec<PendingAdd> {
+    let mut batch: Vec<PendingAdd> = Vec::new();
+    let mut rest = Vec::new();
+    for p in queue.drain(..) {
+        if batch.iter().any(|b| b.file_name == p.file_name) {
+            rest.push(p);
+        } else {
+            batch.push(p);
+        }
+    }
+    *queue = rest;
+    batch
+}
+
 fn slot_of(slots: &Slots, name: &str) -> Arc<Slot<Vec<Package>>> {
     lock(slots).entry(name.to_owned()).or_default().clone()
 }
@@ -98,6 +124,8 @@ struct Inner {
     /// One writer per repository at a time: aptly 1.5 reads a repository's package list,
     /// changes it and writes it back, so two adds at once lose one of them.
     repo_writes: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Files waiting to be added, per repository: the writer adds all of them at once.
+    pending_adds: Mutex<HashMap<String, Vec<PendingAdd>>>,
     /// One publish, switch or unpublish (or snapshot drop, which checks the publications)
     /// at a time: publications share aptly's pool and its list of publications, and an
     /// unpublish beside other drops in aptly 1.5 was seen answering success while the
@@ -183,6 +211,7 @@ impl AptlyClient {
                 repo_packages: Slots::default(),
                 snapshot_packages: Slots::default(),
                 repo_writes: Mutex::default(),
+                pending_adds: Mutex::default(),
                 publish_writes: tokio::sync::Mutex::default(),
             }),
         })
@@ -297,9 +326,12 @@ impl AptlyClient {
     /// Uploads a .deb as `file_name` and adds it to `repo`; returns the package as aptly
     /// lists it. aptly keeps `file_name` as the file's name in its pool, where two
     /// different files of one package may not share a name (use Debian's
-    /// `<name>_<version>_<arch>.deb`). The
-    /// upload directory is removed again whatever happens. Files aptly could not add (it
-    /// answers 200 and lists them in `FailedFiles`) fail with its report.
+    /// `<name>_<version>_<arch>.deb`). Files to one repository that arrive while it is
+    /// being written wait and go together: one upload of all of them into one upload
+    /// directory, one add of the directory, one listing (one writer per repository, as
+    /// aptly 1.5 needs). The upload directory is removed again whatever happens. A file
+    /// aptly could not add (it answers 200 and lists it in `FailedFiles`) fails with its
+    /// report; the others of its batch are added.
     pub async fn add_package(
         &self,
         repo: &str,
@@ -307,43 +339,94 @@ impl AptlyClient {
         content: Vec<u8>,
         sha256: &str,
     ) -> Result<Package, AptError> {
+        let (done, answer) = tokio::sync::oneshot::channel();
+        lock(&self.inner.pending_adds)
+            .entry(repo.to_owned())
+            .or_default()
+            .push(PendingAdd {
+                file_name: file_name.to_owned(),
+                content,
+                sha256: sha256.to_owned(),
+                done,
+            });
         let repo_lock = self.inner.repo_lock(repo);
-        let _writing = repo_lock.lock().await;
+        {
+            let _writing = repo_lock.lock().await;
+            // This file is in the queue or was added by an earlier writer, which has
+            // answered it: what is waiting now goes in batches until none is left.
+            loop {
+                let batch = match lock(&self.inner.pending_adds).get_mut(repo) {
+                    Some(queue) => take_batch(queue),
+                    None => Vec::new(),
+                };
+                if batch.is_empty() {
+                    break;
+                }
+                self.add_batch(repo, batch).await;
+            }
+        }
+        answer.await.unwrap_or_else(|_| {
+            Err(AptError::NotAdded {
+                repo: repo.to_owned(),
+                file: file_name.to_owned(),
+            })
+        })
+    }
+
+    /// Adds `batch` to `repo` (its writer holds the repository) and answers each file.
+    async fn add_batch(&self, repo: &str, batch: Vec<PendingAdd>) {
         let dir = format!("rack-{}", token());
-        let (body, content_type) = api::multipart(file_name, &content, &format!("rack{}", token()));
+        let files: Vec<(&str, &[u8])> = batch
+            .iter()
+            .map(|p| (p.file_name.as_str(), p.content.as_slice()))
+            .collect();
+        let (body, content_type) = api::multipart_files(&files, &format!("rack{}", token()));
         let upload = format!("/api/files/{}", api::segment(&dir));
-        let added = async {
+        let added: Result<AddAnswer, AptError> = async {
             self.inner
                 .send(Method::POST, &upload, Some((body, content_type)))
                 .await?;
             let path = format!(
-                "/api/repos/{}/file/{}/{}",
+                "/api/repos/{}/file/{}",
                 api::segment(repo),
-                api::segment(&dir),
-                api::segment(file_name)
+                api::segment(&dir)
             );
-            let answer: AddAnswer = self.inner.json(Method::POST, &path, None).await?;
-            answer.check().map_err(|report| AptError::FailedFiles {
-                repo: repo.to_owned(),
-                report,
-            })
+            self.inner.json(Method::POST, &path, None).await
         }
         .await;
         let cleanup = self.inner.delete(&upload, None).await;
         lock(&self.inner.repo_packages).remove(repo);
-        added?;
         if let Err(e) = cleanup {
             tracing::warn!(error = %e, dir, "could not remove aptly's upload directory");
         }
-        self.packages(PackageSource::Repo(repo))
-            .await?
-            .iter()
-            .find(|p| p.sha256.eq_ignore_ascii_case(sha256))
-            .cloned()
-            .ok_or_else(|| AptError::NotAdded {
-                repo: repo.to_owned(),
-                file: file_name.to_owned(),
-            })
+        let answer = match added {
+            Ok(a) => a,
+            Err(e) => {
+                for p in batch {
+                    let _ = p.done.send(Err(e.clone()));
+                }
+                return;
+            }
+        };
+        let listing = self.packages(PackageSource::Repo(repo)).await;
+        for p in batch {
+            let result = match (answer.check_file(&p.file_name), &listing) {
+                (Err(report), _) => Err(AptError::FailedFiles {
+                    repo: repo.to_owned(),
+                    report,
+                }),
+                (Ok(()), Err(e)) => Err(e.clone()),
+                (Ok(()), Ok(list)) => list
+                    .iter()
+                    .find(|pk| pk.sha256.eq_ignore_ascii_case(&p.sha256))
+                    .cloned()
+                    .ok_or_else(|| AptError::NotAdded {
+                        repo: repo.to_owned(),
+                        file: p.file_name.clone(),
+                    }),
+            };
+            let _ = p.done.send(result);
+        }
     }
 
     /// Removes packages from a repository by key; a repository that does not exist has
@@ -569,7 +652,8 @@ impl Inner {
         }
     }
 
-    /// A publish, switch or drop, sent again while aptly answers 409.
+    /// A publish, switch or drop, sent again while aptly answers 409 (or loses a snapshot,
+    /// see [`AptError::is_lost_snapshot`]).
     async fn publish_write(
         &self,
         method: Method,
@@ -582,7 +666,9 @@ impl Inner {
         loop {
             attempt += 1;
             match self.send(method.clone(), path, body.clone()).await {
-                Err(e) if e.is_conflict() && attempt < CONFLICT_RETRIES => {
+                Err(e)
+                    if (e.is_conflict() || e.is_lost_snapshot()) && attempt < CONFLICT_RETRIES =>
+                {
                     tracing::debug!(path, attempt, error = %e, "aptly busy with the publication; again");
                     tokio::time::sleep(CONFLICT_PAUSE * attempt).await;
                 }
@@ -675,6 +761,22 @@ mod tests {
         assert_eq!(client.config().url, "http://127.0.0.1:8080");
         let text = format!("{client:?}");
         assert!(!text.contains("hunter2"), "{text}");
+    }
+
+    #[test]
+    fn a_batch_holds_one_file_of_a_name() {
+        let pending = |name: &str| PendingAdd {
+            file_name: name.into(),
+            content: Vec::new(),
+            sha256: String::new(),
+            done: tokio::sync::oneshot::channel().0,
+        };
+        let mut queue = vec![pending("a.deb"), pending("b.deb"), pending("a.deb")];
+        let names = |v: &[PendingAdd]| v.iter().map(|p| p.file_name.clone()).collect::<Vec<_>>();
+        assert_eq!(names(&take_batch(&mut queue)), ["a.deb", "b.deb"]);
+        assert_eq!(names(&queue), ["a.deb"]);
+        assert_eq!(names(&take_batch(&mut queue)), ["a.deb"]);
+        assert!(take_batch(&mut queue).is_empty());
     }
 
     #[test]

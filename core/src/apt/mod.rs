@@ -138,6 +138,14 @@ impl AptError {
         matches!(self, Self::Api { status: 409, .. })
     }
 
+    /// aptly 1.5 answered a publish switch with 500 "unable to update: snapshot with uuid
+    /// ... not found" for a snapshot that exists: seen when two switches of different
+    /// publications ran at once. Sent again like a 409.
+    pub fn is_lost_snapshot(&self) -> bool {
+        matches!(self, Self::Api { status: 500, message, .. }
+            if message.contains("snapshot with uuid") && message.contains("not found"))
+    }
+
     /// aptly's own message, for errors that carry one.
     pub fn message(&self) -> Option<&str> {
         match self {
@@ -145,5 +153,25 @@ impl AptError {
             Self::FailedFiles { report, .. } => Some(report),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lost_snapshot_in_a_switch_is_told_apart() {
+        let api = |status: u16, message: &str| AptError::Api {
+            method: "PUT".into(),
+            path: "/api/publish/:./beta".into(),
+            status,
+            message: message.into(),
+        };
+        let lost =
+            "unable to update: snapshot with uuid 11018e80-9ad6-4a51-9f55-84027914a613 not found";
+        assert!(api(500, lost).is_lost_snapshot());
+        assert!(!api(500, "unable to update: disk full").is_lost_snapshot());
+        assert!(!api(404, lost).is_lost_snapshot());
     }
 }

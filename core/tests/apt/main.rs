@@ -62,6 +62,38 @@ async fn upload_snapshot_publish_switch_and_drop() {
         .unwrap_err();
     assert!(matches!(e, AptError::FailedFiles { .. }), "{e}");
     assert!(e.to_string().contains("bad.deb"), "{e}");
+    // Files that arrive together go in one upload and one add; a bad one among them
+    // fails alone.
+    let mut batch = Vec::new();
+    for i in 0..12 {
+        let deb = build_deb(&debs, &format!("many{i:02}"), "1.0", "amd64").unwrap();
+        let bytes = std::fs::read(&deb).unwrap();
+        let sha = hex(&Sha256::digest(&bytes));
+        let file = deb.file_name().unwrap().to_str().unwrap().to_owned();
+        batch.push((file, bytes, sha));
+    }
+    batch.push(("bad2.deb".into(), b"not a deb either".to_vec(), "00".into()));
+    let before = c.calls_made();
+    let adds = batch
+        .iter()
+        .map(|(file, bytes, sha)| c.add_package("main", file, bytes.clone(), sha));
+    let results = futures::future::join_all(adds).await;
+    let calls = c.calls_made() - before;
+    for (result, (file, _, sha)) in results.iter().zip(&batch) {
+        match result {
+            Ok(p) => assert_eq!(&p.sha256, sha, "{file}"),
+            Err(e) => {
+                assert_eq!(file, "bad2.deb", "{e}");
+                assert!(matches!(e, AptError::FailedFiles { .. }), "{e}");
+            }
+        }
+    }
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 12);
+    // The first file goes alone, the other twelve wait for it and go together: two
+    // rounds of upload, add, cleanup and listing.
+    assert!(calls <= 8, "{calls} requests for 13 files");
+    let removed: Vec<String> = results.into_iter().flatten().map(|p| p.key).collect();
+    c.remove_packages("main", &removed).await.unwrap();
     // The upload directories are gone again.
     let uploads = aptly.root.join("upload");
     let left: Vec<_> = std::fs::read_dir(&uploads)

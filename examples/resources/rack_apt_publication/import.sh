@@ -1,2 +1,7 @@
-# <prefix>/<distribution>, `.` for the root prefix:
-terraform import rack_apt_publication.main ./ops-main
+# <prefix>/<distribution>, `.` for the root prefix, then how aptly signs it (aptly's API
+# does not say): ?key_id=<ID>&passphrase_file=<path> (either or both), ?signing=skip
+# (unsigned) or ?signing=default (aptly's default key, no `signing` block).
+terraform import rack_apt_publication.main './ops-main?key_id=C7D4D3FABE68AD8A&passphrase_file=/etc/aptly/passphrase'
+# Without the signing, the next apply records the configured `signing` in state and
+# does not publish again.
+terraform import rack_apt_publication.proposed ./proposed-updates

@@ -1,6 +1,7 @@
 //! `rack_apt_package`: one .deb from the machine running Terraform, uploaded into a
-//! repository. A file with other content replaces it; destroy removes it from the
-//! repository.
+//! repository. Its path (`source_file`) is write-only: what state keeps of the file is its
+//! sha256, which aptly reports too, so an imported package plans empty against the same
+//! file. A file with other content replaces it; destroy removes it from the repository.
 
 use std::path::Path;
 
@@ -10,7 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use super::repository::name_validator;
 use super::shared::{
-    apt_error, deleted, import_target, known, plan_server, server_attribute, server_of, written,
+    apt_error, deleted, import_target, known, plan_server, server_attribute, server_of,
+    unknown_at_apply, written,
 };
 use crate::framework::attrs::obj_set;
 use crate::framework::plan::PlannedChange;
@@ -41,11 +43,11 @@ pub(crate) struct PackageModel {
 }
 
 impl PackageModel {
-    fn of(server: &str, repo: &str, source_file: Option<String>, p: &Package) -> Self {
+    fn of(server: &str, repo: &str, p: &Package) -> Self {
         Self {
             server: Some(server.to_owned()).into(),
             repository: Some(repo.to_owned()).into(),
-            source_file: source_file.into(),
+            source_file: Planned::Known(None),
             sha256: Some(p.sha256.to_ascii_lowercase()).into(),
             key: Some(p.key.clone()).into(),
             name: Some(p.name.clone()).into(),
@@ -60,11 +62,10 @@ impl PackageModel {
 pub(crate) fn package_state(
     server: &str,
     repo: &str,
-    source_file: Option<String>,
     p: &Package,
 ) -> Result<(Value, Value), Diagnostic> {
     let state = typed::to_value(
-        &PackageModel::of(server, repo, source_file, p),
+        &PackageModel::of(server, repo, p),
         &AptPackage.schema().value_type(),
     )?;
     let identity = Value::object([
@@ -89,9 +90,12 @@ impl Resource for AptPackage {
                 "One Debian binary package (.deb) from the machine running Terraform, uploaded \
                  into a repository. The file is read, checked and hashed at plan time: a file \
                  that is not a .deb, or whose sha256 is not `sha256`, fails the plan. A file \
-                 with other content replaces the package; a new path to the same content does \
-                 not. aptly keeps the file's name in its pool, where two different files of one \
-                 package may not share a name: use Debian's `<name>_<version>_<arch>.deb`.",
+                 with other content (another sha256 than the state's) replaces the package; a \
+                 new path to the same content changes nothing. `source_file` is write-only: \
+                 state keeps the sha256, which aptly reports too, so an imported package plans \
+                 empty when the file is the one aptly holds. aptly keeps the file's name in its \
+                 pool, where two different files of one package may not share a name: use \
+                 Debian's `<name>_<version>_<arch>.deb`.",
             )
             .attributes([
                 server_attribute(),
@@ -102,7 +106,12 @@ impl Resource for AptPackage {
                     .validator(name_validator()),
                 Attribute::string("source_file")
                     .required()
-                    .description("Path of the .deb on the machine running Terraform."),
+                    .write_only()
+                    .description(
+                        "Path of the .deb on the machine running Terraform. Write-only (never \
+                         in state; Terraform 1.11 or later): the file is identified by its \
+                         sha256.",
+                    ),
                 Attribute::string("sha256")
                     .optional()
                     .computed()
@@ -179,8 +188,10 @@ impl Resource for AptPackage {
             return;
         }
         let sha = file_sha.or_else(|| wanted.map(str::to_ascii_lowercase));
-        if let Some(s) = &sha {
-            obj_set(&mut plan.planned, "sha256", Value::from(s.as_str()));
+        match &sha {
+            Some(s) => obj_set(&mut plan.planned, "sha256", Value::from(s.as_str())),
+            // A path known only at apply: its content is unknown until then.
+            None => obj_set(&mut plan.planned, "sha256", Value::Unknown),
         }
         if req.prior.is_null() {
             return;
@@ -204,7 +215,12 @@ impl Resource for AptPackage {
             let planned: PackageModel = typed::from_value(&req.planned)?;
             let srv = server_of(ctx, &planned.server)?;
             let repo = known(&planned.repository)?;
-            let path = known(&planned.source_file)?;
+            let path = req
+                .config
+                .attr("source_file")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .ok_or_else(unknown_at_apply)?;
             let deb = read_deb(Path::new(&path)).map_err(|why| {
                 Diagnostic::error(format!("Cannot use {path:?}"), format!("{why}."))
                     .at(AttributePath::attr("source_file"))
@@ -226,7 +242,7 @@ impl Resource for AptPackage {
                 .add_package(&repo, &deb.file_name, deb.content, &deb.sha256)
                 .await
                 .map_err(|e| apt_error(&e, &format!("add {path:?} to repository {repo:?}")))?;
-            written(package_state(&srv.name, &repo, Some(path), &p))
+            written(package_state(&srv.name, &repo, &p))
         };
         StateResult::or_failed(created.await, Value::Null)
     }
@@ -244,12 +260,7 @@ impl Resource for AptPackage {
                 Err(e) => return Err(apt_error(&e, &format!("list repository {repo:?}")).into()),
             };
             match listing.iter().find(|p| p.key == key) {
-                Some(p) => written(package_state(
-                    &srv.name,
-                    &repo,
-                    stored.source_file.value().cloned(),
-                    p,
-                )),
+                Some(p) => written(package_state(&srv.name, &repo, p)),
                 None => Ok(StateResult::default()),
             }
         };
@@ -259,7 +270,7 @@ impl Resource for AptPackage {
 
     async fn update(&self, ctx: &Context, req: ApplyRequest) -> StateResult {
         let prior_value = req.prior.clone();
-        // Only the path changed (the content is the same): nothing to send.
+        // Only state-side values changed (the content is the same): nothing to send.
         let updated = async {
             let planned: PackageModel = typed::from_value(&req.planned)?;
             let srv = server_of(ctx, &planned.server)?;
@@ -272,12 +283,7 @@ impl Resource for AptPackage {
                 sha256: known(&planned.sha256)?,
                 filename: String::new(),
             };
-            written(package_state(
-                &srv.name,
-                &repo,
-                planned.source_file.value().cloned(),
-                &p,
-            ))
+            written(package_state(&srv.name, &repo, &p))
         };
         StateResult::or_failed(updated.await, prior_value)
     }
@@ -320,7 +326,7 @@ impl Resource for AptPackage {
                     "List the repository's keys with the rack_apt_packages data source.",
                 )
             })?;
-            written(package_state(&srv.name, repo, None, p))
+            written(package_state(&srv.name, repo, p))
         };
         StateResult::or_failed(imported.await, Value::Null)
     }

@@ -1,6 +1,11 @@
 //! `rack_apt_publication`: a published distribution, signed with a key of aptly's own
 //! keyring. Switching a component to another snapshot is an in-place update (aptly's
 //! publish switch), never an unpublish and publish.
+//!
+//! aptly reports nothing about how a publication is signed, so its import ID may say it
+//! (see [`parse_import_id`]). Imported without it, `signing` is null and marked unknown
+//! in the resource's private data; the next apply then only records the configured
+//! signing in state, without publishing again.
 
 use std::collections::BTreeMap;
 
@@ -24,7 +29,7 @@ use crate::framework::typed::{self, Planned};
 use crate::framework::validate::{check, one_of};
 use crate::framework::{
     ApplyRequest, AttributePath, Context, DeleteRequest, Diagnostic, Diagnostics, ImportRequest,
-    PlanRequest, ReadRequest, Resource, StateResult,
+    PlanRequest, Private, ReadRequest, Resource, StateResult,
 };
 use crate::protocol::value::{Type, Value};
 
@@ -32,8 +37,101 @@ use crate::protocol::value::{Type, Value};
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AptPublication;
 
+/// The private-data key of a publication imported without its signing: aptly does not
+/// report it, so the configuration's is taken as it is.
+const SIGNING_UNKNOWN: &str = "signing_unknown";
+
+/// What the import ID's usage says.
+const IMPORT_USAGE: &str = "Use `<prefix>/<distribution>`, e.g. `./stable` or \
+                            `ops/debian/stable`, optionally followed by how aptly signs it: \
+                            `?key_id=<ID>&passphrase_file=<path>` (either or both), \
+                            `?signing=skip` (unsigned) or `?signing=default` (aptly's default \
+                            key, no `signing` block).";
+
+/// A publication's import ID: where it is, and its signing when the ID says it (`None`:
+/// not said; `Some(None)`: no `signing` block).
+#[derive(Debug, PartialEq)]
+struct ImportId {
+    prefix: String,
+    distribution: String,
+    signing: Option<Option<SigningModel>>,
+}
+
+/// Decodes `%XX` escapes (a path may hold `&` or `=`).
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Reads `<prefix>/<distribution>[?<signing>]`, where `<signing>` is
+/// `key_id=<ID>&passphrase_file=<path>` (either or both, values `%`-escaped where they
+/// hold `&`, `=` or `%`), `signing=skip` or `signing=default`.
+fn parse_import_id(id: &str) -> Option<ImportId> {
+    let (place, query) = match id.split_once('?') {
+        Some((place, query)) => (place, Some(query)),
+        None => (id, None),
+    };
+    let (prefix, distribution) = place
+        .rsplit_once('/')
+        .filter(|(p, d)| !p.is_empty() && !d.is_empty())?;
+    let signing = match query {
+        None => None,
+        Some("signing=skip") => Some(Some(SigningModel {
+            key_id: Planned::Known(None),
+            passphrase_file: Planned::Known(None),
+            skip: Some(true).into(),
+        })),
+        Some("signing=default") => Some(None),
+        Some(query) => {
+            let (mut key_id, mut passphrase_file) = (None, None);
+            for pair in query.split('&') {
+                let (k, v) = pair.split_once('=')?;
+                let v = percent_decode(v).filter(|v| !v.is_empty())?;
+                let slot = match k {
+                    "key_id" => &mut key_id,
+                    "passphrase_file" => &mut passphrase_file,
+                    _ => return None,
+                };
+                if slot.replace(v).is_some() {
+                    return None;
+                }
+            }
+            Some(Some(SigningModel {
+                key_id: key_id.into(),
+                passphrase_file: passphrase_file.into(),
+                skip: Planned::Known(None),
+            }))
+        }
+    };
+    Some(ImportId {
+        prefix: prefix.to_owned(),
+        distribution: distribution.to_owned(),
+        signing,
+    })
+}
+
+/// Whether `prior` and `planned` differ in `signing` alone.
+fn only_signing_differs(prior: &Value, planned: &Value) -> bool {
+    let (mut a, mut b) = (prior.clone(), planned.clone());
+    obj_set(&mut a, "signing", Value::Null);
+    obj_set(&mut b, "signing", Value::Null);
+    a == b
+}
+
 /// The `signing` block.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub(crate) struct SigningModel {
     key_id: Planned<Option<String>>,
     passphrase_file: Planned<Option<String>>,
@@ -236,7 +334,10 @@ impl Resource for AptPublication {
              `skip = true` for an unsigned publication. rack never holds, sends or stores key \
              material or the passphrase: only the key ID and the file's path are in state. \
              (aptly's `Passphrase` field, which reaches gpg's command line, is never used.) \
-             Without this block aptly signs with its default key.",
+             Without this block aptly signs with its default key. aptly does not report \
+             how a publication is signed: give it in the import ID (see `id`), or the \
+             first apply after an import records the configured signing in state without \
+             publishing again.",
         )
         .attributes([
             Attribute::string("key_id")
@@ -326,9 +427,15 @@ impl Resource for AptPublication {
                     .computed()
                     .default(Value::from(true))
                     .description("Serve indexes by hash too (`Acquire-By-Hash`), so clients never see a half-switched index. Default: true."),
-                Attribute::string("id")
-                    .computed()
-                    .description("`<prefix>/<distribution>`, the import ID."),
+                Attribute::string("id").computed().description(
+                    "`<prefix>/<distribution>`, e.g. `./stable` or `ops/debian/stable`. As an \
+                     import ID it may be followed by the signing aptly does not report: \
+                     `./stable?key_id=<ID>&passphrase_file=<path>` (either or both; `%`-escape \
+                     `&`, `=` and `%` in them), `./stable?signing=skip` (unsigned) or \
+                     `./stable?signing=default` (aptly's default key, no `signing` block). \
+                     Without it, `signing` is unknown after the import, and the next apply \
+                     records the configured one in state without publishing again.",
+                ),
             ])
             .block(NestedBlock {
                 name: "signing".into(),
@@ -471,12 +578,21 @@ impl Resource for AptPublication {
                 None => Ok(StateResult::default()),
             }
         };
-        let read = read.await;
-        StateResult::or_failed(read, state)
+        let mut read = StateResult::or_failed(read.await, state);
+        read.private = req.private;
+        read
     }
 
     async fn update(&self, ctx: &Context, req: ApplyRequest) -> StateResult {
         let prior_value = req.prior.clone();
+        let signing_unknown = req.private.0.contains_key(SIGNING_UNKNOWN);
+        if signing_unknown && only_signing_differs(&req.prior, &req.planned) {
+            // Imported without its signing: record the configuration's, publish nothing.
+            return StateResult {
+                state: req.planned,
+                ..StateResult::default()
+            };
+        }
         let updated = async {
             let planned: PublicationModel = typed::from_value(&req.planned)?;
             let srv = server_of(ctx, &planned.server)?;
@@ -496,7 +612,11 @@ impl Resource for AptPublication {
                 .map_err(|e| apt_error(&e, &format!("switch {prefix}/{dist}")))?;
             written(publication_state(&srv.name, &p, Some(planned)))
         };
-        StateResult::or_failed(updated.await, prior_value)
+        let mut updated = StateResult::or_failed(updated.await, prior_value);
+        if updated.diags.has_errors() {
+            updated.private = req.private;
+        }
+        updated
     }
 
     async fn delete(&self, ctx: &Context, req: DeleteRequest) -> Diagnostics {
@@ -515,19 +635,20 @@ impl Resource for AptPublication {
 
     async fn import(&self, ctx: &Context, req: ImportRequest) -> StateResult {
         let imported = async {
-            let usage = "Use `<prefix>/<distribution>`, e.g. `./stable` or `ops/debian/stable`.";
-            let (srv, parts) = match &req {
+            let (srv, parts, signing) = match &req {
                 ImportRequest::Id(id) => {
-                    let (prefix, dist) = id
-                        .rsplit_once('/')
-                        .filter(|(p, d)| !p.is_empty() && !d.is_empty())
-                        .ok_or_else(|| Diagnostic::invalid_import_id(id, usage))?;
+                    let parsed = parse_import_id(id)
+                        .ok_or_else(|| Diagnostic::invalid_import_id(id, IMPORT_USAGE))?;
                     let srv = server_of(ctx, &Planned::Known(None))?;
                     srv.client.invalidate().await;
-                    (srv, vec![prefix.to_owned(), dist.to_owned()])
+                    let parts = vec![parsed.prefix, parsed.distribution];
+                    (srv, parts, parsed.signing)
                 }
                 ImportRequest::Identity(_) => {
-                    import_target(ctx, &req, 2, &["prefix", "distribution"], usage).await?
+                    let (srv, parts) =
+                        import_target(ctx, &req, 2, &["prefix", "distribution"], IMPORT_USAGE)
+                            .await?;
+                    (srv, parts, None)
                 }
             };
             let (prefix, dist) = (&parts[0], &parts[1]);
@@ -545,8 +666,80 @@ impl Resource for AptPublication {
                         ),
                     )
                 })?;
-            written(publication_state(&srv.name, &p, None))
+            let mut model = empty_model();
+            let mut private = Private::default();
+            match signing {
+                Some(signing) => model.signing = signing.into(),
+                None => {
+                    private
+                        .0
+                        .insert(SIGNING_UNKNOWN.to_owned(), serde_json::Value::Bool(true));
+                }
+            }
+            let mut result = written(publication_state(&srv.name, &p, Some(model)))?;
+            result.private = private;
+            Ok(result)
         };
         StateResult::or_failed(imported.await, Value::Null)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn signed(key_id: Option<&str>, passphrase_file: Option<&str>) -> Option<Option<SigningModel>> {
+        Some(Some(SigningModel {
+            key_id: key_id.map(str::to_owned).into(),
+            passphrase_file: passphrase_file.map(str::to_owned).into(),
+            skip: Planned::Known(None),
+        }))
+    }
+
+    #[test]
+    fn import_ids_may_carry_the_signing() {
+        let at = |id: &str| parse_import_id(id).map(|p| (p.prefix, p.distribution, p.signing));
+        assert_eq!(at("./stable"), Some((".".into(), "stable".into(), None)));
+        assert_eq!(
+            at("ops/debian/stable?key_id=ABCD&passphrase_file=/etc/aptly/pass%26word"),
+            Some((
+                "ops/debian".into(),
+                "stable".into(),
+                signed(Some("ABCD"), Some("/etc/aptly/pass&word"))
+            ))
+        );
+        assert_eq!(
+            at("./s?passphrase_file=/p").map(|p| p.2),
+            Some(signed(None, Some("/p")))
+        );
+        let skip = at("./s?signing=skip").and_then(|p| p.2).flatten();
+        assert_eq!(skip.map(|s| s.skip), Some(Some(true).into()));
+        assert_eq!(at("./s?signing=default").map(|p| p.2), Some(Some(None)));
+        for bad in [
+            "stable",
+            "/stable",
+            "./",
+            "./s?",
+            "./s?key_id=",
+            "./s?key_id=a&key_id=b",
+            "./s?colour=blue",
+            "./s?signing=maybe",
+            "./s?key_id=%zz",
+        ] {
+            assert_eq!(at(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_change_of_signing_alone_is_told_apart() {
+        let v = |signing: Value, origin: &str| {
+            Value::object([("origin", Value::from(origin)), ("signing", signing)])
+        };
+        let block = Value::object([("key_id", Value::from("ABCD"))]);
+        assert!(only_signing_differs(
+            &v(Value::Null, "o"),
+            &v(block.clone(), "o")
+        ));
+        assert!(!only_signing_differs(&v(Value::Null, "o"), &v(block, "p")));
     }
 }

@@ -3,6 +3,12 @@
 //! aptly package query. Any change of content replaces it; its aptly name is its `name`
 //! with a random suffix, so that with `create_before_destroy` the new snapshot exists
 //! beside the old one while a publication switches from one to the other.
+//!
+//! aptly keeps no record of what a snapshot was made from, so rack writes it into the
+//! snapshot's aptly description: the configured `description`, then a last line
+//! `rack-content: <JSON>` (see [`Content`]). A read or import parses it back, so an
+//! imported snapshot has the content attributes it was created with; a snapshot made
+//! elsewhere (no such line) imports as its explicit package keys.
 
 use std::collections::BTreeSet;
 
@@ -13,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use super::repository::name_validator;
 use super::shared::{
     apt_error, deleted, import_target, known, named_identity, plan_server, server_attribute,
-    server_of, written,
+    server_of, unknown_at_apply, written,
 };
 use crate::framework::attrs::obj_set;
 use crate::framework::plan::PlannedChange;
@@ -41,6 +47,54 @@ const CONTENT: [&str; 5] = [
 const MADE: [&str; 3] = ["aptly_name", "packages", "id"];
 /// Length of the random suffix of the aptly name.
 const SUFFIX_LEN: usize = 8;
+/// The start of the last line of a snapshot's aptly description that says what rack made
+/// it from.
+const CONTENT_MARK: &str = "rack-content: ";
+
+/// What a snapshot was made from, as rack records it in aptly's description, e.g.
+/// `{"from":"repository","repository":"ops"}`. The keys of a `package_keys` snapshot are
+/// not repeated there: they are its packages.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(tag = "from", rename_all = "snake_case")]
+enum Content {
+    /// A repository as it was at creation.
+    Repository { repository: String },
+    /// Exactly the packages it holds.
+    PackageKeys,
+    /// The packages of other snapshots that match a query.
+    SourceSnapshots {
+        source_snapshots: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        query: Option<String>,
+    },
+}
+
+/// The aptly description of a snapshot: the configured `description`, then the line that
+/// records `content`.
+fn aptly_description(description: &str, content: &Content) -> String {
+    let json = serde_json::to_string(content).unwrap_or_default();
+    if description.is_empty() {
+        format!("{CONTENT_MARK}{json}")
+    } else {
+        format!("{description}\n{CONTENT_MARK}{json}")
+    }
+}
+
+/// Splits an aptly description into the configured `description` and the content rack
+/// recorded; a description without rack's line is all `description`.
+fn split_description(aptly: &str) -> (String, Option<Content>) {
+    let (head, last) = match aptly.rsplit_once('\n') {
+        Some((head, last)) => (head, last),
+        None => ("", aptly),
+    };
+    match last
+        .strip_prefix(CONTENT_MARK)
+        .and_then(|json| serde_json::from_str::<Content>(json).ok())
+    {
+        Some(content) => (head.to_owned(), Some(content)),
+        None => (aptly.to_owned(), None),
+    }
+}
 
 /// The snapshot's attributes.
 #[derive(Debug, Deserialize, Serialize)]
@@ -71,30 +125,74 @@ fn base_name(aptly_name: &str) -> &str {
     }
 }
 
-/// The state and identity of snapshot `s` holding `packages`; `model` carries the
-/// configuration's content attributes (null after an import).
+impl SnapshotModel {
+    /// The content the model's attributes say, when they say one.
+    fn content(&self) -> Option<Content> {
+        if let Some(repository) = self.repository.value() {
+            Some(Content::Repository {
+                repository: repository.clone(),
+            })
+        } else if self.package_keys.value().is_some() {
+            Some(Content::PackageKeys)
+        } else {
+            self.source_snapshots
+                .value()
+                .map(|sources| Content::SourceSnapshots {
+                    source_snapshots: sources.clone(),
+                    query: self.query.value().cloned(),
+                })
+        }
+    }
+
+    /// A model of snapshot `name` holding `packages` (`None`: not read) whose content is
+    /// `content`, or its packages' keys when rack did not record it.
+    fn of(name: &str, content: Option<Content>, packages: Option<&[String]>) -> Self {
+        let mut m = SnapshotModel {
+            server: Planned::Known(None),
+            name: Some(base_name(name).to_owned()).into(),
+            description: Planned::Known(None),
+            repository: Planned::Known(None),
+            package_keys: Planned::Known(None),
+            source_snapshots: Planned::Known(None),
+            query: Planned::Known(None),
+            aptly_name: Planned::Known(None),
+            packages: Planned::Known(None),
+            id: Planned::Known(None),
+        };
+        match content.unwrap_or(Content::PackageKeys) {
+            Content::Repository { repository } => m.repository = Some(repository).into(),
+            Content::PackageKeys => m.package_keys = packages.map(<[String]>::to_vec).into(),
+            Content::SourceSnapshots {
+                source_snapshots,
+                query,
+            } => {
+                m.source_snapshots = Some(source_snapshots).into();
+                m.query = query.into();
+            }
+        }
+        m
+    }
+}
+
+/// The state and identity of snapshot `s` (as aptly lists it) holding `packages` (`None`:
+/// not read); `model` carries the configuration's content attributes, or `None` to take
+/// them from what rack recorded in aptly's description (after an import).
 fn snapshot_state(
     server: &str,
     s: &Snapshot,
-    packages: Vec<String>,
+    packages: Option<Vec<String>>,
     model: Option<SnapshotModel>,
 ) -> Result<(Value, Value), Diagnostic> {
-    let mut m = model.unwrap_or(SnapshotModel {
-        server: Planned::Known(None),
-        name: Some(base_name(&s.name).to_owned()).into(),
-        description: Planned::Known(None),
-        repository: Planned::Known(None),
-        package_keys: Planned::Known(None),
-        source_snapshots: Planned::Known(None),
-        query: Planned::Known(None),
-        aptly_name: Planned::Known(None),
-        packages: Planned::Known(None),
-        id: Planned::Known(None),
-    });
+    let (description, content) = split_description(&s.description);
+    let mut m = match model {
+        // State written before rack recorded the content has none: take it from aptly.
+        Some(m) if m.content().is_some() => m,
+        _ => SnapshotModel::of(&s.name, content, packages.as_deref()),
+    };
     m.server = Some(server.to_owned()).into();
-    m.description = Some(s.description.clone()).into();
+    m.description = Some(description).into();
     m.aptly_name = Some(s.name.clone()).into();
-    m.packages = Some(packages).into();
+    m.packages = packages.into();
     m.id = Some(s.name.clone()).into();
     let state = typed::to_value(&m, &AptSnapshot.schema().value_type())?;
     Ok((state, snapshot_identity(server, &s.name)))
@@ -106,7 +204,7 @@ pub(crate) fn snapshot_identity(server: &str, name: &str) -> Value {
 
 /// The state of a listed snapshot (for `terraform query`): its packages are not read.
 pub(crate) fn listed_state(server: &str, s: &Snapshot) -> Result<(Value, Value), Diagnostic> {
-    snapshot_state(server, s, Vec::new(), None)
+    snapshot_state(server, s, None, None)
 }
 
 fn is_set(config: &Value, name: &str) -> bool {
@@ -159,7 +257,15 @@ impl Resource for AptSnapshot {
                  `query`, e.g. `Name (nginx), $Version (>= 1.2)`). Any change of content \
                  replaces it. aptly names it `<name>-<8 hex digits>`, new at each creation, so \
                  with `create_before_destroy` the replacement is created while publications \
-                 still use the old one, they switch, and the old one is dropped.",
+                 still use the old one, they switch, and the old one is dropped. aptly does \
+                 not record what a snapshot was made from, so rack writes it as the last line \
+                 of the snapshot's aptly description, after `description`: `rack-content: ` \
+                 and a JSON object, `{\"from\":\"repository\",\"repository\":\"ops\"}`, \
+                 `{\"from\":\"package_keys\"}` (the keys are its packages) or \
+                 `{\"from\":\"source_snapshots\",\"source_snapshots\":[...],\"query\":\"...\"}`. \
+                 Import reads it back, so an imported snapshot plans empty against the \
+                 configuration it was made with; a snapshot made outside rack imports as \
+                 `package_keys`, the keys of the packages it holds.",
             )
             .attributes([
                 server_attribute(),
@@ -193,7 +299,7 @@ impl Resource for AptSnapshot {
                     .description("The keys of the packages it holds."),
                 Attribute::string("id").computed().description(
                     "The aptly name, the import ID (`<server>/<aptly name>` for another server \
-                     than the default).",
+                     than the default), e.g. `main-0a1b2c3d`.",
                 ),
             ]),
         )
@@ -296,7 +402,11 @@ impl Resource for AptSnapshot {
             let planned: SnapshotModel = typed::from_value(&req.planned)?;
             let srv = server_of(ctx, &planned.server)?;
             let base = known(&planned.name)?;
-            let description = planned.description.value().cloned().unwrap_or_default();
+            let content = planned.content().ok_or_else(unknown_at_apply)?;
+            let description = aptly_description(
+                planned.description.value().map_or("", String::as_str),
+                &content,
+            );
             let name = format!("{base}-{}", &token()[..SUFFIX_LEN]);
             let c = &srv.client;
             let doing = format!("create snapshot {name:?}");
@@ -337,7 +447,12 @@ impl Resource for AptSnapshot {
                 description,
                 source_kind: String::new(),
             };
-            written(snapshot_state(&srv.name, &made, packages, Some(planned)))
+            written(snapshot_state(
+                &srv.name,
+                &made,
+                Some(packages),
+                Some(planned),
+            ))
         };
         StateResult::or_failed(created.await, Value::Null)
     }
@@ -348,7 +463,7 @@ impl Resource for AptSnapshot {
             let stored: SnapshotModel = typed::from_value(&state)?;
             let srv = server_of(ctx, &stored.server)?;
             let name = known(&stored.aptly_name)?;
-            let packages = stored.packages.value().cloned().unwrap_or_default();
+            let packages = stored.packages.value().cloned();
             match srv
                 .client
                 .snapshot(&name)
@@ -370,12 +485,16 @@ impl Resource for AptSnapshot {
         let updated = async {
             let planned: SnapshotModel = typed::from_value(&req.planned)?;
             let srv = server_of(ctx, &planned.server)?;
+            let content = planned.content().ok_or_else(unknown_at_apply)?;
             let made = Snapshot {
                 name: known(&planned.aptly_name)?,
-                description: planned.description.value().cloned().unwrap_or_default(),
+                description: aptly_description(
+                    planned.description.value().map_or("", String::as_str),
+                    &content,
+                ),
                 source_kind: String::new(),
             };
-            let packages = planned.packages.value().cloned().unwrap_or_default();
+            let packages = planned.packages.value().cloned();
             written(snapshot_state(&srv.name, &made, packages, Some(planned)))
         };
         StateResult::or_failed(updated.await, prior_value)
@@ -424,7 +543,7 @@ impl Resource for AptSnapshot {
                 .iter()
                 .map(|p| p.key.clone())
                 .collect();
-            written(snapshot_state(&srv.name, &s, packages, None))
+            written(snapshot_state(&srv.name, &s, Some(packages), None))
         };
         StateResult::or_failed(imported.await, Value::Null)
     }
@@ -441,5 +560,45 @@ mod tests {
         assert_eq!(base_name("main-2024"), "main-2024");
         assert_eq!(base_name("-0a1b2c3d"), "-0a1b2c3d");
         assert_eq!(base_name("plain"), "plain");
+    }
+
+    #[test]
+    fn the_content_is_recorded_in_the_description_and_read_back() {
+        let contents = [
+            Content::Repository {
+                repository: "ops".into(),
+            },
+            Content::PackageKeys,
+            Content::SourceSnapshots {
+                source_snapshots: vec!["main-0a1b2c3d".into()],
+                query: Some("Name (hello), $Version (>= 1.1)".into()),
+            },
+            Content::SourceSnapshots {
+                source_snapshots: vec!["a".into(), "b".into()],
+                query: None,
+            },
+        ];
+        for content in contents {
+            for description in ["", "nightly build", "two\nlines"] {
+                let aptly = aptly_description(description, &content);
+                assert_eq!(
+                    split_description(&aptly),
+                    (description.to_owned(), Some(content.clone())),
+                    "{aptly}"
+                );
+            }
+        }
+        assert_eq!(
+            aptly_description("", &Content::PackageKeys),
+            r#"rack-content: {"from":"package_keys"}"#
+        );
+        for foreign in [
+            "Snapshot from local repo [ops]",
+            "",
+            "rack-content: not json",
+            "rack-content: {\"from\":\"mirror\"}",
+        ] {
+            assert_eq!(split_description(foreign), (foreign.to_owned(), None));
+        }
     }
 }

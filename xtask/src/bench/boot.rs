@@ -344,12 +344,12 @@ impl Bench {
     }
 }
 
-fn summary(samples: &[f64], what: &str) -> anyhow::Result<Summary> {
+pub(super) fn summary(samples: &[f64], what: &str) -> anyhow::Result<Summary> {
     Summary::of(samples).ok_or_else(|| anyhow!("No samples for {what}"))
 }
 
 /// `median (min–max)` of one value over a step's samples.
-fn cell(samples: &[Measured], field: fn(&Measured) -> f64, unit: Option<Unit>) -> String {
+pub(super) fn cell<M>(samples: &[M], field: fn(&M) -> f64, unit: Option<Unit>) -> String {
     let values: Vec<f64> = samples.iter().map(field).collect();
     let show = |v: f64| unit.map_or_else(|| format!("{v}"), |u| u.format(v));
     match Summary::of(&values) {

@@ -5,6 +5,7 @@
 //! reports medians with their spread: the machines are shared and noisy, so a number
 //! from another run, or a single sample, says little.
 
+pub mod apt;
 pub mod boot;
 mod cert;
 pub mod ci;
@@ -77,6 +78,12 @@ pub const BENCHMARKS: &[Benchmark] = &[
         about: "200 `rack_boot_file` of 64 KiB on nginx (WebDAV): apply, no-change plan, destroy and requests, vs. `terraform_data` and a `curl -T` loop",
         default_runs: boot::DEFAULT_ROUNDS,
         run: |runs| boot::run(&boot::Options { runs }),
+    },
+    Benchmark {
+        name: "apt",
+        about: "200 `rack_apt_package` uploaded, snapshotted and published signed on aptly: apply, no-change plan and API requests, vs. `terraform_data` and the `aptly` CLI",
+        default_runs: apt::DEFAULT_ROUNDS,
+        run: |runs| apt::run(&apt::Options { runs }),
     },
     Benchmark {
         name: "vm",
