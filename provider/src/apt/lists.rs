@@ -1,5 +1,5 @@
 //! The list resources for `terraform query`: repositories, snapshots and publications of
-//! an aptly server, read fresh.
+//! an aptly server, read fresh (packages: `package_list.rs`).
 
 use std::sync::Arc;
 
@@ -24,12 +24,22 @@ struct ListConfig {
 /// The server a list block names, its listings dropped so the list reads aptly fresh.
 async fn listed(ctx: &Context, config: &Value) -> Result<Arc<AptServer>, Diagnostic> {
     let c: ListConfig = typed::from_value(config)?;
-    let srv = server(ctx, c.server.value().map(String::as_str))?;
+    listed_server(ctx, &c.server).await
+}
+
+/// The server named `name` (or the default), its listings dropped so the list reads
+/// aptly fresh.
+pub(super) async fn listed_server(
+    ctx: &Context,
+    name: &Planned<Option<String>>,
+) -> Result<Arc<AptServer>, Diagnostic> {
+    let srv = server(ctx, name.value().map(String::as_str))?;
     srv.client.invalidate().await;
     Ok(srv)
 }
 
-fn item(
+/// A found object as a list item: its display name, identity and (when asked for) state.
+pub(super) fn item(
     include: bool,
     display_name: String,
     answer: Result<(Value, Value), Diagnostic>,

@@ -1,11 +1,11 @@
 //! The apt family: the provider block's `apt` section and its aptly servers, the
 //! `rack_apt_repository`, `rack_apt_package`, `rack_apt_snapshot` and
-//! `rack_apt_publication` resources with list resources for repositories, snapshots and
-//! publications, and the `rack_apt_packages` data source. The aptly client is
-//! `rack_core::apt`'s.
+//! `rack_apt_publication` resources with their list resources, and the `rack_apt_packages`
+//! data source. The aptly client is `rack_core::apt`'s.
 
 pub mod lists;
 pub mod package;
+pub mod package_list;
 pub mod packages_data;
 pub mod provider_block;
 pub mod publication;
@@ -35,6 +35,7 @@ pub fn family() -> Family {
         data_sources: vec![Arc::new(packages_data::AptPackagesData)],
         list_resources: vec![
             Arc::new(lists::AptRepositoryList),
+            Arc::new(package_list::AptPackageList),
             Arc::new(lists::AptSnapshotList),
             Arc::new(lists::AptPublicationList),
         ],
