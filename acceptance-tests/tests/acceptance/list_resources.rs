@@ -1,12 +1,14 @@
 //! `terraform query` adopts what a team already runs, for the kinds whose list resources
 //! the other stories do not cover: zones (BIND through its zone directory and rndc,
-//! PowerDNS through its API), networks, storage pools and volumes, and the files of a
-//! provisioning server (nginx, through its JSON directory listings). One working directory
+//! PowerDNS through its API), networks, storage pools and volumes, the files of a
+//! provisioning server (nginx, through its JSON directory listings), and the packages of
+//! an aptly server. One working directory
 //! makes the objects; a second one, with no state, lists them, writes their
 //! configuration with `-generate-config-out`, imports them by applying it (nothing is
 //! added or changed), and then plans nothing.
 
 use rack_acceptance_tests::Workdir;
+use rack_core::apt::{Repo, read_deb};
 use rack_lab::{Named, Provisioning};
 
 use crate::dns_zone::{bind_workdir, pdns_with_key, pdns_zone_workdir};
@@ -33,6 +35,11 @@ resource "rack_dns_zone" "{label}" {{
 /// configuration, applies it (every listed object imported, nothing added or changed)
 /// and plans nothing.
 fn adopt(wd: &Workdir, query: &str, wanted: &[&str]) {
+    adopt_edited(wd, query, wanted, str::to_owned);
+}
+
+/// [`adopt`], with the generated configuration passed through `edit` before the apply.
+fn adopt_edited(wd: &Workdir, query: &str, wanted: &[&str], edit: impl Fn(&str) -> String) {
     wd.write_file("adopt.tfquery.hcl", query);
     let names = wd.query_display_names();
     for w in wanted {
@@ -46,6 +53,8 @@ fn adopt(wd: &Workdir, query: &str, wanted: &[&str]) {
         .success();
     let generated = std::fs::read_to_string(wd.path().join("generated.tf"))
         .unwrap_or_else(|e| panic!("no generated.tf ({e})\n{out}"));
+    let generated = edit(&generated);
+    wd.write_file("generated.tf", &generated);
     // Objects rack cannot manage (the fixture's own zone with an in-zone name server)
     // are left out, with a warning.
     let adoptable = generated.matches("import {").count();
@@ -184,4 +193,91 @@ fn boot_files_put_there_by_hand_are_listed_and_adopted() {
     let names = one.query_display_names();
     assert_eq!(names.len(), 1, "{names:?}");
     assert!(names[0].starts_with("ztp/pod1/tor1.sh"), "{names:?}");
+}
+
+#[test]
+fn apt_packages_uploaded_by_hand_are_listed_and_adopted() {
+    use crate::apt_common::{PROVIDER, block_on, client, deb, start, workdir};
+    let aptly = start();
+    let adopter = workdir(&aptly);
+    adopter.write_main(PROVIDER);
+    // Uploaded out of band with rack's client, as a release script would: the .deb paths
+    // (relative to the workdir) by sha256, for the `source_file`s of the adoption.
+    let c = client(&aptly);
+    let mut debs = Vec::new();
+    for (repo, name, version) in [
+        ("ops", "hello", "1.0"),
+        ("ops", "hello", "1.1"),
+        ("lab", "tool", "2.0"),
+    ] {
+        let path = deb(&adopter, name, version);
+        let local = read_deb(&adopter.path().join(&path)).expect("read the .deb");
+        block_on(async {
+            if c.repo(repo).await.expect("list repositories").is_none() {
+                let r = Repo {
+                    name: repo.into(),
+                    ..Repo::default()
+                };
+                c.create_repo(&r).await.expect("create the repository");
+            }
+            c.add_package(repo, &local.file_name, local.content, &local.sha256)
+                .await
+                .expect("upload the .deb");
+        });
+        debs.push((local.sha256, path));
+    }
+
+    // One repository, filtered by an aptly query.
+    let one = workdir(&aptly);
+    one.write_main(PROVIDER);
+    one.write_file(
+        "one.tfquery.hcl",
+        "list \"rack_apt_package\" \"ops\" {\n  provider = rack\n  config {\n    \
+         repository = \"ops\"\n    query      = \"$Version (>= 1.1)\"\n  }\n}\n",
+    );
+    let names = one.query_display_names();
+    assert_eq!(names.len(), 1, "{names:?}");
+    assert!(names[0].starts_with("ops/Pamd64 hello 1.1 "), "{names:?}");
+
+    // Every repository; the generated blocks get the `source_file` they cannot carry.
+    let with_source_files = |generated: &str| {
+        let mut out = String::new();
+        for line in generated.lines() {
+            if line.trim_start().starts_with("source_file") {
+                continue;
+            }
+            out.push_str(line);
+            out.push('\n');
+            if line.trim_start().starts_with("sha256")
+                && let Some((_, path)) = debs.iter().find(|(sha, _)| line.contains(sha.as_str()))
+            {
+                out.push_str(&format!("  source_file = \"{path}\"\n"));
+            }
+        }
+        out
+    };
+    adopt_edited(
+        &adopter,
+        "list \"rack_apt_package\" \"all\" {\n  provider = rack\n}\n",
+        &[
+            "ops/Pamd64 hello 1.0 ",
+            "ops/Pamd64 hello 1.1 ",
+            "lab/Pamd64 tool 2.0 ",
+        ],
+        with_source_files,
+    );
+    let state = adopter.show_json();
+    let ids: Vec<_> = rack_acceptance_tests::state_resources(&state)
+        .into_iter()
+        .filter_map(|r| {
+            r.pointer("/values/id")
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+        })
+        .collect();
+    assert_eq!(ids.len(), 3, "{state}");
+    assert!(
+        ids.iter().any(|i| i.starts_with("lab/Pamd64 tool 2.0 ")),
+        "{ids:?}"
+    );
 }

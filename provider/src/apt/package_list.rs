@@ -81,7 +81,7 @@ impl ListResource for AptPackageList {
                     break;
                 }
                 let from = PackageSource::Repo(&repo);
-                let mut packages = match c.query.value() {
+                let packages = match c.query.value() {
                     Some(q) => srv.client.query(from, q).await,
                     None => srv.client.packages(from).await.map(|l| l.as_ref().clone()),
                 };
