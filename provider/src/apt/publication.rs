@@ -3,9 +3,9 @@
 //! publish switch), never an unpublish and publish.
 //!
 //! aptly reports nothing about how a publication is signed, so its import ID may say it
-//! (see [`parse_import_id`]). Imported without it, `signing` is null and marked unknown
-//! in the resource's private data; the next apply then only records the configured
-//! signing in state, without publishing again.
+//! (see [`parse_import_id`]). Imported without it, `signing` is null (aptly's default
+//! key), and a configured `signing` block is an update: the publication is switched, and
+//! so signed again, with the configured key.
 
 use std::collections::BTreeMap;
 
@@ -29,17 +29,13 @@ use crate::framework::typed::{self, Planned};
 use crate::framework::validate::{check, one_of};
 use crate::framework::{
     ApplyRequest, AttributePath, Context, DeleteRequest, Diagnostic, Diagnostics, ImportRequest,
-    PlanRequest, Private, ReadRequest, Resource, StateResult,
+    PlanRequest, ReadRequest, Resource, StateResult,
 };
 use crate::protocol::value::{Type, Value};
 
 /// The resource.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AptPublication;
-
-/// The private-data key of a publication imported without its signing: aptly does not
-/// report it, so the configuration's is taken as it is.
-const SIGNING_UNKNOWN: &str = "signing_unknown";
 
 /// What the import ID's usage says.
 const IMPORT_USAGE: &str = "Use `<prefix>/<distribution>`, e.g. `./stable` or \
@@ -120,14 +116,6 @@ fn parse_import_id(id: &str) -> Option<ImportId> {
         distribution: distribution.to_owned(),
         signing,
     })
-}
-
-/// Whether `prior` and `planned` differ in `signing` alone.
-fn only_signing_differs(prior: &Value, planned: &Value) -> bool {
-    let (mut a, mut b) = (prior.clone(), planned.clone());
-    obj_set(&mut a, "signing", Value::Null);
-    obj_set(&mut b, "signing", Value::Null);
-    a == b
 }
 
 /// The `signing` block.
@@ -335,9 +323,9 @@ impl Resource for AptPublication {
              material or the passphrase: only the key ID and the file's path are in state. \
              (aptly's `Passphrase` field, which reaches gpg's command line, is never used.) \
              Without this block aptly signs with its default key. aptly does not report \
-             how a publication is signed: give it in the import ID (see `id`), or the \
-             first apply after an import records the configured signing in state without \
-             publishing again.",
+             how a publication is signed: give it in the import ID (see `id`); otherwise \
+             the plan after the import shows this block as an update, whose apply signs \
+             the publication again with it.",
         )
         .attributes([
             Attribute::string("key_id")
@@ -433,8 +421,8 @@ impl Resource for AptPublication {
                      `./stable?key_id=<ID>&passphrase_file=<path>` (either or both; `%`-escape \
                      `&`, `=` and `%` in them), `./stable?signing=skip` (unsigned) or \
                      `./stable?signing=default` (aptly's default key, no `signing` block). \
-                     Without it, `signing` is unknown after the import, and the next apply \
-                     records the configured one in state without publishing again.",
+                     Without it, `signing` is imported as absent, and a configured \
+                     `signing` block is then an update that signs the publication again.",
                 ),
             ])
             .block(NestedBlock {
@@ -578,21 +566,11 @@ impl Resource for AptPublication {
                 None => Ok(StateResult::default()),
             }
         };
-        let mut read = StateResult::or_failed(read.await, state);
-        read.private = req.private;
-        read
+        StateResult::or_failed(read.await, state)
     }
 
     async fn update(&self, ctx: &Context, req: ApplyRequest) -> StateResult {
         let prior_value = req.prior.clone();
-        let signing_unknown = req.private.0.contains_key(SIGNING_UNKNOWN);
-        if signing_unknown && only_signing_differs(&req.prior, &req.planned) {
-            // Imported without its signing: record the configuration's, publish nothing.
-            return StateResult {
-                state: req.planned,
-                ..StateResult::default()
-            };
-        }
         let updated = async {
             let planned: PublicationModel = typed::from_value(&req.planned)?;
             let srv = server_of(ctx, &planned.server)?;
@@ -612,11 +590,7 @@ impl Resource for AptPublication {
                 .map_err(|e| apt_error(&e, &format!("switch {prefix}/{dist}")))?;
             written(publication_state(&srv.name, &p, Some(planned)))
         };
-        let mut updated = StateResult::or_failed(updated.await, prior_value);
-        if updated.diags.has_errors() {
-            updated.private = req.private;
-        }
-        updated
+        StateResult::or_failed(updated.await, prior_value)
     }
 
     async fn delete(&self, ctx: &Context, req: DeleteRequest) -> Diagnostics {
@@ -667,18 +641,10 @@ impl Resource for AptPublication {
                     )
                 })?;
             let mut model = empty_model();
-            let mut private = Private::default();
-            match signing {
-                Some(signing) => model.signing = signing.into(),
-                None => {
-                    private
-                        .0
-                        .insert(SIGNING_UNKNOWN.to_owned(), serde_json::Value::Bool(true));
-                }
+            if let Some(signing) = signing {
+                model.signing = signing.into();
             }
-            let mut result = written(publication_state(&srv.name, &p, Some(model)))?;
-            result.private = private;
-            Ok(result)
+            written(publication_state(&srv.name, &p, Some(model)))
         };
         StateResult::or_failed(imported.await, Value::Null)
     }
@@ -728,18 +694,5 @@ mod tests {
         ] {
             assert_eq!(at(bad), None, "{bad}");
         }
-    }
-
-    #[test]
-    fn a_change_of_signing_alone_is_told_apart() {
-        let v = |signing: Value, origin: &str| {
-            Value::object([("origin", Value::from(origin)), ("signing", signing)])
-        };
-        let block = Value::object([("key_id", Value::from("ABCD"))]);
-        assert!(only_signing_differs(
-            &v(Value::Null, "o"),
-            &v(block.clone(), "o")
-        ));
-        assert!(!only_signing_differs(&v(Value::Null, "o"), &v(block, "p")));
     }
 }
