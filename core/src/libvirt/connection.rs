@@ -498,8 +498,9 @@ impl std::fmt::Debug for Hypervisor {
 }
 
 impl Hypervisor {
-    /// A handle for `uri` (e.g. `qemu:///system`, `qemu+ssh://root@host/system`). Starts
-    /// the connection's thread; the connection itself is opened by the first call.
+    /// A handle for `uri` (e.g. `qemu:///system`, `qemu+ssh://root@host/system`). Loads
+    /// libvirt's client library if no handle did yet and starts the connection's thread;
+    /// the connection itself is opened by the first call.
     pub fn new(uri: impl Into<String>) -> Result<Self, LibvirtError> {
         Self::with_timeout(uri, DEFAULT_CALL_TIMEOUT)
     }
@@ -507,6 +508,10 @@ impl Hypervisor {
     /// Like [`Hypervisor::new`], waiting at most `timeout` for each call's answer.
     pub fn with_timeout(uri: impl Into<String>, timeout: Duration) -> Result<Self, LibvirtError> {
         let uri = uri.into();
+        super::on_demand::load().map_err(|reason| LibvirtError::Library {
+            uri: uri.clone(),
+            reason,
+        })?;
         let (jobs, mut rx) = mpsc::channel::<Job>(MAX_CALLS_IN_FLIGHT);
         let mut session = Session {
             uri: uri.clone(),

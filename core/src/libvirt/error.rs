@@ -308,6 +308,18 @@ pub enum LibvirtError {
         /// How long the caller waited.
         timeout: Duration,
     },
+    /// libvirt's client library could not be loaded.
+    #[error(
+        "Cannot load libvirt's client library ({library}) for the hypervisor at {uri}: \
+         {reason}; install it on the machine running Terraform (Debian: the libvirt0 package)",
+        library = super::on_demand::LIBRARY
+    )]
+    Library {
+        /// The URI of the hypervisor that needed it.
+        uri: String,
+        /// The dynamic loader's message.
+        reason: String,
+    },
     /// The connection's thread could not be started.
     #[error("Cannot start the thread for the hypervisor at {uri}; check the process's limits")]
     Thread {

@@ -27,11 +27,13 @@
 //!     streams a volume's content sparse, `stream_hole` is the one call the `virt` crate
 //!     lacks;
 //!   - `domain`: virtual machines; `seed_volume` writes their cloud-init seed volume;
-//! - `node`: what the hypervisor's host offers ([`NodeInfo`], [`GuestLimits`]).
+//! - `node`: what the hypervisor's host offers ([`NodeInfo`], [`GuestLimits`]);
+//! - `on_demand`: loads libvirt's C library when the first hypervisor is configured
+//!   rather than at process start (the provider binary's trampolines, [`crate::libvirt_on_demand`]).
 //!
 //! libvirt's C library is reached through the `virt` crate's safe wrappers, except
-//! `virStreamSendHole` (`volume/stream_hole.rs`) and `virNetworkGetDHCPLeases` (`leases.rs`),
-//! the workspace's only `unsafe`.
+//! `virStreamSendHole` (`volume/stream_hole.rs`) and `virNetworkGetDHCPLeases` (`leases.rs`);
+//! those two and `on_demand` are the workspace's only `unsafe`.
 
 mod connection;
 pub mod dhcp_host;
@@ -40,6 +42,7 @@ mod error;
 mod leases;
 pub mod network;
 pub mod node;
+pub mod on_demand;
 pub mod pool;
 pub mod volume;
 mod xml;
