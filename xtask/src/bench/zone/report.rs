@@ -31,7 +31,7 @@ pub(super) fn services_line(services: &Services, shape: &Shape) -> String {
         "- Services: BIND {bind} (the `rack-lab` fixture, TSIG); kea-dhcp4 2.2 with its \
          reservations in PostgreSQL 15 (Kea's host database, `pg_stat_statements` on); \
          {} libvirtd (the `rack-lab` fixture, each in a network namespace of its own); \
-         Open vSwitch {}; all in one provider block\n\
+         {}; all in one provider block\n\
          - The zone: {} A record sets in `farm.`, {} PTR record sets in {} reverse zones (one per /24), \
          {} DHCP leases in `10.78.0.0/19`, {} VMs (`running = false`, 64 MiB, one qcow2 \
          overlay each of one raw base volume per hypervisor) spread over {} hypervisors, \
@@ -83,6 +83,15 @@ fn median(ms: &[Measured]) -> Option<f64> {
 /// record sets, leases, volumes and VMs), with its switch ports and VLANs.
 fn total(shape: &Shape, n: usize) -> usize {
     shape.subset(n).map_or(n, |s| s.resources())
+}
+
+/// The per-item form's sizes, in resources, for the report's text.
+fn sizes(r: &Results, shape: &Shape) -> String {
+    r.sizes
+        .iter()
+        .map(|&n| n_fmt(total(shape, n)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The size of the whole zone, the key of its plans.
@@ -480,11 +489,7 @@ fn targets(r: &Results, shape: &Shape) -> String {
          plans at {}: AXFR {} per zone per plan, host reads {} per plan (1 server), \
          listings {} per hypervisor (the busiest) per plan, OVSDB reads {} per plan (1 \
          switch; {switch_writes} writes in all) | {} |",
-        r.sizes
-            .iter()
-            .map(|&n| n_fmt(total(shape, n)))
-            .collect::<Vec<_>>()
-            .join(", "),
+        sizes(r, shape),
         range(&axfr),
         range(&reads),
         range(&listings),
@@ -557,11 +562,7 @@ pub(super) fn report(r: &Results, runs: usize) -> anyhow::Result<String> {
          per-item form and of `terraform_data` at each of {}; in rotating order); the \
          per-item form's and `terraform_data`'s state written by the benchmark, the \
          aggregate form's made by its apply\n",
-        r.sizes
-            .iter()
-            .map(|&n| n_fmt(n))
-            .collect::<Vec<_>>()
-            .join(", ")
+        sizes(r, &shape)
     );
     if r.per_item_plans.is_empty() {
         out = format!(
