@@ -114,10 +114,10 @@ const CYCLES: [Cycle; 4] = [Cycle::Rack, Cycle::Data, Cycle::Started, Cycle::Flo
 
 /// `transact` requests rack's connections sent, from ovsdb-server's log.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct Counters {
-    writes: u64,
-    reads: u64,
-    waits: u64,
+pub(super) struct Counters {
+    pub writes: u64,
+    pub reads: u64,
+    pub waits: u64,
 }
 
 impl Counters {
@@ -149,14 +149,15 @@ impl Counters {
     }
 }
 
-/// The switch under test.
-struct Switch {
-    ovs: Ovs,
+/// The switch under test (also the zone benchmark's): an OVS of the lab whose
+/// ovsdb-server logs every request it receives, with an empty bridge `br0`.
+pub(super) struct Switch {
+    pub ovs: Ovs,
     log: PathBuf,
 }
 
 impl Switch {
-    fn start() -> anyhow::Result<Self> {
+    pub fn start() -> anyhow::Result<Self> {
         let ovs =
             Ovs::start(OvsMode::Dummy).map_err(|e| anyhow!("Cannot start Open vSwitch: {e}"))?;
         let appctl = rack_lab::process::find_binary("ovs-appctl", "openvswitch-switch")
@@ -199,8 +200,23 @@ impl Switch {
         Ok(())
     }
 
+    /// ovs-vswitchd's version and how the switch runs, for reports.
+    pub fn described() -> String {
+        let version = Command::new("ovs-vswitchd")
+            .arg("--version")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .and_then(|t| t.lines().next().map(str::to_owned))
+            .unwrap_or_else(|| "?".into());
+        format!(
+            "{version}, the `rack-lab` fixture (ovsdb-server on 127.0.0.1 over TCP, \
+             ovs-vswitchd with the dummy datapath), bridge `br0` on the netdev datapath type"
+        )
+    }
+
     /// The ports of `br0` (its own internal one not counted).
-    fn port_count(&self) -> anyhow::Result<usize> {
+    pub fn port_count(&self) -> anyhow::Result<usize> {
         let out = self
             .ovs
             .vsctl(&["list-ports", "br0"])
@@ -214,7 +230,11 @@ impl Switch {
         Ok(Counters::parse(&text))
     }
 
-    fn counting<T>(&self, f: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<(T, Counters)> {
+    /// Runs `f` and returns its result with the requests rack's connections sent meanwhile.
+    pub fn counting<T>(
+        &self,
+        f: impl FnOnce() -> anyhow::Result<T>,
+    ) -> anyhow::Result<(T, Counters)> {
         let before = self.counters()?;
         let value = f()?;
         Ok((value, self.counters()?.since(before)))
@@ -681,19 +701,8 @@ pub fn run(opts: &Options) -> anyhow::Result<String> {
     rotating_rounds(opts.runs, &CYCLES, |cycle, counted| {
         run_cycle(cycle, &switch, &wds, ticks, &mut samples, counted)
     })?;
-    let version = Command::new("ovs-vswitchd")
-        .arg("--version")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|t| t.lines().next().map(str::to_owned))
-        .unwrap_or_else(|| "?".into());
     let mut out = setup.report_head(None, "default parallelism (10)");
-    let _ = writeln!(
-        out,
-        "- Switch: {version}, the `rack-lab` fixture (ovsdb-server on 127.0.0.1 over TCP, \
-         ovs-vswitchd with the dummy datapath), bridge `br0` on the netdev datapath type"
-    );
+    let _ = writeln!(out, "- Switch: {}", Switch::described());
     let _ = writeln!(
         out,
         "- Profile: {ACCESS} access ports over {} named VLANs, {TRUNKS} trunks, {BONDS} \

@@ -1,15 +1,18 @@
-//! The zone benchmark: a zone of 10,000 resources across three hypervisors, in one
-//! configuration, against named, Kea with its PostgreSQL host database, and three
-//! libvirtd, measured in one run on a 2-core machine within 30 minutes:
+//! The zone benchmark: a zone of 10,000 resources across three hypervisors, with a
+//! switch port per VM on top (10,253 in all), in one configuration, against named, Kea
+//! with its PostgreSQL host database, three libvirtd and one Open vSwitch, measured in one
+//! run on a 2-core machine within 30 minutes:
 //!
 //! - the zone in its **aggregate form** (`rack_dns_records` and `rack_dhcp_reservations`
-//!   of at most 250 entries each, and the volumes and VMs): its apply, which creates the
-//!   whole zone, its no-change plan, `-refresh=false`, `-parallelism=50`, and the apply
-//!   of a one-entry change;
+//!   of at most 250 entries each, and the volumes, VMs, switch ports and VLANs): its
+//!   apply, which creates the whole zone, its no-change plan, `-refresh=false`,
+//!   `-parallelism=50`, and the apply of a one-entry change;
 //! - the same zone in its **per-item form** (one resource per record set, lease, volume
-//!   and VM: 10,000 resources): its no-change plan at 1,000, 3,000 and 10,000 resources,
-//!   with `-refresh=false` and `-parallelism=50` at 10,000, against the same plans of as
-//!   many `terraform_data` of the same shape;
+//!   and VM: 10,000 resources, and the same 250 `rack_switch_port` and 3
+//!   `rack_switch_vlan`, of which there is no aggregate resource): its no-change plan at
+//!   the sizes 1,000, 3,000 and 10,000 (each with its ports and VLANs), with
+//!   `-refresh=false` and `-parallelism=50` at the full size, against the same plans of
+//!   as many `terraform_data` of the same shape;
 //! - **adopting** a BIND zone of 10,000 A records written by nsupdate: `terraform query
 //!   -generate-config-out` and the import plan, as record sets and as one
 //!   `rack_dns_records`.
@@ -18,16 +21,17 @@
 //! than N (33 s for 1,000, 247 s for 3,000 on this machine), so applying 10,000 resources
 //! one by one does not fit the budget. The zone is therefore created once, by the
 //! aggregate form's apply, and the state of the per-item form is written by the benchmark:
-//! the record sets and leases as rack's import writes them, the volumes and VMs copied
-//! from the aggregate form's state (both forms hold them alike). The `terraform_data`
+//! the record sets and leases as rack's import writes them, the volumes, VMs, switch
+//! ports and VLANs copied from the aggregate form's state (both forms hold them alike). The `terraform_data`
 //! baselines' state is written the same way. Every plan against a written state must
 //! find nothing to do (`-detailed-exitcode` 0), and the report says whether its refresh
 //! found anything changed. The 1,000 and 3,000 points are the first items of each kind
 //! of the same zone, which the services hold whole.
 //!
 //! Requests are counted on the services (see [`services`]). A smaller zone of the same
-//! proportions runs with `RACK_BENCH_ZONE_RESOURCES` (default 10,000; the growth points
-//! and the adoption zone scale with it).
+//! proportions runs with `RACK_BENCH_ZONE_RESOURCES` (default 10,000 record sets,
+//! leases, volumes and VMs, to which the ports and VLANs are added; the growth points,
+//! the ports and the adoption zone scale with it).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -52,10 +56,11 @@ use shape::{Form, Shape};
 /// every size once, about 10 minutes at 10,000 resources.
 pub const DEFAULT_ROUNDS: usize = 1;
 
-/// The zone: resources in the per-item form.
+/// The zone: resources in the per-item form, without the switch's.
 const FULL: usize = 10_000;
 
-/// Names the size of the zone, in resources of the per-item form.
+/// Names the size of the zone, in resources of the per-item form without the switch's
+/// (a port per 40 of them and a VLAN per hypervisor are added).
 const ENV_RESOURCES: &str = "RACK_BENCH_ZONE_RESOURCES";
 
 /// Hypervisors the VMs spread over.
@@ -230,7 +235,7 @@ fn workdir(
         )),
     };
     services.provider_env(&mut wd);
-    wd.write_main(&shape::main_tf(form, &services.uris()));
+    wd.write_main(&shape::main_tf(form, &services.endpoints()));
     wd.write_file(shape::values_file(form), shape::locals(shape, form));
     if let Some(state) = state {
         wd.write_file("terraform.tfstate", state);
@@ -396,6 +401,13 @@ pub fn run(opts: &Options) -> anyhow::Result<String> {
         bail!(
             "After the apply the host database holds {hosts} hosts, not {}",
             shape.leases
+        );
+    }
+    let ports = services.switch.port_count()?;
+    if ports != shape.ports {
+        bail!(
+            "After the apply the switch's bridge holds {ports} ports, not {}",
+            shape.ports
         );
     }
     let applied = std::fs::read_to_string(aggregate.path().join("terraform.tfstate"))

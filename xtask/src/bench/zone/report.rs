@@ -6,6 +6,7 @@ use anyhow::anyhow;
 use serde_json::Value;
 
 use super::super::stats::{Row, Summary, Target, Unit, table};
+use super::super::switch::Switch;
 use super::run::Measured;
 use super::services::Services;
 use super::shape::Shape;
@@ -29,20 +30,24 @@ pub(super) fn services_line(services: &Services, shape: &Shape) -> String {
     format!(
         "- Services: BIND {bind} (the `rack-lab` fixture, TSIG); kea-dhcp4 2.2 with its \
          reservations in PostgreSQL 15 (Kea's host database, `pg_stat_statements` on); \
-         {} libvirtd (the `rack-lab` fixture, each in a network namespace of its own), \
-         all in one provider block\n\
+         {} libvirtd (the `rack-lab` fixture, each in a network namespace of its own); \
+         {}; all in one provider block\n\
          - The zone: {} A record sets in `farm.`, {} PTR record sets in {} reverse zones (one per /24), \
          {} DHCP leases in `10.78.0.0/19`, {} VMs (`running = false`, 64 MiB, one qcow2 \
-         overlay each of one raw base volume per hypervisor) spread over {} hypervisors: \
-         {} resources in the per-item form\n",
+         overlay each of one raw base volume per hypervisor) spread over {} hypervisors, \
+         and an access port per VM on the switch ({} `rack_switch_port`, each in its \
+         hypervisor's VLAN: {} `rack_switch_vlan`): {} resources in the per-item form\n",
         shape.hypervisors,
+        Switch::described(),
         shape.a,
         shape.ptr,
         shape.reverse_zones(),
         shape.leases,
         shape.vms,
         shape.hypervisors,
-        shape.resources()
+        shape.ports,
+        shape.vlans,
+        n_fmt(shape.resources())
     )
 }
 
@@ -74,9 +79,29 @@ fn median(ms: &[Measured]) -> Option<f64> {
     Summary::of(&seconds(ms)).map(|s| s.median)
 }
 
+/// Resources in the per-item form of the zone of size `n` (the key of the plans by size:
+/// record sets, leases, volumes and VMs), with its switch ports and VLANs.
+fn total(shape: &Shape, n: usize) -> usize {
+    shape.subset(n).map_or(n, |s| s.resources())
+}
+
+/// The per-item form's sizes, in resources, for the report's text.
+fn sizes(r: &Results, shape: &Shape) -> String {
+    r.sizes
+        .iter()
+        .map(|&n| n_fmt(total(shape, n)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The size of the whole zone, the key of its plans.
+fn full_size(r: &Results) -> usize {
+    r.sizes.last().copied().unwrap_or_default()
+}
+
 /// The time table.
 fn time_rows(r: &Results, shape: &Shape) -> anyhow::Result<Vec<Row>> {
-    let full = shape.resources();
+    let full = full_size(r);
     let mut rows = Vec::new();
     let agg = format!("aggregate form ({} resources)", aggregate_resources(shape));
     if let Some(apply) = &r.apply {
@@ -93,7 +118,7 @@ fn time_rows(r: &Results, shape: &Shape) -> anyhow::Result<Vec<Row>> {
         what: format!("no-change `terraform plan`, {agg}"),
         unit: Unit::S,
         rack: summary(&seconds(&r.aggregate_plans), "aggregate plan")?,
-        baseline_what: format!("per-item form, {}", n_fmt(full)),
+        baseline_what: format!("per-item form, {}", n_fmt(total(shape, full))),
         baseline: Summary::of(&seconds(r.per_item_plans.get(&full).map_or(&[][..], |v| v))),
         target: Some(Target {
             below: AGGREGATE_PLAN_LIMIT,
@@ -125,10 +150,13 @@ fn time_rows(r: &Results, shape: &Shape) -> anyhow::Result<Vec<Row>> {
         let data = r.data_plans.get(&n).map_or(&[][..], |v| v);
         let data_summary = Summary::of(&seconds(data));
         rows.push(Row {
-            what: format!("no-change `terraform plan`, per-item form, {}", n_fmt(n)),
+            what: format!(
+                "no-change `terraform plan`, per-item form, {}",
+                n_fmt(total(shape, n))
+            ),
             unit: Unit::S,
             rack: summary(&seconds(plans), "per-item plan")?,
-            baseline_what: format!("{} `terraform_data`", n_fmt(n)),
+            baseline_what: format!("{} `terraform_data`", n_fmt(total(shape, n))),
             baseline: data_summary,
             target: (n == full)
                 .then(|| {
@@ -144,7 +172,7 @@ fn time_rows(r: &Results, shape: &Shape) -> anyhow::Result<Vec<Row>> {
             what: format!(
                 "no-change plan {}, per-item form, {}",
                 variant.what(),
-                n_fmt(full)
+                n_fmt(total(shape, full))
             ),
             unit: Unit::S,
             rack: one(m, "variant")?,
@@ -158,14 +186,20 @@ fn time_rows(r: &Results, shape: &Shape) -> anyhow::Result<Vec<Row>> {
 
 /// Resources of the aggregate form: `rack_dns_records` and `rack_dhcp_reservations` of
 /// at most [`super::shape::ENTRIES_PER_RESOURCE`] entries each (the forward zone's by /24, a
-/// reverse zone each), and the volumes and VMs.
+/// reverse zone each), and the volumes, VMs, switch ports and VLANs.
 fn aggregate_resources(shape: &Shape) -> usize {
     let per = super::shape::ENTRIES_PER_RESOURCE;
-    shape.a.div_ceil(per) + shape.reverse_zones() + shape.leases.div_ceil(per) + 2 * shape.vms
+    shape.a.div_ceil(per)
+        + shape.reverse_zones()
+        + shape.leases.div_ceil(per)
+        + 2 * shape.vms
+        + shape.ports
+        + shape.vlans
 }
 
 /// Every measured command, with what it is, in report order.
 fn commands(r: &Results) -> Vec<(String, &Measured)> {
+    let size = |n: usize| n_fmt(r.shape.map_or(n, |s| total(&s, n)));
     let mut out: Vec<(String, &Measured)> = Vec::new();
     if let Some(m) = &r.apply {
         out.push(("apply creating the zone, aggregate form".into(), m));
@@ -185,7 +219,7 @@ fn commands(r: &Results) -> Vec<(String, &Measured)> {
     for (&n, plans) in r.per_item_plans.iter().rev() {
         for (i, m) in plans.iter().enumerate() {
             out.push((
-                format!("no-change plan, per-item, {} (#{})", n_fmt(n), i + 1),
+                format!("no-change plan, per-item, {} (#{})", size(n), i + 1),
                 m,
             ));
         }
@@ -196,7 +230,7 @@ fn commands(r: &Results) -> Vec<(String, &Measured)> {
     for (&n, plans) in r.data_plans.iter().rev() {
         for (i, m) in plans.iter().enumerate() {
             out.push((
-                format!("no-change plan, {} `terraform_data` (#{})", n_fmt(n), i + 1),
+                format!("no-change plan, {} `terraform_data` (#{})", size(n), i + 1),
                 m,
             ));
         }
@@ -269,8 +303,9 @@ fn requests_table(r: &Results, zones: usize) -> String {
     let mut out = format!(
         "| Command | DNS messages | AXFR ({zones} zones) | Kea commands | PostgreSQL: reads \
          of the hosts / statements | libvirt listings per hypervisor (domains, pools, \
-         volumes, networks) | libvirt calls per hypervisor |\n\
-         |---|---:|---:|---:|---:|---|---|\n"
+         volumes, networks) | libvirt calls per hypervisor | OVSDB `transact`s (1 switch): \
+         reads / writes / `cur_cfg` waits |\n\
+         |---|---:|---:|---:|---:|---|---|---:|\n"
     );
     for (what, m) in commands(r) {
         let q = &m.requests;
@@ -291,7 +326,7 @@ fn requests_table(r: &Results, zones: usize) -> String {
         let calls: Vec<String> = q.libvirt.iter().map(|c| c.total.to_string()).collect();
         let _ = writeln!(
             out,
-            "| {what} | {} | {} | {} | {} / {} | {} | {} |",
+            "| {what} | {} | {} | {} | {} / {} | {} | {} | {} / {} / {} |",
             q.dns.requests,
             q.dns.axfr,
             q.kea.commands,
@@ -299,15 +334,22 @@ fn requests_table(r: &Results, zones: usize) -> String {
             q.db.calls,
             listings.join("; "),
             calls.join("; "),
+            q.switch.reads,
+            q.switch.writes,
+            q.switch.waits,
         );
     }
     out
 }
 
 /// Per-resource slope of the no-change plan between the smallest and the largest size.
-fn slope(plans: &std::collections::BTreeMap<usize, Vec<super::run::Measured>>) -> Option<f64> {
+fn slope(
+    shape: &Shape,
+    plans: &std::collections::BTreeMap<usize, Vec<super::run::Measured>>,
+) -> Option<f64> {
     let (&lo, lo_plans) = plans.iter().next()?;
     let (&hi, hi_plans) = plans.iter().next_back()?;
+    let (lo, hi) = (total(shape, lo), total(shape, hi));
     if hi <= lo {
         return None;
     }
@@ -315,7 +357,7 @@ fn slope(plans: &std::collections::BTreeMap<usize, Vec<super::run::Measured>>) -
 }
 
 /// The growth table and the slopes.
-fn growth(r: &Results) -> String {
+fn growth(r: &Results, shape: &Shape) -> String {
     let mut out = String::from(
         "| Resources | rack, per-item (median) | `terraform_data` (median) | ratio | \
          rack per resource | `terraform_data` per resource |\n|---:|---:|---:|---:|---:|---:|\n",
@@ -326,6 +368,7 @@ fn growth(r: &Results) -> String {
         else {
             continue;
         };
+        let n = total(shape, n);
         let _ = writeln!(
             out,
             "| {} | {} | {} | {:.2} | {:.2} ms | {:.2} ms |",
@@ -337,7 +380,7 @@ fn growth(r: &Results) -> String {
             data / n as f64 * 1000.0,
         );
     }
-    if let (Some(rs), Some(ds)) = (slope(&r.per_item_plans), slope(&r.data_plans)) {
+    if let (Some(rs), Some(ds)) = (slope(shape, &r.per_item_plans), slope(shape, &r.data_plans)) {
         let _ = writeln!(
             out,
             "\nSlope between the smallest and the largest size: rack {:.2} ms per resource, \
@@ -356,7 +399,7 @@ fn yes_no(met: bool) -> &'static str {
 
 /// The issue's targets, met or not, with the numbers.
 fn targets(r: &Results, shape: &Shape) -> String {
-    let full = shape.resources();
+    let full = full_size(r);
     let mut out = String::from("| Target | Measured | Met |\n|---|---|---|\n");
     let rack = r.per_item_plans.get(&full).and_then(|p| median(p));
     let data = r.data_plans.get(&full).and_then(|p| median(p));
@@ -365,7 +408,7 @@ fn targets(r: &Results, shape: &Shape) -> String {
             out,
             "| No-change plan within {PLAN_FACTOR}× `terraform_data` at {} (per-item) | \
              {:.2}× ({} vs {}) | {} |",
-            n_fmt(full),
+            n_fmt(total(shape, full)),
             rack / data,
             Unit::S.format(rack),
             Unit::S.format(data),
@@ -428,6 +471,8 @@ fn targets(r: &Results, shape: &Shape) -> String {
         .iter()
         .filter_map(|m| m.requests.libvirt.iter().map(|c| c.listings()).max())
         .collect();
+    let switch: Vec<u64> = plans.iter().map(|m| m.requests.switch.reads).collect();
+    let switch_writes: u64 = plans.iter().map(|m| m.requests.switch.writes).sum();
     let range = |v: &[u64]| {
         let lo = v.iter().min().copied().unwrap_or(0);
         let hi = v.iter().max().copied().unwrap_or(0);
@@ -442,18 +487,22 @@ fn targets(r: &Results, shape: &Shape) -> String {
         out,
         "| Backend requests per no-change plan independent of the resource count | per-item \
          plans at {}: AXFR {} per zone per plan, host reads {} per plan (1 server), \
-         listings {} per hypervisor (the busiest) per plan | {} |",
-        r.sizes
-            .iter()
-            .map(|&n| n_fmt(n))
-            .collect::<Vec<_>>()
-            .join(", "),
+         listings {} per hypervisor (the busiest) per plan, OVSDB reads {} per plan (1 \
+         switch; {switch_writes} writes in all) | {} |",
+        sizes(r, shape),
         range(&axfr),
         range(&reads),
         range(&listings),
-        yes_no(constant(&axfr) && constant(&reads) && constant(&listings))
+        range(&switch),
+        yes_no(
+            constant(&axfr)
+                && constant(&reads)
+                && constant(&listings)
+                && constant(&switch)
+                && switch_writes == 0
+        )
     );
-    if let (Some(rs), Some(ds)) = (slope(&r.per_item_plans), slope(&r.data_plans)) {
+    if let (Some(rs), Some(ds)) = (slope(shape, &r.per_item_plans), slope(shape, &r.data_plans)) {
         let _ = writeln!(
             out,
             "| rack's per-resource slope no steeper than {SLOPE_FACTOR}× `terraform_data`'s | \
@@ -513,11 +562,7 @@ pub(super) fn report(r: &Results, runs: usize) -> anyhow::Result<String> {
          per-item form and of `terraform_data` at each of {}; in rotating order); the \
          per-item form's and `terraform_data`'s state written by the benchmark, the \
          aggregate form's made by its apply\n",
-        r.sizes
-            .iter()
-            .map(|&n| n_fmt(n))
-            .collect::<Vec<_>>()
-            .join(", ")
+        sizes(r, &shape)
     );
     if r.per_item_plans.is_empty() {
         out = format!(
@@ -546,11 +591,13 @@ pub(super) fn report(r: &Results, runs: usize) -> anyhow::Result<String> {
     out.push_str(
         "\nDNS messages and AXFRs from named's statistics channel; Kea commands from \
          kea-dhcp4's log; statements from `pg_stat_statements` (the role rack and Kea use); \
-         libvirt calls from each libvirtd's debug log of its RPC dispatch.\n",
+         libvirt calls from each libvirtd's debug log of its RPC dispatch; OVSDB \
+         `transact`s from ovsdb-server's `jsonrpc` debug log (rack's TCP connections; a \
+         read is a `transact` of `select`s only).\n",
     );
     if !r.per_item_plans.is_empty() {
         out.push_str("\n#### Cost growth of the no-change plan\n\n");
-        out.push_str(&growth(r));
+        out.push_str(&growth(r, &shape));
     }
     if let Some(a) = &r.adoption {
         out.push_str("\n#### Adopting a zone written outside rack\n\n");

@@ -1,8 +1,10 @@
 //! The zone's services, and what they received during one command: named (AXFRs and
 //! other messages, from its statistics channel), Kea with its PostgreSQL host database
-//! (commands from kea-dhcp4's log, statements from `pg_stat_statements`), and the
+//! (commands from kea-dhcp4's log, statements from `pg_stat_statements`), the
 //! hypervisors (every RPC call libvirtd dispatched, from its own debug log of the RPC
-//! layer, turned on at run time with `virt-admin`).
+//! layer, turned on at run time with `virt-admin`), and the switch (the `transact`
+//! requests ovsdb-server received from rack, from its `jsonrpc` debug log, as the switch
+//! benchmark counts them).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -17,8 +19,9 @@ use rack_lab::Libvirt;
 use rack_lab::guest::fix_kvm_permissions;
 
 use super::super::dhcp::hostdb::{Database, Statements};
+use super::super::switch::{self, Switch};
 use super::super::{dhcp, dns};
-use super::shape::{BASE, POOL};
+use super::shape::{BASE, Endpoints, POOL};
 
 /// The base volume's size: never booted, so any size does.
 const BASE_BYTES: u64 = 16 * 1024 * 1024;
@@ -168,6 +171,8 @@ pub(super) struct Requests {
     pub db: Statements,
     /// Per hypervisor, in the order of the provider's map.
     pub libvirt: Vec<LibvirtCalls>,
+    /// The switch's `transact` requests.
+    pub switch: switch::Counters,
 }
 
 /// Every service of the zone.
@@ -176,15 +181,19 @@ pub(super) struct Services {
     pub kea: dhcp::Server,
     pub db: Database,
     pub hypervisors: Vec<Hv>,
+    pub switch: Switch,
 }
 
 impl Services {
     /// Starts named with the forward zone and adds `zones` (the reverse zones and the
     /// adoption zone), PostgreSQL with Kea's schema and Kea looking reservations up in it,
-    /// and `hypervisors` libvirtd with a pool and the base volume each.
+    /// `hypervisors` libvirtd with a pool and the base volume each, and Open vSwitch with
+    /// an empty bridge.
     pub fn start(zones: &[String], hypervisors: usize) -> anyhow::Result<Self> {
         let rt = super::super::setup::runtime()?;
-        eprintln!("bench: starting named, PostgreSQL, Kea and {hypervisors} libvirtd");
+        eprintln!(
+            "bench: starting named, PostgreSQL, Kea, {hypervisors} libvirtd and Open vSwitch"
+        );
         let dns = dns::Server::start()?;
         add_zones(&dns, zones, &rt)?;
         let db = Database::start()?;
@@ -193,20 +202,27 @@ impl Services {
         let hypervisors = (0..hypervisors)
             .map(|_| Hv::start(&rt))
             .collect::<anyhow::Result<Vec<_>>>()?;
+        let switch = Switch::start()?;
         Ok(Self {
             dns,
             kea,
             db,
             hypervisors,
+            switch,
         })
     }
 
-    /// The hypervisors' URIs, in the order of the provider's map.
-    pub fn uris(&self) -> Vec<String> {
-        self.hypervisors
-            .iter()
-            .map(|h| h.fixture.uri.clone())
-            .collect()
+    /// Where the provider block reaches the hypervisors (in the order of its map) and the
+    /// switch.
+    pub fn endpoints(&self) -> Endpoints {
+        Endpoints {
+            hypervisors: self
+                .hypervisors
+                .iter()
+                .map(|h| h.fixture.uri.clone())
+                .collect(),
+            switch: self.switch.ovs.address(),
+        }
     }
 
     /// Runs `f` and returns its result with what every service received meanwhile.
@@ -220,7 +236,9 @@ impl Services {
             .map(|h| h.calls_since(u64::MAX).map(|(len, _)| len))
             .collect::<anyhow::Result<Vec<_>>>()?;
         self.db.reset_statements()?;
-        let ((value, kea), dns) = self.dns.counting(|| self.kea.counting(f))?;
+        let (((value, switch), kea), dns) = self
+            .dns
+            .counting(|| self.kea.counting(|| self.switch.counting(f)))?;
         let db = self.db.statements()?;
         let libvirt = self
             .hypervisors
@@ -235,6 +253,7 @@ impl Services {
                 kea,
                 db,
                 libvirt,
+                switch,
             },
         ))
     }

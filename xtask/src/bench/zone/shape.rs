@@ -6,9 +6,13 @@
 //! The zone at its full size holds 10,000 resources in the per-item form: 4,000 A record
 //! sets in one forward zone, 4,000 PTR record sets in reverse zones of 250 names each,
 //! 1,500 DHCP leases, and 250 VMs defined but not running, each with a qcow2 overlay of one
-//! base volume (500 resources), spread over the hypervisors. A smaller zone keeps those
-//! proportions.
+//! base volume (500 resources), spread over the hypervisors. On top of those, each VM has
+//! an access port on the switch, in a VLAN of its hypervisor (one named VLAN per
+//! hypervisor): 250 `rack_switch_port` and 3 `rack_switch_vlan`, alike in both forms,
+//! 10,253 resources in all. A smaller zone keeps those proportions (the VLANs stay one
+//! per hypervisor).
 
+use std::collections::HashSet;
 use std::fmt::Write as _;
 
 use anyhow::{Context as _, anyhow, bail};
@@ -32,6 +36,11 @@ pub(super) const BASE: &str = "base.raw";
 /// Memory of each VM (never started, so only what libvirt records).
 const VM_MEMORY: &str = "64MiB";
 
+/// The switch's bridge (made by the switch fixture), and the tag of hypervisor 0's VLAN
+/// (hypervisor `i`'s is this plus `i`).
+const BRIDGE: &str = "br0";
+const FIRST_TAG: usize = 100;
+
 /// Names of the hypervisors in the provider's `hypervisors` map.
 pub(super) fn hypervisor_name(i: usize) -> String {
     format!("hv{i}")
@@ -48,13 +57,18 @@ pub(super) struct Shape {
     pub leases: usize,
     /// VMs, each with its overlay volume.
     pub vms: usize,
+    /// Access ports on the switch, one per VM.
+    pub ports: usize,
+    /// Named VLANs of the switch, one per hypervisor.
+    pub vlans: usize,
     /// Hypervisors the VMs spread over.
     pub hypervisors: usize,
 }
 
 impl Shape {
-    /// The zone with `resources` resources in the per-item form, in the issue's
-    /// proportions (2/5 A, 2/5 PTR, 3/20 leases, 1/20 VMs and their volumes).
+    /// The zone of `resources` record sets, leases, volumes and VMs in the per-item form,
+    /// in the issue's proportions (2/5 A, 2/5 PTR, 3/20 leases, 1/20 VMs and their
+    /// volumes), with a switch port per VM and a VLAN per hypervisor on top.
     pub fn of(resources: usize, hypervisors: usize) -> anyhow::Result<Self> {
         if resources < 40 {
             bail!("A zone needs at least 40 resources, not {resources}");
@@ -64,6 +78,8 @@ impl Shape {
             ptr: resources * 2 / 5,
             leases: resources * 3 / 20,
             vms: resources / 40,
+            ports: resources / 40,
+            vlans: hypervisors,
             hypervisors,
         };
         // The subnet holds 8,192 addresses, the reverse zones 250 each.
@@ -75,7 +91,7 @@ impl Shape {
 
     /// Resources in the per-item form.
     pub fn resources(&self) -> usize {
-        self.a + self.ptr + self.leases + 2 * self.vms
+        self.a + self.ptr + self.leases + 2 * self.vms + self.ports + self.vlans
     }
 
     /// Reverse zones the PTR record sets fill.
@@ -88,7 +104,8 @@ impl Shape {
         1 + self.reverse_zones()
     }
 
-    /// A smaller zone of the same proportions: the first items of each kind.
+    /// A smaller zone of the same proportions, `resources` as [`Shape::of`] counts them:
+    /// the first items of each kind.
     pub fn subset(&self, resources: usize) -> anyhow::Result<Self> {
         let s = Self::of(resources, self.hypervisors)?;
         if s.a > self.a || s.leases > self.leases || s.vms > self.vms {
@@ -135,12 +152,21 @@ pub(super) fn vm(i: usize, hypervisors: usize) -> (String, String) {
     (format!("vm{i:03}"), hypervisor_name(i % hypervisors))
 }
 
+/// The VLANs of the switch, by name (the hypervisor's), with their tags. VM `i`'s port
+/// is named as the VM and is in its hypervisor's VLAN.
+fn vlans(shape: &Shape) -> Vec<(String, usize)> {
+    (0..shape.vlans)
+        .map(|i| (hypervisor_name(i), FIRST_TAG + i))
+        .collect()
+}
+
 /// Which configuration a working directory holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Form {
-    /// One resource per record set, lease, volume and VM.
+    /// One resource per record set, lease, volume, VM, port and VLAN.
     PerItem,
-    /// `rack_dns_records` per zone, one `rack_dhcp_reservations`, and the volumes and VMs.
+    /// `rack_dns_records` and `rack_dhcp_reservations` of at most
+    /// [`ENTRIES_PER_RESOURCE`] entries each, and the volumes, VMs, ports and VLANs.
     Aggregate,
     /// `terraform_data` in place of every per-item resource.
     Data,
@@ -181,6 +207,11 @@ pub(super) fn locals(shape: &Shape, form: Form) -> String {
             (name, Value::from(hv))
         })
         .collect();
+    let vlans: Map<String, Value> = vlans(shape)
+        .into_iter()
+        .map(|(name, tag)| (name, Value::from(tag)))
+        .collect();
+    locals.insert("vlans".into(), Value::Object(vlans));
     match form {
         Form::Aggregate => {
             let group = |i: usize| (i / ENTRIES_PER_RESOURCE).to_string();
@@ -235,16 +266,50 @@ fn grouped(
     Value::Object(groups)
 }
 
-/// The provider block: every hypervisor in one map; DNS and DHCP come from `RACK_*`.
-fn provider_block(uris: &[String]) -> String {
+/// Where the provider reaches the hypervisors and the switch (DNS and DHCP come from
+/// `RACK_*`).
+pub(super) struct Endpoints {
+    /// The hypervisors' URIs, in the order of their names.
+    pub hypervisors: Vec<String>,
+    /// The switch's ovsdb-server.
+    pub switch: String,
+}
+
+/// The provider block: every hypervisor in one map, and the switch.
+fn provider_block(at: &Endpoints) -> String {
     let mut map = String::new();
-    for (i, uri) in uris.iter().enumerate() {
+    for (i, uri) in at.hypervisors.iter().enumerate() {
         let _ = writeln!(map, "    {} = \"{uri}\"", hypervisor_name(i));
     }
     format!(
         "terraform {{\n  required_providers {{\n    rack = {{ source = \"terraform.local/rack/rack\" }}\n  }}\n}}\n\n\
-         provider \"rack\" {{\n  hypervisors = {{\n{map}  }}\n  default_hypervisor = \"{}\"\n}}\n",
-        hypervisor_name(0)
+         provider \"rack\" {{\n  hypervisors = {{\n{map}  }}\n  default_hypervisor = \"{}\"\n\n  \
+         switch {{\n    server \"tor1\" {{\n      address = \"{}\"\n    }}\n  }}\n}}\n",
+        hypervisor_name(0),
+        at.switch
+    )
+}
+
+/// The VLANs, over `vlans`, and a port per VM, over `vms` (expressions), alike in both
+/// forms. A port names its VLAN by reference, which costs little with one VLAN per
+/// hypervisor.
+fn switch_ports(vms: &str, vlans: &str) -> String {
+    format!(
+        r#"
+resource "rack_switch_vlan" "hv" {{
+  for_each = {vlans}
+  bridge   = "{BRIDGE}"
+  name     = each.key
+  tag      = each.value
+}}
+
+resource "rack_switch_port" "vm" {{
+  for_each = {vms}
+  bridge   = "{BRIDGE}"
+  name     = each.key
+  vlan     = rack_switch_vlan.hv[each.value].name
+}}
+"#
     )
 }
 
@@ -292,8 +357,8 @@ resource "rack_vm" "vm" {{
     )
 }
 
-/// `main.tf` of `form`, for hypervisors `uris` (not used by `terraform_data`).
-pub(super) fn main_tf(form: Form, uris: &[String]) -> String {
+/// `main.tf` of `form`, for the services at `at` (not used by `terraform_data`).
+pub(super) fn main_tf(form: Form, at: &Endpoints) -> String {
     match form {
         Form::PerItem => format!(
             r#"{provider}
@@ -322,9 +387,10 @@ resource "rack_dhcp_lease" "host" {{
   ip       = each.value.ip
   hostname = each.key
 }}
-{machines}"#,
-            provider = provider_block(uris),
-            machines = machines("local.vms", true)
+{machines}{switch}"#,
+            provider = provider_block(at),
+            machines = machines("local.vms", true),
+            switch = switch_ports("local.vms", "local.vlans")
         ),
         Form::Aggregate => format!(
             r#"{provider}
@@ -351,10 +417,11 @@ resource "rack_dhcp_reservations" "hosts" {{
   subnet       = "{SUBNET}"
   reservations = {{ for name, l in each.value : l.mac => {{ ip = l.ip, hostname = name }} }}
 }}
-{machines}"#,
-            provider = provider_block(uris),
+{machines}{switch}"#,
+            provider = provider_block(at),
             values = values_file(Form::Aggregate),
-            machines = machines("local.zone.vms", false)
+            machines = machines("local.zone.vms", false),
+            switch = switch_ports("local.zone.vms", "local.zone.vlans")
         ),
         Form::Data => DATA_TF.to_owned(),
     }
@@ -387,6 +454,16 @@ resource "terraform_data" "vm" {
   for_each = local.vms
   input    = { hypervisor = each.value, name = each.key, memory = "64MiB", volume = terraform_data.disk[each.key].output.name }
 }
+
+resource "terraform_data" "vlan" {
+  for_each = local.vlans
+  input    = { bridge = "br0", name = each.key, tag = tostring(each.value) }
+}
+
+resource "terraform_data" "port" {
+  for_each = local.vms
+  input    = { bridge = "br0", name = each.key, vlan = terraform_data.vlan[each.value].output.name }
+}
 "#;
 
 /// The `input` of every `terraform_data` of [`DATA_TF`], by resource name and key, as
@@ -414,9 +491,13 @@ fn data_inputs(shape: &Shape) -> Vec<(&'static str, Vec<(String, Value)>)> {
             (name, input)
         })
         .collect();
-    let (mut disks, mut vms) = (Vec::new(), Vec::new());
+    let (mut disks, mut vms, mut ports) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..shape.vms {
         let (name, hv) = vm(i, shape.hypervisors);
+        ports.push((
+            name.clone(),
+            json!({"bridge": BRIDGE, "name": name, "vlan": hv}),
+        ));
         let volume = format!("{name}.qcow2");
         disks.push((
             name.clone(),
@@ -427,12 +508,21 @@ fn data_inputs(shape: &Shape) -> Vec<(&'static str, Vec<(String, Value)>)> {
             json!({"hypervisor": hv, "name": name, "memory": VM_MEMORY, "volume": volume}),
         ));
     }
+    let vlans = vlans(shape)
+        .into_iter()
+        .map(|(name, tag)| {
+            let input = json!({"bridge": BRIDGE, "name": name, "tag": tag.to_string()});
+            (name, input)
+        })
+        .collect();
     vec![
         ("a", a),
         ("ptr", ptr),
         ("host", hosts),
         ("disk", disks),
         ("vm", vms),
+        ("vlan", vlans),
+        ("port", ports),
     ]
 }
 
@@ -507,8 +597,13 @@ pub(super) fn data_state(shape: &Shape) -> String {
                         "sensitive_attributes": [],
                         "identity_schema_version": 0
                     });
-                    if name == "vm" {
-                        instance["dependencies"] = json!(["terraform_data.disk"]);
+                    let needs = match name {
+                        "vm" => Some("disk"),
+                        "port" => Some("vlan"),
+                        _ => None,
+                    };
+                    if let Some(needs) = needs {
+                        instance["dependencies"] = json!([format!("terraform_data.{needs}")]);
                     }
                     instance
                 })
@@ -551,8 +646,9 @@ fn record_set(key: &str, zone: &str, name: &str, rtype: &str, record: &str) -> V
 }
 
 /// The state of `shape` in the per-item form: the record sets and leases written as
-/// rack's import would write them, the volumes and VMs (whose state holds what libvirt
-/// made: UUIDs, paths) taken from `applied`, the state the aggregate form's apply left.
+/// rack's import would write them; the volumes and VMs (whose state holds what libvirt
+/// made: UUIDs, paths), the switch's VLANs and ports taken from `applied`, the state the
+/// aggregate form's apply left, since both forms declare them alike.
 pub(super) fn per_item_state(shape: &Shape, applied: &str) -> anyhow::Result<String> {
     let a = (0..shape.a)
         .map(|i| record_set(&host(i), FORWARD_ZONE, &host(i), "A", &address(i)))
@@ -592,9 +688,14 @@ pub(super) fn per_item_state(shape: &Shape, applied: &str) -> anyhow::Result<Str
         state_resource("rack_dhcp_lease", "host", RACK, leases),
     ];
     let applied: Value = serde_json::from_str(applied).context("The applied state is not JSON")?;
-    let keep: std::collections::HashSet<String> =
-        (0..shape.vms).map(|i| vm(i, shape.hypervisors).0).collect();
-    for (rtype, name) in [("rack_volume", "disk"), ("rack_vm", "vm")] {
+    let machines: HashSet<String> = (0..shape.vms).map(|i| vm(i, shape.hypervisors).0).collect();
+    let switch_vlans: HashSet<String> = vlans(shape).into_iter().map(|(name, _)| name).collect();
+    for (rtype, name, keep) in [
+        ("rack_volume", "disk", &machines),
+        ("rack_vm", "vm", &machines),
+        ("rack_switch_vlan", "hv", &switch_vlans),
+        ("rack_switch_port", "vm", &machines),
+    ] {
         let resource = applied["resources"]
             .as_array()
             .and_then(|l| l.iter().find(|r| r["type"] == rtype && r["name"] == name))
@@ -602,11 +703,11 @@ pub(super) fn per_item_state(shape: &Shape, applied: &str) -> anyhow::Result<Str
         let mut resource = resource.clone();
         if let Some(instances) = resource["instances"].as_array_mut() {
             instances.retain(|inst| inst["index_key"].as_str().is_some_and(|k| keep.contains(k)));
-            if instances.len() != shape.vms {
+            if instances.len() != keep.len() {
                 bail!(
                     "The applied state holds {} of the {} {rtype}.{name} instances",
                     instances.len(),
-                    shape.vms
+                    keep.len()
                 );
             }
         }
@@ -623,11 +724,14 @@ mod tests {
     #[test]
     fn the_full_zone_has_the_issue_s_shape() {
         let s = Shape::of(10_000, 3).unwrap();
-        assert_eq!((s.a, s.ptr, s.leases, s.vms), (4000, 4000, 1500, 250));
-        assert_eq!(s.resources(), 10_000);
+        assert_eq!(
+            (s.a, s.ptr, s.leases, s.vms, s.ports, s.vlans),
+            (4000, 4000, 1500, 250, 250, 3)
+        );
+        assert_eq!(s.resources(), 10_253);
         assert_eq!(s.reverse_zones(), 16);
-        assert_eq!(s.subset(1000).unwrap().resources(), 1000);
-        assert_eq!(s.subset(3000).unwrap().resources(), 3000);
+        assert_eq!(s.subset(1000).unwrap().resources(), 1028);
+        assert_eq!(s.subset(3000).unwrap().resources(), 3078);
         assert!(s.subset(20_000).is_err());
         assert_eq!(reverse(0), ("0.20.10.in-addr.arpa.".into(), "1".into()));
         assert_eq!(reverse(3999).0, "15.20.10.in-addr.arpa.");
@@ -661,6 +765,7 @@ mod tests {
             assert_eq!(sizes.iter().sum::<usize>(), entries, "{kind}");
         }
         assert_eq!(full["a"]["15"]["n03999"], "10.20.15.250");
+        assert_eq!(full["vlans"]["hv2"], 102);
         let data: Value = serde_json::from_str(&data_state(&s)).unwrap();
         let count: usize = data["resources"]
             .as_array()
@@ -672,10 +777,21 @@ mod tests {
         let vm = &data["resources"][4]["instances"][0]["attributes"]["input"];
         assert_eq!(vm["value"]["volume"], "vm000.qcow2");
         assert_eq!(vm["type"][1]["volume"], "string");
+        let port = &data["resources"][6]["instances"][1];
+        assert_eq!(port["attributes"]["input"]["value"]["vlan"], "hv1");
+        assert_eq!(port["dependencies"][0], "terraform_data.vlan");
+        assert_eq!(
+            data["resources"][5]["instances"][0]["attributes"]["input"]["value"]["tag"],
+            "100"
+        );
 
+        let machines =
+            json!([{"index_key": "vm000"}, {"index_key": "vm001"}, {"index_key": "vm002"}]);
         let applied = json!({"resources": [
-            {"type": "rack_volume", "name": "disk", "instances": [{"index_key": "vm000"}, {"index_key": "vm001"}, {"index_key": "vm002"}]},
-            {"type": "rack_vm", "name": "vm", "instances": [{"index_key": "vm000"}, {"index_key": "vm001"}, {"index_key": "vm002"}]}
+            {"type": "rack_volume", "name": "disk", "instances": machines},
+            {"type": "rack_vm", "name": "vm", "instances": machines},
+            {"type": "rack_switch_vlan", "name": "hv", "instances": [{"index_key": "hv0"}, {"index_key": "hv1"}, {"index_key": "hv2"}]},
+            {"type": "rack_switch_port", "name": "vm", "instances": machines}
         ]});
         let small = s.subset(80).unwrap();
         let state: Value =
@@ -688,9 +804,31 @@ mod tests {
             state["resources"][4]["instances"].as_array().unwrap().len(),
             2
         );
+        assert_eq!(state["resources"][5]["type"], "rack_switch_vlan");
+        assert_eq!(
+            state["resources"][5]["instances"].as_array().unwrap().len(),
+            3
+        );
+        assert_eq!(
+            state["resources"][6]["instances"].as_array().unwrap().len(),
+            2
+        );
         let more = Shape::of(200, 3).unwrap();
         assert!(per_item_state(&more, &applied.to_string()).is_err());
         assert!(DATA_TF.contains(&format!("subnet = \"{SUBNET}\"")));
         assert!(DATA_TF.contains(&format!("zone = \"{FORWARD_ZONE}\"")));
+        assert!(DATA_TF.contains(&format!("bridge = \"{BRIDGE}\"")));
+        let at = Endpoints {
+            hypervisors: vec!["qemu+tcp://a/system".into()],
+            switch: "tcp:127.0.0.1:6640".into(),
+        };
+        for form in [Form::PerItem, Form::Aggregate] {
+            let tf = main_tf(form, &at);
+            assert!(tf.contains("address = \"tcp:127.0.0.1:6640\""), "{form:?}");
+            assert!(
+                tf.contains("resource \"rack_switch_port\" \"vm\""),
+                "{form:?}"
+            );
+        }
     }
 }
