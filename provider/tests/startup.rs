@@ -6,16 +6,15 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-const BINARY: &str = env!("CARGO_BIN_EXE_terraform-provider-rack");
+use rack_provider::plugin::{MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE, PROTOCOL_VERSIONS_KEY};
 
-/// The magic cookie go-plugin clients pass; without it the binary refuses to serve.
-const COOKIE: &str = "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2";
+const BINARY: &str = env!("CARGO_BIN_EXE_terraform-provider-rack");
 
 #[test]
 fn a_started_provider_has_not_loaded_libvirt() {
     let mut child = Command::new(BINARY)
-        .env("TF_PLUGIN_MAGIC_COOKIE", COOKIE)
-        .env("PLUGIN_PROTOCOL_VERSIONS", "6")
+        .env(MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE)
+        .env(PROTOCOL_VERSIONS_KEY, "6")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
