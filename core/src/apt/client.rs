@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -116,6 +116,8 @@ struct Inner {
     config: AptlyConfig,
     http: reqwest::Client,
     calls: AtomicU64,
+    /// Whether [`AptlyClient::read_ahead`] has started.
+    reading_ahead: AtomicBool,
     repos: Slot<Vec<Repo>>,
     snapshots: Slot<Vec<Snapshot>>,
     publications: Slot<Vec<Publication>>,
@@ -205,6 +207,7 @@ impl AptlyClient {
                 config: AptlyConfig { url, ..config },
                 http,
                 calls: AtomicU64::new(0),
+                reading_ahead: AtomicBool::new(false),
                 repos: Slot::default(),
                 snapshots: Slot::default(),
                 publications: Slot::default(),
@@ -225,6 +228,49 @@ impl AptlyClient {
     /// HTTP requests sent so far.
     pub fn calls_made(&self) -> u64 {
         self.inner.calls.load(Ordering::Relaxed)
+    }
+
+    /// Starts reading the snapshot and publication listings in the background, once per
+    /// client, so that the reads that need them later in the same refresh find them
+    /// ready. Terraform refreshes a repository, its packages, a snapshot of it and a
+    /// publication of that one after the other, in dependency order; without this, each
+    /// listing's round trip to aptly would sit on that path. A listing that fails here is
+    /// not kept: the read that needs it asks again and reports the error. Outside a
+    /// Tokio runtime this does nothing.
+    pub fn read_ahead(&self) {
+        if self.inner.reading_ahead.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let c = self.clone();
+        runtime.spawn(async move {
+            let _ = c.snapshots().await;
+            let _ = c.publications().await;
+        });
+    }
+
+    /// Starts reading the packages of `from` in the background (see
+    /// [`read_ahead`](Self::read_ahead)): the next [`packages`](Self::packages) of it
+    /// shares that one request.
+    pub fn read_packages_ahead(&self, from: PackageSource<'_>) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let c = self.clone();
+        let (repo, name) = match from {
+            PackageSource::Repo(n) => (true, n.to_owned()),
+            PackageSource::Snapshot(n) => (false, n.to_owned()),
+        };
+        runtime.spawn(async move {
+            let from = if repo {
+                PackageSource::Repo(&name)
+            } else {
+                PackageSource::Snapshot(&name)
+            };
+            c.packages(from).await.map(drop)
+        });
     }
 
     /// Drops every cached listing: the next reads ask aptly again.

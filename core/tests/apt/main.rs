@@ -112,6 +112,20 @@ async fn upload_snapshot_publish_switch_and_drop() {
     }
     assert_eq!(c.calls_made() - before, 1);
 
+    // Listings read ahead are the ones the reads then use: one request each.
+    c.invalidate().await;
+    let before = c.calls_made();
+    c.read_packages_ahead(PackageSource::Repo("main"));
+    c.read_ahead();
+    c.read_ahead();
+    assert_eq!(
+        c.packages(PackageSource::Repo("main")).await.unwrap().len(),
+        2
+    );
+    assert!(c.snapshots().await.unwrap().is_empty());
+    assert!(c.publications().await.unwrap().is_empty());
+    assert_eq!(c.calls_made() - before, 3);
+
     c.snapshot_repo("main", "main-a", "").await.unwrap();
     c.snapshot_packages("main-b", "", &["main-a".into()], &keys[..1])
         .await

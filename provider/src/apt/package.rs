@@ -254,6 +254,7 @@ impl Resource for AptPackage {
             let srv = server_of(ctx, &stored.server)?;
             let repo = known(&stored.repository)?;
             let key = known(&stored.key)?;
+            srv.client.read_ahead();
             let listing = match srv.client.packages(PackageSource::Repo(&repo)).await {
                 Ok(l) => l,
                 Err(e) if e.is_not_found() => return Ok(StateResult::default()),

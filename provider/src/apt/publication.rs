@@ -486,7 +486,11 @@ impl Resource for AptPublication {
         let srv_name: Planned<Option<String>> =
             typed::from_value(plan.planned.attr("server").unwrap_or(&Value::Null))
                 .unwrap_or(Planned::Unknown);
-        if let (Ok(srv), Some(Value::Map(components)), Some(kind)) = (
+        // A plan that leaves the publication as aptly has it (just read) publishes what
+        // is published already: its sources exist, and its architectures are set.
+        let unchanged = !req.prior.is_null() && *req.prior == plan.planned;
+        if let (false, Ok(srv), Some(Value::Map(components)), Some(kind)) = (
+            unchanged,
             server_of(ctx, &srv_name),
             req.config.attr("components"),
             plan.planned.attr("source_kind").and_then(Value::as_str),
@@ -556,6 +560,7 @@ impl Resource for AptPublication {
             let stored: PublicationModel = typed::from_value(&state)?;
             let srv = server_of(ctx, &stored.server)?;
             let (prefix, dist) = (known(&stored.prefix)?, known(&stored.distribution)?);
+            srv.client.read_ahead();
             match srv
                 .client
                 .publication(&prefix, &dist)

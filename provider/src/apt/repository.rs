@@ -1,7 +1,7 @@
 //! `rack_apt_repository`: an aptly local repository, renamed in place.
 
 use async_trait::async_trait;
-use rack_core::apt::{Repo, name_problem};
+use rack_core::apt::{PackageSource, Repo, name_problem};
 use serde::{Deserialize, Serialize};
 
 use super::shared::{
@@ -159,6 +159,9 @@ impl Resource for AptRepository {
             let stored: RepoModel = typed::from_value(&state)?;
             let srv = server_of(ctx, &stored.server)?;
             let name = known(&stored.name)?;
+            // Its packages are read next, by every package of it that Terraform refreshes.
+            srv.client.read_ahead();
+            srv.client.read_packages_ahead(PackageSource::Repo(&name));
             match srv
                 .client
                 .repo(&name)

@@ -463,6 +463,7 @@ impl Resource for AptSnapshot {
             let stored: SnapshotModel = typed::from_value(&state)?;
             let srv = server_of(ctx, &stored.server)?;
             let name = known(&stored.aptly_name)?;
+            srv.client.read_ahead();
             let packages = stored.packages.value().cloned();
             match srv
                 .client
