@@ -159,7 +159,8 @@ impl Resource for AptRepository {
             let stored: RepoModel = typed::from_value(&state)?;
             let srv = server_of(ctx, &stored.server)?;
             let name = known(&stored.name)?;
-            // Its packages are read next, by every package of it that Terraform refreshes.
+            // Terraform refreshes the packages of a repository right after it: their one
+            // listing starts now (it is read whether or not packages of it are managed).
             srv.client.read_ahead();
             srv.client.read_packages_ahead(PackageSource::Repo(&name));
             match srv
