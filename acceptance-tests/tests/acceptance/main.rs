@@ -6,6 +6,7 @@
 mod apt_bad_input;
 mod apt_common;
 mod apt_faults;
+mod apt_moves;
 mod apt_secrets;
 mod apt_staged;
 mod boot_common;

@@ -1,7 +1,8 @@
 //! `rack_apt_package`: one .deb from the machine running Terraform, uploaded into a
 //! repository. Its path (`source_file`) is write-only: what state keeps of the file is its
 //! sha256, which aptly reports too, so an imported package plans empty against the same
-//! file. A file with other content replaces it; destroy removes it from the repository.
+//! file. A file with other content replaces it; another repository moves it in place;
+//! destroy removes it from the repository.
 
 use std::path::Path;
 
@@ -76,6 +77,57 @@ pub(crate) fn package_state(
     Ok((state, identity))
 }
 
+/// Makes `key` a package of `to` and no longer of `from`: adds the configured file to `to`
+/// unless `to` holds it already (a repository renamed in this apply holds its packages),
+/// then removes it from `from` if `from` still exists and holds it.
+async fn move_package(
+    srv: &super::provider_block::AptServer,
+    req: &ApplyRequest,
+    from: &str,
+    to: &str,
+    key: &str,
+) -> Result<(), Diagnostic> {
+    let c = &srv.client;
+    let held = c
+        .packages(PackageSource::Repo(to))
+        .await
+        .map_err(|e| apt_error(&e, &format!("list repository {to:?}")))?
+        .iter()
+        .any(|p| p.key == key);
+    if !held {
+        let path = req
+            .config
+            .attr("source_file")
+            .and_then(Value::as_str)
+            .ok_or_else(unknown_at_apply)?;
+        let deb = read_deb(Path::new(path)).map_err(|why| {
+            Diagnostic::error(format!("Cannot use {path:?}"), format!("{why}."))
+                .at(AttributePath::attr("source_file"))
+        })?;
+        let added = c
+            .add_package(to, &deb.file_name, deb.content, &deb.sha256)
+            .await
+            .map_err(|e| apt_error(&e, &format!("add {path:?} to repository {to:?}")))?;
+        if added.key != key {
+            return Err(Diagnostic::error(
+                format!("{path:?} changed after the plan"),
+                format!(
+                    "aptly added it to {to:?} as {:?}, not as the planned {key:?}. Plan again.",
+                    added.key
+                ),
+            ));
+        }
+    }
+    match c.remove_packages(from, &[key.to_owned()]).await {
+        Ok(()) => Ok(()),
+        Err(e) if e.is_not_found() => Ok(()),
+        Err(e) => Err(apt_error(
+            &e,
+            &format!("remove {key:?} from repository {from:?} (it is in {to:?} now)"),
+        )),
+    }
+}
+
 const COMPUTED: [&str; 5] = ["key", "name", "version", "architecture", "id"];
 
 #[async_trait]
@@ -101,8 +153,12 @@ impl Resource for AptPackage {
                 server_attribute(),
                 Attribute::string("repository")
                     .required()
-                    .requires_replace()
-                    .description("The repository (`rack_apt_repository.NAME.name`).")
+                    .description(
+                        "The repository (`rack_apt_repository.NAME.name`). Renaming the \
+                         repository keeps the package in it; naming another repository moves \
+                         the package there (added there, then removed from the old one), in \
+                         place.",
+                    )
                     .validator(name_validator()),
                 Attribute::string("source_file")
                     .required()
@@ -198,15 +254,26 @@ impl Resource for AptPackage {
         }
         let prior_sha = req.prior.attr("sha256").and_then(Value::as_str);
         let same = matches!((&sha, prior_sha), (Some(a), Some(b)) if a.eq_ignore_ascii_case(b));
-        let same_repo = req.prior.attr("repository") == plan.planned.attr("repository");
-        if same && same_repo {
-            for a in COMPUTED {
-                if let Some(v) = req.prior.attr(a) {
-                    obj_set(&mut plan.planned, a, v.clone());
-                }
-            }
-        } else if !same {
+        if !same {
             plan.requires_replace.push(AttributePath::attr("sha256"));
+            return;
+        }
+        // The same file has the same key in any repository: a package whose repository
+        // was renamed, or which moves to another one, is updated in place.
+        for a in COMPUTED {
+            if let Some(v) = req.prior.attr(a) {
+                obj_set(&mut plan.planned, a, v.clone());
+            }
+        }
+        if req.prior.attr("repository") != plan.planned.attr("repository") {
+            let id = match (
+                plan.planned.attr("repository").and_then(Value::as_str),
+                req.prior.attr("key").and_then(Value::as_str),
+            ) {
+                (Some(repo), Some(key)) => Value::from(format!("{repo}/{key}")),
+                _ => Value::Unknown,
+            };
+            obj_set(&mut plan.planned, "id", id);
         }
     }
 
@@ -271,11 +338,18 @@ impl Resource for AptPackage {
 
     async fn update(&self, ctx: &Context, req: ApplyRequest) -> StateResult {
         let prior_value = req.prior.clone();
-        // Only state-side values changed (the content is the same): nothing to send.
+        // The content is the same (another file replaces the package). What can change is
+        // the repository: renamed (the package is there already) or another one (the
+        // package moves: added there, then removed from the old one).
         let updated = async {
             let planned: PackageModel = typed::from_value(&req.planned)?;
+            let prior: PackageModel = typed::from_value(&req.prior)?;
             let srv = server_of(ctx, &planned.server)?;
             let repo = known(&planned.repository)?;
+            let old_repo = known(&prior.repository)?;
+            if repo != old_repo {
+                move_package(&srv, &req, &old_repo, &repo, &known(&planned.key)?).await?;
+            }
             let p = Package {
                 key: known(&planned.key)?,
                 name: known(&planned.name)?,
