@@ -129,3 +129,55 @@ fn records_lifecycle_owning_only_its_keys() {
     assert!(server.dig("farm.", "MX").is_empty());
     assert_eq!(server.dig("other.farm.", "A"), ["10.10.60.99"]);
 }
+
+/// Two `rack_dns_records` of one zone, `a` holding `a_entries` and `b` `b_entries`.
+fn two(a_entries: &str, b_entries: &str) -> String {
+    format!(
+        r#"{PROVIDER}
+resource "rack_dns_records" "a" {{
+  zone        = "farm."
+  default_ttl = 600
+  records = {{
+{a_entries}
+  }}
+}}
+resource "rack_dns_records" "b" {{
+  zone        = "farm."
+  default_ttl = 600
+  records = {{
+{b_entries}
+  }}
+}}
+"#
+    )
+}
+
+/// Terraform applies the two resources in either order. When the new holder goes first,
+/// its write finds the record set still there and is refused with a diagnostic saying so;
+/// the old holder's removal goes through, and the next apply completes the move.
+#[test]
+fn an_entry_moved_between_two_resources_converges() {
+    let (_named, server) = start_named();
+    let wd = server.workdir();
+    let www = r#"    "www/A" = { records = ["10.10.60.2"] }"#;
+    let api = r#"    "api/A" = { records = ["10.10.60.4"] }"#;
+    wd.write_main(&two(&format!("{www}\n{api}"), ""));
+    wd.apply();
+    wd.assert_plan_empty();
+
+    // `www` leaves `a` for `b`, with another address.
+    let www2 = r#"    "www/A" = { records = ["10.10.60.3"] }"#;
+    wd.write_main(&two(api, www2));
+    let first = wd.run(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+    if !first.succeeded() {
+        let said = first.combined();
+        assert!(
+            said.contains("www.farm. A exists already") && said.contains("apply again"),
+            "{said}"
+        );
+        wd.apply();
+    }
+    assert_eq!(server.dig("www.farm.", "A"), ["10.10.60.3"]);
+    assert_eq!(server.dig("api.farm.", "A"), ["10.10.60.4"]);
+    wd.assert_plan_empty();
+}

@@ -188,6 +188,18 @@ async fn send(
 /// The diagnostic of a failed write of entry `w`.
 fn write_error(w: &Write, e: &DnsError, verb: &str) -> Diagnostic {
     match e {
+        // An entry new to this resource, which the zone holds already.
+        DnsError::Conflict { .. } if w.change.prior.is_empty() => Diagnostic::error(
+            format!("{} {} exists already", w.rrset.owner, w.rrset.rtype),
+            format!(
+                "records[{:?}] is new to this resource, but the zone holds that record set, \
+                 so rack did not overwrite it. When another rack_dns_records of this zone \
+                 gave it up in this same apply, apply again: that removal has gone through \
+                 now. Otherwise import the record set into this resource, or remove it from \
+                 the zone, then apply again.",
+                w.key
+            ),
+        ),
         DnsError::Conflict { .. } => Diagnostic::error(
             format!(
                 "{} {} was changed outside Terraform",
@@ -348,7 +360,12 @@ impl Resource for DnsRecords {
                  comparing each entry's type with every other entry's, a cost that grows \
                  with the square of the entries of one resource. One resource of 4,000 \
                  record sets spends over half a second of every plan on it, 16 resources of \
-                 250 a sixteenth of that.",
+                 250 a sixteenth of that.\n\n\
+                 An entry moved from one such resource to another of the same zone is a \
+                 removal from one and an addition to the other, which Terraform applies in \
+                 either order. When the addition comes first, it finds the record set still \
+                 there and is refused (\"exists already\"); the removal goes through, and \
+                 the next apply completes the move.",
             )
             .attributes([
                 Attribute::string("server")
