@@ -77,15 +77,16 @@ pub(crate) fn package_state(
     Ok((state, identity))
 }
 
-/// Makes `key` a package of `to` and no longer of `from`: adds the configured file to `to`
-/// unless `to` holds it already (a repository renamed in this apply holds its packages),
-/// then removes it from `from` if `from` still exists and holds it.
+/// Makes `key` (the file `sha256`) a package of `to` and no longer of `from`: adds the
+/// configured file to `to` unless `to` holds it already (a repository renamed in this
+/// apply holds its packages), then removes it from `from` if `from` still exists and holds
+/// it.
 async fn move_package(
     srv: &super::provider_block::AptServer,
     req: &ApplyRequest,
-    from: &str,
-    to: &str,
+    (from, to): (&str, &str),
     key: &str,
+    sha256: &str,
 ) -> Result<(), Diagnostic> {
     let c = &srv.client;
     let held = c
@@ -104,6 +105,15 @@ async fn move_package(
             Diagnostic::error(format!("Cannot use {path:?}"), format!("{why}."))
                 .at(AttributePath::attr("source_file"))
         })?;
+        if !deb.sha256.eq_ignore_ascii_case(sha256) {
+            return Err(Diagnostic::error(
+                format!("{path:?} changed after the plan"),
+                format!(
+                    "The plan was made for sha256 {sha256}; the file now has {}. Plan again.",
+                    deb.sha256
+                ),
+            ));
+        }
         let added = c
             .add_package(to, &deb.file_name, deb.content, &deb.sha256)
             .await
@@ -348,7 +358,8 @@ impl Resource for AptPackage {
             let repo = known(&planned.repository)?;
             let old_repo = known(&prior.repository)?;
             if repo != old_repo {
-                move_package(&srv, &req, &old_repo, &repo, &known(&planned.key)?).await?;
+                let (key, sha256) = (known(&planned.key)?, known(&planned.sha256)?);
+                move_package(&srv, &req, (&old_repo, &repo), &key, &sha256).await?;
             }
             let p = Package {
                 key: known(&planned.key)?,

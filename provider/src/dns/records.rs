@@ -188,15 +188,15 @@ async fn send(
 /// The diagnostic of a failed write of entry `w`.
 fn write_error(w: &Write, e: &DnsError, verb: &str) -> Diagnostic {
     match e {
-        // An entry new to this resource, which the zone holds already.
+        // An entry not in this resource's state, which the zone holds now.
         DnsError::Conflict { .. } if w.change.prior.is_empty() => Diagnostic::error(
             format!("{} {} exists already", w.rrset.owner, w.rrset.rtype),
             format!(
-                "records[{:?}] is new to this resource, but the zone holds that record set, \
-                 so rack did not overwrite it. When another rack_dns_records of this zone \
-                 gave it up in this same apply, apply again: that removal has gone through \
-                 now. Otherwise import the record set into this resource, or remove it from \
-                 the zone, then apply again.",
+                "records[{:?}] is not in this resource's state, but the zone holds that \
+                 record set, so rack did not overwrite it. When another rack_dns_records of \
+                 this zone gave it up in this same apply, apply again: that removal has gone \
+                 through now. Otherwise import the record set into this resource, or remove \
+                 it from the zone, then apply again.",
                 w.key
             ),
         ),
