@@ -6,10 +6,10 @@
 
 use crate::dns_common::{PROVIDER, start_named};
 
-fn config(entries: &str) -> String {
+/// A `rack_dns_records` named `name` of the zone `farm.` holding `entries`.
+fn records(name: &str, entries: &str) -> String {
     format!(
-        r#"{PROVIDER}
-resource "rack_dns_records" "farm" {{
+        r#"resource "rack_dns_records" "{name}" {{
   zone        = "farm."
   default_ttl = 600
   records = {{
@@ -18,6 +18,10 @@ resource "rack_dns_records" "farm" {{
 }}
 "#
     )
+}
+
+fn config(entries: &str) -> String {
+    format!("{PROVIDER}\n{}", records("farm", entries))
 }
 
 const FIRST: &str = r#"    "www/A"    = { records = ["10.10.60.2", "10.10.60.3"] }
@@ -133,22 +137,9 @@ fn records_lifecycle_owning_only_its_keys() {
 /// Two `rack_dns_records` of one zone, `a` holding `a_entries` and `b` `b_entries`.
 fn two(a_entries: &str, b_entries: &str) -> String {
     format!(
-        r#"{PROVIDER}
-resource "rack_dns_records" "a" {{
-  zone        = "farm."
-  default_ttl = 600
-  records = {{
-{a_entries}
-  }}
-}}
-resource "rack_dns_records" "b" {{
-  zone        = "farm."
-  default_ttl = 600
-  records = {{
-{b_entries}
-  }}
-}}
-"#
+        "{PROVIDER}\n{}{}",
+        records("a", a_entries),
+        records("b", b_entries)
     )
 }
 
