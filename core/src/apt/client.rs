@@ -251,26 +251,15 @@ impl AptlyClient {
         });
     }
 
-    /// Starts reading the packages of `from` in the background (see
+    /// Starts reading the packages of `repo` in the background (see
     /// [`read_ahead`](Self::read_ahead)): the next [`packages`](Self::packages) of it
     /// shares that one request.
-    pub fn read_packages_ahead(&self, from: PackageSource<'_>) {
+    pub fn read_repo_packages_ahead(&self, repo: &str) {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        let c = self.clone();
-        let (repo, name) = match from {
-            PackageSource::Repo(n) => (true, n.to_owned()),
-            PackageSource::Snapshot(n) => (false, n.to_owned()),
-        };
-        runtime.spawn(async move {
-            let from = if repo {
-                PackageSource::Repo(&name)
-            } else {
-                PackageSource::Snapshot(&name)
-            };
-            c.packages(from).await.map(drop)
-        });
+        let (c, repo) = (self.clone(), repo.to_owned());
+        runtime.spawn(async move { c.packages(PackageSource::Repo(&repo)).await.map(drop) });
     }
 
     /// Drops every cached listing: the next reads ask aptly again.

@@ -115,7 +115,7 @@ async fn upload_snapshot_publish_switch_and_drop() {
     // Listings read ahead are the ones the reads then use: one request each.
     c.invalidate().await;
     let before = c.calls_made();
-    c.read_packages_ahead(PackageSource::Repo("main"));
+    c.read_repo_packages_ahead("main");
     c.read_ahead();
     c.read_ahead();
     assert_eq!(

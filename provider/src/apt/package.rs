@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use async_trait::async_trait;
-use rack_core::apt::{Package, PackageSource, read_deb};
+use rack_core::apt::{LocalDeb, Package, PackageSource, read_deb};
 use serde::{Deserialize, Serialize};
 
 use super::repository::name_validator;
@@ -77,6 +77,36 @@ pub(crate) fn package_state(
     Ok((state, identity))
 }
 
+/// The configured file, read at apply and checked against the planned `sha256`; with its
+/// path, for messages.
+fn planned_file(
+    req: &ApplyRequest,
+    sha256: Option<&str>,
+) -> Result<(String, LocalDeb), Diagnostic> {
+    let path = req
+        .config
+        .attr("source_file")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(unknown_at_apply)?;
+    let deb = read_deb(Path::new(&path)).map_err(|why| {
+        Diagnostic::error(format!("Cannot use {path:?}"), format!("{why}."))
+            .at(AttributePath::attr("source_file"))
+    })?;
+    if let Some(s) = sha256
+        && !s.eq_ignore_ascii_case(&deb.sha256)
+    {
+        return Err(Diagnostic::error(
+            format!("{path:?} changed after the plan"),
+            format!(
+                "The plan was made for sha256 {s}; the file now has {}. Plan again.",
+                deb.sha256
+            ),
+        ));
+    }
+    Ok((path, deb))
+}
+
 /// Makes `key` (the file `sha256`) a package of `to` and no longer of `from`: adds the
 /// configured file to `to` unless `to` holds it already (a repository renamed in this
 /// apply holds its packages), then removes it from `from` if `from` still exists and holds
@@ -96,37 +126,10 @@ async fn move_package(
         .iter()
         .any(|p| p.key == key);
     if !held {
-        let path = req
-            .config
-            .attr("source_file")
-            .and_then(Value::as_str)
-            .ok_or_else(unknown_at_apply)?;
-        let deb = read_deb(Path::new(path)).map_err(|why| {
-            Diagnostic::error(format!("Cannot use {path:?}"), format!("{why}."))
-                .at(AttributePath::attr("source_file"))
-        })?;
-        if !deb.sha256.eq_ignore_ascii_case(sha256) {
-            return Err(Diagnostic::error(
-                format!("{path:?} changed after the plan"),
-                format!(
-                    "The plan was made for sha256 {sha256}; the file now has {}. Plan again.",
-                    deb.sha256
-                ),
-            ));
-        }
-        let added = c
-            .add_package(to, &deb.file_name, deb.content, &deb.sha256)
+        let (path, deb) = planned_file(req, Some(sha256))?;
+        c.add_package(to, &deb.file_name, deb.content, &deb.sha256)
             .await
             .map_err(|e| apt_error(&e, &format!("add {path:?} to repository {to:?}")))?;
-        if added.key != key {
-            return Err(Diagnostic::error(
-                format!("{path:?} changed after the plan"),
-                format!(
-                    "aptly added it to {to:?} as {:?}, not as the planned {key:?}. Plan again.",
-                    added.key
-                ),
-            ));
-        }
     }
     match c.remove_packages(from, &[key.to_owned()]).await {
         Ok(()) => Ok(()),
@@ -292,28 +295,7 @@ impl Resource for AptPackage {
             let planned: PackageModel = typed::from_value(&req.planned)?;
             let srv = server_of(ctx, &planned.server)?;
             let repo = known(&planned.repository)?;
-            let path = req
-                .config
-                .attr("source_file")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-                .ok_or_else(unknown_at_apply)?;
-            let deb = read_deb(Path::new(&path)).map_err(|why| {
-                Diagnostic::error(format!("Cannot use {path:?}"), format!("{why}."))
-                    .at(AttributePath::attr("source_file"))
-            })?;
-            if let Some(s) = planned.sha256.value()
-                && !s.eq_ignore_ascii_case(&deb.sha256)
-            {
-                return Err(Diagnostic::error(
-                    format!("{path:?} changed after the plan"),
-                    format!(
-                        "The plan was made for sha256 {s}; the file now has {}. Plan again.",
-                        deb.sha256
-                    ),
-                )
-                .into());
-            }
+            let (path, deb) = planned_file(&req, planned.sha256.value().map(String::as_str))?;
             let p = srv
                 .client
                 .add_package(&repo, &deb.file_name, deb.content, &deb.sha256)

@@ -1,7 +1,7 @@
 //! `rack_apt_repository`: an aptly local repository, renamed in place.
 
 use async_trait::async_trait;
-use rack_core::apt::{PackageSource, Repo, name_problem};
+use rack_core::apt::{Repo, name_problem};
 use serde::{Deserialize, Serialize};
 
 use super::shared::{
@@ -162,7 +162,7 @@ impl Resource for AptRepository {
             // Terraform refreshes the packages of a repository right after it: their one
             // listing starts now (it is read whether or not packages of it are managed).
             srv.client.read_ahead();
-            srv.client.read_packages_ahead(PackageSource::Repo(&name));
+            srv.client.read_repo_packages_ahead(&name);
             match srv
                 .client
                 .repo(&name)

@@ -23,10 +23,10 @@
 //! aggregate form's apply, and the state of the per-item form is written by the benchmark:
 //! the record sets and leases as rack's import writes them, the volumes, VMs, switch
 //! ports and VLANs copied from the aggregate form's state (both forms hold them alike).
-//! The `terraform_data` baselines' state is written the same way. Every plan against a written state must
-//! find nothing to do (`-detailed-exitcode` 0), and the report says whether its refresh
-//! found anything changed. The 1,000 and 3,000 points are the first items of each kind
-//! of the same zone, which the services hold whole.
+//! The `terraform_data` baselines' state is written the same way. Every plan against a
+//! written state must find nothing to do (`-detailed-exitcode` 0), and the report says
+//! whether its refresh found anything changed. The 1,000 and 3,000 points are the first
+//! items of each kind of the same zone, which the services hold whole.
 //!
 //! Requests are counted on the services (see [`services`]). A smaller zone of the same
 //! proportions runs with `RACK_BENCH_ZONE_RESOURCES` (default 10,000 record sets,
